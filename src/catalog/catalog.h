@@ -1,0 +1,119 @@
+// Catalog: runtimes and their runtime versions.
+//
+// A runtime version is an immutable bundle directory (bootstrap, runtime interface client,
+// manifest.json) identified by the SHA-256 digest of its content. Publishing copies the bundle
+// into the data directory under its digest, so later edits to the source never change a
+// published version. Each version has a Lambda-style name (python:3.11.v1) and, per region and
+// CPU architecture, its own ARN arn:<partition>:lambda:<region>::runtime:<64 hex>, derived from
+// the digest, the region and the architecture.
+//
+// The catalog keeps its rows in the store (table runtime_versions) and an in-memory index for
+// lookups on the request path. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "catalog/regions.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/database.h"
+
+namespace lambkin::catalog {
+
+enum class Architecture { kX86_64, kArm64 };
+std::string_view ArchitectureName(Architecture arch);
+std::optional<Architecture> ParseArchitecture(std::string_view name);
+
+enum class RuntimeVersionState { kReleased, kDeprecated, kBlocked };
+std::string_view RuntimeVersionStateName(RuntimeVersionState state);
+
+struct RuntimeVersion {
+  int64_t id = 0;
+  std::string runtime;  // python3.11
+  int64_t number = 0;   // 1
+  std::string name;     // python:3.11.v1
+  std::string digest;   // 64 hex
+  std::string bundle_dir;
+  RuntimeVersionState state = RuntimeVersionState::kReleased;
+  std::string severity;
+  std::string notes;
+  int64_t published_at = 0;
+};
+
+// python3.11 -> python:3.11.v<n>; nodejs20.x -> nodejs:20.v<n>; provided.al2023 ->
+// provided:al2023.v<n>.
+std::string RuntimeVersionName(std::string_view runtime, int64_t number);
+
+// Content digest of a bundle directory: SHA-256 over a canonical listing of its directories and
+// regular files (path, executable bit, size, content hash). Symlinks and special files are
+// refused, so the digest covers everything an environment can see.
+Result<std::string> BundleDigest(const std::string& dir);
+
+// The SQL schema the catalog needs (idempotent).
+extern const char kCatalogSchema[];
+
+struct PublishRequest {
+  std::string runtime;  // runtime identifier; "python3"/"nodejs" mean the host's interpreter
+  int64_t number = 0;
+  std::string bundle_dir;
+  std::string severity = "low";
+  std::string notes;
+};
+
+class Catalog {
+ public:
+  // Loads the catalog from `db`. Bundles are kept under `data_dir`/runtime-versions.
+  static Result<std::unique_ptr<Catalog>> Open(store::Database* db, const RegionSet* regions,
+                                               std::string data_dir, const Clock* clock);
+
+  // Publishes the bundles under `source_dir` (one directory per runtime, each with a
+  // manifest.json) as the first version of their runtime, unless that runtime already has
+  // versions. Runtimes whose interpreter is not installed are skipped.
+  Status RegisterBuiltins(const std::string& source_dir);
+
+  // Validates and publishes a bundle as a new runtime version.
+  Result<RuntimeVersion> Publish(const PublishRequest& request);
+
+  std::vector<std::string> Runtimes() const;
+  bool HasRuntime(std::string_view runtime) const;
+  std::vector<RuntimeVersion> List() const;
+  std::optional<RuntimeVersion> Get(int64_t id) const;
+  // The newest version of `runtime` that is not blocked.
+  std::optional<RuntimeVersion> Newest(std::string_view runtime) const;
+
+  std::string Arn(const RuntimeVersion& version, std::string_view region, Architecture arch) const;
+  std::string Arn(int64_t id, std::string_view region, Architecture arch) const;
+
+  struct ArnTarget {
+    int64_t id;
+    std::string region;
+    Architecture arch;
+  };
+  // Which version, region and architecture an ARN names, if any.
+  std::optional<ArnTarget> ResolveArn(std::string_view arn) const;
+
+ private:
+  Catalog(store::Database* db, const RegionSet* regions, std::string data_dir, const Clock* clock)
+      : db_(db), regions_(regions), data_dir_(std::move(data_dir)), clock_(clock) {}
+  Status Load();
+  void IndexLocked(const RuntimeVersion& v);
+
+  store::Database* db_;
+  const RegionSet* regions_;
+  std::string data_dir_;
+  const Clock* clock_;
+
+  mutable std::shared_mutex mu_;
+  std::map<int64_t, RuntimeVersion> versions_;
+  std::unordered_map<std::string, ArnTarget> by_arn_;
+};
+
+}  // namespace lambkin::catalog

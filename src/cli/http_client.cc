@@ -1,0 +1,46 @@
+#include "cli/http_client.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <fmt/format.h>
+
+namespace lambkin::cli {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+Result<ClientResponse> HttpGet(const std::string& endpoint, const std::string& path) {
+  std::string_view rest = endpoint;
+  if (!rest.starts_with("http://")) {
+    return InvalidParameter(fmt::format("endpoint {} must start with http://", endpoint));
+  }
+  rest.remove_prefix(7);
+  rest = rest.substr(0, rest.find('/'));
+  size_t colon = rest.rfind(':');
+  std::string host(rest.substr(0, colon));
+  std::string port = colon == std::string_view::npos ? "80" : std::string(rest.substr(colon + 1));
+  try {
+    boost::asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(30));
+    stream.connect(resolver.resolve(host, port));
+    http::request<http::empty_body> req{http::verb::get, path, 11};
+    req.set(http::field::host, std::string(rest));
+    req.set(http::field::user_agent, "lambkin-cli");
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return ClientResponse{static_cast<int>(res.result_int()), std::move(res.body())};
+  } catch (const std::exception& e) {
+    return Internal(fmt::format("cannot reach the Lambkin server at {}: {}", endpoint, e.what()));
+  }
+}
+
+}  // namespace lambkin::cli

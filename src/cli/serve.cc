@@ -1,0 +1,120 @@
+#include "cli/serve.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "admin/admin_api.h"
+#include "catalog/catalog.h"
+#include "catalog/regions.h"
+#include "common/clock.h"
+#include "functions/code_package.h"
+#include "functions/function_service.h"
+#include "lambdaapi/api.h"
+#include "lambdaapi/errors.h"
+#include "server/http_server.h"
+#include "store/database.h"
+
+namespace lambkin::cli {
+
+namespace {
+
+constexpr char kDefaultAccount[] = "123456789012";
+
+struct Config {
+  std::string account = kDefaultAccount;
+  catalog::RegionSet regions = catalog::RegionSet::Default();
+};
+
+Result<Config> LoadConfig(const std::string& path) {
+  Config config;
+  if (path.empty()) return config;
+  std::ifstream in(path);
+  if (!in) return InvalidParameter(fmt::format("cannot read config file {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json doc = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return InvalidParameter(fmt::format("config file {} is not a JSON object", path));
+  }
+  if (doc.contains("account_id")) {
+    const auto& a = doc["account_id"];
+    if (!a.is_string() || a.get<std::string>().size() != 12 ||
+        a.get<std::string>().find_first_not_of("0123456789") != std::string::npos) {
+      return InvalidParameter("config: account_id must be 12 digits");
+    }
+    config.account = a.get<std::string>();
+  }
+  if (doc.contains("regions")) {
+    LAMBKIN_ASSIGN_OR_RETURN(config.regions, catalog::RegionSet::FromJson(doc["regions"].dump()));
+  }
+  return config;
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "lambkin serve: %s\n", s.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& options) {
+  Result<Config> config = LoadConfig(options.config_file);
+  if (!config.ok()) return Fail(config.status());
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Fail(Internal(fmt::format("cannot create {}: {}", options.data_dir, ec.message())));
+  // One server per data directory.
+  std::string lock_path = options.data_dir + "/LOCK";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return Fail(Internal(fmt::format("{} is in use by another lambkin server", options.data_dir)));
+  }
+
+  SystemClock clock;
+  auto db = store::Database::Open(options.data_dir + "/lambkin.db",
+                                  std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema);
+  if (!db.ok()) return Fail(db.status());
+  auto catalog = catalog::Catalog::Open(db->get(), &config->regions, options.data_dir, &clock);
+  if (!catalog.ok()) return Fail(catalog.status());
+  if (Status s = (*catalog)->RegisterBuiltins(options.runtimes_dir); !s.ok()) return Fail(s);
+  functions::CodePackageStore code(options.data_dir + "/code");
+  if (Status s = code.Init(); !s.ok()) return Fail(s);
+  functions::FunctionService service(db->get(), catalog->get(), &config->regions, &code, &clock);
+  lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, config->account});
+  admin::AdminApi admin(catalog->get(), &config->regions, &code);
+
+  server::HttpServer http(
+      [&](const server::HttpRequest& request) -> server::HttpResponse {
+        if (auto r = lambda.Handle(request)) return std::move(*r);
+        if (auto r = admin.Handle(request)) return std::move(*r);
+        return lambdaapi::ErrorResponse(
+            {StatusCode::kNotImplemented,
+             fmt::format("Lambkin does not implement {} {}", request.method, request.raw_path)});
+      },
+      options.threads);
+  Result<uint16_t> port = http.Listen(options.listen);
+  if (!port.ok()) return Fail(port.status());
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  std::printf("lambkin listening on http://%s:%u (data %s, default region %s, account %s)\n",
+              host.c_str(), *port, options.data_dir.c_str(),
+              config->regions.default_region().c_str(), config->account.c_str());
+  for (const auto& v : (*catalog)->List()) {
+    std::printf("  runtime %-16s %s\n", v.runtime.c_str(), v.name.c_str());
+  }
+  std::fflush(stdout);
+  http.Run(/*handle_signals=*/true);
+  ::close(lock_fd);
+  return 0;
+}
+
+}  // namespace lambkin::cli

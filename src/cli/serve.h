@@ -1,0 +1,19 @@
+// `lambkin serve`: assembles the store, catalogue, domain and APIs and runs the HTTP server.
+#pragma once
+
+#include <string>
+
+namespace lambkin::cli {
+
+struct ServeOptions {
+  std::string data_dir = "lambkin-data";
+  std::string listen = "127.0.0.1:9001";
+  std::string config_file;    // optional JSON: {"account_id": ..., "regions": {...}}
+  std::string runtimes_dir;   // built-in runtime bundles
+  int threads = 2;
+};
+
+// Runs until SIGINT/SIGTERM; returns the process exit code.
+int Serve(const ServeOptions& options);
+
+}  // namespace lambkin::cli

@@ -1,0 +1,40 @@
+// Hashing, encoding and randomness used across Lambkin, backed by OpenSSL.
+// All functions are thread-safe and never throw.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lambkin {
+
+// Raw 32-byte SHA-256 digest of `data`.
+std::string Sha256(std::string_view data);
+// Lowercase hex of `bytes`.
+std::string HexEncode(std::string_view bytes);
+std::string Sha256Hex(std::string_view data);
+
+std::string Base64Encode(std::string_view bytes);
+// Strict standard base64 (RFC 4648, padding required, whitespace not allowed).
+// Returns nullopt for anything else.
+std::optional<std::string> Base64Decode(std::string_view text);
+
+// A random (version 4) UUID in canonical lowercase form.
+std::string RandomUuid();
+
+// Incremental SHA-256 for content that arrives in pieces.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  ~Sha256Hasher();
+  Sha256Hasher(const Sha256Hasher&) = delete;
+  Sha256Hasher& operator=(const Sha256Hasher&) = delete;
+  void Update(std::string_view data);
+  // Raw 32-byte digest; the hasher may not be used afterwards.
+  std::string Finish();
+
+ private:
+  void* ctx_;
+};
+
+}  // namespace lambkin

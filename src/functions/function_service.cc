@@ -1,0 +1,962 @@
+#include "functions/function_service.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+
+namespace lambkin::functions {
+
+using catalog::Architecture;
+using store::Database;
+
+const char kFunctionsSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS functions (
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  next_version INTEGER NOT NULL,
+  published_revision TEXT,
+  published_version INTEGER,
+  PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS function_versions (
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,            -- 0 is $LATEST
+  config TEXT NOT NULL,
+  revision_id TEXT NOT NULL,
+  last_modified INTEGER NOT NULL,
+  runtime TEXT NOT NULL,
+  architecture TEXT NOT NULL,
+  update_mode TEXT NOT NULL,
+  runtime_version INTEGER NOT NULL REFERENCES runtime_versions (id),
+  code_sha256 TEXT NOT NULL,           -- hex, names the stored package
+  PRIMARY KEY (account, region, name, version),
+  FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS function_versions_by_runtime
+  ON function_versions (region, runtime, architecture, update_mode, runtime_version);
+CREATE INDEX IF NOT EXISTS function_versions_by_code ON function_versions (code_sha256);
+CREATE TABLE IF NOT EXISTS aliases (
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  function_version TEXT NOT NULL,
+  description TEXT NOT NULL,
+  routing TEXT,
+  revision_id TEXT NOT NULL,
+  PRIMARY KEY (account, region, name, alias),
+  FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS runtime_version_edits (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  old_runtime_version INTEGER,
+  new_runtime_version INTEGER NOT NULL,
+  update_mode TEXT NOT NULL,
+  cause TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runtime_version_edits_by_function
+  ON runtime_version_edits (account, region, name, seq);
+)sql";
+
+namespace {
+
+constexpr char kRevisionMismatch[] =
+    "The Revision Id provided does not match the latest Revision Id. Call the "
+    "GetFunction/GetAlias API to retrieve the latest Revision Id";
+
+using Txn = Database::Txn;
+
+std::string VersionName(int64_t num) {
+  return num == 0 ? std::string(kLatest) : std::to_string(num);
+}
+
+// "$LATEST"/"" -> 0, digits -> number, anything else -> nullopt (an alias name).
+std::optional<int64_t> VersionNumber(std::string_view q) {
+  if (q.empty() || q == kLatest) return 0;
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(q.data(), q.data() + q.size(), n);
+  if (ec != std::errc() || p != q.data() + q.size() || n < 1) return std::nullopt;
+  return n;
+}
+
+bool IsAllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Status PreconditionFailed() { return {StatusCode::kPreconditionFailed, kRevisionMismatch}; }
+
+nlohmann::json ConfigToJson(const FunctionConfig& c) {
+  nlohmann::json j = {{"handler", c.handler},
+                      {"description", c.description},
+                      {"role", c.role},
+                      {"memory_size", c.memory_size},
+                      {"timeout", c.timeout},
+                      {"ephemeral_storage", c.ephemeral_storage},
+                      {"code_sha256", c.code_sha256},
+                      {"code_size", c.code_size}};
+  if (c.environment) j["environment"] = *c.environment;
+  return j;
+}
+
+FunctionConfig ConfigFromJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text);
+  FunctionConfig c;
+  c.handler = j.value("handler", "");
+  c.description = j.value("description", "");
+  c.role = j.value("role", "");
+  c.memory_size = j.value("memory_size", int64_t{128});
+  c.timeout = j.value("timeout", int64_t{3});
+  c.ephemeral_storage = j.value("ephemeral_storage", int64_t{512});
+  c.code_sha256 = j.value("code_sha256", "");
+  c.code_size = j.value("code_size", int64_t{0});
+  if (j.contains("environment")) {
+    c.environment = j["environment"].get<std::map<std::string, std::string>>();
+  }
+  return c;
+}
+
+std::string CodeHex(const FunctionConfig& c) {
+  auto raw = Base64Decode(c.code_sha256);
+  return raw ? HexEncode(*raw) : std::string();
+}
+
+constexpr char kVersionColumns[] =
+    "name, version, config, revision_id, last_modified, runtime, architecture, update_mode, "
+    "runtime_version";
+
+FunctionVersion ReadVersion(const store::Statement& st) {
+  FunctionVersion v;
+  v.function_name = st.ColumnText(0);
+  v.version = VersionName(st.ColumnInt(1));
+  v.config = ConfigFromJson(st.ColumnText(2));
+  v.revision_id = st.ColumnText(3);
+  v.last_modified = st.ColumnInt(4);
+  v.config.runtime = st.ColumnText(5);
+  v.config.architecture = catalog::ParseArchitecture(st.ColumnText(6)).value_or(Architecture::kX86_64);
+  v.update_mode = ParseUpdateMode(st.ColumnText(7)).value_or(UpdateMode::kAuto);
+  v.runtime_version = st.ColumnInt(8);
+  return v;
+}
+
+Result<std::optional<FunctionVersion>> LoadVersion(Txn& txn, const Scope& scope,
+                                                   const std::string& name, int64_t num) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare(fmt::format("SELECT {} FROM function_versions WHERE account = ? AND "
+                                       "region = ? AND name = ? AND version = ?",
+                                       kVersionColumns)));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, num);
+  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<FunctionVersion>();
+  return std::optional<FunctionVersion>(ReadVersion(st));
+}
+
+Status StoreVersion(Txn& txn, const Scope& scope, const FunctionVersion& v) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("INSERT OR REPLACE INTO function_versions (account, region, name, "
+                           "version, config, revision_id, last_modified, runtime, architecture, "
+                           "update_mode, runtime_version, code_sha256) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, v.function_name);
+  st.Bind(4, *VersionNumber(v.version)).Bind(5, ConfigToJson(v.config).dump());
+  st.Bind(6, v.revision_id).Bind(7, v.last_modified).Bind(8, v.config.runtime);
+  st.Bind(9, catalog::ArchitectureName(v.config.architecture));
+  st.Bind(10, UpdateModeName(v.update_mode)).Bind(11, v.runtime_version);
+  st.Bind(12, CodeHex(v.config));
+  return st.Run();
+}
+
+Status RecordEdit(Txn& txn, const Scope& scope, const FunctionVersion& v,
+                  std::optional<int64_t> old_rv, std::string_view cause, int64_t now) {
+  if (old_rv && *old_rv == v.runtime_version) return Status::Ok();
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("INSERT INTO runtime_version_edits (at, account, region, name, "
+                           "version, old_runtime_version, new_runtime_version, update_mode, "
+                           "cause) VALUES (?,?,?,?,?,?,?,?,?)"));
+  st.Bind(1, now).Bind(2, scope.account).Bind(3, scope.region).Bind(4, v.function_name);
+  st.Bind(5, *VersionNumber(v.version)).Bind(6, old_rv).Bind(7, v.runtime_version);
+  st.Bind(8, UpdateModeName(v.update_mode)).Bind(9, cause);
+  return st.Run();
+}
+
+struct FunctionRow {
+  std::map<std::string, std::string> tags;
+  int64_t next_version = 1;
+  std::optional<std::string> published_revision;
+  std::optional<int64_t> published_version;
+};
+
+Result<std::optional<FunctionRow>> LoadFunction(Txn& txn, const Scope& scope,
+                                                const std::string& name) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("SELECT tags, next_version, published_revision, published_version "
+                           "FROM functions WHERE account = ? AND region = ? AND name = ?"));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
+  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<FunctionRow>();
+  FunctionRow f;
+  f.tags = nlohmann::json::parse(st.ColumnText(0)).get<std::map<std::string, std::string>>();
+  f.next_version = st.ColumnInt(1);
+  f.published_revision = st.ColumnOptionalText(2);
+  f.published_version = st.ColumnOptionalInt(3);
+  return std::optional<FunctionRow>(std::move(f));
+}
+
+Result<std::optional<Alias>> LoadAlias(Txn& txn, const Scope& scope, const std::string& function,
+                                       const std::string& alias) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("SELECT alias, function_version, description, routing, revision_id "
+                           "FROM aliases WHERE account = ? AND region = ? AND name = ? AND "
+                           "alias = ?"));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, function).Bind(4, alias);
+  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<Alias>();
+  Alias a;
+  a.function_name = function;
+  a.name = st.ColumnText(0);
+  a.function_version = st.ColumnText(1);
+  a.description = st.ColumnText(2);
+  if (auto r = st.ColumnOptionalText(3)) {
+    a.routing = RoutingConfig{nlohmann::json::parse(*r).get<std::map<std::string, double>>()};
+  }
+  a.revision_id = st.ColumnText(4);
+  return std::optional<Alias>(std::move(a));
+}
+
+Status StoreAlias(Txn& txn, const Scope& scope, const Alias& a) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("INSERT OR REPLACE INTO aliases (account, region, name, alias, "
+                           "function_version, description, routing, revision_id) "
+                           "VALUES (?,?,?,?,?,?,?,?)"));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, a.function_name).Bind(4, a.name);
+  st.Bind(5, a.function_version).Bind(6, a.description);
+  if (a.routing) {
+    st.Bind(7, nlohmann::json(a.routing->additional_version_weights).dump());
+  } else {
+    st.BindNull(7);
+  }
+  st.Bind(8, a.revision_id);
+  return st.Run();
+}
+
+// Markers are opaque to clients: base64 of the sort key of the last item returned.
+std::string EncodeMarker(std::string_view key) { return Base64Encode(key); }
+
+Result<std::string> DecodeMarker(const std::string& marker) {
+  if (marker.empty()) return std::string();
+  auto raw = Base64Decode(marker);
+  if (!raw) return InvalidParameter(fmt::format("Invalid marker: {}", marker));
+  return *raw;
+}
+
+}  // namespace
+
+std::string_view UpdateModeName(UpdateMode mode) {
+  switch (mode) {
+    case UpdateMode::kAuto:
+      return "Auto";
+    case UpdateMode::kFunctionUpdate:
+      return "FunctionUpdate";
+    case UpdateMode::kManual:
+      return "Manual";
+  }
+  return "Auto";
+}
+
+std::optional<UpdateMode> ParseUpdateMode(std::string_view name) {
+  if (name == "Auto") return UpdateMode::kAuto;
+  if (name == "FunctionUpdate") return UpdateMode::kFunctionUpdate;
+  if (name == "Manual") return UpdateMode::kManual;
+  return std::nullopt;
+}
+
+std::string FunctionArn(const Scope& scope, std::string_view name, std::string_view qualifier) {
+  std::string arn = fmt::format("arn:{}:lambda:{}:{}:function:{}",
+                                catalog::PartitionOf(scope.region), scope.region, scope.account,
+                                name);
+  if (!qualifier.empty()) arn += fmt::format(":{}", qualifier);
+  return arn;
+}
+
+namespace {
+
+Status FunctionNotFound(const Scope& scope, std::string_view name, std::string_view qualifier) {
+  return NotFound(fmt::format("Function not found: {}", FunctionArn(scope, name, qualifier)));
+}
+
+// Resolves a qualifier (empty, $LATEST, a number or an alias) to a version number.
+Result<int64_t> ResolveQualifier(Txn& txn, const Scope& scope, const std::string& name,
+                                 const std::string& qualifier) {
+  if (auto num = VersionNumber(qualifier)) return *num;
+  if (IsAllDigits(qualifier)) return FunctionNotFound(scope, name, qualifier);
+  LAMBKIN_ASSIGN_OR_RETURN(auto alias, LoadAlias(txn, scope, name, qualifier));
+  if (!alias) return FunctionNotFound(scope, name, qualifier);
+  return *VersionNumber(alias->function_version);
+}
+
+// Loads a version or fails with AWS's not-found error.
+Result<FunctionVersion> RequireVersion(Txn& txn, const Scope& scope, const std::string& name,
+                                       const std::string& qualifier) {
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t num, ResolveQualifier(txn, scope, name, qualifier));
+  LAMBKIN_ASSIGN_OR_RETURN(auto v, LoadVersion(txn, scope, name, num));
+  if (!v) return FunctionNotFound(scope, name, qualifier);
+  return *v;
+}
+
+Status RequireFunction(Txn& txn, const Scope& scope, const std::string& name) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto f, LoadFunction(txn, scope, name));
+  if (!f) return FunctionNotFound(scope, name, {});
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool FunctionService::RuntimeManagementControls(const Scope& scope) const {
+  const catalog::Region* r = regions_->Find(scope.region);
+  return r != nullptr && r->runtime_management_controls;
+}
+
+std::string FunctionService::RuntimeVersionArn(const Scope& scope,
+                                               const FunctionVersion& v) const {
+  return catalog_->Arn(v.runtime_version, scope.region, v.config.architecture);
+}
+
+Result<int64_t> FunctionService::NewestRuntimeVersion(const std::string& runtime) const {
+  auto newest = catalog_->Newest(runtime);
+  if (!newest) {
+    return InvalidParameter(fmt::format("No runtime version of {} is available", runtime));
+  }
+  return newest->id;
+}
+
+namespace {
+
+// Publishes $LATEST as a new version inside `txn` (or returns the existing one if $LATEST has
+// not changed since the last publish).
+Result<FunctionVersion> PublishLocked(Txn& txn, const Scope& scope, const FunctionVersion& latest,
+                                      const std::optional<std::string>& description,
+                                      int64_t now) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto fn, LoadFunction(txn, scope, latest.function_name));
+  if (fn->published_revision == latest.revision_id && fn->published_version) {
+    LAMBKIN_ASSIGN_OR_RETURN(auto existing,
+                             LoadVersion(txn, scope, latest.function_name, *fn->published_version));
+    if (existing) return *existing;
+  }
+  FunctionVersion v = latest;
+  v.version = std::to_string(fn->next_version);
+  v.revision_id = RandomUuid();
+  v.last_modified = now;
+  if (description) v.config.description = *description;
+  LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, v));
+  LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, v, std::nullopt, "publish", now));
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("UPDATE functions SET next_version = ?, published_revision = ?, "
+                           "published_version = ? WHERE account = ? AND region = ? AND name = ?"));
+  st.Bind(1, fn->next_version + 1).Bind(2, latest.revision_id).Bind(3, fn->next_version);
+  st.Bind(4, scope.account).Bind(5, scope.region).Bind(6, latest.function_name);
+  LAMBKIN_RETURN_IF_ERROR(st.Run());
+  return v;
+}
+
+}  // namespace
+
+Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFunctionCommand cmd) {
+  LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(cmd.zip));
+  if (!catalog_->HasRuntime(cmd.config.runtime)) {
+    return InvalidParameter(fmt::format("Runtime {} is not available", cmd.config.runtime));
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t rv, NewestRuntimeVersion(cmd.config.runtime));
+  int64_t now = clock_->NowMillis();
+  FunctionVersion latest;
+  latest.function_name = cmd.name;
+  latest.version = std::string(kLatest);
+  latest.config = std::move(cmd.config);
+  latest.config.code_sha256 = info.sha256_base64;
+  latest.config.code_size = info.size;
+  latest.revision_id = RandomUuid();
+  latest.last_modified = now;
+  latest.update_mode = UpdateMode::kAuto;
+  latest.runtime_version = rv;
+
+  WriteResult result;
+  Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadFunction(txn, scope, cmd.name));
+    if (existing) return Conflict(fmt::format("Function already exist: {}", cmd.name));
+    LAMBKIN_RETURN_IF_ERROR(code_->Put(info, cmd.zip));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("INSERT INTO functions (account, region, name, tags, next_version) "
+                             "VALUES (?,?,?,?,1)"));
+    st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, cmd.name);
+    st.Bind(4, nlohmann::json(cmd.tags).dump());
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
+    LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, latest));
+    LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, std::nullopt, "create", now));
+    result.latest = latest;
+    if (cmd.publish) {
+      LAMBKIN_ASSIGN_OR_RETURN(result.published,
+                               PublishLocked(txn, scope, latest, std::nullopt, now));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<FunctionVersion> FunctionService::GetFunctionVersion(const Scope& scope,
+                                                            const std::string& name,
+                                                            const std::string& qualifier) {
+  FunctionVersion out;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(out, RequireVersion(txn, scope, name, qualifier));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<Function> FunctionService::GetFunction(const Scope& scope, const std::string& name) {
+  Function out;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto f, LoadFunction(txn, scope, name));
+    if (!f) return FunctionNotFound(scope, name, {});
+    out.name = name;
+    out.tags = f->tags;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<Page<FunctionVersion>> FunctionService::ListFunctions(const Scope& scope,
+                                                             bool all_versions,
+                                                             const std::string& marker,
+                                                             int max_items) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string after, DecodeMarker(marker));
+  std::string after_name;
+  int64_t after_version = -1;
+  if (!after.empty()) {
+    size_t sep = after.find('\n');
+    after_name = after.substr(0, sep);
+    if (sep != std::string::npos) after_version = std::stoll(after.substr(sep + 1));
+  }
+  Page<FunctionVersion> page;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st,
+        txn.Prepare(fmt::format(
+            "SELECT {} FROM function_versions WHERE account = ? AND region = ? AND "
+            "(? = 1 OR version = 0) AND (name > ? OR (name = ? AND version > ?)) "
+            "ORDER BY name, version LIMIT ?",
+            kVersionColumns)));
+    st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, all_versions ? 1 : 0);
+    st.Bind(4, after_name).Bind(5, after_name).Bind(6, after.empty() ? -1 : after_version);
+    st.Bind(7, max_items + 1);
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      page.items.push_back(ReadVersion(st));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  if (static_cast<int>(page.items.size()) > max_items) {
+    page.items.resize(static_cast<size_t>(max_items));
+    const auto& last = page.items.back();
+    page.next_marker =
+        EncodeMarker(fmt::format("{}\n{}", last.function_name, *VersionNumber(last.version)));
+  }
+  return page;
+}
+
+Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope,
+                                                        const std::string& name,
+                                                        UpdateCodeCommand cmd) {
+  LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(cmd.zip));
+  int64_t now = clock_->NowMillis();
+  WriteResult result;
+  Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(FunctionVersion latest, RequireVersion(txn, scope, name, ""));
+    if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
+    bool arch_change = cmd.architecture && *cmd.architecture != latest.config.architecture;
+    if (arch_change && latest.update_mode == UpdateMode::kManual) {
+      return InvalidParameter(fmt::format(
+          "You can't change the architecture of function {} while its runtime update mode is "
+          "Manual. Change the runtime update mode of $LATEST to Auto or FunctionUpdate first.",
+          FunctionArn(scope, name)));
+    }
+    int64_t old_rv = latest.runtime_version;
+    if (cmd.architecture) latest.config.architecture = *cmd.architecture;
+    latest.config.code_sha256 = info.sha256_base64;
+    latest.config.code_size = info.size;
+    if (latest.update_mode != UpdateMode::kManual) {
+      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version, NewestRuntimeVersion(latest.config.runtime));
+    }
+    if (cmd.dry_run) {
+      result.latest = latest;
+      return Status::Ok();
+    }
+    latest.revision_id = RandomUuid();
+    latest.last_modified = now;
+    LAMBKIN_RETURN_IF_ERROR(code_->Put(info, cmd.zip));
+    LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, latest));
+    LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, old_rv, "function-update", now));
+    result.latest = latest;
+    if (cmd.publish) {
+      LAMBKIN_ASSIGN_OR_RETURN(result.published,
+                               PublishLocked(txn, scope, latest, std::nullopt, now));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
+    const Scope& scope, const std::string& name, const UpdateConfigurationCommand& cmd) {
+  if (cmd.runtime && !catalog_->HasRuntime(*cmd.runtime)) {
+    return InvalidParameter(fmt::format("Runtime {} is not available", *cmd.runtime));
+  }
+  int64_t now = clock_->NowMillis();
+  FunctionVersion out;
+  Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(FunctionVersion latest, RequireVersion(txn, scope, name, ""));
+    if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
+    bool runtime_change = cmd.runtime && *cmd.runtime != latest.config.runtime;
+    if (runtime_change && latest.update_mode == UpdateMode::kManual) {
+      return InvalidParameter(fmt::format(
+          "You can't change the runtime of function {} while its runtime update mode is "
+          "Manual. Change the runtime update mode of $LATEST to Auto or FunctionUpdate first.",
+          FunctionArn(scope, name)));
+    }
+    int64_t old_rv = latest.runtime_version;
+    FunctionConfig& c = latest.config;
+    if (cmd.runtime) c.runtime = *cmd.runtime;
+    if (cmd.handler) c.handler = *cmd.handler;
+    if (cmd.description) c.description = *cmd.description;
+    if (cmd.role) c.role = *cmd.role;
+    if (cmd.memory_size) c.memory_size = *cmd.memory_size;
+    if (cmd.timeout) c.timeout = *cmd.timeout;
+    if (cmd.ephemeral_storage) c.ephemeral_storage = *cmd.ephemeral_storage;
+    if (cmd.environment) c.environment = *cmd.environment;
+    if (latest.update_mode != UpdateMode::kManual) {
+      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version, NewestRuntimeVersion(c.runtime));
+    }
+    latest.revision_id = RandomUuid();
+    latest.last_modified = now;
+    LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, latest));
+    LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, old_rv,
+                                       runtime_change ? "runtime-change" : "function-update", now));
+    out = latest;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<FunctionVersion> FunctionService::PublishVersion(const Scope& scope,
+                                                        const std::string& name,
+                                                        const PublishVersionCommand& cmd) {
+  int64_t now = clock_->NowMillis();
+  FunctionVersion out;
+  Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(FunctionVersion latest, RequireVersion(txn, scope, name, ""));
+    if (cmd.code_sha256 && *cmd.code_sha256 != latest.config.code_sha256) {
+      return InvalidParameter(fmt::format(
+          "CodeSHA256 ({}) is different from current CodeSHA256 in $LATEST ({}). Please try "
+          "again with the CodeSHA256 in $LATEST.",
+          *cmd.code_sha256, latest.config.code_sha256));
+    }
+    if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
+    LAMBKIN_ASSIGN_OR_RETURN(out, PublishLocked(txn, scope, latest, cmd.description, now));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<Page<FunctionVersion>> FunctionService::ListVersions(const Scope& scope,
+                                                            const std::string& name,
+                                                            const std::string& marker,
+                                                            int max_items) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string after, DecodeMarker(marker));
+  int64_t after_version = after.empty() ? -1 : std::atoll(after.c_str());
+  Page<FunctionVersion> page;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, name));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare(fmt::format("SELECT {} FROM function_versions WHERE account = ? "
+                                         "AND region = ? AND name = ? AND version > ? "
+                                         "ORDER BY version LIMIT ?",
+                                         kVersionColumns)));
+    st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, after_version);
+    st.Bind(5, max_items + 1);
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      page.items.push_back(ReadVersion(st));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  if (static_cast<int>(page.items.size()) > max_items) {
+    page.items.resize(static_cast<size_t>(max_items));
+    page.next_marker = EncodeMarker(std::to_string(*VersionNumber(page.items.back().version)));
+  }
+  return page;
+}
+
+Status FunctionService::DeleteFunction(const Scope& scope, const std::string& name,
+                                       const std::string& qualifier) {
+  if (qualifier == kLatest) {
+    return InvalidParameter("$LATEST version cannot be deleted without deleting the function.");
+  }
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, name));
+    std::set<std::string> codes;
+    {
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto st, txn.Prepare("SELECT DISTINCT code_sha256 FROM function_versions WHERE "
+                               "account = ? AND region = ? AND name = ?"));
+      st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
+      while (true) {
+        LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        codes.insert(st.ColumnText(0));
+      }
+    }
+    if (qualifier.empty()) {
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto del, txn.Prepare("DELETE FROM functions WHERE account = ? AND region = ? AND "
+                                "name = ?"));
+      del.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
+      LAMBKIN_RETURN_IF_ERROR(del.Run());
+    } else {
+      auto num = VersionNumber(qualifier);
+      if (!num) {
+        return InvalidParameter(fmt::format(
+            "Deletion of alias {} is not supported by DeleteFunction. Use DeleteAlias.",
+            qualifier));
+      }
+      // An alias that routes to the version keeps it alive.
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto refs, txn.Prepare("SELECT alias, function_version, routing FROM aliases WHERE "
+                                 "account = ? AND region = ? AND name = ?"));
+      refs.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
+      while (true) {
+        LAMBKIN_ASSIGN_OR_RETURN(bool row, refs.Step());
+        if (!row) break;
+        bool routed = false;
+        if (auto r = refs.ColumnOptionalText(2)) {
+          routed = nlohmann::json::parse(*r).contains(qualifier);
+        }
+        if (refs.ColumnText(1) == qualifier || routed) {
+          return Conflict(fmt::format(
+              "Unable to delete version {} of function {} because alias {} routes to it. "
+              "Update or delete the alias first.",
+              qualifier, FunctionArn(scope, name), refs.ColumnText(0)));
+        }
+      }
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto del, txn.Prepare("DELETE FROM function_versions WHERE account = ? AND region = ? "
+                                "AND name = ? AND version = ?"));
+      del.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, *num);
+      LAMBKIN_RETURN_IF_ERROR(del.Run());
+    }
+    // Remove packages no version refers to any more. This runs under the store's write lock,
+    // which also covers every code_->Put(), so a package cannot vanish under a new user.
+    for (const auto& sha : codes) {
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto used, txn.Prepare("SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1"));
+      used.Bind(1, sha);
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, used.Step());
+      if (!row) code_->Remove(sha);
+    }
+    return Status::Ok();
+  });
+}
+
+namespace {
+
+// Checks that the alias target and weighted versions exist and are consistent.
+Status CheckAliasTargets(Txn& txn, const Scope& scope, const std::string& function,
+                         const Alias& a) {
+  if (a.routing && !a.routing->additional_version_weights.empty()) {
+    if (a.function_version == kLatest) {
+      return InvalidParameter("$LATEST is not supported for an alias pointing to more than 1 version");
+    }
+    if (a.routing->additional_version_weights.size() > 1) {
+      return InvalidParameter("Number of items in AdditionalVersionWeights cannot be greater than 1");
+    }
+    if (a.routing->additional_version_weights.contains(a.function_version)) {
+      return InvalidParameter(fmt::format(
+          "Invalid function version {0}. Function version {0} is already included in routing "
+          "configuration.",
+          a.function_version));
+    }
+  }
+  std::vector<std::string> versions = {a.function_version};
+  if (a.routing) {
+    for (const auto& [v, w] : a.routing->additional_version_weights) versions.push_back(v);
+  }
+  for (const auto& v : versions) {
+    LAMBKIN_ASSIGN_OR_RETURN(auto fv, LoadVersion(txn, scope, function, *VersionNumber(v)));
+    if (!fv) return FunctionNotFound(scope, function, v);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Alias> FunctionService::CreateAlias(const Scope& scope, const std::string& function,
+                                           const AliasCommand& cmd) {
+  Alias a;
+  a.function_name = function;
+  a.name = cmd.name;
+  a.function_version = cmd.function_version.value_or(std::string(kLatest));
+  a.description = cmd.description.value_or("");
+  if (cmd.routing && !cmd.routing->additional_version_weights.empty()) a.routing = cmd.routing;
+  a.revision_id = RandomUuid();
+  Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
+    LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadAlias(txn, scope, function, cmd.name));
+    if (existing) {
+      return Conflict(
+          fmt::format("Alias already exists: {}", FunctionArn(scope, function, cmd.name)));
+    }
+    LAMBKIN_RETURN_IF_ERROR(CheckAliasTargets(txn, scope, function, a));
+    return StoreAlias(txn, scope, a);
+  });
+  if (!s.ok()) return s;
+  return a;
+}
+
+Result<Alias> FunctionService::GetAlias(const Scope& scope, const std::string& function,
+                                        const std::string& alias) {
+  Alias out;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
+    LAMBKIN_ASSIGN_OR_RETURN(auto a, LoadAlias(txn, scope, function, alias));
+    if (!a) {
+      return NotFound(
+          fmt::format("Cannot find alias arn: {}", FunctionArn(scope, function, alias)));
+    }
+    out = *a;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<Alias> FunctionService::UpdateAlias(const Scope& scope, const std::string& function,
+                                           const AliasCommand& cmd) {
+  Alias out;
+  Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
+    LAMBKIN_ASSIGN_OR_RETURN(auto a, LoadAlias(txn, scope, function, cmd.name));
+    if (!a) {
+      return NotFound(
+          fmt::format("Alias not found: {}", FunctionArn(scope, function, cmd.name)));
+    }
+    if (cmd.revision_id && *cmd.revision_id != a->revision_id) return PreconditionFailed();
+    if (cmd.function_version) a->function_version = *cmd.function_version;
+    if (cmd.description) a->description = *cmd.description;
+    if (cmd.routing) {
+      a->routing = cmd.routing->additional_version_weights.empty()
+                       ? std::nullopt
+                       : std::optional<RoutingConfig>(cmd.routing);
+    }
+    a->revision_id = RandomUuid();
+    LAMBKIN_RETURN_IF_ERROR(CheckAliasTargets(txn, scope, function, *a));
+    LAMBKIN_RETURN_IF_ERROR(StoreAlias(txn, scope, *a));
+    out = *a;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status FunctionService::DeleteAlias(const Scope& scope, const std::string& function,
+                                    const std::string& alias) {
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto del, txn.Prepare("DELETE FROM aliases WHERE account = ? AND region = ? AND name = ? "
+                              "AND alias = ?"));
+    del.Bind(1, scope.account).Bind(2, scope.region).Bind(3, function).Bind(4, alias);
+    return del.Run();  // deleting a missing alias succeeds, as on AWS
+  });
+}
+
+Result<Page<Alias>> FunctionService::ListAliases(const Scope& scope, const std::string& function,
+                                                 const std::optional<std::string>& function_version,
+                                                 const std::string& marker, int max_items) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string after, DecodeMarker(marker));
+  Page<Alias> page;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("SELECT alias FROM aliases WHERE account = ? AND region = ? AND "
+                             "name = ? AND alias > ? AND (? IS NULL OR function_version = ?) "
+                             "ORDER BY alias LIMIT ?"));
+    st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, function).Bind(4, after);
+    st.Bind(5, function_version).Bind(6, function_version).Bind(7, max_items + 1);
+    std::vector<std::string> names;
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      names.push_back(st.ColumnText(0));
+    }
+    for (const auto& n : names) {
+      LAMBKIN_ASSIGN_OR_RETURN(auto a, LoadAlias(txn, scope, function, n));
+      if (a) page.items.push_back(std::move(*a));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  if (static_cast<int>(page.items.size()) > max_items) {
+    page.items.resize(static_cast<size_t>(max_items));
+    page.next_marker = EncodeMarker(page.items.back().name);
+  }
+  return page;
+}
+
+namespace {
+
+// Runtime management config is kept per $LATEST or published version, never per alias.
+Result<int64_t> RuntimeConfigVersion(const Scope& scope, const std::string& name,
+                                     const std::string& qualifier) {
+  auto num = VersionNumber(qualifier);
+  if (!num) {
+    if (IsAllDigits(qualifier)) return FunctionNotFound(scope, name, qualifier);
+    return InvalidParameter(fmt::format(
+        "Runtime management configuration applies to $LATEST or a published version; {} is an "
+        "alias or not a version. Specify $LATEST or a version number.",
+        qualifier));
+  }
+  return *num;
+}
+
+RuntimeManagementConfig ConfigOf(const FunctionService& svc, const Scope& scope,
+                                 const FunctionVersion& v) {
+  RuntimeManagementConfig c;
+  c.update_mode = v.update_mode;
+  if (v.update_mode == UpdateMode::kManual) c.runtime_version_arn = svc.RuntimeVersionArn(scope, v);
+  return c;
+}
+
+}  // namespace
+
+Result<RuntimeManagementConfig> FunctionService::GetRuntimeManagementConfig(
+    const Scope& scope, const std::string& name, const std::string& qualifier) {
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t num, RuntimeConfigVersion(scope, name, qualifier));
+  RuntimeManagementConfig out;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto v, LoadVersion(txn, scope, name, num));
+    if (!v) return FunctionNotFound(scope, name, qualifier);
+    out = ConfigOf(*this, scope, *v);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
+    const Scope& scope, const std::string& name, const std::string& qualifier,
+    const RuntimeManagementConfig& cfg) {
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t num, RuntimeConfigVersion(scope, name, qualifier));
+  bool controls = RuntimeManagementControls(scope);
+  if (cfg.update_mode == UpdateMode::kManual && !cfg.runtime_version_arn) {
+    return InvalidParameter(
+        "RuntimeVersionArn is required when UpdateRuntimeOn is Manual.");
+  }
+  if (cfg.update_mode != UpdateMode::kManual && cfg.runtime_version_arn) {
+    return InvalidParameter(fmt::format(
+        "RuntimeVersionArn can only be specified when UpdateRuntimeOn is Manual, not {}.",
+        UpdateModeName(cfg.update_mode)));
+  }
+  if (!controls && cfg.update_mode != UpdateMode::kAuto) {
+    return InvalidParameter(fmt::format(
+        "Runtime management controls are not supported in region {}: every function there uses "
+        "the Auto runtime update mode.",
+        scope.region));
+  }
+  int64_t now = clock_->NowMillis();
+  RuntimeManagementConfig out;
+  Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto found, LoadVersion(txn, scope, name, num));
+    if (!found) return FunctionNotFound(scope, name, qualifier);
+    FunctionVersion v = *found;
+    int64_t old_rv = v.runtime_version;
+    std::string cause;
+    switch (cfg.update_mode) {
+      case UpdateMode::kManual: {
+        auto target = catalog_->ResolveArn(*cfg.runtime_version_arn);
+        auto rv = target ? catalog_->Get(target->id) : std::nullopt;
+        if (!target || !rv || rv->runtime != v.config.runtime || target->region != scope.region ||
+            target->arch != v.config.architecture) {
+          return InvalidParameter(fmt::format(
+              "Runtime version ARN {} is not a runtime version of {} for architecture {} in "
+              "region {}.",
+              *cfg.runtime_version_arn, v.config.runtime,
+              catalog::ArchitectureName(v.config.architecture), scope.region));
+        }
+        v.runtime_version = rv->id;
+        cause = "pin";
+        break;
+      }
+      case UpdateMode::kAuto:
+        if (controls || v.update_mode != UpdateMode::kAuto) {
+          LAMBKIN_ASSIGN_OR_RETURN(v.runtime_version, NewestRuntimeVersion(v.config.runtime));
+        }
+        cause = "auto";
+        break;
+      case UpdateMode::kFunctionUpdate:
+        break;
+    }
+    v.update_mode = cfg.update_mode;
+    if (v.update_mode != found->update_mode || v.runtime_version != old_rv) {
+      LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, v));
+      LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, v, old_rv, cause, now));
+    }
+    out = ConfigOf(*this, scope, v);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<FunctionService::RuntimeVersionEdit>> FunctionService::RuntimeVersionHistory(
+    const Scope& scope, const std::string& name) {
+  std::vector<RuntimeVersionEdit> out;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("SELECT at, version, old_runtime_version, new_runtime_version, cause "
+                             "FROM runtime_version_edits WHERE account = ? AND region = ? AND "
+                             "name = ? ORDER BY seq"));
+    st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.ColumnInt(0), VersionName(st.ColumnInt(1)), st.ColumnOptionalInt(2),
+                     st.ColumnInt(3), st.ColumnText(4)});
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace lambkin::functions

@@ -1,0 +1,166 @@
+// FunctionService: the domain of functions, versions, aliases and runtime management config.
+//
+// Every operation takes a Scope (account and region, from the caller's credentials), runs in
+// one store transaction and either commits all of its effects or none: a refused request
+// changes nothing. Writes are serialised by the store, so concurrent updates to one function
+// are applied one after the other and never lost; RevisionId preconditions let a client detect
+// that someone else changed the function in between.
+//
+// Runtime management, per function version:
+//  - a new version starts in Auto on the newest runtime version of its runtime;
+//  - Create/UpdateFunctionCode/UpdateFunctionConfiguration move Auto and FunctionUpdate
+//    versions to the newest runtime version; Manual keeps its pin and refuses changes of
+//    runtime or architecture;
+//  - a published version copies $LATEST's runtime version and update mode;
+//  - every change of a version's runtime version is recorded as an edit with its cause.
+// In a region without runtime management controls every version is Auto.
+//
+// Errors carry the AWS wording (the API layer only maps codes to wire errors). Thread-safe.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "catalog/regions.h"
+#include "common/clock.h"
+#include "functions/code_package.h"
+#include "functions/model.h"
+#include "store/database.h"
+
+namespace lambkin::functions {
+
+extern const char kFunctionsSchema[];
+
+// arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
+std::string FunctionArn(const Scope& scope, std::string_view name,
+                        std::string_view qualifier = {});
+
+struct CreateFunctionCommand {
+  std::string name;
+  FunctionConfig config;  // code_sha256/code_size are filled from `zip`
+  std::string zip;
+  bool publish = false;
+  std::string publish_description;
+  std::map<std::string, std::string> tags;
+};
+
+struct UpdateCodeCommand {
+  std::string zip;
+  std::optional<catalog::Architecture> architecture;
+  bool publish = false;
+  bool dry_run = false;
+  std::optional<std::string> revision_id;
+};
+
+struct UpdateConfigurationCommand {
+  std::optional<std::string> runtime;
+  std::optional<std::string> handler;
+  std::optional<std::string> description;
+  std::optional<std::string> role;
+  std::optional<int64_t> memory_size;
+  std::optional<int64_t> timeout;
+  std::optional<int64_t> ephemeral_storage;
+  std::optional<std::map<std::string, std::string>> environment;
+  std::optional<std::string> revision_id;
+};
+
+struct PublishVersionCommand {
+  std::optional<std::string> code_sha256;
+  std::optional<std::string> description;
+  std::optional<std::string> revision_id;
+};
+
+struct AliasCommand {
+  std::string name;
+  std::optional<std::string> function_version;
+  std::optional<std::string> description;
+  std::optional<RoutingConfig> routing;  // present: replace (empty map clears)
+  std::optional<std::string> revision_id;
+};
+
+struct RuntimeManagementConfig {
+  UpdateMode update_mode = UpdateMode::kAuto;
+  std::optional<std::string> runtime_version_arn;  // only in Manual
+};
+
+// What a create/update returns: the changed $LATEST, and the version published with it.
+struct WriteResult {
+  FunctionVersion latest;
+  std::optional<FunctionVersion> published;
+};
+
+class FunctionService {
+ public:
+  FunctionService(store::Database* db, catalog::Catalog* catalog,
+                  const catalog::RegionSet* regions, CodePackageStore* code, const Clock* clock)
+      : db_(db), catalog_(catalog), regions_(regions), code_(code), clock_(clock) {}
+
+  Result<WriteResult> CreateFunction(const Scope& scope, CreateFunctionCommand cmd);
+  // `qualifier` may be empty ($LATEST), "$LATEST", a version number or an alias name.
+  Result<FunctionVersion> GetFunctionVersion(const Scope& scope, const std::string& name,
+                                             const std::string& qualifier);
+  Result<Function> GetFunction(const Scope& scope, const std::string& name);
+  // all_versions=false lists $LATEST of each function.
+  Result<Page<FunctionVersion>> ListFunctions(const Scope& scope, bool all_versions,
+                                              const std::string& marker, int max_items);
+  Result<WriteResult> UpdateFunctionCode(const Scope& scope, const std::string& name,
+                                         UpdateCodeCommand cmd);
+  Result<FunctionVersion> UpdateFunctionConfiguration(const Scope& scope, const std::string& name,
+                                                      const UpdateConfigurationCommand& cmd);
+  Result<FunctionVersion> PublishVersion(const Scope& scope, const std::string& name,
+                                         const PublishVersionCommand& cmd);
+  Result<Page<FunctionVersion>> ListVersions(const Scope& scope, const std::string& name,
+                                             const std::string& marker, int max_items);
+  // Deletes the function (empty qualifier) or one published version.
+  Status DeleteFunction(const Scope& scope, const std::string& name,
+                        const std::string& qualifier);
+
+  Result<Alias> CreateAlias(const Scope& scope, const std::string& function,
+                            const AliasCommand& cmd);
+  Result<Alias> GetAlias(const Scope& scope, const std::string& function,
+                         const std::string& alias);
+  Result<Alias> UpdateAlias(const Scope& scope, const std::string& function,
+                            const AliasCommand& cmd);
+  Status DeleteAlias(const Scope& scope, const std::string& function, const std::string& alias);
+  Result<Page<Alias>> ListAliases(const Scope& scope, const std::string& function,
+                                  const std::optional<std::string>& function_version,
+                                  const std::string& marker, int max_items);
+
+  Result<RuntimeManagementConfig> GetRuntimeManagementConfig(const Scope& scope,
+                                                             const std::string& name,
+                                                             const std::string& qualifier);
+  Result<RuntimeManagementConfig> PutRuntimeManagementConfig(const Scope& scope,
+                                                             const std::string& name,
+                                                             const std::string& qualifier,
+                                                             const RuntimeManagementConfig& cfg);
+
+  // The runtime version ARN a version reports in RuntimeVersionConfig.
+  std::string RuntimeVersionArn(const Scope& scope, const FunctionVersion& v) const;
+  // Whether the scope's region supports runtime management controls.
+  bool RuntimeManagementControls(const Scope& scope) const;
+
+  struct RuntimeVersionEdit {
+    int64_t at = 0;
+    std::string version;
+    std::optional<int64_t> old_runtime_version;
+    int64_t new_runtime_version = 0;
+    std::string cause;
+  };
+  // The recorded runtime version changes of one function, oldest first.
+  Result<std::vector<RuntimeVersionEdit>> RuntimeVersionHistory(const Scope& scope,
+                                                                const std::string& name);
+
+ private:
+  Result<int64_t> NewestRuntimeVersion(const std::string& runtime) const;
+
+  store::Database* db_;
+  catalog::Catalog* catalog_;
+  const catalog::RegionSet* regions_;
+  CodePackageStore* code_;
+  const Clock* clock_;
+};
+
+}  // namespace lambkin::functions

@@ -1,0 +1,253 @@
+#include "functions/function_service.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/crypto.h"
+#include "functions/zip_testing.h"
+
+namespace lambkin::functions {
+namespace {
+
+namespace fs = std::filesystem;
+using catalog::Architecture;
+
+class FunctionServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/functions-" + RandomUuid();
+    fs::create_directories(dir_);
+    auto db = store::Database::Open(dir_ + "/db",
+                                    std::string(catalog::kCatalogSchema) + kFunctionsSchema);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    db_ = std::move(*db);
+    catalog_ = std::move(catalog::Catalog::Open(db_.get(), &regions_, dir_, &clock_)).value();
+    v1_ = Publish(1);
+    code_ = std::make_unique<CodePackageStore>(dir_ + "/code");
+    ASSERT_TRUE(code_->Init().ok());
+    svc_ = std::make_unique<FunctionService>(db_.get(), catalog_.get(), &regions_, code_.get(),
+                                             &clock_);
+  }
+
+  catalog::RuntimeVersion Publish(int64_t number, const std::string& runtime = "provided.al2023") {
+    fs::path p = fs::path(dir_) / fmt::format("bundle-{}-{}", runtime, number);
+    fs::create_directories(p);
+    std::ofstream(p / "manifest.json") << "{}";
+    std::ofstream(p / "bootstrap") << "#!/bin/sh\n";
+    fs::permissions(p / "bootstrap", fs::perms::owner_all);
+    auto v = catalog_->Publish({runtime, number, p.string()});
+    EXPECT_TRUE(v.ok()) << v.status().message();
+    return *v;
+  }
+
+  Result<WriteResult> Create(const std::string& name, bool publish = false,
+                             Architecture arch = Architecture::kX86_64) {
+    CreateFunctionCommand cmd;
+    cmd.name = name;
+    cmd.config.runtime = "provided.al2023";
+    cmd.config.handler = "function.handler";
+    cmd.config.role = "arn:aws:iam::123456789012:role/r";
+    cmd.config.architecture = arch;
+    cmd.zip = testing::MakeZip({{"bootstrap", "#!/bin/sh\n"}});
+    cmd.publish = publish;
+    return svc_->CreateFunction(scope_, std::move(cmd));
+  }
+
+  std::string ArnOf(const catalog::RuntimeVersion& v, Architecture arch = Architecture::kX86_64) {
+    return catalog_->Arn(v, scope_.region, arch);
+  }
+
+  std::string dir_;
+  catalog::RegionSet regions_ = catalog::RegionSet::Default();
+  ManualClock clock_{1700000000000};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+  std::unique_ptr<CodePackageStore> code_;
+  std::unique_ptr<FunctionService> svc_;
+  catalog::RuntimeVersion v1_;
+  Scope scope_{"123456789012", "us-east-1"};
+};
+
+TEST_F(FunctionServiceTest, NewFunctionIsAutoOnNewestRuntimeVersion) {
+  auto v2 = Publish(2);
+  auto r = Create("f");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->latest.update_mode, UpdateMode::kAuto);
+  EXPECT_EQ(r->latest.runtime_version, v2.id);
+  auto cfg = svc_->GetRuntimeManagementConfig(scope_, "f", "");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->update_mode, UpdateMode::kAuto);
+  EXPECT_FALSE(cfg->runtime_version_arn.has_value());
+  EXPECT_EQ(Create("f").status().code(), StatusCode::kResourceConflict);
+}
+
+TEST_F(FunctionServiceTest, ManualPinsAnOlderVersionAndBlocksRuntimeChanges) {
+  ASSERT_TRUE(Create("f").ok());
+  auto v2 = Publish(2);
+  // Auto on update moves to the newest.
+  UpdateConfigurationCommand touch;
+  touch.description = "touched";
+  auto updated = svc_->UpdateFunctionConfiguration(scope_, "f", touch);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->runtime_version, v2.id);
+  // Roll back by pinning v1.
+  auto pinned =
+      svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kManual, ArnOf(v1_)});
+  ASSERT_TRUE(pinned.ok()) << pinned.status().message();
+  EXPECT_EQ(pinned->runtime_version_arn, ArnOf(v1_));
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "")->runtime_version, v1_.id);
+  // Updates keep the pin.
+  ASSERT_TRUE(svc_->UpdateFunctionConfiguration(scope_, "f", touch).ok());
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "")->runtime_version, v1_.id);
+  // Architecture change is refused while Manual and changes nothing.
+  UpdateCodeCommand code{testing::MakeZip({{"x", "y"}}), Architecture::kArm64};
+  auto refused = svc_->UpdateFunctionCode(scope_, "f", code);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidParameterValue);
+  auto after = svc_->GetFunctionVersion(scope_, "f", "");
+  EXPECT_EQ(after->config.architecture, Architecture::kX86_64);
+  EXPECT_EQ(after->config.description, "touched");
+  // Back to Auto: newest again.
+  auto autod = svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kAuto, {}});
+  ASSERT_TRUE(autod.ok());
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "")->runtime_version, v2.id);
+  auto history = svc_->RuntimeVersionHistory(scope_, "f");
+  ASSERT_TRUE(history.ok());
+  std::vector<std::string> causes;
+  for (const auto& e : *history) causes.push_back(e.cause);
+  EXPECT_EQ(causes, (std::vector<std::string>{"create", "function-update", "pin", "auto"}));
+}
+
+TEST_F(FunctionServiceTest, ManualRejectsArnsOfOtherRegionsArchitecturesOrRuntimes) {
+  ASSERT_TRUE(Create("f").ok());
+  auto node = Publish(1, "nodejs20.x");
+  const std::string bad[] = {catalog_->Arn(v1_, "us-west-2", Architecture::kX86_64),
+                             ArnOf(v1_, Architecture::kArm64), ArnOf(node),
+                             "arn:aws:lambda:us-east-1::runtime:" + std::string(64, 'a')};
+  for (const auto& arn : bad) {
+    auto r = svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kManual, arn});
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidParameterValue) << arn;
+  }
+  EXPECT_EQ(svc_->GetRuntimeManagementConfig(scope_, "f", "")->update_mode, UpdateMode::kAuto);
+  EXPECT_EQ(svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kManual, {}})
+                .status()
+                .code(),
+            StatusCode::kInvalidParameterValue);
+  EXPECT_EQ(svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kAuto, ArnOf(v1_)})
+                .status()
+                .code(),
+            StatusCode::kInvalidParameterValue);
+}
+
+TEST_F(FunctionServiceTest, PublishedVersionsKeepRuntimeVersionAndMode) {
+  ASSERT_TRUE(Create("f").ok());
+  ASSERT_TRUE(svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kFunctionUpdate, {}})
+                  .ok());
+  auto p1 = svc_->PublishVersion(scope_, "f", {});
+  ASSERT_TRUE(p1.ok());
+  EXPECT_EQ(p1->version, "1");
+  EXPECT_EQ(p1->update_mode, UpdateMode::kFunctionUpdate);
+  // Unchanged $LATEST publishes nothing new.
+  EXPECT_EQ(svc_->PublishVersion(scope_, "f", {})->version, "1");
+  auto v2 = Publish(2);
+  UpdateConfigurationCommand touch;
+  touch.timeout = 10;
+  ASSERT_TRUE(svc_->UpdateFunctionConfiguration(scope_, "f", touch).ok());
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "$LATEST")->runtime_version, v2.id);
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "1")->runtime_version, v1_.id);
+  auto p2 = svc_->PublishVersion(scope_, "f", {});
+  EXPECT_EQ(p2->version, "2");
+  EXPECT_EQ(p2->runtime_version, v2.id);
+  // Per-version config round-trips by number; aliases are not versions.
+  ASSERT_TRUE(svc_->PutRuntimeManagementConfig(scope_, "f", "1", {UpdateMode::kAuto, {}}).ok());
+  EXPECT_EQ(svc_->GetRuntimeManagementConfig(scope_, "f", "1")->update_mode, UpdateMode::kAuto);
+  EXPECT_EQ(svc_->GetRuntimeManagementConfig(scope_, "f", "2")->update_mode,
+            UpdateMode::kFunctionUpdate);
+  EXPECT_EQ(svc_->GetRuntimeManagementConfig(scope_, "f", "9").status().code(),
+            StatusCode::kResourceNotFound);
+  EXPECT_EQ(svc_->GetRuntimeManagementConfig(scope_, "f", "prod").status().code(),
+            StatusCode::kInvalidParameterValue);
+}
+
+TEST_F(FunctionServiceTest, RegionsWithoutControlsAreAlwaysAuto) {
+  Scope cn{"123456789012", "cn-north-1"};
+  CreateFunctionCommand cmd;
+  cmd.name = "f";
+  cmd.config.runtime = "provided.al2023";
+  cmd.zip = testing::MakeZip({{"bootstrap", "x"}});
+  ASSERT_TRUE(svc_->CreateFunction(cn, cmd).ok());
+  EXPECT_TRUE(svc_->PutRuntimeManagementConfig(cn, "f", "", {UpdateMode::kAuto, {}}).ok());
+  auto r = svc_->PutRuntimeManagementConfig(cn, "f", "", {UpdateMode::kFunctionUpdate, {}});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidParameterValue);
+  EXPECT_NE(r.status().message().find("cn-north-1"), std::string::npos);
+  EXPECT_EQ(svc_->GetRuntimeManagementConfig(cn, "f", "")->update_mode, UpdateMode::kAuto);
+  EXPECT_TRUE(svc_->RuntimeVersionArn(cn, *svc_->GetFunctionVersion(cn, "f", ""))
+                  .starts_with("arn:aws-cn:lambda:cn-north-1::runtime:"));
+}
+
+TEST_F(FunctionServiceTest, ConcurrentUpdatesAreNeverLost) {
+  ASSERT_TRUE(Create("f").ok());
+  // Four writers, each owning one member; every update is read-modify-write of $LATEST.
+  constexpr int kEach = 25;
+  std::mutex mu;
+  std::set<std::string> revisions;
+  auto writer = [&](int which) {
+    for (int i = 1; i <= kEach; ++i) {
+      UpdateConfigurationCommand c;
+      if (which == 0) c.timeout = i;
+      if (which == 1) c.memory_size = 128 + i;
+      if (which == 2) c.description = fmt::format("d{}", i);
+      if (which == 3) c.handler = fmt::format("h{}", i);
+      auto r = svc_->UpdateFunctionConfiguration(scope_, "f", c);
+      ASSERT_TRUE(r.ok());
+      std::lock_guard lock(mu);
+      revisions.insert(r->revision_id);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(writer, t);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(revisions.size(), 4u * kEach);
+  auto latest = svc_->GetFunctionVersion(scope_, "f", "");
+  EXPECT_EQ(latest->config.timeout, kEach);
+  EXPECT_EQ(latest->config.memory_size, 128 + kEach);
+  EXPECT_EQ(latest->config.description, fmt::format("d{}", kEach));
+  EXPECT_EQ(latest->config.handler, fmt::format("h{}", kEach));
+}
+
+TEST_F(FunctionServiceTest, AliasesGuardTheirVersionsAndRouteWeights) {
+  ASSERT_TRUE(Create("f", /*publish=*/true).ok());
+  UpdateConfigurationCommand touch;
+  touch.timeout = 5;
+  ASSERT_TRUE(svc_->UpdateFunctionConfiguration(scope_, "f", touch).ok());
+  ASSERT_TRUE(svc_->PublishVersion(scope_, "f", {}).ok());
+  AliasCommand a{"live", "1", "", RoutingConfig{{{"2", 0.25}}}};
+  auto alias = svc_->CreateAlias(scope_, "f", a);
+  ASSERT_TRUE(alias.ok()) << alias.status().message();
+  EXPECT_EQ(svc_->CreateAlias(scope_, "f", a).status().code(), StatusCode::kResourceConflict);
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "live")->version, "1");
+  EXPECT_EQ(svc_->DeleteFunction(scope_, "f", "2").code(), StatusCode::kResourceConflict);
+  AliasCommand shift{"live", "2", {}, RoutingConfig{}};
+  auto shifted = svc_->UpdateAlias(scope_, "f", shift);
+  ASSERT_TRUE(shifted.ok());
+  EXPECT_FALSE(shifted->routing.has_value());
+  EXPECT_TRUE(svc_->DeleteFunction(scope_, "f", "1").ok());
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "1").status().code(),
+            StatusCode::kResourceNotFound);
+  AliasCommand bad{"x", "2", {}, RoutingConfig{{{"2", 0.5}}}};
+  EXPECT_EQ(svc_->CreateAlias(scope_, "f", bad).status().message(),
+            "Invalid function version 2. Function version 2 is already included in routing "
+            "configuration.");
+  EXPECT_TRUE(svc_->DeleteFunction(scope_, "f", "").ok());
+  EXPECT_EQ(svc_->GetFunction(scope_, "f").status().message(),
+            "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f");
+}
+
+}  // namespace
+}  // namespace lambkin::functions

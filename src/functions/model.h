@@ -1,0 +1,81 @@
+// The function model: functions, their versions ($LATEST and published), aliases, and each
+// version's runtime management state (update mode and runtime version).
+//
+// These are plain values handed between the function service and the API layer; they carry
+// no behaviour and no locks.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catalog/catalog.h"
+
+namespace lambkin::functions {
+
+inline constexpr std::string_view kLatest = "$LATEST";
+
+enum class UpdateMode { kAuto, kFunctionUpdate, kManual };
+std::string_view UpdateModeName(UpdateMode mode);
+std::optional<UpdateMode> ParseUpdateMode(std::string_view name);
+
+// Who is asking, and where: every function lives in one account and one region.
+struct Scope {
+  std::string account;
+  std::string region;
+};
+
+// The configuration of one function version (everything a user sets, plus the code).
+struct FunctionConfig {
+  std::string runtime;
+  catalog::Architecture architecture = catalog::Architecture::kX86_64;
+  std::string handler;
+  std::string description;
+  std::string role;
+  int64_t memory_size = 128;
+  int64_t timeout = 3;
+  int64_t ephemeral_storage = 512;
+  std::optional<std::map<std::string, std::string>> environment;
+  std::string code_sha256;  // base64 of the zip's SHA-256, as AWS reports it
+  int64_t code_size = 0;
+};
+
+struct FunctionVersion {
+  std::string function_name;
+  std::string version;  // "$LATEST" or the decimal version number
+  FunctionConfig config;
+  std::string revision_id;
+  int64_t last_modified = 0;  // ms since epoch
+  UpdateMode update_mode = UpdateMode::kAuto;
+  int64_t runtime_version = 0;  // catalog id of the version in use
+};
+
+struct RoutingConfig {
+  std::map<std::string, double> additional_version_weights;
+};
+
+struct Alias {
+  std::string function_name;
+  std::string name;
+  std::string function_version;
+  std::string description;
+  std::optional<RoutingConfig> routing;  // absent when there are no extra weights
+  std::string revision_id;
+};
+
+struct Function {
+  std::string name;
+  std::map<std::string, std::string> tags;
+};
+
+// One page of a listing; next_marker is empty on the last page.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_marker;
+};
+
+}  // namespace lambkin::functions

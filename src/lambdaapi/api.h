@@ -1,0 +1,82 @@
+// LambdaApi: the Lambda REST API (rest-json, 2015-03-31 and friends) over FunctionService.
+//
+// Each API resource has one file that turns a request into a typed command (or a validation
+// error), calls the domain and writes the AWS response; all routes sit in one table in
+// routes.cc. The caller's scope (account, region) comes from the SigV4 credential scope of the
+// request (signatures are not verified yet); requests without credentials use the default
+// region. Thread-safe: the API holds no per-request state.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "catalog/catalog.h"
+#include "catalog/regions.h"
+#include "common/status.h"
+#include "functions/function_service.h"
+#include "lambdaapi/validation.h"
+#include "server/request.h"
+
+namespace lambkin::lambdaapi {
+
+struct ApiContext {
+  functions::FunctionService* functions;
+  catalog::Catalog* catalog;
+  const catalog::RegionSet* regions;
+  std::string account;  // the account every access key maps to (until IAM lands)
+};
+
+// One matched request: the HTTP request, the caller's scope and the URI labels.
+struct Call {
+  const server::HttpRequest& request;
+  functions::Scope scope;
+  std::map<std::string, std::string> labels;
+
+  const std::string& Label(const std::string& name) const { return labels.at(name); }
+};
+
+using Operation = server::HttpResponse (*)(const ApiContext&, const Call&);
+
+// The {FunctionName} label of an operation that acts on a function itself (never on a version
+// or alias), validated against the FunctionName shape and resolved within the caller's scope.
+Result<std::string> UnqualifiedFunctionName(const Call& call);
+
+// The page size a list operation returns: ?MaxItems= (validated into `v`, 1-10000), capped at
+// 50 as AWS caps it.
+Result<int> MaxItemsOf(const Call& call, Validator& v);
+
+// The caller's scope from the Authorization header or X-Amz-Credential query parameter.
+Result<functions::Scope> ScopeOf(const ApiContext& ctx, const server::HttpRequest& request);
+
+class LambdaApi {
+ public:
+  explicit LambdaApi(ApiContext ctx) : ctx_(std::move(ctx)) {}
+  // Routes a request; returns nullopt when no Lambda route matches (another API may).
+  std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
+
+ private:
+  ApiContext ctx_;
+};
+
+// Operations, one per AWS operation (defined in the resource files).
+namespace ops {
+server::HttpResponse CreateFunction(const ApiContext&, const Call&);
+server::HttpResponse GetFunction(const ApiContext&, const Call&);
+server::HttpResponse GetFunctionConfiguration(const ApiContext&, const Call&);
+server::HttpResponse ListFunctions(const ApiContext&, const Call&);
+server::HttpResponse UpdateFunctionCode(const ApiContext&, const Call&);
+server::HttpResponse UpdateFunctionConfiguration(const ApiContext&, const Call&);
+server::HttpResponse PublishVersion(const ApiContext&, const Call&);
+server::HttpResponse ListVersionsByFunction(const ApiContext&, const Call&);
+server::HttpResponse DeleteFunction(const ApiContext&, const Call&);
+server::HttpResponse CreateAlias(const ApiContext&, const Call&);
+server::HttpResponse GetAlias(const ApiContext&, const Call&);
+server::HttpResponse UpdateAlias(const ApiContext&, const Call&);
+server::HttpResponse DeleteAlias(const ApiContext&, const Call&);
+server::HttpResponse ListAliases(const ApiContext&, const Call&);
+server::HttpResponse GetRuntimeManagementConfig(const ApiContext&, const Call&);
+server::HttpResponse PutRuntimeManagementConfig(const ApiContext&, const Call&);
+}  // namespace ops
+
+}  // namespace lambkin::lambdaapi

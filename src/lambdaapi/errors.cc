@@ -1,0 +1,47 @@
+#include "lambdaapi/errors.h"
+
+#include <nlohmann/json.hpp>
+
+namespace lambkin::lambdaapi {
+
+namespace {
+
+constexpr WireError kWireErrors[] = {
+    {StatusCode::kValidation, 400, "ValidationException", "", "message"},
+    {StatusCode::kInvalidParameterValue, 400, "InvalidParameterValueException", "User", "message"},
+    {StatusCode::kInvalidRequestContent, 400, "InvalidRequestContentException", "User", "message"},
+    {StatusCode::kResourceNotFound, 404, "ResourceNotFoundException", "User", "Message"},
+    {StatusCode::kResourceConflict, 409, "ResourceConflictException", "User", "message"},
+    {StatusCode::kPreconditionFailed, 412, "PreconditionFailedException", "User", "message"},
+    {StatusCode::kRequestEntityTooLarge, 413, "RequestEntityTooLargeException", "", "message"},
+    {StatusCode::kAccessDenied, 403, "AccessDeniedException", "", "Message"},
+    {StatusCode::kUnrecognizedClient, 403, "UnrecognizedClientException", "", "message"},
+    {StatusCode::kUnsupportedMediaType, 415, "UnsupportedMediaTypeException", "User", "message"},
+    {StatusCode::kNotImplemented, 404, "UnknownOperationException", "", "message"},
+    {StatusCode::kInternal, 500, "ServiceException", "Service", "Message"},
+};
+
+}  // namespace
+
+const WireError& WireErrorFor(StatusCode code) {
+  for (const auto& e : kWireErrors) {
+    if (e.code == code) return e;
+  }
+  return kWireErrors[std::size(kWireErrors) - 1];
+}
+
+server::HttpResponse ErrorResponse(const Status& status) {
+  const WireError& e = WireErrorFor(status.code());
+  nlohmann::json body = nlohmann::json::object();
+  if (!e.body_type.empty()) body["Type"] = e.body_type;
+  body[std::string(e.message_key)] = status.message();
+  body["__type"] = e.type_name;
+  server::HttpResponse r;
+  r.status = e.http_status;
+  r.SetHeader("Content-Type", "application/json");
+  r.SetHeader("x-amzn-ErrorType", std::string(e.type_name));
+  r.body = body.dump();
+  return r;
+}
+
+}  // namespace lambkin::lambdaapi

@@ -1,0 +1,27 @@
+// The wire error taxonomy of the Lambda API: one table mapping each Status code to the AWS
+// exception name, HTTP status, body `Type` and the casing of the message key (botocore copies
+// modelled members by exact name, so "message" vs "Message" matters), and one function turning
+// a Status into the HTTP response AWS would send.
+#pragma once
+
+#include <string_view>
+
+#include "common/status.h"
+#include "server/request.h"
+
+namespace lambkin::lambdaapi {
+
+struct WireError {
+  StatusCode code;
+  int http_status;
+  std::string_view type_name;   // x-amzn-ErrorType and __type
+  std::string_view body_type;   // "User", "Service" or empty (no Type member)
+  std::string_view message_key;  // "message" or "Message"
+};
+
+const WireError& WireErrorFor(StatusCode code);
+
+// The AWS error response for a non-OK status.
+server::HttpResponse ErrorResponse(const Status& status);
+
+}  // namespace lambkin::lambdaapi

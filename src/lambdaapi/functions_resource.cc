@@ -1,0 +1,393 @@
+// The function resource: /2015-03-31/functions[/{FunctionName}[/configuration|/code|/versions]].
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/crypto.h"
+#include "lambdaapi/api.h"
+#include "lambdaapi/errors.h"
+#include "lambdaapi/names.h"
+#include "lambdaapi/serialize.h"
+#include "lambdaapi/validation.h"
+
+namespace lambkin::lambdaapi {
+
+using functions::FunctionVersion;
+using nlohmann::json;
+using server::HttpResponse;
+
+namespace {
+
+constexpr int kMaxPageItems = 50;
+constexpr char kUnqualifiedOnly[] =
+    "This operation is permitted on Lambda functions only. Aliases and versions do not support "
+    "this operation. Please specify either a function name or an unqualified function ARN.";
+
+// Runtimes AWS no longer accepts for new or updated functions.
+constexpr std::string_view kDeprecatedRuntimes[] = {
+    "python2.7", "python3.6", "python3.7", "python3.8", "nodejs",     "nodejs4.3",
+    "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x",
+    "java8",     "go1.x",     "ruby2.5",   "ruby2.7",   "dotnetcore1.0", "dotnetcore2.0",
+    "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "provided"};
+
+Status CheckRuntime(const ApiContext& ctx, const std::string& runtime) {
+  if (ctx.catalog->HasRuntime(runtime)) return Status::Ok();
+  if (std::find(std::begin(kDeprecatedRuntimes), std::end(kDeprecatedRuntimes), runtime) !=
+      std::end(kDeprecatedRuntimes)) {
+    return InvalidParameter(fmt::format(
+        "The runtime parameter of {} is no longer supported for creating or updating AWS Lambda "
+        "functions. We recommend you use a supported runtime while creating or updating "
+        "functions.",
+        runtime));
+  }
+  return InvalidParameter(fmt::format(
+      "Value {} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
+      "[{}] or be a valid ARN",
+      runtime, fmt::join(ctx.catalog->Runtimes(), ", ")));
+}
+
+// Architectures: a list of exactly one of x86_64 / arm64.
+Result<std::optional<catalog::Architecture>> ParseArchitectures(const Body& body, Validator& v) {
+  LAMBKIN_ASSIGN_OR_RETURN(const json* list, body.Array("Architectures"));
+  if (list == nullptr) return std::optional<catalog::Architecture>();
+  std::vector<std::string> names;
+  bool bad_member = false;
+  for (const auto& item : *list) {
+    names.push_back(item.is_string() ? item.get<std::string>() : item.dump());
+    if (!item.is_string() || !catalog::ParseArchitecture(item.get<std::string>())) {
+      bad_member = true;
+    }
+  }
+  std::string text = fmt::format("'[{}]'", fmt::join(names, ", "));
+  if (names.size() > 1) {
+    v.Fail(text, "architectures", "Member must have length less than or equal to 1");
+  }
+  if (names.empty()) {
+    v.Fail(text, "architectures", "Member must have length greater than or equal to 1");
+  }
+  if (bad_member) {
+    v.Fail(text, "architectures",
+           "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, "
+           "arm64], Member must not be null]");
+  }
+  if (names.size() != 1 || bad_member) return std::optional<catalog::Architecture>();
+  return catalog::ParseArchitecture(names[0]);
+}
+
+// Environment.Variables: names must match the model pattern; the whole map must fit in 4 KB.
+Result<std::optional<std::map<std::string, std::string>>> ParseEnvironment(const Body& body,
+                                                                         Validator& v) {
+  using Vars = std::map<std::string, std::string>;
+  LAMBKIN_ASSIGN_OR_RETURN(const json* env, body.Object("Environment"));
+  if (env == nullptr) return std::optional<Vars>();
+  Vars vars;
+  if (env->contains("Variables") && !(*env)["Variables"].is_null()) {
+    const json& m = (*env)["Variables"];
+    if (!m.is_object()) return BadContent("member Environment.Variables must be a map");
+    for (const auto& [k, val] : m.items()) {
+      if (!val.is_string()) return BadContent("environment variable values must be strings");
+      vars[k] = val.get<std::string>();
+    }
+    for (const auto& [k, val] : vars) {
+      if (!MatchesPattern(shapes::kEnvironmentVariableName, k)) {
+        v.Fail(fmt::format("'{}'", k), "environment.variables",
+               fmt::format("Map keys must satisfy constraint: [Member must satisfy regular "
+                           "expression pattern: {}]",
+                           shapes::kEnvironmentVariableName.pattern));
+      }
+    }
+    std::string measured = m.dump();
+    if (measured.size() > 4096) {
+      return InvalidParameter(fmt::format(
+          "Lambda was unable to configure your environment variables because the environment "
+          "variables you have provided exceeded the 4KB limit. String measured: {}",
+          measured));
+    }
+  }
+  return std::optional<Vars>(std::move(vars));
+}
+
+// The common configuration members of CreateFunction and UpdateFunctionConfiguration.
+struct ConfigMembers {
+  std::optional<std::string> runtime, handler, description, role;
+  std::optional<int64_t> memory_size, timeout, ephemeral_storage;
+  std::optional<std::map<std::string, std::string>> environment;
+};
+
+Result<ConfigMembers> ParseConfigMembers(const Body& body, Validator& v) {
+  ConfigMembers m;
+  LAMBKIN_ASSIGN_OR_RETURN(m.runtime, body.String("Runtime"));
+  LAMBKIN_ASSIGN_OR_RETURN(m.handler, body.String("Handler"));
+  LAMBKIN_ASSIGN_OR_RETURN(m.description, body.String("Description"));
+  LAMBKIN_ASSIGN_OR_RETURN(m.role, body.String("Role"));
+  LAMBKIN_ASSIGN_OR_RETURN(m.memory_size, body.Int("MemorySize"));
+  LAMBKIN_ASSIGN_OR_RETURN(m.timeout, body.Int("Timeout"));
+  LAMBKIN_ASSIGN_OR_RETURN(const json* storage, body.Object("EphemeralStorage"));
+  if (storage != nullptr) {
+    if (!storage->contains("Size") || !(*storage)["Size"].is_number_integer()) {
+      v.NotNull("ephemeralStorage.size");
+    } else {
+      m.ephemeral_storage = (*storage)["Size"].get<int64_t>();
+      v.Range("ephemeralStorage.size", *m.ephemeral_storage, 512, 10240);
+    }
+  }
+  if (m.role) v.String("role", *m.role, shapes::kRoleArn);
+  if (m.handler) v.String("handler", *m.handler, shapes::kHandler);
+  if (m.description) v.String("description", *m.description, shapes::kDescription);
+  if (m.memory_size) v.Range("memorySize", *m.memory_size, 128, 10240);
+  if (m.timeout) v.Range("timeout", *m.timeout, 1, 900);
+  LAMBKIN_ASSIGN_OR_RETURN(m.environment, ParseEnvironment(body, v));
+  return m;
+}
+
+// Code.ZipFile (base64 in JSON); S3 and image sources are answered as AWS would for this
+// deployment, which has no S3 and runs no images.
+Result<std::string> ParseZip(const Body& body, const json* code_object) {
+  const json& code = code_object != nullptr ? *code_object : body.doc();
+  auto str = [&](const char* key) -> std::optional<std::string> {
+    if (!code.contains(key) || code[key].is_null()) return std::nullopt;
+    if (!code[key].is_string()) return std::string();
+    return code[key].get<std::string>();
+  };
+  if (str("ImageUri")) {
+    return InvalidParameter("Please don't provide ImageUri when updating a function with "
+                            "packageType Zip.");
+  }
+  if (str("S3Bucket") || str("S3Key")) {
+    return InvalidParameter(
+        "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The "
+        "specified bucket does not exist");
+  }
+  auto zip64 = str("ZipFile");
+  if (!zip64) {
+    return InvalidParameter("Please provide a source for function code: Code.ZipFile.");
+  }
+  auto zip = Base64Decode(*zip64);
+  if (!zip) return BadContent("member ZipFile is not valid base64");
+  return std::move(*zip);
+}
+
+}  // namespace
+
+Result<int> MaxItemsOf(const Call& call, Validator& v) {
+  auto raw = call.request.Query("MaxItems");
+  if (!raw) return kMaxPageItems;
+  int64_t n = 0;
+  try {
+    size_t used = 0;
+    n = std::stoll(*raw, &used);
+    if (used != raw->size()) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    return BadContent(fmt::format("MaxItems '{}' is not an integer", *raw));
+  }
+  v.Range("maxItems", n, 1, 10000);
+  return static_cast<int>(std::min<int64_t>(std::max<int64_t>(n, 1), kMaxPageItems));
+}
+
+namespace {
+
+Result<FunctionRef> Resolve(const Call& call, const StringShape& shape, bool with_qualifier) {
+  return ResolveFunction(call.Label("FunctionName"), shape, call.scope,
+                         with_qualifier ? call.request.Query("Qualifier") : std::nullopt);
+}
+
+}  // namespace
+
+Result<std::string> UnqualifiedFunctionName(const Call& call) {
+  LAMBKIN_ASSIGN_OR_RETURN(FunctionRef ref, Resolve(call, shapes::kFunctionName, false));
+  if (!ref.qualifier.empty()) return InvalidParameter(kUnqualifiedOnly);
+  return ref.name;
+}
+
+namespace ops {
+
+HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  Validator v;
+  ASSIGN_OR_ERROR(auto name, body.String("FunctionName"));
+  if (!name) {
+    v.NotNull("functionName");
+  } else {
+    v.String("functionName", *name, shapes::kFunctionName);
+  }
+  ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
+  if (!m.role) v.NotNull("role");
+  ASSIGN_OR_ERROR(const json* code, body.Object("Code"));
+  if (code == nullptr) v.NotNull("code");
+  ASSIGN_OR_ERROR(auto package_type, body.String("PackageType"));
+  if (package_type) v.Enum("packageType", *package_type, {"Zip", "Image"});
+  ASSIGN_OR_ERROR(auto arch, ParseArchitectures(body, v));
+  ASSIGN_OR_ERROR(auto publish, body.Bool("Publish"));
+  ASSIGN_OR_ERROR(const json* tags, body.Object("Tags"));
+  RETURN_ERROR_IF(v.ToStatus());
+
+  if (package_type == "Image") {
+    return ErrorResponse(InvalidParameter(
+        "Lambkin runs Zip packages on managed runtimes; PackageType Image is not supported."));
+  }
+  // The name may be given as an ARN; the function is created under its name part.
+  ASSIGN_OR_ERROR(FunctionRef ref, ResolveFunction(*name, shapes::kFunctionName, call.scope,
+                                                   std::nullopt));
+  if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
+  if (!m.runtime || !m.handler) {
+    return ErrorResponse(InvalidParameter(
+        "Runtime and Handler are mandatory parameters for functions created with deployment "
+        "packages."));
+  }
+  RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
+  ASSIGN_OR_ERROR(std::string zip, ParseZip(body, code));
+
+  functions::CreateFunctionCommand cmd;
+  cmd.name = ref.name;
+  cmd.config.runtime = *m.runtime;
+  cmd.config.handler = *m.handler;
+  cmd.config.role = *m.role;
+  cmd.config.description = m.description.value_or("");
+  cmd.config.memory_size = m.memory_size.value_or(128);
+  cmd.config.timeout = m.timeout.value_or(3);
+  cmd.config.ephemeral_storage = m.ephemeral_storage.value_or(512);
+  cmd.config.environment = m.environment;
+  cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
+  cmd.zip = std::move(zip);
+  cmd.publish = publish.value_or(false);
+  if (tags != nullptr) {
+    for (const auto& [k, val] : tags->items()) {
+      if (!val.is_string()) return ErrorResponse(BadContent("tag values must be strings"));
+      cmd.tags[k] = val.get<std::string>();
+    }
+  }
+  ASSIGN_OR_ERROR(functions::WriteResult result,
+                  ctx.functions->CreateFunction(call.scope, std::move(cmd)));
+  const FunctionVersion& shown = result.published ? *result.published : result.latest;
+  return JsonResponse(201, FunctionConfigurationJson(ctx, call.scope, shown, "",
+                                                     ConfigView::kCreated));
+}
+
+HttpResponse GetFunction(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(FunctionRef ref, Resolve(call, shapes::kNamespacedFunctionName, true));
+  ASSIGN_OR_ERROR(FunctionVersion v,
+                  ctx.functions->GetFunctionVersion(call.scope, ref.name, ref.qualifier));
+  ASSIGN_OR_ERROR(functions::Function fn, ctx.functions->GetFunction(call.scope, ref.name));
+  std::string host = call.request.Header("host").value_or("localhost");
+  auto raw_sha = Base64Decode(v.config.code_sha256);
+  json body = {
+      {"Configuration",
+       FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent)},
+      {"Code",
+       {{"RepositoryType", "S3"},
+        {"Location", fmt::format("http://{}/lambkin/v1/code/{}", host,
+                                 raw_sha ? HexEncode(*raw_sha) : std::string())}}}};
+  if (!fn.tags.empty()) body["Tags"] = fn.tags;
+  return JsonResponse(200, body);
+}
+
+HttpResponse GetFunctionConfiguration(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(FunctionRef ref, Resolve(call, shapes::kNamespacedFunctionName, true));
+  ASSIGN_OR_ERROR(FunctionVersion v,
+                  ctx.functions->GetFunctionVersion(call.scope, ref.name, ref.qualifier));
+  return JsonResponse(
+      200, FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent));
+}
+
+HttpResponse ListFunctions(const ApiContext& ctx, const Call& call) {
+  Validator v;
+  auto version = call.request.Query("FunctionVersion");
+  if (version) v.Enum("functionVersion", *version, {"ALL"});
+  auto master = call.request.Query("MasterRegion");
+  if (master) {
+    v.String("masterRegion", *master,
+             {R"(ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})", 1, 50});
+  }
+  ASSIGN_OR_ERROR(int max_items, MaxItemsOf(call, v));
+  RETURN_ERROR_IF(v.ToStatus());
+  bool all = version.has_value();
+  ASSIGN_OR_ERROR(auto page, ctx.functions->ListFunctions(
+                                 call.scope, all, call.request.Query("Marker").value_or(""),
+                                 max_items));
+  json items = json::array();
+  for (const auto& fv : page.items) {
+    items.push_back(FunctionConfigurationJson(ctx, call.scope, fv, all ? fv.version : "",
+                                              ConfigView::kListItem));
+  }
+  json body = {{"Functions", items}};
+  if (!page.next_marker.empty()) body["NextMarker"] = page.next_marker;
+  return JsonResponse(200, body);
+}
+
+HttpResponse UpdateFunctionCode(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
+  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  Validator v;
+  ASSIGN_OR_ERROR(auto arch, ParseArchitectures(body, v));
+  ASSIGN_OR_ERROR(auto publish, body.Bool("Publish"));
+  ASSIGN_OR_ERROR(auto dry_run, body.Bool("DryRun"));
+  ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
+  RETURN_ERROR_IF(v.ToStatus());
+  ASSIGN_OR_ERROR(std::string zip, ParseZip(body, nullptr));
+  functions::UpdateCodeCommand cmd{std::move(zip), arch, publish.value_or(false),
+                                   dry_run.value_or(false), revision};
+  ASSIGN_OR_ERROR(functions::WriteResult result,
+                  ctx.functions->UpdateFunctionCode(call.scope, name, std::move(cmd)));
+  const FunctionVersion& shown = result.published ? *result.published : result.latest;
+  return JsonResponse(200, FunctionConfigurationJson(ctx, call.scope, shown, "",
+                                                     ConfigView::kUpdated));
+}
+
+HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
+  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  Validator v;
+  ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
+  ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
+  RETURN_ERROR_IF(v.ToStatus());
+  if (m.runtime) RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
+  functions::UpdateConfigurationCommand cmd{m.runtime,     m.handler,           m.description,
+                                            m.role,        m.memory_size,       m.timeout,
+                                            m.ephemeral_storage, m.environment, revision};
+  ASSIGN_OR_ERROR(FunctionVersion latest,
+                  ctx.functions->UpdateFunctionConfiguration(call.scope, name, cmd));
+  return JsonResponse(200,
+                      FunctionConfigurationJson(ctx, call.scope, latest, "", ConfigView::kUpdated));
+}
+
+HttpResponse PublishVersion(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
+  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  Validator v;
+  ASSIGN_OR_ERROR(auto sha, body.String("CodeSha256"));
+  ASSIGN_OR_ERROR(auto description, body.String("Description"));
+  ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
+  if (description) v.String("description", *description, shapes::kDescription);
+  RETURN_ERROR_IF(v.ToStatus());
+  ASSIGN_OR_ERROR(FunctionVersion published,
+                  ctx.functions->PublishVersion(call.scope, name, {sha, description, revision}));
+  return JsonResponse(201, FunctionConfigurationJson(ctx, call.scope, published,
+                                                     published.version, ConfigView::kCurrent));
+}
+
+HttpResponse ListVersionsByFunction(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(FunctionRef ref, Resolve(call, shapes::kNamespacedFunctionName, false));
+  Validator v;
+  ASSIGN_OR_ERROR(int max_items, MaxItemsOf(call, v));
+  RETURN_ERROR_IF(v.ToStatus());
+  ASSIGN_OR_ERROR(auto page, ctx.functions->ListVersions(call.scope, ref.name,
+                                                         call.request.Query("Marker").value_or(""),
+                                                         max_items));
+  json items = json::array();
+  for (const auto& fv : page.items) {
+    items.push_back(
+        FunctionConfigurationJson(ctx, call.scope, fv, fv.version, ConfigView::kListItem));
+  }
+  json body = {{"Versions", items}};
+  if (!page.next_marker.empty()) body["NextMarker"] = page.next_marker;
+  return JsonResponse(200, body);
+}
+
+HttpResponse DeleteFunction(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(FunctionRef ref, Resolve(call, shapes::kNamespacedFunctionName, true));
+  return StatusResponse(ctx.functions->DeleteFunction(call.scope, ref.name, ref.qualifier));
+}
+
+}  // namespace ops
+
+}  // namespace lambkin::lambdaapi

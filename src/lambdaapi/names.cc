@@ -1,0 +1,93 @@
+#include "lambdaapi/names.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace lambkin::lambdaapi {
+
+namespace {
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t end = s.find(sep, start);
+    out.push_back(s.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+bool IsAccountId(std::string_view s) {
+  return s.size() == 12 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& shape,
+                                    const functions::Scope& scope,
+                                    const std::optional<std::string>& query_qualifier) {
+  Validator v;
+  v.String("functionName", raw, shape);
+  if (query_qualifier) v.String("qualifier", *query_qualifier, shapes::kQualifier);
+  LAMBKIN_RETURN_IF_ERROR(v.ToStatus());
+
+  // The pattern has matched, so the parts are where the grammar puts them.
+  std::vector<std::string_view> parts = Split(raw, ':');
+  std::optional<std::string_view> region, account;
+  std::string_view name;
+  std::string_view qualifier;
+  size_t i = 0;
+  if (parts[0] == "arn") {
+    region = parts[3];
+    account = parts[4];
+    i = 5;
+  } else {
+    auto fn = std::find(parts.begin(), parts.end(), "function");
+    size_t fn_index = static_cast<size_t>(fn - parts.begin());
+    if (fn != parts.end() && fn_index + 1 < parts.size()) {
+      if (fn_index == 2) {
+        region = parts[0];
+        account = parts[1];
+      } else if (fn_index == 1) {
+        account = parts[0];
+      }
+      i = fn_index;
+    } else if (parts.size() >= 2 && IsAccountId(parts[0]) && parts.size() == 2) {
+      account = parts[0];
+      i = 1;
+    }
+  }
+  if (i < parts.size() && parts[i] == "function") ++i;
+  name = parts[i];
+  if (i + 1 < parts.size()) qualifier = parts[i + 1];
+
+  if (name.size() > 64) {
+    return InvalidParameter(fmt::format(
+        "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
+        "Member must have length less than or equal to 64",
+        raw));
+  }
+  if (region && *region != scope.region) {
+    return NotFound(fmt::format("Functions from '{}' are not reachable in this region ('{}')",
+                                *region, scope.region));
+  }
+  if (account && *account != scope.account) {
+    return Status(StatusCode::kAccessDenied, "");
+  }
+  FunctionRef ref{std::string(name), std::string(qualifier)};
+  if (query_qualifier) {
+    if (!qualifier.empty() && qualifier != *query_qualifier) {
+      return InvalidParameter(
+          "The derived qualifier from the function name does not match the specified qualifier.");
+    }
+    ref.qualifier = *query_qualifier;
+  }
+  return ref;
+}
+
+}  // namespace lambkin::lambdaapi

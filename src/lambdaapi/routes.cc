@@ -1,0 +1,117 @@
+// Every Lambda API route in one table, and the dispatch from a request to its operation.
+#include <array>
+
+#include <fmt/format.h>
+
+#include "lambdaapi/api.h"
+#include "lambdaapi/errors.h"
+
+namespace lambkin::lambdaapi {
+
+namespace {
+
+struct Route {
+  std::string_view method;
+  std::string_view pattern;  // segments; {Label} captures one decoded segment
+  Operation operation;
+};
+
+constexpr Route kRoutes[] = {
+    {"POST", "/2015-03-31/functions", ops::CreateFunction},
+    {"GET", "/2015-03-31/functions", ops::ListFunctions},
+    {"GET", "/2015-03-31/functions/{FunctionName}", ops::GetFunction},
+    {"DELETE", "/2015-03-31/functions/{FunctionName}", ops::DeleteFunction},
+    {"GET", "/2015-03-31/functions/{FunctionName}/configuration", ops::GetFunctionConfiguration},
+    {"PUT", "/2015-03-31/functions/{FunctionName}/configuration",
+     ops::UpdateFunctionConfiguration},
+    {"PUT", "/2015-03-31/functions/{FunctionName}/code", ops::UpdateFunctionCode},
+    {"POST", "/2015-03-31/functions/{FunctionName}/versions", ops::PublishVersion},
+    {"GET", "/2015-03-31/functions/{FunctionName}/versions", ops::ListVersionsByFunction},
+    {"POST", "/2015-03-31/functions/{FunctionName}/aliases", ops::CreateAlias},
+    {"GET", "/2015-03-31/functions/{FunctionName}/aliases", ops::ListAliases},
+    {"GET", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", ops::GetAlias},
+    {"PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", ops::UpdateAlias},
+    {"DELETE", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", ops::DeleteAlias},
+    {"GET", "/2021-07-20/functions/{FunctionName}/runtime-management-config",
+     ops::GetRuntimeManagementConfig},
+    {"PUT", "/2021-07-20/functions/{FunctionName}/runtime-management-config",
+     ops::PutRuntimeManagementConfig},
+};
+
+// Matches `path` against a route pattern, filling `labels`.
+bool Match(std::string_view pattern, const std::vector<std::string>& path,
+           std::map<std::string, std::string>& labels) {
+  size_t i = 0;
+  pattern.remove_prefix(1);
+  while (!pattern.empty()) {
+    size_t slash = pattern.find('/');
+    std::string_view seg = pattern.substr(0, slash);
+    pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash + 1);
+    if (i >= path.size()) return false;
+    if (seg.starts_with('{')) {
+      if (path[i].empty()) return false;
+      labels[std::string(seg.substr(1, seg.size() - 2))] = path[i];
+    } else if (seg != path[i]) {
+      return false;
+    }
+    ++i;
+  }
+  return i == path.size();
+}
+
+// "Credential=AKID/20240101/us-east-1/lambda/aws4_request" -> the region part.
+std::optional<std::string> CredentialRegion(std::string_view credential) {
+  std::array<std::string_view, 5> parts{};
+  for (size_t k = 0; k < parts.size(); ++k) {
+    size_t slash = credential.find('/');
+    parts[k] = credential.substr(0, slash);
+    if (slash == std::string_view::npos) {
+      if (k != parts.size() - 1) return std::nullopt;
+      break;
+    }
+    credential.remove_prefix(slash + 1);
+  }
+  if (parts[2].empty()) return std::nullopt;
+  return std::string(parts[2]);
+}
+
+}  // namespace
+
+Result<functions::Scope> ScopeOf(const ApiContext& ctx, const server::HttpRequest& request) {
+  std::optional<std::string> region;
+  if (auto auth = request.Header("authorization")) {
+    size_t at = auth->find("Credential=");
+    if (at != std::string::npos) {
+      std::string_view rest = std::string_view(*auth).substr(at + 11);
+      rest = rest.substr(0, rest.find_first_of(", "));
+      region = CredentialRegion(rest);
+    }
+    if (!region) {
+      return Status(StatusCode::kUnrecognizedClient,
+                    "The Authorization header has no valid SigV4 credential scope.");
+    }
+  } else if (auto cred = request.Query("X-Amz-Credential")) {
+    region = CredentialRegion(*cred);
+  }
+  std::string name = region.value_or(ctx.regions->default_region());
+  if (ctx.regions->Find(name) == nullptr) {
+    return Status(StatusCode::kUnrecognizedClient,
+                  fmt::format("The region '{}' is not served by this Lambkin deployment.", name));
+  }
+  return functions::Scope{ctx.account, name};
+}
+
+std::optional<server::HttpResponse> LambdaApi::Handle(const server::HttpRequest& request) const {
+  for (const Route& route : kRoutes) {
+    std::map<std::string, std::string> labels;
+    if (!Match(route.pattern, request.path, labels)) continue;
+    if (route.method != request.method) continue;
+    Result<functions::Scope> scope = ScopeOf(ctx_, request);
+    if (!scope.ok()) return ErrorResponse(scope.status());
+    Call call{request, std::move(*scope), std::move(labels)};
+    return route.operation(ctx_, call);
+  }
+  return std::nullopt;
+}
+
+}  // namespace lambkin::lambdaapi

@@ -1,0 +1,70 @@
+// JSON shapes of Lambda API responses and request bodies.
+//
+// FunctionConfiguration is written in the member order AWS uses. Its `view` says which moment
+// the response describes: a freshly created function reports State Pending, an update reports
+// LastUpdateStatus InProgress (as AWS does; Lambkin finishes the work before answering, so the
+// next read shows Active / Successful), and list items omit the state members and
+// RuntimeVersionConfig, as AWS's do.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "functions/function_service.h"
+#include "lambdaapi/api.h"
+#include "lambdaapi/errors.h"
+#include "server/request.h"
+
+namespace lambkin::lambdaapi {
+
+enum class ConfigView { kCreated, kUpdated, kCurrent, kListItem };
+
+nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions::Scope& scope,
+                                         const functions::FunctionVersion& v,
+                                         std::string_view arn_qualifier, ConfigView view);
+nlohmann::json AliasJson(const functions::Scope& scope, const functions::Alias& a);
+
+server::HttpResponse JsonResponse(int status, const nlohmann::json& body);
+// The response for `result`: its value through `render`, or the AWS error.
+server::HttpResponse StatusResponse(const Status& status);
+
+// A parsed JSON request body with typed, validated member access. Wrong JSON types are
+// reported as AWS does for rest-json (InvalidRequestContentException).
+class Body {
+ public:
+  // An empty body reads as {}.
+  static Result<Body> Parse(const std::string& text);
+
+  bool Has(const char* key) const { return json_.contains(key) && !json_[key].is_null(); }
+  Result<std::optional<std::string>> String(const char* key) const;
+  Result<std::optional<int64_t>> Int(const char* key) const;
+  Result<std::optional<bool>> Bool(const char* key) const;
+  // An object member, or nullptr when absent/null; kInvalidRequestContent if not an object.
+  Result<const nlohmann::json*> Object(const char* key) const;
+  Result<const nlohmann::json*> Array(const char* key) const;
+  const nlohmann::json& doc() const { return json_; }
+
+ private:
+  nlohmann::json json_;
+};
+
+Status BadContent(std::string_view detail);
+
+// In an operation: answer with the AWS error when `expr` (a Status) fails.
+#define RETURN_ERROR_IF(expr)                      \
+  do {                                             \
+    ::lambkin::Status s_ = (expr);                 \
+    if (!s_.ok()) return ::lambkin::lambdaapi::ErrorResponse(s_);        \
+  } while (0)
+
+// ...or declare `lhs` from a Result, answering with the error when it failed.
+#define ASSIGN_OR_ERROR(lhs, expr)                 \
+  auto LAMBKIN_CONCAT(r_, __LINE__) = (expr);      \
+  if (!LAMBKIN_CONCAT(r_, __LINE__).ok())          \
+    return ::lambkin::lambdaapi::ErrorResponse(LAMBKIN_CONCAT(r_, __LINE__).status()); \
+  lhs = std::move(LAMBKIN_CONCAT(r_, __LINE__)).value()
+
+}  // namespace lambkin::lambdaapi

@@ -1,0 +1,146 @@
+#include "lambdaapi/validation.h"
+
+#include <map>
+#include <cassert>
+
+#include <boost/regex.hpp>
+#include <fmt/format.h>
+
+namespace lambkin::lambdaapi {
+
+namespace shapes {
+const StringShape kFunctionName = {
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?)",
+    1, 140};
+const StringShape kNamespacedFunctionName = {
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:|(((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?))(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)",
+    1, 256};
+const StringShape kQualifier = {R"(\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+)", 1, 128};
+const StringShape kAlias = {R"((?!^[0-9]+$)([a-zA-Z0-9-_]+))", 1, 128};
+const StringShape kAliasFunctionVersion = {R"((\$LATEST(\.PUBLISHED)?|[0-9]+))", 1, 1024};
+const StringShape kAdditionalVersion = {R"([0-9]+)", 1, 1024};
+const StringShape kRuntimeVersionArn = {
+    R"(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}::runtime:.+)",
+    26, 2048};
+const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)",
+                              0, 10000};
+const StringShape kHandler = {R"([^\s]+)", 0, 128};
+const StringShape kDescription = {"", 0, 256};
+const StringShape kEnvironmentVariableName = {R"([a-zA-Z]([a-zA-Z0-9_])+)", 0, SIZE_MAX};
+}  // namespace shapes
+
+namespace {
+
+// The model's patterns are Java regexes, where a '-' right after a range inside a class
+// ([0-9-_]) is a literal; Boost wants it escaped.
+std::string ToBoostSyntax(std::string_view java) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < java.size(); ++i) {
+    char c = java[i];
+    if (c == '\\' && i + 1 < java.size()) {
+      out += java.substr(i, 2);
+      ++i;
+      continue;
+    }
+    if (!in_class && c == '[') {
+      in_class = true;
+    } else if (in_class && c == ']') {
+      in_class = false;
+    } else if (in_class && c == '-' && i >= 2 && java[i - 2] == '-' && i + 1 < java.size() &&
+               java[i + 1] != ']') {
+      out += "\\-";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Every shape's pattern, compiled once on first use; read-only afterwards, so matching needs
+// no lock (boost::regex objects are safe to share for matching).
+const boost::regex& Compiled(std::string_view pattern) {
+  static const std::map<std::string, boost::regex, std::less<>> kCompiled = [] {
+    std::map<std::string, boost::regex, std::less<>> m;
+    for (const StringShape* shape :
+         {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
+          &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
+          &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
+          &shapes::kEnvironmentVariableName}) {
+      std::string p(shape->pattern);
+      m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
+    }
+    return m;
+  }();
+  auto it = kCompiled.find(pattern);
+  assert(it != kCompiled.end() && "pattern of a shape missing from the table");
+  return it->second;
+}
+
+}  // namespace
+
+bool MatchesPattern(const StringShape& shape, std::string_view value) {
+  if (shape.pattern.empty()) return true;
+  return boost::regex_match(value.begin(), value.end(), Compiled(shape.pattern));
+}
+
+void Validator::Fail(std::string_view value_text, std::string_view path,
+                     std::string_view constraint) {
+  errors_.push_back(
+      fmt::format("Value {} at '{}' failed to satisfy constraint: {}", value_text, path, constraint));
+}
+
+void Validator::String(std::string_view path, std::string_view value, const StringShape& shape) {
+  std::string quoted = fmt::format("'{}'", value);
+  if (value.size() > shape.max_length) {
+    Fail(quoted, path,
+         fmt::format("Member must have length less than or equal to {}", shape.max_length));
+  }
+  if (value.size() < shape.min_length) {
+    Fail(quoted, path,
+         fmt::format("Member must have length greater than or equal to {}", shape.min_length));
+  }
+  if (!shape.pattern.empty() && !value.empty() && !MatchesPattern(shape, value)) {
+    Fail(quoted, path,
+         fmt::format("Member must satisfy regular expression pattern: {}", shape.pattern));
+  }
+}
+
+void Validator::Range(std::string_view path, int64_t value, int64_t min, int64_t max) {
+  std::string quoted = fmt::format("'{}'", value);
+  if (value < min) {
+    Fail(quoted, path, fmt::format("Member must have value greater than or equal to {}", min));
+  } else if (value > max) {
+    Fail(quoted, path, fmt::format("Member must have value less than or equal to {}", max));
+  }
+}
+
+void Validator::Enum(std::string_view path, std::string_view value,
+                     const std::vector<std::string_view>& allowed) {
+  for (auto a : allowed) {
+    if (a == value) return;
+  }
+  Fail(fmt::format("'{}'", value), path,
+       fmt::format("Member must satisfy enum value set: [{}]", fmt::join(allowed, ", ")));
+}
+
+void Validator::NotNull(std::string_view path) {
+  Fail("null", path, "Member must not be null");
+}
+
+Status Validator::ToStatus() const {
+  if (errors_.empty()) return Status::Ok();
+  std::string head = errors_.size() == 1
+                         ? std::string("1 validation error detected: ")
+                         : fmt::format("{} validation errors detected: ", errors_.size());
+  return {StatusCode::kValidation, head + fmt::format("{}", fmt::join(errors_, "; "))};
+}
+
+Status ValidationError(std::string_view value_text, std::string_view path,
+                       std::string_view constraint) {
+  Validator v;
+  v.Fail(value_text, path, constraint);
+  return v.ToStatus();
+}
+
+}  // namespace lambkin::lambdaapi

@@ -1,0 +1,48 @@
+// The HTTP request and response as the API layers see them: plain values, free of any HTTP
+// library, so that every API resource can be parsed and tested without a socket.
+//
+// The server splits the raw path on '/' before percent-decoding each segment (an encoded %2F
+// never splits), decodes query names and values the same way (a '+' stays a '+'), and lowercases
+// header names.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lambkin::server {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;                // raw, as received
+  std::string raw_path;              // raw, still encoded (what SigV4 signs)
+  std::vector<std::string> path;     // decoded segments, without the leading empty one
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;  // lowercase names
+  std::string body;
+
+  // The first query parameter / header with this name, if any.
+  std::optional<std::string> Query(std::string_view name) const;
+  std::optional<std::string> Header(std::string_view lowercase_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  HttpResponse& SetHeader(std::string name, std::string value);
+};
+
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Decodes %XX escapes; returns nullopt on a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+// Fills raw_path, path and query of `request` from `target`. False if the target is malformed.
+bool ParseTarget(std::string_view target, HttpRequest& request);
+
+}  // namespace lambkin::server
