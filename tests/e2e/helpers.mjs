@@ -1,0 +1,131 @@
+// Shared helpers for the end-to-end suite: start a real `lambkin serve` on a fresh data
+// directory and a free port, build real zip files, and make SDK clients that point at it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const lambkinBin =
+  process.env.LAMBKIN_BIN ?? path.resolve(here, '..', '..', 'build', 'src', 'lambkin');
+
+// The development credentials documented in README.md.
+export const devCredentials = {
+  accessKeyId: 'AKIALAMBKINDEV000001',
+  secretAccessKey: 'lambkin-development-secret-key',
+};
+export const account = '123456789012';
+export const role = `arn:aws:iam::${account}:role/lambkin-test`;
+
+// Starts a server; resolves once it prints its address. `dataDir` lets a test restart a
+// server on the same data.
+export async function startServer({ dataDir, args = [] } = {}) {
+  const data = dataDir ?? mkdtempSync(path.join(tmpdir(), 'lambkin-e2e-'));
+  const child = spawn(lambkinBin, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const endpoint = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[0-9.]+:\d+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`lambkin exited ${code}: ${stderr}`)));
+  });
+  child.stdout.resume();
+  return {
+    endpoint,
+    dataDir: data,
+    child,
+    client(region = 'us-east-1') {
+      return new LambdaClient({ endpoint, region, credentials: devCredentials, maxAttempts: 1 });
+    },
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+    async stop() {
+      await this.kill('SIGTERM');
+      if (!dataDir) rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+// A real zip file (deflated entries) holding `files` ({name: content}).
+export function makeZip(files) {
+  const locals = [];
+  const centrals = [];
+  let offset = 0;
+  for (const [name, content] of Object.entries(files)) {
+    const nameBuf = Buffer.from(name);
+    const data = Buffer.from(content);
+    const deflated = zlib.deflateRawSync(data);
+    const crc = zlib.crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0, 6);
+    local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(0, 10);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(deflated.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBuf.length, 26);
+    local.writeUInt16LE(0, 28);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(0x031e, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0, 8);
+    central.writeUInt16LE(8, 10);
+    central.writeUInt32LE(0, 12);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(deflated.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(nameBuf.length, 28);
+    central.writeUInt32LE((0o100755 << 16) >>> 0, 38);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBuf, deflated);
+    centrals.push(central, nameBuf);
+    offset += local.length + nameBuf.length + deflated.length;
+  }
+  const centralDir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(Object.keys(files).length, 8);
+  end.writeUInt16LE(Object.keys(files).length, 10);
+  end.writeUInt32LE(centralDir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, centralDir, end]);
+}
+
+export const pythonZip = () =>
+  makeZip({ 'index.py': 'def handler(event, context):\n    return {"ok": True}\n' });
+export const nodeZip = () =>
+  makeZip({ 'index.mjs': 'export const handler = async () => ({ ok: true });\n' });
+export const providedZip = () =>
+  makeZip({ bootstrap: '#!/bin/sh\nwhile true; do sleep 1; done\n' });
+
+// The runtime identifiers this server offers (python3.x depends on the host).
+export async function runtimeVersions(endpoint, region = 'us-east-1') {
+  const res = await fetch(`${endpoint}/lambkin/v1/runtime-versions?region=${region}`);
+  return (await res.json()).RuntimeVersions;
+}
+
+// Runs `fn` expecting an AWS error; returns it.
+export async function awsError(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to fail');
+}
