@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
     if (!std::strcmp(argv[i], "--connections")) connections = std::atoi(argv[i + 1]);
   }
-  std::string data = std::filesystem::temp_directory_path() /
-                     ("lambkin-bench-" + lambkin::RandomUuid());
+  std::string data =
+      std::filesystem::temp_directory_path() / ("lambkin-bench-" + lambkin::RandomUuid());
   Server server = Start(binary, data);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   long idle_rss = RssKb(server.pid);
@@ -145,7 +145,8 @@ int main(int argc, char** argv) {
   {
     boost::asio::io_context ioc;
     tcp::socket socket(ioc);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server.port)});
+    socket.connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server.port)});
     std::string empty_zip("PK\x05\x06", 4);
     empty_zip.append(18, '\0');
     std::string create = R"({"FunctionName":"bench","Runtime":"provided.al2023","Handler":"h",)"

@@ -28,8 +28,8 @@ std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request)
   if (p.size() < 3 || p[0] != "lambkin" || p[1] != "v1") return std::nullopt;
   if (request.method != "GET") {
     return lambdaapi::ErrorResponse(
-        {StatusCode::kNotImplemented, fmt::format("No admin operation {} {}", request.method,
-                                                  request.raw_path)});
+        {StatusCode::kNotImplemented,
+         fmt::format("No admin operation {} {}", request.method, request.raw_path)});
   }
   if (p.size() == 3 && p[2] == "health") {
     return lambdaapi::JsonResponse(200, {{"status", "ok"}});
@@ -37,8 +37,7 @@ std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request)
   if (p.size() == 3 && p[2] == "runtime-versions") {
     std::string region = request.Query("region").value_or(regions_->default_region());
     if (regions_->Find(region) == nullptr) {
-      return lambdaapi::ErrorResponse(
-          InvalidParameter(fmt::format("Unknown region {}", region)));
+      return lambdaapi::ErrorResponse(InvalidParameter(fmt::format("Unknown region {}", region)));
     }
     json list = json::array();
     for (const auto& v : catalog_->List()) {

@@ -62,8 +62,8 @@ Result<std::string> ResolveRuntime(const std::string& runtime, const nlohmann::j
   if (runtime != "python3" && runtime != "nodejs") return runtime;
   std::string interpreter = manifest.value("interpreter", "");
   if (interpreter.empty() || access(interpreter.c_str(), X_OK) != 0) {
-    return NotFound(fmt::format("interpreter {} for runtime {} is not installed", interpreter,
-                                runtime));
+    return NotFound(
+        fmt::format("interpreter {} for runtime {} is not installed", interpreter, runtime));
   }
   auto out = CommandOutput(interpreter + " --version 2>&1");
   if (!out) return NotFound(fmt::format("{} --version failed", interpreter));
@@ -82,7 +82,8 @@ Result<std::string> ResolveRuntime(const std::string& runtime, const nlohmann::j
 
 bool KnownRuntimeShape(std::string_view runtime) {
   auto digits = [](std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   if (runtime.starts_with("python3.")) return digits(runtime.substr(8));
   if (runtime.starts_with("nodejs") && runtime.ends_with(".x")) {
@@ -139,7 +140,8 @@ std::string RuntimeVersionName(std::string_view runtime, int64_t number) {
 
 Result<std::string> BundleDigest(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return InvalidParameter(fmt::format("{} is not a directory", dir));
+  if (!fs::is_directory(dir, ec))
+    return InvalidParameter(fmt::format("{} is not a directory", dir));
   std::vector<std::pair<std::string, fs::directory_entry>> entries;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
@@ -156,8 +158,8 @@ Result<std::string> BundleDigest(const std::string& dir) {
     } else if (fs::is_regular_file(st)) {
       LAMBKIN_ASSIGN_OR_RETURN(std::string content, ReadFile(entry.path()));
       bool exec = (st.permissions() & fs::perms::owner_exec) != fs::perms::none;
-      listing += fmt::format("F {} {} {} {}\n", rel, exec ? 755 : 644, content.size(),
-                             Sha256Hex(content));
+      listing +=
+          fmt::format("F {} {} {} {}\n", rel, exec ? 755 : 644, content.size(), Sha256Hex(content));
     } else {
       return InvalidParameter(
           fmt::format("bundle entry {} is not a regular file or directory", rel));
@@ -182,9 +184,15 @@ Status Catalog::Load() {
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      RuntimeVersion v{stmt.ColumnInt(0),  stmt.ColumnText(1),           stmt.ColumnInt(2),
-                       stmt.ColumnText(3), stmt.ColumnText(4),           stmt.ColumnText(5),
-                       ParseState(stmt.ColumnText(6)), stmt.ColumnText(7), stmt.ColumnText(8),
+      RuntimeVersion v{stmt.ColumnInt(0),
+                       stmt.ColumnText(1),
+                       stmt.ColumnInt(2),
+                       stmt.ColumnText(3),
+                       stmt.ColumnText(4),
+                       stmt.ColumnText(5),
+                       ParseState(stmt.ColumnText(6)),
+                       stmt.ColumnText(7),
+                       stmt.ColumnText(8),
                        stmt.ColumnInt(9)};
       IndexLocked(v);
     }
@@ -269,14 +277,14 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string manifest_text, ReadFile(source / "manifest.json"));
   nlohmann::json manifest = nlohmann::json::parse(manifest_text, nullptr, false);
   if (manifest.is_discarded() || !manifest.is_object()) {
-    return InvalidParameter(fmt::format("{}/manifest.json is not a JSON object", request.bundle_dir));
+    return InvalidParameter(
+        fmt::format("{}/manifest.json is not a JSON object", request.bundle_dir));
   }
   std::error_code ec;
   fs::path bootstrap = source / "bootstrap";
   if (!fs::is_regular_file(fs::symlink_status(bootstrap, ec)) ||
       access(bootstrap.c_str(), X_OK) != 0) {
-    return InvalidParameter(
-        fmt::format("{} has no executable bootstrap file", request.bundle_dir));
+    return InvalidParameter(fmt::format("{} has no executable bootstrap file", request.bundle_dir));
   }
   LAMBKIN_ASSIGN_OR_RETURN(std::string runtime, ResolveRuntime(request.runtime, manifest));
   if (!KnownRuntimeShape(runtime)) {
@@ -313,8 +321,8 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
     if (ec) return Internal(fmt::format("cannot store bundle: {}", ec.message()));
     // Published bundles are read-only from here on.
     for (auto& e : fs::recursive_directory_iterator(final_dir, ec)) {
-      fs::permissions(e.path(), fs::perms::owner_write | fs::perms::group_write |
-                                    fs::perms::others_write,
+      fs::permissions(e.path(),
+                      fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
                       fs::perm_options::remove, ec);
     }
     ::sync();
@@ -337,9 +345,9 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
     newest.Bind(1, v.runtime);
     LAMBKIN_ASSIGN_OR_RETURN(bool row, newest.Step());
     if (row && !newest.ColumnIsNull(0) && newest.ColumnInt(0) >= v.number) {
-      return Conflict(fmt::format(
-          "runtime version {} must be higher than the newest version of {} ({})", v.number,
-          v.runtime, newest.ColumnInt(0)));
+      return Conflict(
+          fmt::format("runtime version {} must be higher than the newest version of {} ({})",
+                      v.number, v.runtime, newest.ColumnInt(0)));
     }
     LAMBKIN_ASSIGN_OR_RETURN(
         auto insert,
@@ -363,8 +371,9 @@ Status Catalog::RegisterBuiltins(const std::string& source_dir) {
   for (const auto& e : fs::directory_iterator(source_dir, ec)) {
     if (e.is_directory()) dirs.push_back(e.path());
   }
-  if (ec) return Internal(fmt::format("cannot list built-in runtimes in {}: {}", source_dir,
-                                      ec.message()));
+  if (ec)
+    return Internal(
+        fmt::format("cannot list built-in runtimes in {}: {}", source_dir, ec.message()));
   std::sort(dirs.begin(), dirs.end());
   for (const auto& dir : dirs) {
     LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadFile(dir / "manifest.json"));

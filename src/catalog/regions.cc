@@ -22,9 +22,9 @@ const std::vector<std::string>& ManagedRegions() {
 bool ValidRegionName(std::string_view name) {
   // Same shape as the region part of Lambda's ARN patterns: xx-name-N, xx-gov-name-N.
   if (name.size() < 4 || name.size() > 50) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-         }) &&
+  return std::all_of(
+             name.begin(), name.end(),
+             [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }) &&
          name.back() >= '0' && name.back() <= '9' && name.find('-') != std::string_view::npos;
 }
 
@@ -57,13 +57,12 @@ Result<RegionSet> RegionSet::FromJson(std::string_view json_text) {
     const auto& list = doc[key];
     if (!list.is_array()) return InvalidParameter(fmt::format("regions: {} must be a list", key));
     // An explicit list replaces the default entries of the same kind.
-    std::erase_if(set.regions_, [&](const Region& r) {
-      return r.runtime_management_controls == managed;
-    });
+    std::erase_if(set.regions_,
+                  [&](const Region& r) { return r.runtime_management_controls == managed; });
     for (const auto& item : list) {
       if (!item.is_string() || !ValidRegionName(item.get<std::string>())) {
-        return InvalidParameter(fmt::format("regions: {} has an invalid region name {}", key,
-                                            item.dump()));
+        return InvalidParameter(
+            fmt::format("regions: {} has an invalid region name {}", key, item.dump()));
       }
       std::string name = item.get<std::string>();
       if (set.Find(name) != nullptr) {
@@ -82,9 +81,8 @@ Result<RegionSet> RegionSet::FromJson(std::string_view json_text) {
     set.default_region_ = doc["default_region"].get<std::string>();
   }
   if (set.Find(set.default_region_) == nullptr) {
-    return InvalidParameter(
-        fmt::format("regions: default_region {} is not one of the configured regions",
-                    set.default_region_));
+    return InvalidParameter(fmt::format(
+        "regions: default_region {} is not one of the configured regions", set.default_region_));
   }
   return set;
 }

@@ -72,7 +72,8 @@ int Serve(const ServeOptions& options) {
 
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return Fail(Internal(fmt::format("cannot create {}: {}", options.data_dir, ec.message())));
+  if (ec)
+    return Fail(Internal(fmt::format("cannot create {}: {}", options.data_dir, ec.message())));
   // One server per data directory.
   std::string lock_path = options.data_dir + "/LOCK";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -81,8 +82,9 @@ int Serve(const ServeOptions& options) {
   }
 
   SystemClock clock;
-  auto db = store::Database::Open(options.data_dir + "/lambkin.db",
-                                  std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema);
+  auto db =
+      store::Database::Open(options.data_dir + "/lambkin.db",
+                            std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema);
   if (!db.ok()) return Fail(db.status());
   auto catalog = catalog::Catalog::Open(db->get(), &config->regions, options.data_dir, &clock);
   if (!catalog.ok()) return Fail(catalog.status());

@@ -8,8 +8,8 @@ namespace lambkin::cli {
 struct ServeOptions {
   std::string data_dir = "lambkin-data";
   std::string listen = "127.0.0.1:9001";
-  std::string config_file;    // optional JSON: {"account_id": ..., "regions": {...}}
-  std::string runtimes_dir;   // built-in runtime bundles
+  std::string config_file;   // optional JSON: {"account_id": ..., "regions": {...}}
+  std::string runtimes_dir;  // built-in runtime bundles
   int threads = 2;
 };
 

@@ -18,18 +18,18 @@ namespace lambkin {
 
 enum class StatusCode {
   kOk,
-  kValidation,               // a member failed a model constraint (pattern, length, enum, range)
-  kInvalidParameterValue,    // semantically invalid input
-  kInvalidRequestContent,    // body is not valid JSON / wrong types
-  kResourceNotFound,         // the named resource does not exist
-  kResourceConflict,         // the resource exists or is in a conflicting state
-  kPreconditionFailed,       // RevisionId mismatch
-  kRequestEntityTooLarge,    // request or package over a size limit
-  kAccessDenied,             // caller may not act on the resource
-  kUnrecognizedClient,       // unknown credentials or region
+  kValidation,             // a member failed a model constraint (pattern, length, enum, range)
+  kInvalidParameterValue,  // semantically invalid input
+  kInvalidRequestContent,  // body is not valid JSON / wrong types
+  kResourceNotFound,       // the named resource does not exist
+  kResourceConflict,       // the resource exists or is in a conflicting state
+  kPreconditionFailed,     // RevisionId mismatch
+  kRequestEntityTooLarge,  // request or package over a size limit
+  kAccessDenied,           // caller may not act on the resource
+  kUnrecognizedClient,     // unknown credentials or region
   kUnsupportedMediaType,
-  kNotImplemented,           // the operation exists in AWS but not (yet) in Lambkin
-  kInternal,                 // a bug or an I/O failure on our side
+  kNotImplemented,  // the operation exists in AWS but not (yet) in Lambkin
+  kInternal,        // a bug or an I/O failure on our side
 };
 
 class [[nodiscard]] Status {
@@ -63,7 +63,7 @@ inline Status Internal(std::string message) { return {StatusCode::kInternal, std
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok());
   }
@@ -88,9 +88,9 @@ class [[nodiscard]] Result {
 }  // namespace lambkin
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define LAMBKIN_RETURN_IF_ERROR(expr)            \
-  do {                                           \
-    ::lambkin::Status lambkin_status_ = (expr);  \
+#define LAMBKIN_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::lambkin::Status lambkin_status_ = (expr);        \
     if (!lambkin_status_.ok()) return lambkin_status_; \
   } while (0)
 

@@ -23,10 +23,9 @@ TEST(InspectZipTest, DescribesAValidPackage) {
 TEST(InspectZipTest, RejectsWhatLambdaRejects) {
   const char kCouldNotUnzip[] =
       "Could not unzip uploaded file. Please check your file, then try to upload again.";
-  for (const std::string& bad : {std::string("not a zip at all, just text......"),
-                                 MakeZip({{"../escape.py", "x"}}),
-                                 MakeZip({{"/etc/passwd", "x"}}),
-                                 MakeZip({{"a/../../b", "x"}})}) {
+  for (const std::string& bad :
+       {std::string("not a zip at all, just text......"), MakeZip({{"../escape.py", "x"}}),
+        MakeZip({{"/etc/passwd", "x"}}), MakeZip({{"a/../../b", "x"}})}) {
     auto r = InspectZip(bad);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidParameterValue);
     EXPECT_EQ(r.status().message(), kCouldNotUnzip);

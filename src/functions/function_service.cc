@@ -146,7 +146,8 @@ FunctionVersion ReadVersion(const store::Statement& st) {
   v.revision_id = st.ColumnText(3);
   v.last_modified = st.ColumnInt(4);
   v.config.runtime = st.ColumnText(5);
-  v.config.architecture = catalog::ParseArchitecture(st.ColumnText(6)).value_or(Architecture::kX86_64);
+  v.config.architecture =
+      catalog::ParseArchitecture(st.ColumnText(6)).value_or(Architecture::kX86_64);
   v.update_mode = ParseUpdateMode(st.ColumnText(7)).value_or(UpdateMode::kAuto);
   v.runtime_version = st.ColumnInt(8);
   return v;
@@ -284,9 +285,9 @@ std::optional<UpdateMode> ParseUpdateMode(std::string_view name) {
 }
 
 std::string FunctionArn(const Scope& scope, std::string_view name, std::string_view qualifier) {
-  std::string arn = fmt::format("arn:{}:lambda:{}:{}:function:{}",
-                                catalog::PartitionOf(scope.region), scope.region, scope.account,
-                                name);
+  std::string arn =
+      fmt::format("arn:{}:lambda:{}:{}:function:{}", catalog::PartitionOf(scope.region),
+                  scope.region, scope.account, name);
   if (!qualifier.empty()) arn += fmt::format(":{}", qualifier);
   return arn;
 }
@@ -329,8 +330,7 @@ bool FunctionService::RuntimeManagementControls(const Scope& scope) const {
   return r != nullptr && r->runtime_management_controls;
 }
 
-std::string FunctionService::RuntimeVersionArn(const Scope& scope,
-                                               const FunctionVersion& v) const {
+std::string FunctionService::RuntimeVersionArn(const Scope& scope, const FunctionVersion& v) const {
   return catalog_->Arn(v.runtime_version, scope.region, v.config.architecture);
 }
 
@@ -347,8 +347,7 @@ namespace {
 // Publishes $LATEST as a new version inside `txn` (or returns the existing one if $LATEST has
 // not changed since the last publish).
 Result<FunctionVersion> PublishLocked(Txn& txn, const Scope& scope, const FunctionVersion& latest,
-                                      const std::optional<std::string>& description,
-                                      int64_t now) {
+                                      const std::optional<std::string>& description, int64_t now) {
   LAMBKIN_ASSIGN_OR_RETURN(auto fn, LoadFunction(txn, scope, latest.function_name));
   if (fn->published_revision == latest.revision_id && fn->published_version) {
     LAMBKIN_ASSIGN_OR_RETURN(auto existing,
@@ -440,8 +439,7 @@ Result<Function> FunctionService::GetFunction(const Scope& scope, const std::str
   return out;
 }
 
-Result<Page<FunctionVersion>> FunctionService::ListFunctions(const Scope& scope,
-                                                             bool all_versions,
+Result<Page<FunctionVersion>> FunctionService::ListFunctions(const Scope& scope, bool all_versions,
                                                              const std::string& marker,
                                                              int max_items) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string after, DecodeMarker(marker));
@@ -455,12 +453,11 @@ Result<Page<FunctionVersion>> FunctionService::ListFunctions(const Scope& scope,
   Page<FunctionVersion> page;
   Status s = db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st,
-        txn.Prepare(fmt::format(
-            "SELECT {} FROM function_versions WHERE account = ? AND region = ? AND "
-            "(? = 1 OR version = 0) AND (name > ? OR (name = ? AND version > ?)) "
-            "ORDER BY name, version LIMIT ?",
-            kVersionColumns)));
+        auto st, txn.Prepare(fmt::format(
+                     "SELECT {} FROM function_versions WHERE account = ? AND region = ? AND "
+                     "(? = 1 OR version = 0) AND (name > ? OR (name = ? AND version > ?)) "
+                     "ORDER BY name, version LIMIT ?",
+                     kVersionColumns)));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, all_versions ? 1 : 0);
     st.Bind(4, after_name).Bind(5, after_name).Bind(6, after.empty() ? -1 : after_version);
     st.Bind(7, max_items + 1);
@@ -481,8 +478,7 @@ Result<Page<FunctionVersion>> FunctionService::ListFunctions(const Scope& scope,
   return page;
 }
 
-Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope,
-                                                        const std::string& name,
+Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, const std::string& name,
                                                         UpdateCodeCommand cmd) {
   LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(cmd.zip));
   int64_t now = clock_->NowMillis();
@@ -566,8 +562,7 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
   return out;
 }
 
-Result<FunctionVersion> FunctionService::PublishVersion(const Scope& scope,
-                                                        const std::string& name,
+Result<FunctionVersion> FunctionService::PublishVersion(const Scope& scope, const std::string& name,
                                                         const PublishVersionCommand& cmd) {
   int64_t now = clock_->NowMillis();
   FunctionVersion out;
@@ -646,9 +641,9 @@ Status FunctionService::DeleteFunction(const Scope& scope, const std::string& na
     } else {
       auto num = VersionNumber(qualifier);
       if (!num) {
-        return InvalidParameter(fmt::format(
-            "Deletion of alias {} is not supported by DeleteFunction. Use DeleteAlias.",
-            qualifier));
+        return InvalidParameter(
+            fmt::format("Deletion of alias {} is not supported by DeleteFunction. Use DeleteAlias.",
+                        qualifier));
       }
       // An alias that routes to the version keeps it alive.
       LAMBKIN_ASSIGN_OR_RETURN(
@@ -695,10 +690,12 @@ Status CheckAliasTargets(Txn& txn, const Scope& scope, const std::string& functi
                          const Alias& a) {
   if (a.routing && !a.routing->additional_version_weights.empty()) {
     if (a.function_version == kLatest) {
-      return InvalidParameter("$LATEST is not supported for an alias pointing to more than 1 version");
+      return InvalidParameter(
+          "$LATEST is not supported for an alias pointing to more than 1 version");
     }
     if (a.routing->additional_version_weights.size() > 1) {
-      return InvalidParameter("Number of items in AdditionalVersionWeights cannot be greater than 1");
+      return InvalidParameter(
+          "Number of items in AdditionalVersionWeights cannot be greater than 1");
     }
     if (a.routing->additional_version_weights.contains(a.function_version)) {
       return InvalidParameter(fmt::format(
@@ -767,8 +764,7 @@ Result<Alias> FunctionService::UpdateAlias(const Scope& scope, const std::string
     LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
     LAMBKIN_ASSIGN_OR_RETURN(auto a, LoadAlias(txn, scope, function, cmd.name));
     if (!a) {
-      return NotFound(
-          fmt::format("Alias not found: {}", FunctionArn(scope, function, cmd.name)));
+      return NotFound(fmt::format("Alias not found: {}", FunctionArn(scope, function, cmd.name)));
     }
     if (cmd.revision_id && *cmd.revision_id != a->revision_id) return PreconditionFailed();
     if (cmd.function_version) a->function_version = *cmd.function_version;
@@ -879,8 +875,7 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
   LAMBKIN_ASSIGN_OR_RETURN(int64_t num, RuntimeConfigVersion(scope, name, qualifier));
   bool controls = RuntimeManagementControls(scope);
   if (cfg.update_mode == UpdateMode::kManual && !cfg.runtime_version_arn) {
-    return InvalidParameter(
-        "RuntimeVersionArn is required when UpdateRuntimeOn is Manual.");
+    return InvalidParameter("RuntimeVersionArn is required when UpdateRuntimeOn is Manual.");
   }
   if (cfg.update_mode != UpdateMode::kManual && cfg.runtime_version_arn) {
     return InvalidParameter(fmt::format(

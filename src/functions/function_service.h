@@ -35,8 +35,7 @@ namespace lambkin::functions {
 extern const char kFunctionsSchema[];
 
 // arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
-std::string FunctionArn(const Scope& scope, std::string_view name,
-                        std::string_view qualifier = {});
+std::string FunctionArn(const Scope& scope, std::string_view name, std::string_view qualifier = {});
 
 struct CreateFunctionCommand {
   std::string name;
@@ -94,8 +93,8 @@ struct WriteResult {
 
 class FunctionService {
  public:
-  FunctionService(store::Database* db, catalog::Catalog* catalog,
-                  const catalog::RegionSet* regions, CodePackageStore* code, const Clock* clock)
+  FunctionService(store::Database* db, catalog::Catalog* catalog, const catalog::RegionSet* regions,
+                  CodePackageStore* code, const Clock* clock)
       : db_(db), catalog_(catalog), regions_(regions), code_(code), clock_(clock) {}
 
   Result<WriteResult> CreateFunction(const Scope& scope, CreateFunctionCommand cmd);
@@ -115,13 +114,11 @@ class FunctionService {
   Result<Page<FunctionVersion>> ListVersions(const Scope& scope, const std::string& name,
                                              const std::string& marker, int max_items);
   // Deletes the function (empty qualifier) or one published version.
-  Status DeleteFunction(const Scope& scope, const std::string& name,
-                        const std::string& qualifier);
+  Status DeleteFunction(const Scope& scope, const std::string& name, const std::string& qualifier);
 
   Result<Alias> CreateAlias(const Scope& scope, const std::string& function,
                             const AliasCommand& cmd);
-  Result<Alias> GetAlias(const Scope& scope, const std::string& function,
-                         const std::string& alias);
+  Result<Alias> GetAlias(const Scope& scope, const std::string& function, const std::string& alias);
   Result<Alias> UpdateAlias(const Scope& scope, const std::string& function,
                             const AliasCommand& cmd);
   Status DeleteAlias(const Scope& scope, const std::string& function, const std::string& alias);

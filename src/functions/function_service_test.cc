@@ -135,10 +135,9 @@ TEST_F(FunctionServiceTest, ManualRejectsArnsOfOtherRegionsArchitecturesOrRuntim
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidParameterValue) << arn;
   }
   EXPECT_EQ(svc_->GetRuntimeManagementConfig(scope_, "f", "")->update_mode, UpdateMode::kAuto);
-  EXPECT_EQ(svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kManual, {}})
-                .status()
-                .code(),
-            StatusCode::kInvalidParameterValue);
+  EXPECT_EQ(
+      svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kManual, {}}).status().code(),
+      StatusCode::kInvalidParameterValue);
   EXPECT_EQ(svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kAuto, ArnOf(v1_)})
                 .status()
                 .code(),
@@ -147,8 +146,8 @@ TEST_F(FunctionServiceTest, ManualRejectsArnsOfOtherRegionsArchitecturesOrRuntim
 
 TEST_F(FunctionServiceTest, PublishedVersionsKeepRuntimeVersionAndMode) {
   ASSERT_TRUE(Create("f").ok());
-  ASSERT_TRUE(svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kFunctionUpdate, {}})
-                  .ok());
+  ASSERT_TRUE(
+      svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kFunctionUpdate, {}}).ok());
   auto p1 = svc_->PublishVersion(scope_, "f", {});
   ASSERT_TRUE(p1.ok());
   EXPECT_EQ(p1->version, "1");

@@ -14,8 +14,8 @@ namespace lambkin::lambdaapi {
 struct WireError {
   StatusCode code;
   int http_status;
-  std::string_view type_name;   // x-amzn-ErrorType and __type
-  std::string_view body_type;   // "User", "Service" or empty (no Type member)
+  std::string_view type_name;    // x-amzn-ErrorType and __type
+  std::string_view body_type;    // "User", "Service" or empty (no Type member)
   std::string_view message_key;  // "message" or "Message"
 };
 

@@ -25,10 +25,10 @@ constexpr char kUnqualifiedOnly[] =
 
 // Runtimes AWS no longer accepts for new or updated functions.
 constexpr std::string_view kDeprecatedRuntimes[] = {
-    "python2.7", "python3.6", "python3.7", "python3.8", "nodejs",     "nodejs4.3",
-    "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x",
-    "java8",     "go1.x",     "ruby2.5",   "ruby2.7",   "dotnetcore1.0", "dotnetcore2.0",
-    "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "provided"};
+    "python2.7",     "python3.6",     "python3.7",  "python3.8",  "nodejs",        "nodejs4.3",
+    "nodejs6.10",    "nodejs8.10",    "nodejs10.x", "nodejs12.x", "nodejs14.x",    "nodejs16.x",
+    "java8",         "go1.x",         "ruby2.5",    "ruby2.7",    "dotnetcore1.0", "dotnetcore2.0",
+    "dotnetcore2.1", "dotnetcore3.1", "dotnet6",    "provided"};
 
 Status CheckRuntime(const ApiContext& ctx, const std::string& runtime) {
   if (ctx.catalog->HasRuntime(runtime)) return Status::Ok();
@@ -76,7 +76,7 @@ Result<std::optional<catalog::Architecture>> ParseArchitectures(const Body& body
 
 // Environment.Variables: names must match the model pattern; the whole map must fit in 4 KB.
 Result<std::optional<std::map<std::string, std::string>>> ParseEnvironment(const Body& body,
-                                                                         Validator& v) {
+                                                                           Validator& v) {
   using Vars = std::map<std::string, std::string>;
   LAMBKIN_ASSIGN_OR_RETURN(const json* env, body.Object("Environment"));
   if (env == nullptr) return std::optional<Vars>();
@@ -150,8 +150,9 @@ Result<std::string> ParseZip(const Body& body, const json* code_object) {
     return code[key].get<std::string>();
   };
   if (str("ImageUri")) {
-    return InvalidParameter("Please don't provide ImageUri when updating a function with "
-                            "packageType Zip.");
+    return InvalidParameter(
+        "Please don't provide ImageUri when updating a function with "
+        "packageType Zip.");
   }
   if (str("S3Bucket") || str("S3Key")) {
     return InvalidParameter(
@@ -226,8 +227,8 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
         "Lambkin runs Zip packages on managed runtimes; PackageType Image is not supported."));
   }
   // The name may be given as an ARN; the function is created under its name part.
-  ASSIGN_OR_ERROR(FunctionRef ref, ResolveFunction(*name, shapes::kFunctionName, call.scope,
-                                                   std::nullopt));
+  ASSIGN_OR_ERROR(FunctionRef ref,
+                  ResolveFunction(*name, shapes::kFunctionName, call.scope, std::nullopt));
   if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
   if (!m.runtime || !m.handler) {
     return ErrorResponse(InvalidParameter(
@@ -259,8 +260,8 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->CreateFunction(call.scope, std::move(cmd)));
   const FunctionVersion& shown = result.published ? *result.published : result.latest;
-  return JsonResponse(201, FunctionConfigurationJson(ctx, call.scope, shown, "",
-                                                     ConfigView::kCreated));
+  return JsonResponse(201,
+                      FunctionConfigurationJson(ctx, call.scope, shown, "", ConfigView::kCreated));
 }
 
 HttpResponse GetFunction(const ApiContext& ctx, const Call& call) {
@@ -270,13 +271,12 @@ HttpResponse GetFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(functions::Function fn, ctx.functions->GetFunction(call.scope, ref.name));
   std::string host = call.request.Header("host").value_or("localhost");
   auto raw_sha = Base64Decode(v.config.code_sha256);
-  json body = {
-      {"Configuration",
-       FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent)},
-      {"Code",
-       {{"RepositoryType", "S3"},
-        {"Location", fmt::format("http://{}/lambkin/v1/code/{}", host,
-                                 raw_sha ? HexEncode(*raw_sha) : std::string())}}}};
+  json body = {{"Configuration",
+                FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent)},
+               {"Code",
+                {{"RepositoryType", "S3"},
+                 {"Location", fmt::format("http://{}/lambkin/v1/code/{}", host,
+                                          raw_sha ? HexEncode(*raw_sha) : std::string())}}}};
   if (!fn.tags.empty()) body["Tags"] = fn.tags;
   return JsonResponse(200, body);
 }
@@ -301,9 +301,9 @@ HttpResponse ListFunctions(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(int max_items, MaxItemsOf(call, v));
   RETURN_ERROR_IF(v.ToStatus());
   bool all = version.has_value();
-  ASSIGN_OR_ERROR(auto page, ctx.functions->ListFunctions(
-                                 call.scope, all, call.request.Query("Marker").value_or(""),
-                                 max_items));
+  ASSIGN_OR_ERROR(auto page,
+                  ctx.functions->ListFunctions(
+                      call.scope, all, call.request.Query("Marker").value_or(""), max_items));
   json items = json::array();
   for (const auto& fv : page.items) {
     items.push_back(FunctionConfigurationJson(ctx, call.scope, fv, all ? fv.version : "",
@@ -329,8 +329,8 @@ HttpResponse UpdateFunctionCode(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->UpdateFunctionCode(call.scope, name, std::move(cmd)));
   const FunctionVersion& shown = result.published ? *result.published : result.latest;
-  return JsonResponse(200, FunctionConfigurationJson(ctx, call.scope, shown, "",
-                                                     ConfigView::kUpdated));
+  return JsonResponse(200,
+                      FunctionConfigurationJson(ctx, call.scope, shown, "", ConfigView::kUpdated));
 }
 
 HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call) {
@@ -341,9 +341,9 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   RETURN_ERROR_IF(v.ToStatus());
   if (m.runtime) RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
-  functions::UpdateConfigurationCommand cmd{m.runtime,     m.handler,           m.description,
-                                            m.role,        m.memory_size,       m.timeout,
-                                            m.ephemeral_storage, m.environment, revision};
+  functions::UpdateConfigurationCommand cmd{
+      m.runtime, m.handler,           m.description, m.role,  m.memory_size,
+      m.timeout, m.ephemeral_storage, m.environment, revision};
   ASSIGN_OR_ERROR(FunctionVersion latest,
                   ctx.functions->UpdateFunctionConfiguration(call.scope, name, cmd));
   return JsonResponse(200,
@@ -361,8 +361,8 @@ HttpResponse PublishVersion(const ApiContext& ctx, const Call& call) {
   RETURN_ERROR_IF(v.ToStatus());
   ASSIGN_OR_ERROR(FunctionVersion published,
                   ctx.functions->PublishVersion(call.scope, name, {sha, description, revision}));
-  return JsonResponse(201, FunctionConfigurationJson(ctx, call.scope, published,
-                                                     published.version, ConfigView::kCurrent));
+  return JsonResponse(201, FunctionConfigurationJson(ctx, call.scope, published, published.version,
+                                                     ConfigView::kCurrent));
 }
 
 HttpResponse ListVersionsByFunction(const ApiContext& ctx, const Call& call) {
@@ -370,9 +370,9 @@ HttpResponse ListVersionsByFunction(const ApiContext& ctx, const Call& call) {
   Validator v;
   ASSIGN_OR_ERROR(int max_items, MaxItemsOf(call, v));
   RETURN_ERROR_IF(v.ToStatus());
-  ASSIGN_OR_ERROR(auto page, ctx.functions->ListVersions(call.scope, ref.name,
-                                                         call.request.Query("Marker").value_or(""),
-                                                         max_items));
+  ASSIGN_OR_ERROR(
+      auto page, ctx.functions->ListVersions(call.scope, ref.name,
+                                             call.request.Query("Marker").value_or(""), max_items));
   json items = json::array();
   for (const auto& fv : page.items) {
     items.push_back(

@@ -48,11 +48,12 @@ TEST(ResolveFunctionTest, AcceptsEveryNameForm) {
 
 TEST(ResolveFunctionTest, ValidationMessagesAreAws) {
   auto r = ResolveFunction("invalid:function:name", shapes::kFunctionName, kScope, std::nullopt);
-  EXPECT_EQ(r.status().message(),
-            "1 validation error detected: Value 'invalid:function:name' at 'functionName' failed "
-            "to satisfy constraint: Member must satisfy regular expression pattern: "
-            "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:"
-            ")?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
+  EXPECT_EQ(
+      r.status().message(),
+      "1 validation error detected: Value 'invalid:function:name' at 'functionName' failed "
+      "to satisfy constraint: Member must satisfy regular expression pattern: "
+      "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:"
+      ")?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
   std::string long_name(65, 'a');
   auto l = ResolveFunction(long_name, shapes::kFunctionName, kScope, std::nullopt);
   EXPECT_EQ(l.status().code(), StatusCode::kInvalidParameterValue);

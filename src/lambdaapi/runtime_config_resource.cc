@@ -28,18 +28,18 @@ HttpResponse ConfigResponse(const Call& call, const FunctionRef& ref,
 namespace ops {
 
 HttpResponse GetRuntimeManagementConfig(const ApiContext& ctx, const Call& call) {
-  ASSIGN_OR_ERROR(FunctionRef ref, ResolveFunction(call.Label("FunctionName"),
-                                                   shapes::kNamespacedFunctionName, call.scope,
-                                                   call.request.Query("Qualifier")));
+  ASSIGN_OR_ERROR(FunctionRef ref,
+                  ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
+                                  call.scope, call.request.Query("Qualifier")));
   ASSIGN_OR_ERROR(auto cfg,
                   ctx.functions->GetRuntimeManagementConfig(call.scope, ref.name, ref.qualifier));
   return ConfigResponse(call, ref, cfg);
 }
 
 HttpResponse PutRuntimeManagementConfig(const ApiContext& ctx, const Call& call) {
-  ASSIGN_OR_ERROR(FunctionRef ref, ResolveFunction(call.Label("FunctionName"),
-                                                   shapes::kNamespacedFunctionName, call.scope,
-                                                   call.request.Query("Qualifier")));
+  ASSIGN_OR_ERROR(FunctionRef ref,
+                  ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
+                                  call.scope, call.request.Query("Qualifier")));
   ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
   ASSIGN_OR_ERROR(auto mode, body.String("UpdateRuntimeOn"));
   ASSIGN_OR_ERROR(auto arn, body.String("RuntimeVersionArn"));
@@ -53,7 +53,7 @@ HttpResponse PutRuntimeManagementConfig(const ApiContext& ctx, const Call& call)
   RETURN_ERROR_IF(v.ToStatus());
   functions::RuntimeManagementConfig cfg{*functions::ParseUpdateMode(*mode), arn};
   ASSIGN_OR_ERROR(auto result, ctx.functions->PutRuntimeManagementConfig(call.scope, ref.name,
-                                                                          ref.qualifier, cfg));
+                                                                         ref.qualifier, cfg));
   return ConfigResponse(call, ref, result);
 }
 

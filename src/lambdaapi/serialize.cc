@@ -38,8 +38,7 @@ nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions:
   j["Role"] = c.role;
   j["Runtime"] = c.runtime;
   if (view != ConfigView::kListItem) {
-    j["RuntimeVersionConfig"] = {
-        {"RuntimeVersionArn", ctx.functions->RuntimeVersionArn(scope, v)}};
+    j["RuntimeVersionConfig"] = {{"RuntimeVersionArn", ctx.functions->RuntimeVersionArn(scope, v)}};
   }
   j["SnapStart"] = {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}};
   if (view == ConfigView::kCreated) {

@@ -54,16 +54,16 @@ class Body {
 Status BadContent(std::string_view detail);
 
 // In an operation: answer with the AWS error when `expr` (a Status) fails.
-#define RETURN_ERROR_IF(expr)                      \
-  do {                                             \
-    ::lambkin::Status s_ = (expr);                 \
-    if (!s_.ok()) return ::lambkin::lambdaapi::ErrorResponse(s_);        \
+#define RETURN_ERROR_IF(expr)                                     \
+  do {                                                            \
+    ::lambkin::Status s_ = (expr);                                \
+    if (!s_.ok()) return ::lambkin::lambdaapi::ErrorResponse(s_); \
   } while (0)
 
 // ...or declare `lhs` from a Result, answering with the error when it failed.
-#define ASSIGN_OR_ERROR(lhs, expr)                 \
-  auto LAMBKIN_CONCAT(r_, __LINE__) = (expr);      \
-  if (!LAMBKIN_CONCAT(r_, __LINE__).ok())          \
+#define ASSIGN_OR_ERROR(lhs, expr)                                                     \
+  auto LAMBKIN_CONCAT(r_, __LINE__) = (expr);                                          \
+  if (!LAMBKIN_CONCAT(r_, __LINE__).ok())                                              \
     return ::lambkin::lambdaapi::ErrorResponse(LAMBKIN_CONCAT(r_, __LINE__).status()); \
   lhs = std::move(LAMBKIN_CONCAT(r_, __LINE__)).value()
 

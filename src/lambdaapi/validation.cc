@@ -1,10 +1,10 @@
 #include "lambdaapi/validation.h"
 
-#include <map>
 #include <cassert>
+#include <map>
 
-#include <boost/regex.hpp>
 #include <fmt/format.h>
+#include <boost/regex.hpp>
 
 namespace lambkin::lambdaapi {
 
@@ -22,8 +22,8 @@ const StringShape kAdditionalVersion = {R"([0-9]+)", 1, 1024};
 const StringShape kRuntimeVersionArn = {
     R"(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}::runtime:.+)",
     26, 2048};
-const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)",
-                              0, 10000};
+const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)", 0,
+                              10000};
 const StringShape kHandler = {R"([^\s]+)", 0, 128};
 const StringShape kDescription = {"", 0, 256};
 const StringShape kEnvironmentVariableName = {R"([a-zA-Z]([a-zA-Z0-9_])+)", 0, SIZE_MAX};
@@ -86,8 +86,8 @@ bool MatchesPattern(const StringShape& shape, std::string_view value) {
 
 void Validator::Fail(std::string_view value_text, std::string_view path,
                      std::string_view constraint) {
-  errors_.push_back(
-      fmt::format("Value {} at '{}' failed to satisfy constraint: {}", value_text, path, constraint));
+  errors_.push_back(fmt::format("Value {} at '{}' failed to satisfy constraint: {}", value_text,
+                                path, constraint));
 }
 
 void Validator::String(std::string_view path, std::string_view value, const StringShape& shape) {
@@ -124,9 +124,7 @@ void Validator::Enum(std::string_view path, std::string_view value,
        fmt::format("Member must satisfy enum value set: [{}]", fmt::join(allowed, ", ")));
 }
 
-void Validator::NotNull(std::string_view path) {
-  Fail("null", path, "Member must not be null");
-}
+void Validator::NotNull(std::string_view path) { Fail("null", path, "Member must not be null"); }
 
 Status Validator::ToStatus() const {
   if (errors_.empty()) return Status::Ok();

@@ -82,8 +82,8 @@ bool ParseTarget(std::string_view target, HttpRequest& request) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     auto name = PercentDecode(pair.substr(0, eq));
-    auto value = PercentDecode(eq == std::string_view::npos ? std::string_view()
-                                                            : pair.substr(eq + 1));
+    auto value =
+        PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!name || !value) return false;
     request.query.emplace_back(std::move(*name), std::move(*value));
   }

@@ -17,10 +17,10 @@ namespace lambkin::server {
 
 struct HttpRequest {
   std::string method;
-  std::string target;                // raw, as received
-  std::string raw_path;              // raw, still encoded (what SigV4 signs)
-  std::vector<std::string> path;     // decoded segments, without the leading empty one
-  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::string target;             // raw, as received
+  std::string raw_path;           // raw, still encoded (what SigV4 signs)
+  std::vector<std::string> path;  // decoded segments, without the leading empty one
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // lowercase names
   std::string body;
 

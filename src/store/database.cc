@@ -81,9 +81,9 @@ std::optional<int64_t> Statement::ColumnOptionalInt(int col) const {
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                  const std::string& schema) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close(raw);
@@ -92,8 +92,8 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
   std::unique_ptr<Database> db(new Database(raw));
   sqlite3_busy_timeout(raw, 5000);
   std::lock_guard lock(db->mu_);
-  LAMBKIN_RETURN_IF_ERROR(db->ExecLocked(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  LAMBKIN_RETURN_IF_ERROR(
+      db->ExecLocked("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   LAMBKIN_RETURN_IF_ERROR(db->ExecLocked("BEGIN IMMEDIATE"));
   Status s = db->ExecLocked(schema);
   if (!s.ok()) {
@@ -124,8 +124,8 @@ Result<Statement> Database::PrepareLocked(std::string_view sql) {
   std::string key(sql);
   if (auto it = cache_.find(key); it != cache_.end()) return Statement(db_, it->second, true);
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                         SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
     return SqliteError(db_, fmt::format("prepare '{}'", sql));
   }
   cache_.emplace(std::move(key), stmt);

@@ -20,6 +20,13 @@ export const devCredentials = {
 export const account = '123456789012';
 export const role = `arn:aws:iam::${account}:role/lambkin-test`;
 
+// Servers still running when the test process exits are killed, so a failed test never
+// leaves one behind (or keeps the runner waiting on it).
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 // Starts a server; resolves once it prints its address. `dataDir` lets a test restart a
 // server on the same data.
 export async function startServer({ dataDir, args = [] } = {}) {
@@ -27,6 +34,8 @@ export async function startServer({ dataDir, args = [] } = {}) {
   const child = spawn(lambkinBin, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const endpoint = await new Promise((resolve, reject) => {
@@ -47,7 +56,7 @@ export async function startServer({ dataDir, args = [] } = {}) {
       return new LambdaClient({ endpoint, region, credentials: devCredentials, maxAttempts: 1 });
     },
     async kill(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill(signal);
       await exited;

@@ -1,0 +1,54 @@
+# Lambkin: `make run` starts the server, `make test` runs the whole test suite.
+# Both install what is missing first (Debian packages, npm packages from the lock file).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= 2
+DATA       ?= lambkin-data
+LISTEN     ?= 127.0.0.1:9001
+
+.PHONY: deps build run test test-unit test-e2e test-sanitize bench lint format tidy clean
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(BUILD)/src/lambkin serve --data $(DATA) --listen $(LISTEN)
+
+test: lint test-unit test-e2e
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-e2e: build
+	@scripts/install-deps.sh --with-npm
+	cd tests && LAMBKIN_BIN=$(abspath $(BUILD))/src/lambkin npm test
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+	@scripts/install-deps.sh --with-npm
+	cd tests && ASAN_OPTIONS=detect_leaks=1 LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin npm test
+
+bench: build
+	$(BUILD)/bench/http_throughput_bench --lambkin $(BUILD)/src/lambkin
+
+lint:
+	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc')
+
+format:
+	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc')
+
+tidy: build
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.cc' | grep -v _test.cc)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Lambkin builds and runs with (only those missing), then the
+# end-to-end suite's npm packages from the committed lock file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ make cmake pkg-config
+  libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libarchive-dev
+  libcli11-dev libfmt-dev libgtest-dev
+  bubblewrap python3 nodejs clang-format
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v npm >/dev/null || { echo "npm is required for the end-to-end suite" >&2; exit 1; }
+if [ "${1:-}" = "--with-npm" ]; then
+  # npm ci only when the lock file changed since the last install.
+  stamp=tests/node_modules/.lambkin-lock.sha256
+  want=$(sha256sum tests/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+fi
