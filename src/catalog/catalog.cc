@@ -176,8 +176,9 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(store::Database* db, const Region
 }
 
 Status Catalog::Load() {
-  std::unique_lock lock(mu_);
-  return db_->Read([&](store::Database::Txn& txn) -> Status {
+  // Rows are read before taking mu_: elsewhere the store's lock is taken first.
+  std::vector<RuntimeVersion> rows;
+  Status s = db_->Read([&](store::Database::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto stmt, txn.Prepare("SELECT id, runtime, number, name, digest, bundle_dir, state, "
                                "severity, notes, published_at FROM runtime_versions"));
@@ -194,10 +195,14 @@ Status Catalog::Load() {
                        stmt.ColumnText(7),
                        stmt.ColumnText(8),
                        stmt.ColumnInt(9)};
-      IndexLocked(v);
+      rows.push_back(std::move(v));
     }
     return Status::Ok();
   });
+  if (!s.ok()) return s;
+  std::unique_lock lock(mu_);
+  for (const auto& v : rows) IndexLocked(v);
+  return Status::Ok();
 }
 
 void Catalog::IndexLocked(const RuntimeVersion& v) {
@@ -338,7 +343,8 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
   v.notes = request.notes;
   v.published_at = clock_->NowMillis();
 
-  std::unique_lock lock(mu_);
+  // The store serialises publishers (and checks that numbers rise); mu_ is only taken after
+  // the commit, because readers of the catalogue run inside store transactions.
   Status s = db_->Transact([&](store::Database::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto newest, txn.Prepare("SELECT MAX(number) FROM runtime_versions WHERE runtime = ?"));
@@ -361,6 +367,7 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  std::unique_lock lock(mu_);
   IndexLocked(v);
   return v;
 }

@@ -8,7 +8,8 @@
 // the digest, the region and the architecture.
 //
 // The catalog keeps its rows in the store (table runtime_versions) and an in-memory index for
-// lookups on the request path. Thread-safe.
+// lookups on the request path. Thread-safe; its lookups may be called inside store
+// transactions (its own lock is always taken after the store's, never before).
 #pragma once
 
 #include <cstdint>

@@ -33,14 +33,14 @@ int RuntimeList(const RuntimeListOptions& options) {
     return 0;
   }
   std::string region = list[0]["Region"];
-  std::printf("%-16s %-20s %-10s %-8s %s\n", "RUNTIME", "VERSION", "STATE", "SEVERITY",
-              fmt::format("ARN ({})", region).c_str());
+  std::printf("%-16s %-20s %-10s %-8s %-7s %s\n", "RUNTIME", "VERSION", "STATE", "SEVERITY", "ARCH",
+              fmt::format("ARN in {}", region).c_str());
   for (const auto& v : list) {
     std::string runtime = v["Runtime"], name = v["Name"], state = v["State"],
                 severity = v["Severity"];
     for (const char* arch : {"x86_64", "arm64"}) {
       std::string arn = v["Arns"][arch];
-      std::printf("%-16s %-20s %-10s %-8s %s  %s\n", runtime.c_str(), name.c_str(), state.c_str(),
+      std::printf("%-16s %-20s %-10s %-8s %-7s %s\n", runtime.c_str(), name.c_str(), state.c_str(),
                   severity.c_str(), arch, arn.c_str());
     }
   }

@@ -61,9 +61,12 @@ export async function startServer({ dataDir, args = [] } = {}) {
       child.kill(signal);
       await exited;
     },
+    // Stops the server and fails if it reported a sanitizer error or did not exit cleanly.
     async stop() {
       await this.kill('SIGTERM');
       if (!dataDir) rmSync(data, { recursive: true, force: true });
+      if (/Sanitizer|runtime error:/.test(stderr)) throw new Error(`lambkin reported:\n${stderr}`);
+      if (child.exitCode !== 0) throw new Error(`lambkin exited ${child.exitCode ?? child.signalCode}: ${stderr}`);
     },
   };
 }
