@@ -155,10 +155,11 @@ FunctionVersion ReadVersion(const store::Statement& st) {
 
 Result<std::optional<FunctionVersion>> LoadVersion(Txn& txn, const Scope& scope,
                                                    const std::string& name, int64_t num) {
-  LAMBKIN_ASSIGN_OR_RETURN(
-      auto st, txn.Prepare(fmt::format("SELECT {} FROM function_versions WHERE account = ? AND "
-                                       "region = ? AND name = ? AND version = ?",
-                                       kVersionColumns)));
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM function_versions WHERE account = ? AND region = ? AND name = ? AND "
+      "version = ?",
+      kVersionColumns);
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(kSql));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, num);
   LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<FunctionVersion>();
@@ -858,11 +859,22 @@ RuntimeManagementConfig ConfigOf(const FunctionService& svc, const Scope& scope,
 Result<RuntimeManagementConfig> FunctionService::GetRuntimeManagementConfig(
     const Scope& scope, const std::string& name, const std::string& qualifier) {
   LAMBKIN_ASSIGN_OR_RETURN(int64_t num, RuntimeConfigVersion(scope, name, qualifier));
+  // Only the runtime management columns: this is the hot read of the API.
   RuntimeManagementConfig out;
-  Status s = db_->Read([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(auto v, LoadVersion(txn, scope, name, num));
-    if (!v) return FunctionNotFound(scope, name, qualifier);
-    out = ConfigOf(*this, scope, *v);
+  Status s = db_->ReadOne([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("SELECT update_mode, runtime_version, architecture FROM "
+                             "function_versions WHERE account = ? AND region = ? AND name = ? "
+                             "AND version = ?"));
+    st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, num);
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return FunctionNotFound(scope, name, qualifier);
+    out.update_mode = ParseUpdateMode(st.ColumnText(0)).value_or(UpdateMode::kAuto);
+    if (out.update_mode == UpdateMode::kManual) {
+      out.runtime_version_arn = catalog_->Arn(
+          st.ColumnInt(1), scope.region,
+          catalog::ParseArchitecture(st.ColumnText(2)).value_or(Architecture::kX86_64));
+    }
     return Status::Ok();
   });
   if (!s.ok()) return s;

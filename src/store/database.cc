@@ -78,85 +78,131 @@ std::optional<int64_t> Statement::ColumnOptionalInt(int col) const {
   return ColumnInt(col);
 }
 
+struct Database::Connection {
+  sqlite3* db = nullptr;
+  // Prepared statements by SQL text, reused across transactions on this connection.
+  std::unordered_map<std::string, sqlite3_stmt*> cache;
+
+  ~Connection() {
+    for (auto& [sql, stmt] : cache) sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path) {
+    auto conn = std::make_unique<Connection>();
+    int rc =
+        sqlite3_open_v2(path.c_str(), &conn->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = conn->db != nullptr ? sqlite3_errmsg(conn->db) : "out of memory";
+      return Internal(fmt::format("store: cannot open {}: {}", path, msg));
+    }
+    sqlite3_busy_timeout(conn->db, 10000);
+    LAMBKIN_RETURN_IF_ERROR(
+        conn->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+    return conn;
+  }
+
+  Status Exec(std::string_view sql) {
+    std::string copy(sql);
+    char* err = nullptr;
+    if (sqlite3_exec(db, copy.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err != nullptr ? err : "unknown error";
+      sqlite3_free(err);
+      return Internal(fmt::format("store: {}", msg));
+    }
+    return Status::Ok();
+  }
+
+  Result<Statement> Prepare(std::string_view sql) {
+    if (auto it = cache.find(std::string(sql)); it != cache.end()) {
+      return Statement(db, it->second, true);
+    }
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt, nullptr) != SQLITE_OK) {
+      return SqliteError(db, fmt::format("prepare '{}'", sql));
+    }
+    cache.emplace(std::string(sql), stmt);
+    return Statement(db, stmt, true);
+  }
+
+  // Runs a cached one-statement command (BEGIN, COMMIT, ROLLBACK).
+  Status Run(std::string_view sql) {
+    LAMBKIN_ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+    return st.Run();
+  }
+
+  // Runs `fn` between `begin` and COMMIT, rolling back when it fails.
+  Status InTransaction(std::string_view begin, const std::function<Status(Txn&)>& fn) {
+    LAMBKIN_RETURN_IF_ERROR(Run(begin));
+    Txn txn(this);
+    Status s = fn(txn);
+    if (!s.ok()) {
+      (void)Run("ROLLBACK");
+      return s;
+    }
+    Status c = Run("COMMIT");
+    if (!c.ok()) (void)Run("ROLLBACK");
+    return c;
+  }
+};
+
+Database::Database(std::string path, std::unique_ptr<Connection> writer)
+    : path_(std::move(path)), writer_(std::move(writer)) {}
+
+Database::~Database() = default;
+
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                  const std::string& schema) {
-  sqlite3* raw = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
-    sqlite3_close(raw);
-    return Internal(fmt::format("store: cannot open {}: {}", path, msg));
-  }
-  std::unique_ptr<Database> db(new Database(raw));
-  sqlite3_busy_timeout(raw, 5000);
-  std::lock_guard lock(db->mu_);
-  LAMBKIN_RETURN_IF_ERROR(
-      db->ExecLocked("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
-  LAMBKIN_RETURN_IF_ERROR(db->ExecLocked("BEGIN IMMEDIATE"));
-  Status s = db->ExecLocked(schema);
-  if (!s.ok()) {
-    (void)db->ExecLocked("ROLLBACK");
-    return s;
-  }
-  LAMBKIN_RETURN_IF_ERROR(db->ExecLocked("COMMIT"));
-  return db;
+  LAMBKIN_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(path));
+  LAMBKIN_RETURN_IF_ERROR(writer->InTransaction(
+      "BEGIN IMMEDIATE", [&](Txn& txn) -> Status { return txn.Exec(schema); }));
+  return std::unique_ptr<Database>(new Database(path, std::move(writer)));
 }
 
-Database::~Database() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
-  sqlite3_close(db_);
-}
-
-Status Database::ExecLocked(std::string_view sql) {
-  std::string copy(sql);
-  char* err = nullptr;
-  if (sqlite3_exec(db_, copy.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    return Internal(fmt::format("store: {}", msg));
-  }
-  return Status::Ok();
-}
-
-Result<Statement> Database::PrepareLocked(std::string_view sql) {
-  std::string key(sql);
-  if (auto it = cache_.find(key); it != cache_.end()) return Statement(db_, it->second, true);
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                         &stmt, nullptr) != SQLITE_OK) {
-    return SqliteError(db_, fmt::format("prepare '{}'", sql));
-  }
-  cache_.emplace(std::move(key), stmt);
-  return Statement(db_, stmt, true);
-}
-
-Result<Statement> Database::Txn::Prepare(std::string_view sql) { return db_->PrepareLocked(sql); }
-Status Database::Txn::Exec(std::string_view sql) { return db_->ExecLocked(sql); }
-int64_t Database::Txn::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_->db_); }
-int64_t Database::Txn::Changes() const { return sqlite3_changes(db_->db_); }
+Result<Statement> Database::Txn::Prepare(std::string_view sql) { return conn_->Prepare(sql); }
+Status Database::Txn::Exec(std::string_view sql) { return conn_->Exec(sql); }
+int64_t Database::Txn::LastInsertRowId() const { return sqlite3_last_insert_rowid(conn_->db); }
+int64_t Database::Txn::Changes() const { return sqlite3_changes(conn_->db); }
 
 Status Database::Transact(const std::function<Status(Txn&)>& fn) {
-  std::lock_guard lock(mu_);
-  LAMBKIN_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
-  Txn txn(this);
-  Status s = fn(txn);
-  if (!s.ok()) {
-    (void)ExecLocked("ROLLBACK");
-    return s;
+  std::lock_guard lock(writer_mu_);
+  return writer_->InTransaction("BEGIN IMMEDIATE", fn);
+}
+
+Result<Database::Connection*> Database::AcquireReader() {
+  {
+    std::lock_guard lock(pool_mu_);
+    if (!free_readers_.empty()) {
+      Connection* c = free_readers_.back();
+      free_readers_.pop_back();
+      return c;
+    }
   }
-  Status c = ExecLocked("COMMIT");
-  if (!c.ok()) (void)ExecLocked("ROLLBACK");
-  return c;
+  LAMBKIN_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path_));
+  std::lock_guard lock(pool_mu_);
+  readers_.push_back(std::move(conn));
+  return readers_.back().get();
+}
+
+void Database::ReleaseReader(Connection* conn) {
+  std::lock_guard lock(pool_mu_);
+  free_readers_.push_back(conn);
+}
+
+Status Database::ReadOne(const std::function<Status(Txn&)>& fn) {
+  LAMBKIN_ASSIGN_OR_RETURN(Connection * conn, AcquireReader());
+  Txn txn(conn);
+  Status s = fn(txn);
+  ReleaseReader(conn);
+  return s;
 }
 
 Status Database::Read(const std::function<Status(Txn&)>& fn) {
-  std::lock_guard lock(mu_);
-  LAMBKIN_RETURN_IF_ERROR(ExecLocked("BEGIN"));
-  Txn txn(this);
-  Status s = fn(txn);
-  (void)ExecLocked("COMMIT");
+  LAMBKIN_ASSIGN_OR_RETURN(Connection * conn, AcquireReader());
+  Status s = conn->InTransaction("BEGIN", fn);
+  ReleaseReader(conn);
   return s;
 }
 

@@ -5,9 +5,11 @@
 // back otherwise, so a refused request changes nothing. The file runs in WAL mode with
 // synchronous=FULL: once Transact() returns OK the change survives a crash or SIGKILL.
 //
-// Thread-safety: a Database is safe to use from several threads; Transact() and Read()
-// serialise callers on an internal mutex (SQLite has one writer anyway). Statements belong to
-// the transaction they were prepared in and must not outlive it.
+// Thread-safety: a Database is safe to use from several threads. Transact() callers are
+// serialised on the one writer connection (SQLite has one writer anyway); Read() callers each
+// take a reader connection from a small pool and see the last committed state (WAL), so reads
+// neither wait for each other nor for a writer. Statements belong to the transaction they
+// were prepared in and must not outlive it.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 
@@ -73,33 +76,41 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
+  // One SQLite connection with its cache of prepared statements.
+  struct Connection;
+
   // A handle valid only inside Transact()/Read().
   class Txn {
    public:
-    explicit Txn(Database* db) : db_(db) {}
+    explicit Txn(Connection* conn) : conn_(conn) {}
     Result<Statement> Prepare(std::string_view sql);
     Status Exec(std::string_view sql);
     int64_t LastInsertRowId() const;
     int64_t Changes() const;
 
    private:
-    Database* db_;
+    Connection* conn_;
   };
 
   // Runs `fn` in a write transaction; commits on OK, rolls back otherwise.
   Status Transact(const std::function<Status(Txn&)>& fn);
   // Runs `fn` in a read transaction (a consistent snapshot).
   Status Read(const std::function<Status(Txn&)>& fn);
+  // Runs `fn`, which executes exactly one statement, without an explicit transaction (the
+  // statement is its own snapshot); cheaper for the hot single-row reads.
+  Status ReadOne(const std::function<Status(Txn&)>& fn);
 
  private:
-  explicit Database(sqlite3* db) : db_(db) {}
-  Status ExecLocked(std::string_view sql);
-  Result<Statement> PrepareLocked(std::string_view sql);
+  Database(std::string path, std::unique_ptr<Connection> writer);
+  Result<Connection*> AcquireReader();
+  void ReleaseReader(Connection* conn);
 
-  sqlite3* db_;
-  std::mutex mu_;
-  // Prepared statements by SQL text, reused across transactions (guarded by mu_).
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::string path_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex writer_mu_;
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> readers_;  // every reader ever opened
+  std::vector<Connection*> free_readers_;
 };
 
 }  // namespace lambkin::store
