@@ -9,7 +9,7 @@
 
 namespace {
 
-std::string EnvOr(const char* name, std::string fallback) {
+std::string EnvOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }

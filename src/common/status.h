@@ -99,7 +99,9 @@ class [[nodiscard]] Result {
 // Declares `lhs` from a Result, returning its Status early on failure.
 #define LAMBKIN_ASSIGN_OR_RETURN(lhs, expr) \
   LAMBKIN_ASSIGN_OR_RETURN_IMPL(LAMBKIN_CONCAT(lambkin_result_, __LINE__), lhs, expr)
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration.
 #define LAMBKIN_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                  \
   if (!tmp.ok()) return tmp.status();                 \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

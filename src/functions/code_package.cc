@@ -89,7 +89,7 @@ Result<CodePackageInfo> InspectZip(std::string_view zip) {
     return InvalidParameter(kCouldNotUnzip);
   }
   CodePackageInfo info;
-  std::vector<char> buf(64 * 1024);
+  std::vector<char> buf(size_t{64} * 1024);
   while (true) {
     archive_entry* entry = nullptr;
     int rc = archive_read_next_header(a.get(), &entry);

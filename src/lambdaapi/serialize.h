@@ -60,11 +60,13 @@ Status BadContent(std::string_view detail);
     if (!s_.ok()) return ::lambkin::lambdaapi::ErrorResponse(s_); \
   } while (0)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration.
 // ...or declare `lhs` from a Result, answering with the error when it failed.
 #define ASSIGN_OR_ERROR(lhs, expr)                                                     \
   auto LAMBKIN_CONCAT(r_, __LINE__) = (expr);                                          \
   if (!LAMBKIN_CONCAT(r_, __LINE__).ok())                                              \
     return ::lambkin::lambdaapi::ErrorResponse(LAMBKIN_CONCAT(r_, __LINE__).status()); \
   lhs = std::move(LAMBKIN_CONCAT(r_, __LINE__)).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace lambkin::lambdaapi

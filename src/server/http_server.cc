@@ -20,7 +20,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-HttpResponse PlainError(int status, std::string type, std::string message) {
+HttpResponse PlainError(int status, const std::string& type, const std::string& message) {
   HttpResponse r;
   r.status = status;
   r.SetHeader("Content-Type", "application/json");
