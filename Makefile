@@ -1,12 +1,16 @@
+SHELL := /bin/bash
+
 # Lambkin: `make run` starts the server, `make test` runs the whole test suite.
 # Both install what is missing first (Debian packages, npm packages from the lock file).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
 JOBS       ?= 2
 DATA       ?= lambkin-data
 LISTEN     ?= 127.0.0.1:9001
 
-.PHONY: deps build run test test-unit test-e2e test-sanitize bench lint format tidy clean
+.PHONY: deps build run test test-unit test-e2e test-sanitize fuzz bench lint format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +40,20 @@ test-sanitize: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
 	@scripts/install-deps.sh --with-npm
 	cd tests && ASAN_OPTIONS=detect_leaks=1 LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin npm test
+
+# A short libFuzzer run of every parser target (clang), seeded from fuzz/corpus/.
+FUZZERS = http_target function_name zip_package lambda_api
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DLAMBKIN_FUZZ=ON -DLAMBKIN_BUILD_TESTS=OFF -DLAMBKIN_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(addsuffix _fuzzer,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp -n fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ 2>/dev/null; \
+	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
+	  LAMBKIN_RUNTIMES_DIR=$(abspath runtimes) $(FUZZ_BUILD)/fuzz/$${f}_fuzzer -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$f 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY)|ERROR" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 bench: build
 	$(BUILD)/bench/http_throughput_bench --lambkin $(BUILD)/src/lambkin

@@ -30,6 +30,10 @@ const WireError& WireErrorFor(StatusCode code) {
   return kWireErrors[std::size(kWireErrors) - 1];
 }
 
+std::string DumpJson(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 server::HttpResponse ErrorResponse(const Status& status) {
   const WireError& e = WireErrorFor(status.code());
   nlohmann::json body = nlohmann::json::object();
@@ -40,7 +44,7 @@ server::HttpResponse ErrorResponse(const Status& status) {
   r.status = e.http_status;
   r.SetHeader("Content-Type", "application/json");
   r.SetHeader("x-amzn-ErrorType", std::string(e.type_name));
-  r.body = body.dump();
+  r.body = DumpJson(body);
   return r;
 }
 

@@ -4,7 +4,10 @@
 // a Status into the HTTP response AWS would send.
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "server/request.h"
@@ -20,6 +23,10 @@ struct WireError {
 };
 
 const WireError& WireErrorFor(StatusCode code);
+
+// Serialises a response body. Messages may quote URI input, which is arbitrary bytes once
+// percent-decoded; bytes that are not UTF-8 are written as U+FFFD instead of failing.
+std::string DumpJson(const nlohmann::json& body);
 
 // The AWS error response for a non-OK status.
 server::HttpResponse ErrorResponse(const Status& status);

@@ -36,35 +36,38 @@ Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& sha
   if (query_qualifier) v.String("qualifier", *query_qualifier, shapes::kQualifier);
   LAMBKIN_RETURN_IF_ERROR(v.ToStatus());
 
-  // The pattern has matched, so the parts are where the grammar puts them.
+  // The pattern has matched; find the parts where the grammar puts them. A name may itself
+  // look like the start of an ARN ("arn:prod" is function "arn", qualifier "prod").
   std::vector<std::string_view> parts = Split(raw, ':');
   std::optional<std::string_view> region, account;
-  std::string_view name;
-  std::string_view qualifier;
   size_t i = 0;
-  if (parts[0] == "arn") {
+  if (parts.size() >= 6 && parts[0] == "arn" && parts[2] == "lambda") {
     region = parts[3];
     account = parts[4];
     i = 5;
-  } else {
-    auto fn = std::find(parts.begin(), parts.end(), "function");
-    size_t fn_index = static_cast<size_t>(fn - parts.begin());
-    if (fn != parts.end() && fn_index + 1 < parts.size()) {
-      if (fn_index == 2) {
-        region = parts[0];
-        account = parts[1];
-      } else if (fn_index == 1) {
-        account = parts[0];
-      }
-      i = fn_index;
-    } else if (parts.size() >= 2 && IsAccountId(parts[0]) && parts.size() == 2) {
-      account = parts[0];
-      i = 1;
-    }
+  } else if (parts.size() >= 3 && parts[1] == "function" && IsAccountId(parts[0])) {
+    account = parts[0];
+    i = 1;
+  } else if (parts.size() >= 4 && parts[2] == "function" && IsAccountId(parts[1])) {
+    region = parts[0];
+    account = parts[1];
+    i = 2;
+  } else if (parts.size() == 3 && IsAccountId(parts[1]) && !IsAccountId(parts[0])) {
+    region = parts[0];  // region:account:name
+    account = parts[1];
+    i = 2;
+  } else if (parts.size() == 2 && IsAccountId(parts[0])) {
+    account = parts[0];  // account:name
+    i = 1;
   }
-  if (i < parts.size() && parts[i] == "function") ++i;
-  name = parts[i];
-  if (i + 1 < parts.size()) qualifier = parts[i + 1];
+  if (i < parts.size() && parts[i] == "function" && i + 1 < parts.size()) ++i;
+  if (i >= parts.size() || parts.size() - i > 2) {
+    return ValidationError(
+        fmt::format("'{}'", raw), "functionName",
+        fmt::format("Member must satisfy regular expression pattern: {}", shape.pattern));
+  }
+  std::string_view name = parts[i];
+  std::string_view qualifier = i + 1 < parts.size() ? parts[i + 1] : std::string_view();
 
   if (name.size() > 64) {
     return InvalidParameter(fmt::format(

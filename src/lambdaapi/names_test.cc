@@ -35,6 +35,12 @@ TEST(ResolveFunctionTest, AcceptsEveryNameForm) {
       {"invalid:function:name", std::nullopt, StatusCode::kValidation, "", ""},
       {"my-fn", "bad?qualifier", StatusCode::kValidation, "", ""},
       {"my fn", std::nullopt, StatusCode::kValidation, "", ""},
+      // Names that look like the start of an ARN (found by the fuzzer).
+      {"arn:awsa", std::nullopt, StatusCode::kOk, "arn", "awsa"},
+      {"function:f", std::nullopt, StatusCode::kOk, "f", ""},  // the grammar takes the prefix
+      {"123456789012:f", std::nullopt, StatusCode::kOk, "f", ""},
+      {"123456789012:function:f:live", std::nullopt, StatusCode::kOk, "f", "live"},
+      {"arn:aws:lambda:us-east-1:123456789012:f", std::nullopt, StatusCode::kOk, "f", ""},
   };
   for (const Case& c : cases) {
     auto r = ResolveFunction(c.raw, shapes::kNamespacedFunctionName, kScope, c.query);

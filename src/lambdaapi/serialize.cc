@@ -70,7 +70,7 @@ server::HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   server::HttpResponse r;
   r.status = status;
   r.SetHeader("Content-Type", "application/json");
-  r.body = body.dump();
+  r.body = DumpJson(body);
   return r;
 }
 

@@ -219,3 +219,10 @@ test('over-size packages are refused with the AWS errors', async () => {
   assert.equal(big.$metadata.httpStatusCode, 413);
   assert.equal(big.message, 'Zipped size must be smaller than 52428800 bytes');
 });
+
+test('bytes that are not UTF-8 in the URI get a 400, not a server error', async () => {
+  const res = await fetch(`${server.endpoint}/2021-07-20/functions/f/runtime-management-config?Qualifier=%24LATEST%FF`);
+  assert.equal(res.status, 400);
+  assert.equal(res.headers.get('x-amzn-errortype'), 'ValidationException');
+  assert.match((await res.json()).message, /at 'qualifier' failed to satisfy constraint/);
+});

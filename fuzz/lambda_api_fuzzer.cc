@@ -1,0 +1,65 @@
+// Fuzzes the whole Lambda API request path (routing, JSON bodies, validation, the domain and
+// the store) with arbitrary method, target and body, against a real store in a temp dir.
+// Input: "<method>\n<target>\n<body>".
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "catalog/catalog.h"
+#include "functions/function_service.h"
+#include "lambdaapi/api.h"
+
+namespace {
+
+struct World {
+  lambkin::ManualClock clock{1700000000000};
+  lambkin::catalog::RegionSet regions = lambkin::catalog::RegionSet::Default();
+  std::unique_ptr<lambkin::store::Database> db;
+  std::unique_ptr<lambkin::catalog::Catalog> catalog;
+  std::unique_ptr<lambkin::functions::CodePackageStore> code;
+  std::unique_ptr<lambkin::functions::FunctionService> service;
+  std::unique_ptr<lambkin::lambdaapi::LambdaApi> api;
+};
+
+World* MakeWorld() {
+  auto* w = new World;
+  std::string dir = std::filesystem::temp_directory_path() / "lambkin-fuzz";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  w->db = std::move(lambkin::store::Database::Open(
+                        dir + "/db", std::string(lambkin::catalog::kCatalogSchema) +
+                                         lambkin::functions::kFunctionsSchema))
+              .value();
+  w->catalog =
+      std::move(lambkin::catalog::Catalog::Open(w->db.get(), &w->regions, dir, &w->clock)).value();
+  const char* runtimes = std::getenv("LAMBKIN_RUNTIMES_DIR");
+  if (runtimes != nullptr) (void)w->catalog->RegisterBuiltins(runtimes);
+  w->code = std::make_unique<lambkin::functions::CodePackageStore>(dir + "/code");
+  (void)w->code->Init();
+  w->service = std::make_unique<lambkin::functions::FunctionService>(
+      w->db.get(), w->catalog.get(), &w->regions, w->code.get(), &w->clock);
+  w->api = std::make_unique<lambkin::lambdaapi::LambdaApi>(lambkin::lambdaapi::ApiContext{
+      w->service.get(), w->catalog.get(), &w->regions, "123456789012"});
+  return w;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static World* world = MakeWorld();
+  std::string input(reinterpret_cast<const char*>(data), size);
+  size_t a = input.find('\n');
+  size_t b = a == std::string::npos ? a : input.find('\n', a + 1);
+  if (b == std::string::npos) return 0;
+  lambkin::server::HttpRequest request;
+  request.method = input.substr(0, a);
+  request.target = input.substr(a + 1, b - a - 1);
+  request.body = input.substr(b + 1);
+  if (!lambkin::server::ParseTarget(request.target, request)) return 0;
+  auto response = world->api->Handle(request);
+  if (response && (response->status < 200 || response->status > 599)) __builtin_trap();
+  return 0;
+}
