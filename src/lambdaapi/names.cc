@@ -45,20 +45,15 @@ Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& sha
     region = parts[3];
     account = parts[4];
     i = 5;
-  } else if (parts.size() >= 3 && parts[1] == "function" && IsAccountId(parts[0])) {
-    account = parts[0];
+  } else if ((parts.size() >= 3 && parts[1] == "function" && IsAccountId(parts[0])) ||
+             (parts.size() == 2 && IsAccountId(parts[0]))) {
+    account = parts[0];  // account:function:name[:q] or account:name
     i = 1;
-  } else if (parts.size() >= 4 && parts[2] == "function" && IsAccountId(parts[1])) {
-    region = parts[0];
+  } else if ((parts.size() >= 4 && parts[2] == "function" && IsAccountId(parts[1])) ||
+             (parts.size() == 3 && IsAccountId(parts[1]) && !IsAccountId(parts[0]))) {
+    region = parts[0];  // region:account:function:name[:q] or region:account:name
     account = parts[1];
     i = 2;
-  } else if (parts.size() == 3 && IsAccountId(parts[1]) && !IsAccountId(parts[0])) {
-    region = parts[0];  // region:account:name
-    account = parts[1];
-    i = 2;
-  } else if (parts.size() == 2 && IsAccountId(parts[0])) {
-    account = parts[0];  // account:name
-    i = 1;
   }
   if (i < parts.size() && parts[i] == "function" && i + 1 < parts.size()) ++i;
   if (i >= parts.size() || parts.size() - i > 2) {
