@@ -16,10 +16,14 @@
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
 #include "common/clock.h"
+#include "exec/event_queue.h"
+#include "exec/invoker.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/errors.h"
+#include "logs/log_store.h"
+#include "logs/log_writer.h"
 #include "server/http_server.h"
 #include "store/database.h"
 
@@ -32,6 +36,8 @@ constexpr char kDefaultAccount[] = "123456789012";
 struct Config {
   std::string account = kDefaultAccount;
   catalog::RegionSet regions = catalog::RegionSet::Default();
+  exec::InvokerOptions invoker;
+  exec::EventQueueOptions events;
 };
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -52,6 +58,24 @@ Result<Config> LoadConfig(const std::string& path) {
       return InvalidParameter("config: account_id must be 12 digits");
     }
     config.account = a.get<std::string>();
+  }
+  if (doc.contains("execution")) {
+    const auto& e = doc["execution"];
+    if (!e.is_object()) return InvalidParameter("config: execution must be an object");
+    try {
+      if (e.contains("max_environments")) {
+        config.invoker.max_environments = e["max_environments"].get<int>();
+      }
+      if (e.contains("idle_timeout_ms")) {
+        config.invoker.idle_timeout =
+            std::chrono::milliseconds(e["idle_timeout_ms"].get<int64_t>());
+      }
+      if (e.contains("event_retry_delays_ms")) {
+        config.events.retry_delays_ms = e["event_retry_delays_ms"].get<std::vector<int64_t>>();
+      }
+    } catch (const nlohmann::json::exception& ex) {
+      return InvalidParameter(fmt::format("config: execution: {}", ex.what()));
+    }
   }
   if (doc.contains("regions")) {
     LAMBKIN_ASSIGN_OR_RETURN(config.regions, catalog::RegionSet::FromJson(doc["regions"].dump()));
@@ -84,7 +108,8 @@ int Serve(const ServeOptions& options) {
   SystemClock clock;
   auto db =
       store::Database::Open(options.data_dir + "/lambkin.db",
-                            std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema);
+                            std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema +
+                                logs::kLogsSchema + exec::kEventQueueSchema);
   if (!db.ok()) return Fail(db.status());
   auto catalog = catalog::Catalog::Open(db->get(), &config->regions, options.data_dir, &clock);
   if (!catalog.ok()) return Fail(catalog.status());
@@ -92,19 +117,24 @@ int Serve(const ServeOptions& options) {
   functions::CodePackageStore code(options.data_dir + "/code");
   if (Status s = code.Init(); !s.ok()) return Fail(s);
   functions::FunctionService service(db->get(), catalog->get(), &config->regions, &code, &clock);
-  lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, config->account});
+  logs::LogStore log_store(db->get(), &clock);
+  logs::LogWriter log_writer(&log_store);
+  server::HttpServer http(options.threads);
+  exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
+                        config->invoker);
+  exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
+  lambdaapi::LambdaApi lambda(
+      {&service, catalog->get(), &config->regions, config->account, &invoker, &events});
   admin::AdminApi admin(catalog->get(), &config->regions, &code);
 
-  server::HttpServer http(
-      [&](const server::HttpRequest& request) -> server::HttpResponse {
-        if (auto r = lambda.Handle(request)) return std::move(*r);
-        if (auto r = admin.Handle(request)) return std::move(*r);
-        return lambdaapi::ErrorResponse(
+  Result<uint16_t> port =
+      http.Listen(options.listen, [&](const server::HttpRequest& request, server::Respond respond) {
+        if (lambda.Handle(request, respond)) return;
+        if (auto r = admin.Handle(request)) return respond(std::move(*r));
+        respond(lambdaapi::ErrorResponse(
             {StatusCode::kNotImplemented,
-             fmt::format("Lambkin does not implement {} {}", request.method, request.raw_path)});
-      },
-      options.threads);
-  Result<uint16_t> port = http.Listen(options.listen);
+             fmt::format("Lambkin does not implement {} {}", request.method, request.raw_path)}));
+      });
   if (!port.ok()) return Fail(port.status());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf("lambkin listening on http://%s:%u (data %s, default region %s, account %s)\n",
@@ -114,7 +144,11 @@ int Serve(const ServeOptions& options) {
     std::printf("  runtime %-16s %s\n", v.runtime.c_str(), v.name.c_str());
   }
   std::fflush(stdout);
+  events.Start();
   http.Run(/*handle_signals=*/true);
+  events.Stop();
+  invoker.ShutdownAll();
+  log_writer.Flush();
   ::close(lock_fd);
   return 0;
 }

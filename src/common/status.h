@@ -25,11 +25,13 @@ enum class StatusCode {
   kResourceConflict,       // the resource exists or is in a conflicting state
   kPreconditionFailed,     // RevisionId mismatch
   kRequestEntityTooLarge,  // request or package over a size limit
+  kRequestTooLarge,        // an Invoke payload over its limit
   kAccessDenied,           // caller may not act on the resource
   kUnrecognizedClient,     // unknown credentials or region
   kUnsupportedMediaType,
-  kNotImplemented,  // the operation exists in AWS but not (yet) in Lambkin
-  kInternal,        // a bug or an I/O failure on our side
+  kTooManyRequests,  // throttled; the message is the AWS Reason
+  kNotImplemented,   // the operation exists in AWS but not (yet) in Lambkin
+  kInternal,         // a bug or an I/O failure on our side
 };
 
 class [[nodiscard]] Status {

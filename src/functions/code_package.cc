@@ -148,6 +148,74 @@ Result<std::string> CodePackageStore::Get(std::string_view sha256_hex) const {
 void CodePackageStore::Remove(std::string_view sha256_hex) {
   std::error_code ec;
   std::filesystem::remove(PathOf(sha256_hex), ec);
+  std::filesystem::remove_all(fmt::format("{}/unpacked/{}", dir_, sha256_hex), ec);
+}
+
+Result<std::string> CodePackageStore::Unpacked(std::string_view sha256_hex) {
+  namespace fs = std::filesystem;
+  std::string target = fmt::format("{}/unpacked/{}", dir_, sha256_hex);
+  std::error_code ec;
+  if (fs::is_directory(target, ec)) return target;
+  LAMBKIN_ASSIGN_OR_RETURN(std::string zip, Get(sha256_hex));
+  // Unpack beside the target, then rename: a reader never sees a half-unpacked package.
+  std::string staging = fmt::format("{}/unpacked/.staging-{}", dir_, RandomUuid());
+  fs::create_directories(staging, ec);
+  if (ec) return Internal(fmt::format("cannot create {}: {}", staging, ec.message()));
+  auto cleanup = [&] { fs::remove_all(staging, ec); };
+  std::unique_ptr<archive, decltype(&archive_read_free)> in(archive_read_new(), archive_read_free);
+  std::unique_ptr<archive, decltype(&archive_write_free)> out(archive_write_disk_new(),
+                                                              archive_write_free);
+  archive_read_support_format_zip(in.get());
+  archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                ARCHIVE_EXTRACT_SECURE_SYMLINKS);
+  if (archive_read_open_memory(in.get(), zip.data(), zip.size()) != ARCHIVE_OK) {
+    cleanup();
+    return Internal(fmt::format("cannot read stored package {}", sha256_hex));
+  }
+  while (true) {
+    archive_entry* entry = nullptr;
+    int rc = archive_read_next_header(in.get(), &entry);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+      cleanup();
+      return Internal(
+          fmt::format("cannot unpack {}: {}", sha256_hex, archive_error_string(in.get())));
+    }
+    // Entry names were checked not to escape the root when the package was accepted; they are
+    // placed under the staging directory (an absolute path, hence no SECURE_NOABSOLUTEPATHS).
+    std::string path = fmt::format("{}/{}", staging, archive_entry_pathname(entry));
+    archive_entry_set_pathname(entry, path.c_str());
+    // Readable (and, for directories and executables, searchable) by the sandbox user.
+    mode_t mode = archive_entry_perm(entry);
+    bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
+    mode |= (is_dir || (mode & 0111) != 0) ? 0555 : 0444;
+    archive_entry_set_perm(entry, mode & 0755);
+    if (archive_write_header(out.get(), entry) != ARCHIVE_OK) {
+      std::string err = archive_error_string(out.get()) ? archive_error_string(out.get()) : "";
+      cleanup();
+      return Internal(fmt::format("cannot unpack {}: {}", sha256_hex, err));
+    }
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    while ((rc = archive_read_data_block(in.get(), &block, &size, &offset)) == ARCHIVE_OK) {
+      if (archive_write_data_block(out.get(), block, size, offset) < ARCHIVE_OK) break;
+    }
+    if (rc != ARCHIVE_EOF || archive_write_finish_entry(out.get()) < ARCHIVE_OK) {
+      std::string err = archive_error_string(out.get()) ? archive_error_string(out.get()) : "";
+      cleanup();
+      return Internal(fmt::format("cannot unpack {}: {}", sha256_hex, err));
+    }
+  }
+  archive_write_close(out.get());
+  fs::permissions(staging, fs::perms(0755), ec);
+  fs::rename(staging, target, ec);
+  if (ec) {
+    cleanup();
+    if (fs::is_directory(target)) return target;  // unpacked concurrently by someone else
+    return Internal(fmt::format("cannot move unpacked package: {}", ec.message()));
+  }
+  return target;
 }
 
 }  // namespace lambkin::functions

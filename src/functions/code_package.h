@@ -41,6 +41,10 @@ class CodePackageStore {
   Result<std::string> Get(std::string_view sha256_hex) const;
   void Remove(std::string_view sha256_hex);
   std::string PathOf(std::string_view sha256_hex) const;
+  // The package unpacked into a directory (done once per package, then reused): what an
+  // execution environment mounts read-only at /var/task. Every file is made readable by all,
+  // as Lambda's sandbox user must read it; executable bits are kept.
+  Result<std::string> Unpacked(std::string_view sha256_hex);
 
  private:
   std::string dir_;

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS functions (
   next_version INTEGER NOT NULL,
   published_revision TEXT,
   published_version INTEGER,
+  reserved_concurrency INTEGER,
   PRIMARY KEY (account, region, name)
 );
 CREATE TABLE IF NOT EXISTS function_versions (
@@ -425,6 +426,67 @@ Result<FunctionVersion> FunctionService::GetFunctionVersion(const Scope& scope,
   });
   if (!s.ok()) return s;
   return out;
+}
+
+Result<FunctionVersion> FunctionService::ResolveInvocation(const Scope& scope,
+                                                           const std::string& name,
+                                                           const std::string& qualifier,
+                                                           double weight_draw) {
+  FunctionVersion out;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    std::string target = qualifier;
+    if (!VersionNumber(qualifier) && !IsAllDigits(qualifier)) {
+      LAMBKIN_ASSIGN_OR_RETURN(auto alias, LoadAlias(txn, scope, name, qualifier));
+      if (alias) {
+        target = alias->function_version;
+        if (alias->routing) {
+          for (const auto& [version, weight] : alias->routing->additional_version_weights) {
+            if (weight_draw < weight) target = version;
+          }
+        }
+      }
+    }
+    LAMBKIN_ASSIGN_OR_RETURN(out, RequireVersion(txn, scope, name, target));
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    // Invoke always names the qualified ARN, $LATEST included.
+    if (s.code() == StatusCode::kResourceNotFound) {
+      return FunctionNotFound(scope, name, qualifier.empty() ? kLatest : qualifier);
+    }
+    return s;
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> FunctionService::GetReservedConcurrency(const Scope& scope,
+                                                                       const std::string& name) {
+  std::optional<int64_t> out;
+  Status s = db_->ReadOne([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("SELECT reserved_concurrency FROM functions WHERE account = ? AND "
+                             "region = ? AND name = ?"));
+    st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return FunctionNotFound(scope, name, kLatest);
+    out = st.ColumnOptionalInt(0);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status FunctionService::PutReservedConcurrency(const Scope& scope, const std::string& name,
+                                               std::optional<int64_t> reserved) {
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("UPDATE functions SET reserved_concurrency = ? WHERE account = ? "
+                             "AND region = ? AND name = ?"));
+    st.Bind(1, reserved).Bind(2, scope.account).Bind(3, scope.region).Bind(4, name);
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
+    if (txn.Changes() == 0) return FunctionNotFound(scope, name, kLatest);
+    return Status::Ok();
+  });
 }
 
 Result<Function> FunctionService::GetFunction(const Scope& scope, const std::string& name) {

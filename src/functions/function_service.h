@@ -102,6 +102,16 @@ class FunctionService {
   Result<FunctionVersion> GetFunctionVersion(const Scope& scope, const std::string& name,
                                              const std::string& qualifier);
   Result<Function> GetFunction(const Scope& scope, const std::string& name);
+  // The version an invocation of `qualifier` runs: the version itself, or an alias's target,
+  // or (with `weight_draw` in [0, 1) below its weight) the alias's additional version.
+  Result<FunctionVersion> ResolveInvocation(const Scope& scope, const std::string& name,
+                                            const std::string& qualifier, double weight_draw);
+  // Reserved concurrency (PutFunctionConcurrency); nullopt when unset.
+  Result<std::optional<int64_t>> GetReservedConcurrency(const Scope& scope,
+                                                        const std::string& name);
+  // Sets (or with nullopt removes) the reserved concurrency.
+  Status PutReservedConcurrency(const Scope& scope, const std::string& name,
+                                std::optional<int64_t> reserved);
   // all_versions=false lists $LATEST of each function.
   Result<Page<FunctionVersion>> ListFunctions(const Scope& scope, bool all_versions,
                                               const std::string& marker, int max_items);

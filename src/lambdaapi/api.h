@@ -14,6 +14,8 @@
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
 #include "common/status.h"
+#include "exec/event_queue.h"
+#include "exec/invoker.h"
 #include "functions/function_service.h"
 #include "lambdaapi/validation.h"
 #include "server/request.h"
@@ -25,6 +27,8 @@ struct ApiContext {
   catalog::Catalog* catalog;
   const catalog::RegionSet* regions;
   std::string account;  // the account every access key maps to (until IAM lands)
+  exec::Invoker* invoker = nullptr;
+  exec::EventQueue* events = nullptr;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.
@@ -37,6 +41,8 @@ struct Call {
 };
 
 using Operation = server::HttpResponse (*)(const ApiContext&, const Call&);
+// An operation that answers later (Invoke waits for the function).
+using AsyncOperation = void (*)(const ApiContext&, const Call&, server::Respond);
 
 // The {FunctionName} label of an operation that acts on a function itself (never on a version
 // or alias), validated against the FunctionName shape and resolved within the caller's scope.
@@ -52,8 +58,9 @@ Result<functions::Scope> ScopeOf(const ApiContext& ctx, const server::HttpReques
 class LambdaApi {
  public:
   explicit LambdaApi(ApiContext ctx) : ctx_(std::move(ctx)) {}
-  // Routes a request; returns nullopt when no Lambda route matches (another API may).
-  std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
+  // Routes a request and answers it through `respond`; false (and `respond` untouched) when no
+  // Lambda route matches, so another API may take it.
+  bool Handle(const server::HttpRequest& request, server::Respond& respond) const;
 
  private:
   ApiContext ctx_;
@@ -77,6 +84,10 @@ server::HttpResponse DeleteAlias(const ApiContext&, const Call&);
 server::HttpResponse ListAliases(const ApiContext&, const Call&);
 server::HttpResponse GetRuntimeManagementConfig(const ApiContext&, const Call&);
 server::HttpResponse PutRuntimeManagementConfig(const ApiContext&, const Call&);
+void Invoke(const ApiContext&, const Call&, server::Respond);
+server::HttpResponse PutFunctionConcurrency(const ApiContext&, const Call&);
+server::HttpResponse GetFunctionConcurrency(const ApiContext&, const Call&);
+server::HttpResponse DeleteFunctionConcurrency(const ApiContext&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::lambdaapi

@@ -14,6 +14,8 @@ constexpr WireError kWireErrors[] = {
     {StatusCode::kResourceConflict, 409, "ResourceConflictException", "User", "message"},
     {StatusCode::kPreconditionFailed, 412, "PreconditionFailedException", "User", "message"},
     {StatusCode::kRequestEntityTooLarge, 413, "RequestEntityTooLargeException", "", "message"},
+    {StatusCode::kRequestTooLarge, 413, "RequestTooLargeException", "User", "message"},
+    {StatusCode::kTooManyRequests, 429, "TooManyRequestsException", "User", "message"},
     {StatusCode::kAccessDenied, 403, "AccessDeniedException", "", "Message"},
     {StatusCode::kUnrecognizedClient, 403, "UnrecognizedClientException", "", "message"},
     {StatusCode::kUnsupportedMediaType, 415, "UnsupportedMediaTypeException", "User", "message"},
@@ -41,6 +43,12 @@ server::HttpResponse ErrorResponse(const Status& status) {
   body[std::string(e.message_key)] = status.message();
   body["__type"] = e.type_name;
   server::HttpResponse r;
+  if (status.code() == StatusCode::kTooManyRequests) {
+    // A throttle's Status carries the AWS Reason; the message is always the same.
+    body["message"] = "Rate Exceeded.";
+    body["Reason"] = status.message();
+    r.SetHeader("Retry-After", "1");
+  }
   r.status = e.http_status;
   r.SetHeader("Content-Type", "application/json");
   r.SetHeader("x-amzn-ErrorType", std::string(e.type_name));

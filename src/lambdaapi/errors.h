@@ -28,7 +28,8 @@ const WireError& WireErrorFor(StatusCode code);
 // percent-decoded; bytes that are not UTF-8 are written as U+FFFD instead of failing.
 std::string DumpJson(const nlohmann::json& body);
 
-// The AWS error response for a non-OK status.
+// The AWS error response for a non-OK status. A kTooManyRequests status carries the AWS
+// `Reason` (ReservedFunctionConcurrentInvocationLimitExceeded, ...) as its message.
 server::HttpResponse ErrorResponse(const Status& status);
 
 }  // namespace lambkin::lambdaapi

@@ -14,6 +14,7 @@ struct Route {
   std::string_view method;
   std::string_view pattern;  // segments; {Label} captures one decoded segment
   Operation operation;
+  AsyncOperation async_operation = nullptr;
 };
 
 constexpr Route kRoutes[] = {
@@ -35,6 +36,10 @@ constexpr Route kRoutes[] = {
      ops::GetRuntimeManagementConfig},
     {"PUT", "/2021-07-20/functions/{FunctionName}/runtime-management-config",
      ops::PutRuntimeManagementConfig},
+    {"POST", "/2015-03-31/functions/{FunctionName}/invocations", nullptr, ops::Invoke},
+    {"PUT", "/2017-10-31/functions/{FunctionName}/concurrency", ops::PutFunctionConcurrency},
+    {"GET", "/2019-09-30/functions/{FunctionName}/concurrency", ops::GetFunctionConcurrency},
+    {"DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", ops::DeleteFunctionConcurrency},
 };
 
 // Matches `path` against a route pattern, filling `labels`.
@@ -100,17 +105,25 @@ Result<functions::Scope> ScopeOf(const ApiContext& ctx, const server::HttpReques
   return functions::Scope{ctx.account, name};
 }
 
-std::optional<server::HttpResponse> LambdaApi::Handle(const server::HttpRequest& request) const {
+bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& respond) const {
   for (const Route& route : kRoutes) {
     std::map<std::string, std::string> labels;
     if (!Match(route.pattern, request.path, labels)) continue;
     if (route.method != request.method) continue;
     Result<functions::Scope> scope = ScopeOf(ctx_, request);
-    if (!scope.ok()) return ErrorResponse(scope.status());
+    if (!scope.ok()) {
+      respond(ErrorResponse(scope.status()));
+      return true;
+    }
     Call call{request, std::move(*scope), std::move(labels)};
-    return route.operation(ctx_, call);
+    if (route.async_operation != nullptr) {
+      route.async_operation(ctx_, call, std::move(respond));
+    } else {
+      respond(route.operation(ctx_, call));
+    }
+    return true;
   }
-  return std::nullopt;
+  return false;
 }
 
 }  // namespace lambkin::lambdaapi

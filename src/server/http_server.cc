@@ -4,10 +4,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <map>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
 
@@ -25,14 +28,15 @@ HttpResponse PlainError(int status, const std::string& type, const std::string& 
   r.status = status;
   r.SetHeader("Content-Type", "application/json");
   r.SetHeader("x-amzn-ErrorType", type);
-  r.body = fmt::format(R"({{"Type":"User","message":"{}"}})", message);
+  r.body =
+      nlohmann::json{{"Type", status >= 500 ? "Service" : "User"}, {"message", message}}.dump();
   return r;
 }
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Handler* handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+  Session(tcp::socket socket, std::shared_ptr<const Handler> handler)
+      : stream_(std::move(socket)), handler_(std::move(handler)) {}
 
   void Start() { ReadRequest(); }
 
@@ -41,6 +45,31 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(64 * 1024);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // Clients such as curl send `Expect: 100-continue` before a large body and wait for the
+  // interim response; answer it at once, then read the body.
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    auto& req = parser_->get();
+    auto expect = req[http::field::expect];
+    if (beast::iequals(expect, "100-continue") && !parser_->is_done()) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code ec2, size_t) {
+                          if (ec2) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -48,7 +77,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == asio::error::operation_aborted) {
       return Close();
     }
     if (ec == http::error::body_limit) {
@@ -72,19 +101,25 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     request.body = std::move(req.body());
-    HttpResponse response;
+    bool keep_alive = req.keep_alive();
+    unsigned version = req.version();
     if (!ParseTarget(request.target, request)) {
-      response = PlainError(400, "InvalidRequestContentException", "Malformed request target");
-    } else {
-      try {
-        response = (*handler_)(request);
-      } catch (const std::exception& e) {
-        response = PlainError(500, "ServiceException", "Internal error");
-        response.body = fmt::format(R"({{"Type":"Service","Message":"Internal error: {}"}})",
-                                    "unexpected exception");
-      }
+      return Write(PlainError(400, "InvalidRequestContentException", "Malformed request target"),
+                   keep_alive, version);
     }
-    Write(std::move(response), req.keep_alive(), req.version());
+    auto self = shared_from_this();
+    Respond respond = [self, keep_alive, version](HttpResponse response) {
+      asio::dispatch(self->stream_.get_executor(),
+                     [self, keep_alive, version, r = std::move(response)]() mutable {
+                       self->Write(std::move(r), keep_alive, version);
+                     });
+    };
+    try {
+      (*handler_)(request, std::move(respond));
+    } catch (const std::exception& e) {
+      // Handlers return errors as values; an exception here is a bug. Answer rather than die.
+      Write(PlainError(500, "ServiceException", "Internal error"), false, version);
+    }
   }
 
   void Write(HttpResponse response, bool keep_alive, unsigned version) {
@@ -115,38 +150,50 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  const Handler* handler_;
+  std::shared_ptr<const Handler> handler_;
+};
+
+struct Listener : std::enable_shared_from_this<Listener> {
+  Listener(asio::io_context& ioc, Handler h)
+      : acceptor(ioc), handler(std::make_shared<const Handler>(std::move(h))) {}
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(acceptor.get_executor()),
+                          [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+                            if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) {
+                              return;
+                            }
+                            if (!ec) {
+                              beast::error_code ignored;
+                              s.set_option(tcp::no_delay(true), ignored);
+                              std::make_shared<Session>(std::move(s), self->handler)->Start();
+                            }
+                            self->Accept();
+                          });
+  }
+
+  tcp::acceptor acceptor;
+  std::shared_ptr<const Handler> handler;
 };
 
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Handler h, int n) : handler(std::move(h)), threads(n), ioc(n), acceptor(ioc) {}
+  explicit Impl(int n) : threads(n), ioc(n) {}
 
-  void Accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
-      if (ec) {
-        if (ec == asio::error::operation_aborted) return;
-      } else {
-        s.set_option(tcp::no_delay(true));
-        std::make_shared<Session>(std::move(s), &handler)->Start();
-      }
-      Accept();
-    });
-  }
-
-  Handler handler;
   int threads;
   asio::io_context ioc;
-  tcp::acceptor acceptor;
+  std::mutex mu;
+  std::map<uint16_t, std::shared_ptr<Listener>> listeners;
 };
 
-HttpServer::HttpServer(Handler handler, int threads)
-    : impl_(std::make_unique<Impl>(std::move(handler), threads)) {}
+HttpServer::HttpServer(int threads) : impl_(std::make_unique<Impl>(threads)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-Result<uint16_t> HttpServer::Listen(const std::string& address) {
+boost::asio::io_context& HttpServer::io_context() { return impl_->ioc; }
+
+Result<uint16_t> HttpServer::Listen(const std::string& address, Handler handler) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) {
     return InvalidParameter(fmt::format("listen address {} must be HOST:PORT", address));
@@ -162,13 +209,35 @@ Result<uint16_t> HttpServer::Listen(const std::string& address) {
   }
   if (port > 65535) return InvalidParameter(fmt::format("bad listen port in {}", address));
   tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
-  auto& acc = impl_->acceptor;
+  auto listener = std::make_shared<Listener>(impl_->ioc, std::move(handler));
+  auto& acc = listener->acceptor;
   acc.open(endpoint.protocol(), ec);
   if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(endpoint, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Internal(fmt::format("cannot listen on {}: {}", address, ec.message()));
-  return acc.local_endpoint().port();
+  uint16_t bound = acc.local_endpoint().port();
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->listeners[bound] = listener;
+  }
+  asio::post(impl_->ioc, [listener] { listener->Accept(); });
+  return bound;
+}
+
+void HttpServer::Close(uint16_t port) {
+  std::shared_ptr<Listener> listener;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->listeners.find(port);
+    if (it == impl_->listeners.end()) return;
+    listener = it->second;
+    impl_->listeners.erase(it);
+  }
+  asio::post(impl_->ioc, [listener] {
+    beast::error_code ec;
+    listener->acceptor.close(ec);
+  });
 }
 
 void HttpServer::Run(bool handle_signals) {
@@ -177,7 +246,7 @@ void HttpServer::Run(bool handle_signals) {
     signals.emplace(impl_->ioc, SIGINT, SIGTERM);
     signals->async_wait([this](beast::error_code, int) { Stop(); });
   }
-  impl_->Accept();
+  auto guard = asio::make_work_guard(impl_->ioc);
   std::vector<std::thread> workers;
   for (int i = 1; i < impl_->threads; ++i) workers.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
@@ -185,10 +254,7 @@ void HttpServer::Run(bool handle_signals) {
 }
 
 void HttpServer::Stop() {
-  asio::post(impl_->ioc, [this] {
-    beast::error_code ec;
-    impl_->acceptor.close(ec);
-  });
+  // Pending handlers never run after stop(); listeners and sessions close when destroyed.
   impl_->ioc.stop();
 }
 

@@ -1,18 +1,23 @@
-// HttpServer: the one asynchronous HTTP/1.1 stack (Boost.Beast on Asio) behind every API.
+// HttpServer: the one asynchronous HTTP/1.1 stack (Boost.Beast on Asio) behind every API and
+// every execution environment's Runtime API endpoint.
 //
-// It accepts connections on one listening address, keeps them alive, reads each request in
-// full (up to kMaxBodyBytes), converts it to an HttpRequest and hands it to the Handler on one
-// of its worker threads; the handler's HttpResponse is written back. A request that cannot be
+// It accepts connections on any number of listening addresses, each with its own Handler,
+// keeps connections alive, reads each request in full (up to kMaxBodyBytes), converts it to an
+// HttpRequest and hands it to the listener's Handler on one of its worker threads; whatever the
+// handler passes to `respond` (at once or later) is written back. A request that cannot be
 // parsed is answered with 400; an oversized body with 413. Every response carries
 // x-amzn-RequestId (the handler may set it; otherwise a fresh UUID is used).
 //
 // Run() blocks until Stop() is called (from any thread) or SIGINT/SIGTERM arrives when signal
-// handling is enabled. The Handler must be thread-safe.
+// handling is enabled. Listen() and Close() may be called from any thread, before or while the
+// server runs. Handlers must be thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+
+#include <boost/asio/io_context.hpp>
 
 #include "common/status.h"
 #include "server/request.h"
@@ -24,15 +29,20 @@ inline constexpr uint64_t kMaxBodyBytes = 70167211;
 
 class HttpServer {
  public:
-  HttpServer(Handler handler, int threads);
+  explicit HttpServer(int threads);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds `address` ("127.0.0.1:9001", port 0 picks a free port) and returns the bound port.
-  Result<uint16_t> Listen(const std::string& address);
+  // Binds `address` ("127.0.0.1:9001", port 0 picks a free port), serves it with `handler`, and
+  // returns the bound port.
+  Result<uint16_t> Listen(const std::string& address, Handler handler);
+  // Stops accepting on `port` (connections already open finish their current request).
+  void Close(uint16_t port);
   void Run(bool handle_signals);
   void Stop();
+  // The server's I/O context, for timers and child-process watches that share its threads.
+  boost::asio::io_context& io_context();
 
  private:
   struct Impl;

@@ -37,7 +37,10 @@ struct HttpResponse {
   HttpResponse& SetHeader(std::string name, std::string value);
 };
 
-using Handler = std::function<HttpResponse(const HttpRequest&)>;
+// A handler answers by calling `respond` exactly once, now or later (from any thread), so a
+// request can wait for something else (an invocation, a long poll) without holding a thread.
+using Respond = std::function<void(HttpResponse)>;
+using Handler = std::function<void(const HttpRequest&, Respond)>;
 
 // Decodes %XX escapes; returns nullopt on a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text);

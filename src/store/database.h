@@ -55,6 +55,8 @@ class Statement {
   Result<bool> Step();
   // Runs a statement that returns no rows.
   Status Run();
+  // Resets the statement so it can run again with new bindings.
+  Status Reset();
 
   std::string ColumnText(int col) const;
   int64_t ColumnInt(int col) const;

@@ -1,0 +1,646 @@
+#include "exec/environment.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "exec/cgroup.h"
+#include "exec/process.h"
+#include "exec/sandbox.h"
+
+namespace lambkin::exec {
+
+namespace asio = boost::asio;
+using server::HttpRequest;
+using server::HttpResponse;
+using server::Respond;
+
+namespace {
+
+// RIE's MaxPayloadSize: 6 MB plus a little.
+constexpr size_t kMaxResponseBytes = 6291556;
+constexpr size_t kTailBytes = 4096;
+constexpr size_t kMaxEventBytes = 256 * 1024;
+
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double MillisSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+HttpResponse RuntimeJson(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.SetHeader("Content-Type", "application/json");
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+HttpResponse RuntimeError(int status, std::string_view type, std::string_view message) {
+  return RuntimeJson(status, {{"errorMessage", message}, {"errorType", type}});
+}
+
+std::string PlatformError(std::string_view type, std::string_view request_id,
+                          std::string_view text) {
+  return nlohmann::json{{"errorType", type},
+                        {"errorMessage", fmt::format("RequestId: {} Error: {}", request_id, text)}}
+      .dump();
+}
+
+// RIE's normalisation of Lambda-Runtime-Function-Error-Type.
+std::string NormaliseErrorType(const std::optional<std::string>& header) {
+  if (!header || header->empty()) return "Runtime.Unknown";
+  return *header;
+}
+
+std::string ExitText(int status) {
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status) == 0
+               ? "Runtime exited without providing a reason"
+               : fmt::format("Runtime exited with error: exit status {}", WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    return fmt::format("Runtime exited with error: signal: {}",
+                       WTERMSIG(status) == SIGKILL ? std::string("killed")
+                                                   : std::string(strsignal(WTERMSIG(status))));
+  }
+  return "Runtime exited without providing a reason";
+}
+
+std::string ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
+                                uint16_t port, std::vector<std::string>& env) {
+  std::string group = fmt::format("/aws/lambda/{}", c.function_name);
+  auto set = [&](const std::string& k, const std::string& v) { env.push_back(k + "=" + v); };
+  // Customer variables first; reserved names are not theirs to set.
+  static const std::set<std::string> kReserved = {
+      "_HANDLER", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
+      "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+      "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+      "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+      "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"};
+  if (c.function.environment) {
+    for (const auto& [k, v] : *c.function.environment) {
+      if (!kReserved.contains(k) && !k.starts_with("_")) set(k, v);
+    }
+  }
+  auto has = [&](const std::string& k) {
+    return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.starts_with(k + "="); });
+  };
+  set("AWS_LAMBDA_RUNTIME_API", fmt::format("127.0.0.1:{}", port));
+  set("_HANDLER", c.function.handler);
+  set("AWS_REGION", c.scope.region);
+  set("AWS_DEFAULT_REGION", c.scope.region);
+  if (!c.function.runtime.starts_with("provided")) {
+    set("AWS_EXECUTION_ENV", fmt::format("AWS_Lambda_{}", c.function.runtime));
+  }
+  set("AWS_LAMBDA_FUNCTION_NAME", c.function_name);
+  set("AWS_LAMBDA_FUNCTION_VERSION", c.version);
+  set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(c.function.memory_size));
+  set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+  set("AWS_LAMBDA_LOG_GROUP_NAME", group);
+  set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
+  set("AWS_LAMBDA_LOG_FORMAT", "Text");
+  set("LAMBDA_TASK_ROOT", "/var/task");
+  set("LAMBDA_RUNTIME_DIR", "/var/runtime");
+  if (!has("LANG")) set("LANG", "en_US.UTF-8");
+  if (!has("TZ")) set("TZ", ":UTC");
+  if (!has("PATH")) set("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+  if (!has("LD_LIBRARY_PATH")) {
+    set("LD_LIBRARY_PATH",
+        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib");
+  }
+  if (c.function.runtime.starts_with("python") && !has("PYTHONPATH")) {
+    set("PYTHONPATH", "/var/runtime");
+  }
+  if (c.function.runtime.starts_with("nodejs") && !has("NODE_PATH")) {
+    set("NODE_PATH", "/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task");
+  }
+  return group;
+}
+
+}  // namespace
+
+std::string_view EnvStateName(EnvState s) {
+  switch (s) {
+    case EnvState::kInitializing: return "Initializing";
+    case EnvState::kReady: return "Ready";
+    case EnvState::kInvoking: return "Invoking";
+    case EnvState::kAwaitingNext: return "AwaitingNext";
+    case EnvState::kStopped: return "Stopped";
+  }
+  return "Unknown";
+}
+
+bool EnvTransitionAllowed(EnvState from, EnvState to) {
+  if (to == EnvState::kStopped) return from != EnvState::kStopped;
+  switch (from) {
+    case EnvState::kInitializing: return to == EnvState::kReady;
+    case EnvState::kReady: return to == EnvState::kInvoking;
+    case EnvState::kInvoking: return to == EnvState::kAwaitingNext;
+    case EnvState::kAwaitingNext: return to == EnvState::kReady;
+    case EnvState::kStopped: return false;
+  }
+  return false;
+}
+
+Environment::Environment(asio::io_context& ioc, server::HttpServer* http, logs::LogWriter* logs,
+                         const Clock* clock, EnvironmentConfig config,
+                         EnvironmentObserver* observer)
+    : strand_(asio::make_strand(ioc)),
+      http_(http),
+      logs_(logs),
+      clock_(clock),
+      config_(std::move(config)),
+      observer_(observer),
+      output_(strand_),
+      exit_watch_(strand_),
+      timer_(strand_) {
+  id_ = RandomUuid();
+  id_.erase(std::remove(id_.begin(), id_.end(), '-'), id_.end());
+  std::time_t secs = static_cast<std::time_t>(clock->NowMillis() / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  log_stream_ = fmt::format("{:04}/{:02}/{:02}/[{}]{}", tm.tm_year + 1900, tm.tm_mon + 1,
+                            tm.tm_mday, config_.version, id_);
+  log_group_ = fmt::format("/aws/lambda/{}", config_.function_name);
+  last_used_ms_ = SteadyMillis();
+}
+
+Environment::~Environment() {
+  if (pid_ > 0) {
+    KillProcessGroup(pid_);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (port_ != 0) http_->Close(port_);
+}
+
+void Environment::Start(InvokeRequest first, InvokeCallback done) {
+  asio::dispatch(strand_, [self = shared_from_this(), p = Pending{std::move(first),
+                                                                  std::move(done)}]() mutable {
+    self->DoStart(std::move(p));
+  });
+}
+
+void Environment::Assign(InvokeRequest request, InvokeCallback done) {
+  asio::dispatch(strand_, [self = shared_from_this(),
+                           p = Pending{std::move(request), std::move(done)}]() mutable {
+    if (self->state_ == EnvState::kStopped || self->pending_ || self->current_) {
+      // The pool only assigns to available environments; one that stopped meanwhile fails it.
+      std::optional<Pending> failed(std::move(p));
+      self->FailPending(failed, "Runtime.ExitError", "Runtime exited without providing a reason");
+      return;
+    }
+    self->pending_ = std::move(p);
+    if (self->state_ == EnvState::kReady && self->next_waiter_) self->Deliver();
+  });
+}
+
+void Environment::Shutdown() {
+  asio::dispatch(strand_, [self = shared_from_this()] { self->Stop(); });
+}
+
+void Environment::SetState(EnvState to) {
+  assert(EnvTransitionAllowed(state_, to));
+  state_ = to;
+}
+
+void Environment::Log(std::string message) {
+  if (message.size() > kMaxEventBytes) message.resize(kMaxEventBytes);
+  if (collecting_tail_) tail_ += message;
+  logs_->Write(config_.scope, log_group_, log_stream_,
+               logs::LogEvent{clock_->NowMillis(), std::move(message)});
+}
+
+void Environment::DoStart(Pending first) {
+  pending_ = std::move(first);
+  auto fail_start = [&](const Status& s) {
+    std::fprintf(stderr, "lambkin: cannot start environment %s: %s\n", id_.c_str(),
+                 s.message().c_str());
+    state_ = EnvState::kStopped;
+    FailPending(pending_, "Sandbox.Failure", s.message());
+    NotifyStopped();
+  };
+  std::weak_ptr<Environment> weak = weak_from_this();
+  Result<uint16_t> port = http_->Listen(
+      "127.0.0.1:0", [weak](const HttpRequest& request, Respond respond) {
+        auto self = weak.lock();
+        if (!self) return respond(RuntimeError(500, "Runtime.Unknown", "environment gone"));
+        asio::dispatch(self->strand_, [self, request, respond = std::move(respond)]() mutable {
+          self->OnRuntimeApi(request, std::move(respond));
+        });
+      });
+  if (!port.ok()) return fail_start(port.status());
+  port_ = *port;
+
+  cgroup_ = MemoryCgroup::Create(id_, config_.function.memory_size * 1024 * 1024);
+  SpawnSpec spec;
+  SandboxSpec sandbox{config_.bwrap, config_.code_dir, config_.bundle_dir,
+                      config_.function.ephemeral_storage * 1024 * 1024};
+  spec.argv = SandboxArgv(sandbox);
+  ReservedEnvironment(config_, log_stream_, port_, spec.env);
+  if (cgroup_) spec.cgroup_procs = cgroup_->procs_file();
+
+  Log(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: {}\n",
+                  config_.runtime_version_name, config_.runtime_version_arn));
+  spawned_at_ = std::chrono::steady_clock::now();
+  Result<ChildProcess> child = Spawn(spec);
+  if (!child.ok()) return fail_start(child.status());
+  pid_ = child->pid;
+  output_.assign(child->output_fd);
+  exit_watch_.assign(child->pidfd);
+  ReadOutput();
+  exit_watch_.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [weak](boost::system::error_code ec) {
+                           if (ec) return;
+                           if (auto self = weak.lock()) self->OnExit();
+                         });
+  timer_.expires_after(config_.init_timeout);
+  timer_.async_wait([weak](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->OnInitTimeout();
+  });
+}
+
+void Environment::ReadOutput() {
+  std::weak_ptr<Environment> weak = weak_from_this();
+  output_.async_read_some(asio::buffer(buf_), [weak](boost::system::error_code ec, size_t n) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (n > 0) self->TakeOutput(std::string_view(self->buf_.data(), n));
+    if (ec) return;  // EOF: the process and everything it started are gone
+    self->ReadOutput();
+  });
+}
+
+void Environment::DrainOutput() {
+  if (!output_.is_open()) return;
+  std::array<char, 16 * 1024> chunk{};
+  while (true) {
+    ssize_t n = ::read(output_.native_handle(), chunk.data(), chunk.size());
+    if (n <= 0) break;
+    TakeOutput(std::string_view(chunk.data(), static_cast<size_t>(n)));
+  }
+}
+
+void Environment::TakeOutput(std::string_view data) {
+  partial_line_.append(data);
+  size_t start = 0;
+  while (true) {
+    size_t nl = partial_line_.find('\n', start);
+    if (nl == std::string::npos) break;
+    Log(partial_line_.substr(start, nl - start + 1));
+    start = nl + 1;
+  }
+  partial_line_.erase(0, start);
+  if (partial_line_.size() > kMaxEventBytes) {
+    Log(std::move(partial_line_));
+    partial_line_.clear();
+  }
+}
+
+void Environment::OnRuntimeApi(const HttpRequest& request, Respond respond) {
+  const auto& p = request.path;
+  auto is = [&](std::initializer_list<std::string_view> parts) {
+    if (p.size() != parts.size()) return false;
+    size_t k = 0;
+    for (auto part : parts) {
+      if (!part.empty() && p[k] != part) return false;
+      ++k;
+    }
+    return true;
+  };
+  if (is({"2018-06-01", "runtime", "invocation", "next"}) && request.method == "GET") {
+    return OnNext(std::move(respond));
+  }
+  if (is({"2018-06-01", "runtime", "invocation", "", "response"}) && request.method == "POST") {
+    return OnResult(request, p[3], false, std::move(respond));
+  }
+  if (is({"2018-06-01", "runtime", "invocation", "", "error"}) && request.method == "POST") {
+    return OnResult(request, p[3], true, std::move(respond));
+  }
+  if (is({"2018-06-01", "runtime", "init", "error"}) && request.method == "POST") {
+    return OnInitError(request, std::move(respond));
+  }
+  if (is({"2018-06-01", "ping"})) {
+    HttpResponse r;
+    r.body = "pong";
+    return respond(std::move(r));
+  }
+  if ((is({"2020-08-15", "logs"}) || is({"2022-07-01", "telemetry"})) && request.method == "PUT") {
+    return respond(RuntimeJson(202, nlohmann::json::object()));
+  }
+  respond(RuntimeError(404, "InvalidRequest", "Unknown Runtime API path"));
+}
+
+void Environment::OnNext(Respond respond) {
+  switch (state_) {
+    case EnvState::kInitializing:
+      init_duration_ms_ = MillisSince(spawned_at_);
+      timer_.cancel();
+      SetState(EnvState::kReady);
+      break;
+    case EnvState::kAwaitingNext:
+      SetState(EnvState::kReady);
+      break;
+    case EnvState::kInvoking: {
+      // A second /next while an invocation is out: deliver the same event again (as RIE).
+      HttpResponse again;
+      again.status = 200;
+      again.SetHeader("Lambda-Runtime-Aws-Request-Id", current_->request.request_id);
+      again.SetHeader("Lambda-Runtime-Invoked-Function-Arn", current_->request.invoked_function_arn);
+      again.body = current_->request.payload;
+      return respond(std::move(again));
+    }
+    case EnvState::kReady:
+      if (next_waiter_) {
+        return respond(RuntimeError(403, "InvalidStateTransition",
+                                    "State transition from Ready to Ready failed for runtime. "
+                                    "Error: a /next request is already waiting"));
+      }
+      break;
+    case EnvState::kStopped:
+      return respond(RuntimeError(500, "Runtime.Unknown",
+                                  "Container error. Non-recoverable state. Runtime should exit "
+                                  "promptly."));
+  }
+  next_waiter_ = std::move(respond);
+  if (pending_) Deliver();
+}
+
+void Environment::Deliver() {
+  current_ = std::move(pending_);
+  pending_.reset();
+  SetState(EnvState::kInvoking);
+  tail_.clear();
+  invoke_started_at_ = std::chrono::steady_clock::now();
+  last_used_ms_ = SteadyMillis();
+  const InvokeRequest& r = current_->request;
+  last_request_id_ = r.request_id;
+  collecting_tail_ = r.tail;
+  Log(fmt::format("START RequestId: {} Version: {}\n", r.request_id, config_.version));
+  int64_t timeout_ms = config_.function.timeout * 1000;
+  HttpResponse res;
+  res.SetHeader("Lambda-Runtime-Aws-Request-Id", r.request_id);
+  res.SetHeader("Lambda-Runtime-Deadline-Ms", std::to_string(clock_->NowMillis() + timeout_ms));
+  res.SetHeader("Lambda-Runtime-Invoked-Function-Arn", r.invoked_function_arn);
+  std::string hex = Sha256Hex(r.request_id);
+  res.SetHeader("Lambda-Runtime-Trace-Id",
+                fmt::format("Root=1-{:08x}-{};Parent={};Sampled=0", clock_->NowMillis() / 1000,
+                            hex.substr(0, 24), hex.substr(24, 16)));
+  if (!r.client_context.empty()) res.SetHeader("Lambda-Runtime-Client-Context", r.client_context);
+  res.SetHeader("Content-Type", "application/json");
+  res.body = r.payload;
+  Respond waiter = std::move(*next_waiter_);
+  next_waiter_.reset();
+  timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+  std::weak_ptr<Environment> weak = weak_from_this();
+  timer_.async_wait([weak, id = r.request_id](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->OnTimeout(id);
+  });
+  waiter(std::move(res));
+}
+
+void Environment::OnResult(const HttpRequest& request, const std::string& id, bool is_error,
+                           Respond respond) {
+  // The request id is checked before any state transition (as RIE does): only the invocation
+  // in flight may be answered, and only once.
+  bool in_flight = state_ == EnvState::kInvoking && current_ && current_->request.request_id == id;
+  if (!in_flight) {
+    if (!id.empty() && id == last_request_id_) {
+      return respond(RuntimeError(
+          403, "InvalidStateTransition",
+          fmt::format("State transition from {} to ResponseSent failed for runtime. Error: "
+                      "invocation {} was already answered",
+                      EnvStateName(state_), id)));
+    }
+    return respond(RuntimeError(400, "InvalidRequestID", "Invalid request ID"));
+  }
+  DrainOutput();
+  InvokeOutcome outcome;
+  if (!is_error && request.body.size() > kMaxResponseBytes) {
+    respond(RuntimeError(413, "RequestEntityTooLarge",
+                         fmt::format("Exceeded maximum allowed payload size ({} bytes).",
+                                     kMaxResponseBytes)));
+    outcome.payload =
+        nlohmann::json{{"errorType", "Function.ResponseSizeTooLarge"},
+                       {"errorMessage",
+                        fmt::format("Response payload size ({} bytes) exceeded maximum allowed "
+                                    "payload size ({} bytes).",
+                                    request.body.size(), kMaxResponseBytes)}}
+            .dump();
+    outcome.function_error = "Unhandled";
+  } else {
+    respond(RuntimeJson(202, {{"status", "OK"}}));
+    outcome.payload = request.body;
+    if (auto ct = request.Header("content-type"); ct && !is_error) outcome.content_type = *ct;
+    if (is_error) {
+      outcome.function_error = "Unhandled";
+      // A body of Content-Type application/vnd.aws.lambda.error.cause+json carries an
+      // errorCause the caller does not see.
+      nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+      if (body.is_object()) {
+        body.erase("errorCause");
+        if (!body.contains("errorType")) {
+          body["errorType"] = NormaliseErrorType(request.Header("lambda-runtime-function-error-type"));
+        }
+        outcome.payload = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      } else {
+        outcome.payload =
+            nlohmann::json{{"errorType", NormaliseErrorType(request.Header(
+                                             "lambda-runtime-function-error-type"))},
+                           {"errorMessage", request.body}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+    }
+  }
+  SetState(EnvState::kAwaitingNext);
+  Finish(std::move(outcome), /*timeout=*/false);
+  if (state_ != EnvState::kStopped) observer_->OnAvailable(shared_from_this());
+}
+
+void Environment::OnInitError(const HttpRequest& request, Respond respond) {
+  if (state_ != EnvState::kInitializing) {
+    return respond(RuntimeError(403, "InvalidStateTransition",
+                                fmt::format("State transition from {} to InitError failed for "
+                                            "runtime. Error: init already finished",
+                                            EnvStateName(state_))));
+  }
+  respond(RuntimeJson(202, {{"status", "OK"}}));
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  std::string type = body.is_object() && body.contains("errorType") && body["errorType"].is_string()
+                         ? body["errorType"].get<std::string>()
+                         : NormaliseErrorType(request.Header("lambda-runtime-function-error-type"));
+  std::string payload = body.is_object()
+                            ? (body.erase("errorCause"), body.dump(-1, ' ', false,
+                                                                   nlohmann::json::error_handler_t::replace))
+                            : nlohmann::json{{"errorType", type}, {"errorMessage", request.body}}.dump(
+                                  -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  InitFailed(type, "error", payload);
+}
+
+void Environment::InitFailed(std::string_view error_type, std::string_view status,
+                             const std::string& payload) {
+  DrainOutput();
+  std::string line = fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: {}",
+                                 MillisSince(spawned_at_), status);
+  if (status == "error") line += fmt::format("\tError Type: {}", error_type);
+  Log(line + "\n");
+  if (pending_) {
+    InvokeOutcome o;
+    o.payload = payload;
+    o.function_error = "Unhandled";
+    o.executed_version = config_.version;
+    Pending p = std::move(*pending_);
+    pending_.reset();
+    p.done(std::move(o));
+  }
+  Stop();
+}
+
+void Environment::OnInitTimeout() {
+  if (state_ != EnvState::kInitializing) return;
+  InitFailed("Runtime.Unknown", "timeout",
+             PlatformError("Sandbox.Timedout",
+                           pending_ ? pending_->request.request_id : std::string(),
+                           "Init phase timed out after 10.00 seconds"));
+}
+
+void Environment::OnTimeout(const std::string& request_id) {
+  if (state_ != EnvState::kInvoking || !current_ || current_->request.request_id != request_id) {
+    return;
+  }
+  DrainOutput();
+  InvokeOutcome o;
+  o.payload = PlatformError("Sandbox.Timedout", request_id,
+                            fmt::format("Task timed out after {:.2f} seconds",
+                                        static_cast<double>(config_.function.timeout)));
+  o.function_error = "Unhandled";
+  Finish(std::move(o), /*timeout=*/true);
+  Stop();
+}
+
+void Environment::OnExit() {
+  int status = Reap(pid_);
+  if (status < 0) status = 0;
+  pid_ = -1;
+  DrainOutput();
+  if (!partial_line_.empty()) Log(std::move(partial_line_) + "\n");
+  partial_line_.clear();
+  bool oom = cgroup_ && cgroup_->LimitHit() && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  std::string text = ExitText(status);
+  if (state_ == EnvState::kInitializing) {
+    InitFailed(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", "error",
+               PlatformError(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError",
+                             pending_ ? pending_->request.request_id : std::string(), text));
+  } else if (state_ == EnvState::kInvoking && current_) {
+    std::string id = current_->request.request_id;
+    Log(fmt::format("RequestId: {} Error: {}\n{}\n", id, text,
+                    oom ? "Runtime.OutOfMemory" : "Runtime.ExitError"));
+    InvokeOutcome o;
+    o.payload = PlatformError(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", id, text);
+    o.function_error = "Unhandled";
+    Finish(std::move(o), /*timeout=*/false);
+  }
+  FailPending(pending_, "Runtime.ExitError", text);
+  Stop();
+  NotifyStopped();
+}
+
+void Environment::NotifyStopped() {
+  if (stop_notified_) return;
+  stop_notified_ = true;
+  observer_->OnStopped(shared_from_this());
+}
+
+void Environment::Finish(InvokeOutcome outcome, bool timeout) {
+  timer_.cancel();
+  Pending p = std::move(*current_);
+  current_.reset();
+  double duration = MillisSince(invoke_started_at_);
+  if (timeout) {
+    std::string now = FormatAwsTimestamp(clock_->NowMillis());
+    Log(fmt::format("{}Z {} Task timed out after {:.2f} seconds\n", now.substr(0, 23),
+                    p.request.request_id, duration / 1000.0));
+  }
+  int64_t memory_mb = config_.function.memory_size;
+  int64_t used_mb = 0;
+  if (cgroup_) {
+    if (auto peak = cgroup_->PeakBytes()) used_mb = (*peak + (1 << 20) - 1) >> 20;
+  }
+  double init = cold_ ? init_duration_ms_.value_or(0) : 0;
+  std::string report = fmt::format(
+      "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} "
+      "MB\tMax Memory Used: {} MB\t",
+      p.request.request_id, duration, static_cast<int64_t>(std::ceil(duration + init)),
+      memory_mb, std::min(used_mb, memory_mb));
+  if (cold_ && init_duration_ms_) report += fmt::format("Init Duration: {:.2f} ms\t", init);
+  if (timeout) report += "Status: timeout\t";
+  Log(fmt::format("END RequestId: {}\n", p.request.request_id));
+  Log(report + "\n");
+  collecting_tail_ = false;
+  cold_ = false;
+  outcome.executed_version = config_.version;
+  if (p.request.tail) {
+    outcome.log_tail = tail_.size() > kTailBytes ? tail_.substr(tail_.size() - kTailBytes) : tail_;
+  }
+  tail_.clear();
+  last_used_ms_ = SteadyMillis();
+  p.done(std::move(outcome));
+}
+
+void Environment::FailPending(std::optional<Pending>& p, std::string_view type,
+                             std::string_view text) {
+  if (!p) return;
+  InvokeOutcome o;
+  o.payload = PlatformError(type, p->request.request_id, text);
+  o.function_error = "Unhandled";
+  o.executed_version = config_.version;
+  Pending taken = std::move(*p);
+  p.reset();
+  taken.done(std::move(o));
+}
+
+void Environment::Stop() {
+  if (state_ == EnvState::kStopped) return;
+  SetState(EnvState::kStopped);
+  timer_.cancel();
+  if (pid_ > 0) KillProcessGroup(pid_);
+  if (cgroup_) cgroup_->KillAll();
+  if (next_waiter_) {
+    (*next_waiter_)(RuntimeError(500, "Runtime.Unknown",
+                                 "Container error. Non-recoverable state. Runtime should exit "
+                                 "promptly."));
+    next_waiter_.reset();
+  }
+  if (current_) {
+    std::optional<Pending> c = std::move(current_);
+    current_.reset();
+    FailPending(c, "Runtime.ExitError", "Runtime exited without providing a reason");
+  }
+  if (port_ != 0) {
+    http_->Close(port_);
+    port_ = 0;
+  }
+  // With a process still running, its exit (pidfd) completes the stop and tells the observer.
+  if (pid_ <= 0) NotifyStopped();
+}
+
+}  // namespace lambkin::exec

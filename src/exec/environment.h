@@ -1,0 +1,176 @@
+// ExecutionEnvironment: one sandboxed process running one runtime version's bootstrap for one
+// function version, speaking the Lambda Runtime API on its own loopback port.
+//
+// Its life is an explicit state machine (see EnvState); each Runtime API call or event is
+// accepted only in the states listed for it, anything else is refused as AWS refuses it (403
+// InvalidStateTransition, 400 InvalidRequestID):
+//
+//   kInitializing --first /next--> kReady --Deliver--> kInvoking --/response|/error--> kAwaitingNext
+//   kAwaitingNext --/next--> kReady          (an invocation may be reserved for it before that)
+//   kInitializing --/init/error, exit, init timeout--> kStopped
+//   kInvoking --timeout, exit--> kStopped    any --Shutdown()--> kStopped
+//
+// One invocation at a time; one runtime version for the environment's whole life. Every
+// environment writes INIT_START once, then START / its output / END / REPORT per invocation, to
+// its own log stream. All of its work runs on its own strand of the server's io_context, so
+// its methods may be called from any thread. The observer (its pool) hears when it can take
+// work and when it has stopped.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "common/clock.h"
+#include "exec/cgroup.h"
+#include "functions/model.h"
+#include "logs/log_writer.h"
+#include "server/http_server.h"
+
+namespace lambkin::exec {
+
+enum class EnvState { kInitializing, kReady, kInvoking, kAwaitingNext, kStopped };
+std::string_view EnvStateName(EnvState s);
+// Whether the state machine allows `from` -> `to`.
+bool EnvTransitionAllowed(EnvState from, EnvState to);
+
+struct InvokeRequest {
+  std::string request_id;
+  std::string payload;
+  std::string invoked_function_arn;
+  std::string client_context;  // decoded JSON; empty when none
+  bool tail = false;           // collect the last 4 KB of log for LogType: Tail
+};
+
+struct InvokeOutcome {
+  std::string payload;
+  std::string content_type = "application/json";
+  std::optional<std::string> function_error;  // X-Amz-Function-Error
+  std::string executed_version;
+  std::string log_tail;  // raw bytes, up to 4 KB, from START to REPORT
+};
+
+using InvokeCallback = std::function<void(InvokeOutcome)>;
+
+struct EnvironmentConfig {
+  functions::Scope scope;
+  std::string function_name;
+  std::string version;  // "$LATEST" or the number
+  functions::FunctionConfig function;
+  int64_t runtime_version_id = 0;
+  std::string runtime_version_name;
+  std::string runtime_version_arn;
+  std::string code_dir;
+  std::string bundle_dir;
+  std::string bwrap = "/usr/bin/bwrap";
+  std::chrono::milliseconds init_timeout{10000};
+};
+
+class Environment;
+
+class EnvironmentObserver {
+ public:
+  virtual ~EnvironmentObserver() = default;
+  // The environment finished an invocation and can take the next one.
+  virtual void OnAvailable(const std::shared_ptr<Environment>& env) = 0;
+  // The environment has stopped (its process is gone); drop it.
+  virtual void OnStopped(const std::shared_ptr<Environment>& env) = 0;
+};
+
+class Environment : public std::enable_shared_from_this<Environment> {
+ public:
+  Environment(boost::asio::io_context& ioc, server::HttpServer* http, logs::LogWriter* logs,
+              const Clock* clock, EnvironmentConfig config, EnvironmentObserver* observer);
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  // Starts the sandboxed bootstrap; `first` is delivered when the runtime first asks for work.
+  void Start(InvokeRequest first, InvokeCallback done);
+  // Gives the environment its next invocation. REQUIRES: the observer was told it is available
+  // and it was given nothing since.
+  void Assign(InvokeRequest request, InvokeCallback done);
+  // Stops the environment; an invocation in flight or reserved fails (Runtime.ExitError).
+  void Shutdown();
+
+  const std::string& id() const { return id_; }  // 32 hex, also in the log stream name
+  const std::string& log_stream() const { return log_stream_; }
+  const EnvironmentConfig& config() const { return config_; }
+  // Steady-clock milliseconds when it last started or finished work.
+  int64_t last_used_ms() const { return last_used_ms_.load(); }
+
+ private:
+  struct Pending {
+    InvokeRequest request;
+    InvokeCallback done;
+  };
+
+  // All of these run on strand_.
+  void DoStart(Pending first);
+  void OnRuntimeApi(const server::HttpRequest& request, server::Respond respond);
+  void OnNext(server::Respond respond);
+  void OnResult(const server::HttpRequest& request, const std::string& id, bool is_error,
+                server::Respond respond);
+  void OnInitError(const server::HttpRequest& request, server::Respond respond);
+  void OnExit();
+  void OnTimeout(const std::string& request_id);
+  void OnInitTimeout();
+  void ReadOutput();
+  void DrainOutput();
+  void TakeOutput(std::string_view data);
+  void Log(std::string message);
+  void SetState(EnvState to);
+  void Deliver();
+  void Finish(InvokeOutcome outcome, bool timeout);
+  void FailPending(std::optional<Pending>& p, std::string_view type, std::string_view text);
+  void InitFailed(std::string_view error_type, std::string_view status,
+                  const std::string& payload);
+  void Stop();
+  void NotifyStopped();
+
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  server::HttpServer* http_;
+  logs::LogWriter* logs_;
+  const Clock* clock_;
+  EnvironmentConfig config_;
+  EnvironmentObserver* observer_;
+  std::string id_;
+  std::string log_stream_;
+  std::string log_group_;
+  std::atomic<int64_t> last_used_ms_{0};
+
+  boost::asio::posix::stream_descriptor output_;
+  boost::asio::posix::stream_descriptor exit_watch_;
+  boost::asio::steady_timer timer_;
+  std::unique_ptr<MemoryCgroup> cgroup_;
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+  EnvState state_ = EnvState::kInitializing;
+
+  std::optional<Pending> pending_;           // reserved, not yet delivered
+  std::optional<Pending> current_;           // delivered, not yet answered
+  std::optional<server::Respond> next_waiter_;  // the runtime's outstanding /next
+  std::string tail_;
+  std::string partial_line_;
+  std::array<char, 64 * 1024> buf_{};
+
+  std::chrono::steady_clock::time_point spawned_at_;
+  std::chrono::steady_clock::time_point invoke_started_at_;
+  std::optional<double> init_duration_ms_;
+  bool cold_ = true;
+  bool collecting_tail_ = false;
+  bool stop_notified_ = false;
+  std::string last_request_id_;
+};
+
+}  // namespace lambkin::exec

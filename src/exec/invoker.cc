@@ -1,0 +1,177 @@
+#include "exec/invoker.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/crypto.h"
+
+namespace lambkin::exec {
+
+namespace {
+
+std::string FunctionKey(const functions::Scope& s, const std::string& name) {
+  return fmt::format("{}|{}|{}", s.account, s.region, name);
+}
+
+}  // namespace
+
+Invoker::Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog::Catalog* catalog,
+                 functions::CodePackageStore* code, logs::LogWriter* logs, const Clock* clock,
+                 InvokerOptions options)
+    : ioc_(ioc), http_(http), catalog_(catalog), code_(code), logs_(logs), clock_(clock),
+      options_(std::move(options)), reap_timer_(ioc) {
+  ScheduleReap();
+}
+
+Invoker::~Invoker() {
+  ShutdownAll();
+  reap_timer_.cancel();
+}
+
+void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
+                     std::optional<int64_t> reserved, InvokeRequest request, Done done) {
+  std::string fkey = FunctionKey(scope, version.function_name);
+  std::string vkey = fkey + "|" + version.version;
+  std::vector<std::shared_ptr<Environment>> outdated;
+  std::shared_ptr<Environment> env;
+  bool fresh = false;
+  {
+    std::lock_guard lock(mu_);
+    if (shutting_down_) {
+      done(Status(StatusCode::kInternal, "The server is shutting down"));
+      return;
+    }
+    auto& idle = idle_[vkey];
+    while (!idle.empty()) {
+      Environment* e = idle.back();
+      idle.pop_back();
+      Entry& entry = all_.at(e);
+      if (entry.revision_id == version.revision_id &&
+          entry.runtime_version == version.runtime_version) {
+        env = entry.env;
+        break;
+      }
+      outdated.push_back(entry.env);  // configuration or runtime version changed
+    }
+    if (!env) {
+      size_t for_function = std::count_if(all_.begin(), all_.end(), [&](const auto& kv) {
+        return kv.second.function_key == fkey;
+      });
+      size_t live = all_.size() - outdated.size();
+      if (reserved && static_cast<int64_t>(for_function) >= *reserved) {
+        done(Status(StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded"));
+        for (auto& o : outdated) o->Shutdown();
+        return;
+      }
+      if (static_cast<int>(live) >= options_.max_environments) {
+        done(Status(StatusCode::kTooManyRequests, "ConcurrentInvocationLimitExceeded"));
+        for (auto& o : outdated) o->Shutdown();
+        return;
+      }
+      fresh = true;
+    }
+  }
+  for (auto& o : outdated) o->Shutdown();
+  auto finish = [done](InvokeOutcome o) { done(std::move(o)); };
+  if (!fresh) {
+    env->Assign(std::move(request), finish);
+    return;
+  }
+  // A new environment: the code unpacked once per package, the runtime version's bundle.
+  auto raw = Base64Decode(version.config.code_sha256);
+  Result<std::string> code_dir = code_->Unpacked(raw ? HexEncode(*raw) : std::string());
+  if (!code_dir.ok()) return done(code_dir.status());
+  auto rv = catalog_->Get(version.runtime_version);
+  if (!rv) return done(Internal("runtime version of the function is missing from the catalogue"));
+  EnvironmentConfig config;
+  config.scope = scope;
+  config.function_name = version.function_name;
+  config.version = version.version;
+  config.function = version.config;
+  config.runtime_version_id = rv->id;
+  config.runtime_version_name = rv->name;
+  config.runtime_version_arn = catalog_->Arn(*rv, scope.region, version.config.architecture);
+  config.code_dir = *code_dir;
+  config.bundle_dir = rv->bundle_dir;
+  config.bwrap = options_.bwrap;
+  config.init_timeout = options_.init_timeout;
+  env = std::make_shared<Environment>(ioc_, http_, logs_, clock_, std::move(config), this);
+  {
+    std::lock_guard lock(mu_);
+    all_[env.get()] = Entry{env, fkey, vkey, version.revision_id, version.runtime_version};
+  }
+  env->Start(std::move(request), finish);
+}
+
+void Invoker::OnAvailable(const std::shared_ptr<Environment>& env) {
+  std::lock_guard lock(mu_);
+  auto it = all_.find(env.get());
+  if (it == all_.end() || shutting_down_) return;
+  idle_[it->second.version_key].push_back(env.get());
+}
+
+void Invoker::OnStopped(const std::shared_ptr<Environment>& env) {
+  std::shared_ptr<Environment> keep;  // destroyed outside the lock
+  std::lock_guard lock(mu_);
+  auto it = all_.find(env.get());
+  if (it == all_.end()) return;
+  auto& idle = idle_[it->second.version_key];
+  idle.erase(std::remove(idle.begin(), idle.end(), env.get()), idle.end());
+  keep = std::move(it->second.env);
+  all_.erase(it);
+}
+
+void Invoker::ShutdownAll() {
+  std::vector<std::shared_ptr<Environment>> envs;
+  {
+    std::lock_guard lock(mu_);
+    shutting_down_ = true;
+    for (auto& [e, entry] : all_) envs.push_back(entry.env);
+    idle_.clear();
+  }
+  for (auto& e : envs) e->Shutdown();
+}
+
+size_t Invoker::EnvironmentCount() {
+  std::lock_guard lock(mu_);
+  return all_.size();
+}
+
+size_t Invoker::EnvironmentCount(const functions::Scope& scope, const std::string& function) {
+  std::string fkey = FunctionKey(scope, function);
+  std::lock_guard lock(mu_);
+  return std::count_if(all_.begin(), all_.end(),
+                       [&](const auto& kv) { return kv.second.function_key == fkey; });
+}
+
+void Invoker::ScheduleReap() {
+  reap_timer_.expires_after(std::min<std::chrono::milliseconds>(options_.idle_timeout,
+                                                                std::chrono::seconds(10)));
+  reap_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    Reap();
+    ScheduleReap();
+  });
+}
+
+void Invoker::Reap() {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  std::vector<std::shared_ptr<Environment>> expired;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, idle] : idle_) {
+      auto keep = std::remove_if(idle.begin(), idle.end(), [&](Environment* e) {
+        if (now - e->last_used_ms() < options_.idle_timeout.count()) return false;
+        expired.push_back(all_.at(e).env);
+        return true;
+      });
+      idle.erase(keep, idle.end());
+    }
+  }
+  for (auto& e : expired) e->Shutdown();
+}
+
+}  // namespace lambkin::exec

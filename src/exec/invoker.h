@@ -1,0 +1,94 @@
+// Invoker: the execution environments of every function version, and the way invocations
+// reach them.
+//
+// For each function version it keeps the environments that are warm and idle. An invocation
+// goes to an idle environment of that version whose configuration and runtime version are
+// still current (environments of an outdated revision or runtime version are shut down
+// instead: the next one starts on the new runtime version and logs a new INIT_START); if there
+// is none, a new environment starts, unless the function is at its reserved concurrency or the
+// server at its environment limit, in which case the invocation is throttled. Idle environments
+// are reaped after a while. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "catalog/catalog.h"
+#include "exec/environment.h"
+#include "functions/code_package.h"
+#include "functions/function_service.h"
+#include "logs/log_writer.h"
+#include "server/http_server.h"
+
+namespace lambkin::exec {
+
+struct InvokerOptions {
+  std::string bwrap = "/usr/bin/bwrap";
+  int max_environments = 64;  // across all functions
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
+};
+
+// Why an invocation could not get an environment (maps to TooManyRequestsException).
+enum class Throttle { kNone, kReservedConcurrency, kServerLimit };
+
+class Invoker : public EnvironmentObserver {
+ public:
+  Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog::Catalog* catalog,
+          functions::CodePackageStore* code, logs::LogWriter* logs, const Clock* clock,
+          InvokerOptions options);
+  ~Invoker() override;
+
+  // Runs `request` on an environment of `version` (in `scope`). `reserved` is the function's
+  // reserved concurrency, if set. `done` is called exactly once, possibly on another thread;
+  // a throttled invocation gets kTooManyRequests-style Status via `throttled`.
+  using Done = std::function<void(Result<InvokeOutcome>)>;
+  void Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
+              std::optional<int64_t> reserved, InvokeRequest request, Done done);
+
+  // Shuts down every environment (the server is stopping).
+  void ShutdownAll();
+  // Number of environments alive (starting, idle or busy).
+  size_t EnvironmentCount();
+  // Number of environments alive for one function (all versions).
+  size_t EnvironmentCount(const functions::Scope& scope, const std::string& function);
+
+  void OnAvailable(const std::shared_ptr<Environment>& env) override;
+  void OnStopped(const std::shared_ptr<Environment>& env) override;
+
+ private:
+  struct Entry {
+    std::shared_ptr<Environment> env;
+    std::string function_key;
+    std::string version_key;
+    std::string revision_id;
+    int64_t runtime_version = 0;
+  };
+  void ScheduleReap();
+  void Reap();
+
+  boost::asio::io_context& ioc_;
+  server::HttpServer* http_;
+  catalog::Catalog* catalog_;
+  functions::CodePackageStore* code_;
+  logs::LogWriter* logs_;
+  const Clock* clock_;
+  InvokerOptions options_;
+  boost::asio::steady_timer reap_timer_;
+
+  std::mutex mu_;
+  std::map<Environment*, Entry> all_;
+  std::map<std::string, std::vector<Environment*>> idle_;  // by version key, LIFO
+  bool shutting_down_ = false;
+};
+
+}  // namespace lambkin::exec

@@ -1,0 +1,145 @@
+// The invocation and concurrency resources:
+// POST /2015-03-31/functions/{FunctionName}/invocations and .../concurrency.
+#include <random>
+
+#include <fmt/format.h>
+
+#include "common/crypto.h"
+#include "lambdaapi/api.h"
+#include "lambdaapi/names.h"
+#include "lambdaapi/serialize.h"
+#include "lambdaapi/validation.h"
+
+namespace lambkin::lambdaapi {
+
+using nlohmann::json;
+using server::HttpResponse;
+
+namespace {
+
+constexpr size_t kMaxSyncPayload = 6291456;   // 6 MB
+constexpr size_t kMaxAsyncPayload = 1048576;  // 1 MB
+constexpr size_t kMaxClientContext = 3583;
+
+double WeightDraw() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+}  // namespace
+
+namespace ops {
+
+void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
+  auto fail = [&](const Status& s) { respond(ErrorResponse(s)); };
+  Result<FunctionRef> ref = ResolveFunction(call.Label("FunctionName"),
+                                            shapes::kNamespacedFunctionName, call.scope,
+                                            call.request.Query("Qualifier"));
+  if (!ref.ok()) return fail(ref.status());
+  std::string type = call.request.Header("x-amz-invocation-type").value_or("RequestResponse");
+  std::string log_type = call.request.Header("x-amz-log-type").value_or("None");
+  Validator v;
+  v.Enum("invocationType", type, {"Event", "RequestResponse", "DryRun"});
+  v.Enum("logType", log_type, {"None", "Tail"});
+  if (!v.ok()) return fail(v.ToStatus());
+  std::string client_context;
+  if (auto cc = call.request.Header("x-amz-client-context")) {
+    if (cc->size() > kMaxClientContext) {
+      return fail(InvalidParameter(fmt::format(
+          "Client context must be smaller than {} bytes when base64-encoded.", kMaxClientContext)));
+    }
+    auto decoded = Base64Decode(*cc);
+    if (!decoded) return fail(InvalidParameter("Client context must be a valid Base64-encoded JSON object."));
+    client_context = std::move(*decoded);
+  }
+  const std::string& payload = call.request.body;
+  size_t limit = type == "Event" ? kMaxAsyncPayload : kMaxSyncPayload;
+  if (payload.size() > limit) {
+    return fail({StatusCode::kRequestTooLarge,
+                 fmt::format("Request must be smaller than {} bytes for the {} operation", limit,
+                             type == "Event" ? "InvokeAsync" : "InvokeFunction")});
+  }
+  if (!payload.empty()) {
+    json parsed = json::parse(payload, nullptr, false);
+    if (parsed.is_discarded()) {
+      return fail({StatusCode::kInvalidRequestContent,
+                   "Could not parse request body into json: Could not parse payload into json"});
+    }
+  }
+  Result<functions::FunctionVersion> version =
+      ctx.functions->ResolveInvocation(call.scope, ref->name, ref->qualifier, WeightDraw());
+  if (!version.ok()) return fail(version.status());
+  if (type == "DryRun") {
+    HttpResponse r;
+    r.status = 204;
+    return respond(std::move(r));
+  }
+  std::string invoked_arn = functions::FunctionArn(call.scope, ref->name, ref->qualifier);
+  std::string request_id = RandomUuid();
+  if (type == "Event") {
+    Status queued = ctx.events->Enqueue(call.scope, ref->name, ref->qualifier,
+                                        payload.empty() ? "{}" : payload, request_id);
+    if (!queued.ok()) return fail(queued);
+    HttpResponse r;
+    r.status = 202;
+    r.SetHeader("x-amzn-RequestId", request_id);
+    return respond(std::move(r));
+  }
+  auto reserved = ctx.functions->GetReservedConcurrency(call.scope, ref->name);
+  if (!reserved.ok()) return fail(reserved.status());
+  if (*reserved && **reserved == 0) {
+    return fail({StatusCode::kTooManyRequests,
+                 "ReservedFunctionConcurrentInvocationLimitExceeded"});
+  }
+  exec::InvokeRequest request{request_id, payload.empty() ? "{}" : payload, invoked_arn,
+                              client_context, log_type == "Tail"};
+  ctx.invoker->Invoke(call.scope, *version, *reserved, std::move(request),
+                      [respond, request_id](Result<exec::InvokeOutcome> outcome) {
+                        if (!outcome.ok()) return respond(ErrorResponse(outcome.status()));
+                        HttpResponse r;
+                        r.status = 200;
+                        r.SetHeader("Content-Type", outcome->content_type);
+                        r.SetHeader("x-amzn-RequestId", request_id);
+                        r.SetHeader("X-Amz-Executed-Version", outcome->executed_version);
+                        if (outcome->function_error) {
+                          r.SetHeader("X-Amz-Function-Error", *outcome->function_error);
+                        }
+                        if (!outcome->log_tail.empty()) {
+                          r.SetHeader("X-Amz-Log-Result", Base64Encode(outcome->log_tail));
+                        }
+                        r.body = std::move(outcome->payload);
+                        respond(std::move(r));
+                      });
+}
+
+HttpResponse PutFunctionConcurrency(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
+  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(auto reserved, body.Int("ReservedConcurrentExecutions"));
+  Validator v;
+  if (!reserved) {
+    v.NotNull("reservedConcurrentExecutions");
+  } else {
+    v.Range("reservedConcurrentExecutions", *reserved, 0, INT32_MAX);
+  }
+  RETURN_ERROR_IF(v.ToStatus());
+  RETURN_ERROR_IF(ctx.functions->PutReservedConcurrency(call.scope, name, reserved));
+  return JsonResponse(200, {{"ReservedConcurrentExecutions", *reserved}});
+}
+
+HttpResponse GetFunctionConcurrency(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
+  ASSIGN_OR_ERROR(auto reserved, ctx.functions->GetReservedConcurrency(call.scope, name));
+  json body = json::object();
+  if (reserved) body["ReservedConcurrentExecutions"] = *reserved;
+  return JsonResponse(200, body);
+}
+
+HttpResponse DeleteFunctionConcurrency(const ApiContext& ctx, const Call& call) {
+  ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
+  return StatusResponse(ctx.functions->PutReservedConcurrency(call.scope, name, std::nullopt));
+}
+
+}  // namespace ops
+
+}  // namespace lambkin::lambdaapi

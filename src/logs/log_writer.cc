@@ -1,0 +1,59 @@
+#include "logs/log_writer.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace lambkin::logs {
+
+LogWriter::LogWriter(LogStore* store) : store_(store), thread_([this] { Run(); }) {}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void LogWriter::Write(const Scope& scope, const std::string& group, const std::string& stream,
+                      LogEvent event) {
+  {
+    std::lock_guard lock(mu_);
+    pending_[Key{scope.account, scope.region, group, stream}].push_back(std::move(event));
+    ++queued_;
+  }
+  wake_.notify_one();
+}
+
+void LogWriter::Flush() {
+  std::unique_lock lock(mu_);
+  uint64_t target = queued_;
+  wake_.notify_one();
+  flushed_.wait(lock, [&] { return written_ >= target; });
+}
+
+void LogWriter::Run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+    if (pending_.empty() && stop_) return;
+    // Let a burst accumulate briefly so it lands in one transaction.
+    if (!stop_) wake_.wait_for(lock, std::chrono::milliseconds(5), [&] { return stop_; });
+    std::map<Key, std::vector<LogEvent>> batch;
+    batch.swap(pending_);
+    lock.unlock();
+    uint64_t n = 0;
+    for (auto& [key, events] : batch) {
+      const auto& [account, region, group, stream] = key;
+      Status s = store_->Append(Scope{account, region}, group, stream, events, /*create=*/true);
+      if (!s.ok()) std::fprintf(stderr, "lambkin: cannot store logs: %s\n", s.message().c_str());
+      n += events.size();
+    }
+    lock.lock();
+    written_ += n;
+    flushed_.notify_all();
+  }
+}
+
+}  // namespace lambkin::logs
