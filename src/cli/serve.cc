@@ -24,6 +24,7 @@
 #include "lambdaapi/errors.h"
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
+#include "logsapi/logs_api.h"
 #include "server/http_server.h"
 #include "store/database.h"
 
@@ -126,10 +127,12 @@ int Serve(const ServeOptions& options) {
   lambdaapi::LambdaApi lambda(
       {&service, catalog->get(), &config->regions, config->account, &invoker, &events});
   admin::AdminApi admin(catalog->get(), &config->regions, &code);
+  logsapi::LogsApi logs_api(&log_store, &log_writer, &config->regions, config->account);
 
   Result<uint16_t> port =
       http.Listen(options.listen, [&](const server::HttpRequest& request, server::Respond respond) {
         if (lambda.Handle(request, respond)) return;
+        if (auto r = logs_api.Handle(request)) return respond(std::move(*r));
         if (auto r = admin.Handle(request)) return respond(std::move(*r));
         respond(lambdaapi::ErrorResponse(
             {StatusCode::kNotImplemented,
@@ -147,7 +150,7 @@ int Serve(const ServeOptions& options) {
   events.Start();
   http.Run(/*handle_signals=*/true);
   events.Stop();
-  invoker.ShutdownAll();
+  invoker.TerminateAll();
   log_writer.Flush();
   ::close(lock_fd);
   return 0;

@@ -70,6 +70,12 @@ std::string NormaliseErrorType(const std::optional<std::string>& header) {
 }
 
 std::string ExitText(int status) {
+  // bwrap, the sandbox's first process, exits with 128+N when the runtime died of signal N.
+  if (WIFEXITED(status) && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) < 128 + 32) {
+    int sig = WEXITSTATUS(status) - 128;
+    return fmt::format("Runtime exited with error: signal: {}",
+                       sig == SIGKILL ? std::string("killed") : std::string(strsignal(sig)));
+  }
   if (WIFEXITED(status)) {
     return WEXITSTATUS(status) == 0
                ? "Runtime exited without providing a reason"
@@ -88,20 +94,31 @@ std::string ReservedEnvironment(const EnvironmentConfig& c, const std::string& s
   std::string group = fmt::format("/aws/lambda/{}", c.function_name);
   auto set = [&](const std::string& k, const std::string& v) { env.push_back(k + "=" + v); };
   // Customer variables first; reserved names are not theirs to set.
-  static const std::set<std::string> kReserved = {
-      "_HANDLER", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
-      "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-      "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
-      "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
-      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-      "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"};
+  static const std::set<std::string> kReserved = {"_HANDLER",
+                                                  "AWS_REGION",
+                                                  "AWS_DEFAULT_REGION",
+                                                  "AWS_EXECUTION_ENV",
+                                                  "AWS_LAMBDA_FUNCTION_NAME",
+                                                  "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                                  "AWS_LAMBDA_FUNCTION_VERSION",
+                                                  "AWS_LAMBDA_INITIALIZATION_TYPE",
+                                                  "AWS_LAMBDA_LOG_GROUP_NAME",
+                                                  "AWS_LAMBDA_LOG_STREAM_NAME",
+                                                  "AWS_ACCESS_KEY",
+                                                  "AWS_ACCESS_KEY_ID",
+                                                  "AWS_SECRET_ACCESS_KEY",
+                                                  "AWS_SESSION_TOKEN",
+                                                  "AWS_LAMBDA_RUNTIME_API",
+                                                  "LAMBDA_TASK_ROOT",
+                                                  "LAMBDA_RUNTIME_DIR"};
   if (c.function.environment) {
     for (const auto& [k, v] : *c.function.environment) {
       if (!kReserved.contains(k) && !k.starts_with("_")) set(k, v);
     }
   }
   auto has = [&](const std::string& k) {
-    return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.starts_with(k + "="); });
+    return std::any_of(env.begin(), env.end(),
+                       [&](const std::string& e) { return e.starts_with(k + "="); });
   };
   set("AWS_LAMBDA_RUNTIME_API", fmt::format("127.0.0.1:{}", port));
   set("_HANDLER", c.function.handler);
@@ -139,11 +156,16 @@ std::string ReservedEnvironment(const EnvironmentConfig& c, const std::string& s
 
 std::string_view EnvStateName(EnvState s) {
   switch (s) {
-    case EnvState::kInitializing: return "Initializing";
-    case EnvState::kReady: return "Ready";
-    case EnvState::kInvoking: return "Invoking";
-    case EnvState::kAwaitingNext: return "AwaitingNext";
-    case EnvState::kStopped: return "Stopped";
+    case EnvState::kInitializing:
+      return "Initializing";
+    case EnvState::kReady:
+      return "Ready";
+    case EnvState::kInvoking:
+      return "Invoking";
+    case EnvState::kAwaitingNext:
+      return "AwaitingNext";
+    case EnvState::kStopped:
+      return "Stopped";
   }
   return "Unknown";
 }
@@ -151,11 +173,16 @@ std::string_view EnvStateName(EnvState s) {
 bool EnvTransitionAllowed(EnvState from, EnvState to) {
   if (to == EnvState::kStopped) return from != EnvState::kStopped;
   switch (from) {
-    case EnvState::kInitializing: return to == EnvState::kReady;
-    case EnvState::kReady: return to == EnvState::kInvoking;
-    case EnvState::kInvoking: return to == EnvState::kAwaitingNext;
-    case EnvState::kAwaitingNext: return to == EnvState::kReady;
-    case EnvState::kStopped: return false;
+    case EnvState::kInitializing:
+      return to == EnvState::kReady;
+    case EnvState::kReady:
+      return to == EnvState::kInvoking;
+    case EnvState::kInvoking:
+      return to == EnvState::kAwaitingNext;
+    case EnvState::kAwaitingNext:
+      return to == EnvState::kReady;
+    case EnvState::kStopped:
+      return false;
   }
   return false;
 }
@@ -184,16 +211,23 @@ Environment::Environment(asio::io_context& ioc, server::HttpServer* http, logs::
 }
 
 Environment::~Environment() {
+  // The listener (if still open) holds only a weak reference; it is closed by Stop() or with
+  // the server. The server may already be going away here, so it is not touched.
+  Terminate();
+}
+
+void Environment::Terminate() {
+  if (cgroup_) cgroup_->KillAll();
   if (pid_ > 0) {
     KillProcessGroup(pid_);
     ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
   }
-  if (port_ != 0) http_->Close(port_);
 }
 
 void Environment::Start(InvokeRequest first, InvokeCallback done) {
-  asio::dispatch(strand_, [self = shared_from_this(), p = Pending{std::move(first),
-                                                                  std::move(done)}]() mutable {
+  asio::dispatch(strand_, [self = shared_from_this(),
+                           p = Pending{std::move(first), std::move(done)}]() mutable {
     self->DoStart(std::move(p));
   });
 }
@@ -238,8 +272,8 @@ void Environment::DoStart(Pending first) {
     NotifyStopped();
   };
   std::weak_ptr<Environment> weak = weak_from_this();
-  Result<uint16_t> port = http_->Listen(
-      "127.0.0.1:0", [weak](const HttpRequest& request, Respond respond) {
+  Result<uint16_t> port =
+      http_->Listen("127.0.0.1:0", [weak](const HttpRequest& request, Respond respond) {
         auto self = weak.lock();
         if (!self) return respond(RuntimeError(500, "Runtime.Unknown", "environment gone"));
         asio::dispatch(self->strand_, [self, request, respond = std::move(respond)]() mutable {
@@ -364,7 +398,8 @@ void Environment::OnNext(Respond respond) {
       HttpResponse again;
       again.status = 200;
       again.SetHeader("Lambda-Runtime-Aws-Request-Id", current_->request.request_id);
-      again.SetHeader("Lambda-Runtime-Invoked-Function-Arn", current_->request.invoked_function_arn);
+      again.SetHeader("Lambda-Runtime-Invoked-Function-Arn",
+                      current_->request.invoked_function_arn);
       again.body = current_->request.payload;
       return respond(std::move(again));
     }
@@ -436,9 +471,9 @@ void Environment::OnResult(const HttpRequest& request, const std::string& id, bo
   DrainOutput();
   InvokeOutcome outcome;
   if (!is_error && request.body.size() > kMaxResponseBytes) {
-    respond(RuntimeError(413, "RequestEntityTooLarge",
-                         fmt::format("Exceeded maximum allowed payload size ({} bytes).",
-                                     kMaxResponseBytes)));
+    respond(RuntimeError(
+        413, "RequestEntityTooLarge",
+        fmt::format("Exceeded maximum allowed payload size ({} bytes).", kMaxResponseBytes)));
     outcome.payload =
         nlohmann::json{{"errorType", "Function.ResponseSizeTooLarge"},
                        {"errorMessage",
@@ -459,15 +494,15 @@ void Environment::OnResult(const HttpRequest& request, const std::string& id, bo
       if (body.is_object()) {
         body.erase("errorCause");
         if (!body.contains("errorType")) {
-          body["errorType"] = NormaliseErrorType(request.Header("lambda-runtime-function-error-type"));
+          body["errorType"] =
+              NormaliseErrorType(request.Header("lambda-runtime-function-error-type"));
         }
         outcome.payload = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       } else {
-        outcome.payload =
-            nlohmann::json{{"errorType", NormaliseErrorType(request.Header(
-                                             "lambda-runtime-function-error-type"))},
-                           {"errorMessage", request.body}}
-                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        outcome.payload = nlohmann::json{
+            {"errorType", NormaliseErrorType(request.Header("lambda-runtime-function-error-type"))},
+            {"errorMessage",
+             request.body}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
     }
   }
@@ -488,11 +523,11 @@ void Environment::OnInitError(const HttpRequest& request, Respond respond) {
   std::string type = body.is_object() && body.contains("errorType") && body["errorType"].is_string()
                          ? body["errorType"].get<std::string>()
                          : NormaliseErrorType(request.Header("lambda-runtime-function-error-type"));
-  std::string payload = body.is_object()
-                            ? (body.erase("errorCause"), body.dump(-1, ' ', false,
-                                                                   nlohmann::json::error_handler_t::replace))
-                            : nlohmann::json{{"errorType", type}, {"errorMessage", request.body}}.dump(
-                                  -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string payload =
+      body.is_object() ? (body.erase("errorCause"),
+                          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+                       : nlohmann::json{{"errorType", type}, {"errorMessage", request.body}}.dump(
+                             -1, ' ', false, nlohmann::json::error_handler_t::replace);
   InitFailed(type, "error", payload);
 }
 
@@ -517,10 +552,10 @@ void Environment::InitFailed(std::string_view error_type, std::string_view statu
 
 void Environment::OnInitTimeout() {
   if (state_ != EnvState::kInitializing) return;
-  InitFailed("Runtime.Unknown", "timeout",
-             PlatformError("Sandbox.Timedout",
-                           pending_ ? pending_->request.request_id : std::string(),
-                           "Init phase timed out after 10.00 seconds"));
+  InitFailed(
+      "Runtime.Unknown", "timeout",
+      PlatformError("Sandbox.Timedout", pending_ ? pending_->request.request_id : std::string(),
+                    "Init phase timed out after 10.00 seconds"));
 }
 
 void Environment::OnTimeout(const std::string& request_id) {
@@ -544,7 +579,9 @@ void Environment::OnExit() {
   DrainOutput();
   if (!partial_line_.empty()) Log(std::move(partial_line_) + "\n");
   partial_line_.clear();
-  bool oom = cgroup_ && cgroup_->LimitHit() && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  bool killed = (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
+                (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
+  bool oom = killed && cgroup_ && cgroup_->LimitHit();
   std::string text = ExitText(status);
   if (state_ == EnvState::kInitializing) {
     InitFailed(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", "error",
@@ -589,8 +626,8 @@ void Environment::Finish(InvokeOutcome outcome, bool timeout) {
   std::string report = fmt::format(
       "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} "
       "MB\tMax Memory Used: {} MB\t",
-      p.request.request_id, duration, static_cast<int64_t>(std::ceil(duration + init)),
-      memory_mb, std::min(used_mb, memory_mb));
+      p.request.request_id, duration, static_cast<int64_t>(std::ceil(duration + init)), memory_mb,
+      std::min(used_mb, memory_mb));
   if (cold_ && init_duration_ms_) report += fmt::format("Init Duration: {:.2f} ms\t", init);
   if (timeout) report += "Status: timeout\t";
   Log(fmt::format("END RequestId: {}\n", p.request.request_id));
@@ -607,7 +644,7 @@ void Environment::Finish(InvokeOutcome outcome, bool timeout) {
 }
 
 void Environment::FailPending(std::optional<Pending>& p, std::string_view type,
-                             std::string_view text) {
+                              std::string_view text) {
   if (!p) return;
   InvokeOutcome o;
   o.payload = PlatformError(type, p->request.request_id, text);

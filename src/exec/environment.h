@@ -5,10 +5,10 @@
 // accepted only in the states listed for it, anything else is refused as AWS refuses it (403
 // InvalidStateTransition, 400 InvalidRequestID):
 //
-//   kInitializing --first /next--> kReady --Deliver--> kInvoking --/response|/error--> kAwaitingNext
-//   kAwaitingNext --/next--> kReady          (an invocation may be reserved for it before that)
-//   kInitializing --/init/error, exit, init timeout--> kStopped
-//   kInvoking --timeout, exit--> kStopped    any --Shutdown()--> kStopped
+//   kInitializing --first /next--> kReady --Deliver--> kInvoking --/response|/error-->
+//   kAwaitingNext kAwaitingNext --/next--> kReady          (an invocation may be reserved for it
+//   before that) kInitializing --/init/error, exit, init timeout--> kStopped kInvoking --timeout,
+//   exit--> kStopped    any --Shutdown()--> kStopped
 //
 // One invocation at a time; one runtime version for the environment's whole life. Every
 // environment writes INIT_START once, then START / its output / END / REPORT per invocation, to
@@ -102,6 +102,9 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void Assign(InvokeRequest request, InvokeCallback done);
   // Stops the environment; an invocation in flight or reserved fails (Runtime.ExitError).
   void Shutdown();
+  // Kills the process and waits for it, at once, without the strand. Only for when the
+  // server's io_context no longer runs (shutdown); callbacks are not called.
+  void Terminate();
 
   const std::string& id() const { return id_; }  // 32 hex, also in the log stream name
   const std::string& log_stream() const { return log_stream_; }
@@ -133,8 +136,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void Deliver();
   void Finish(InvokeOutcome outcome, bool timeout);
   void FailPending(std::optional<Pending>& p, std::string_view type, std::string_view text);
-  void InitFailed(std::string_view error_type, std::string_view status,
-                  const std::string& payload);
+  void InitFailed(std::string_view error_type, std::string_view status, const std::string& payload);
   void Stop();
   void NotifyStopped();
 
@@ -157,8 +159,8 @@ class Environment : public std::enable_shared_from_this<Environment> {
   pid_t pid_ = -1;
   EnvState state_ = EnvState::kInitializing;
 
-  std::optional<Pending> pending_;           // reserved, not yet delivered
-  std::optional<Pending> current_;           // delivered, not yet answered
+  std::optional<Pending> pending_;              // reserved, not yet delivered
+  std::optional<Pending> current_;              // delivered, not yet answered
   std::optional<server::Respond> next_waiter_;  // the runtime's outstanding /next
   std::string tail_;
   std::string partial_line_;

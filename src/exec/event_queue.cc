@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <random>
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 
 namespace lambkin::exec {
 
@@ -30,8 +30,13 @@ using Txn = store::Database::Txn;
 EventQueue::EventQueue(store::Database* db, boost::asio::io_context& ioc, Invoker* invoker,
                        functions::FunctionService* functions, const Clock* clock,
                        EventQueueOptions options)
-    : db_(db), ioc_(ioc), invoker_(invoker), functions_(functions), clock_(clock),
-      options_(std::move(options)), timer_(ioc) {}
+    : db_(db),
+      ioc_(ioc),
+      invoker_(invoker),
+      functions_(functions),
+      clock_(clock),
+      options_(std::move(options)),
+      timer_(ioc) {}
 
 EventQueue::~EventQueue() { Stop(); }
 
@@ -94,8 +99,12 @@ void EventQueue::Dispatch() {
         if (!row) break;
         std::string id = st.ColumnText(0);
         if (in_flight_.contains(id)) continue;
-        due.push_back(Event{id, {st.ColumnText(1), st.ColumnText(2)}, st.ColumnText(3),
-                            st.ColumnText(4), st.ColumnText(5), st.ColumnInt(6)});
+        due.push_back(Event{id,
+                            {st.ColumnText(1), st.ColumnText(2)},
+                            st.ColumnText(3),
+                            st.ColumnText(4),
+                            st.ColumnText(5),
+                            st.ColumnInt(6)});
         if (static_cast<int>(due.size()) == room) break;
       }
       return Status::Ok();
@@ -148,8 +157,8 @@ void EventQueue::Settle(const Event& event, const Result<InvokeOutcome>& outcome
   } else {
     next = now + options_.retry_delays_ms[static_cast<size_t>(attempts - 1)];
   }
-  std::string error = outcome.ok() ? (failed ? outcome->payload : std::string())
-                                   : outcome.status().message();
+  std::string error =
+      outcome.ok() ? (failed ? outcome->payload : std::string()) : outcome.status().message();
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("UPDATE event_invocations SET attempts = ?, next_attempt_at = ?, "

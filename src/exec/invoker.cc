@@ -19,15 +19,18 @@ std::string FunctionKey(const functions::Scope& s, const std::string& name) {
 Invoker::Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog::Catalog* catalog,
                  functions::CodePackageStore* code, logs::LogWriter* logs, const Clock* clock,
                  InvokerOptions options)
-    : ioc_(ioc), http_(http), catalog_(catalog), code_(code), logs_(logs), clock_(clock),
-      options_(std::move(options)), reap_timer_(ioc) {
+    : ioc_(ioc),
+      http_(http),
+      catalog_(catalog),
+      code_(code),
+      logs_(logs),
+      clock_(clock),
+      options_(std::move(options)),
+      reap_timer_(ioc) {
   ScheduleReap();
 }
 
-Invoker::~Invoker() {
-  ShutdownAll();
-  reap_timer_.cancel();
-}
+Invoker::~Invoker() { TerminateAll(); }
 
 void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
                      std::optional<int64_t> reserved, InvokeRequest request, Done done) {
@@ -55,12 +58,12 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
       outdated.push_back(entry.env);  // configuration or runtime version changed
     }
     if (!env) {
-      size_t for_function = std::count_if(all_.begin(), all_.end(), [&](const auto& kv) {
-        return kv.second.function_key == fkey;
-      });
+      size_t for_function = std::count_if(
+          all_.begin(), all_.end(), [&](const auto& kv) { return kv.second.function_key == fkey; });
       size_t live = all_.size() - outdated.size();
       if (reserved && static_cast<int64_t>(for_function) >= *reserved) {
-        done(Status(StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded"));
+        done(Status(StatusCode::kTooManyRequests,
+                    "ReservedFunctionConcurrentInvocationLimitExceeded"));
         for (auto& o : outdated) o->Shutdown();
         return;
       }
@@ -122,15 +125,16 @@ void Invoker::OnStopped(const std::shared_ptr<Environment>& env) {
   all_.erase(it);
 }
 
-void Invoker::ShutdownAll() {
+void Invoker::TerminateAll() {
   std::vector<std::shared_ptr<Environment>> envs;
   {
     std::lock_guard lock(mu_);
     shutting_down_ = true;
     for (auto& [e, entry] : all_) envs.push_back(entry.env);
+    all_.clear();
     idle_.clear();
   }
-  for (auto& e : envs) e->Shutdown();
+  for (auto& e : envs) e->Terminate();
 }
 
 size_t Invoker::EnvironmentCount() {
@@ -146,8 +150,8 @@ size_t Invoker::EnvironmentCount(const functions::Scope& scope, const std::strin
 }
 
 void Invoker::ScheduleReap() {
-  reap_timer_.expires_after(std::min<std::chrono::milliseconds>(options_.idle_timeout,
-                                                                std::chrono::seconds(10)));
+  reap_timer_.expires_after(
+      std::min<std::chrono::milliseconds>(options_.idle_timeout, std::chrono::seconds(10)));
   reap_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     Reap();

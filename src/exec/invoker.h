@@ -55,8 +55,8 @@ class Invoker : public EnvironmentObserver {
   void Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
               std::optional<int64_t> reserved, InvokeRequest request, Done done);
 
-  // Shuts down every environment (the server is stopping).
-  void ShutdownAll();
+  // Kills every environment at once and forgets them (the server has stopped its io_context).
+  void TerminateAll();
   // Number of environments alive (starting, idle or busy).
   size_t EnvironmentCount();
   // Number of environments alive for one function (all versions).

@@ -52,9 +52,6 @@ Result<std::string> UnqualifiedFunctionName(const Call& call);
 // 50 as AWS caps it.
 Result<int> MaxItemsOf(const Call& call, Validator& v);
 
-// The caller's scope from the Authorization header or X-Amz-Credential query parameter.
-Result<functions::Scope> ScopeOf(const ApiContext& ctx, const server::HttpRequest& request);
-
 class LambdaApi {
  public:
   explicit LambdaApi(ApiContext ctx) : ctx_(std::move(ctx)) {}

@@ -32,9 +32,9 @@ namespace ops {
 
 void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
   auto fail = [&](const Status& s) { respond(ErrorResponse(s)); };
-  Result<FunctionRef> ref = ResolveFunction(call.Label("FunctionName"),
-                                            shapes::kNamespacedFunctionName, call.scope,
-                                            call.request.Query("Qualifier"));
+  Result<FunctionRef> ref =
+      ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName, call.scope,
+                      call.request.Query("Qualifier"));
   if (!ref.ok()) return fail(ref.status());
   std::string type = call.request.Header("x-amz-invocation-type").value_or("RequestResponse");
   std::string log_type = call.request.Header("x-amz-log-type").value_or("None");
@@ -49,7 +49,8 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
           "Client context must be smaller than {} bytes when base64-encoded.", kMaxClientContext)));
     }
     auto decoded = Base64Decode(*cc);
-    if (!decoded) return fail(InvalidParameter("Client context must be a valid Base64-encoded JSON object."));
+    if (!decoded)
+      return fail(InvalidParameter("Client context must be a valid Base64-encoded JSON object."));
     client_context = std::move(*decoded);
   }
   const std::string& payload = call.request.body;
@@ -88,8 +89,8 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
   auto reserved = ctx.functions->GetReservedConcurrency(call.scope, ref->name);
   if (!reserved.ok()) return fail(reserved.status());
   if (*reserved && **reserved == 0) {
-    return fail({StatusCode::kTooManyRequests,
-                 "ReservedFunctionConcurrentInvocationLimitExceeded"});
+    return fail(
+        {StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded"});
   }
   exec::InvokeRequest request{request_id, payload.empty() ? "{}" : payload, invoked_arn,
                               client_context, log_type == "Tail"};

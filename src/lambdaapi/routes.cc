@@ -1,8 +1,8 @@
 // Every Lambda API route in one table, and the dispatch from a request to its operation.
-#include <array>
 
 #include <fmt/format.h>
 
+#include "iam/caller.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/errors.h"
 
@@ -63,54 +63,14 @@ bool Match(std::string_view pattern, const std::vector<std::string>& path,
   return i == path.size();
 }
 
-// "Credential=AKID/20240101/us-east-1/lambda/aws4_request" -> the region part.
-std::optional<std::string> CredentialRegion(std::string_view credential) {
-  std::array<std::string_view, 5> parts{};
-  for (size_t k = 0; k < parts.size(); ++k) {
-    size_t slash = credential.find('/');
-    parts[k] = credential.substr(0, slash);
-    if (slash == std::string_view::npos) {
-      if (k != parts.size() - 1) return std::nullopt;
-      break;
-    }
-    credential.remove_prefix(slash + 1);
-  }
-  if (parts[2].empty()) return std::nullopt;
-  return std::string(parts[2]);
-}
-
 }  // namespace
-
-Result<functions::Scope> ScopeOf(const ApiContext& ctx, const server::HttpRequest& request) {
-  std::optional<std::string> region;
-  if (auto auth = request.Header("authorization")) {
-    size_t at = auth->find("Credential=");
-    if (at != std::string::npos) {
-      std::string_view rest = std::string_view(*auth).substr(at + 11);
-      rest = rest.substr(0, rest.find_first_of(", "));
-      region = CredentialRegion(rest);
-    }
-    if (!region) {
-      return Status(StatusCode::kUnrecognizedClient,
-                    "The Authorization header has no valid SigV4 credential scope.");
-    }
-  } else if (auto cred = request.Query("X-Amz-Credential")) {
-    region = CredentialRegion(*cred);
-  }
-  std::string name = region.value_or(ctx.regions->default_region());
-  if (ctx.regions->Find(name) == nullptr) {
-    return Status(StatusCode::kUnrecognizedClient,
-                  fmt::format("The region '{}' is not served by this Lambkin deployment.", name));
-  }
-  return functions::Scope{ctx.account, name};
-}
 
 bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& respond) const {
   for (const Route& route : kRoutes) {
     std::map<std::string, std::string> labels;
     if (!Match(route.pattern, request.path, labels)) continue;
     if (route.method != request.method) continue;
-    Result<functions::Scope> scope = ScopeOf(ctx_, request);
+    Result<functions::Scope> scope = iam::CallerScope(request, *ctx_.regions, ctx_.account);
     if (!scope.ok()) {
       respond(ErrorResponse(scope.status()));
       return true;

@@ -43,16 +43,13 @@ CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (stream_id, timest
 
 namespace {
 
-Status GroupNotFound() {
-  return NotFound("The specified log group does not exist.");
-}
-Status StreamNotFound() {
-  return NotFound("The specified log stream does not exist.");
-}
+Status GroupNotFound() { return NotFound("The specified log group does not exist."); }
+Status StreamNotFound() { return NotFound("The specified log stream does not exist."); }
 
 Result<bool> GroupExists(Txn& txn, const Scope& scope, const std::string& group) {
   LAMBKIN_ASSIGN_OR_RETURN(
-      auto st, txn.Prepare("SELECT 1 FROM log_groups WHERE account = ? AND region = ? AND name = ?"));
+      auto st,
+      txn.Prepare("SELECT 1 FROM log_groups WHERE account = ? AND region = ? AND name = ?"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
   return st.Step();
 }
@@ -77,8 +74,9 @@ Status InsertGroup(Txn& txn, const Scope& scope, const std::string& group, int64
 
 Result<int64_t> InsertStream(Txn& txn, const Scope& scope, const std::string& group,
                              const std::string& stream, int64_t now) {
-  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO log_streams (account, region, "
-                                                "group_name, name, created_at) VALUES (?,?,?,?,?)"));
+  LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                           txn.Prepare("INSERT INTO log_streams (account, region, "
+                                       "group_name, name, created_at) VALUES (?,?,?,?,?)"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group).Bind(4, stream).Bind(5, now);
   LAMBKIN_RETURN_IF_ERROR(st.Run());
   return txn.LastInsertRowId();
@@ -193,9 +191,8 @@ Result<std::vector<LogGroup>> LogStore::DescribeGroups(const Scope& scope,
 Result<std::vector<LogStream>> LogStore::DescribeStreams(const Scope& scope,
                                                          const std::string& group,
                                                          const std::string& prefix,
-                                                         bool order_by_last_event,
-                                                         bool descending, int64_t offset,
-                                                         int limit) {
+                                                         bool order_by_last_event, bool descending,
+                                                         int64_t offset, int limit) {
   std::vector<LogStream> out;
   Status s = db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
@@ -223,8 +220,7 @@ Result<std::vector<LogStream>> LogStore::DescribeStreams(const Scope& scope,
 
 Result<EventsPage> LogStore::GetEvents(const Scope& scope, const std::string& group,
                                        const std::string& stream, int64_t start, int64_t end,
-                                       const std::string& token, bool start_from_head,
-                                       int limit) {
+                                       const std::string& token, bool start_from_head, int limit) {
   LAMBKIN_ASSIGN_OR_RETURN(std::optional<Token> tok, ParseToken(token));
   bool forward = tok ? tok->direction == 'f' : start_from_head;
   EventsPage page;
@@ -353,8 +349,9 @@ bool FilterPattern::Matches(std::string_view message) const {
     if (message.find(t) != std::string_view::npos) return false;
   }
   if (any_.empty()) return true;
-  return std::any_of(any_.begin(), any_.end(),
-                     [&](const std::string& t) { return message.find(t) != std::string_view::npos; });
+  return std::any_of(any_.begin(), any_.end(), [&](const std::string& t) {
+    return message.find(t) != std::string_view::npos;
+  });
 }
 
 }  // namespace lambkin::logs

@@ -59,6 +59,7 @@ struct FilterPage {
 class LogStore {
  public:
   LogStore(store::Database* db, const Clock* clock) : db_(db), clock_(clock) {}
+  const Clock* clock() const { return clock_; }
 
   // kResourceConflict if it exists.
   Status CreateGroup(const Scope& scope, const std::string& group);

@@ -1,0 +1,164 @@
+"""Lambkin's runtime interface client for Python.
+
+Speaks the Lambda Runtime API at $AWS_LAMBDA_RUNTIME_API: loads the handler named by $_HANDLER
+("module.function", modules may be dotted or in folders) from /var/task, then loops: fetch the
+next event, call handler(event, context), post the result or the error the way AWS's Python
+runtime formats it.
+"""
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2018-06-01/runtime"
+
+
+class RuntimeClient:
+    def __init__(self, address):
+        host, port = address.rsplit(":", 1)
+        self.host, self.port = host, int(port)
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port)
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                response = self.conn.getresponse()
+                return response, response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+
+    def next(self):
+        return self.request("GET", BASE + "/invocation/next")
+
+    def post(self, path, payload, headers=None):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        self.request("POST", BASE + path, body, h)
+
+
+class Context:
+    def __init__(self, request_id, headers):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = headers.get("Lambda-Runtime-Invoked-Function-Arn", "")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        cc = headers.get("Lambda-Runtime-Client-Context")
+        self.client_context = json.loads(cc) if cc else None
+        self._deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms", "0"))
+
+    def get_remaining_time_in_millis(self):
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+
+class RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record):
+        record.aws_request_id = RequestIdFilter.request_id
+        return True
+
+
+def setup_logging():
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.terminator = ""
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def error_payload(exc, error_type=None):
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "requestId": RequestIdFilter.request_id,
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__))[1:],
+    }
+
+
+def log_error(payload):
+    # One log line, as AWS's runtime writes it.
+    text = "[ERROR] %s: %s" % (payload["errorType"], payload["errorMessage"])
+    if payload["stackTrace"]:
+        text += "\rTraceback (most recent call last):\r" + "".join(payload["stackTrace"]).replace("\n", "\r")
+    sys.stdout.write(text.rstrip("\r") + "\n")
+    sys.stdout.flush()
+
+
+def load_handler(client):
+    spec = os.environ.get("_HANDLER", "")
+    module_name, _, function_name = spec.rpartition(".")
+    try:
+        if not module_name or not function_name:
+            raise ValueError("Bad handler '%s': not enough values to unpack" % spec)
+        module = importlib.import_module(module_name.replace("/", "."))
+    except SyntaxError as e:
+        fail_init(client, e, "Runtime.UserCodeSyntaxError",
+                  "Syntax error in module '%s': %s" % (module_name, e))
+    except ValueError as e:
+        fail_init(client, e, "Runtime.MalformedHandlerName", str(e))
+    except Exception as e:  # ImportError, or anything the module raised while loading
+        fail_init(client, e, "Runtime.ImportModuleError",
+                  "Unable to import module '%s': %s" % (module_name, e))
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        fail_init(client, None, "Runtime.HandlerNotFound",
+                  "Handler '%s' missing on module '%s'" % (function_name, module_name))
+    return handler
+
+
+def fail_init(client, exc, error_type, message):
+    payload = {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
+    log_error(payload)
+    client.post("/init/error", payload, {"Lambda-Runtime-Function-Error-Type": error_type})
+    sys.exit(1)
+
+
+def main():
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+    setup_logging()
+    client = RuntimeClient(API)
+    handler = load_handler(client)
+    while True:
+        response, body = client.next()
+        headers = dict(response.getheaders())
+        request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+        RequestIdFilter.request_id = request_id
+        if "Lambda-Runtime-Trace-Id" in headers:
+            os.environ["_X_AMZN_TRACE_ID"] = headers["Lambda-Runtime-Trace-Id"]
+        try:
+            event = json.loads(body) if body else {}
+            result = handler(event, Context(request_id, headers))
+            payload = json.dumps(result).encode()
+        except Exception as e:
+            payload = error_payload(e)
+            log_error(payload)
+            client.post("/invocation/%s/error" % request_id, payload,
+                        {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
+            continue
+        client.post("/invocation/%s/response" % request_id, payload)
+
+
+if __name__ == "__main__":
+    main()

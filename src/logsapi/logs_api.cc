@@ -1,0 +1,396 @@
+#include "logsapi/logs_api.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "iam/caller.h"
+
+namespace lambkin::logsapi {
+
+using nlohmann::json;
+using server::HttpResponse;
+
+namespace {
+
+constexpr std::string_view kTargetPrefix = "Logs_20140328.";
+constexpr size_t kMaxBatchBytes = 1048576;
+constexpr size_t kMaxBatchEvents = 10000;
+constexpr int64_t kTwoHoursMs = 2LL * 3600 * 1000;
+constexpr int64_t kFourteenDaysMs = 14LL * 24 * 3600 * 1000;
+
+std::string ErrorName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kResourceNotFound: return "ResourceNotFoundException";
+    case StatusCode::kResourceConflict: return "ResourceAlreadyExistsException";
+    case StatusCode::kInvalidRequestContent: return "SerializationException";
+    case StatusCode::kUnrecognizedClient: return "UnrecognizedClientException";
+    case StatusCode::kAccessDenied: return "AccessDeniedException";
+    case StatusCode::kNotImplemented: return "UnknownOperationException";
+    case StatusCode::kInternal: return "ServiceUnavailableException";
+    default: return "InvalidParameterException";
+  }
+}
+
+HttpResponse Reply(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.SetHeader("Content-Type", "application/x-amz-json-1.1");
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+HttpResponse Error(const Status& s) {
+  std::string name = ErrorName(s.code());
+  HttpResponse r = Reply(s.code() == StatusCode::kInternal ? 500 : 400,
+                         {{"__type", name}, {"message", s.message()}});
+  r.SetHeader("x-amzn-ErrorType", name);
+  return r;
+}
+
+Status Invalid(std::string message) { return InvalidParameter(std::move(message)); }
+
+// Typed access to the JSON input with CloudWatch's wording for missing or mistyped members.
+class Input {
+ public:
+  explicit Input(json j) : j_(std::move(j)) {}
+  bool Has(const char* k) const { return j_.contains(k) && !j_[k].is_null(); }
+  Result<std::string> RequiredString(const char* k) const {
+    if (!Has(k)) {
+      return Status(StatusCode::kValidation,
+                    fmt::format("1 validation error detected: Value null at '{}' failed to "
+                                "satisfy constraint: Member must not be null",
+                                k));
+    }
+    return String(k, "");
+  }
+  Result<std::string> String(const char* k, std::string fallback) const {
+    if (!Has(k)) return fallback;
+    if (!j_[k].is_string()) return BadType(k);
+    return j_[k].get<std::string>();
+  }
+  Result<int64_t> Int(const char* k, int64_t fallback) const {
+    if (!Has(k)) return fallback;
+    if (!j_[k].is_number_integer()) return BadType(k);
+    return j_[k].get<int64_t>();
+  }
+  Result<bool> Bool(const char* k, bool fallback) const {
+    if (!Has(k)) return fallback;
+    if (!j_[k].is_boolean()) return BadType(k);
+    return j_[k].get<bool>();
+  }
+  const json& operator[](const char* k) const { return j_[k]; }
+
+ private:
+  static Status BadType(const char* k) {
+    return {StatusCode::kInvalidRequestContent,
+            fmt::format("Unexpected type for member {}", k)};
+  }
+  json j_;
+};
+
+bool ValidGroupName(const std::string& n) {
+  return !n.empty() && n.size() <= 512 && std::all_of(n.begin(), n.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                  c == '/' || c == '.' || c == '#';
+         });
+}
+
+bool ValidStreamName(const std::string& n) {
+  return !n.empty() && n.size() <= 512 && n.find(':') == std::string::npos &&
+         n.find('*') == std::string::npos;
+}
+
+Status CheckGroup(const std::string& n) {
+  if (ValidGroupName(n)) return Status::Ok();
+  return {StatusCode::kValidation,
+          fmt::format("1 validation error detected: Value '{}' at 'logGroupName' failed to "
+                      "satisfy constraint: Member must satisfy regular expression pattern: "
+                      "[\\.\\-_/#A-Za-z0-9]+",
+                      n)};
+}
+
+Status CheckStream(const std::string& n) {
+  if (ValidStreamName(n)) return Status::Ok();
+  return {StatusCode::kValidation,
+          fmt::format("1 validation error detected: Value '{}' at 'logStreamName' failed to "
+                      "satisfy constraint: Member must satisfy regular expression pattern: "
+                      "[^:*]*",
+                      n)};
+}
+
+// logGroupName or logGroupIdentifier (a name or an ARN ending in :log-group:<name>[:*]).
+Result<std::string> GroupOf(const Input& in) {
+  bool by_name = in.Has("logGroupName"), by_id = in.Has("logGroupIdentifier");
+  if (by_name == by_id) {
+    return Invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.");
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::string g,
+                           in.String(by_name ? "logGroupName" : "logGroupIdentifier", ""));
+  size_t at = g.find(":log-group:");
+  if (by_id && at != std::string::npos) {
+    g = g.substr(at + 11);
+    if (g.ends_with(":*")) g.resize(g.size() - 2);
+  }
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(g));
+  return g;
+}
+
+std::string GroupArn(const functions::Scope& s, const std::string& group) {
+  return fmt::format("arn:{}:logs:{}:{}:log-group:{}", catalog::PartitionOf(s.region), s.region,
+                     s.account, group);
+}
+
+Result<int> Limit(const Input& in, int max, int fallback) {
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t limit, in.Int("limit", fallback));
+  if (limit < 1 || limit > max) {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value '{}' at 'limit' failed to "
+                              "satisfy constraint: Member must have value {} {}",
+                              limit, limit < 1 ? "greater than or equal to" : "less than or equal to",
+                              limit < 1 ? 1 : max));
+  }
+  return static_cast<int>(limit);
+}
+
+Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  if (group.starts_with("aws/")) return Invalid("Log group names can't start with 'aws/'.");
+  LAMBKIN_RETURN_IF_ERROR(store->CreateGroup(s, group));
+  return json::object();
+}
+
+Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  LAMBKIN_RETURN_IF_ERROR(CheckStream(stream));
+  LAMBKIN_RETURN_IF_ERROR(store->CreateStream(s, group, stream));
+  return json::object();
+}
+
+Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logGroupNamePrefix", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 50, 50));
+  LAMBKIN_ASSIGN_OR_RETURN(auto groups, store->DescribeGroups(s, prefix, token, limit + 1));
+  json out = {{"logGroups", json::array()}};
+  for (size_t i = 0; i < groups.size() && static_cast<int>(i) < limit; ++i) {
+    const auto& g = groups[i];
+    out["logGroups"].push_back({{"logGroupName", g.name},
+                                {"creationTime", g.creation_time},
+                                {"metricFilterCount", 0},
+                                {"arn", GroupArn(s, g.name) + ":*"},
+                                {"logGroupArn", GroupArn(s, g.name)},
+                                {"storedBytes", g.stored_bytes},
+                                {"logGroupClass", "STANDARD"}});
+  }
+  if (static_cast<int>(groups.size()) > limit) out["nextToken"] = groups[limit - 1].name;
+  return out;
+}
+
+Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s,
+                                const Input& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logStreamNamePrefix", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string order, in.String("orderBy", "LogStreamName"));
+  LAMBKIN_ASSIGN_OR_RETURN(bool descending, in.Bool("descending", false));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 50, 50));
+  if (order != "LogStreamName" && order != "LastEventTime") {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value '{}' at 'orderBy' failed to "
+                              "satisfy constraint: Member must satisfy enum value set: "
+                              "[LogStreamName, LastEventTime]",
+                              order));
+  }
+  if (order == "LastEventTime" && !prefix.empty()) {
+    return Invalid("Cannot order by LastEventTime with a logStreamNamePrefix.");
+  }
+  int64_t offset = 0;
+  if (!token.empty()) {
+    try {
+      offset = std::stoll(token);
+    } catch (const std::exception&) {
+      return Invalid("The specified nextToken is invalid.");
+    }
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(auto streams, store->DescribeStreams(s, group, prefix,
+                                                                order == "LastEventTime",
+                                                                descending, offset, limit + 1));
+  json out = {{"logStreams", json::array()}};
+  for (size_t i = 0; i < streams.size() && static_cast<int>(i) < limit; ++i) {
+    const auto& st = streams[i];
+    json j = {{"logStreamName", st.name},
+              {"creationTime", st.creation_time},
+              {"arn", fmt::format("{}:log-stream:{}", GroupArn(s, group), st.name)},
+              {"storedBytes", st.stored_bytes},
+              {"uploadSequenceToken", "1"}};
+    if (st.first_event) j["firstEventTimestamp"] = *st.first_event;
+    if (st.last_event) j["lastEventTimestamp"] = *st.last_event;
+    if (st.last_ingestion) j["lastIngestionTime"] = *st.last_ingestion;
+    out["logStreams"].push_back(std::move(j));
+  }
+  if (static_cast<int>(streams.size()) > limit) out["nextToken"] = std::to_string(offset + limit);
+  return out;
+}
+
+Result<json> PutLogEvents(logs::LogStore* store, const Clock* clock, const functions::Scope& s,
+                          const Input& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  LAMBKIN_RETURN_IF_ERROR(CheckStream(stream));
+  if (!in.Has("logEvents") || !in["logEvents"].is_array()) {
+    return Status(StatusCode::kValidation,
+                  "1 validation error detected: Value null at 'logEvents' failed to satisfy "
+                  "constraint: Member must not be null");
+  }
+  const json& raw = in["logEvents"];
+  if (raw.empty() || raw.size() > kMaxBatchEvents) {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value '{}' at 'logEvents' failed to "
+                              "satisfy constraint: Member must have length {}",
+                              raw.size(),
+                              raw.empty() ? "greater than or equal to 1"
+                                          : "less than or equal to 10000"));
+  }
+  std::vector<logs::LogEvent> events;
+  size_t bytes = 0;
+  int64_t now = clock->NowMillis();
+  std::optional<int64_t> too_new, too_old;
+  int64_t prev = INT64_MIN;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const json& e = raw[i];
+    if (!e.is_object() || !e.contains("timestamp") || !e["timestamp"].is_number_integer() ||
+        !e.contains("message") || !e["message"].is_string()) {
+      return Status(StatusCode::kInvalidRequestContent,
+                    "Each log event needs an integer timestamp and a string message");
+    }
+    int64_t ts = e["timestamp"].get<int64_t>();
+    if (ts < prev) {
+      return Invalid("Log events in a single PutLogEvents request must be in chronological order.");
+    }
+    prev = ts;
+    std::string msg = e["message"].get<std::string>();
+    bytes += msg.size() + 26;
+    if (ts > now + kTwoHoursMs) {
+      if (!too_new) too_new = static_cast<int64_t>(i);
+      continue;
+    }
+    if (ts < now - kFourteenDaysMs) {
+      too_old = static_cast<int64_t>(i) + 1;
+      continue;
+    }
+    events.push_back({ts, std::move(msg)});
+  }
+  if (bytes > kMaxBatchBytes) {
+    return Invalid(fmt::format("Log events batch size of {} bytes exceeds the maximum of {} bytes.",
+                               bytes, kMaxBatchBytes));
+  }
+  if (raw.back()["timestamp"].get<int64_t>() - raw.front()["timestamp"].get<int64_t>() >
+      24LL * 3600 * 1000) {
+    return Invalid("The batch of log events in a single PutLogEvents request cannot span more "
+                   "than 24 hours.");
+  }
+  LAMBKIN_RETURN_IF_ERROR(store->Append(s, group, stream, events, /*create=*/false));
+  json out = {{"nextSequenceToken", "1"}};
+  if (too_new || too_old) {
+    json info = json::object();
+    if (too_new) info["tooNewLogEventStartIndex"] = *too_new;
+    if (too_old) info["tooOldLogEventEndIndex"] = *too_old;
+    out["rejectedLogEventsInfo"] = info;
+  }
+  return out;
+}
+
+Result<json> GetLogEvents(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t start, in.Int("startTime", 0));
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t end, in.Int("endTime", 0));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(bool from_head, in.Bool("startFromHead", false));
+  LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 10000, 10000));
+  LAMBKIN_ASSIGN_OR_RETURN(auto page,
+                           store->GetEvents(s, group, stream, start, end, token, from_head, limit));
+  json out = {{"events", json::array()},
+              {"nextForwardToken", page.next_forward_token},
+              {"nextBackwardToken", page.next_backward_token}};
+  for (const auto& e : page.events) {
+    out["events"].push_back(
+        {{"timestamp", e.timestamp}, {"message", e.message}, {"ingestionTime", e.ingestion_time}});
+  }
+  return out;
+}
+
+Result<json> FilterLogEvents(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
+  std::vector<std::string> streams;
+  if (in.Has("logStreamNames")) {
+    if (!in["logStreamNames"].is_array()) {
+      return Status(StatusCode::kInvalidRequestContent, "logStreamNames must be a list");
+    }
+    for (const auto& n : in["logStreamNames"]) {
+      if (!n.is_string()) return Status(StatusCode::kInvalidRequestContent, "bad stream name");
+      streams.push_back(n.get<std::string>());
+    }
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logStreamNamePrefix", ""));
+  if (!streams.empty() && !prefix.empty()) {
+    return Invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.");
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::string pattern, in.String("filterPattern", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t start, in.Int("startTime", 0));
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t end, in.Int("endTime", 0));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 10000, 10000));
+  LAMBKIN_ASSIGN_OR_RETURN(auto page, store->Filter(s, group, streams, prefix, pattern, start, end,
+                                                    token, limit));
+  json out = {{"events", json::array()}, {"searchedLogStreams", json::array()}};
+  for (const auto& e : page.events) {
+    out["events"].push_back({{"logStreamName", e.stream},
+                             {"timestamp", e.timestamp},
+                             {"message", e.message},
+                             {"ingestionTime", e.ingestion_time},
+                             {"eventId", std::to_string(e.seq)}});
+  }
+  if (!page.next_token.empty()) out["nextToken"] = page.next_token;
+  return out;
+}
+
+}  // namespace
+
+std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) const {
+  auto target = request.Header("x-amz-target");
+  if (!target || !target->starts_with(kTargetPrefix)) return std::nullopt;
+  if (request.method != "POST" || !request.path.empty()) {
+    return Error({StatusCode::kNotImplemented, "CloudWatch Logs calls are POST /"});
+  }
+  Result<functions::Scope> scope = iam::CallerScope(request, *regions_, account_);
+  if (!scope.ok()) return Error(scope.status());
+  json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return Error({StatusCode::kInvalidRequestContent, "The request body is not a JSON object"});
+  }
+  Input in(std::move(body));
+  std::string op = target->substr(kTargetPrefix.size());
+  if (op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("Filter")) {
+    writer_->Flush();
+  }
+  Result<json> out = Status(StatusCode::kNotImplemented,
+                            fmt::format("Lambkin does not implement CloudWatch Logs {}", op));
+  if (op == "CreateLogGroup") out = CreateLogGroup(store_, *scope, in);
+  if (op == "CreateLogStream") out = CreateLogStream(store_, *scope, in);
+  if (op == "DescribeLogGroups") out = DescribeLogGroups(store_, *scope, in);
+  if (op == "DescribeLogStreams") out = DescribeLogStreams(store_, *scope, in);
+  if (op == "PutLogEvents") out = PutLogEvents(store_, store_->clock(), *scope, in);
+  if (op == "GetLogEvents") out = GetLogEvents(store_, *scope, in);
+  if (op == "FilterLogEvents") out = FilterLogEvents(store_, *scope, in);
+  if (!out.ok()) return Error(out.status());
+  return Reply(200, *out);
+}
+
+}  // namespace lambkin::logsapi

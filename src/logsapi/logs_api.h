@@ -1,0 +1,34 @@
+// LogsApi: the CloudWatch Logs API (AWS JSON 1.1, X-Amz-Target: Logs_20140328.<Operation>)
+// over the LogStore: CreateLogGroup, CreateLogStream, DescribeLogGroups, DescribeLogStreams,
+// PutLogEvents, GetLogEvents, FilterLogEvents. Errors carry CloudWatch Logs' exception names.
+// Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "catalog/regions.h"
+#include "logs/log_store.h"
+#include "logs/log_writer.h"
+#include "server/request.h"
+
+namespace lambkin::logsapi {
+
+class LogsApi {
+ public:
+  // Reads first wait for `writer` to store what it has queued, so a caller sees the log lines
+  // of an invocation that has already answered.
+  LogsApi(logs::LogStore* store, logs::LogWriter* writer, const catalog::RegionSet* regions,
+          std::string account)
+      : store_(store), writer_(writer), regions_(regions), account_(std::move(account)) {}
+  // nullopt when the request is not a CloudWatch Logs call.
+  std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
+
+ private:
+  logs::LogStore* store_;
+  logs::LogWriter* writer_;
+  const catalog::RegionSet* regions_;
+  std::string account_;
+};
+
+}  // namespace lambkin::logsapi
