@@ -12,7 +12,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
-Result<ClientResponse> HttpGet(const std::string& endpoint, const std::string& path) {
+namespace {
+
+Result<ClientResponse> Request(const std::string& endpoint, http::verb verb,
+                               const std::string& path, const std::string& body,
+                               const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string_view rest = endpoint;
   if (!rest.starts_with("http://")) {
     return InvalidParameter(fmt::format("endpoint {} must start with http://", endpoint));
@@ -28,9 +32,12 @@ Result<ClientResponse> HttpGet(const std::string& endpoint, const std::string& p
     beast::tcp_stream stream(ioc);
     stream.expires_after(std::chrono::seconds(30));
     stream.connect(resolver.resolve(host, port));
-    http::request<http::empty_body> req{http::verb::get, path, 11};
+    http::request<http::string_body> req{verb, path, 11};
     req.set(http::field::host, std::string(rest));
     req.set(http::field::user_agent, "lambkin-cli");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    if (verb != http::verb::get) req.body() = body;
+    req.prepare_payload();
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
@@ -41,6 +48,18 @@ Result<ClientResponse> HttpGet(const std::string& endpoint, const std::string& p
   } catch (const std::exception& e) {
     return Internal(fmt::format("cannot reach the Lambkin server at {}: {}", endpoint, e.what()));
   }
+}
+
+}  // namespace
+
+Result<ClientResponse> HttpGet(const std::string& endpoint, const std::string& path) {
+  return Request(endpoint, http::verb::get, path, "", {});
+}
+
+Result<ClientResponse> HttpPost(const std::string& endpoint, const std::string& path,
+                                const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers) {
+  return Request(endpoint, http::verb::post, path, body, headers);
 }
 
 }  // namespace lambkin::cli

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/logs_command.h"
 #include "cli/runtime_command.h"
 #include "cli/serve.h"
 
@@ -44,7 +45,25 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--region", list.region, "Region whose ARNs to show");
   list_cmd->add_flag("--json", list.json, "Machine-readable output");
 
+  auto* logs_cmd = app.add_subcommand("logs", "Function logs");
+  logs_cmd->require_subcommand(1);
+  lambkin::cli::LogsTailOptions tail;
+  auto* tail_cmd = logs_cmd->add_subcommand("tail", "Print a function's log events");
+  tail_cmd->add_option("function", tail.function, "Function name")->required();
+  tail_cmd->add_option("--endpoint", endpoint, "Server URL (env LAMBKIN_ENDPOINT)")
+      ->capture_default_str();
+  tail_cmd->add_option("--region", tail.region, "Region of the function")->capture_default_str();
+  tail_cmd->add_flag("-f,--follow", tail.follow, "Keep printing new events");
+  int64_t since_minutes = 10;
+  tail_cmd->add_option("--since-minutes", since_minutes, "Start this many minutes ago")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (tail_cmd->parsed()) {
+    tail.endpoint = endpoint;
+    tail.since_ms = since_minutes * 60 * 1000;
+    return lambkin::cli::LogsTail(tail);
+  }
   if (serve_cmd->parsed()) return lambkin::cli::Serve(serve);
   if (list_cmd->parsed()) {
     list.endpoint = endpoint;

@@ -17,7 +17,6 @@ namespace lambkin::iam {
 
 // kUnrecognizedClient for a malformed credential scope or a region not served here.
 Result<functions::Scope> CallerScope(const server::HttpRequest& request,
-                                     const catalog::RegionSet& regions,
-                                     const std::string& account);
+                                     const catalog::RegionSet& regions, const std::string& account);
 
 }  // namespace lambkin::iam

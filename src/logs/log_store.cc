@@ -1,6 +1,7 @@
 #include "logs/log_store.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <fmt/format.h>
 
@@ -272,7 +273,13 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
                                     int64_t start, int64_t end, const std::string& token,
                                     int limit) {
   LAMBKIN_ASSIGN_OR_RETURN(FilterPattern matcher, FilterPattern::Parse(pattern));
-  LAMBKIN_ASSIGN_OR_RETURN(std::optional<Token> tok, ParseToken(token));
+  // Results are ordered by (timestamp, seq); the token is the position of the last one.
+  int64_t after_ts = INT64_MIN, after_seq = 0;
+  if (!token.empty()) {
+    if (std::sscanf(token.c_str(), "%ld/%ld", &after_ts, &after_seq) != 2) {
+      return InvalidParameter("The specified nextToken is invalid.");
+    }
+  }
   FilterPage page;
   Status s = db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
@@ -282,11 +289,12 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
                              "FROM log_events e JOIN log_streams s ON e.stream_id = s.id WHERE "
                              "s.account = ? AND s.region = ? AND s.group_name = ? AND "
                              "substr(s.name, 1, length(?)) = ? AND e.timestamp >= ? AND "
-                             "e.timestamp < ? AND e.seq > ? ORDER BY e.timestamp, e.seq"));
+                             "e.timestamp < ? AND (e.timestamp > ? OR (e.timestamp = ? AND "
+                             "e.seq > ?)) ORDER BY e.timestamp, e.seq"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group).Bind(4, stream_prefix);
     st.Bind(5, stream_prefix).Bind(6, start).Bind(7, end > 0 ? end : INT64_MAX);
-    st.Bind(8, tok ? tok->seq : 0);
-    int64_t last_seq = 0;
+    st.Bind(8, after_ts).Bind(9, after_ts).Bind(10, after_seq);
+    int64_t last_seq = 0, last_ts = 0;
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -297,7 +305,7 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
       std::string message = st.ColumnText(3);
       if (!matcher.Matches(message)) continue;
       if (static_cast<int>(page.events.size()) == limit) {
-        page.next_token = fmt::format("f/{}", last_seq);
+        page.next_token = fmt::format("{}/{}", last_ts, last_seq);
         break;
       }
       LogEvent e;
@@ -307,6 +315,7 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
       e.message = std::move(message);
       e.stream = std::move(name);
       last_seq = e.seq;
+      last_ts = e.timestamp;
       page.events.push_back(std::move(e));
     }
     return Status::Ok();

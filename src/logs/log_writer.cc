@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 namespace lambkin::logs {
 
 LogWriter::LogWriter(LogStore* store) : store_(store), thread_([this] { Run(); }) {}
@@ -20,7 +22,13 @@ void LogWriter::Write(const Scope& scope, const std::string& group, const std::s
                       LogEvent event) {
   {
     std::lock_guard lock(mu_);
-    pending_[Key{scope.account, scope.region, group, stream}].push_back(std::move(event));
+    Key key{scope.account, scope.region, group, stream};
+    if (pending_count_ >= kMaxQueued) {
+      ++dropped_[key];
+      return;
+    }
+    pending_[key].push_back(std::move(event));
+    ++pending_count_;
     ++queued_;
   }
   wake_.notify_one();
@@ -42,6 +50,14 @@ void LogWriter::Run() {
     if (!stop_) wake_.wait_for(lock, std::chrono::milliseconds(5), [&] { return stop_; });
     std::map<Key, std::vector<LogEvent>> batch;
     batch.swap(pending_);
+    pending_count_ = 0;
+    for (auto& [key, n] : dropped_) {
+      batch[key].push_back(LogEvent{store_->clock()->NowMillis(),
+                                    fmt::format("[lambkin] {} log events dropped: the function "
+                                                "wrote faster than they could be stored\n",
+                                                n)});
+    }
+    dropped_.clear();
     lock.unlock();
     uint64_t n = 0;
     for (auto& [key, events] : batch) {

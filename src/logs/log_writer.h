@@ -3,7 +3,9 @@
 // Execution environments produce log lines at high rates; writing each in its own durable
 // transaction would cost an fsync per line. Write() only queues; a background thread appends
 // what has queued, per stream, in one transaction every few milliseconds (and at once when
-// Flush() is called). Events of one stream keep their order. Thread-safe.
+// Flush() is called). Events of one stream keep their order. A writer that outruns the store by
+// more than kMaxQueued events loses the excess, and the stream says so in a marker event, so a
+// function flooding its output cannot exhaust the server's memory. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -40,7 +42,10 @@ class LogWriter {
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable flushed_;
+  static constexpr uint64_t kMaxQueued = 200000;
   std::map<Key, std::vector<LogEvent>> pending_;
+  std::map<Key, uint64_t> dropped_;
+  uint64_t pending_count_ = 0;
   uint64_t queued_ = 0;   // events ever queued
   uint64_t written_ = 0;  // events ever stored (or given up on)
   bool stop_ = false;

@@ -22,14 +22,22 @@ constexpr int64_t kFourteenDaysMs = 14LL * 24 * 3600 * 1000;
 
 std::string ErrorName(StatusCode code) {
   switch (code) {
-    case StatusCode::kResourceNotFound: return "ResourceNotFoundException";
-    case StatusCode::kResourceConflict: return "ResourceAlreadyExistsException";
-    case StatusCode::kInvalidRequestContent: return "SerializationException";
-    case StatusCode::kUnrecognizedClient: return "UnrecognizedClientException";
-    case StatusCode::kAccessDenied: return "AccessDeniedException";
-    case StatusCode::kNotImplemented: return "UnknownOperationException";
-    case StatusCode::kInternal: return "ServiceUnavailableException";
-    default: return "InvalidParameterException";
+    case StatusCode::kResourceNotFound:
+      return "ResourceNotFoundException";
+    case StatusCode::kResourceConflict:
+      return "ResourceAlreadyExistsException";
+    case StatusCode::kInvalidRequestContent:
+      return "SerializationException";
+    case StatusCode::kUnrecognizedClient:
+      return "UnrecognizedClientException";
+    case StatusCode::kAccessDenied:
+      return "AccessDeniedException";
+    case StatusCode::kNotImplemented:
+      return "UnknownOperationException";
+    case StatusCode::kInternal:
+      return "ServiceUnavailableException";
+    default:
+      return "InvalidParameterException";
   }
 }
 
@@ -84,17 +92,16 @@ class Input {
 
  private:
   static Status BadType(const char* k) {
-    return {StatusCode::kInvalidRequestContent,
-            fmt::format("Unexpected type for member {}", k)};
+    return {StatusCode::kInvalidRequestContent, fmt::format("Unexpected type for member {}", k)};
   }
   json j_;
 };
 
 bool ValidGroupName(const std::string& n) {
   return !n.empty() && n.size() <= 512 && std::all_of(n.begin(), n.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-                  c == '/' || c == '.' || c == '#';
-         });
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
+           c == '.' || c == '#';
+  });
 }
 
 bool ValidStreamName(const std::string& n) {
@@ -145,11 +152,12 @@ std::string GroupArn(const functions::Scope& s, const std::string& group) {
 Result<int> Limit(const Input& in, int max, int fallback) {
   LAMBKIN_ASSIGN_OR_RETURN(int64_t limit, in.Int("limit", fallback));
   if (limit < 1 || limit > max) {
-    return Status(StatusCode::kValidation,
-                  fmt::format("1 validation error detected: Value '{}' at 'limit' failed to "
-                              "satisfy constraint: Member must have value {} {}",
-                              limit, limit < 1 ? "greater than or equal to" : "less than or equal to",
-                              limit < 1 ? 1 : max));
+    return Status(
+        StatusCode::kValidation,
+        fmt::format("1 validation error detected: Value '{}' at 'limit' failed to "
+                    "satisfy constraint: Member must have value {} {}",
+                    limit, limit < 1 ? "greater than or equal to" : "less than or equal to",
+                    limit < 1 ? 1 : max));
   }
   return static_cast<int>(limit);
 }
@@ -191,8 +199,7 @@ Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
   return out;
 }
 
-Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s,
-                                const Input& in) {
+Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s, const Input& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logStreamNamePrefix", ""));
   LAMBKIN_ASSIGN_OR_RETURN(std::string order, in.String("orderBy", "LogStreamName"));
@@ -217,9 +224,9 @@ Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s
       return Invalid("The specified nextToken is invalid.");
     }
   }
-  LAMBKIN_ASSIGN_OR_RETURN(auto streams, store->DescribeStreams(s, group, prefix,
-                                                                order == "LastEventTime",
-                                                                descending, offset, limit + 1));
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto streams, store->DescribeStreams(s, group, prefix, order == "LastEventTime", descending,
+                                           offset, limit + 1));
   json out = {{"logStreams", json::array()}};
   for (size_t i = 0; i < streams.size() && static_cast<int>(i) < limit; ++i) {
     const auto& st = streams[i];
@@ -250,12 +257,12 @@ Result<json> PutLogEvents(logs::LogStore* store, const Clock* clock, const funct
   }
   const json& raw = in["logEvents"];
   if (raw.empty() || raw.size() > kMaxBatchEvents) {
-    return Status(StatusCode::kValidation,
-                  fmt::format("1 validation error detected: Value '{}' at 'logEvents' failed to "
-                              "satisfy constraint: Member must have length {}",
-                              raw.size(),
-                              raw.empty() ? "greater than or equal to 1"
-                                          : "less than or equal to 10000"));
+    return Status(
+        StatusCode::kValidation,
+        fmt::format("1 validation error detected: Value '{}' at 'logEvents' failed to "
+                    "satisfy constraint: Member must have length {}",
+                    raw.size(),
+                    raw.empty() ? "greater than or equal to 1" : "less than or equal to 10000"));
   }
   std::vector<logs::LogEvent> events;
   size_t bytes = 0;
@@ -292,8 +299,9 @@ Result<json> PutLogEvents(logs::LogStore* store, const Clock* clock, const funct
   }
   if (raw.back()["timestamp"].get<int64_t>() - raw.front()["timestamp"].get<int64_t>() >
       24LL * 3600 * 1000) {
-    return Invalid("The batch of log events in a single PutLogEvents request cannot span more "
-                   "than 24 hours.");
+    return Invalid(
+        "The batch of log events in a single PutLogEvents request cannot span more "
+        "than 24 hours.");
   }
   LAMBKIN_RETURN_IF_ERROR(store->Append(s, group, stream, events, /*create=*/false));
   json out = {{"nextSequenceToken", "1"}};
@@ -347,8 +355,8 @@ Result<json> FilterLogEvents(logs::LogStore* store, const functions::Scope& s, c
   LAMBKIN_ASSIGN_OR_RETURN(int64_t end, in.Int("endTime", 0));
   LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
   LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 10000, 10000));
-  LAMBKIN_ASSIGN_OR_RETURN(auto page, store->Filter(s, group, streams, prefix, pattern, start, end,
-                                                    token, limit));
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto page, store->Filter(s, group, streams, prefix, pattern, start, end, token, limit));
   json out = {{"events", json::array()}, {"searchedLogStreams", json::array()}};
   for (const auto& e : page.events) {
     out["events"].push_back({{"logStreamName", e.stream},

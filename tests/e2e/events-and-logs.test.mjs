@@ -1,0 +1,166 @@
+// Event invocations (queued, retried, durable across restarts), the CloudWatch Logs API
+// with the real SDK, and `lambkin logs tail`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CreateFunctionCommand, InvokeCommand, PutFunctionConcurrencyCommand, DeleteFunctionConcurrencyCommand,
+} from '@aws-sdk/client-lambda';
+import {
+  CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand,
+  GetLogEventsCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { startServer, makeZip, role, awsError, devCredentials, lambkinBin, runtimeVersions } from './helpers.mjs';
+
+const run = promisify(execFile);
+const logsClient = (endpoint) => new CloudWatchLogsClient({ endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
+
+async function waitFor(what, fn, ms = 15000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function messages(logs, fn) {
+  const out = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${fn}` }))
+    .catch((e) => (e.name === 'ResourceNotFoundException' ? { events: [] } : Promise.reject(e)));
+  return out.events.map((e) => e.message);
+}
+
+function withConfig(config) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-cfg-'));
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+test('Event invocations run asynchronously and failed ones are retried twice', async () => {
+  const cfg = withConfig({ execution: { event_retry_delays_ms: [200, 200] } });
+  const server = await startServer({ args: ['--config', cfg.file] });
+  try {
+    const lambda = server.client();
+    const logs = logsClient(server.endpoint);
+    const py = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'ev', Runtime: py, Handler: 'app.handler', Role: role,
+      Code: { ZipFile: makeZip({ 'app.py': 'def handler(e, c):\n    print("event", e["id"])\n    if e.get("fail"): raise RuntimeError("nope")\n    return 1\n' }) } }));
+    const ok = await lambda.send(new InvokeCommand({ FunctionName: 'ev', InvocationType: 'Event', Payload: Buffer.from('{"id":"a"}') }));
+    assert.equal(ok.StatusCode, 202);
+    await waitFor('the event to run', async () => (await messages(logs, 'ev')).includes('event a\n'));
+    await lambda.send(new InvokeCommand({ FunctionName: 'ev', InvocationType: 'Event', Payload: Buffer.from('{"id":"b","fail":true}') }));
+    await waitFor('three attempts', async () => (await messages(logs, 'ev')).filter((m) => m === 'event b\n').length === 3);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((await messages(logs, 'ev')).filter((m) => m === 'event b\n').length, 3, 'no fourth attempt');
+  } finally {
+    await server.stop();
+    cfg.cleanup();
+  }
+});
+
+test('a queued Event invocation survives a server kill and runs after restart', async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'lambkin-events-'));
+  try {
+    let server = await startServer({ dataDir });
+    let lambda = server.client();
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'later', Runtime: 'provided.al2023', Handler: 'h', Role: role,
+      Code: { ZipFile: makeZip({ bootstrap: [
+        '#!/bin/sh',
+        'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
+        'while true; do',
+        '  EVENT=$(curl -sS -D /tmp/h "$API/invocation/next"); ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id /tmp/h | tr -d "[:space:]" | cut -d: -f2)',
+        '  echo "ran $EVENT"; curl -s "$API/invocation/$ID/response" -d "{}" >/dev/null',
+        'done'].join('\n') }) } }));
+    // Reserved concurrency 0 holds the event in the queue.
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'later', ReservedConcurrentExecutions: 0 }));
+    const queued = await lambda.send(new InvokeCommand({ FunctionName: 'later', InvocationType: 'Event', Payload: Buffer.from('{"n":7}') }));
+    assert.equal(queued.StatusCode, 202);
+    await server.kill('SIGKILL');
+    server = await startServer({ dataDir });
+    lambda = server.client();
+    await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'later' }));
+    const logs = logsClient(server.endpoint);
+    await waitFor('the queued event after restart', async () => (await messages(logs, 'later')).includes('ran {"n":7}\n'));
+    await server.stop();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('CloudWatch Logs API: groups, streams, PutLogEvents, GetLogEvents paging, errors', async () => {
+  const server = await startServer();
+  try {
+    const logs = logsClient(server.endpoint);
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/app/one' }));
+    const dup = await awsError(logs.send(new CreateLogGroupCommand({ logGroupName: '/app/one' })));
+    assert.equal(dup.name, 'ResourceAlreadyExistsException');
+    await logs.send(new CreateLogStreamCommand({ logGroupName: '/app/one', logStreamName: 's1' }));
+    const missing = await awsError(logs.send(new CreateLogStreamCommand({ logGroupName: '/app/none', logStreamName: 's1' })));
+    assert.equal(missing.name, 'ResourceNotFoundException');
+    const now = Date.now();
+    const put = await logs.send(new PutLogEventsCommand({ logGroupName: '/app/one', logStreamName: 's1',
+      logEvents: Array.from({ length: 5 }, (_, i) => ({ timestamp: now + i, message: `line ${i}` })) }));
+    assert.ok(put.nextSequenceToken);
+    const unordered = await awsError(logs.send(new PutLogEventsCommand({ logGroupName: '/app/one', logStreamName: 's1',
+      logEvents: [{ timestamp: now + 10, message: 'b' }, { timestamp: now, message: 'a' }] })));
+    assert.equal(unordered.name, 'InvalidParameterException');
+    const groups = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/app/' }));
+    assert.deepEqual(groups.logGroups.map((g) => g.logGroupName), ['/app/one']);
+    const streams = await logs.send(new DescribeLogStreamsCommand({ logGroupName: '/app/one' }));
+    assert.equal(streams.logStreams[0].logStreamName, 's1');
+    assert.equal(streams.logStreams[0].firstEventTimestamp, now);
+    assert.equal(streams.logStreams[0].lastEventTimestamp, now + 4);
+    const latest = await logs.send(new GetLogEventsCommand({ logGroupName: '/app/one', logStreamName: 's1', limit: 2 }));
+    assert.deepEqual(latest.events.map((e) => e.message), ['line 3', 'line 4'], 'newest first by default');
+    const head = await logs.send(new GetLogEventsCommand({ logGroupName: '/app/one', logStreamName: 's1', limit: 2, startFromHead: true }));
+    assert.deepEqual(head.events.map((e) => e.message), ['line 0', 'line 1']);
+    const next = await logs.send(new GetLogEventsCommand({ logGroupName: '/app/one', logStreamName: 's1', limit: 10,
+      startFromHead: true, nextToken: head.nextForwardToken }));
+    assert.deepEqual(next.events.map((e) => e.message), ['line 2', 'line 3', 'line 4']);
+    const end = await logs.send(new GetLogEventsCommand({ logGroupName: '/app/one', logStreamName: 's1',
+      startFromHead: true, nextToken: next.nextForwardToken }));
+    assert.equal(end.events.length, 0);
+    assert.equal(end.nextForwardToken, next.nextForwardToken, 'the same token at the end of the stream');
+    const filtered = await logs.send(new FilterLogEventsCommand({ logGroupName: '/app/one', filterPattern: '?"line 1" ?"line 3"' }));
+    assert.deepEqual(filtered.events.map((e) => e.message), ['line 1', 'line 3']);
+    const excluded = await logs.send(new FilterLogEventsCommand({ logGroupName: '/app/one', filterPattern: 'line -4' }));
+    assert.equal(excluded.events.length, 4);
+    const paged = await logs.send(new FilterLogEventsCommand({ logGroupName: '/app/one', limit: 2 }));
+    const rest = await logs.send(new FilterLogEventsCommand({ logGroupName: '/app/one', nextToken: paged.nextToken }));
+    assert.deepEqual([...paged.events, ...rest.events].map((e) => e.message), ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('lambkin logs tail prints a function log, and --follow shows new events live', async () => {
+  const server = await startServer();
+  try {
+    const lambda = server.client();
+    const py = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'tailme', Runtime: py, Handler: 'app.handler', Role: role,
+      Code: { ZipFile: makeZip({ 'app.py': 'def handler(e, c):\n    print("marker", e["n"])\n' }) } }));
+    await lambda.send(new InvokeCommand({ FunctionName: 'tailme', Payload: Buffer.from('{"n":1}') }));
+    const env = { ...process.env, LAMBKIN_ENDPOINT: server.endpoint };
+    const { stdout } = await run(lambkinBin, ['logs', 'tail', 'tailme'], { env });
+    const lines = stdout.trim().split('\n');
+    assert.match(lines[0], /^\d{4}-\d\d-\d\dT[\d:.]+\+0000 \d{4}\/\d\d\/\d\d\/\[\$LATEST\][0-9a-f]{32} INIT_START Runtime Version: python:/);
+    assert.ok(lines.some((l) => l.endsWith(' marker 1')));
+    const follower = execFile(lambkinBin, ['logs', 'tail', 'tailme', '--follow'], { env });
+    let out = '';
+    follower.stdout.on('data', (d) => (out += d));
+    await waitFor('the follower to print the old line', async () => out.includes('marker 1'));
+    await lambda.send(new InvokeCommand({ FunctionName: 'tailme', Payload: Buffer.from('{"n":2}') }));
+    await waitFor('the follower to print the new line', async () => out.includes('marker 2'));
+    follower.kill();
+    assert.equal(out.split('\n').filter((l) => l.endsWith(' marker 1')).length, 1, 'nothing printed twice');
+  } finally {
+    await server.stop();
+  }
+});
