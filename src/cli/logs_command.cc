@@ -36,22 +36,23 @@ int LogsTail(const LogsTailOptions& o) {
     do {
       nlohmann::json req = {{"logGroupName", group}, {"startTime", start}, {"limit", 10000}};
       if (!token.empty()) req["nextToken"] = token;
-      Result<ClientResponse> res = HttpPost(
-          o.endpoint, "/", req.dump(),
-          {{"Content-Type", "application/x-amz-json-1.1"},
-           {"X-Amz-Target", "Logs_20140328.FilterLogEvents"},
-           {"Authorization", Authorization(o.region)}});
+      Result<ClientResponse> res = HttpPost(o.endpoint, "/", req.dump(),
+                                            {{"Content-Type", "application/x-amz-json-1.1"},
+                                             {"X-Amz-Target", "Logs_20140328.FilterLogEvents"},
+                                             {"Authorization", Authorization(o.region)}});
       if (!res.ok()) {
         std::fprintf(stderr, "lambkin logs tail: %s\n", res.status().message().c_str());
         return 1;
       }
       nlohmann::json body = nlohmann::json::parse(res->body, nullptr, false);
       if (res->status != 200 || body.is_discarded()) {
-        if (o.follow && res->status == 400 && body.value("__type", "") == "ResourceNotFoundException") {
+        if (o.follow && res->status == 400 &&
+            body.value("__type", "") == "ResourceNotFoundException") {
           break;  // no logs yet: keep waiting
         }
-        std::fprintf(stderr, "lambkin logs tail: %s\n",
-                     body.is_discarded() ? res->body.c_str() : body.value("message", res->body).c_str());
+        std::fprintf(
+            stderr, "lambkin logs tail: %s\n",
+            body.is_discarded() ? res->body.c_str() : body.value("message", res->body).c_str());
         return 1;
       }
       for (const auto& e : body["events"]) {

@@ -1,0 +1,100 @@
+#include "bench_util.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/crypto.h"
+
+namespace lambkin::bench {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+Server StartServer(const std::string& binary, const std::string& extra_args) {
+  Server s;
+  s.data_dir = std::filesystem::temp_directory_path() / ("lambkin-bench-" + RandomUuid());
+  int fds[2];
+  if (pipe(fds) != 0) std::exit(1);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    std::string cmd = "exec " + binary + " serve --data " + s.data_dir +
+                      " --listen 127.0.0.1:0 --threads 2 " + extra_args;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string line;
+  char c;
+  while (read(fds[0], &c, 1) == 1 && c != '\n') line.push_back(c);
+  s.pid = pid;
+  if (std::sscanf(line.c_str(), "lambkin listening on http://127.0.0.1:%u", &s.port) != 1) {
+    std::fprintf(stderr, "server did not start: %s\n", line.c_str());
+    std::exit(1);
+  }
+  // Keep draining the server's stdout so it never blocks.
+  std::thread([fd = fds[0]] {
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+  }).detach();
+  return s;
+}
+
+void StopServer(Server& s) {
+  kill(s.pid, SIGTERM);
+  waitpid(s.pid, nullptr, 0);
+  std::filesystem::remove_all(s.data_dir);
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      long kb;
+      in >> kb;
+      return kb;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return -1;
+}
+
+Connection::Connection(unsigned port) : socket_(ioc_) {
+  socket_.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
+  socket_.set_option(tcp::no_delay(true));
+}
+
+int Connection::Request(const std::string& method, const std::string& target,
+                        const std::string& body, std::string* response_body) {
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::authorization,
+          "AWS4-HMAC-SHA256 Credential=AKIALAMBKINDEV000001/20240101/us-east-1/lambda/"
+          "aws4_request, SignedHeaders=host, Signature=0");
+  req.keep_alive(true);
+  req.body() = body;
+  req.prepare_payload();
+  http::write(socket_, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket_, buffer, res);
+  if (response_body != nullptr) *response_body = std::move(res.body());
+  return static_cast<int>(res.result_int());
+}
+
+}  // namespace lambkin::bench
