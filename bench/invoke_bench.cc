@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -65,10 +65,10 @@ std::string ReadFile(const std::string& path) {
 
 void Create(Connection& c, const std::string& name, const std::string& runtime,
             const std::string& handler, const std::string& zip) {
-  std::string body = R"({"FunctionName":")" + name + R"(","Runtime":")" + runtime +
-                     R"(","Handler":")" + handler +
-                     R"(","Role":"arn:aws:iam::123456789012:role/r","MemorySize":256,"Code":{"ZipFile":")" +
-                     lambkin::Base64Encode(zip) + R"("}})";
+  std::string body =
+      R"({"FunctionName":")" + name + R"(","Runtime":")" + runtime + R"(","Handler":")" + handler +
+      R"(","Role":"arn:aws:iam::123456789012:role/r","MemorySize":256,"Code":{"ZipFile":")" +
+      lambkin::Base64Encode(zip) + R"("}})";
   std::string out;
   if (c.Request("POST", "/2015-03-31/functions", body, &out) != 201) {
     std::fprintf(stderr, "CreateFunction %s failed: %s\n", name.c_str(), out.c_str());
@@ -79,7 +79,8 @@ void Create(Connection& c, const std::string& name, const std::string& runtime,
 double Invoke(Connection& c, const std::string& name) {
   auto t = Clock::now();
   std::string out;
-  int status = c.Request("POST", "/2015-03-31/functions/" + name + "/invocations", R"({"k":1})", &out);
+  int status =
+      c.Request("POST", "/2015-03-31/functions/" + name + "/invocations", R"({"k":1})", &out);
   double ms = Ms(Clock::now() - t);
   if (status != 200) {
     std::fprintf(stderr, "Invoke %s: %d %s\n", name.c_str(), status, out.c_str());
@@ -146,11 +147,13 @@ int main(int argc, char** argv) {
   Connection c(server.port);
   std::string runtimes;
   c.Request("GET", "/lambkin/v1/runtime-versions", "", &runtimes);
-  std::string python = "python3." + runtimes.substr(runtimes.find("\"python3.") + 9,
-                                                  runtimes.find('"', runtimes.find("\"python3.") + 9) -
-                                                      runtimes.find("\"python3.") - 9);
+  std::string python =
+      "python3." + runtimes.substr(runtimes.find("\"python3.") + 9,
+                                   runtimes.find('"', runtimes.find("\"python3.") + 9) -
+                                       runtimes.find("\"python3.") - 9);
   Create(c, "compiled", "provided.al2023", "h", ZipOf({{"bootstrap", ReadFile(bootstrap)}}));
-  Create(c, "python", python, "app.handler", ZipOf({{"app.py", "def handler(e, c):\n    return e\n"}}));
+  Create(c, "python", python, "app.handler",
+         ZipOf({{"app.py", "def handler(e, c):\n    return e\n"}}));
   Create(c, "node", "nodejs20.x", "index.handler",
          ZipOf({{"index.mjs", "export const handler = async (e) => e;\n"}}));
 
@@ -163,15 +166,17 @@ int main(int argc, char** argv) {
     base.push_back(Ms(Clock::now() - t));
   }
   Stats b = Summarise(base);
-  std::printf("baseline: two loopback HTTP round trips: median %.3f ms, p99 %.3f ms\n", b.median, b.p99);
+  std::printf("baseline: two loopback HTTP round trips: median %.3f ms, p99 %.3f ms\n", b.median,
+              b.p99);
 
   for (const char* fn : {"compiled", "python", "node"}) {
     Invoke(c, fn);  // cold start once
     std::vector<double> warm;
     for (int i = 0; i < warm_runs; ++i) warm.push_back(Invoke(c, fn));
     Stats s = Summarise(warm);
-    std::printf("warm invoke %-9s median %.3f ms (%.2fx baseline), p99 %.3f ms (%.2fx baseline p99)\n",
-                fn, s.median, s.median / b.median, s.p99, s.p99 / b.p99);
+    std::printf(
+        "warm invoke %-9s median %.3f ms (%.2fx baseline), p99 %.3f ms (%.2fx baseline p99)\n", fn,
+        s.median, s.median / b.median, s.p99, s.p99 / b.p99);
   }
 
   struct ColdCase {
@@ -189,9 +194,10 @@ int main(int argc, char** argv) {
     double warm_ms = Summarise(warm).median;
     double cold_ms = ColdMs(c, cc.fn, 15);
     double bare_ms = BareStartMs(cc.bare, 15);
-    std::printf("cold start %-9s invoke %.2f ms = warm %.2f ms + runtime start %.2f ms + "
-                "Lambkin %.2f ms (aim <= 15 ms)\n",
-                cc.fn, cold_ms, warm_ms, bare_ms, cold_ms - warm_ms - bare_ms);
+    std::printf(
+        "cold start %-9s invoke %.2f ms = warm %.2f ms + runtime start %.2f ms + "
+        "Lambkin %.2f ms (aim <= 15 ms)\n",
+        cc.fn, cold_ms, warm_ms, bare_ms, cold_ms - warm_ms - bare_ms);
   }
 
   // Throughput: 8 concurrent callers, each on its own connection.

@@ -77,7 +77,8 @@ int main() {
     while (*id == ' ') ++id;
     std::string request_id(id, std::strcspn(id, "\r"));
     Send("POST /2018-06-01/runtime/invocation/" + request_id +
-         "/response HTTP/1.1\r\nHost: runtime\r\nContent-Type: application/json\r\nContent-Length: " +
+         "/response HTTP/1.1\r\nHost: runtime\r\nContent-Type: "
+         "application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body);
     if (!ReadResponse(headers, body)) return 1;
   }

@@ -36,51 +36,29 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
                      std::optional<int64_t> reserved, InvokeRequest request, Done done) {
   std::string fkey = FunctionKey(scope, version.function_name);
   std::string vkey = fkey + "|" + version.version;
+  auto finish = [done](InvokeOutcome o) { done(std::move(o)); };
   std::vector<std::shared_ptr<Environment>> outdated;
   std::shared_ptr<Environment> env;
-  bool fresh = false;
   {
     std::lock_guard lock(mu_);
-    if (shutting_down_) {
-      done(Status(StatusCode::kInternal, "The server is shutting down"));
-      return;
-    }
+    if (shutting_down_) return done(Internal("The server is shutting down"));
     auto& idle = idle_[vkey];
-    while (!idle.empty()) {
+    while (!idle.empty() && !env) {
       Environment* e = idle.back();
       idle.pop_back();
       Entry& entry = all_.at(e);
       if (entry.revision_id == version.revision_id &&
           entry.runtime_version == version.runtime_version) {
         env = entry.env;
-        break;
+      } else {
+        entry.retiring = true;  // configuration or runtime version changed
+        outdated.push_back(entry.env);
       }
-      outdated.push_back(entry.env);  // configuration or runtime version changed
-    }
-    if (!env) {
-      size_t for_function = std::count_if(
-          all_.begin(), all_.end(), [&](const auto& kv) { return kv.second.function_key == fkey; });
-      size_t live = all_.size() - outdated.size();
-      if (reserved && static_cast<int64_t>(for_function) >= *reserved) {
-        done(Status(StatusCode::kTooManyRequests,
-                    "ReservedFunctionConcurrentInvocationLimitExceeded"));
-        for (auto& o : outdated) o->Shutdown();
-        return;
-      }
-      if (static_cast<int>(live) >= options_.max_environments) {
-        done(Status(StatusCode::kTooManyRequests, "ConcurrentInvocationLimitExceeded"));
-        for (auto& o : outdated) o->Shutdown();
-        return;
-      }
-      fresh = true;
     }
   }
   for (auto& o : outdated) o->Shutdown();
-  auto finish = [done](InvokeOutcome o) { done(std::move(o)); };
-  if (!fresh) {
-    env->Assign(std::move(request), finish);
-    return;
-  }
+  if (env) return env->Assign(std::move(request), finish);
+
   // A new environment: the code unpacked once per package, the runtime version's bundle.
   auto raw = Base64Decode(version.config.code_sha256);
   Result<std::string> code_dir = code_->Unpacked(raw ? HexEncode(*raw) : std::string());
@@ -101,7 +79,23 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   config.init_timeout = options_.init_timeout;
   env = std::make_shared<Environment>(ioc_, http_, logs_, clock_, std::move(config), this);
   {
+    // Limits are checked and the slot taken in one step, so concurrent callers cannot
+    // overshoot them.
     std::lock_guard lock(mu_);
+    if (shutting_down_) return done(Internal("The server is shutting down"));
+    size_t for_function = 0, live = 0;
+    for (const auto& [e, entry] : all_) {
+      if (entry.retiring) continue;
+      ++live;
+      if (entry.function_key == fkey) ++for_function;
+    }
+    if (reserved && static_cast<int64_t>(for_function) >= *reserved) {
+      return done(Status(StatusCode::kTooManyRequests,
+                         "ReservedFunctionConcurrentInvocationLimitExceeded"));
+    }
+    if (static_cast<int>(live) >= options_.max_environments) {
+      return done(Status(StatusCode::kTooManyRequests, "ConcurrentInvocationLimitExceeded"));
+    }
     all_[env.get()] = Entry{env, fkey, vkey, version.revision_id, version.runtime_version};
   }
   env->Start(std::move(request), finish);
@@ -169,6 +163,7 @@ void Invoker::Reap() {
     for (auto& [key, idle] : idle_) {
       auto keep = std::remove_if(idle.begin(), idle.end(), [&](Environment* e) {
         if (now - e->last_used_ms() < options_.idle_timeout.count()) return false;
+        all_.at(e).retiring = true;
         expired.push_back(all_.at(e).env);
         return true;
       });

@@ -72,6 +72,7 @@ class Invoker : public EnvironmentObserver {
     std::string version_key;
     std::string revision_id;
     int64_t runtime_version = 0;
+    bool retiring = false;  // being shut down: no longer counts against the limits
   };
   void ScheduleReap();
   void Reap();

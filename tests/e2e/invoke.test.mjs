@@ -236,6 +236,11 @@ test('reserved concurrency bounds environments; beyond it callers get TooManyReq
   const [a, b] = await Promise.all([invoke('busy', { s: 0.3 }), invoke('busy', { s: 0.3 })]);
   assert.equal(a.body, '"ok"');
   assert.equal(b.body, '"ok"');
+  // A burst never gets more environments than reserved.
+  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'busy', ReservedConcurrentExecutions: 2 }));
+  const burst = await Promise.allSettled(Array.from({ length: 6 }, () => invoke('busy', { s: 1 })));
+  assert.equal(burst.filter((r) => r.status === 'fulfilled').length, 2);
+  assert.ok(burst.filter((r) => r.status === 'rejected').every((r) => r.reason.name === 'TooManyRequestsException'));
   const qualified = await awsError(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'busy:1', ReservedConcurrentExecutions: 1 })));
   assert.equal(qualified.name, 'InvalidParameterValueException');
 });
