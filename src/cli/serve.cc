@@ -67,6 +67,10 @@ Result<Config> LoadConfig(const std::string& path) {
       if (e.contains("max_environments")) {
         config.invoker.max_environments = e["max_environments"].get<int>();
       }
+      if (e.contains("init_timeout_ms")) {
+        config.invoker.init_timeout =
+            std::chrono::milliseconds(e["init_timeout_ms"].get<int64_t>());
+      }
       if (e.contains("idle_timeout_ms")) {
         config.invoker.idle_timeout =
             std::chrono::milliseconds(e["idle_timeout_ms"].get<int64_t>());

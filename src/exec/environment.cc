@@ -555,7 +555,8 @@ void Environment::OnInitTimeout() {
   InitFailed(
       "Runtime.Unknown", "timeout",
       PlatformError("Sandbox.Timedout", pending_ ? pending_->request.request_id : std::string(),
-                    "Init phase timed out after 10.00 seconds"));
+                    fmt::format("Init phase timed out after {:.2f} seconds",
+                                static_cast<double>(config_.init_timeout.count()) / 1000)));
 }
 
 void Environment::OnTimeout(const std::string& request_id) {

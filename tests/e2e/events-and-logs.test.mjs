@@ -164,3 +164,25 @@ test('lambkin logs tail prints a function log, and --follow shows new events liv
     await server.stop();
   }
 });
+
+test('the init phase is limited (10 s on Lambda; shortened here by configuration)', async () => {
+  const cfg = withConfig({ execution: { init_timeout_ms: 700 } });
+  const server = await startServer({ args: ['--config', cfg.file] });
+  try {
+    const lambda = server.client();
+    const logs = logsClient(server.endpoint);
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'stuck', Runtime: 'provided.al2023', Handler: 'h', Role: role,
+      Code: { ZipFile: makeZip({ bootstrap: '#!/bin/sh\necho initializing\nsleep 30\n' }) } }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'stuck' }));
+    assert.equal(out.FunctionError, 'Unhandled');
+    const body = JSON.parse(new TextDecoder().decode(out.Payload));
+    assert.equal(body.errorType, 'Sandbox.Timedout');
+    assert.match(body.errorMessage, /Init phase timed out after 0\.70 seconds$/);
+    const lines = await messages(logs, 'stuck');
+    assert.ok(lines.includes('initializing\n'));
+    assert.ok(lines.some((m) => /^INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: init\tStatus: timeout\n$/.test(m)));
+  } finally {
+    await server.stop();
+    cfg.cleanup();
+  }
+});

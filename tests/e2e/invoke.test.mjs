@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -79,6 +79,42 @@ test('the AWS custom runtime tutorial bootstrap runs unmodified', async () => {
   assert.match(reports[0], /^REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\tInit Duration: \d+\.\d\d ms\t\n$/);
   assert.match(reports[1], /^REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\t\n$/);
   assert.ok(messages.includes('{"text":"Hello"}\n'), 'function output is a log event');
+});
+
+// The files of an installed npm package, for a function's node_modules.
+function packageFiles(dir, prefix) {
+  const out = {};
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) Object.assign(out, packageFiles(full, `${prefix}${entry.name}/`));
+    else out[`${prefix}${entry.name}`] = readFileSync(full);
+  }
+  return out;
+}
+
+test('the npm aws-lambda-ric runtime interface client runs unmodified on provided.al2023', async () => {
+  const ric = path.resolve(here, '..', 'node_modules', 'aws-lambda-ric');
+  const files = {
+    bootstrap: '#!/bin/sh\nexec /usr/bin/node /var/task/node_modules/aws-lambda-ric/bin/index.mjs "$_HANDLER"\n',
+    'index.mjs': `export const handler = async (event, context) => {
+      console.log('via aws-lambda-ric', JSON.stringify(event));
+      if (event.fail) throw new Error('ric boom');
+      return { n: event.n * 2, requestId: context.awsRequestId };
+    };`,
+    'node_modules/aws-lambda-ric/package.json': readFileSync(path.join(ric, 'package.json')),
+    ...packageFiles(path.join(ric, 'bin'), 'node_modules/aws-lambda-ric/bin/'),
+    ...packageFiles(path.join(ric, 'dist'), 'node_modules/aws-lambda-ric/dist/'),
+  };
+  await create('awsric', 'provided.al2023', 'index.handler', files);
+  const ok = await invoke('awsric', { n: 21 }, { LogType: 'Tail' });
+  const body = JSON.parse(ok.body);
+  assert.equal(body.n, 42);
+  assert.match(body.requestId, /^[0-9a-f-]{36}$/);
+  assert.match(Buffer.from(ok.LogResult, 'base64').toString(), /\tINFO\tvia aws-lambda-ric \{"n":21\}\n/);
+  const failed = await invoke('awsric', { fail: true });
+  assert.equal(failed.FunctionError, 'Unhandled');
+  assert.deepEqual({ ...JSON.parse(failed.body), trace: undefined }, { errorType: 'Error', errorMessage: 'ric boom', trace: undefined });
+  assert.equal(JSON.parse((await invoke('awsric', { n: 1 })).body).n, 2);
 });
 
 test('Python and Node.js managed runtimes run handlers with Lambda event, context and errors', async () => {
