@@ -127,6 +127,7 @@ int Serve(const ServeOptions& options) {
   server::HttpServer http(options.threads);
   exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
                         config->invoker);
+  service.SetObserver(&invoker);
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
   lambdaapi::LambdaApi lambda(
       {&service, catalog->get(), &config->regions, config->account, &invoker, &events});

@@ -102,10 +102,37 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
 }
 
 void Invoker::OnAvailable(const std::shared_ptr<Environment>& env) {
-  std::lock_guard lock(mu_);
-  auto it = all_.find(env.get());
-  if (it == all_.end() || shutting_down_) return;
-  idle_[it->second.version_key].push_back(env.get());
+  {
+    std::lock_guard lock(mu_);
+    auto it = all_.find(env.get());
+    if (it == all_.end() || shutting_down_) return;
+    if (!it->second.retiring) {
+      idle_[it->second.version_key].push_back(env.get());
+      return;
+    }
+  }
+  env->Shutdown();
+}
+
+void Invoker::Retire(const functions::Scope& scope, const std::string& function,
+                     const std::optional<std::string>& version) {
+  std::string fkey = FunctionKey(scope, function);
+  std::string vkey = version ? fkey + "|" + *version : std::string();
+  std::vector<std::shared_ptr<Environment>> now;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [e, entry] : all_) {
+      if (entry.function_key != fkey || (version && entry.version_key != vkey)) continue;
+      entry.retiring = true;
+      auto& idle = idle_[entry.version_key];
+      auto it = std::find(idle.begin(), idle.end(), e);
+      if (it != idle.end()) {
+        idle.erase(it);
+        now.push_back(entry.env);
+      }
+    }
+  }
+  for (auto& e : now) e->Shutdown();
 }
 
 void Invoker::OnStopped(const std::shared_ptr<Environment>& env) {

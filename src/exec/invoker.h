@@ -41,7 +41,7 @@ struct InvokerOptions {
 // Why an invocation could not get an environment (maps to TooManyRequestsException).
 enum class Throttle { kNone, kReservedConcurrency, kServerLimit };
 
-class Invoker : public EnvironmentObserver {
+class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
  public:
   Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog::Catalog* catalog,
           functions::CodePackageStore* code, logs::LogWriter* logs, const Clock* clock,
@@ -55,6 +55,11 @@ class Invoker : public EnvironmentObserver {
   void Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
               std::optional<int64_t> reserved, InvokeRequest request, Done done);
 
+  // Retires the environments of a function (or of one of its versions): idle ones shut down
+  // now, busy ones when their invocation ends. Called when the function is deleted or a
+  // version's configuration or runtime version changes.
+  void Retire(const functions::Scope& scope, const std::string& function,
+              const std::optional<std::string>& version = std::nullopt);
   // Kills every environment at once and forgets them (the server has stopped its io_context).
   void TerminateAll();
   // Number of environments alive (starting, idle or busy).
@@ -62,6 +67,10 @@ class Invoker : public EnvironmentObserver {
   // Number of environments alive for one function (all versions).
   size_t EnvironmentCount(const functions::Scope& scope, const std::string& function);
 
+  void OnFunctionChanged(const functions::Scope& scope, const std::string& function,
+                         const std::optional<std::string>& version) override {
+    Retire(scope, function, version);
+  }
   void OnAvailable(const std::shared_ptr<Environment>& env) override;
   void OnStopped(const std::shared_ptr<Environment>& env) override;
 

@@ -580,6 +580,9 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  if (!cmd.dry_run && observer_ != nullptr) {
+    observer_->OnFunctionChanged(scope, name, std::string(kLatest));
+  }
   return result;
 }
 
@@ -622,6 +625,7 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  if (observer_ != nullptr) observer_->OnFunctionChanged(scope, name, std::string(kLatest));
   return out;
 }
 
@@ -681,7 +685,7 @@ Status FunctionService::DeleteFunction(const Scope& scope, const std::string& na
   if (qualifier == kLatest) {
     return InvalidParameter("$LATEST version cannot be deleted without deleting the function.");
   }
-  return db_->Transact([&](Txn& txn) -> Status {
+  Status deleted = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, name));
     std::set<std::string> codes;
     {
@@ -744,6 +748,11 @@ Status FunctionService::DeleteFunction(const Scope& scope, const std::string& na
     }
     return Status::Ok();
   });
+  if (deleted.ok() && observer_ != nullptr) {
+    observer_->OnFunctionChanged(
+        scope, name, qualifier.empty() ? std::nullopt : std::optional<std::string>(qualifier));
+  }
+  return deleted;
 }
 
 namespace {
@@ -964,6 +973,7 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
   }
   int64_t now = clock_->NowMillis();
   RuntimeManagementConfig out;
+  bool changed = false;  // the version's runtime version changed
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(auto found, LoadVersion(txn, scope, name, num));
     if (!found) return FunctionNotFound(scope, name, qualifier);
@@ -996,7 +1006,8 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
         break;
     }
     v.update_mode = cfg.update_mode;
-    if (v.update_mode != found->update_mode || v.runtime_version != old_rv) {
+    changed = v.runtime_version != old_rv;
+    if (v.update_mode != found->update_mode || changed) {
       LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, v));
       LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, v, old_rv, cause, now));
     }
@@ -1004,6 +1015,7 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  if (changed && observer_ != nullptr) observer_->OnFunctionChanged(scope, name, VersionName(num));
   return out;
 }
 

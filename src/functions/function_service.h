@@ -85,6 +85,16 @@ struct RuntimeManagementConfig {
   std::optional<std::string> runtime_version_arn;  // only in Manual
 };
 
+// Told after a change commits that makes a function version's running environments outdated
+// (its configuration, code or runtime version changed, or it was deleted).
+class FunctionObserver {
+ public:
+  virtual ~FunctionObserver() = default;
+  // `version` is "$LATEST", a number, or nullopt for every version of the function.
+  virtual void OnFunctionChanged(const Scope& scope, const std::string& function,
+                                 const std::optional<std::string>& version) = 0;
+};
+
 // What a create/update returns: the changed $LATEST, and the version published with it.
 struct WriteResult {
   FunctionVersion latest;
@@ -96,6 +106,9 @@ class FunctionService {
   FunctionService(store::Database* db, catalog::Catalog* catalog, const catalog::RegionSet* regions,
                   CodePackageStore* code, const Clock* clock)
       : db_(db), catalog_(catalog), regions_(regions), code_(code), clock_(clock) {}
+
+  // REQUIRES: called before the service is used concurrently.
+  void SetObserver(FunctionObserver* observer) { observer_ = observer; }
 
   Result<WriteResult> CreateFunction(const Scope& scope, CreateFunctionCommand cmd);
   // `qualifier` may be empty ($LATEST), "$LATEST", a version number or an alias name.
@@ -168,6 +181,7 @@ class FunctionService {
   const catalog::RegionSet* regions_;
   CodePackageStore* code_;
   const Clock* clock_;
+  FunctionObserver* observer_ = nullptr;
 };
 
 }  // namespace lambkin::functions

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import {
   CreateFunctionCommand, InvokeCommand, PublishVersionCommand, CreateAliasCommand,
   UpdateFunctionConfigurationCommand, PutFunctionConcurrencyCommand, GetFunctionConcurrencyCommand,
-  DeleteFunctionConcurrencyCommand,
+  DeleteFunctionConcurrencyCommand, DeleteFunctionCommand,
 } from '@aws-sdk/client-lambda';
 import {
   CloudWatchLogsClient, GetLogEventsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
@@ -289,6 +289,22 @@ test('a new configuration gets new environments (a new INIT_START)', async () =>
   assert.equal((await invoke('reconf')).body, '"blue"');
   const inits = (await streamEvents('reconf')).flatMap((s) => s.messages).filter((m) => m.startsWith('INIT_START'));
   assert.equal(inits.length, 2);
+});
+
+test('environments of a changed or deleted function are shut down at once', async () => {
+  const marker = (n) => ['#!/bin/sh', `sleep ${n} &`,
+    'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
+    'while true; do ID=$(curl -sS -D - -o /dev/null "$API/invocation/next" | grep -Fi Lambda-Runtime-Aws-Request-Id | tr -d "[:space:]" | cut -d: -f2); curl -s "$API/invocation/$ID/response" -d "1" >/dev/null; done'].join('\n');
+  const count = (n) => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l === `sleep ${n}`).length;
+  const gone = async (n) => { for (let i = 0; i < 50 && count(n); i++) await new Promise((r) => setTimeout(r, 100)); return count(n) === 0; };
+  await create('retire', 'provided.al2023', 'h', { bootstrap: marker(5151) });
+  await invoke('retire');
+  assert.equal(count(5151), 1);
+  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'retire', Description: 'changed' }));
+  assert.ok(await gone(5151), 'the outdated environment stopped without waiting for an invocation');
+  await invoke('retire');
+  await lambda.send(new DeleteFunctionCommand({ FunctionName: 'retire' }));
+  assert.ok(await gone(5151), 'a deleted function keeps no environment');
 });
 
 test('the sandbox: read-only code, private /tmp, reserved variables, no view of the host', async () => {
