@@ -186,3 +186,33 @@ test('the init phase is limited (10 s on Lambda; shortened here by configuration
     cfg.cleanup();
   }
 });
+
+test('idle environments are reaped; a flooding runtime is contained', async () => {
+  const cfg = withConfig({ execution: { idle_timeout_ms: 300 } });
+  const server = await startServer({ args: ['--config', cfg.file] });
+  try {
+    const lambda = server.client();
+    const logs = logsClient(server.endpoint);
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'flood', Runtime: 'provided.al2023', Handler: 'h', Role: role,
+      Code: { ZipFile: makeZip({ bootstrap: [
+        '#!/bin/sh',
+        'sleep 6161 &',
+        'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
+        'while true; do',
+        '  ID=$(curl -sS -D - -o /dev/null "$API/invocation/next" | grep -Fi Lambda-Runtime-Aws-Request-Id | tr -d "[:space:]" | cut -d: -f2)',
+        '  head -c 20000000 /dev/zero | tr "\\\\0" x | fold -w 4000',
+        '  curl -s "$API/invocation/$ID/response" -d "\\"flooded\\"" >/dev/null',
+        'done'].join('\n') }) } }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'flood' }));
+    assert.equal(new TextDecoder().decode(out.Payload), '"flooded"');
+    assert.equal((await fetch(`${server.endpoint}/lambkin/v1/health`)).status, 200);
+    const events = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/flood', filterPattern: 'REPORT' }));
+    assert.equal(events.events.length, 1, 'the invocation completed and was reported');
+    const sleeping = async () => (await run('ps', ['-eo', 'args'])).stdout.split('\n').some((l) => l === 'sleep 6161');
+    assert.ok(await sleeping());
+    await waitFor('the idle environment to be reaped', async () => !(await sleeping()), 5000);
+  } finally {
+    await server.stop();
+    cfg.cleanup();
+  }
+});
