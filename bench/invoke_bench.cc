@@ -10,8 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -25,6 +23,7 @@
 
 #include "bench_util.h"
 #include "common/crypto.h"
+#include "functions/zip_testing.h"
 
 namespace {
 
@@ -32,29 +31,6 @@ using lambkin::bench::Connection;
 using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-std::string ZipOf(const std::vector<std::pair<std::string, std::string>>& files) {
-  size_t cap = 4096;
-  for (const auto& f : files) cap += f.first.size() + f.second.size() + 256;
-  std::vector<char> buf(cap);
-  size_t used = 0;
-  archive* a = archive_write_new();
-  archive_write_set_format_zip(a);
-  archive_write_open_memory(a, buf.data(), buf.size(), &used);
-  for (const auto& [name, content] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0755);
-    archive_write_header(a, e);
-    archive_write_data(a, content.data(), content.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return std::string(buf.data(), used);
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -151,11 +127,13 @@ int main(int argc, char** argv) {
       "python3." + runtimes.substr(runtimes.find("\"python3.") + 9,
                                    runtimes.find('"', runtimes.find("\"python3.") + 9) -
                                        runtimes.find("\"python3.") - 9);
-  Create(c, "compiled", "provided.al2023", "h", ZipOf({{"bootstrap", ReadFile(bootstrap)}}));
+  Create(c, "compiled", "provided.al2023", "h",
+         lambkin::functions::testing::MakeZip({{"bootstrap", ReadFile(bootstrap)}}));
   Create(c, "python", python, "app.handler",
-         ZipOf({{"app.py", "def handler(e, c):\n    return e\n"}}));
+         lambkin::functions::testing::MakeZip({{"app.py", "def handler(e, c):\n    return e\n"}}));
   Create(c, "node", "nodejs20.x", "index.handler",
-         ZipOf({{"index.mjs", "export const handler = async (e) => e;\n"}}));
+         lambkin::functions::testing::MakeZip(
+             {{"index.mjs", "export const handler = async (e) => e;\n"}}));
 
   // Baseline: two loopback HTTP round trips on the same stack.
   std::vector<double> base;

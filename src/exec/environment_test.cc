@@ -16,14 +16,10 @@ constexpr EnvState kAll[] = {EnvState::kInitializing, EnvState::kReady, EnvState
 // Every edge of the execution environment's state machine, and only these, is allowed.
 TEST(EnvStateTest, TransitionTableIsExactlyTheLifecycle) {
   const std::set<std::pair<EnvState, EnvState>> allowed = {
-      {EnvState::kInitializing, EnvState::kReady},
-      {EnvState::kReady, EnvState::kInvoking},
-      {EnvState::kInvoking, EnvState::kAwaitingNext},
-      {EnvState::kAwaitingNext, EnvState::kReady},
-      {EnvState::kInitializing, EnvState::kStopped},
-      {EnvState::kReady, EnvState::kStopped},
-      {EnvState::kInvoking, EnvState::kStopped},
-      {EnvState::kAwaitingNext, EnvState::kStopped},
+      {EnvState::kInitializing, EnvState::kReady},    {EnvState::kReady, EnvState::kInvoking},
+      {EnvState::kInvoking, EnvState::kAwaitingNext}, {EnvState::kAwaitingNext, EnvState::kReady},
+      {EnvState::kInitializing, EnvState::kStopped},  {EnvState::kReady, EnvState::kStopped},
+      {EnvState::kInvoking, EnvState::kStopped},      {EnvState::kAwaitingNext, EnvState::kStopped},
   };
   for (EnvState from : kAll) {
     for (EnvState to : kAll) {
@@ -44,7 +40,8 @@ TEST(SandboxTest, MountsCodeAndRuntimeReadOnlyAndIsolates) {
   EXPECT_TRUE(has_seq({"--ro-bind", "/data/code/abc", "/var/task"}));
   EXPECT_TRUE(has_seq({"--ro-bind", "/data/runtime-versions/def", "/var/runtime"}));
   EXPECT_TRUE(has_seq({"--size", std::to_string(512LL << 20), "--tmpfs", "/tmp"}));
-  for (const char* flag : {"--unshare-user", "--unshare-pid", "--die-with-parent", "--new-session"}) {
+  for (const char* flag :
+       {"--unshare-user", "--unshare-pid", "--die-with-parent", "--new-session"}) {
     EXPECT_TRUE(has_seq({flag})) << flag;
   }
   EXPECT_TRUE(has_seq({"--cap-drop", "ALL"}));

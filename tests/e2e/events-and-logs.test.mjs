@@ -14,7 +14,7 @@ import {
   CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand,
   GetLogEventsCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, awsError, devCredentials, lambkinBin, runtimeVersions } from './helpers.mjs';
+import { startServer, makeZip, role, awsError, devCredentials, lambkinBin, runtimeVersions, shellBootstrap } from './helpers.mjs';
 
 const run = promisify(execFile);
 const logsClient = (endpoint) => new CloudWatchLogsClient({ endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
@@ -70,13 +70,7 @@ test('a queued Event invocation survives a server kill and runs after restart', 
     let server = await startServer({ dataDir });
     let lambda = server.client();
     await lambda.send(new CreateFunctionCommand({ FunctionName: 'later', Runtime: 'provided.al2023', Handler: 'h', Role: role,
-      Code: { ZipFile: makeZip({ bootstrap: [
-        '#!/bin/sh',
-        'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
-        'while true; do',
-        '  EVENT=$(curl -sS -D /tmp/h "$API/invocation/next"); ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id /tmp/h | tr -d "[:space:]" | cut -d: -f2)',
-        '  echo "ran $EVENT"; curl -s "$API/invocation/$ID/response" -d "{}" >/dev/null',
-        'done'].join('\n') }) } }));
+      Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({ handle: 'echo "ran $EVENT" >&2; echo "{}"' }) }) } }));
     // Reserved concurrency 0 holds the event in the queue.
     await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'later', ReservedConcurrentExecutions: 0 }));
     const queued = await lambda.send(new InvokeCommand({ FunctionName: 'later', InvocationType: 'Event', Payload: Buffer.from('{"n":7}') }));
@@ -194,15 +188,8 @@ test('idle environments are reaped; a flooding runtime is contained', async () =
     const lambda = server.client();
     const logs = logsClient(server.endpoint);
     await lambda.send(new CreateFunctionCommand({ FunctionName: 'flood', Runtime: 'provided.al2023', Handler: 'h', Role: role,
-      Code: { ZipFile: makeZip({ bootstrap: [
-        '#!/bin/sh',
-        'sleep 6161 &',
-        'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
-        'while true; do',
-        '  ID=$(curl -sS -D - -o /dev/null "$API/invocation/next" | grep -Fi Lambda-Runtime-Aws-Request-Id | tr -d "[:space:]" | cut -d: -f2)',
-        '  head -c 20000000 /dev/zero | tr "\\\\0" x | fold -w 4000',
-        '  curl -s "$API/invocation/$ID/response" -d "\\"flooded\\"" >/dev/null',
-        'done'].join('\n') }) } }));
+      Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({ setup: 'sleep 6161 &',
+        handle: 'head -c 20000000 /dev/zero | tr "\\0" x | fold -w 4000 >&2; echo \'"flooded"\'' }) }) } }));
     const out = await lambda.send(new InvokeCommand({ FunctionName: 'flood' }));
     assert.equal(new TextDecoder().decode(out.Payload), '"flooded"');
     assert.equal((await fetch(`${server.endpoint}/lambkin/v1/health`)).status, 200);

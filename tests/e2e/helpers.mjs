@@ -119,6 +119,19 @@ export function makeZip(files) {
   return Buffer.concat([...locals, centralDir, end]);
 }
 
+// A provided.al2023 bootstrap in shell: runs `setup` once, then for each event runs `handle`
+// (with $EVENT set; what it prints to stdout is the response, stderr goes to the log).
+export function shellBootstrap({ setup = '', handle = 'echo "$EVENT"' } = {}) {
+  return ['#!/bin/sh', setup,
+    'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
+    'while true; do',
+    '  EVENT=$(curl -sS -D /tmp/headers "$API/invocation/next")',
+    '  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id /tmp/headers | tr -d "[:space:]" | cut -d: -f2)',
+    `  RESULT=$(${handle})`,
+    '  curl -s "$API/invocation/$ID/response" -d "$RESULT" >/dev/null',
+    'done'].join('\n');
+}
+
 export const pythonZip = () =>
   makeZip({ 'index.py': 'def handler(event, context):\n    return {"ok": True}\n' });
 export const nodeZip = () =>

@@ -14,7 +14,7 @@ import {
 import {
   CloudWatchLogsClient, GetLogEventsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, account, awsError, devCredentials, runtimeVersions } from './helpers.mjs';
+import { startServer, makeZip, role, account, awsError, devCredentials, runtimeVersions, shellBootstrap } from './helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const decoder = new TextDecoder();
@@ -292,9 +292,7 @@ test('a new configuration gets new environments (a new INIT_START)', async () =>
 });
 
 test('environments of a changed or deleted function are shut down at once', async () => {
-  const marker = (n) => ['#!/bin/sh', `sleep ${n} &`,
-    'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
-    'while true; do ID=$(curl -sS -D - -o /dev/null "$API/invocation/next" | grep -Fi Lambda-Runtime-Aws-Request-Id | tr -d "[:space:]" | cut -d: -f2); curl -s "$API/invocation/$ID/response" -d "1" >/dev/null; done'].join('\n');
+  const marker = (n) => shellBootstrap({ setup: `sleep ${n} &`, handle: 'echo 1' });
   const count = (n) => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l === `sleep ${n}`).length;
   const gone = async (n) => { for (let i = 0; i < 50 && count(n); i++) await new Promise((r) => setTimeout(r, 100)); return count(n) === 0; };
   await create('retire', 'provided.al2023', 'h', { bootstrap: marker(5151) });
@@ -351,13 +349,7 @@ test('no orphan processes after the server stops', async () => {
   const own = await startServer();
   const client = own.client();
   await client.send(new CreateFunctionCommand({ FunctionName: 'forker', Runtime: 'provided.al2023', Handler: 'h', Role: role,
-    Code: { ZipFile: makeZip({ bootstrap: [
-      '#!/bin/sh',
-      'sleep 4242 &',
-      '(sleep 4343 &)',
-      'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
-      'while true; do ID=$(curl -sS -D - -o /dev/null "$API/invocation/next" | grep -Fi Lambda-Runtime-Aws-Request-Id | tr -d "[:space:]" | cut -d: -f2); curl -s "$API/invocation/$ID/response" -d "\\"ok\\"" >/dev/null; done',
-    ].join('\n') }) } }));
+    Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({ setup: 'sleep 4242 &\n(sleep 4343 &)', handle: 'echo \'"ok"\'' }) }) } }));
   const out = await client.send(new InvokeCommand({ FunctionName: 'forker' }));
   assert.equal(decoder.decode(out.Payload), '"ok"');
   const running = () => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => /^sleep (4242|4343)$/.test(l));
