@@ -7,6 +7,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -312,24 +313,32 @@ void Environment::DoStart(Pending first) {
   });
 }
 
+// Output is only ever read on the strand (the wait below just says it is there), so whatever
+// the runtime printed before it called the Runtime API is logged before END: DrainOutput()
+// at that moment finds it in the pipe, never in an I/O operation's buffer.
 void Environment::ReadOutput() {
   std::weak_ptr<Environment> weak = weak_from_this();
-  output_.async_read_some(asio::buffer(buf_), [weak](boost::system::error_code ec, size_t n) {
-    auto self = weak.lock();
-    if (!self) return;
-    if (n > 0) self->TakeOutput(std::string_view(self->buf_.data(), n));
-    if (ec) return;  // EOF: the process and everything it started are gone
-    self->ReadOutput();
-  });
+  output_.async_wait(asio::posix::stream_descriptor::wait_read,
+                     [weak](boost::system::error_code ec) {
+                       auto self = weak.lock();
+                       if (!self || ec) return;
+                       if (self->DrainOutput()) self->ReadOutput();
+                     });
 }
 
-void Environment::DrainOutput() {
-  if (!output_.is_open()) return;
-  std::array<char, 16 * 1024> chunk{};
+bool Environment::DrainOutput() {
+  if (!output_.is_open()) return false;
   while (true) {
-    ssize_t n = ::read(output_.native_handle(), chunk.data(), chunk.size());
-    if (n <= 0) break;
-    TakeOutput(std::string_view(chunk.data(), static_cast<size_t>(n)));
+    ssize_t n = ::read(output_.native_handle(), buf_.data(), buf_.size());
+    if (n > 0) {
+      TakeOutput(std::string_view(buf_.data(), static_cast<size_t>(n)));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    // EOF: the process and everything it started are gone.
+    boost::system::error_code ignored;
+    output_.close(ignored);
+    return false;
   }
 }
 

@@ -129,7 +129,8 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void OnTimeout(const std::string& request_id);
   void OnInitTimeout();
   void ReadOutput();
-  void DrainOutput();
+  // Reads what the runtime has written so far; false at EOF.
+  bool DrainOutput();
   void TakeOutput(std::string_view data);
   void Log(std::string message);
   void SetState(EnvState to);
