@@ -2,12 +2,16 @@
 //
 //   GET /lambkin/v1/health                      liveness; also the trivial baseline for benches
 //   GET /lambkin/v1/runtime-versions?region=R   the catalogue, with each version's ARNs in R
+//   POST /lambkin/v1/runtime-versions           publish a bundle as a new runtime version
 //   GET /lambkin/v1/code/<sha256 hex>           a stored code package (GetFunction's Location)
 //
 // Thread-safe; holds no per-request state.
 #pragma once
 
 #include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
@@ -25,6 +29,9 @@ class AdminApi {
   std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
 
  private:
+  server::HttpResponse PublishRuntimeVersion(const server::HttpRequest& request) const;
+  nlohmann::json VersionJson(const catalog::RuntimeVersion& v, const std::string& region) const;
+
   catalog::Catalog* catalog_;
   const catalog::RegionSet* regions_;
   functions::CodePackageStore* code_;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -295,7 +296,22 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
   if (!KnownRuntimeShape(runtime)) {
     return InvalidParameter(fmt::format("unknown runtime {}", runtime));
   }
+  if (manifest.contains("runtime")) {
+    if (!manifest["runtime"].is_string()) {
+      return InvalidParameter("manifest.json: runtime must be a string");
+    }
+    Result<std::string> declared = ResolveRuntime(manifest["runtime"], manifest);
+    if (!declared.ok() || *declared != runtime) {
+      return InvalidParameter(fmt::format("the bundle's manifest is for runtime {}, not {}",
+                                          manifest["runtime"].get<std::string>(), runtime));
+    }
+  }
   if (request.number < 1) return InvalidParameter("runtime version numbers start at 1");
+  static const std::set<std::string> kSeverities = {"critical", "high", "medium", "low"};
+  if (!kSeverities.contains(request.severity)) {
+    return InvalidParameter(
+        fmt::format("severity {} is not one of critical, high, medium, low", request.severity));
+  }
 
   // Stage a copy carrying the resolved manifest, then move it under its digest.
   fs::path root = fs::path(data_dir_) / "runtime-versions";

@@ -45,6 +45,22 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--region", list.region, "Region whose ARNs to show");
   list_cmd->add_flag("--json", list.json, "Machine-readable output");
 
+  lambkin::cli::RuntimePublishOptions publish;
+  auto* publish_cmd =
+      runtime_cmd->add_subcommand("publish", "Publish a bundle as a new runtime version");
+  publish_cmd->add_option("--endpoint", endpoint, "Server URL (env LAMBKIN_ENDPOINT)")
+      ->capture_default_str();
+  publish_cmd->add_option("--runtime", publish.runtime, "Runtime identifier (python3.12)")
+      ->required();
+  publish_cmd->add_option("--version", publish.version, "Version number (must rise)")->required();
+  publish_cmd->add_option("--bundle", publish.bundle, "Bundle directory (manifest.json, bootstrap)")
+      ->required();
+  publish_cmd->add_option("--severity", publish.severity, "critical|high|medium|low")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"critical", "high", "medium", "low"}));
+  publish_cmd->add_option("--notes", publish.notes, "Release notes");
+  publish_cmd->add_flag("--json", publish.json, "Machine-readable output");
+
   auto* logs_cmd = app.add_subcommand("logs", "Function logs");
   logs_cmd->require_subcommand(1);
   lambkin::cli::LogsTailOptions tail;
@@ -59,6 +75,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
+  if (publish_cmd->parsed()) {
+    publish.endpoint = endpoint;
+    return lambkin::cli::RuntimePublish(publish);
+  }
   if (tail_cmd->parsed()) {
     tail.endpoint = endpoint;
     tail.since_ms = since_minutes * 60 * 1000;

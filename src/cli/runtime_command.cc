@@ -1,6 +1,7 @@
 #include "cli/runtime_command.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,40 @@
 #include "cli/http_client.h"
 
 namespace lambkin::cli {
+
+int RuntimePublish(const RuntimePublishOptions& o) {
+  std::error_code ec;
+  std::string bundle = std::filesystem::absolute(o.bundle, ec).string();
+  nlohmann::json req = {{"Runtime", o.runtime},
+                        {"Version", o.version},
+                        {"Bundle", bundle},
+                        {"Severity", o.severity},
+                        {"Notes", o.notes}};
+  Result<ClientResponse> res = HttpPost(o.endpoint, "/lambkin/v1/runtime-versions", req.dump(),
+                                        {{"Content-Type", "application/json"}});
+  if (!res.ok()) {
+    std::fprintf(stderr, "lambkin runtime publish: %s\n", res.status().message().c_str());
+    return 1;
+  }
+  nlohmann::json body = nlohmann::json::parse(res->body, nullptr, false);
+  if (res->status != 201 || body.is_discarded()) {
+    std::string message =
+        body.is_discarded() ? res->body : body.value("message", body.value("Message", res->body));
+    std::fprintf(stderr, "lambkin runtime publish: %s\n", message.c_str());
+    return 1;
+  }
+  if (o.json) {
+    std::printf("%s\n", body.dump(2).c_str());
+    return 0;
+  }
+  std::printf(
+      "published %s (%s, severity %s)\n  digest %s\n  %s x86_64 %s\n  %s arm64  %s\n",
+      body["Name"].get<std::string>().c_str(), body["Runtime"].get<std::string>().c_str(),
+      body["Severity"].get<std::string>().c_str(), body["Digest"].get<std::string>().c_str(),
+      body["Region"].get<std::string>().c_str(), body["Arns"]["x86_64"].get<std::string>().c_str(),
+      body["Region"].get<std::string>().c_str(), body["Arns"]["arm64"].get<std::string>().c_str());
+  return 0;
+}
 
 int RuntimeList(const RuntimeListOptions& options) {
   std::string path = "/lambkin/v1/runtime-versions";

@@ -13,4 +13,16 @@ struct RuntimeListOptions {
 
 int RuntimeList(const RuntimeListOptions& options);
 
+struct RuntimePublishOptions {
+  std::string endpoint;
+  std::string runtime;
+  int64_t version = 0;
+  std::string bundle;  // a directory; made absolute before it is sent
+  std::string severity = "low";
+  std::string notes;
+  bool json = false;
+};
+
+int RuntimePublish(const RuntimePublishOptions& options);
+
 }  // namespace lambkin::cli
