@@ -12,7 +12,6 @@ import os
 import socket
 import sys
 import time
-import traceback
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
@@ -122,12 +121,17 @@ def setup_logging():
     root.setLevel(logging.WARNING)
 
 
+def _stack(exc):
+    import traceback  # only needed when something fails; keeps cold starts short
+    return traceback.format_list(traceback.extract_tb(exc.__traceback__))[1:]
+
+
 def error_payload(exc, error_type=None):
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
         "requestId": RequestIdFilter.request_id,
-        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__))[1:],
+        "stackTrace": _stack(exc),
     }
 
 
