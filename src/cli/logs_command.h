@@ -10,7 +10,7 @@ struct LogsTailOptions {
   std::string endpoint;
   std::string function;
   std::string region = "us-east-1";
-  int64_t since_ms = 10 * 60 * 1000;  // how far back to start
+  int64_t since_ms = 10LL * 60 * 1000;  // how far back to start
   bool follow = false;
   int64_t poll_ms = 500;
 };

@@ -33,7 +33,7 @@ namespace {
 // RIE's MaxPayloadSize: 6 MB plus a little.
 constexpr size_t kMaxResponseBytes = 6291556;
 constexpr size_t kTailBytes = 4096;
-constexpr size_t kMaxEventBytes = 256 * 1024;
+constexpr size_t kMaxEventBytes = size_t{256} * 1024;
 
 int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -373,13 +373,13 @@ void Environment::OnRuntimeApi(const HttpRequest& request, Respond respond) {
     return OnNext(std::move(respond));
   }
   if (is({"2018-06-01", "runtime", "invocation", "", "response"}) && request.method == "POST") {
-    return OnResult(request, p[3], false, std::move(respond));
+    return OnResult(request, p[3], false, respond);
   }
   if (is({"2018-06-01", "runtime", "invocation", "", "error"}) && request.method == "POST") {
-    return OnResult(request, p[3], true, std::move(respond));
+    return OnResult(request, p[3], true, respond);
   }
   if (is({"2018-06-01", "runtime", "init", "error"}) && request.method == "POST") {
-    return OnInitError(request, std::move(respond));
+    return OnInitError(request, respond);
   }
   if (is({"2018-06-01", "ping"})) {
     HttpResponse r;
@@ -463,7 +463,7 @@ void Environment::Deliver() {
 }
 
 void Environment::OnResult(const HttpRequest& request, const std::string& id, bool is_error,
-                           Respond respond) {
+                           const Respond& respond) {
   // The request id is checked before any state transition (as RIE does): only the invocation
   // in flight may be answered, and only once.
   bool in_flight = state_ == EnvState::kInvoking && current_ && current_->request.request_id == id;
@@ -520,7 +520,7 @@ void Environment::OnResult(const HttpRequest& request, const std::string& id, bo
   if (state_ != EnvState::kStopped) observer_->OnAvailable(shared_from_this());
 }
 
-void Environment::OnInitError(const HttpRequest& request, Respond respond) {
+void Environment::OnInitError(const HttpRequest& request, const Respond& respond) {
   if (state_ != EnvState::kInitializing) {
     return respond(RuntimeError(403, "InvalidStateTransition",
                                 fmt::format("State transition from {} to InitError failed for "

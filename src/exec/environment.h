@@ -123,8 +123,8 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void OnRuntimeApi(const server::HttpRequest& request, server::Respond respond);
   void OnNext(server::Respond respond);
   void OnResult(const server::HttpRequest& request, const std::string& id, bool is_error,
-                server::Respond respond);
-  void OnInitError(const server::HttpRequest& request, server::Respond respond);
+                const server::Respond& respond);
+  void OnInitError(const server::HttpRequest& request, const server::Respond& respond);
   void OnExit();
   void OnTimeout(const std::string& request_id);
   void OnInitTimeout();
@@ -165,7 +165,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   std::optional<server::Respond> next_waiter_;  // the runtime's outstanding /next
   std::string tail_;
   std::string partial_line_;
-  std::array<char, 64 * 1024> buf_{};
+  std::array<char, size_t{64} * 1024> buf_{};
 
   std::chrono::steady_clock::time_point spawned_at_;
   std::chrono::steady_clock::time_point invoke_started_at_;

@@ -115,10 +115,10 @@ void EventQueue::Dispatch() {
     }
     for (const auto& e : due) in_flight_.insert(e.id);
   }
-  for (auto& e : due) Run(std::move(e));
+  for (const auto& e : due) Run(e);
 }
 
-void EventQueue::Run(Event event) {
+void EventQueue::Run(const Event& event) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   auto version = functions_->ResolveInvocation(event.scope, event.function, event.qualifier, draw);
@@ -137,7 +137,7 @@ void EventQueue::Run(Event event) {
                         functions::FunctionArn(event.scope, event.function, event.qualifier), "",
                         false};
   invoker_->Invoke(event.scope, *version, *reserved, std::move(request),
-                   [this, event](Result<InvokeOutcome> outcome) { Settle(event, outcome); });
+                   [this, event](const Result<InvokeOutcome>& outcome) { Settle(event, outcome); });
 }
 
 void EventQueue::Settle(const Event& event, const Result<InvokeOutcome>& outcome) {

@@ -66,7 +66,7 @@ class EventQueue {
   };
   void Schedule(std::chrono::milliseconds after);
   void Dispatch();
-  void Run(Event event);
+  void Run(const Event& event);
   void Settle(const Event& event, const Result<InvokeOutcome>& outcome);
 
   store::Database* db_;

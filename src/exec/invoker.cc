@@ -33,7 +33,7 @@ Invoker::Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog
 Invoker::~Invoker() { TerminateAll(); }
 
 void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
-                     std::optional<int64_t> reserved, InvokeRequest request, Done done) {
+                     std::optional<int64_t> reserved, InvokeRequest request, const Done& done) {
   std::string fkey = FunctionKey(scope, version.function_name);
   std::string vkey = fkey + "|" + version.version;
   auto finish = [done](InvokeOutcome o) { done(std::move(o)); };

@@ -53,7 +53,7 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   // a throttled invocation gets kTooManyRequests-style Status via `throttled`.
   using Done = std::function<void(Result<InvokeOutcome>)>;
   void Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
-              std::optional<int64_t> reserved, InvokeRequest request, Done done);
+              std::optional<int64_t> reserved, InvokeRequest request, const Done& done);
 
   // Retires the environments of a function (or of one of its versions): idle ones shut down
   // now, busy ones when their invocation ends. Called when the function is deleted or a
