@@ -32,6 +32,9 @@ namespace ops {
 
 void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
   auto fail = [&](const Status& s) { respond(ErrorResponse(s)); };
+  if (ctx.invoker == nullptr || ctx.events == nullptr) {
+    return fail({StatusCode::kNotImplemented, "This server does not run functions"});
+  }
   Result<FunctionRef> ref =
       ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName, call.scope,
                       call.request.Query("Qualifier"));
