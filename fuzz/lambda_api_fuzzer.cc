@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "catalog/catalog.h"
@@ -29,9 +30,9 @@ World* MakeWorld() {
   std::string dir = std::filesystem::temp_directory_path() / "lambkin-fuzz";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  w->db = std::move(lambkin::store::Database::Open(
-                        dir + "/db", std::string(lambkin::catalog::kCatalogSchema) +
-                                         lambkin::functions::kFunctionsSchema))
+  w->db = std::move(lambkin::store::Database::Open(dir + "/db",
+                                                   std::string(lambkin::catalog::kCatalogSchema) +
+                                                       lambkin::functions::kFunctionsSchema))
               .value();
   w->catalog =
       std::move(lambkin::catalog::Catalog::Open(w->db.get(), &w->regions, dir, &w->clock)).value();
@@ -59,7 +60,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.target = input.substr(a + 1, b - a - 1);
   request.body = input.substr(b + 1);
   if (!lambkin::server::ParseTarget(request.target, request)) return 0;
-  auto response = world->api->Handle(request);
+  // Without an Invoker every route answers at once.
+  std::optional<lambkin::server::HttpResponse> response;
+  lambkin::server::Respond respond = [&](lambkin::server::HttpResponse r) {
+    response = std::move(r);
+  };
+  bool routed = world->api->Handle(request, respond);
+  if (routed && !response) __builtin_trap();
   if (response && (response->status < 200 || response->status > 599)) __builtin_trap();
   return 0;
 }
