@@ -42,6 +42,11 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   {
     std::lock_guard lock(mu_);
     if (shutting_down_) return done(Internal("The server is shutting down"));
+    // Reserved concurrency bounds concurrent executions, warm or not.
+    if (reserved && static_cast<int64_t>(BusyLocked(fkey)) >= *reserved) {
+      return done(Status(StatusCode::kTooManyRequests,
+                         "ReservedFunctionConcurrentInvocationLimitExceeded"));
+    }
     auto& idle = idle_[vkey];
     while (!idle.empty() && !env) {
       Environment* e = idle.back();
@@ -83,13 +88,9 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
     // overshoot them.
     std::lock_guard lock(mu_);
     if (shutting_down_) return done(Internal("The server is shutting down"));
-    size_t for_function = 0, live = 0;
-    for (const auto& [e, entry] : all_) {
-      if (entry.retiring) continue;
-      ++live;
-      if (entry.function_key == fkey) ++for_function;
-    }
-    if (reserved && static_cast<int64_t>(for_function) >= *reserved) {
+    size_t live =
+        std::count_if(all_.begin(), all_.end(), [](const auto& kv) { return !kv.second.retiring; });
+    if (reserved && static_cast<int64_t>(BusyLocked(fkey)) >= *reserved) {
       return done(Status(StatusCode::kTooManyRequests,
                          "ReservedFunctionConcurrentInvocationLimitExceeded"));
     }
@@ -99,6 +100,16 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
     all_[env.get()] = Entry{env, fkey, vkey, version.revision_id, version.runtime_version};
   }
   env->Start(std::move(request), finish);
+}
+
+size_t Invoker::BusyLocked(const std::string& function_key) {
+  size_t busy = 0;
+  for (const auto& [e, entry] : all_) {
+    if (entry.function_key != function_key || entry.retiring) continue;
+    const auto& idle = idle_[entry.version_key];
+    if (std::find(idle.begin(), idle.end(), e) == idle.end()) ++busy;
+  }
+  return busy;
 }
 
 void Invoker::OnAvailable(const std::shared_ptr<Environment>& env) {

@@ -83,6 +83,8 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
     int64_t runtime_version = 0;
     bool retiring = false;  // being shut down: no longer counts against the limits
   };
+  // Environments of a function that are starting or running an invocation. REQUIRES: mu_.
+  size_t BusyLocked(const std::string& function_key);
   void ScheduleReap();
   void Reap();
 

@@ -277,6 +277,10 @@ test('reserved concurrency bounds environments; beyond it callers get TooManyReq
   const burst = await Promise.allSettled(Array.from({ length: 6 }, () => invoke('busy', { s: 1 })));
   assert.equal(burst.filter((r) => r.status === 'fulfilled').length, 2);
   assert.ok(burst.filter((r) => r.status === 'rejected').every((r) => r.reason.name === 'TooManyRequestsException'));
+  // Lowering it bounds concurrent executions even with more warm environments than that.
+  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'busy', ReservedConcurrentExecutions: 1 }));
+  const lowered = await Promise.allSettled(Array.from({ length: 3 }, () => invoke('busy', { s: 0.5 })));
+  assert.equal(lowered.filter((r) => r.status === 'fulfilled').length, 1);
   const qualified = await awsError(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'busy:1', ReservedConcurrentExecutions: 1 })));
   assert.equal(qualified.name, 'InvalidParameterValueException');
 });
