@@ -90,9 +90,8 @@ std::string ExitText(int status) {
   return "Runtime exited without providing a reason";
 }
 
-std::string ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
-                                uint16_t port, std::vector<std::string>& env) {
-  std::string group = fmt::format("/aws/lambda/{}", c.function_name);
+void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream, uint16_t port,
+                         std::vector<std::string>& env) {
   auto set = [&](const std::string& k, const std::string& v) { env.push_back(k + "=" + v); };
   // Customer variables first; reserved names are not theirs to set.
   static const std::set<std::string> kReserved = {"_HANDLER",
@@ -132,7 +131,7 @@ std::string ReservedEnvironment(const EnvironmentConfig& c, const std::string& s
   set("AWS_LAMBDA_FUNCTION_VERSION", c.version);
   set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(c.function.memory_size));
   set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
-  set("AWS_LAMBDA_LOG_GROUP_NAME", group);
+  set("AWS_LAMBDA_LOG_GROUP_NAME", fmt::format("/aws/lambda/{}", c.function_name));
   set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
   set("AWS_LAMBDA_LOG_FORMAT", "Text");
   set("LAMBDA_TASK_ROOT", "/var/task");
@@ -150,7 +149,6 @@ std::string ReservedEnvironment(const EnvironmentConfig& c, const std::string& s
   if (c.function.runtime.starts_with("nodejs") && !has("NODE_PATH")) {
     set("NODE_PATH", "/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task");
   }
-  return group;
 }
 
 }  // namespace
@@ -404,13 +402,7 @@ void Environment::OnNext(Respond respond) {
       break;
     case EnvState::kInvoking: {
       // A second /next while an invocation is out: deliver the same event again (as RIE).
-      HttpResponse again;
-      again.status = 200;
-      again.SetHeader("Lambda-Runtime-Aws-Request-Id", current_->request.request_id);
-      again.SetHeader("Lambda-Runtime-Invoked-Function-Arn",
-                      current_->request.invoked_function_arn);
-      again.body = current_->request.payload;
-      return respond(std::move(again));
+      return respond(delivered_);
     }
     case EnvState::kReady:
       if (next_waiter_) {
@@ -440,7 +432,8 @@ void Environment::Deliver() {
   collecting_tail_ = r.tail;
   Log(fmt::format("START RequestId: {} Version: {}\n", r.request_id, config_.version));
   int64_t timeout_ms = config_.function.timeout * 1000;
-  HttpResponse res;
+  HttpResponse& res = delivered_;
+  res = HttpResponse();
   res.SetHeader("Lambda-Runtime-Aws-Request-Id", r.request_id);
   res.SetHeader("Lambda-Runtime-Deadline-Ms", std::to_string(clock_->NowMillis() + timeout_ms));
   res.SetHeader("Lambda-Runtime-Invoked-Function-Arn", r.invoked_function_arn);
@@ -459,7 +452,7 @@ void Environment::Deliver() {
     if (ec) return;
     if (auto self = weak.lock()) self->OnTimeout(id);
   });
-  waiter(std::move(res));
+  waiter(res);
 }
 
 void Environment::OnResult(const HttpRequest& request, const std::string& id, bool is_error,

@@ -106,9 +106,6 @@ class Environment : public std::enable_shared_from_this<Environment> {
   // server's io_context no longer runs (shutdown); callbacks are not called.
   void Terminate();
 
-  const std::string& id() const { return id_; }  // 32 hex, also in the log stream name
-  const std::string& log_stream() const { return log_stream_; }
-  const EnvironmentConfig& config() const { return config_; }
   // Steady-clock milliseconds when it last started or finished work.
   int64_t last_used_ms() const { return last_used_ms_.load(); }
 
@@ -163,6 +160,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   std::optional<Pending> pending_;              // reserved, not yet delivered
   std::optional<Pending> current_;              // delivered, not yet answered
   std::optional<server::Respond> next_waiter_;  // the runtime's outstanding /next
+  server::HttpResponse delivered_;              // what /next answered for current_
   std::string tail_;
   std::string partial_line_;
   std::array<char, size_t{64} * 1024> buf_{};

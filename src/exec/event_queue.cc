@@ -171,21 +171,4 @@ void EventQueue::Settle(const Event& event, const Result<InvokeOutcome>& outcome
   in_flight_.erase(event.id);
 }
 
-Result<EventQueue::Counts> EventQueue::CountsNow() {
-  Counts c;
-  Status s = db_->Read([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("SELECT state, COUNT(*) FROM event_invocations GROUP BY state"));
-    while (true) {
-      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      std::string state = st.ColumnText(0);
-      (state == "queued" ? c.queued : state == "failed" ? c.failed : c.succeeded) = st.ColumnInt(1);
-    }
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return c;
-}
-
 }  // namespace lambkin::exec

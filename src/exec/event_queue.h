@@ -48,13 +48,6 @@ class EventQueue {
   void Start();
   void Stop();
 
-  struct Counts {
-    int64_t queued = 0;
-    int64_t failed = 0;
-    int64_t succeeded = 0;
-  };
-  Result<Counts> CountsNow();
-
  private:
   struct Event {
     std::string id;

@@ -4,8 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "common/crypto.h"
-
 namespace lambkin::exec {
 
 namespace {
@@ -65,8 +63,7 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   if (env) return env->Assign(std::move(request), finish);
 
   // A new environment: the code unpacked once per package, the runtime version's bundle.
-  auto raw = Base64Decode(version.config.code_sha256);
-  Result<std::string> code_dir = code_->Unpacked(raw ? HexEncode(*raw) : std::string());
+  Result<std::string> code_dir = code_->Unpacked(functions::CodeSha256Hex(version.config));
   if (!code_dir.ok()) return done(code_dir.status());
   auto rv = catalog_->Get(version.runtime_version);
   if (!rv) return done(Internal("runtime version of the function is missing from the catalogue"));
@@ -167,18 +164,6 @@ void Invoker::TerminateAll() {
     idle_.clear();
   }
   for (auto& e : envs) e->Terminate();
-}
-
-size_t Invoker::EnvironmentCount() {
-  std::lock_guard lock(mu_);
-  return all_.size();
-}
-
-size_t Invoker::EnvironmentCount(const functions::Scope& scope, const std::string& function) {
-  std::string fkey = FunctionKey(scope, function);
-  std::lock_guard lock(mu_);
-  return std::count_if(all_.begin(), all_.end(),
-                       [&](const auto& kv) { return kv.second.function_key == fkey; });
 }
 
 void Invoker::ScheduleReap() {

@@ -38,9 +38,6 @@ struct InvokerOptions {
   std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
 };
 
-// Why an invocation could not get an environment (maps to TooManyRequestsException).
-enum class Throttle { kNone, kReservedConcurrency, kServerLimit };
-
 class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
  public:
   Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog::Catalog* catalog,
@@ -62,10 +59,6 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
               const std::optional<std::string>& version = std::nullopt);
   // Kills every environment at once and forgets them (the server has stopped its io_context).
   void TerminateAll();
-  // Number of environments alive (starting, idle or busy).
-  size_t EnvironmentCount();
-  // Number of environments alive for one function (all versions).
-  size_t EnvironmentCount(const functions::Scope& scope, const std::string& function);
 
   void OnFunctionChanged(const functions::Scope& scope, const std::string& function,
                          const std::optional<std::string>& version) override {

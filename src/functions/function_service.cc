@@ -130,11 +130,6 @@ FunctionConfig ConfigFromJson(const std::string& text) {
   return c;
 }
 
-std::string CodeHex(const FunctionConfig& c) {
-  auto raw = Base64Decode(c.code_sha256);
-  return raw ? HexEncode(*raw) : std::string();
-}
-
 constexpr char kVersionColumns[] =
     "name, version, config, revision_id, last_modified, runtime, architecture, update_mode, "
     "runtime_version";
@@ -178,7 +173,7 @@ Status StoreVersion(Txn& txn, const Scope& scope, const FunctionVersion& v) {
   st.Bind(6, v.revision_id).Bind(7, v.last_modified).Bind(8, v.config.runtime);
   st.Bind(9, catalog::ArchitectureName(v.config.architecture));
   st.Bind(10, UpdateModeName(v.update_mode)).Bind(11, v.runtime_version);
-  st.Bind(12, CodeHex(v.config));
+  st.Bind(12, CodeSha256Hex(v.config));
   return st.Run();
 }
 
@@ -266,6 +261,11 @@ Result<std::string> DecodeMarker(const std::string& marker) {
 }
 
 }  // namespace
+
+std::string CodeSha256Hex(const FunctionConfig& config) {
+  auto raw = Base64Decode(config.code_sha256);
+  return raw ? HexEncode(*raw) : std::string();
+}
 
 std::string_view UpdateModeName(UpdateMode mode) {
   switch (mode) {

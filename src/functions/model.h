@@ -43,6 +43,9 @@ struct FunctionConfig {
   int64_t code_size = 0;
 };
 
+// The hex SHA-256 of the config's code package (the name it is stored under).
+std::string CodeSha256Hex(const FunctionConfig& config);
+
 struct FunctionVersion {
   std::string function_name;
   std::string version;  // "$LATEST" or the decimal version number

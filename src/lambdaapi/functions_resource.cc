@@ -270,13 +270,12 @@ HttpResponse GetFunction(const ApiContext& ctx, const Call& call) {
                   ctx.functions->GetFunctionVersion(call.scope, ref.name, ref.qualifier));
   ASSIGN_OR_ERROR(functions::Function fn, ctx.functions->GetFunction(call.scope, ref.name));
   std::string host = call.request.Header("host").value_or("localhost");
-  auto raw_sha = Base64Decode(v.config.code_sha256);
   json body = {{"Configuration",
                 FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent)},
                {"Code",
                 {{"RepositoryType", "S3"},
                  {"Location", fmt::format("http://{}/lambkin/v1/code/{}", host,
-                                          raw_sha ? HexEncode(*raw_sha) : std::string())}}}};
+                                          functions::CodeSha256Hex(v.config))}}}};
   if (!fn.tags.empty()) body["Tags"] = fn.tags;
   return JsonResponse(200, body);
 }
