@@ -35,8 +35,8 @@ json AdminApi::VersionJson(const catalog::RuntimeVersion& v, const std::string& 
           {"PublishedAt", FormatAwsTimestamp(v.published_at)},
           {"Region", region},
           {"Arns",
-           {{"x86_64", catalog_->Arn(v, region, catalog::Architecture::kX86_64)},
-            {"arm64", catalog_->Arn(v, region, catalog::Architecture::kArm64)}}}};
+           {{"x86_64", d_.catalog->Arn(v, region, catalog::Architecture::kX86_64)},
+            {"arm64", d_.catalog->Arn(v, region, catalog::Architecture::kArm64)}}}};
 }
 
 // POST /lambkin/v1/runtime-versions {"Runtime", "Version", "Bundle" (a directory on the
@@ -47,32 +47,202 @@ HttpResponse AdminApi::PublishRuntimeVersion(const server::HttpRequest& request)
     return lambdaapi::ErrorResponse({StatusCode::kInvalidRequestContent, "body is not JSON"});
   }
   catalog::PublishRequest req;
+  bool fast_track = false;
   try {
     req.runtime = body.at("Runtime").get<std::string>();
     req.number = body.at("Version").get<int64_t>();
     req.bundle_dir = body.at("Bundle").get<std::string>();
     req.severity = body.value("Severity", "low");
     req.notes = body.value("Notes", "");
+    fast_track = body.value("FastTrack", false);
   } catch (const json::exception&) {
     return lambdaapi::ErrorResponse(
         InvalidParameter("Runtime (string), Version (integer) and Bundle (string) are required"));
   }
   // Operators publish new versions of runtimes the catalogue already offers.
-  if (!catalog_->HasRuntime(req.runtime)) {
+  if (!d_.catalog->HasRuntime(req.runtime)) {
     return lambdaapi::ErrorResponse(
         NotFound(fmt::format("Unknown runtime {}; the catalogue offers [{}]", req.runtime,
-                             fmt::join(catalog_->Runtimes(), ", "))));
+                             fmt::join(d_.catalog->Runtimes(), ", "))));
   }
-  Result<catalog::RuntimeVersion> v = catalog_->Publish(req);
+  Result<catalog::RuntimeVersion> v = d_.rollout->Publish(req, fast_track);
   if (!v.ok()) return lambdaapi::ErrorResponse(v.status());
-  return lambdaapi::JsonResponse(201, VersionJson(*v, regions_->default_region()));
+  return lambdaapi::JsonResponse(201, VersionJson(*v, d_.regions->default_region()));
+}
+
+namespace {
+
+std::optional<std::string> Timestamp(std::optional<int64_t> ms) {
+  if (!ms) return std::nullopt;
+  return FormatAwsTimestamp(*ms);
+}
+
+json OptionalJson(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+
+HttpResponse Ok(const json& body = json::object()) { return lambdaapi::JsonResponse(200, body); }
+
+}  // namespace
+
+// POST /lambkin/v1/runtime-versions/<name>/{deprecate,block} and
+// POST /lambkin/v1/rollouts/<name>/{pause,resume,advance,abort,fast-track}.
+HttpResponse AdminApi::Post(const server::HttpRequest& request) const {
+  const auto& p = request.path;
+  json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return lambdaapi::ErrorResponse({StatusCode::kInvalidRequestContent, "body is not JSON"});
+  }
+  std::string region = body.value("Region", "");
+  if (!region.empty() && d_.regions->Find(region) == nullptr) {
+    return lambdaapi::ErrorResponse(InvalidParameter(fmt::format("Unknown region {}", region)));
+  }
+  const std::string& name = p[3];
+  const std::string& verb = p[4];
+  if (p[2] == "runtime-versions") {
+    Result<catalog::RuntimeVersion> v = NotFound("");
+    if (verb == "deprecate") {
+      v = d_.rollout->Deprecate(name);
+    } else if (verb == "block") {
+      v = d_.rollout->Block(name, body.value("Reason", std::string("blocked by an operator")));
+    } else {
+      return lambdaapi::ErrorResponse(
+          NotFound(fmt::format("No runtime version operation {}", verb)));
+    }
+    if (!v.ok()) return lambdaapi::ErrorResponse(v.status());
+    return Ok(VersionJson(*v, d_.regions->default_region()));
+  }
+  Status s;
+  if (verb == "pause") {
+    s = d_.rollout->Pause(name);
+  } else if (verb == "resume") {
+    s = d_.rollout->Resume(name, region);
+  } else if (verb == "advance") {
+    s = d_.rollout->Advance(name, region);
+  } else if (verb == "abort") {
+    s = d_.rollout->Abort(name);
+  } else if (verb == "fast-track") {
+    s = d_.rollout->FastTrack(name);
+  } else {
+    return lambdaapi::ErrorResponse(NotFound(fmt::format(
+        "No rollout operation {} (pause, resume, advance, abort, fast-track)", verb)));
+  }
+  if (!s.ok()) return lambdaapi::ErrorResponse(s);
+  return Rollouts(request);
+}
+
+// GET /lambkin/v1/rollouts[?runtime=R] (also the answer to every rollout command).
+HttpResponse AdminApi::Rollouts(const server::HttpRequest& request) const {
+  std::string runtime = request.Query("runtime").value_or("");
+  if (request.method == "POST") {
+    auto v = d_.catalog->Find(request.path[3]);
+    runtime = v ? v->runtime : "";
+  }
+  Result<std::vector<rollout::RolloutStatus>> list = d_.rollout->List(runtime);
+  if (!list.ok()) return lambdaapi::ErrorResponse(list.status());
+  json out = json::array();
+  for (const auto& r : *list) {
+    json regions = json::array();
+    for (const auto& g : r.regions) {
+      regions.push_back({{"Region", g.region},
+                         {"Wave", g.wave},
+                         {"Phase", g.phase},
+                         {"RuntimeManagementControls", g.controls},
+                         {"Phase1At", OptionalJson(Timestamp(g.phase1_at))},
+                         {"Phase2At", OptionalJson(Timestamp(g.phase2_at))},
+                         {"Batch", g.batch},
+                         {"Batches", g.batches},
+                         {"BatchTarget", g.batch_target},
+                         {"BatchDone", g.batch_done},
+                         {"Candidates", g.base_count},
+                         {"Migrated", g.migrated},
+                         {"Reverted", g.reverted},
+                         {"Remaining", g.remaining},
+                         {"NextStep", g.next_step},
+                         {"NextStepAt", OptionalJson(Timestamp(g.due_at))},
+                         {"NextStepAtMillis", g.due_at ? json(*g.due_at) : json(nullptr)},
+                         {"BakeExtensions", g.extensions},
+                         {"Held", OptionalJson(g.held)},
+                         {"Note", g.note}});
+    }
+    json events = json::array();
+    for (const auto& e : r.events) {
+      events.push_back({{"At", FormatAwsTimestamp(e.at)}, {"Region", e.region}, {"Text", e.text}});
+    }
+    out.push_back({{"RuntimeVersion", r.version.name},
+                   {"Runtime", r.version.runtime},
+                   {"Severity", r.version.severity},
+                   {"VersionState", catalog::RuntimeVersionStateName(r.version.state)},
+                   {"Pacing", r.pacing},
+                   {"State", r.state},
+                   {"CreatedAt", FormatAwsTimestamp(r.created_at)},
+                   {"PausedAt", OptionalJson(Timestamp(r.paused_at))},
+                   {"Regions", regions},
+                   {"Events", events}});
+  }
+  int64_t now = d_.clock->NowMillis();
+  return Ok({{"Rollouts", out}, {"Now", FormatAwsTimestamp(now)}, {"NowMillis", now}});
+}
+
+// GET /lambkin/v1/history?function=F[&region=R][&qualifier=Q]
+HttpResponse AdminApi::History(const server::HttpRequest& request) const {
+  std::optional<std::string> function = request.Query("function");
+  if (!function || function->empty()) {
+    return lambdaapi::ErrorResponse(InvalidParameter("function is required"));
+  }
+  std::string region = request.Query("region").value_or(d_.regions->default_region());
+  if (d_.regions->Find(region) == nullptr) {
+    return lambdaapi::ErrorResponse(InvalidParameter(fmt::format("Unknown region {}", region)));
+  }
+  std::optional<std::string> qualifier = request.Query("qualifier");
+  functions::Scope scope{d_.account, region};
+  auto history = d_.functions->RuntimeVersionHistory(scope, *function);
+  if (!history.ok()) return lambdaapi::ErrorResponse(history.status());
+  if (history->empty()) {
+    return lambdaapi::ErrorResponse(NotFound(fmt::format(
+        "Function not found: {} (no runtime version history in {})",
+        functions::FunctionArn(scope, *function), region)));
+  }
+  json list = json::array();
+  for (const auto& e : *history) {
+    if (qualifier && e.version != *qualifier) continue;
+    auto name_of = [&](std::optional<int64_t> id) -> json {
+      if (!id) return nullptr;
+      auto v = d_.catalog->Get(*id);
+      return v ? json(v->name) : json(*id);
+    };
+    list.push_back({{"At", FormatAwsTimestamp(e.at)},
+                    {"AtMillis", e.at},
+                    {"Qualifier", e.version},
+                    {"From", name_of(e.old_runtime_version)},
+                    {"To", name_of(e.new_runtime_version)},
+                    {"Cause", e.cause},
+                    {"UpdateMode", e.update_mode},
+                    {"Batch", e.batch ? json(*e.batch) : json(nullptr)}});
+  }
+  return Ok({{"FunctionArn", functions::FunctionArn(scope, *function)},
+             {"Region", region},
+             {"History", list}});
 }
 
 std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request) const {
   const auto& p = request.path;
   if (p.size() < 3 || p[0] != "lambkin" || p[1] != "v1") return std::nullopt;
-  if (request.method == "POST" && p.size() == 3 && p[2] == "runtime-versions") {
-    return PublishRuntimeVersion(request);
+  if (request.method == "POST") {
+    if (p.size() == 3 && p[2] == "runtime-versions") return PublishRuntimeVersion(request);
+    if (p.size() == 5 && (p[2] == "runtime-versions" || p[2] == "rollouts")) return Post(request);
+    if (p.size() == 4 && p[2] == "clock" && p[3] == "advance") {
+      json body = json::parse(request.body, nullptr, false);
+      std::optional<int64_t> ms;
+      if (body.is_object() && body.contains("Duration") && body["Duration"].is_string()) {
+        ms = ParseDurationMillis(body["Duration"].get<std::string>());
+      }
+      if (!ms) {
+        return lambdaapi::ErrorResponse(
+            InvalidParameter("Duration is required: a duration such as \"72h\", \"30m\", \"2d\""));
+      }
+      Result<int64_t> now = d_.rollout->AdvanceClock(*ms);
+      if (!now.ok()) return lambdaapi::ErrorResponse(now.status());
+      return Ok({{"Now", FormatAwsTimestamp(*now)}, {"NowMillis", *now}, {"Simulated", true}});
+    }
   }
   if (request.method != "GET") {
     return lambdaapi::ErrorResponse(
@@ -82,17 +252,25 @@ std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request)
   if (p.size() == 3 && p[2] == "health") {
     return lambdaapi::JsonResponse(200, {{"status", "ok"}});
   }
+  if (p.size() == 3 && p[2] == "rollouts") return Rollouts(request);
+  if (p.size() == 3 && p[2] == "history") return History(request);
+  if (p.size() == 3 && p[2] == "clock") {
+    int64_t now = d_.clock->NowMillis();
+    return Ok({{"Now", FormatAwsTimestamp(now)},
+               {"NowMillis", now},
+               {"Simulated", d_.simulated_clock}});
+  }
   if (p.size() == 3 && p[2] == "runtime-versions") {
-    std::string region = request.Query("region").value_or(regions_->default_region());
-    if (regions_->Find(region) == nullptr) {
+    std::string region = request.Query("region").value_or(d_.regions->default_region());
+    if (d_.regions->Find(region) == nullptr) {
       return lambdaapi::ErrorResponse(InvalidParameter(fmt::format("Unknown region {}", region)));
     }
     json list = json::array();
-    for (const auto& v : catalog_->List()) list.push_back(VersionJson(v, region));
+    for (const auto& v : d_.catalog->List()) list.push_back(VersionJson(v, region));
     return lambdaapi::JsonResponse(200, {{"RuntimeVersions", list}});
   }
   if (p.size() == 4 && p[2] == "code" && IsSha256Hex(p[3])) {
-    Result<std::string> zip = code_->Get(p[3]);
+    Result<std::string> zip = d_.code->Get(p[3]);
     if (!zip.ok()) return lambdaapi::ErrorResponse(zip.status());
     HttpResponse r;
     r.SetHeader("Content-Type", "application/zip");

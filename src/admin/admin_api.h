@@ -1,9 +1,17 @@
 // AdminApi: Lambkin's operator HTTP API under /lambkin/v1/ (what the `lambkin` verbs call).
 //
-//   GET /lambkin/v1/health                      liveness; also the trivial baseline for benches
-//   GET /lambkin/v1/runtime-versions?region=R   the catalogue, with each version's ARNs in R
-//   POST /lambkin/v1/runtime-versions           publish a bundle as a new runtime version
-//   GET /lambkin/v1/code/<sha256 hex>           a stored code package (GetFunction's Location)
+//   GET  /lambkin/v1/health                       liveness; also the trivial bench baseline
+//   GET  /lambkin/v1/runtime-versions?region=R    the catalogue, with each version's ARNs in R
+//   POST /lambkin/v1/runtime-versions             publish a bundle; starts its rollout
+//   POST /lambkin/v1/runtime-versions/<name>/deprecate
+//   POST /lambkin/v1/runtime-versions/<name>/block            {"Reason"}
+//   GET  /lambkin/v1/rollouts?runtime=R           rollout status per version and region
+//   POST /lambkin/v1/rollouts/<name>/<verb>       pause | resume | advance | abort | fast-track,
+//                                                 {"Region"} for resume and advance
+//   GET  /lambkin/v1/history?function=F&region=R[&qualifier=Q]  runtime version changes
+//   GET  /lambkin/v1/clock                        the server's time and clock mode
+//   POST /lambkin/v1/clock/advance                {"Duration": "72h"} (simulated clock only)
+//   GET  /lambkin/v1/code/<sha256 hex>            a stored code package (GetFunction's Location)
 //
 // Thread-safe; holds no per-request state.
 #pragma once
@@ -15,26 +23,38 @@
 
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
+#include "common/clock.h"
 #include "functions/code_package.h"
+#include "functions/function_service.h"
+#include "rollout/engine.h"
 #include "server/request.h"
 
 namespace lambkin::admin {
 
 class AdminApi {
  public:
-  AdminApi(catalog::Catalog* catalog, const catalog::RegionSet* regions,
-           functions::CodePackageStore* code)
-      : catalog_(catalog), regions_(regions), code_(code) {}
+  struct Deps {
+    catalog::Catalog* catalog;
+    const catalog::RegionSet* regions;
+    functions::CodePackageStore* code;
+    functions::FunctionService* functions;
+    rollout::RolloutEngine* rollout;
+    const Clock* clock;
+    bool simulated_clock;
+    std::string account;
+  };
+  explicit AdminApi(Deps deps) : d_(std::move(deps)) {}
   // nullopt when the request is not for the admin API.
   std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
 
  private:
   server::HttpResponse PublishRuntimeVersion(const server::HttpRequest& request) const;
+  server::HttpResponse Post(const server::HttpRequest& request) const;
+  server::HttpResponse Rollouts(const server::HttpRequest& request) const;
+  server::HttpResponse History(const server::HttpRequest& request) const;
   nlohmann::json VersionJson(const catalog::RuntimeVersion& v, const std::string& region) const;
 
-  catalog::Catalog* catalog_;
-  const catalog::RegionSet* regions_;
-  functions::CodePackageStore* code_;
+  Deps d_;
 };
 
 }  // namespace lambkin::admin

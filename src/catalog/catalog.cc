@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +34,12 @@ CREATE TABLE IF NOT EXISTS runtime_versions (
   published_at INTEGER NOT NULL,
   UNIQUE (runtime, number)
 );
+CREATE TABLE IF NOT EXISTS runtime_version_regions (
+  runtime_version INTEGER NOT NULL REFERENCES runtime_versions (id),
+  region TEXT NOT NULL,
+  stage INTEGER NOT NULL,  -- ReleaseStage
+  PRIMARY KEY (runtime_version, region)
+) WITHOUT ROWID;
 )sql";
 
 namespace {
@@ -278,7 +285,78 @@ std::optional<RuntimeVersion> Catalog::Newest(std::string_view runtime) const {
   return *best;
 }
 
-Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
+std::optional<RuntimeVersion> Catalog::Find(std::string_view name_or_arn) const {
+  std::shared_lock lock(mu_);
+  if (auto it = by_arn_.find(std::string(name_or_arn)); it != by_arn_.end()) {
+    return versions_.at(it->second.id);
+  }
+  for (const auto& [id, v] : versions_) {
+    if (v.name == name_or_arn) return v;
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<int64_t>> Catalog::NewestReleasedBelow(store::Database::Txn& txn,
+                                                            std::string_view runtime,
+                                                            std::string_view region,
+                                                            ReleaseStage stage,
+                                                            int64_t below_number) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("SELECT v.id FROM runtime_versions v LEFT JOIN runtime_version_regions "
+                           "r ON r.runtime_version = v.id AND r.region = ?2 WHERE v.runtime = ?1 "
+                           "AND v.state != 'blocked' AND COALESCE(r.stage, 2) >= ?3 AND "
+                           "v.number < ?4 ORDER BY v.number DESC LIMIT 1"));
+  st.Bind(1, runtime).Bind(2, region).Bind(3, static_cast<int>(stage)).Bind(4, below_number);
+  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<int64_t>();
+  return std::optional<int64_t>(st.ColumnInt(0));
+}
+
+Result<std::optional<int64_t>> Catalog::NewestReleased(store::Database::Txn& txn,
+                                                       std::string_view runtime,
+                                                       std::string_view region,
+                                                       ReleaseStage stage) {
+  return NewestReleasedBelow(txn, runtime, region, stage, std::numeric_limits<int64_t>::max());
+}
+
+Result<ReleaseStage> Catalog::StageIn(store::Database::Txn& txn, int64_t id,
+                                      std::string_view region) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT stage FROM runtime_version_regions WHERE "
+                                                "runtime_version = ? AND region = ?"));
+  st.Bind(1, id).Bind(2, region);
+  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? static_cast<ReleaseStage>(st.ColumnInt(0)) : ReleaseStage::kPhase2;
+}
+
+Status Catalog::SetStage(store::Database::Txn& txn, int64_t id, std::string_view region,
+                         ReleaseStage stage) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                           txn.Prepare("INSERT OR REPLACE INTO runtime_version_regions "
+                                       "(runtime_version, region, stage) VALUES (?,?,?)"));
+  st.Bind(1, id).Bind(2, region).Bind(3, static_cast<int>(stage));
+  return st.Run();
+}
+
+Result<RuntimeVersion> Catalog::SetState(int64_t id, RuntimeVersionState state,
+                                         const InTransaction& in_txn) {
+  std::optional<RuntimeVersion> v = Get(id);
+  if (!v) return NotFound(fmt::format("no runtime version with id {}", id));
+  v->state = state;
+  Status s = db_->Transact([&](store::Database::Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                             txn.Prepare("UPDATE runtime_versions SET state = ? WHERE id = ?"));
+    st.Bind(1, RuntimeVersionStateName(state)).Bind(2, id);
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
+    return in_txn ? in_txn(txn, *v) : Status::Ok();
+  });
+  if (!s.ok()) return s;
+  std::unique_lock lock(mu_);
+  versions_[id].state = state;
+  return *v;
+}
+
+Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request,
+                                        const InTransaction& in_txn) {
   fs::path source(request.bundle_dir);
   LAMBKIN_ASSIGN_OR_RETURN(std::string manifest_text, ReadFile(source / "manifest.json"));
   nlohmann::json manifest = nlohmann::json::parse(manifest_text, nullptr, false);
@@ -380,7 +458,7 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request) {
     insert.Bind(8, v.notes).Bind(9, v.published_at);
     LAMBKIN_RETURN_IF_ERROR(insert.Run());
     v.id = txn.LastInsertRowId();
-    return Status::Ok();
+    return in_txn ? in_txn(txn, v) : Status::Ok();
   });
   if (!s.ok()) return s;
   std::unique_lock lock(mu_);

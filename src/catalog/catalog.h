@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,14 @@ Result<std::string> BundleDigest(const std::string& dir);
 // The SQL schema the catalog needs (idempotent).
 extern const char kCatalogSchema[];
 
+// How far a runtime version is released in one region (two-phase rollout). A version without
+// a row for a region counts as fully released there (built-in first versions).
+enum class ReleaseStage : int {
+  kNone = 0,    // not released there: not yet reached, or halted
+  kPhase1 = 1,  // applied when functions are created or updated
+  kPhase2 = 2,  // the version Auto function versions move to
+};
+
 struct PublishRequest {
   std::string runtime;  // runtime identifier; "python3"/"nodejs" mean the host's interpreter
   int64_t number = 0;
@@ -80,13 +89,40 @@ class Catalog {
   // versions. Runtimes whose interpreter is not installed are skipped.
   Status RegisterBuiltins(const std::string& source_dir);
 
-  // Validates and publishes a bundle as a new runtime version.
-  Result<RuntimeVersion> Publish(const PublishRequest& request);
+  // Runs inside the transaction that records a catalogue change, with the changed version.
+  using InTransaction =
+      std::function<Status(store::Database::Txn&, const RuntimeVersion& version)>;
+
+  // Validates and publishes a bundle as a new runtime version. `in_txn` (optional) runs in the
+  // same transaction, so what it records (a rollout) commits with the version or not at all.
+  Result<RuntimeVersion> Publish(const PublishRequest& request, const InTransaction& in_txn = {});
+  // Changes a version's lifecycle state (with `in_txn` in the same transaction).
+  Result<RuntimeVersion> SetState(int64_t id, RuntimeVersionState state,
+                                  const InTransaction& in_txn = {});
+
+  // The newest non-blocked version of `runtime` released in `region` at least to `stage`,
+  // read inside `txn` so that it agrees with the transaction's other reads and writes.
+  static Result<std::optional<int64_t>> NewestReleased(store::Database::Txn& txn,
+                                                       std::string_view runtime,
+                                                       std::string_view region,
+                                                       ReleaseStage stage);
+  // The same, limited to versions numbered below `below_number`.
+  static Result<std::optional<int64_t>> NewestReleasedBelow(store::Database::Txn& txn,
+                                                            std::string_view runtime,
+                                                            std::string_view region,
+                                                            ReleaseStage stage,
+                                                            int64_t below_number);
+  static Result<ReleaseStage> StageIn(store::Database::Txn& txn, int64_t id,
+                                      std::string_view region);
+  static Status SetStage(store::Database::Txn& txn, int64_t id, std::string_view region,
+                         ReleaseStage stage);
 
   std::vector<std::string> Runtimes() const;
   bool HasRuntime(std::string_view runtime) const;
   std::vector<RuntimeVersion> List() const;
   std::optional<RuntimeVersion> Get(int64_t id) const;
+  // By name (python:3.12.v2), or by one of its ARNs.
+  std::optional<RuntimeVersion> Find(std::string_view name_or_arn) const;
   // The newest version of `runtime` that is not blocked.
   std::optional<RuntimeVersion> Newest(std::string_view runtime) const;
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 namespace lambkin::cli {
 
 namespace beast = boost::beast;
@@ -30,7 +32,7 @@ Result<ClientResponse> Request(const std::string& endpoint, http::verb verb,
     boost::asio::io_context ioc;
     tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(30));
+    stream.expires_after(std::chrono::minutes(10));  // a clock advance may run a long sweep
     stream.connect(resolver.resolve(host, port));
     http::request<http::string_body> req{verb, path, 11};
     req.set(http::field::host, std::string(rest));
@@ -60,6 +62,35 @@ Result<ClientResponse> HttpPost(const std::string& endpoint, const std::string& 
                                 const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers) {
   return Request(endpoint, http::verb::post, path, body, headers);
+}
+
+Result<nlohmann::json> AdminCall(const std::string& endpoint, const std::string& path,
+                                 const std::optional<nlohmann::json>& body) {
+  Result<ClientResponse> res =
+      body ? HttpPost(endpoint, path, body->dump(), {{"Content-Type", "application/json"}})
+           : HttpGet(endpoint, path);
+  if (!res.ok()) return res.status();
+  nlohmann::json answer = nlohmann::json::parse(res->body, nullptr, false);
+  if (res->status / 100 != 2 || answer.is_discarded()) {
+    std::string message = res->body;
+    if (!answer.is_discarded() && answer.is_object()) {
+      message = answer.value("message", answer.value("Message", res->body));
+    }
+    return Status(StatusCode::kInternal, message);
+  }
+  return answer;
+}
+
+std::string UrlEncode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
 }
 
 }  // namespace lambkin::cli

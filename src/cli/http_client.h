@@ -1,7 +1,11 @@
 // A minimal blocking HTTP client for the operator verbs that talk to a running server.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -21,5 +25,13 @@ Result<ClientResponse> HttpGet(const std::string& endpoint, const std::string& p
 Result<ClientResponse> HttpPost(const std::string& endpoint, const std::string& path,
                                 const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers);
+
+// Calls an admin endpoint that answers JSON (GET when `body` is nullopt, else POST it) and
+// returns the parsed answer; a non-2xx answer becomes an error carrying the server's message.
+Result<nlohmann::json> AdminCall(const std::string& endpoint, const std::string& path,
+                                 const std::optional<nlohmann::json>& body = std::nullopt);
+
+// Percent-encodes a path segment or query value.
+std::string UrlEncode(std::string_view text);
 
 }  // namespace lambkin::cli

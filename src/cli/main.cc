@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/logs_command.h"
+#include "cli/rollout_command.h"
 #include "cli/runtime_command.h"
 #include "cli/serve.h"
 
@@ -34,6 +35,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--threads", serve.threads, "Worker threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  serve_cmd
+      ->add_option("--clock", serve.clock,
+                   "real, or simulated: `lambkin clock advance` moves time forward")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"real", "simulated"}));
 
   std::string endpoint = EnvOr("LAMBKIN_ENDPOINT", "http://127.0.0.1:9001");
   auto* runtime_cmd = app.add_subcommand("runtime", "Runtime versions in the catalogue");
@@ -60,6 +66,70 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"critical", "high", "medium", "low"}));
   publish_cmd->add_option("--notes", publish.notes, "Release notes");
   publish_cmd->add_flag("--json", publish.json, "Machine-readable output");
+  publish_cmd->add_flag("--fast-track", publish.fast_track,
+                        "Emergency: roll out with the critical pacing whatever the severity");
+
+  lambkin::cli::AdminOptions admin;
+  auto add_common = [&](CLI::App* cmd) {
+    cmd->add_option("--endpoint", endpoint, "Server URL (env LAMBKIN_ENDPOINT)")
+        ->capture_default_str();
+    cmd->add_flag("--json", admin.json, "Machine-readable output");
+  };
+  std::string version_name, reason, region, runtime_filter, duration, qualifier, function;
+  int events = 8;
+  std::vector<CLI::App*> lifecycle_cmds;
+  for (const char* v : {"deprecate", "block"}) {
+    auto* cmd = runtime_cmd->add_subcommand(
+        v, std::string(v) == "block"
+               ? "Withdraw a bad version: abort its rollout, move Auto functions back"
+               : "Mark an older version deprecated: no new Manual pins");
+    cmd->add_option("version", version_name, "Runtime version name (python:3.12.v2) or ARN")
+        ->required();
+    if (std::string(v) == "block") cmd->add_option("--reason", reason, "Why, for the record");
+    add_common(cmd);
+    lifecycle_cmds.push_back(cmd);
+  }
+
+  auto* rollout_cmd = app.add_subcommand("rollout", "Rollouts of runtime versions");
+  rollout_cmd->require_subcommand(1);
+  auto* status_cmd = rollout_cmd->add_subcommand("status", "Phase and progress per region");
+  status_cmd->add_option("--runtime", runtime_filter, "Only this runtime (python3.12)");
+  status_cmd->add_option("--events", events, "Recent events to show per rollout")
+      ->capture_default_str();
+  add_common(status_cmd);
+  std::vector<CLI::App*> verb_cmds;
+  for (const char* v : {"pause", "resume", "advance", "abort", "fast-track"}) {
+    std::string what = v;
+    std::string help = what == "pause"     ? "Stop the rollout's clock"
+                       : what == "resume"  ? "End a pause; release held regions"
+                       : what == "advance" ? "Skip the current wait (wave, phase 1, bake, hold)"
+                       : what == "abort"   ? "Stop and block the version; move Auto functions back"
+                                           : "Switch to the critical (emergency) pacing";
+    auto* cmd = rollout_cmd->add_subcommand(v, help);
+    cmd->add_option("version", version_name, "Runtime version name (python:3.12.v2)")->required();
+    if (what == "resume" || what == "advance") {
+      cmd->add_option("--region", region, "Only this region");
+    }
+    add_common(cmd);
+    verb_cmds.push_back(cmd);
+  }
+  std::string history_region = "us-east-1";
+  auto* history_cmd =
+      rollout_cmd->add_subcommand("history", "Every runtime version change of a function");
+  history_cmd->add_option("function", function, "Function name")->required();
+  history_cmd->add_option("--qualifier", qualifier, "$LATEST or a version number");
+  history_cmd->add_option("--region", history_region, "Region of the function")
+      ->capture_default_str();
+  add_common(history_cmd);
+
+  auto* clock_cmd = app.add_subcommand("clock", "The server's clock (simulated mode)");
+  clock_cmd->require_subcommand(1);
+  auto* clock_show = clock_cmd->add_subcommand("show", "Print the server's time");
+  add_common(clock_show);
+  auto* clock_advance =
+      clock_cmd->add_subcommand("advance", "Move a simulated clock forward, running due steps");
+  clock_advance->add_option("duration", duration, "How far: 72h, 30m, 2d, 1h30m")->required();
+  add_common(clock_advance);
 
   auto* logs_cmd = app.add_subcommand("logs", "Function logs");
   logs_cmd->require_subcommand(1);
@@ -75,6 +145,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
+  admin.endpoint = endpoint;
+  for (auto* cmd : lifecycle_cmds) {
+    if (cmd->parsed()) {
+      return lambkin::cli::RuntimeLifecycle(admin, cmd->get_name(), version_name, reason);
+    }
+  }
+  for (auto* cmd : verb_cmds) {
+    if (cmd->parsed()) {
+      return lambkin::cli::RolloutCommand(admin, cmd->get_name(), version_name, region);
+    }
+  }
+  if (status_cmd->parsed()) return lambkin::cli::RolloutStatus(admin, runtime_filter, events);
+  if (history_cmd->parsed()) {
+    return lambkin::cli::RolloutHistory(admin, function, qualifier, history_region);
+  }
+  if (clock_show->parsed()) return lambkin::cli::ClockShow(admin);
+  if (clock_advance->parsed()) return lambkin::cli::ClockAdvance(admin, duration);
   if (publish_cmd->parsed()) {
     publish.endpoint = endpoint;
     return lambkin::cli::RuntimePublish(publish);

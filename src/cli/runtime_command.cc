@@ -17,7 +17,8 @@ int RuntimePublish(const RuntimePublishOptions& o) {
                         {"Version", o.version},
                         {"Bundle", bundle},
                         {"Severity", o.severity},
-                        {"Notes", o.notes}};
+                        {"Notes", o.notes},
+                        {"FastTrack", o.fast_track}};
   Result<ClientResponse> res = HttpPost(o.endpoint, "/lambkin/v1/runtime-versions", req.dump(),
                                         {{"Content-Type", "application/json"}});
   if (!res.ok()) {

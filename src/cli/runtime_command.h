@@ -20,6 +20,7 @@ struct RuntimePublishOptions {
   std::string bundle;  // a directory; made absolute before it is sent
   std::string severity = "low";
   std::string notes;
+  bool fast_track = false;
   bool json = false;
 };
 

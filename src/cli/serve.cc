@@ -26,6 +26,7 @@
 #include "logs/log_writer.h"
 #include "logsapi/logs_api.h"
 #include "server/http_server.h"
+#include "rollout/engine.h"
 #include "store/database.h"
 
 namespace lambkin::cli {
@@ -39,6 +40,7 @@ struct Config {
   catalog::RegionSet regions = catalog::RegionSet::Default();
   exec::InvokerOptions invoker;
   exec::EventQueueOptions events;
+  std::string rollout_json = "{}";
 };
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -85,6 +87,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (doc.contains("regions")) {
     LAMBKIN_ASSIGN_OR_RETURN(config.regions, catalog::RegionSet::FromJson(doc["regions"].dump()));
   }
+  if (doc.contains("rollout")) config.rollout_json = doc["rollout"].dump();
   return config;
 }
 
@@ -110,14 +113,30 @@ int Serve(const ServeOptions& options) {
     return Fail(Internal(fmt::format("{} is in use by another lambkin server", options.data_dir)));
   }
 
-  SystemClock clock;
-  auto db =
-      store::Database::Open(options.data_dir + "/lambkin.db",
-                            std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema +
-                                logs::kLogsSchema + exec::kEventQueueSchema);
+  Result<rollout::RolloutOptions> rollout_options =
+      rollout::RolloutOptions::FromJson(config->regions, config->rollout_json);
+  if (!rollout_options.ok()) return Fail(rollout_options.status());
+  if (options.clock != "real" && options.clock != "simulated") {
+    return Fail(InvalidParameter("--clock must be real or simulated"));
+  }
+  SystemClock system_clock;
+  SimulatedClock simulated_clock;
+  bool simulated = options.clock == "simulated";
+  const Clock& clock = simulated ? static_cast<const Clock&>(simulated_clock) : system_clock;
+
+  auto db = store::Database::Open(
+      options.data_dir + "/lambkin.db",
+      std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema + logs::kLogsSchema +
+          exec::kEventQueueSchema + rollout::kHealthSchema + rollout::kRolloutSchema);
   if (!db.ok()) return Fail(db.status());
+  if (Status s = functions::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
   auto catalog = catalog::Catalog::Open(db->get(), &config->regions, options.data_dir, &clock);
   if (!catalog.ok()) return Fail(catalog.status());
+  rollout::RolloutEngine rollouts(db->get(), catalog->get(), &config->regions, &clock,
+                                  *rollout_options);
+  if (simulated) {
+    if (Status s = rollouts.UseSimulatedClock(&simulated_clock); !s.ok()) return Fail(s);
+  }
   if (Status s = (*catalog)->RegisterBuiltins(options.runtimes_dir); !s.ok()) return Fail(s);
   functions::CodePackageStore code(options.data_dir + "/code");
   if (Status s = code.Init(); !s.ok()) return Fail(s);
@@ -128,10 +147,13 @@ int Serve(const ServeOptions& options) {
   exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
                         config->invoker);
   service.SetObserver(&invoker);
+  rollouts.SetObserver(&invoker);
+  invoker.SetInvocationObserver(rollouts.health());
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
   lambdaapi::LambdaApi lambda(
       {&service, catalog->get(), &config->regions, config->account, &invoker, &events});
-  admin::AdminApi admin(catalog->get(), &config->regions, &code);
+  admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts, &clock,
+                         simulated, config->account});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &config->regions, config->account);
 
   Result<uint16_t> port =
@@ -145,15 +167,20 @@ int Serve(const ServeOptions& options) {
       });
   if (!port.ok()) return Fail(port.status());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::printf("lambkin listening on http://%s:%u (data %s, default region %s, account %s)\n",
-              host.c_str(), *port, options.data_dir.c_str(),
-              config->regions.default_region().c_str(), config->account.c_str());
+  std::printf(
+      "lambkin listening on http://%s:%u (data %s, default region %s, account %s, %s clock at "
+      "%s)\n",
+      host.c_str(), *port, options.data_dir.c_str(), config->regions.default_region().c_str(),
+      config->account.c_str(), options.clock.c_str(),
+      FormatAwsTimestamp(clock.NowMillis()).c_str());
   for (const auto& v : (*catalog)->List()) {
     std::printf("  runtime %-16s %s\n", v.runtime.c_str(), v.name.c_str());
   }
   std::fflush(stdout);
   events.Start();
+  rollouts.Start();
   http.Run(/*handle_signals=*/true);
+  rollouts.Stop();
   events.Stop();
   invoker.TerminateAll();
   log_writer.Flush();

@@ -11,6 +11,7 @@ struct ServeOptions {
   std::string config_file;   // optional JSON: {"account_id": ..., "regions": {...}}
   std::string runtimes_dir;  // built-in runtime bundles
   int threads = 2;
+  std::string clock = "real";  // or "simulated": `lambkin clock advance` moves time
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace lambkin {
 
@@ -32,6 +34,27 @@ class ManualClock final : public Clock {
  private:
   std::atomic<int64_t> now_;
 };
+
+// Wall-clock time plus an offset that only grows: `lambkin serve --clock simulated`, where
+// `lambkin clock advance` moves time forward so a weeks-long rollout runs in seconds. Between
+// advances it runs at the wall clock's pace.
+class SimulatedClock final : public Clock {
+ public:
+  explicit SimulatedClock(int64_t offset_millis = 0) : offset_(offset_millis) {}
+  int64_t NowMillis() const override { return system_.NowMillis() + offset_.load(); }
+  int64_t offset_millis() const { return offset_.load(); }
+  // Moves time forward to `millis` (never backward). Returns the new offset.
+  int64_t AdvanceTo(int64_t millis);
+
+ private:
+  SystemClock system_;
+  std::atomic<int64_t> offset_;
+};
+
+// Parses a duration such as "72h", "30m", "90s", "2d", "1h30m", "250ms" into milliseconds.
+std::optional<int64_t> ParseDurationMillis(std::string_view text);
+// Formats milliseconds compactly: "2d 4h", "6h", "1h 30m", "45s", "0s".
+std::string FormatDuration(int64_t millis);
 
 // Formats `millis` as AWS's LastModified timestamp: 2024-01-31T12:00:00.000+0000.
 std::string FormatAwsTimestamp(int64_t millis);

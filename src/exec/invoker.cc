@@ -34,7 +34,13 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
                      std::optional<int64_t> reserved, InvokeRequest request, const Done& done) {
   std::string fkey = FunctionKey(scope, version.function_name);
   std::string vkey = fkey + "|" + version.version;
-  auto finish = [done](InvokeOutcome o) { done(std::move(o)); };
+  auto finish = [done, observer = invocation_observer_, scope, name = version.function_name,
+                 qualifier = version.version, rv = version.runtime_version](InvokeOutcome o) {
+    if (observer != nullptr) {
+      observer->OnInvocation(scope, name, qualifier, rv, o.function_error.has_value());
+    }
+    done(std::move(o));
+  };
   std::vector<std::shared_ptr<Environment>> outdated;
   std::shared_ptr<Environment> env;
   {

@@ -38,12 +38,26 @@ struct InvokerOptions {
   std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
 };
 
+// Told the outcome of every invocation that reached an environment (the rollout's health gate
+// counts errors per function version and runtime version). Called on an I/O thread: keep it
+// short.
+class InvocationObserver {
+ public:
+  virtual ~InvocationObserver() = default;
+  // `error`: the invocation failed in the function, its init, or by timeout or crash.
+  virtual void OnInvocation(const functions::Scope& scope, const std::string& function,
+                            const std::string& version, int64_t runtime_version, bool error) = 0;
+};
+
 class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
  public:
   Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog::Catalog* catalog,
           functions::CodePackageStore* code, logs::LogWriter* logs, const Clock* clock,
           InvokerOptions options);
   ~Invoker() override;
+
+  // REQUIRES: called before the first Invoke.
+  void SetInvocationObserver(InvocationObserver* observer) { invocation_observer_ = observer; }
 
   // Runs `request` on an environment of `version` (in `scope`). `reserved` is the function's
   // reserved concurrency, if set. `done` is called exactly once, possibly on another thread;
@@ -88,6 +102,7 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   logs::LogWriter* logs_;
   const Clock* clock_;
   InvokerOptions options_;
+  InvocationObserver* invocation_observer_ = nullptr;
   boost::asio::steady_timer reap_timer_;
 
   std::mutex mu_;

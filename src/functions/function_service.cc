@@ -42,8 +42,9 @@ CREATE TABLE IF NOT EXISTS function_versions (
   PRIMARY KEY (account, region, name, version),
   FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE
 );
-CREATE INDEX IF NOT EXISTS function_versions_by_runtime
-  ON function_versions (region, runtime, architecture, update_mode, runtime_version);
+DROP INDEX IF EXISTS function_versions_by_runtime;
+CREATE INDEX IF NOT EXISTS function_versions_for_sweep
+  ON function_versions (region, runtime, update_mode, runtime_version);
 CREATE INDEX IF NOT EXISTS function_versions_by_code ON function_versions (code_sha256);
 CREATE TABLE IF NOT EXISTS aliases (
   account TEXT NOT NULL,
@@ -67,11 +68,22 @@ CREATE TABLE IF NOT EXISTS runtime_version_edits (
   old_runtime_version INTEGER,
   new_runtime_version INTEGER NOT NULL,
   update_mode TEXT NOT NULL,
-  cause TEXT NOT NULL
+  cause TEXT NOT NULL,
+  batch INTEGER                        -- the phase-2 batch of a sweep migration
 );
 CREATE INDEX IF NOT EXISTS runtime_version_edits_by_function
   ON runtime_version_edits (account, region, name, seq);
 )sql";
+
+Status UpgradeSchema(Database* db) {
+  return db->Transact([](Database::Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT 1 FROM pragma_table_info("
+                                                  "'runtime_version_edits') WHERE name = 'batch'"));
+    LAMBKIN_ASSIGN_OR_RETURN(bool has_batch, st.Step());
+    if (has_batch) return Status::Ok();
+    return txn.Exec("ALTER TABLE runtime_version_edits ADD COLUMN batch INTEGER");
+  });
+}
 
 namespace {
 
@@ -336,12 +348,16 @@ std::string FunctionService::RuntimeVersionArn(const Scope& scope, const Functio
   return catalog_->Arn(v.runtime_version, scope.region, v.config.architecture);
 }
 
-Result<int64_t> FunctionService::NewestRuntimeVersion(const std::string& runtime) const {
-  auto newest = catalog_->Newest(runtime);
+Result<int64_t> FunctionService::NewestRuntimeVersion(Txn& txn, const Scope& scope,
+                                                      const std::string& runtime,
+                                                      catalog::ReleaseStage stage) const {
+  LAMBKIN_ASSIGN_OR_RETURN(auto newest,
+                           catalog::Catalog::NewestReleased(txn, runtime, scope.region, stage));
   if (!newest) {
-    return InvalidParameter(fmt::format("No runtime version of {} is available", runtime));
+    return InvalidParameter(
+        fmt::format("No runtime version of {} is available in {}", runtime, scope.region));
   }
-  return newest->id;
+  return *newest;
 }
 
 namespace {
@@ -379,7 +395,6 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
   if (!catalog_->HasRuntime(cmd.config.runtime)) {
     return InvalidParameter(fmt::format("Runtime {} is not available", cmd.config.runtime));
   }
-  LAMBKIN_ASSIGN_OR_RETURN(int64_t rv, NewestRuntimeVersion(cmd.config.runtime));
   int64_t now = clock_->NowMillis();
   FunctionVersion latest;
   latest.function_name = cmd.name;
@@ -390,12 +405,14 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
   latest.revision_id = RandomUuid();
   latest.last_modified = now;
   latest.update_mode = UpdateMode::kAuto;
-  latest.runtime_version = rv;
 
   WriteResult result;
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadFunction(txn, scope, cmd.name));
     if (existing) return Conflict(fmt::format("Function already exist: {}", cmd.name));
+    LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version,
+                             NewestRuntimeVersion(txn, scope, latest.config.runtime,
+                                                  catalog::ReleaseStage::kPhase1));
     LAMBKIN_RETURN_IF_ERROR(code_->Put(info, cmd.zip));
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("INSERT INTO functions (account, region, name, tags, next_version) "
@@ -561,7 +578,9 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
     latest.config.code_sha256 = info.sha256_base64;
     latest.config.code_size = info.size;
     if (latest.update_mode != UpdateMode::kManual) {
-      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version, NewestRuntimeVersion(latest.config.runtime));
+      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version,
+                               NewestRuntimeVersion(txn, scope, latest.config.runtime,
+                                                    catalog::ReleaseStage::kPhase1));
     }
     if (cmd.dry_run) {
       result.latest = latest;
@@ -614,7 +633,9 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     if (cmd.ephemeral_storage) c.ephemeral_storage = *cmd.ephemeral_storage;
     if (cmd.environment) c.environment = *cmd.environment;
     if (latest.update_mode != UpdateMode::kManual) {
-      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version, NewestRuntimeVersion(c.runtime));
+      LAMBKIN_ASSIGN_OR_RETURN(
+          latest.runtime_version,
+          NewestRuntimeVersion(txn, scope, c.runtime, catalog::ReleaseStage::kPhase1));
     }
     latest.revision_id = RandomUuid();
     latest.last_modified = now;
@@ -992,13 +1013,37 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
               *cfg.runtime_version_arn, v.config.runtime,
               catalog::ArchitectureName(v.config.architecture), scope.region));
         }
+        // A pin is a rollback to a known-good version: not to one an operator withdrew, nor to
+        // one not released here yet. Re-stating the current pin always works.
+        if (rv->id != v.runtime_version || v.update_mode != UpdateMode::kManual) {
+          if (rv->state != catalog::RuntimeVersionState::kReleased) {
+            return InvalidParameter(fmt::format(
+                "Runtime version {} ({}) is {} and cannot be chosen for Manual mode.",
+                *cfg.runtime_version_arn, rv->name, catalog::RuntimeVersionStateName(rv->state)));
+          }
+          LAMBKIN_ASSIGN_OR_RETURN(auto stage, catalog::Catalog::StageIn(txn, rv->id, scope.region));
+          if (stage == catalog::ReleaseStage::kNone) {
+            return InvalidParameter(
+                fmt::format("Runtime version {} ({}) is not yet released in region {}.",
+                            *cfg.runtime_version_arn, rv->name, scope.region));
+          }
+        }
         v.runtime_version = rv->id;
         cause = "pin";
         break;
       }
       case UpdateMode::kAuto:
+        // Back to Auto: at once to the newest version that has reached phase 2 here (what the
+        // sweep would give it), unless the version already runs a newer good one.
         if (controls || v.update_mode != UpdateMode::kAuto) {
-          LAMBKIN_ASSIGN_OR_RETURN(v.runtime_version, NewestRuntimeVersion(v.config.runtime));
+          LAMBKIN_ASSIGN_OR_RETURN(int64_t target,
+                                   NewestRuntimeVersion(txn, scope, v.config.runtime,
+                                                        catalog::ReleaseStage::kPhase2));
+          auto current = catalog_->Get(v.runtime_version);
+          auto chosen = catalog_->Get(target);
+          bool keep = current && chosen && current->number > chosen->number &&
+                      current->state != catalog::RuntimeVersionState::kBlocked;
+          if (!keep) v.runtime_version = target;
         }
         cause = "auto";
         break;
@@ -1024,15 +1069,16 @@ Result<std::vector<FunctionService::RuntimeVersionEdit>> FunctionService::Runtim
   std::vector<RuntimeVersionEdit> out;
   Status s = db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("SELECT at, version, old_runtime_version, new_runtime_version, cause "
-                             "FROM runtime_version_edits WHERE account = ? AND region = ? AND "
-                             "name = ? ORDER BY seq"));
+        auto st, txn.Prepare("SELECT at, version, old_runtime_version, new_runtime_version, "
+                             "cause, update_mode, batch FROM runtime_version_edits WHERE account "
+                             "= ? AND region = ? AND name = ? ORDER BY seq"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       out.push_back({st.ColumnInt(0), VersionName(st.ColumnInt(1)), st.ColumnOptionalInt(2),
-                     st.ColumnInt(3), st.ColumnText(4)});
+                     st.ColumnInt(3), st.ColumnText(4), st.ColumnText(5),
+                     st.ColumnOptionalInt(6)});
     }
     return Status::Ok();
   });

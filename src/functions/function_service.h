@@ -33,6 +33,8 @@
 namespace lambkin::functions {
 
 extern const char kFunctionsSchema[];
+// Brings a store created by an earlier Lambkin up to kFunctionsSchema (columns added since).
+Status UpgradeSchema(store::Database* db);
 
 // arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
 std::string FunctionArn(const Scope& scope, std::string_view name, std::string_view qualifier = {});
@@ -167,14 +169,19 @@ class FunctionService {
     std::string version;
     std::optional<int64_t> old_runtime_version;
     int64_t new_runtime_version = 0;
-    std::string cause;
+    std::string cause;  // create, function-update, runtime-change, publish, pin, auto, phase2,
+                        // revert, block
+    std::string update_mode;       // the version's mode after the change
+    std::optional<int64_t> batch;  // phase-2 batch (phase2, revert)
   };
   // The recorded runtime version changes of one function, oldest first.
   Result<std::vector<RuntimeVersionEdit>> RuntimeVersionHistory(const Scope& scope,
                                                                 const std::string& name);
 
  private:
-  Result<int64_t> NewestRuntimeVersion(const std::string& runtime) const;
+  Result<int64_t> NewestRuntimeVersion(store::Database::Txn& txn, const Scope& scope,
+                                       const std::string& runtime,
+                                       catalog::ReleaseStage stage) const;
 
   store::Database* db_;
   catalog::Catalog* catalog_;

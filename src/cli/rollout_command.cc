@@ -1,0 +1,190 @@
+#include "cli/rollout_command.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/http_client.h"
+#include "common/clock.h"
+
+namespace lambkin::cli {
+
+using nlohmann::json;
+
+namespace {
+
+int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "lambkin %s: %s\n", what.c_str(), s.message().c_str());
+  return 1;
+}
+
+std::string Str(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+std::string Bar(double fraction, int width) {
+  int full = static_cast<int>(fraction * width + 0.5);
+  return "[" + std::string(full, '#') + std::string(width - full, '-') + "]";
+}
+
+void PrintRollout(const json& r, int64_t now, int events) {
+  std::printf("%s (%s)  severity %s, pacing %s  %s  published %s\n",
+              Str(r, "RuntimeVersion").c_str(), Str(r, "Runtime").c_str(),
+              Str(r, "Severity").c_str(), Str(r, "Pacing").c_str(), Str(r, "State").c_str(),
+              Str(r, "CreatedAt").c_str());
+  std::printf("  %-16s %-4s %-9s %-29s %8s %9s  %s\n", "REGION", "WAVE", "PHASE", "PROGRESS",
+              "MIGRATED", "REMAINING", "NEXT STEP");
+  for (const auto& g : r["Regions"]) {
+    int64_t migrated = g["Migrated"], remaining = g["Remaining"];
+    std::string phase = Str(g, "Phase");
+    double fraction = phase == "complete" ? 1.0
+                      : migrated + remaining == 0
+                          ? 0.0
+                          : static_cast<double>(migrated) / static_cast<double>(migrated + remaining);
+    std::string progress = fmt::format("{} {:3.0f}%", Bar(fraction, 20), fraction * 100);
+    if (phase == "phase2") progress += fmt::format(" b{}/{}", g["Batch"].get<int>(), g["Batches"].get<int>());
+    std::string next = Str(g, "NextStep");
+    if (!g["NextStepAtMillis"].is_null()) {
+      int64_t due = g["NextStepAtMillis"];
+      next += due <= now ? " now" : " in " + FormatDuration(due - now);
+    }
+    if (g["Held"].is_string()) phase = "HELD";
+    std::printf("  %-16s %-4d %-9s %-29s %8lld %9lld  %s\n", Str(g, "Region").c_str(),
+                g["Wave"].get<int>(), phase.c_str(), progress.c_str(),
+                static_cast<long long>(migrated), static_cast<long long>(remaining), next.c_str());
+    if (g["Held"].is_string()) std::printf("      held: %s\n", Str(g, "Held").c_str());
+  }
+  const auto& list = r["Events"];
+  if (events > 0 && !list.empty()) {
+    std::printf("  recent events:\n");
+    size_t from = list.size() > static_cast<size_t>(events) ? list.size() - events : 0;
+    for (size_t i = from; i < list.size(); ++i) {
+      const auto& e = list[i];
+      std::string region = Str(e, "Region");
+      std::printf("    %s %-14s %s\n", Str(e, "At").c_str(), region.empty() ? "*" : region.c_str(),
+                  Str(e, "Text").c_str());
+    }
+  }
+}
+
+std::string CauseLabel(const json& e) {
+  std::string cause = Str(e, "Cause");
+  if (cause == "create") return "create (phase 1)";
+  if (cause == "function-update") return "function update (phase 1)";
+  if (cause == "runtime-change") return "runtime changed";
+  if (cause == "publish") return "published from $LATEST";
+  if (cause == "pin") return "Manual pin";
+  if (cause == "auto") return "back to Auto";
+  if (cause == "phase2") return fmt::format("phase-2 sweep (batch {})", e["Batch"].dump());
+  if (cause == "revert") return "reverted by the health gate";
+  if (cause == "block") return "version blocked: moved back";
+  return cause;
+}
+
+}  // namespace
+
+int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::string& version,
+                     const std::string& reason) {
+  json body = json::object();
+  if (!reason.empty()) body["Reason"] = reason;
+  Result<json> r = AdminCall(
+      o.endpoint, fmt::format("/lambkin/v1/runtime-versions/{}/{}", UrlEncode(version), verb), body);
+  if (!r.ok()) return Fail("runtime " + verb, r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+  } else {
+    std::printf("%s is now %s\n", Str(*r, "Name").c_str(), Str(*r, "State").c_str());
+  }
+  return 0;
+}
+
+int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events) {
+  std::string path = "/lambkin/v1/rollouts";
+  if (!runtime.empty()) path += "?runtime=" + UrlEncode(runtime);
+  Result<json> r = AdminCall(o.endpoint, path);
+  if (!r.ok()) return Fail("rollout status", r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  std::printf("now %s\n", Str(*r, "Now").c_str());
+  if ((*r)["Rollouts"].empty()) std::printf("No rollouts.\n");
+  for (const auto& rollout : (*r)["Rollouts"]) {
+    std::printf("\n");
+    PrintRollout(rollout, (*r)["NowMillis"], events);
+  }
+  return 0;
+}
+
+int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::string& version,
+                   const std::string& region) {
+  json body = json::object();
+  if (!region.empty()) body["Region"] = region;
+  Result<json> r = AdminCall(
+      o.endpoint, fmt::format("/lambkin/v1/rollouts/{}/{}", UrlEncode(version), verb), body);
+  if (!r.ok()) return Fail("rollout " + verb, r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  for (const auto& rollout : (*r)["Rollouts"]) {
+    if (Str(rollout, "RuntimeVersion") != version) continue;
+    PrintRollout(rollout, (*r)["NowMillis"], 3);
+  }
+  return 0;
+}
+
+int RolloutHistory(const AdminOptions& o, const std::string& function,
+                   const std::string& qualifier, const std::string& region) {
+  std::string path = "/lambkin/v1/history?function=" + UrlEncode(function);
+  if (!region.empty()) path += "&region=" + UrlEncode(region);
+  if (!qualifier.empty()) path += "&qualifier=" + UrlEncode(qualifier);
+  Result<json> r = AdminCall(o.endpoint, path);
+  if (!r.ok()) return Fail("rollout history", r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s\n", Str(*r, "FunctionArn").c_str());
+  std::printf("  %-28s %-9s %-22s %-22s %-14s %s\n", "AT", "QUALIFIER", "FROM", "TO", "MODE",
+              "CAUSE");
+  for (const auto& e : (*r)["History"]) {
+    std::string from = e["From"].is_null() ? "-" : e["From"].get<std::string>();
+    std::printf("  %-28s %-9s %-22s %-22s %-14s %s\n", Str(e, "At").c_str(),
+                Str(e, "Qualifier").c_str(), from.c_str(), Str(e, "To").c_str(),
+                Str(e, "UpdateMode").c_str(), CauseLabel(e).c_str());
+  }
+  return 0;
+}
+
+int ClockShow(const AdminOptions& o) {
+  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/clock");
+  if (!r.ok()) return Fail("clock show", r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+  } else {
+    std::printf("%s (%s clock)\n", Str(*r, "Now").c_str(),
+                (*r)["Simulated"].get<bool>() ? "simulated" : "real");
+  }
+  return 0;
+}
+
+int ClockAdvance(const AdminOptions& o, const std::string& duration) {
+  if (!ParseDurationMillis(duration)) {
+    return Fail("clock advance",
+                InvalidParameter(fmt::format(
+                    "{} is not a duration (examples: 72h, 30m, 2d, 1h30m, 90s)", duration)));
+  }
+  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/clock/advance", json{{"Duration", duration}});
+  if (!r.ok()) return Fail("clock advance", r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+  } else {
+    std::printf("clock advanced by %s: now %s\n", duration.c_str(), Str(*r, "Now").c_str());
+  }
+  return 0;
+}
+
+}  // namespace lambkin::cli

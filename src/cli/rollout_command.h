@@ -1,0 +1,29 @@
+// Operator verbs over rollouts, runtime version lifecycles and the simulated clock:
+//   lambkin runtime deprecate|block VERSION
+//   lambkin rollout status|pause|resume|advance|abort|fast-track|history
+//   lambkin clock show|advance
+// Each talks to a running server's admin API and prints for a person, or JSON with --json.
+#pragma once
+
+#include <string>
+
+namespace lambkin::cli {
+
+struct AdminOptions {
+  std::string endpoint;
+  bool json = false;
+};
+
+// deprecate | block
+int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::string& version,
+                     const std::string& reason);
+int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events);
+// pause | resume | advance | abort | fast-track
+int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::string& version,
+                   const std::string& region);
+int RolloutHistory(const AdminOptions& o, const std::string& function,
+                   const std::string& qualifier, const std::string& region);
+int ClockShow(const AdminOptions& o);
+int ClockAdvance(const AdminOptions& o, const std::string& duration);
+
+}  // namespace lambkin::cli
