@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS rollout_events (
   text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollout_events_by_version ON rollout_events (runtime_version, seq);
+CREATE TABLE IF NOT EXISTS rollout_reverted (
+  runtime_version INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (runtime_version, account, region, name, version)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS simulated_clock (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   offset_ms INTEGER NOT NULL
@@ -67,15 +75,25 @@ int64_t SteadyMillis() {
 // The Auto function versions of a region still on an older version of the runtime (every
 // version, in a region without runtime management controls). Runtime version ids rise with
 // their numbers within a runtime, so "older" is "smaller id".
-std::string CandidateWhere(bool controls) {
-  return controls ? "region = ?1 AND runtime = ?2 AND update_mode = 'Auto' AND runtime_version < ?3"
-                  : "region = ?1 AND runtime = ?2 AND runtime_version < ?3";
+// Versions the health gate moved back are left out of the rest of that rollout (`exclusions`:
+// the region has some).
+std::string CandidateWhere(bool controls, bool exclusions) {
+  std::string where =
+      controls ? "region = ?1 AND runtime = ?2 AND update_mode = 'Auto' AND runtime_version < ?3"
+               : "region = ?1 AND runtime = ?2 AND runtime_version < ?3";
+  if (exclusions) {
+    where +=
+        " AND NOT EXISTS (SELECT 1 FROM rollout_reverted x WHERE x.runtime_version = ?3 AND "
+        "x.account = function_versions.account AND x.region = function_versions.region AND "
+        "x.name = function_versions.name AND x.version = function_versions.version)";
+  }
+  return where;
 }
 
 Result<int64_t> CountCandidates(Txn& txn, const std::string& region, const std::string& runtime,
-                                int64_t rv, bool controls) {
+                                int64_t rv, bool controls, bool exclusions) {
   LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT COUNT(*) FROM function_versions WHERE " +
-                                                CandidateWhere(controls)));
+                                                CandidateWhere(controls, exclusions)));
   st.Bind(1, region).Bind(2, runtime).Bind(3, rv);
   LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
   return row ? st.ColumnInt(0) : 0;
@@ -407,7 +425,8 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto load, txn.Prepare("SELECT r.phase, r.wave, r.batch, r.batch_target, r.batch_done, "
-                               "r.base_count, r.extensions, o.pacing FROM rollout_regions r JOIN "
+                               "r.base_count, r.extensions, o.pacing, r.reverted FROM "
+                               "rollout_regions r JOIN "
                                "rollouts o USING (runtime_version) WHERE r.runtime_version = ? "
                                "AND r.region = ?"));
     load.Bind(1, action.rv).Bind(2, action.region);
@@ -419,6 +438,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
     int64_t target = load.ColumnInt(3), done = load.ColumnInt(4), base = load.ColumnInt(5);
     int extensions = static_cast<int>(load.ColumnInt(6));
     const Pacing& pacing = options_.PacingFor(load.ColumnText(7));
+    bool exclusions = load.ColumnInt(8) > 0;
 
     auto update = [&](const std::string& sets, auto&&... binds) -> Status {
       LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("UPDATE rollout_regions SET " + sets +
@@ -431,15 +451,33 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
     auto event = [&](const std::string& text) {
       return AddEvent(txn, action.rv, action.region, at, text);
     };
+    // The region is complete; so is the rollout once every region is.
+    auto complete = [&](const std::string& text) -> Status {
+      LAMBKIN_RETURN_IF_ERROR(update("phase = 'complete', due_at = NULL, held = NULL"));
+      LAMBKIN_RETURN_IF_ERROR(event(text));
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto left, txn.Prepare("SELECT COUNT(*) FROM rollout_regions WHERE runtime_version = ? "
+                                 "AND phase != 'complete'"));
+      left.Bind(1, action.rv);
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, left.Step());
+      if (!row || left.ColumnInt(0) > 0) return Status::Ok();
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto done_st,
+          txn.Prepare("UPDATE rollouts SET state = 'complete' WHERE runtime_version = ?"));
+      done_st.Bind(1, action.rv);
+      LAMBKIN_RETURN_IF_ERROR(done_st.Run());
+      return AddEvent(txn, action.rv, "", at,
+                      fmt::format("rollout complete in every region: {}", version->name));
+    };
     // The batch that follows a passed (or overridden) gate, or completion.
     auto proceed = [&]() -> Status {
       LAMBKIN_ASSIGN_OR_RETURN(
           int64_t remaining,
-          CountCandidates(txn, action.region, version->runtime, version->id, controls));
+          CountCandidates(txn, action.region, version->runtime, version->id, controls,
+                          exclusions));
       if (remaining == 0 || batch >= batches) {
-        LAMBKIN_RETURN_IF_ERROR(update("phase = 'complete', due_at = NULL, held = NULL"));
-        return event("complete: every function version that follows the rollout runs " +
-                     version->name);
+        return complete("complete: every function version that follows the rollout runs " +
+                        version->name);
       }
       int next = batch + 1;
       int64_t next_target =
@@ -498,7 +536,8 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
             catalog::Catalog::SetStage(txn, action.rv, action.region, ReleaseStage::kPhase2));
         LAMBKIN_ASSIGN_OR_RETURN(
             int64_t candidates,
-            CountCandidates(txn, action.region, version->runtime, version->id, controls));
+            CountCandidates(txn, action.region, version->runtime, version->id, controls,
+                            exclusions));
         LAMBKIN_RETURN_IF_ERROR(update(
             "phase = 'phase2', phase2_at = ?3, base_count = ?4, batch = 1, batch_target = ?5, "
             "batch_done = 0, due_at = ?3",
@@ -506,10 +545,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         LAMBKIN_RETURN_IF_ERROR(event(fmt::format(
             "phase 2 started: {} {} function versions to migrate in up to {} batches",
             candidates, controls ? "Auto" : "", batches)));
-        if (candidates == 0) {
-          LAMBKIN_RETURN_IF_ERROR(update("phase = 'complete', due_at = NULL"));
-          return event("complete: no function version left to migrate");
-        }
+        if (candidates == 0) return complete("complete: no function version left to migrate");
         return Status::Ok();
       }
       case Action::kSweep: {
@@ -520,7 +556,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         LAMBKIN_ASSIGN_OR_RETURN(
             auto pick, txn.Prepare("INSERT INTO temp.moving (rid) SELECT rowid FROM "
                                    "function_versions WHERE " +
-                                   CandidateWhere(controls) + " LIMIT ?4"));
+                                   CandidateWhere(controls, exclusions) + " LIMIT ?4"));
         pick.Bind(1, action.region).Bind(2, version->runtime).Bind(3, version->id).Bind(4, want);
         LAMBKIN_RETURN_IF_ERROR(pick.Run());
         LAMBKIN_ASSIGN_OR_RETURN(
@@ -639,6 +675,12 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
           LAMBKIN_ASSIGN_OR_RETURN(int64_t n,
                                    MoveSelected(txn, x.old_rv, "revert", batch, at, collect));
           reverted += n;
+          LAMBKIN_ASSIGN_OR_RETURN(
+              auto exclude, txn.Prepare("INSERT OR IGNORE INTO rollout_reverted (runtime_version, "
+                                        "account, region, name, version) VALUES (?,?,?,?,?)"));
+          exclude.Bind(1, action.rv).Bind(2, x.account).Bind(3, action.region).Bind(4, x.name);
+          exclude.Bind(5, x.version);
+          LAMBKIN_RETURN_IF_ERROR(exclude.Run());
         }
         LAMBKIN_RETURN_IF_ERROR(update("reverted = reverted + ?3", reverted));
         return event(fmt::format("reverted {} regressed function versions to their previous "
@@ -743,12 +785,12 @@ Result<catalog::RuntimeVersion> RolloutEngine::Block(const std::string& name,
       [&](Txn& txn, const catalog::RuntimeVersion&) -> Status {
         LAMBKIN_ASSIGN_OR_RETURN(
             auto abort, txn.Prepare("UPDATE rollouts SET state = 'aborted', paused_at = NULL "
-                                    "WHERE runtime_version = ? AND state = 'active'"));
+                                    "WHERE runtime_version = ?"));
         abort.Bind(1, v.id);
         LAMBKIN_RETURN_IF_ERROR(abort.Run());
         LAMBKIN_ASSIGN_OR_RETURN(
             auto regions, txn.Prepare("UPDATE rollout_regions SET phase = 'aborted', due_at = "
-                                      "NULL WHERE runtime_version = ? AND phase != 'complete'"));
+                                      "NULL, held = NULL WHERE runtime_version = ?"));
         regions.Bind(1, v.id);
         LAMBKIN_RETURN_IF_ERROR(regions.Run());
         LAMBKIN_RETURN_IF_ERROR(AddEvent(txn, v.id, "", at,
@@ -962,7 +1004,7 @@ Result<std::vector<RolloutStatus>> RolloutEngine::List(const std::string& runtim
         if (r.phase != "complete" && r.phase != "aborted") {
           LAMBKIN_ASSIGN_OR_RETURN(
               r.remaining, CountCandidates(txn, r.region, l.version.runtime, l.version.id,
-                                           r.controls));
+                                           r.controls, r.reverted > 0));
         }
         r.next_step = NextStep(r, l.paused_at.has_value());
         st.regions.push_back(std::move(r));

@@ -76,11 +76,18 @@ test('an update takes the new version; Manual rolls back to the old one; Auto re
   assert.equal(pinned.RuntimeVersionConfig.RuntimeVersionArn, await arnOf(v1));
   await invoke('rv');
   assert.deepEqual(await initStarts('rv'), [v1, v3, v1]);
-  // And back to Auto once fixed.
-  await lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: 'rv', UpdateRuntimeOn: 'Auto' }));
+  // Back to Auto once fixed: Auto follows the newest version that has reached phase 2 here,
+  // and v3 (severity high) is still in phase 1, so the function stays on v1 and its warm
+  // environment keeps serving without a new INIT_START.
+  const auto = await lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: 'rv', UpdateRuntimeOn: 'Auto' }));
+  assert.equal(auto.UpdateRuntimeOn, 'Auto');
+  assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'rv' }))).RuntimeVersionConfig.RuntimeVersionArn, await arnOf(v1));
+  await invoke('rv');
+  assert.deepEqual(await initStarts('rv'), [v1, v3, v1]);
+  // The next update is phase 1 again: v3.
+  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'rv', Description: 'fixed' }));
   await invoke('rv');
   assert.deepEqual(await initStarts('rv'), [v1, v3, v1, v3]);
-  // A warm environment keeps serving without a new INIT_START.
   await invoke('rv');
   assert.equal((await initStarts('rv')).length, 4);
 });
