@@ -1,10 +1,11 @@
 // Shared helpers for the end-to-end suite: start a real `lambkin serve` on a fresh data
 // directory and a free port, build real zip files, and make SDK clients that point at it.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 
@@ -154,3 +155,38 @@ export async function awsError(promise) {
   }
   throw new Error('expected the call to fail');
 }
+
+// Rollout tests: the python bundle to publish again, a handler that reports its runtime version,
+// and a server on the simulated clock with its operator verbs.
+const execFileP = promisify(execFile);
+export const pythonBundle = path.resolve(here, '..', '..', 'runtimes', 'python3');
+
+// A handler that answers with the runtime version it runs on, and fails on `breakOn`.
+export const versionEcho = (breakOn = '') => makeZip({
+  'app.py': [
+    'import json',
+    'NAME = json.load(open("/var/runtime/manifest.json"))["name"]',
+    'def handler(event, context):',
+    `    if "${breakOn}" and NAME.endswith("${breakOn}"):`,
+    '        raise RuntimeError("incompatible with " + NAME)',
+    '    return NAME',
+  ].join('\n') + '\n',
+});
+
+export async function startRolloutServer(config) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-rollout-'));
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  const server = await startServer({ args: ['--clock', 'simulated', '--config', file] });
+  const cli = async (...args) =>
+    (await execFileP(lambkinBin, args, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } })).stdout;
+  const status = async () => (await (await fetch(`${server.endpoint}/lambkin/v1/rollouts`)).json()).Rollouts;
+  const history = async (fn, region = 'us-east-1') =>
+    (await (await fetch(`${server.endpoint}/lambkin/v1/history?function=${fn}&region=${region}`)).json()).History;
+  const python = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
+  const family = python.replace('python', 'python:');
+  const arnOf = async (n, region = 'us-east-1') =>
+    (await runtimeVersions(server.endpoint, region)).find((v) => v.Name === `${family}.v${n}`).Arns.x86_64;
+  return { server, cli, status, history, python, family, arnOf };
+}
+

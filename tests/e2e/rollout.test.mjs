@@ -5,52 +5,13 @@
 // function, operator resume/block/deprecate, and both rollback paths (Manual pin, alias).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   CreateFunctionCommand, InvokeCommand, UpdateFunctionConfigurationCommand, UpdateFunctionCodeCommand,
   GetFunctionConfigurationCommand, PutRuntimeManagementConfigCommand, PublishVersionCommand,
   CreateAliasCommand, UpdateAliasCommand,
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, devCredentials, lambkinBin, runtimeVersions, awsError } from './helpers.mjs';
-
-const execFileP = promisify(execFile);
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const pythonBundle = path.resolve(here, '..', '..', 'runtimes', 'python3');
-
-// A handler that answers with the runtime version it runs on, and fails on `breakOn`.
-export const versionEcho = (breakOn = '') => makeZip({
-  'app.py': [
-    'import json',
-    'NAME = json.load(open("/var/runtime/manifest.json"))["name"]',
-    'def handler(event, context):',
-    `    if "${breakOn}" and NAME.endswith("${breakOn}"):`,
-    '        raise RuntimeError("incompatible with " + NAME)',
-    '    return NAME',
-  ].join('\n') + '\n',
-});
-
-export async function startRolloutServer(config) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-rollout-'));
-  const file = path.join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config));
-  const server = await startServer({ args: ['--clock', 'simulated', '--config', file] });
-  const cli = async (...args) =>
-    (await execFileP(lambkinBin, args, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } })).stdout;
-  const status = async () => (await (await fetch(`${server.endpoint}/lambkin/v1/rollouts`)).json()).Rollouts;
-  const history = async (fn, region = 'us-east-1') =>
-    (await (await fetch(`${server.endpoint}/lambkin/v1/history?function=${fn}&region=${region}`)).json()).History;
-  const python = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
-  const family = python.replace('python', 'python:');
-  const arnOf = async (n, region = 'us-east-1') =>
-    (await runtimeVersions(server.endpoint, region)).find((v) => v.Name === `${family}.v${n}`).Arns.x86_64;
-  return { server, cli, status, history, python, family, arnOf };
-}
+import { role, devCredentials, awsError, pythonBundle, versionEcho, startRolloutServer } from './helpers.mjs';
 
 const servers = [];
 after(async () => { for (const s of servers) await s.stop(); });
