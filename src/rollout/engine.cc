@@ -568,7 +568,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         if (done == 0) return proceed();  // nothing left: no batch to bake
         LAMBKIN_RETURN_IF_ERROR(update("batch_target = ?3, due_at = ?4, extensions = 0", done,
                                        at + pacing.bake_ms));
-        return event(fmt::format("batch {}/{}: migrated {} function versions; baking for {}",
+        return event(fmt::format("batch {}/{}: migrated {} function version(s); baking for {}",
                                  batch, batches, done, FormatDuration(pacing.bake_ms)));
       }
       case Action::kGate: {
