@@ -58,6 +58,7 @@ fuzz: deps
 bench: build
 	$(BUILD)/bench/http_throughput_bench --lambkin $(BUILD)/src/lambkin
 	$(BUILD)/bench/invoke_bench --lambkin $(BUILD)/src/lambkin --bootstrap $(BUILD)/bench/minimal_bootstrap
+	$(BUILD)/bench/sweep_bench
 
 lint:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }

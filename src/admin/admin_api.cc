@@ -122,8 +122,8 @@ HttpResponse AdminApi::Post(const server::HttpRequest& request) const {
   } else if (verb == "fast-track") {
     s = d_.rollout->FastTrack(name);
   } else {
-    return lambdaapi::ErrorResponse(NotFound(fmt::format(
-        "No rollout operation {} (pause, resume, advance, abort, fast-track)", verb)));
+    return lambdaapi::ErrorResponse(NotFound(
+        fmt::format("No rollout operation {} (pause, resume, advance, abort, fast-track)", verb)));
   }
   if (!s.ok()) return lambdaapi::ErrorResponse(s);
   return Rollouts(request);
@@ -197,9 +197,9 @@ HttpResponse AdminApi::History(const server::HttpRequest& request) const {
   auto history = d_.functions->RuntimeVersionHistory(scope, *function);
   if (!history.ok()) return lambdaapi::ErrorResponse(history.status());
   if (history->empty()) {
-    return lambdaapi::ErrorResponse(NotFound(fmt::format(
-        "Function not found: {} (no runtime version history in {})",
-        functions::FunctionArn(scope, *function), region)));
+    return lambdaapi::ErrorResponse(
+        NotFound(fmt::format("Function not found: {} (no runtime version history in {})",
+                             functions::FunctionArn(scope, *function), region)));
   }
   json list = json::array();
   for (const auto& e : *history) {
@@ -256,9 +256,8 @@ std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request)
   if (p.size() == 3 && p[2] == "history") return History(request);
   if (p.size() == 3 && p[2] == "clock") {
     int64_t now = d_.clock->NowMillis();
-    return Ok({{"Now", FormatAwsTimestamp(now)},
-               {"NowMillis", now},
-               {"Simulated", d_.simulated_clock}});
+    return Ok(
+        {{"Now", FormatAwsTimestamp(now)}, {"NowMillis", now}, {"Simulated", d_.simulated_clock}});
   }
   if (p.size() == 3 && p[2] == "runtime-versions") {
     std::string region = request.Query("region").value_or(d_.regions->default_region());

@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -330,9 +330,8 @@ Result<ReleaseStage> Catalog::StageIn(store::Database::Txn& txn, int64_t id,
 
 Status Catalog::SetStage(store::Database::Txn& txn, int64_t id, std::string_view region,
                          ReleaseStage stage) {
-  LAMBKIN_ASSIGN_OR_RETURN(auto st,
-                           txn.Prepare("INSERT OR REPLACE INTO runtime_version_regions "
-                                       "(runtime_version, region, stage) VALUES (?,?,?)"));
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT OR REPLACE INTO runtime_version_regions "
+                                                "(runtime_version, region, stage) VALUES (?,?,?)"));
   st.Bind(1, id).Bind(2, region).Bind(3, static_cast<int>(stage));
   return st.Run();
 }

@@ -90,8 +90,7 @@ class Catalog {
   Status RegisterBuiltins(const std::string& source_dir);
 
   // Runs inside the transaction that records a catalogue change, with the changed version.
-  using InTransaction =
-      std::function<Status(store::Database::Txn&, const RuntimeVersion& version)>;
+  using InTransaction = std::function<Status(store::Database::Txn&, const RuntimeVersion& version)>;
 
   // Validates and publishes a bundle as a new runtime version. `in_txn` (optional) runs in the
   // same transaction, so what it records (a rollout) commits with the version or not at all.
@@ -104,8 +103,7 @@ class Catalog {
   // read inside `txn` so that it agrees with the transaction's other reads and writes.
   static Result<std::optional<int64_t>> NewestReleased(store::Database::Txn& txn,
                                                        std::string_view runtime,
-                                                       std::string_view region,
-                                                       ReleaseStage stage);
+                                                       std::string_view region, ReleaseStage stage);
   // The same, limited to versions numbered below `below_number`.
   static Result<std::optional<int64_t>> NewestReleasedBelow(store::Database::Txn& txn,
                                                             std::string_view runtime,

@@ -39,12 +39,13 @@ void PrintRollout(const json& r, int64_t now, int events) {
   for (const auto& g : r["Regions"]) {
     int64_t migrated = g["Migrated"], remaining = g["Remaining"];
     std::string phase = Str(g, "Phase");
-    double fraction = phase == "complete" ? 1.0
-                      : migrated + remaining == 0
-                          ? 0.0
-                          : static_cast<double>(migrated) / static_cast<double>(migrated + remaining);
+    double fraction = phase == "complete"         ? 1.0
+                      : migrated + remaining == 0 ? 0.0
+                                                  : static_cast<double>(migrated) /
+                                                        static_cast<double>(migrated + remaining);
     std::string progress = fmt::format("{} {:3.0f}%", Bar(fraction, 20), fraction * 100);
-    if (phase == "phase2") progress += fmt::format(" b{}/{}", g["Batch"].get<int>(), g["Batches"].get<int>());
+    if (phase == "phase2")
+      progress += fmt::format(" b{}/{}", g["Batch"].get<int>(), g["Batches"].get<int>());
     std::string next = Str(g, "NextStep");
     if (!g["NextStepAtMillis"].is_null()) {
       int64_t due = g["NextStepAtMillis"];
@@ -89,8 +90,9 @@ int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::
                      const std::string& reason) {
   json body = json::object();
   if (!reason.empty()) body["Reason"] = reason;
-  Result<json> r = AdminCall(
-      o.endpoint, fmt::format("/lambkin/v1/runtime-versions/{}/{}", UrlEncode(version), verb), body);
+  Result<json> r =
+      AdminCall(o.endpoint,
+                fmt::format("/lambkin/v1/runtime-versions/{}/{}", UrlEncode(version), verb), body);
   if (!r.ok()) return Fail("runtime " + verb, r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -136,8 +138,8 @@ int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::st
   return 0;
 }
 
-int RolloutHistory(const AdminOptions& o, const std::string& function,
-                   const std::string& qualifier, const std::string& region) {
+int RolloutHistory(const AdminOptions& o, const std::string& function, const std::string& qualifier,
+                   const std::string& region) {
   std::string path = "/lambkin/v1/history?function=" + UrlEncode(function);
   if (!region.empty()) path += "&region=" + UrlEncode(region);
   if (!qualifier.empty()) path += "&qualifier=" + UrlEncode(qualifier);

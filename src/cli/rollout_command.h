@@ -21,8 +21,8 @@ int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events)
 // pause | resume | advance | abort | fast-track
 int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::string& version,
                    const std::string& region);
-int RolloutHistory(const AdminOptions& o, const std::string& function,
-                   const std::string& qualifier, const std::string& region);
+int RolloutHistory(const AdminOptions& o, const std::string& function, const std::string& qualifier,
+                   const std::string& region);
 int ClockShow(const AdminOptions& o);
 int ClockAdvance(const AdminOptions& o, const std::string& duration);
 

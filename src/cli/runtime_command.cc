@@ -13,12 +13,9 @@ namespace lambkin::cli {
 int RuntimePublish(const RuntimePublishOptions& o) {
   std::error_code ec;
   std::string bundle = std::filesystem::absolute(o.bundle, ec).string();
-  nlohmann::json req = {{"Runtime", o.runtime},
-                        {"Version", o.version},
-                        {"Bundle", bundle},
-                        {"Severity", o.severity},
-                        {"Notes", o.notes},
-                        {"FastTrack", o.fast_track}};
+  nlohmann::json req = {{"Runtime", o.runtime}, {"Version", o.version},
+                        {"Bundle", bundle},     {"Severity", o.severity},
+                        {"Notes", o.notes},     {"FastTrack", o.fast_track}};
   Result<ClientResponse> res = HttpPost(o.endpoint, "/lambkin/v1/runtime-versions", req.dump(),
                                         {{"Content-Type", "application/json"}});
   if (!res.ok()) {

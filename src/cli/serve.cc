@@ -25,8 +25,8 @@
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
 #include "logsapi/logs_api.h"
-#include "server/http_server.h"
 #include "rollout/engine.h"
+#include "server/http_server.h"
 #include "store/database.h"
 
 namespace lambkin::cli {

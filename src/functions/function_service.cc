@@ -410,9 +410,9 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadFunction(txn, scope, cmd.name));
     if (existing) return Conflict(fmt::format("Function already exist: {}", cmd.name));
-    LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version,
-                             NewestRuntimeVersion(txn, scope, latest.config.runtime,
-                                                  catalog::ReleaseStage::kPhase1));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        latest.runtime_version,
+        NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
     LAMBKIN_RETURN_IF_ERROR(code_->Put(info, cmd.zip));
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("INSERT INTO functions (account, region, name, tags, next_version) "
@@ -578,9 +578,9 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
     latest.config.code_sha256 = info.sha256_base64;
     latest.config.code_size = info.size;
     if (latest.update_mode != UpdateMode::kManual) {
-      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version,
-                               NewestRuntimeVersion(txn, scope, latest.config.runtime,
-                                                    catalog::ReleaseStage::kPhase1));
+      LAMBKIN_ASSIGN_OR_RETURN(
+          latest.runtime_version,
+          NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
     }
     if (cmd.dry_run) {
       result.latest = latest;
@@ -1021,7 +1021,8 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
                 "Runtime version {} ({}) is {} and cannot be chosen for Manual mode.",
                 *cfg.runtime_version_arn, rv->name, catalog::RuntimeVersionStateName(rv->state)));
           }
-          LAMBKIN_ASSIGN_OR_RETURN(auto stage, catalog::Catalog::StageIn(txn, rv->id, scope.region));
+          LAMBKIN_ASSIGN_OR_RETURN(auto stage,
+                                   catalog::Catalog::StageIn(txn, rv->id, scope.region));
           if (stage == catalog::ReleaseStage::kNone) {
             return InvalidParameter(
                 fmt::format("Runtime version {} ({}) is not yet released in region {}.",
@@ -1036,9 +1037,9 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
         // Back to Auto: at once to the newest version that has reached phase 2 here (what the
         // sweep would give it), unless the version already runs a newer good one.
         if (controls || v.update_mode != UpdateMode::kAuto) {
-          LAMBKIN_ASSIGN_OR_RETURN(int64_t target,
-                                   NewestRuntimeVersion(txn, scope, v.config.runtime,
-                                                        catalog::ReleaseStage::kPhase2));
+          LAMBKIN_ASSIGN_OR_RETURN(
+              int64_t target,
+              NewestRuntimeVersion(txn, scope, v.config.runtime, catalog::ReleaseStage::kPhase2));
           auto current = catalog_->Get(v.runtime_version);
           auto chosen = catalog_->Get(target);
           bool keep = current && chosen && current->number > chosen->number &&
@@ -1077,8 +1078,7 @@ Result<std::vector<FunctionService::RuntimeVersionEdit>> FunctionService::Runtim
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       out.push_back({st.ColumnInt(0), VersionName(st.ColumnInt(1)), st.ColumnOptionalInt(2),
-                     st.ColumnInt(3), st.ColumnText(4), st.ColumnText(5),
-                     st.ColumnOptionalInt(6)});
+                     st.ColumnInt(3), st.ColumnText(4), st.ColumnText(5), st.ColumnOptionalInt(6)});
     }
     return Status::Ok();
   });

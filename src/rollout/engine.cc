@@ -227,7 +227,8 @@ Status RolloutEngine::SetSimulatedLocked(int64_t millis) {
   int64_t offset = simulated_->AdvanceTo(millis);
   return db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("INSERT OR REPLACE INTO simulated_clock (id, offset_ms) VALUES (1, ?)"));
+        auto st,
+        txn.Prepare("INSERT OR REPLACE INTO simulated_clock (id, offset_ms) VALUES (1, ?)"));
     st.Bind(1, offset);
     return st.Run();
   });
@@ -289,7 +290,7 @@ Result<catalog::RuntimeVersion> RolloutEngine::FindVersion(const std::string& ve
 }
 
 Result<std::vector<RolloutEngine::Loaded>> RolloutEngine::LoadLocked(bool active_only,
-                                                                    const std::string& runtime) {
+                                                                     const std::string& runtime) {
   std::vector<Loaded> out;
   Status s = db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
@@ -310,8 +311,8 @@ Result<std::vector<RolloutEngine::Loaded>> RolloutEngine::LoadLocked(bool active
       auto version = catalog_->Get(st.ColumnInt(0));
       if (!version) continue;
       if (!runtime.empty() && version->runtime != runtime) continue;
-      Loaded l{*version, st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3),
-               st.ColumnOptionalInt(4), {}};
+      Loaded l{*version,        st.ColumnText(1),        st.ColumnText(2),
+               st.ColumnInt(3), st.ColumnOptionalInt(4), {}};
       rs.Bind(1, l.version.id);
       while (true) {
         LAMBKIN_ASSIGN_OR_RETURN(bool r, rs.Step());
@@ -366,8 +367,7 @@ std::optional<RolloutEngine::Action> RolloutEngine::NextActionLocked(
       } else if (r.phase == "phase1") {
         consider({Action::kStartPhase2, l.version.id, r.region, *r.due_at});
       } else if (r.phase == "phase2") {
-        consider(
-            {Sweeping(r) ? Action::kSweep : Action::kGate, l.version.id, r.region, *r.due_at});
+        consider({Sweeping(r) ? Action::kSweep : Action::kGate, l.version.id, r.region, *r.due_at});
       }
     }
   }
@@ -401,9 +401,9 @@ Result<int> RolloutEngine::RunDueLocked(std::unique_lock<std::mutex>& lock) {
 void RolloutEngine::Notify(const Changed& changed) const {
   if (observer_ == nullptr) return;
   for (const auto& [scope, fv] : changed) {
-    observer_->OnFunctionChanged(scope, fv.first,
-                                 fv.second == 0 ? std::string(functions::kLatest)
-                                                : std::to_string(fv.second));
+    observer_->OnFunctionChanged(
+        scope, fv.first,
+        fv.second == 0 ? std::string(functions::kLatest) : std::to_string(fv.second));
   }
 }
 
@@ -473,8 +473,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
     auto proceed = [&]() -> Status {
       LAMBKIN_ASSIGN_OR_RETURN(
           int64_t remaining,
-          CountCandidates(txn, action.region, version->runtime, version->id, controls,
-                          exclusions));
+          CountCandidates(txn, action.region, version->runtime, version->id, controls, exclusions));
       if (remaining == 0 || batch >= batches) {
         return complete("complete: every function version that follows the rollout runs " +
                         version->name);
@@ -483,8 +482,8 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
       int64_t next_target =
           next == batches
               ? -1
-              : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
-                                         options_.batch_fractions[next - 2] * base)));
+              : std::max<int64_t>(
+                    1, static_cast<int64_t>(std::ceil(options_.batch_fractions[next - 2] * base)));
       return update(
           "batch = ?3, batch_target = ?4, batch_done = 0, extensions = 0, due_at = ?5, "
           "held = NULL",
@@ -496,7 +495,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         if (phase != "phase2") return Status::Ok();
         LAMBKIN_RETURN_IF_ERROR(
             catalog::Catalog::SetStage(txn, action.rv, action.region, ReleaseStage::kPhase2));
-        LAMBKIN_RETURN_IF_ERROR(update("batch_target = batch_done, note = ?3", 
+        LAMBKIN_RETURN_IF_ERROR(update("batch_target = batch_done, note = ?3",
                                        fmt::format("batch {}: released by an operator", batch)));
         LAMBKIN_RETURN_IF_ERROR(
             event(fmt::format("batch {}: hold or bake released by an operator", batch)));
@@ -534,17 +533,16 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         if (phase != "phase1") return Status::Ok();
         LAMBKIN_RETURN_IF_ERROR(
             catalog::Catalog::SetStage(txn, action.rv, action.region, ReleaseStage::kPhase2));
-        LAMBKIN_ASSIGN_OR_RETURN(
-            int64_t candidates,
-            CountCandidates(txn, action.region, version->runtime, version->id, controls,
-                            exclusions));
+        LAMBKIN_ASSIGN_OR_RETURN(int64_t candidates,
+                                 CountCandidates(txn, action.region, version->runtime, version->id,
+                                                 controls, exclusions));
         LAMBKIN_RETURN_IF_ERROR(update(
             "phase = 'phase2', phase2_at = ?3, base_count = ?4, batch = 1, batch_target = ?5, "
             "batch_done = 0, due_at = ?3",
             at, candidates, std::min<int64_t>(1, candidates)));
-        LAMBKIN_RETURN_IF_ERROR(event(fmt::format(
-            "phase 2 started: {} {} function versions to migrate in up to {} batches",
-            candidates, controls ? "Auto" : "", batches)));
+        LAMBKIN_RETURN_IF_ERROR(event(
+            fmt::format("phase 2 started: {} {} function versions to migrate in up to {} batches",
+                        candidates, controls ? "Auto" : "", batches)));
         if (candidates == 0) return complete("complete: no function version left to migrate");
         return Status::Ok();
       }
@@ -553,21 +551,21 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         int64_t want = options_.sweep.chunk_size;
         if (target >= 0) want = std::min(want, target - done);
         LAMBKIN_RETURN_IF_ERROR(ClearMoving(txn));
-        LAMBKIN_ASSIGN_OR_RETURN(
-            auto pick, txn.Prepare("INSERT INTO temp.moving (rid) SELECT rowid FROM "
-                                   "function_versions WHERE " +
-                                   CandidateWhere(controls, exclusions) + " LIMIT ?4"));
+        LAMBKIN_ASSIGN_OR_RETURN(auto pick,
+                                 txn.Prepare("INSERT INTO temp.moving (rid) SELECT rowid FROM "
+                                             "function_versions WHERE " +
+                                             CandidateWhere(controls, exclusions) + " LIMIT ?4"));
         pick.Bind(1, action.region).Bind(2, version->runtime).Bind(3, version->id).Bind(4, want);
         LAMBKIN_RETURN_IF_ERROR(pick.Run());
-        LAMBKIN_ASSIGN_OR_RETURN(
-            swept, MoveSelected(txn, version->id, "phase2", batch, at, collect));
+        LAMBKIN_ASSIGN_OR_RETURN(swept,
+                                 MoveSelected(txn, version->id, "phase2", batch, at, collect));
         done += swept;
         bool finished = swept < want || (target >= 0 && done >= target);
         LAMBKIN_RETURN_IF_ERROR(update("batch_done = ?3, migrated = migrated + ?4", done, swept));
         if (!finished) return Status::Ok();
         if (done == 0) return proceed();  // nothing left: no batch to bake
-        LAMBKIN_RETURN_IF_ERROR(update("batch_target = ?3, due_at = ?4, extensions = 0", done,
-                                       at + pacing.bake_ms));
+        LAMBKIN_RETURN_IF_ERROR(
+            update("batch_target = ?3, due_at = ?4, extensions = 0", done, at + pacing.bake_ms));
         return event(fmt::format("batch {}/{}: migrated {} function version(s); baking for {}",
                                  batch, batches, done, FormatDuration(pacing.bake_ms)));
       }
@@ -616,18 +614,17 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
             return event(note);
           }
           std::string note = fmt::format(
-              "batch {}: inconclusive ({} of {} invocations after migration); proceeding",
-              batch, after, gate.min_samples);
+              "batch {}: inconclusive ({} of {} invocations after migration); proceeding", batch,
+              after, gate.min_samples);
           LAMBKIN_RETURN_IF_ERROR(update("note = ?3", note));
           LAMBKIN_RETURN_IF_ERROR(event(note));
           return proceed();
         }
         double rise = rate(after_errors, after) - rate(before_errors, before);
         if (rise <= gate.error_rate_threshold) {
-          std::string note =
-              fmt::format("batch {}: passed; error rate {} ({}/{}) after migration, {} before",
-                          batch, Percent(after_errors, after), after_errors, after,
-                          Percent(before_errors, before));
+          std::string note = fmt::format(
+              "batch {}: passed; error rate {} ({}/{}) after migration, {} before", batch,
+              Percent(after_errors, after), after_errors, after, Percent(before_errors, before));
           LAMBKIN_RETURN_IF_ERROR(update("note = ?3", note));
           LAMBKIN_RETURN_IF_ERROR(event(note));
           return proceed();
@@ -640,10 +637,10 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         std::string worst;
         for (size_t i = 0; i < samples.size() && i < 3; ++i) {
           const Sample& x = samples[i];
-          worst += fmt::format("{}{}:{} {} after vs {} before", i ? ", " : "", x.name,
-                               x.version == 0 ? std::string(functions::kLatest)
-                                              : std::to_string(x.version),
-                               Percent(x.after_errors, x.after), Percent(x.before_errors, x.before));
+          worst += fmt::format(
+              "{}{}:{} {} after vs {} before", i ? ", " : "", x.name,
+              x.version == 0 ? std::string(functions::kLatest) : std::to_string(x.version),
+              Percent(x.after_errors, x.after), Percent(x.before_errors, x.before));
         }
         std::string reason = fmt::format(
             "batch {}: error rate of migrated function versions rose from {} ({}/{}) to {} ({}/{}) "
@@ -658,9 +655,8 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         if (!gate.revert_on_halt) return Status::Ok();
         int64_t reverted = 0;
         for (const Sample& x : samples) {
-          if (x.after == 0 ||
-              rate(x.after_errors, x.after) - rate(x.before_errors, x.before) <=
-                  gate.error_rate_threshold) {
+          if (x.after == 0 || rate(x.after_errors, x.after) - rate(x.before_errors, x.before) <=
+                                  gate.error_rate_threshold) {
             continue;
           }
           LAMBKIN_RETURN_IF_ERROR(ClearMoving(txn));
@@ -683,17 +679,17 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
           LAMBKIN_RETURN_IF_ERROR(exclude.Run());
         }
         LAMBKIN_RETURN_IF_ERROR(update("reverted = reverted + ?3", reverted));
-        return event(fmt::format("reverted {} regressed function versions to their previous "
-                                 "runtime version",
-                                 reverted));
+        return event(
+            fmt::format("reverted {} regressed function versions to their previous "
+                        "runtime version",
+                        reverted));
       }
     }
     return Status::Ok();
   });
   if (!s.ok()) return s;
   if (action.kind == Action::kSweep && options_.sweep.max_migrations_per_second > 0) {
-    sweep_not_before_ms_ =
-        SteadyMillis() + swept * 1000 / options_.sweep.max_migrations_per_second;
+    sweep_not_before_ms_ = SteadyMillis() + swept * 1000 / options_.sweep.max_migrations_per_second;
   }
   Notify(changed);
   return Status::Ok();
@@ -717,9 +713,8 @@ Result<catalog::RuntimeVersion> RolloutEngine::Publish(const catalog::PublishReq
                                   "position, wave, phase, due_at) VALUES (?,?,?,?,'pending',?)"));
         int waves = 0;
         for (size_t i = 0; i < options_.sequence.size(); ++i) {
-          int wave = pacing.regions_per_wave == 0
-                         ? 0
-                         : static_cast<int>(i) / pacing.regions_per_wave;
+          int wave =
+              pacing.regions_per_wave == 0 ? 0 : static_cast<int>(i) / pacing.regions_per_wave;
           waves = std::max(waves, wave + 1);
           reg.Bind(1, version.id).Bind(2, options_.sequence[i]).Bind(3, static_cast<int64_t>(i));
           reg.Bind(4, wave).Bind(5, wave == 0 ? std::optional<int64_t>(now) : std::nullopt);
@@ -750,25 +745,23 @@ Result<catalog::RuntimeVersion> RolloutEngine::Deprecate(const std::string& name
   }
   auto newest = catalog_->Newest(v.runtime);
   if (newest && newest->id == v.id) {
-    return Conflict(fmt::format(
-        "{} is the newest version of {}; publish a newer one before deprecating it", v.name,
-        v.runtime));
+    return Conflict(
+        fmt::format("{} is the newest version of {}; publish a newer one before deprecating it",
+                    v.name, v.runtime));
   }
-  return catalog_->SetState(v.id, catalog::RuntimeVersionState::kDeprecated,
-                            [&](Txn& txn, const catalog::RuntimeVersion&) -> Status {
-                              LAMBKIN_ASSIGN_OR_RETURN(
-                                  auto st, txn.Prepare("SELECT 1 FROM rollouts WHERE "
-                                                       "runtime_version = ? AND state = 'active'"));
-                              st.Bind(1, v.id);
-                              LAMBKIN_ASSIGN_OR_RETURN(bool active, st.Step());
-                              if (active) {
-                                return Conflict(fmt::format(
-                                    "{} is still rolling out; abort its rollout or block it",
-                                    v.name));
-                              }
-                              return AddEvent(txn, v.id, "", clock_->NowMillis(),
-                                              v.name + " deprecated by an operator");
-                            });
+  return catalog_->SetState(
+      v.id, catalog::RuntimeVersionState::kDeprecated,
+      [&](Txn& txn, const catalog::RuntimeVersion&) -> Status {
+        LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT 1 FROM rollouts WHERE "
+                                                      "runtime_version = ? AND state = 'active'"));
+        st.Bind(1, v.id);
+        LAMBKIN_ASSIGN_OR_RETURN(bool active, st.Step());
+        if (active) {
+          return Conflict(
+              fmt::format("{} is still rolling out; abort its rollout or block it", v.name));
+        }
+        return AddEvent(txn, v.id, "", clock_->NowMillis(), v.name + " deprecated by an operator");
+      });
 }
 
 Result<catalog::RuntimeVersion> RolloutEngine::Block(const std::string& name,
@@ -793,8 +786,8 @@ Result<catalog::RuntimeVersion> RolloutEngine::Block(const std::string& name,
                                       "NULL, held = NULL WHERE runtime_version = ?"));
         regions.Bind(1, v.id);
         LAMBKIN_RETURN_IF_ERROR(regions.Run());
-        LAMBKIN_RETURN_IF_ERROR(AddEvent(txn, v.id, "", at,
-                                         fmt::format("{} blocked: {}", v.name, reason)));
+        LAMBKIN_RETURN_IF_ERROR(
+            AddEvent(txn, v.id, "", at, fmt::format("{} blocked: {}", v.name, reason)));
         // Every Auto function version on it goes back to the previous good version there.
         for (const catalog::Region& region : regions_->all()) {
           LAMBKIN_RETURN_IF_ERROR(ClearMoving(txn));
@@ -807,14 +800,13 @@ Result<catalog::RuntimeVersion> RolloutEngine::Block(const std::string& name,
           pick.Bind(4, region.runtime_management_controls ? 0 : 1);
           LAMBKIN_RETURN_IF_ERROR(pick.Run());
           if (txn.Changes() == 0) continue;
-          LAMBKIN_ASSIGN_OR_RETURN(auto target,
-                                   catalog::Catalog::NewestReleasedBelow(
-                                       txn, v.runtime, region.name, ReleaseStage::kPhase1,
-                                       v.number));
+          LAMBKIN_ASSIGN_OR_RETURN(
+              auto target, catalog::Catalog::NewestReleasedBelow(txn, v.runtime, region.name,
+                                                                 ReleaseStage::kPhase1, v.number));
           if (!target) {
-            LAMBKIN_ASSIGN_OR_RETURN(target, catalog::Catalog::NewestReleased(
-                                                 txn, v.runtime, region.name,
-                                                 ReleaseStage::kPhase1));
+            LAMBKIN_ASSIGN_OR_RETURN(target,
+                                     catalog::Catalog::NewestReleased(txn, v.runtime, region.name,
+                                                                      ReleaseStage::kPhase1));
           }
           if (!target) {
             return Conflict(fmt::format(
@@ -826,10 +818,10 @@ Result<catalog::RuntimeVersion> RolloutEngine::Block(const std::string& name,
                                    MoveSelected(txn, *target, "block", std::nullopt, at,
                                                 observer_ != nullptr ? &changed : nullptr));
           auto to = catalog_->Get(*target);
-          LAMBKIN_RETURN_IF_ERROR(AddEvent(
-              txn, v.id, region.name, at,
-              fmt::format("moved {} Auto function versions back to {}", n,
-                          to ? to->name : std::to_string(*target))));
+          LAMBKIN_RETURN_IF_ERROR(
+              AddEvent(txn, v.id, region.name, at,
+                       fmt::format("moved {} Auto function versions back to {}", n,
+                                   to ? to->name : std::to_string(*target))));
         }
         return Status::Ok();
       });
@@ -874,8 +866,8 @@ Status RolloutEngine::Pause(const std::string& name) {
   return db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(int64_t paused_at, ActiveRollout(txn, v.id, v.name));
     if (paused_at >= 0) return Status::Ok();
-    LAMBKIN_ASSIGN_OR_RETURN(auto st,
-                             txn.Prepare("UPDATE rollouts SET paused_at = ? WHERE runtime_version = ?"));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("UPDATE rollouts SET paused_at = ? WHERE runtime_version = ?"));
     st.Bind(1, at).Bind(2, v.id);
     LAMBKIN_RETURN_IF_ERROR(st.Run());
     return AddEvent(txn, v.id, "", at, "paused by an operator");
@@ -891,9 +883,9 @@ Status RolloutEngine::Resume(const std::string& name, const std::string& region)
     LAMBKIN_RETURN_IF_ERROR(CheckRegion(txn, v.id, region, v.name));
     if (paused_at >= 0) {
       // A pause stops the clock on pending steps: every wait resumes where it stood.
-      LAMBKIN_ASSIGN_OR_RETURN(
-          auto shift, txn.Prepare("UPDATE rollout_regions SET due_at = due_at + ? WHERE "
-                                  "runtime_version = ? AND due_at IS NOT NULL"));
+      LAMBKIN_ASSIGN_OR_RETURN(auto shift,
+                               txn.Prepare("UPDATE rollout_regions SET due_at = due_at + ? WHERE "
+                                           "runtime_version = ? AND due_at IS NOT NULL"));
       shift.Bind(1, at - paused_at).Bind(2, v.id);
       LAMBKIN_RETURN_IF_ERROR(shift.Run());
       LAMBKIN_ASSIGN_OR_RETURN(
@@ -966,10 +958,10 @@ Status RolloutEngine::FastTrack(const std::string& name) {
                     "due_at, ?2), ?2) WHERE runtime_version = ?1 AND phase = 'pending'"));
     pending.Bind(1, v.id).Bind(2, at + (critical.regions_per_wave == 0 ? 0 : critical.bake_ms));
     LAMBKIN_RETURN_IF_ERROR(pending.Run());
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto phase1, txn.Prepare("UPDATE rollout_regions SET due_at = MIN(due_at, "
-                                 "phase1_at + ?2) WHERE runtime_version = ?1 AND phase = "
-                                 "'phase1'"));
+    LAMBKIN_ASSIGN_OR_RETURN(auto phase1,
+                             txn.Prepare("UPDATE rollout_regions SET due_at = MIN(due_at, "
+                                         "phase1_at + ?2) WHERE runtime_version = ?1 AND phase = "
+                                         "'phase1'"));
     phase1.Bind(1, v.id).Bind(2, critical.phase1_wait_ms);
     LAMBKIN_RETURN_IF_ERROR(phase1.Run());
     LAMBKIN_ASSIGN_OR_RETURN(
@@ -1002,9 +994,9 @@ Result<std::vector<RolloutStatus>> RolloutEngine::List(const std::string& runtim
       st.paused_at = l.paused_at;
       for (RegionProgress& r : l.regions) {
         if (r.phase != "complete" && r.phase != "aborted") {
-          LAMBKIN_ASSIGN_OR_RETURN(
-              r.remaining, CountCandidates(txn, r.region, l.version.runtime, l.version.id,
-                                           r.controls, r.reverted > 0));
+          LAMBKIN_ASSIGN_OR_RETURN(r.remaining,
+                                   CountCandidates(txn, r.region, l.version.runtime, l.version.id,
+                                                   r.controls, r.reverted > 0));
         }
         r.next_step = NextStep(r, l.paused_at.has_value());
         st.regions.push_back(std::move(r));

@@ -53,8 +53,8 @@ struct RegionProgress {
   bool controls = true;
   std::optional<int64_t> phase1_at;
   std::optional<int64_t> phase2_at;
-  int batch = 0;    // current phase-2 batch, from 1
-  int batches = 0;  // how many batches phase 2 has
+  int batch = 0;             // current phase-2 batch, from 1
+  int batches = 0;           // how many batches phase 2 has
   int64_t batch_target = 0;  // -1: everything that remains
   int64_t batch_done = 0;
   int64_t base_count = 0;  // candidates when phase 2 started
@@ -105,8 +105,7 @@ class RolloutEngine {
   void Stop();
 
   // Publishes a runtime version and starts its rollout (wave 0 at once).
-  Result<catalog::RuntimeVersion> Publish(const catalog::PublishRequest& request,
-                                          bool fast_track);
+  Result<catalog::RuntimeVersion> Publish(const catalog::PublishRequest& request, bool fast_track);
   // Marks an older version deprecated: no new Manual pins; existing ones keep running.
   Result<catalog::RuntimeVersion> Deprecate(const std::string& version);
   // Blocks a bad version: its rollout is aborted everywhere and every Auto function version on

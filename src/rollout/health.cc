@@ -40,10 +40,11 @@ Status HealthStats::Flush() {
   Status s = db_->Transact([&](store::Database::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st,
-        txn.Prepare("INSERT INTO invocation_stats (region, runtime_version, account, name, version, "
-                    "invocations, errors) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-                    "invocations = invocations + excluded.invocations, "
-                    "errors = errors + excluded.errors"));
+        txn.Prepare(
+            "INSERT INTO invocation_stats (region, runtime_version, account, name, version, "
+            "invocations, errors) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+            "invocations = invocations + excluded.invocations, "
+            "errors = errors + excluded.errors"));
     for (const auto& [key, counts] : batch) {
       const auto& [account, region, name, version, rv] = key;
       st.Bind(1, region).Bind(2, rv).Bind(3, account).Bind(4, name).Bind(5, version);

@@ -34,14 +34,14 @@ struct GateOptions {
 };
 
 struct SweepOptions {
-  int64_t chunk_size = 2000;  // migrations per store transaction
+  int64_t chunk_size = 2000;                  // migrations per store transaction
   int64_t max_migrations_per_second = 20000;  // 0: unlimited
 };
 
 struct RolloutOptions {
-  std::vector<std::string> sequence;      // every region, in deployment order
-  std::map<std::string, Pacing> pacing;   // by severity: critical, high, medium, low
-  std::vector<double> batch_fractions;    // of the phase-2 candidates; first batch is 1 version
+  std::vector<std::string> sequence;     // every region, in deployment order
+  std::map<std::string, Pacing> pacing;  // by severity: critical, high, medium, low
+  std::vector<double> batch_fractions;   // of the phase-2 candidates; first batch is 1 version
   GateOptions gate;
   SweepOptions sweep;
 
