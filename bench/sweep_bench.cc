@@ -79,28 +79,28 @@ int main(int argc, char** argv) {
 
   auto t0 = std::chrono::steady_clock::now();
   Check((*db)->Transact([&](store::Database::Txn& txn) -> Status {
-          LAMBKIN_ASSIGN_OR_RETURN(auto fn, txn.Prepare("INSERT INTO functions (account, region, "
-                                                        "name, tags, next_version) VALUES "
-                                                        "('123456789012', ?, ?, '{}', 4)"));
-          LAMBKIN_ASSIGN_OR_RETURN(
-              auto ver, txn.Prepare("INSERT INTO function_versions (account, region, name, "
-                                    "version, config, revision_id, last_modified, runtime, "
-                                    "architecture, update_mode, runtime_version, code_sha256) "
-                                    "VALUES ('123456789012', ?, ?, ?, '{}', 'r', 0, "
-                                    "'provided.al2023', 'x86_64', 'Auto', ?, 'c')"));
-          for (int i = 0; i < functions; ++i) {
-            std::string name = fmt::format("fn-{:07}", i);
-            fn.Bind(1, kRegion).Bind(2, name);
-            LAMBKIN_RETURN_IF_ERROR(fn.Run());
-            LAMBKIN_RETURN_IF_ERROR(fn.Reset());
-            for (int v = 0; v < kVersionsPerFunction; ++v) {
-              ver.Bind(1, kRegion).Bind(2, name).Bind(3, v).Bind(4, v1->id);
-              LAMBKIN_RETURN_IF_ERROR(ver.Run());
-              LAMBKIN_RETURN_IF_ERROR(ver.Reset());
-            }
-          }
-          return Status::Ok();
-        }),
+    LAMBKIN_ASSIGN_OR_RETURN(auto fn, txn.Prepare("INSERT INTO functions (account, region, "
+                                                  "name, tags, next_version) VALUES "
+                                                  "('123456789012', ?, ?, '{}', 4)"));
+    LAMBKIN_ASSIGN_OR_RETURN(auto ver,
+                             txn.Prepare("INSERT INTO function_versions (account, region, name, "
+                                         "version, config, revision_id, last_modified, runtime, "
+                                         "architecture, update_mode, runtime_version, code_sha256) "
+                                         "VALUES ('123456789012', ?, ?, ?, '{}', 'r', 0, "
+                                         "'provided.al2023', 'x86_64', 'Auto', ?, 'c')"));
+    for (int i = 0; i < functions; ++i) {
+      std::string name = fmt::format("fn-{:07}", i);
+      fn.Bind(1, kRegion).Bind(2, name);
+      LAMBKIN_RETURN_IF_ERROR(fn.Run());
+      LAMBKIN_RETURN_IF_ERROR(fn.Reset());
+      for (int v = 0; v < kVersionsPerFunction; ++v) {
+        ver.Bind(1, kRegion).Bind(2, name).Bind(3, v).Bind(4, v1->id);
+        LAMBKIN_RETURN_IF_ERROR(ver.Run());
+        LAMBKIN_RETURN_IF_ERROR(ver.Reset());
+      }
+    }
+    return Status::Ok();
+  }),
         "populate");
   std::printf("setup: %lld function versions in %.1f s\n", static_cast<long long>(total),
               Seconds(std::chrono::steady_clock::now() - t0));
@@ -124,26 +124,26 @@ int main(int argc, char** argv) {
     Check(bare.status(), "open copy");
     // The target version exists there too (the same foreign-key checks as the sweep).
     Check((*bare)->Transact([&](store::Database::Txn& txn) -> Status {
-            LAMBKIN_ASSIGN_OR_RETURN(
-                auto st, txn.Prepare("INSERT INTO runtime_versions (id, runtime, number, name, "
-                                     "digest, bundle_dir, state, severity, notes, published_at) "
-                                     "VALUES (? + 1, 'provided.al2023', 2, 'v2', '', '', "
-                                     "'released', 'low', '', 0)"));
-            st.Bind(1, v1->id);
-            return st.Run();
-          }),
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto st, txn.Prepare("INSERT INTO runtime_versions (id, runtime, number, name, "
+                               "digest, bundle_dir, state, severity, notes, published_at) "
+                               "VALUES (? + 1, 'provided.al2023', 2, 'v2', '', '', "
+                               "'released', 'low', '', 0)"));
+      st.Bind(1, v1->id);
+      return st.Run();
+    }),
           "baseline version");
     auto b0 = std::chrono::steady_clock::now();
     Check((*bare)->Transact([&](store::Database::Txn& txn) -> Status {
-            LAMBKIN_ASSIGN_OR_RETURN(
-                auto st, txn.Prepare("UPDATE function_versions SET runtime_version = ?1 + 1 WHERE "
-                                     "region = ?2 AND runtime = 'provided.al2023' AND "
-                                     "update_mode = 'Auto' AND runtime_version < ?1 + 1"));
-            st.Bind(1, v1->id).Bind(2, kRegion);
-            LAMBKIN_RETURN_IF_ERROR(st.Run());
-            if (txn.Changes() != total) return Internal("baseline updated the wrong rows");
-            return Status::Ok();
-          }),
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto st, txn.Prepare("UPDATE function_versions SET runtime_version = ?1 + 1 WHERE "
+                               "region = ?2 AND runtime = 'provided.al2023' AND "
+                               "update_mode = 'Auto' AND runtime_version < ?1 + 1"));
+      st.Bind(1, v1->id).Bind(2, kRegion);
+      LAMBKIN_RETURN_IF_ERROR(st.Run());
+      if (txn.Changes() != total) return Internal("baseline updated the wrong rows");
+      return Status::Ok();
+    }),
           "baseline");
     baseline = Seconds(std::chrono::steady_clock::now() - b0);
   }
@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
   rollout::RolloutEngine engine(db->get(), cat->get(), &regions, &clock, options);
   Check(engine.UseSimulatedClock(&clock), "clock");
   auto s0 = std::chrono::steady_clock::now();
-  auto v2 = engine.Publish({"provided.al2023", 2, (dir / "bundle").string(), "critical", ""}, false);
+  auto v2 =
+      engine.Publish({"provided.al2023", 2, (dir / "bundle").string(), "critical", ""}, false);
   Check(v2.status(), "publish v2");
   for (int i = 0; i < 10; ++i) Check(engine.AdvanceClock(3'600'000).status(), "advance");
   double sweep = Seconds(std::chrono::steady_clock::now() - s0);
@@ -172,8 +173,9 @@ int main(int argc, char** argv) {
   }
   std::printf("baseline bare UPDATE: %lld rows in %.2f s (%.0f rows/s)\n",
               static_cast<long long>(total), baseline, total / baseline);
-  std::printf("phase-2 sweep:        %lld migrations in %.2f s = %.0f migrations/s (aim >= 100000)\n",
-              static_cast<long long>(migrated), sweep, migrated / sweep);
+  std::printf(
+      "phase-2 sweep:        %lld migrations in %.2f s = %.0f migrations/s (aim >= 100000)\n",
+      static_cast<long long>(migrated), sweep, migrated / sweep);
   std::printf("ratio sweep / bare UPDATE: %.2f (aim <= 3)\n", sweep / baseline);
   std::printf("peak RSS: %ld MB (aim <= 500)\n", PeakRssMb());
   std::error_code ec;

@@ -1,6 +1,7 @@
 #include "cli/rollout_command.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -25,7 +26,7 @@ std::string Str(const json& j, const char* key) {
 }
 
 std::string Bar(double fraction, int width) {
-  int full = static_cast<int>(fraction * width + 0.5);
+  int full = static_cast<int>(std::lround(fraction * width));
   return "[" + std::string(full, '#') + std::string(width - full, '-') + "]";
 }
 

@@ -145,7 +145,9 @@ Status AddEvent(Txn& txn, int64_t rv, std::string_view region, int64_t at, std::
 }
 
 std::string Percent(int64_t part, int64_t whole) {
-  return whole == 0 ? "n/a" : fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / whole);
+  return whole == 0 ? "n/a"
+                    : fmt::format("{:.1f}%",
+                                  100.0 * static_cast<double>(part) / static_cast<double>(whole));
 }
 
 }  // namespace
@@ -483,7 +485,8 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
           next == batches
               ? -1
               : std::max<int64_t>(
-                    1, static_cast<int64_t>(std::ceil(options_.batch_fractions[next - 2] * base)));
+                    1, static_cast<int64_t>(std::ceil(options_.batch_fractions[next - 2] *
+                                                      static_cast<double>(base))));
       return update(
           "batch = ?3, batch_target = ?4, batch_done = 0, extensions = 0, due_at = ?5, "
           "held = NULL",
