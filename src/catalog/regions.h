@@ -31,6 +31,11 @@ class RegionSet {
   static Result<RegionSet> FromJson(std::string_view json_text);
 
   const Region* Find(std::string_view name) const;
+  // Whether `name` is served here and supports runtime management controls.
+  bool HasRuntimeManagementControls(std::string_view name) const {
+    const Region* r = Find(name);
+    return r != nullptr && r->runtime_management_controls;
+  }
   const std::vector<Region>& all() const { return regions_; }
   const std::string& default_region() const { return default_region_; }
 

@@ -16,19 +16,12 @@ int RuntimePublish(const RuntimePublishOptions& o) {
   nlohmann::json req = {{"Runtime", o.runtime}, {"Version", o.version},
                         {"Bundle", bundle},     {"Severity", o.severity},
                         {"Notes", o.notes},     {"FastTrack", o.fast_track}};
-  Result<ClientResponse> res = HttpPost(o.endpoint, "/lambkin/v1/runtime-versions", req.dump(),
-                                        {{"Content-Type", "application/json"}});
+  Result<nlohmann::json> res = AdminCall(o.endpoint, "/lambkin/v1/runtime-versions", req);
   if (!res.ok()) {
     std::fprintf(stderr, "lambkin runtime publish: %s\n", res.status().message().c_str());
     return 1;
   }
-  nlohmann::json body = nlohmann::json::parse(res->body, nullptr, false);
-  if (res->status != 201 || body.is_discarded()) {
-    std::string message =
-        body.is_discarded() ? res->body : body.value("message", body.value("Message", res->body));
-    std::fprintf(stderr, "lambkin runtime publish: %s\n", message.c_str());
-    return 1;
-  }
+  const nlohmann::json& body = *res;
   if (o.json) {
     std::printf("%s\n", body.dump(2).c_str());
     return 0;
@@ -45,17 +38,12 @@ int RuntimePublish(const RuntimePublishOptions& o) {
 int RuntimeList(const RuntimeListOptions& options) {
   std::string path = "/lambkin/v1/runtime-versions";
   if (!options.region.empty()) path += "?region=" + options.region;
-  Result<ClientResponse> res = HttpGet(options.endpoint, path);
+  Result<nlohmann::json> res = AdminCall(options.endpoint, path);
   if (!res.ok()) {
     std::fprintf(stderr, "lambkin runtime list: %s\n", res.status().message().c_str());
     return 1;
   }
-  nlohmann::json body = nlohmann::json::parse(res->body, nullptr, false);
-  if (res->status != 200 || body.is_discarded()) {
-    std::fprintf(stderr, "lambkin runtime list: server answered %d: %s\n", res->status,
-                 res->body.c_str());
-    return 1;
-  }
+  const nlohmann::json& body = *res;
   if (options.json) {
     std::printf("%s\n", body.dump(2).c_str());
     return 0;

@@ -340,8 +340,7 @@ Status RequireFunction(Txn& txn, const Scope& scope, const std::string& name) {
 }  // namespace
 
 bool FunctionService::RuntimeManagementControls(const Scope& scope) const {
-  const catalog::Region* r = regions_->Find(scope.region);
-  return r != nullptr && r->runtime_management_controls;
+  return regions_->HasRuntimeManagementControls(scope.region);
 }
 
 std::string FunctionService::RuntimeVersionArn(const Scope& scope, const FunctionVersion& v) const {

@@ -144,6 +144,10 @@ Status AddEvent(Txn& txn, int64_t rv, std::string_view region, int64_t at, std::
   return st.Run();
 }
 
+double Rate(int64_t errors, int64_t total) {
+  return total == 0 ? 0.0 : static_cast<double>(errors) / static_cast<double>(total);
+}
+
 std::string Percent(int64_t part, int64_t whole) {
   return whole == 0 ? "n/a"
                     : fmt::format("{:.1f}%",
@@ -262,20 +266,15 @@ void RolloutEngine::Loop() {
     }
     lock.lock();
     if (stop_) break;
-    Result<int> ran = RunDueLocked(lock);
-    if (!ran.ok()) {
+    Result<std::optional<int64_t>> next = RunDueLocked(lock);
+    if (!next.ok()) {
       std::fprintf(stderr, "lambkin rollout: step failed (retrying): %s\n",
-                   ran.status().message().c_str());
+                   next.status().message().c_str());
     }
     // Sleep until the next step falls due, and at least once a second flush health counts.
     int64_t wait_ms = 1000;
-    if (ran.ok()) {
-      Result<std::vector<Loaded>> loaded = LoadLocked(true, "");
-      if (loaded.ok()) {
-        if (auto next = NextActionLocked(*loaded)) {
-          wait_ms = std::clamp<int64_t>(next->due - clock_->NowMillis(), 1, 1000);
-        }
-      }
+    if (next.ok() && next->has_value()) {
+      wait_ms = std::clamp<int64_t>(**next - clock_->NowMillis(), 1, 1000);
     }
     cv_.wait_for(lock, std::chrono::milliseconds(wait_ms));
   }
@@ -323,12 +322,11 @@ Result<std::vector<RolloutEngine::Loaded>> RolloutEngine::LoadLocked(bool active
         p.region = rs.ColumnText(0);
         p.wave = static_cast<int>(rs.ColumnInt(1));
         p.phase = rs.ColumnText(2);
-        const catalog::Region* region = regions_->Find(p.region);
-        p.controls = region == nullptr || region->runtime_management_controls;
+        p.controls = regions_->HasRuntimeManagementControls(p.region);
         p.phase1_at = rs.ColumnOptionalInt(3);
         p.phase2_at = rs.ColumnOptionalInt(4);
         p.batch = static_cast<int>(rs.ColumnInt(5));
-        p.batches = static_cast<int>(options_.batch_fractions.size()) + 2;
+        p.batches = Batches();
         p.batch_target = rs.ColumnInt(6);
         p.batch_done = rs.ColumnInt(7);
         p.base_count = rs.ColumnInt(8);
@@ -376,17 +374,12 @@ std::optional<RolloutEngine::Action> RolloutEngine::NextActionLocked(
   return best;
 }
 
-Result<int> RolloutEngine::RunDue() {
-  std::unique_lock lock(mu_);
-  return RunDueLocked(lock);
-}
-
-Result<int> RolloutEngine::RunDueLocked(std::unique_lock<std::mutex>& lock) {
-  int ran = 0;
+Result<std::optional<int64_t>> RolloutEngine::RunDueLocked(std::unique_lock<std::mutex>& lock) {
   while (!stop_ || !thread_.joinable()) {
     LAMBKIN_ASSIGN_OR_RETURN(std::vector<Loaded> loaded, LoadLocked(true, ""));
     std::optional<Action> action = NextActionLocked(loaded);
-    if (!action || action->due > clock_->NowMillis()) return ran;
+    if (!action) return std::optional<int64_t>();
+    if (action->due > clock_->NowMillis()) return std::optional<int64_t>(action->due);
     if (action->kind == Action::kSweep && options_.sweep.max_migrations_per_second > 0) {
       int64_t wait = sweep_not_before_ms_ - SteadyMillis();
       if (wait > 0) {
@@ -395,9 +388,17 @@ Result<int> RolloutEngine::RunDueLocked(std::unique_lock<std::mutex>& lock) {
       }
     }
     LAMBKIN_RETURN_IF_ERROR(ExecuteLocked(*action));
-    ++ran;
   }
-  return ran;
+  return std::optional<int64_t>();  // stopping
+}
+
+Result<std::vector<RegionProgress>> RolloutEngine::ActiveRegionsLocked(
+    const catalog::RuntimeVersion& version) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::vector<Loaded> loaded, LoadLocked(true, version.runtime));
+  for (Loaded& l : loaded) {
+    if (l.version.id == version.id) return std::move(l.regions);
+  }
+  return std::vector<RegionProgress>();
 }
 
 void RolloutEngine::Notify(const Changed& changed) const {
@@ -412,9 +413,8 @@ void RolloutEngine::Notify(const Changed& changed) const {
 Status RolloutEngine::ExecuteLocked(const Action& action) {
   std::optional<catalog::RuntimeVersion> version = catalog_->Get(action.rv);
   if (!version) return Internal(fmt::format("rollout of unknown runtime version {}", action.rv));
-  const catalog::Region* region_info = regions_->Find(action.region);
-  bool controls = region_info == nullptr || region_info->runtime_management_controls;
-  const int batches = static_cast<int>(options_.batch_fractions.size()) + 2;
+  bool controls = regions_->HasRuntimeManagementControls(action.region);
+  const int batches = Batches();
   int64_t at = clock_->NowMillis();
   if (action.kind == Action::kGate) {
     // The verdict weighs every invocation counted so far.
@@ -577,6 +577,8 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         struct Sample {
           std::string account, name;
           int64_t version, old_rv, after, after_errors, before, before_errors;
+          // How much the error rate rose after migration.
+          double Rise() const { return Rate(after_errors, after) - Rate(before_errors, before); }
         };
         std::vector<Sample> samples;
         LAMBKIN_ASSIGN_OR_RETURN(
@@ -591,52 +593,47 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
                 "b.version = s.version WHERE s.region = ?1 AND s.runtime_version = ?2 AND "
                 "e.cause = 'phase2' AND e.new_runtime_version = ?2 AND e.batch = ?3"));
         q.Bind(1, action.region).Bind(2, action.rv).Bind(3, batch);
-        int64_t after = 0, after_errors = 0, before = 0, before_errors = 0;
+        Sample total{};  // the whole batch
         while (true) {
           LAMBKIN_ASSIGN_OR_RETURN(bool row, q.Step());
           if (!row) break;
           Sample x{q.ColumnText(0), q.ColumnText(1), q.ColumnInt(2), q.ColumnInt(3),
                    q.ColumnInt(4),  q.ColumnInt(5),  q.ColumnInt(6), q.ColumnInt(7)};
-          after += x.after;
-          after_errors += x.after_errors;
-          before += x.before;
-          before_errors += x.before_errors;
+          total.after += x.after;
+          total.after_errors += x.after_errors;
+          total.before += x.before;
+          total.before_errors += x.before_errors;
           samples.push_back(std::move(x));
         }
-        auto rate = [](int64_t errors, int64_t total) {
-          return total == 0 ? 0.0 : static_cast<double>(errors) / static_cast<double>(total);
-        };
         const GateOptions& gate = options_.gate;
-        if (after < gate.min_samples) {
+        if (total.after < gate.min_samples) {
           if (extensions < gate.max_bake_extensions) {
             std::string note =
                 fmt::format("batch {}: {} of {} invocations needed for a verdict; bake extended",
-                            batch, after, gate.min_samples);
+                            batch, total.after, gate.min_samples);
             LAMBKIN_RETURN_IF_ERROR(update("extensions = extensions + 1, due_at = ?3, note = ?4",
                                            at + pacing.bake_ms, note));
             return event(note);
           }
           std::string note = fmt::format(
               "batch {}: inconclusive ({} of {} invocations after migration); proceeding", batch,
-              after, gate.min_samples);
+              total.after, gate.min_samples);
           LAMBKIN_RETURN_IF_ERROR(update("note = ?3", note));
           LAMBKIN_RETURN_IF_ERROR(event(note));
           return proceed();
         }
-        double rise = rate(after_errors, after) - rate(before_errors, before);
-        if (rise <= gate.error_rate_threshold) {
-          std::string note = fmt::format(
-              "batch {}: passed; error rate {} ({}/{}) after migration, {} before", batch,
-              Percent(after_errors, after), after_errors, after, Percent(before_errors, before));
+        if (total.Rise() <= gate.error_rate_threshold) {
+          std::string note =
+              fmt::format("batch {}: passed; error rate {} ({}/{}) after migration, {} before",
+                          batch, Percent(total.after_errors, total.after), total.after_errors,
+                          total.after, Percent(total.before_errors, total.before));
           LAMBKIN_RETURN_IF_ERROR(update("note = ?3", note));
           LAMBKIN_RETURN_IF_ERROR(event(note));
           return proceed();
         }
         // A regression: hold the region and say why, naming the worst function versions.
-        std::sort(samples.begin(), samples.end(), [&](const Sample& a, const Sample& b) {
-          return rate(a.after_errors, a.after) - rate(a.before_errors, a.before) >
-                 rate(b.after_errors, b.after) - rate(b.before_errors, b.before);
-        });
+        std::sort(samples.begin(), samples.end(),
+                  [](const Sample& a, const Sample& b) { return a.Rise() > b.Rise(); });
         std::string worst;
         for (size_t i = 0; i < samples.size() && i < 3; ++i) {
           const Sample& x = samples[i];
@@ -648,9 +645,9 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         std::string reason = fmt::format(
             "batch {}: error rate of migrated function versions rose from {} ({}/{}) to {} ({}/{}) "
             "after migration to {}, beyond the {:.1f}-point threshold; worst: {}",
-            batch, Percent(before_errors, before), before_errors, before,
-            Percent(after_errors, after), after_errors, after, version->name,
-            gate.error_rate_threshold * 100, worst);
+            batch, Percent(total.before_errors, total.before), total.before_errors, total.before,
+            Percent(total.after_errors, total.after), total.after_errors, total.after,
+            version->name, gate.error_rate_threshold * 100, worst);
         LAMBKIN_RETURN_IF_ERROR(
             catalog::Catalog::SetStage(txn, action.rv, action.region, ReleaseStage::kNone));
         LAMBKIN_RETURN_IF_ERROR(update("held = ?3, note = ?3, due_at = NULL", reason));
@@ -658,10 +655,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         if (!gate.revert_on_halt) return Status::Ok();
         int64_t reverted = 0;
         for (const Sample& x : samples) {
-          if (x.after == 0 || rate(x.after_errors, x.after) - rate(x.before_errors, x.before) <=
-                                  gate.error_rate_threshold) {
-            continue;
-          }
+          if (x.after == 0 || x.Rise() <= gate.error_rate_threshold) continue;
           LAMBKIN_RETURN_IF_ERROR(ClearMoving(txn));
           LAMBKIN_ASSIGN_OR_RETURN(
               auto pick,
@@ -839,7 +833,8 @@ Status RolloutEngine::Abort(const std::string& version) {
 
 namespace {
 
-Result<int64_t> ActiveRollout(Txn& txn, int64_t rv, const std::string& name) {
+// The rollout of `rv` if it is active: when it was paused, if it is.
+Result<std::optional<int64_t>> ActiveRollout(Txn& txn, int64_t rv, const std::string& name) {
   LAMBKIN_ASSIGN_OR_RETURN(
       auto st, txn.Prepare("SELECT state, paused_at FROM rollouts WHERE runtime_version = ?"));
   st.Bind(1, rv);
@@ -847,7 +842,7 @@ Result<int64_t> ActiveRollout(Txn& txn, int64_t rv, const std::string& name) {
   if (!row) return NotFound(fmt::format("{} has no rollout (it was released everywhere)", name));
   std::string state = st.ColumnText(0);
   if (state != "active") return Conflict(fmt::format("The rollout of {} is {}", name, state));
-  return st.ColumnIsNull(1) ? int64_t{-1} : st.ColumnInt(1);
+  return st.ColumnOptionalInt(1);
 }
 
 Status CheckRegion(Txn& txn, int64_t rv, const std::string& region, const std::string& name) {
@@ -867,8 +862,8 @@ Status RolloutEngine::Pause(const std::string& name) {
   LAMBKIN_ASSIGN_OR_RETURN(catalog::RuntimeVersion v, FindVersion(name));
   int64_t at = clock_->NowMillis();
   return db_->Transact([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(int64_t paused_at, ActiveRollout(txn, v.id, v.name));
-    if (paused_at >= 0) return Status::Ok();
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<int64_t> paused_at, ActiveRollout(txn, v.id, v.name));
+    if (paused_at) return Status::Ok();
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("UPDATE rollouts SET paused_at = ? WHERE runtime_version = ?"));
     st.Bind(1, at).Bind(2, v.id);
@@ -882,33 +877,30 @@ Status RolloutEngine::Resume(const std::string& name, const std::string& region)
   LAMBKIN_ASSIGN_OR_RETURN(catalog::RuntimeVersion v, FindVersion(name));
   int64_t at = clock_->NowMillis();
   Status s = db_->Transact([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(int64_t paused_at, ActiveRollout(txn, v.id, v.name));
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<int64_t> paused_at, ActiveRollout(txn, v.id, v.name));
     LAMBKIN_RETURN_IF_ERROR(CheckRegion(txn, v.id, region, v.name));
-    if (paused_at >= 0) {
+    if (paused_at) {
       // A pause stops the clock on pending steps: every wait resumes where it stood.
       LAMBKIN_ASSIGN_OR_RETURN(auto shift,
                                txn.Prepare("UPDATE rollout_regions SET due_at = due_at + ? WHERE "
                                            "runtime_version = ? AND due_at IS NOT NULL"));
-      shift.Bind(1, at - paused_at).Bind(2, v.id);
+      shift.Bind(1, at - *paused_at).Bind(2, v.id);
       LAMBKIN_RETURN_IF_ERROR(shift.Run());
       LAMBKIN_ASSIGN_OR_RETURN(
           auto st, txn.Prepare("UPDATE rollouts SET paused_at = NULL WHERE runtime_version = ?"));
       st.Bind(1, v.id);
       LAMBKIN_RETURN_IF_ERROR(st.Run());
       LAMBKIN_RETURN_IF_ERROR(AddEvent(
-          txn, v.id, "", at, fmt::format("resumed after {}", FormatDuration(at - paused_at))));
+          txn, v.id, "", at, fmt::format("resumed after {}", FormatDuration(at - *paused_at))));
     }
     return Status::Ok();
   });
   if (!s.ok()) return s;
   // Held regions take their next batch now: the operator has judged the regression.
-  LAMBKIN_ASSIGN_OR_RETURN(std::vector<Loaded> loaded, LoadLocked(true, v.runtime));
-  for (const Loaded& l : loaded) {
-    if (l.version.id != v.id) continue;
-    for (const RegionProgress& r : l.regions) {
-      if (r.held && (region.empty() || r.region == region)) {
-        LAMBKIN_RETURN_IF_ERROR(ExecuteLocked({Action::kRelease, v.id, r.region, at}));
-      }
+  LAMBKIN_ASSIGN_OR_RETURN(std::vector<RegionProgress> regions, ActiveRegionsLocked(v));
+  for (const RegionProgress& r : regions) {
+    if (r.held && (region.empty() || r.region == region)) {
+      LAMBKIN_RETURN_IF_ERROR(ExecuteLocked({Action::kRelease, v.id, r.region, at}));
     }
   }
   cv_.notify_all();
@@ -924,18 +916,14 @@ Status RolloutEngine::Advance(const std::string& name, const std::string& region
     return CheckRegion(txn, v.id, region, v.name);
   });
   if (!s.ok()) return s;
-  LAMBKIN_ASSIGN_OR_RETURN(std::vector<Loaded> loaded, LoadLocked(true, v.runtime));
-  for (const Loaded& l : loaded) {
-    if (l.version.id != v.id) continue;
-    for (const RegionProgress& r : l.regions) {
-      if (!region.empty() && r.region != region) continue;
-      bool waiting = r.phase == "phase1" || (r.phase == "phase2" && !Sweeping(r)) ||
-                     (r.phase == "pending" && (r.due_at || !region.empty()));
-      if (r.held || (r.phase == "phase2" && !Sweeping(r))) {
-        LAMBKIN_RETURN_IF_ERROR(ExecuteLocked({Action::kRelease, v.id, r.region, at}));
-      } else if (waiting) {
-        LAMBKIN_RETURN_IF_ERROR(ExecuteLocked({Action::kSkipWait, v.id, r.region, at}));
-      }
+  LAMBKIN_ASSIGN_OR_RETURN(std::vector<RegionProgress> regions, ActiveRegionsLocked(v));
+  for (const RegionProgress& r : regions) {
+    if (!region.empty() && r.region != region) continue;
+    if (r.held || (r.phase == "phase2" && !Sweeping(r))) {
+      // A hold or a bake: the next batch now, without a verdict.
+      LAMBKIN_RETURN_IF_ERROR(ExecuteLocked({Action::kRelease, v.id, r.region, at}));
+    } else if (r.phase == "phase1" || (r.phase == "pending" && (r.due_at || !region.empty()))) {
+      LAMBKIN_RETURN_IF_ERROR(ExecuteLocked({Action::kSkipWait, v.id, r.region, at}));
     }
   }
   cv_.notify_all();
@@ -1033,11 +1021,9 @@ Result<int64_t> RolloutEngine::AdvanceClock(int64_t millis) {
   int64_t target = clock_->NowMillis() + millis;
   // Each step runs at its own time, in order, as if the time had passed.
   while (true) {
-    LAMBKIN_RETURN_IF_ERROR(RunDueLocked(lock).status());
-    LAMBKIN_ASSIGN_OR_RETURN(std::vector<Loaded> loaded, LoadLocked(true, ""));
-    std::optional<Action> next = NextActionLocked(loaded);
-    if (!next || next->due > target) break;
-    LAMBKIN_RETURN_IF_ERROR(SetSimulatedLocked(std::max(next->due, clock_->NowMillis())));
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<int64_t> next, RunDueLocked(lock));
+    if (!next || *next > target) break;
+    LAMBKIN_RETURN_IF_ERROR(SetSimulatedLocked(std::max(*next, clock_->NowMillis())));
   }
   LAMBKIN_RETURN_IF_ERROR(SetSimulatedLocked(target));
   LAMBKIN_RETURN_IF_ERROR(RunDueLocked(lock).status());

@@ -130,8 +130,6 @@ class RolloutEngine {
   // Moves the simulated clock forward by `millis`, running each step as its time comes.
   // Returns the new time.
   Result<int64_t> AdvanceClock(int64_t millis);
-  // Runs every step that is due now. Returns how many ran.
-  Result<int> RunDue();
 
  private:
   struct Action;
@@ -139,7 +137,11 @@ class RolloutEngine {
 
   Result<std::vector<Loaded>> LoadLocked(bool active_only, const std::string& runtime);
   std::optional<Action> NextActionLocked(const std::vector<Loaded>& rollouts) const;
-  Result<int> RunDueLocked(std::unique_lock<std::mutex>& lock);
+  // Runs every step that is due now; returns when the next one falls due, if any.
+  Result<std::optional<int64_t>> RunDueLocked(std::unique_lock<std::mutex>& lock);
+  // The regions of `version`'s active rollout.
+  Result<std::vector<RegionProgress>> ActiveRegionsLocked(const catalog::RuntimeVersion& version);
+  int Batches() const { return static_cast<int>(options_.batch_fractions.size()) + 2; }
   Status ExecuteLocked(const Action& action);
   Result<catalog::RuntimeVersion> FindVersion(const std::string& version) const;
   Status SetSimulatedLocked(int64_t millis);
