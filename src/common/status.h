@@ -30,6 +30,7 @@ enum class StatusCode {
   kUnrecognizedClient,     // unknown credentials or region
   kUnsupportedMediaType,
   kTooManyRequests,  // throttled; the message is the AWS Reason
+  kLimitExceeded,    // a quota (number of resources) would be exceeded
   kNotImplemented,   // the operation exists in AWS but not (yet) in Lambkin
   kInternal,         // a bug or an I/O failure on our side
 };

@@ -1,7 +1,12 @@
 #include "logs/log_store.h"
 
+#include "logs/clf.h"
+
 #include <algorithm>
 #include <cstdio>
+#include <set>
+#include <thread>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -37,10 +42,30 @@ CREATE TABLE IF NOT EXISTS log_events (
   stream_id INTEGER NOT NULL REFERENCES log_streams (id),
   timestamp INTEGER NOT NULL,
   ingestion_time INTEGER NOT NULL,
-  message TEXT NOT NULL
+  message TEXT NOT NULL,
+  head TEXT -- ClfHead(message); NULL in rows stored before the head index existed
 );
 CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (stream_id, timestamp, seq);
+-- head_indexed_from: the first seq whose head is filled in.
+CREATE TABLE IF NOT EXISTS logs_meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
 )sql";
+
+Status UpgradeSchema(Database* db) {
+  return db->Transact([](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto has, txn.Prepare("SELECT 1 FROM pragma_table_info('log_events') WHERE name = 'head'"));
+    LAMBKIN_ASSIGN_OR_RETURN(bool has_head, has.Step());
+    if (!has_head) LAMBKIN_RETURN_IF_ERROR(txn.Exec("ALTER TABLE log_events ADD COLUMN head TEXT"));
+    // Rows from before the upgrade have no head; a backfill reads those in full.
+    LAMBKIN_RETURN_IF_ERROR(
+        txn.Exec("INSERT OR IGNORE INTO logs_meta (key, value) SELECT 'head_indexed_from', "
+                 "COALESCE(MAX(seq), 0) + 1 FROM log_events"));
+    return txn.Exec("CREATE INDEX IF NOT EXISTS log_events_by_head ON log_events (head)");
+  });
+}
 
 namespace {
 
@@ -141,10 +166,16 @@ Status LogStore::Append(const Scope& scope, const std::string& group, const std:
     if (events.empty()) return Status::Ok();
     int64_t bytes = 0, first = events.front().timestamp, last = events.front().timestamp;
     LAMBKIN_ASSIGN_OR_RETURN(auto insert, txn.Prepare("INSERT INTO log_events (stream_id, "
-                                                      "timestamp, ingestion_time, message) "
-                                                      "VALUES (?,?,?,?)"));
+                                                      "timestamp, ingestion_time, message, head) "
+                                                      "VALUES (?,?,?,?,?)"));
     for (const auto& e : events) {
       insert.Bind(1, *id).Bind(2, e.timestamp).Bind(3, now).Bind(4, e.message);
+      std::string_view head = ClfHead(e.message);
+      if (head.empty()) {
+        insert.BindNull(5);
+      } else {
+        insert.Bind(5, head);
+      }
       LAMBKIN_RETURN_IF_ERROR(insert.Run());
       // A cached statement is reset by its destructor; reuse needs an explicit reset.
       LAMBKIN_RETURN_IF_ERROR(insert.Reset());
@@ -163,7 +194,9 @@ Status LogStore::Append(const Scope& scope, const std::string& group, const std:
                                                    "stored_bytes + ? WHERE account = ? AND "
                                                    "region = ? AND name = ?"));
     grp.Bind(1, bytes).Bind(2, scope.account).Bind(3, scope.region).Bind(4, group);
-    return grp.Run();
+    LAMBKIN_RETURN_IF_ERROR(grp.Run());
+    if (observer_ != nullptr) return observer_->OnAppend(txn, scope, group, events);
+    return Status::Ok();
   });
 }
 
@@ -322,6 +355,148 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
   });
   if (!s.ok()) return s;
   return page;
+}
+
+Result<std::vector<StreamRef>> LogStore::Streams(Txn& txn) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                           txn.Prepare("SELECT id, account, region, group_name FROM log_streams"));
+  std::vector<StreamRef> out;
+  while (true) {
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.ColumnInt(0), Scope{st.ColumnText(1), st.ColumnText(2)}, st.ColumnText(3)});
+  }
+  return out;
+}
+
+namespace {
+
+// The smallest string above every string that starts with `prefix`; empty if there is none.
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+// Cuts the wanted heads to what the index holds and drops those another one already covers, so
+// no event is read twice. nullopt when a prefix is empty (every event is wanted).
+std::optional<ScanRequest::Heads> Normalize(const ScanRequest::Heads& heads) {
+  std::set<std::string> prefixes, equal;
+  for (const auto& p : heads.prefix) prefixes.insert(p.substr(0, kHeadBytes));
+  if (prefixes.contains("")) return std::nullopt;
+  // Whether a prefix other than `self` already covers `v`.
+  auto covered = [&](const std::string& v, const std::string* self) {
+    return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) {
+      return (self == nullptr || p != *self) && v.starts_with(p);
+    });
+  };
+  ScanRequest::Heads out;
+  for (const auto& p : prefixes) {
+    if (!covered(p, &p)) out.prefix.push_back(p);
+  }
+  for (const auto& v : heads.equal) equal.insert(v.substr(0, kHeadBytes));
+  for (const auto& v : equal) {
+    if (!covered(v, nullptr)) out.equal.push_back(v);
+  }
+  return out;
+}
+
+// One shard of a scan: events with seq in (lo, hi].
+Status ScanShard(Database* db, const ScanRequest& request,
+                 const std::unordered_set<int64_t>& streams, int64_t head_from, int64_t lo,
+                 int64_t hi, const std::function<void(int64_t, int64_t, std::string_view)>& visit,
+                 ScanStats& stats) {
+  return db->Read([&](Txn& txn) -> Status {
+    auto run = [&](Database::Txn& t, std::string_view sql, int64_t from, int64_t to,
+                   const std::string* a, const std::string* b) -> Status {
+      if (from >= to) return Status::Ok();
+      LAMBKIN_ASSIGN_OR_RETURN(auto st, t.Prepare(sql));
+      st.Bind(1, from).Bind(2, to);
+      if (a != nullptr) st.Bind(3, *a);
+      if (b != nullptr) st.Bind(4, *b);
+      while (true) {
+        LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) return Status::Ok();
+        int64_t stream = st.ColumnInt(0), ts = st.ColumnInt(1);
+        if (ts < request.since || !streams.contains(stream)) continue;
+        std::string_view message = st.ColumnView(2);
+        ++stats.events;
+        stats.bytes += static_cast<int64_t>(message.size());
+        visit(stream, ts, message);
+      }
+    };
+    constexpr std::string_view kAll =
+        "SELECT stream_id, timestamp, message FROM log_events WHERE seq > ? AND seq <= ?";
+    if (!request.heads) return run(txn, kAll, lo, hi, nullptr, nullptr);
+    // Rows stored before the head index existed are read in full.
+    LAMBKIN_RETURN_IF_ERROR(run(txn, kAll, lo, std::min(hi, head_from - 1), nullptr, nullptr));
+    int64_t from = std::max(lo, head_from - 1);
+    for (const auto& v : request.heads->equal) {
+      std::string head(v.substr(0, kHeadBytes));
+      LAMBKIN_RETURN_IF_ERROR(run(txn,
+                                  "SELECT stream_id, timestamp, message FROM log_events "
+                                  "INDEXED BY log_events_by_head WHERE seq > ? AND seq <= ? AND "
+                                  "head = ?",
+                                  from, hi, &head, nullptr));
+    }
+    for (const auto& p : request.heads->prefix) {
+      std::string low(p.substr(0, kHeadBytes)), high = PrefixEnd(low);
+      LAMBKIN_RETURN_IF_ERROR(
+          high.empty() ? run(txn, kAll, from, hi, nullptr, nullptr)
+                       : run(txn,
+                             "SELECT stream_id, timestamp, message FROM log_events INDEXED BY "
+                             "log_events_by_head WHERE seq > ? AND seq <= ? AND head >= ? AND "
+                             "head < ?",
+                             from, hi, &low, &high));
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
+Result<ScanStats> LogStore::Scan(const ScanRequest& request, int shards,
+                                 const ScanVisitor& visit) const {
+  if (request.streams.empty()) return ScanStats{};
+  int64_t max_seq = 0, head_from = 1;
+  LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT COALESCE(MAX(seq), 0), (SELECT value "
+                                                  "FROM logs_meta WHERE key = "
+                                                  "'head_indexed_from') FROM log_events"));
+    LAMBKIN_RETURN_IF_ERROR(st.Step().status());
+    max_seq = st.ColumnInt(0);
+    head_from = st.ColumnOptionalInt(1).value_or(max_seq + 1);
+    return Status::Ok();
+  }));
+  std::unordered_set<int64_t> streams(request.streams.begin(), request.streams.end());
+  ScanRequest normalized{{}, request.since, std::nullopt};
+  if (request.heads) normalized.heads = Normalize(*request.heads);
+  shards = std::max(1, shards);
+  std::vector<Status> results(shards);
+  std::vector<ScanStats> stats(shards);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < shards; ++i) {
+    int64_t lo = max_seq * i / shards, hi = max_seq * (i + 1) / shards;
+    auto work = [&, i, lo, hi] {
+      results[i] = ScanShard(
+          db_, normalized, streams, head_from, lo, hi,
+          [&](int64_t stream, int64_t ts, std::string_view m) { visit(i, stream, ts, m); },
+          stats[i]);
+    };
+    if (i + 1 == shards) {
+      work();  // the last shard on the calling thread
+    } else {
+      threads.emplace_back(work);
+    }
+  }
+  for (auto& t : threads) t.join();
+  ScanStats total;
+  for (int i = 0; i < shards; ++i) {
+    LAMBKIN_RETURN_IF_ERROR(results[i]);
+    total.events += stats[i].events;
+    total.bytes += stats[i].bytes;
+  }
+  return total;
 }
 
 Result<FilterPattern> FilterPattern::Parse(const std::string& pattern) {

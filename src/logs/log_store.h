@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,10 +57,51 @@ struct FilterPage {
   std::string next_token;  // empty on the last page
 };
 
+// Sees every batch of events inside the transaction that stores it, so what it derives (the
+// Contributor Insights aggregates) commits or rolls back with the events themselves.
+class AppendObserver {
+ public:
+  virtual ~AppendObserver() = default;
+  virtual Status OnAppend(store::Database::Txn& txn, const Scope& scope, const std::string& group,
+                          const std::vector<LogEvent>& events) = 0;
+};
+
+// A stream as a backfill sees it.
+struct StreamRef {
+  int64_t id = 0;
+  Scope scope;
+  std::string group;
+};
+
+// Which stored events a backfill reads: those of `streams` with timestamp >= `since`. When
+// `heads` is set, only events whose first CLF field (cut to kHeadBytes) equals one of `equal`
+// or starts with one of `prefix` are needed, and the store may answer from its head index.
+struct ScanRequest {
+  std::vector<int64_t> streams;
+  int64_t since = 0;
+  struct Heads {
+    std::vector<std::string> equal;
+    std::vector<std::string> prefix;
+  };
+  std::optional<Heads> heads;
+};
+
+// Counts of a scan, for the caller's figures.
+struct ScanStats {
+  int64_t events = 0;  // events handed to the visitor
+  int64_t bytes = 0;   // their message bytes
+};
+
+// Upgrades a store written by an older Lambkin (adds the head index). Idempotent.
+Status UpgradeSchema(store::Database* db);
+
 class LogStore {
  public:
   LogStore(store::Database* db, const Clock* clock) : db_(db), clock_(clock) {}
   const Clock* clock() const { return clock_; }
+  store::Database* db() const { return db_; }
+  // Set before the first Append.
+  void SetAppendObserver(AppendObserver* observer) { observer_ = observer; }
 
   // kResourceConflict if it exists.
   Status CreateGroup(const Scope& scope, const std::string& group);
@@ -88,9 +130,19 @@ class LogStore {
                             const std::string& stream_prefix, const std::string& pattern,
                             int64_t start, int64_t end, const std::string& token, int limit);
 
+  // Every stream, with its scope and group (for a backfill, inside the caller's transaction).
+  static Result<std::vector<StreamRef>> Streams(store::Database::Txn& txn);
+  // Reads the events `request` selects on `shards` reader connections in parallel (each shard
+  // a contiguous range of the store) and calls `visit(shard, stream_id, timestamp, message)`
+  // for each, from that shard's thread. Sees what was committed when it was called.
+  using ScanVisitor =
+      std::function<void(int shard, int64_t stream, int64_t timestamp, std::string_view message)>;
+  Result<ScanStats> Scan(const ScanRequest& request, int shards, const ScanVisitor& visit) const;
+
  private:
   store::Database* db_;
   const Clock* clock_;
+  AppendObserver* observer_ = nullptr;
 };
 
 // CloudWatch's filter pattern for unstructured events: space-separated terms that must all

@@ -37,6 +37,10 @@ Statement& Statement::Bind(int index, int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
   return *this;
 }
+Statement& Statement::BindReal(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
 Statement& Statement::BindNull(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -71,6 +75,12 @@ std::string Statement::ColumnText(int col) const {
   if (p == nullptr) return {};
   return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
+std::string_view Statement::ColumnView(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  if (p == nullptr) return {};
+  return {p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
+}
+double Statement::ColumnReal(int col) const { return sqlite3_column_double(stmt_, col); }
 int64_t Statement::ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
 bool Statement::ColumnIsNull(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;

@@ -46,6 +46,7 @@ class Statement {
   }
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, int value) { return Bind(index, static_cast<int64_t>(value)); }
+  Statement& BindReal(int index, double value);
   Statement& BindNull(int index);
   Statement& Bind(int index, const std::optional<std::string>& text);
   Statement& Bind(int index, std::optional<int64_t> value);
@@ -59,7 +60,10 @@ class Statement {
   Status Reset();
 
   std::string ColumnText(int col) const;
+  // The text in place, valid until the next Step/Reset (no copy, for scans).
+  std::string_view ColumnView(int col) const;
   int64_t ColumnInt(int col) const;
+  double ColumnReal(int col) const;
   bool ColumnIsNull(int col) const;
   std::optional<std::string> ColumnOptionalText(int col) const;
   std::optional<int64_t> ColumnOptionalInt(int col) const;
