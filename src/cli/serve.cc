@@ -24,6 +24,8 @@
 #include "lambdaapi/errors.h"
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
+#include "insights/insight_rules.h"
+#include "insightsapi/insights_api.h"
 #include "logsapi/logs_api.h"
 #include "rollout/engine.h"
 #include "server/http_server.h"
@@ -41,6 +43,7 @@ struct Config {
   exec::InvokerOptions invoker;
   exec::EventQueueOptions events;
   std::string rollout_json = "{}";
+  insights::InsightsOptions insights;
 };
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -88,6 +91,29 @@ Result<Config> LoadConfig(const std::string& path) {
     LAMBKIN_ASSIGN_OR_RETURN(config.regions, catalog::RegionSet::FromJson(doc["regions"].dump()));
   }
   if (doc.contains("rollout")) config.rollout_json = doc["rollout"].dump();
+  if (doc.contains("insights")) {
+    const auto& i = doc["insights"];
+    if (!i.is_object()) return InvalidParameter("config: insights must be an object");
+    try {
+      if (i.contains("max_rules_per_region")) {
+        config.insights.max_rules_per_region = i["max_rules_per_region"].get<int>();
+      }
+      if (i.contains("backfill_window")) {
+        auto window = ParseDurationMillis(i["backfill_window"].get<std::string>());
+        if (!window) return InvalidParameter("config: insights.backfill_window: not a duration");
+        config.insights.backfill_window_ms = *window;
+      }
+      if (i.contains("backfill_threads")) {
+        config.insights.backfill_threads = i["backfill_threads"].get<int>();
+      }
+    } catch (const nlohmann::json::exception& ex) {
+      return InvalidParameter(fmt::format("config: insights: {}", ex.what()));
+    }
+    if (config.insights.max_rules_per_region < 0 || config.insights.backfill_threads < 1) {
+      return InvalidParameter(
+          "config: insights: max_rules_per_region must be >= 0 and backfill_threads >= 1");
+    }
+  }
   return config;
 }
 
@@ -127,9 +153,11 @@ int Serve(const ServeOptions& options) {
   auto db = store::Database::Open(
       options.data_dir + "/lambkin.db",
       std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema + logs::kLogsSchema +
-          exec::kEventQueueSchema + rollout::kHealthSchema + rollout::kRolloutSchema);
+          exec::kEventQueueSchema + rollout::kHealthSchema + rollout::kRolloutSchema +
+          insights::kInsightsSchema);
   if (!db.ok()) return Fail(db.status());
   if (Status s = functions::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
+  if (Status s = logs::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
   auto catalog = catalog::Catalog::Open(db->get(), &config->regions, options.data_dir, &clock);
   if (!catalog.ok()) return Fail(catalog.status());
   rollout::RolloutEngine rollouts(db->get(), catalog->get(), &config->regions, &clock,
@@ -142,6 +170,8 @@ int Serve(const ServeOptions& options) {
   if (Status s = code.Init(); !s.ok()) return Fail(s);
   functions::FunctionService service(db->get(), catalog->get(), &config->regions, &code, &clock);
   logs::LogStore log_store(db->get(), &clock);
+  insights::InsightRules insight_rules(db->get(), &log_store, &clock, config->insights);
+  if (Status s = insight_rules.Start(); !s.ok()) return Fail(s);
   logs::LogWriter log_writer(&log_store);
   server::HttpServer http(options.threads);
   exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
@@ -155,11 +185,14 @@ int Serve(const ServeOptions& options) {
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts, &clock,
                          simulated, config->account});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &config->regions, config->account);
+  insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &config->regions,
+                                        config->account);
 
   Result<uint16_t> port =
       http.Listen(options.listen, [&](const server::HttpRequest& request, server::Respond respond) {
         if (lambda.Handle(request, respond)) return;
         if (auto r = logs_api.Handle(request)) return respond(std::move(*r));
+        if (auto r = insights_api.Handle(request)) return respond(std::move(*r));
         if (auto r = admin.Handle(request)) return respond(std::move(*r));
         respond(lambdaapi::ErrorResponse(
             {StatusCode::kNotImplemented,

@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "iam/caller.h"
+#include "server/json_input.h"
 
 namespace lambkin::logsapi {
 
 using nlohmann::json;
 using server::HttpResponse;
+using server::JsonInput;
 
 namespace {
 
@@ -59,44 +61,6 @@ HttpResponse Error(const Status& s) {
 
 Status Invalid(std::string message) { return InvalidParameter(std::move(message)); }
 
-// Typed access to the JSON input with CloudWatch's wording for missing or mistyped members.
-class Input {
- public:
-  explicit Input(json j) : j_(std::move(j)) {}
-  bool Has(const char* k) const { return j_.contains(k) && !j_[k].is_null(); }
-  Result<std::string> RequiredString(const char* k) const {
-    if (!Has(k)) {
-      return Status(StatusCode::kValidation,
-                    fmt::format("1 validation error detected: Value null at '{}' failed to "
-                                "satisfy constraint: Member must not be null",
-                                k));
-    }
-    return String(k, "");
-  }
-  Result<std::string> String(const char* k, std::string fallback) const {
-    if (!Has(k)) return fallback;
-    if (!j_[k].is_string()) return BadType(k);
-    return j_[k].get<std::string>();
-  }
-  Result<int64_t> Int(const char* k, int64_t fallback) const {
-    if (!Has(k)) return fallback;
-    if (!j_[k].is_number_integer()) return BadType(k);
-    return j_[k].get<int64_t>();
-  }
-  Result<bool> Bool(const char* k, bool fallback) const {
-    if (!Has(k)) return fallback;
-    if (!j_[k].is_boolean()) return BadType(k);
-    return j_[k].get<bool>();
-  }
-  const json& operator[](const char* k) const { return j_[k]; }
-
- private:
-  static Status BadType(const char* k) {
-    return {StatusCode::kInvalidRequestContent, fmt::format("Unexpected type for member {}", k)};
-  }
-  json j_;
-};
-
 bool ValidGroupName(const std::string& n) {
   return !n.empty() && n.size() <= 512 && std::all_of(n.begin(), n.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
@@ -128,7 +92,7 @@ Status CheckStream(const std::string& n) {
 }
 
 // logGroupName or logGroupIdentifier (a name or an ARN ending in :log-group:<name>[:*]).
-Result<std::string> GroupOf(const Input& in) {
+Result<std::string> GroupOf(const JsonInput& in) {
   bool by_name = in.Has("logGroupName"), by_id = in.Has("logGroupIdentifier");
   if (by_name == by_id) {
     return Invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.");
@@ -149,7 +113,7 @@ std::string GroupArn(const functions::Scope& s, const std::string& group) {
                      s.account, group);
 }
 
-Result<int> Limit(const Input& in, int max, int fallback) {
+Result<int> Limit(const JsonInput& in, int max, int fallback) {
   LAMBKIN_ASSIGN_OR_RETURN(int64_t limit, in.Int("limit", fallback));
   if (limit < 1 || limit > max) {
     return Status(
@@ -162,7 +126,7 @@ Result<int> Limit(const Input& in, int max, int fallback) {
   return static_cast<int>(limit);
 }
 
-Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
   LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
   if (group.starts_with("aws/")) return Invalid("Log group names can't start with 'aws/'.");
@@ -170,7 +134,7 @@ Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, co
   return json::object();
 }
 
-Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
   LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
   LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
@@ -179,7 +143,7 @@ Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s, c
   return json::object();
 }
 
-Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logGroupNamePrefix", ""));
   LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
   LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 50, 50));
@@ -199,7 +163,7 @@ Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
   return out;
 }
 
-Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logStreamNamePrefix", ""));
   LAMBKIN_ASSIGN_OR_RETURN(std::string order, in.String("orderBy", "LogStreamName"));
@@ -245,7 +209,7 @@ Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s
 }
 
 Result<json> PutLogEvents(logs::LogStore* store, const Clock* clock, const functions::Scope& s,
-                          const Input& in) {
+                          const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
   LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
   LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
@@ -314,7 +278,7 @@ Result<json> PutLogEvents(logs::LogStore* store, const Clock* clock, const funct
   return out;
 }
 
-Result<json> GetLogEvents(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+Result<json> GetLogEvents(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
   LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
   LAMBKIN_ASSIGN_OR_RETURN(int64_t start, in.Int("startTime", 0));
@@ -334,18 +298,9 @@ Result<json> GetLogEvents(logs::LogStore* store, const functions::Scope& s, cons
   return out;
 }
 
-Result<json> FilterLogEvents(logs::LogStore* store, const functions::Scope& s, const Input& in) {
+Result<json> FilterLogEvents(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
-  std::vector<std::string> streams;
-  if (in.Has("logStreamNames")) {
-    if (!in["logStreamNames"].is_array()) {
-      return Status(StatusCode::kInvalidRequestContent, "logStreamNames must be a list");
-    }
-    for (const auto& n : in["logStreamNames"]) {
-      if (!n.is_string()) return Status(StatusCode::kInvalidRequestContent, "bad stream name");
-      streams.push_back(n.get<std::string>());
-    }
-  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> streams, in.StringList("logStreamNames"));
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logStreamNamePrefix", ""));
   if (!streams.empty() && !prefix.empty()) {
     return Invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.");
@@ -383,7 +338,7 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
   if (body.is_discarded() || !body.is_object()) {
     return Error({StatusCode::kInvalidRequestContent, "The request body is not a JSON object"});
   }
-  Input in(std::move(body));
+  JsonInput in(std::move(body));
   std::string op = target->substr(kTargetPrefix.size());
   if (op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("Filter")) {
     writer_->Flush();

@@ -1,0 +1,36 @@
+// InsightsApi: CloudWatch's Contributor Insights operations in the AWS JSON 1.0 protocol with
+// query compatibility, as current AWS SDKs speak it (X-Amz-Target:
+// GraniteServiceVersion20100801.<Operation>): PutInsightRule, DescribeInsightRules,
+// GetInsightRuleReport, DeleteInsightRules, EnableInsightRules, DisableInsightRules. Errors carry
+// CloudWatch's exception names and the x-amzn-query-error header the SDKs map back to them.
+// Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "catalog/regions.h"
+#include "insights/insight_rules.h"
+#include "logs/log_writer.h"
+#include "server/request.h"
+
+namespace lambkin::insightsapi {
+
+class InsightsApi {
+ public:
+  // A report first waits for `writer` to store what it has queued, so it counts the log lines
+  // of invocations that have already answered.
+  InsightsApi(insights::InsightRules* rules, logs::LogWriter* writer,
+              const catalog::RegionSet* regions, std::string account)
+      : rules_(rules), writer_(writer), regions_(regions), account_(std::move(account)) {}
+  // nullopt when the request is not a CloudWatch call.
+  std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
+
+ private:
+  insights::InsightRules* rules_;
+  logs::LogWriter* writer_;
+  const catalog::RegionSet* regions_;
+  std::string account_;
+};
+
+}  // namespace lambkin::insightsapi
