@@ -1,6 +1,7 @@
 #include "admin/admin_api.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -188,18 +189,16 @@ HttpResponse AdminApi::History(const server::HttpRequest& request) const {
   if (!function || function->empty()) {
     return lambdaapi::ErrorResponse(InvalidParameter("function is required"));
   }
-  std::string region = request.Query("region").value_or(d_.regions->default_region());
-  if (d_.regions->Find(region) == nullptr) {
-    return lambdaapi::ErrorResponse(InvalidParameter(fmt::format("Unknown region {}", region)));
-  }
+  Result<std::string> region = RegionOf(request);
+  if (!region.ok()) return lambdaapi::ErrorResponse(region.status());
   std::optional<std::string> qualifier = request.Query("qualifier");
-  functions::Scope scope{d_.account, region};
+  functions::Scope scope{d_.account, *region};
   auto history = d_.functions->RuntimeVersionHistory(scope, *function);
   if (!history.ok()) return lambdaapi::ErrorResponse(history.status());
   if (history->empty()) {
     return lambdaapi::ErrorResponse(
         NotFound(fmt::format("Function not found: {} (no runtime version history in {})",
-                             functions::FunctionArn(scope, *function), region)));
+                             functions::FunctionArn(scope, *function), *region)));
   }
   json list = json::array();
   for (const auto& e : *history) {
@@ -219,8 +218,75 @@ HttpResponse AdminApi::History(const server::HttpRequest& request) const {
                     {"Batch", e.batch ? json(*e.batch) : json(nullptr)}});
   }
   return Ok({{"FunctionArn", functions::FunctionArn(scope, *function)},
-             {"Region", region},
+             {"Region", *region},
              {"History", list}});
+}
+
+Result<std::string> AdminApi::RegionOf(const server::HttpRequest& request) const {
+  std::string region = request.Query("region").value_or(d_.regions->default_region());
+  if (d_.regions->Find(region) == nullptr) {
+    return InvalidParameter(fmt::format("Unknown region {}", region));
+  }
+  return region;
+}
+
+// GET /lambkin/v1/insights/report?rule=N&period=S[&since=D | &start=MS&end=MS][&region=R][&max=N]
+HttpResponse AdminApi::InsightReport(const server::HttpRequest& request) const {
+  auto fail = [](const Status& s) { return lambdaapi::ErrorResponse(s); };
+  Result<std::string> region = RegionOf(request);
+  if (!region.ok()) return fail(region.status());
+  insights::ReportRequest req;
+  req.name = request.Query("rule").value_or("");
+  if (req.name.empty()) return fail(InvalidParameter("rule is required"));
+  auto number = [&](const char* name, int64_t fallback) -> std::optional<int64_t> {
+    std::optional<std::string> v = request.Query(name);
+    if (!v) return fallback;
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
+    return n;
+  };
+  std::optional<int64_t> since = ParseDurationMillis(request.Query("since").value_or("3h"));
+  std::optional<int64_t> period = number("period", 300), max = number("max", 10);
+  std::optional<int64_t> end = number("end", d_.clock->NowMillis());
+  std::optional<int64_t> start = since && end ? number("start", *end - *since) : std::nullopt;
+  if (!since || !period || !max || !start || !end) {
+    return fail(InvalidParameter(
+        "period (seconds), max, start and end (epoch ms) are numbers; since is a duration"));
+  }
+  req.start_ms = *start;
+  req.end_ms = *end;
+  req.period_s = *period;
+  req.max_contributors = static_cast<int>(std::clamp<int64_t>(*max, -1, 1000));
+  req.metrics.assign(std::begin(insights::kReportMetrics), std::end(insights::kReportMetrics));
+  d_.log_writer->Flush();
+  Result<insights::Report> report = d_.insights->GetReport({d_.account, *region}, req);
+  if (!report.ok()) return fail(report.status());
+  json contributors = json::array();
+  for (const auto& c : report->contributors) {
+    json points = json::array();
+    for (const auto& p : c.datapoints)
+      points.push_back({{"AtMillis", p.timestamp_ms}, {"Value", p.value}});
+    contributors.push_back(
+        {{"Keys", c.keys}, {"Value", c.aggregate_value}, {"Datapoints", points}});
+  }
+  json metrics = json::array();
+  for (const auto& m : report->metric_datapoints) {
+    json p = {{"AtMillis", m.timestamp_ms}};
+    for (const auto& [name, v] : m.values) p[name] = v;
+    metrics.push_back(std::move(p));
+  }
+  return Ok({{"Rule", req.name},
+             {"Region", *region},
+             {"StartMillis", req.start_ms},
+             {"EndMillis", req.end_ms},
+             {"PeriodSeconds", req.period_s},
+             {"KeyLabels", report->key_labels},
+             {"AggregationStatistic", report->aggregation_statistic},
+             {"AggregateValue", report->aggregate_value},
+             {"UniqueContributors", report->unique_contributors},
+             {"Contributors", contributors},
+             {"MetricDatapoints", metrics}});
 }
 
 std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request) const {
@@ -254,18 +320,17 @@ std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request)
   }
   if (p.size() == 3 && p[2] == "rollouts") return Rollouts(request);
   if (p.size() == 3 && p[2] == "history") return History(request);
+  if (p.size() == 4 && p[2] == "insights" && p[3] == "report") return InsightReport(request);
   if (p.size() == 3 && p[2] == "clock") {
     int64_t now = d_.clock->NowMillis();
     return Ok(
         {{"Now", FormatAwsTimestamp(now)}, {"NowMillis", now}, {"Simulated", d_.simulated_clock}});
   }
   if (p.size() == 3 && p[2] == "runtime-versions") {
-    std::string region = request.Query("region").value_or(d_.regions->default_region());
-    if (d_.regions->Find(region) == nullptr) {
-      return lambdaapi::ErrorResponse(InvalidParameter(fmt::format("Unknown region {}", region)));
-    }
+    Result<std::string> region = RegionOf(request);
+    if (!region.ok()) return lambdaapi::ErrorResponse(region.status());
     json list = json::array();
-    for (const auto& v : d_.catalog->List()) list.push_back(VersionJson(v, region));
+    for (const auto& v : d_.catalog->List()) list.push_back(VersionJson(v, *region));
     return lambdaapi::JsonResponse(200, {{"RuntimeVersions", list}});
   }
   if (p.size() == 4 && p[2] == "code" && IsSha256Hex(p[3])) {

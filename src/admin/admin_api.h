@@ -12,6 +12,8 @@
 //   GET  /lambkin/v1/clock                        the server's time and clock mode
 //   POST /lambkin/v1/clock/advance                {"Duration": "72h"} (simulated clock only)
 //   GET  /lambkin/v1/code/<sha256 hex>            a stored code package (GetFunction's Location)
+//   GET  /lambkin/v1/insights/report?rule=N&period=S[&since=D | &start=MS&end=MS][&region=R]
+//        [&max=N]                                 a Contributor Insights report, every metric
 //
 // Thread-safe; holds no per-request state.
 #pragma once
@@ -26,6 +28,8 @@
 #include "common/clock.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
+#include "insights/insight_rules.h"
+#include "logs/log_writer.h"
 #include "rollout/engine.h"
 #include "server/request.h"
 
@@ -39,6 +43,8 @@ class AdminApi {
     functions::CodePackageStore* code;
     functions::FunctionService* functions;
     rollout::RolloutEngine* rollout;
+    insights::InsightRules* insights;
+    logs::LogWriter* log_writer;  // flushed before a report
     const Clock* clock;
     bool simulated_clock;
     std::string account;
@@ -52,6 +58,9 @@ class AdminApi {
   server::HttpResponse Post(const server::HttpRequest& request) const;
   server::HttpResponse Rollouts(const server::HttpRequest& request) const;
   server::HttpResponse History(const server::HttpRequest& request) const;
+  server::HttpResponse InsightReport(const server::HttpRequest& request) const;
+  // The request's ?region=, or the default; InvalidParameterValue for one not served here.
+  Result<std::string> RegionOf(const server::HttpRequest& request) const;
   nlohmann::json VersionJson(const catalog::RuntimeVersion& v, const std::string& region) const;
 
   Deps d_;

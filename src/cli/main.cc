@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/insights_command.h"
 #include "cli/logs_command.h"
 #include "cli/rollout_command.h"
 #include "cli/runtime_command.h"
@@ -144,8 +145,28 @@ int main(int argc, char** argv) {
   tail_cmd->add_option("--since-minutes", since_minutes, "Start this many minutes ago")
       ->capture_default_str();
 
+  auto* insights_cmd = app.add_subcommand("insights", "Contributor Insights rules");
+  insights_cmd->require_subcommand(1);
+  lambkin::cli::InsightsReportOptions report;
+  auto* report_cmd = insights_cmd->add_subcommand(
+      "report", "Chart a rule's contributors over time (one line per runtime version)");
+  report_cmd->add_option("rule", report.rule, "Rule name")->required();
+  report_cmd->add_option("--period", report.period, "Length of a datapoint: 5m, 1h, 6h")
+      ->capture_default_str();
+  report_cmd->add_option("--since", report.since, "How far back from now: 3h, 2d")
+      ->capture_default_str();
+  report_cmd->add_option("--region", report.region, "Region of the rule (default: the server's)");
+  report_cmd->add_option("--max", report.max_contributors, "Most contributors to show (1-100)")
+      ->capture_default_str();
+  report_cmd->add_option("--width", report.width, "Chart width in columns")->capture_default_str();
+  report_cmd->add_option("--height", report.height, "Chart height in rows")->capture_default_str();
+  report_cmd->add_option("--png", report.png, "Also write the chart as a PNG image");
+  report_cmd->add_option("--svg", report.svg, "Also write the chart as an SVG image");
+  add_common(report_cmd);
+
   CLI11_PARSE(app, argc, argv);
   admin.endpoint = endpoint;
+  if (report_cmd->parsed()) return lambkin::cli::InsightsReport(admin, report);
   for (auto* cmd : lifecycle_cmds) {
     if (cmd->parsed()) {
       return lambkin::cli::RuntimeLifecycle(admin, cmd->get_name(), version_name, reason);

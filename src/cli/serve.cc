@@ -20,12 +20,12 @@
 #include "exec/invoker.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
+#include "insights/insight_rules.h"
+#include "insightsapi/insights_api.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/errors.h"
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
-#include "insights/insight_rules.h"
-#include "insightsapi/insights_api.h"
 #include "logsapi/logs_api.h"
 #include "rollout/engine.h"
 #include "server/http_server.h"
@@ -150,11 +150,11 @@ int Serve(const ServeOptions& options) {
   bool simulated = options.clock == "simulated";
   const Clock& clock = simulated ? static_cast<const Clock&>(simulated_clock) : system_clock;
 
-  auto db = store::Database::Open(
-      options.data_dir + "/lambkin.db",
-      std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema + logs::kLogsSchema +
-          exec::kEventQueueSchema + rollout::kHealthSchema + rollout::kRolloutSchema +
-          insights::kInsightsSchema);
+  auto db = store::Database::Open(options.data_dir + "/lambkin.db",
+                                  std::string(catalog::kCatalogSchema) +
+                                      functions::kFunctionsSchema + logs::kLogsSchema +
+                                      exec::kEventQueueSchema + rollout::kHealthSchema +
+                                      rollout::kRolloutSchema + insights::kInsightsSchema);
   if (!db.ok()) return Fail(db.status());
   if (Status s = functions::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
   if (Status s = logs::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
@@ -182,8 +182,8 @@ int Serve(const ServeOptions& options) {
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
   lambdaapi::LambdaApi lambda(
       {&service, catalog->get(), &config->regions, config->account, &invoker, &events});
-  admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts, &clock,
-                         simulated, config->account});
+  admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
+                         &insight_rules, &log_writer, &clock, simulated, config->account});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &config->regions, config->account);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &config->regions,
                                         config->account);

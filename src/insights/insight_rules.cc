@@ -40,8 +40,12 @@ CREATE TABLE IF NOT EXISTS insight_points (
 ) WITHOUT ROWID;
 )sql";
 
-const char* const kReportMetrics[7] = {"UniqueContributors", "MaxContributorValue", "SampleCount",
-                                       "Sum",                "Minimum",             "Maximum",
+const char* const kReportMetrics[7] = {"UniqueContributors",
+                                       "MaxContributorValue",
+                                       "SampleCount",
+                                       "Sum",
+                                       "Minimum",
+                                       "Maximum",
                                        "Average"};
 
 namespace {
@@ -49,7 +53,8 @@ namespace {
 constexpr int64_t kMinuteMs = 60000;
 
 int64_t MinuteOf(int64_t timestamp_ms) {
-  return timestamp_ms >= 0 ? timestamp_ms / kMinuteMs : -((-timestamp_ms + kMinuteMs - 1) / kMinuteMs);
+  return timestamp_ms >= 0 ? timestamp_ms / kMinuteMs
+                           : -((-timestamp_ms + kMinuteMs - 1) / kMinuteMs);
 }
 
 struct Agg {
@@ -150,8 +155,8 @@ Status InsightRules::Reload() {
       if (!row) return Status::Ok();
       Result<Rule> rule = Rule::Parse(st.ColumnText(4));
       if (!rule.ok()) {
-        return Internal(fmt::format("stored insight rule {} no longer parses: {}",
-                                    st.ColumnText(3), rule.status().message()));
+        return Internal(fmt::format("stored insight rule {} no longer parses: {}", st.ColumnText(3),
+                                    rule.status().message()));
       }
       active.push_back({st.ColumnInt(0), Scope{st.ColumnText(1), st.ColumnText(2)},
                         st.ColumnText(3), std::make_shared<const Rule>(std::move(*rule))});
@@ -283,8 +288,7 @@ Result<std::vector<RuleFailure>> InsightRules::Delete(const Scope& scope,
     for (const auto& name : names) {
       LAMBKIN_ASSIGN_OR_RETURN(auto id, RuleId(txn, scope, name));
       if (!id) {
-        failures.push_back({name, "ResourceNotFoundException", "",
-                            RuleNotFound(name).message()});
+        failures.push_back({name, "ResourceNotFoundException", "", RuleNotFound(name).message()});
         continue;
       }
       LAMBKIN_ASSIGN_OR_RETURN(auto del, txn.Prepare("DELETE FROM insight_rules WHERE id = ?"));
@@ -315,8 +319,7 @@ Result<std::vector<RuleFailure>> InsightRules::SetState(const Scope& scope,
       st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) {
-        failures.push_back({name, "ResourceNotFoundException", "",
-                            RuleNotFound(name).message()});
+        failures.push_back({name, "ResourceNotFoundException", "", RuleNotFound(name).message()});
         continue;
       }
       int64_t id = st.ColumnInt(0);
@@ -363,7 +366,37 @@ Status InsightRules::OnAppend(Txn& txn, const Scope& scope, const std::string& g
   return Status::Ok();
 }
 
+Status ReportRequest::Validate() const {
+  auto invalid = [](std::string m) { return Status(StatusCode::kInvalidParameterValue, m); };
+  if (end_ms <= start_ms) return invalid("The parameter EndTime must be greater than StartTime.");
+  if (period_s < 60 || period_s % 60 != 0) {
+    return invalid(
+        "The parameter Period must be a multiple of 60: Contributor Insights keeps data per "
+        "minute.");
+  }
+  if ((end_ms - start_ms) / (period_s * 1000) > kMaxPeriods) {
+    return invalid(fmt::format(
+        "The report would have more than {} datapoints; use a longer Period or a shorter range.",
+        kMaxPeriods));
+  }
+  if (max_contributors < 1 || max_contributors > 100) {
+    return invalid("MaxContributorCount must be between 1 and 100.");
+  }
+  for (const auto& m : metrics) {
+    if (std::find(std::begin(kReportMetrics), std::end(kReportMetrics), m) ==
+        std::end(kReportMetrics)) {
+      return invalid(fmt::format(
+          "'{}' is not a report metric: UniqueContributors, MaxContributorValue, SampleCount, "
+          "Sum, Minimum, Maximum or Average.",
+          m));
+    }
+  }
+  if (order_by != "Sum" && order_by != "Maximum") return invalid("OrderBy must be Sum or Maximum.");
+  return Status::Ok();
+}
+
 Result<Report> InsightRules::GetReport(const Scope& scope, const ReportRequest& request) const {
+  LAMBKIN_RETURN_IF_ERROR(request.Validate());
   Report report;
   // Per period, per contributor: the aggregate of its minutes.
   std::map<int64_t, std::map<std::string, Agg>> periods;
@@ -388,7 +421,8 @@ Result<Report> InsightRules::GetReport(const Scope& scope, const ReportRequest& 
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) return Status::Ok();
       int64_t t = st.ColumnInt(0) * kMinuteMs;
-      int64_t bucket = t >= 0 ? t / period_ms * period_ms : -((-t + period_ms - 1) / period_ms) * period_ms;
+      int64_t bucket =
+          t >= 0 ? t / period_ms * period_ms : -((-t + period_ms - 1) / period_ms) * period_ms;
       Agg a{st.ColumnInt(2), st.ColumnReal(3), st.ColumnReal(4), st.ColumnReal(5)};
       periods[bucket][st.ColumnText(1)].Merge(a);
     }
@@ -449,7 +483,8 @@ Result<Report> InsightRules::GetReport(const Scope& scope, const ReportRequest& 
     json keys = json::parse(*c, nullptr, false);
     Report::Contributor out;
     if (keys.is_array()) {
-      for (const auto& k : keys) out.keys.push_back(k.is_string() ? k.get<std::string>() : k.dump());
+      for (const auto& k : keys)
+        out.keys.push_back(k.is_string() ? k.get<std::string>() : k.dump());
     }
     out.aggregate_value = tot->total;
     out.datapoints = std::move(tot->points);

@@ -34,7 +34,7 @@ extern const char kInsightsSchema[];
 using Scope = functions::Scope;
 
 struct InsightsOptions {
-  int max_rules_per_region = 100;                     // CloudWatch's quota
+  int max_rules_per_region = 100;                        // CloudWatch's quota
   int64_t backfill_window_ms = 14LL * 24 * 3600 * 1000;  // how far back a new rule reads
   int backfill_threads = 2;
 };
@@ -70,6 +70,11 @@ struct ReportRequest {
   int max_contributors = 10;
   std::vector<std::string> metrics;  // UniqueContributors, MaxContributorValue, SampleCount, ...
   std::string order_by = "Sum";      // Sum | Maximum
+
+  static constexpr int64_t kMaxPeriods = 1440;
+  // Period a multiple of 60 s (data is kept per minute), at most kMaxPeriods of them, 1-100
+  // contributors, known metrics. InvalidParameterValue otherwise.
+  Status Validate() const;
 };
 
 struct Report {
@@ -114,7 +119,8 @@ class InsightRules : public logs::AppendObserver {
 
   Result<BackfillStats> Put(const Scope& scope, const PutRuleRequest& request);
   Result<std::vector<RuleRecord>> Describe(const Scope& scope) const;
-  Result<std::vector<RuleFailure>> Delete(const Scope& scope, const std::vector<std::string>& names);
+  Result<std::vector<RuleFailure>> Delete(const Scope& scope,
+                                          const std::vector<std::string>& names);
   Result<std::vector<RuleFailure>> SetState(const Scope& scope,
                                             const std::vector<std::string>& names, bool enabled);
   Result<Report> GetReport(const Scope& scope, const ReportRequest& request) const;

@@ -30,8 +30,8 @@ class InsightRulesTest : public ::testing::Test {
     rules_.reset();
     logs_.reset();
     db_.reset();
-    db_ = std::move(store::Database::Open(dir_ + "/db", std::string(logs::kLogsSchema) +
-                                                            kInsightsSchema))
+    db_ = std::move(
+              store::Database::Open(dir_ + "/db", std::string(logs::kLogsSchema) + kInsightsSchema))
               .value();
     ASSERT_TRUE(logs::UpgradeSchema(db_.get()).ok());
     logs_ = std::make_unique<logs::LogStore>(db_.get(), &clock_);
@@ -79,8 +79,9 @@ TEST_F(InsightRulesTest, CountsAsEventsArriveAndReportsPerPeriod) {
                            {kT0 + 720001, InitStart(22)},
                            {kT0 + 780000, InitStart(22)}});
 
-  Report r = MustReport("rv", 300, {"UniqueContributors", "MaxContributorValue", "SampleCount",
-                                    "Sum", "Minimum", "Maximum", "Average"});
+  Report r = MustReport("rv", 300,
+                        {"UniqueContributors", "MaxContributorValue", "SampleCount", "Sum",
+                         "Minimum", "Maximum", "Average"});
   EXPECT_EQ(r.aggregation_statistic, "Count");
   EXPECT_EQ(r.key_labels, (std::vector<std::string>{"runtimeVersion", "runtimeVersionArn"}));
   EXPECT_EQ(r.aggregate_value, 9);
@@ -127,9 +128,10 @@ TEST_F(InsightRulesTest, NewRuleBackfillsStoredEventsBothThroughTheHeadIndexAndI
   EXPECT_EQ(indexed->events, 100);  // the head index handed over only the INIT_START lines
   // The same rule without the first-field filter reads every line and agrees.
   std::string unfiltered = kLambdaRule;
-  unfiltered.replace(unfiltered.find(R"("Filters":[{"Match":"eventType","In":["INIT_START"]}],)"),
-                     std::string(R"("Filters":[{"Match":"eventType","In":["INIT_START"]}],)").size(),
-                     R"("Filters":[{"Match":"runtimeVersion","StartsWith":["python:"]}],)");
+  unfiltered.replace(
+      unfiltered.find(R"("Filters":[{"Match":"eventType","In":["INIT_START"]}],)"),
+      std::string(R"("Filters":[{"Match":"eventType","In":["INIT_START"]}],)").size(),
+      R"("Filters":[{"Match":"runtimeVersion","StartsWith":["python:"]}],)");
   auto full = rules_->Put(scope_, {"rv-full", unfiltered});
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(full->events, 300);
@@ -193,7 +195,8 @@ TEST_F(InsightRulesTest, StoresFromBeforeTheHeadIndexAreBackfilledInFull) {
                    return txn.Exec(
                        "UPDATE log_events SET head = NULL; UPDATE logs_meta SET value = 3 WHERE "
                        "key = 'head_indexed_from'");
-                 }).ok());
+                 })
+                  .ok());
   Append("/aws/lambda/a", {{kT0 + 2, InitStart(21)}});
   auto stats = rules_->Put(scope_, {"rv", kLambdaRule});
   ASSERT_TRUE(stats.ok());

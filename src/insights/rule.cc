@@ -136,9 +136,9 @@ Result<FieldRef> ParseField(const Context& ctx, const json& j, const std::string
   auto [end, ec] = std::from_chars(f.text.data(), f.text.data() + f.text.size(), f.position);
   if (ec != std::errc() || end != f.text.data() + f.text.size() || f.position < 1 ||
       f.position > logs::ClfFields::kMaxPosition) {
-    return Invalid(fmt::format(
-        "{} '{}' is neither an alias defined in Fields nor a CLF field position (1-{})", where,
-        f.text, logs::ClfFields::kMaxPosition));
+    return Invalid(
+        fmt::format("{} '{}' is neither an alias defined in Fields nor a CLF field position (1-{})",
+                    where, f.text, logs::ClfFields::kMaxPosition));
   }
   return f;
 }
@@ -156,15 +156,14 @@ Result<RuleFilter> ParseFilter(const Context& ctx, const json& j, size_t n) {
         "EqualTo, NotEqualTo or IsPresent",
         where));
   }
-  static const std::map<std::string, FilterOp> kOps = {
-      {"In", FilterOp::kIn},
-      {"NotIn", FilterOp::kNotIn},
-      {"StartsWith", FilterOp::kStartsWith},
-      {"GreaterThan", FilterOp::kGreaterThan},
-      {"LessThan", FilterOp::kLessThan},
-      {"EqualTo", FilterOp::kEqualTo},
-      {"NotEqualTo", FilterOp::kNotEqualTo},
-      {"IsPresent", FilterOp::kIsPresent}};
+  static const std::map<std::string, FilterOp> kOps = {{"In", FilterOp::kIn},
+                                                       {"NotIn", FilterOp::kNotIn},
+                                                       {"StartsWith", FilterOp::kStartsWith},
+                                                       {"GreaterThan", FilterOp::kGreaterThan},
+                                                       {"LessThan", FilterOp::kLessThan},
+                                                       {"EqualTo", FilterOp::kEqualTo},
+                                                       {"NotEqualTo", FilterOp::kNotEqualTo},
+                                                       {"IsPresent", FilterOp::kIsPresent}};
   for (const auto& [name, arg] : j.items()) {
     if (name == "Match") continue;
     auto op = kOps.find(name);
@@ -194,7 +193,8 @@ Result<RuleFilter> ParseFilter(const Context& ctx, const json& j, size_t n) {
         }
         break;
       case FilterOp::kIsPresent:
-        if (!arg.is_boolean()) return Invalid(fmt::format("{}.IsPresent must be true or false", where));
+        if (!arg.is_boolean())
+          return Invalid(fmt::format("{}.IsPresent must be true or false", where));
         f.present = arg.get<bool>();
         break;
       default:
@@ -268,16 +268,16 @@ Result<Rule> Rule::Parse(std::string_view definition) {
   if (j.is_discarded() || !j.is_object()) {
     return Invalid("The rule definition is not a valid JSON object.");
   }
-  static const char* const kMembers[] = {"Schema",  "LogGroupNames", "LogGroupARNs", "LogFormat",
-                                         "Fields",  "Contribution",  "AggregateOn"};
+  static const char* const kMembers[] = {"Schema", "LogGroupNames", "LogGroupARNs", "LogFormat",
+                                         "Fields", "Contribution",  "AggregateOn"};
   for (const auto& [name, _] : j.items()) {
     if (std::find(std::begin(kMembers), std::end(kMembers), name) == std::end(kMembers)) {
       return Invalid(fmt::format("The rule definition has an unknown field '{}'.", name));
     }
   }
   const json& schema = j.value("Schema", json());
-  if (!schema.is_object() || schema.size() != 2 || schema.value("Name", json()) != "CloudWatchLogRule" ||
-      schema.value("Version", json()) != 1) {
+  if (!schema.is_object() || schema.size() != 2 ||
+      schema.value("Name", json()) != "CloudWatchLogRule" || schema.value("Version", json()) != 1) {
     return Invalid("Schema must be {\"Name\": \"CloudWatchLogRule\", \"Version\": 1}.");
   }
   Rule rule;
@@ -310,7 +310,8 @@ Result<Rule> Rule::Parse(std::string_view definition) {
 
   Context ctx{rule.format_, {}};
   if (j.contains("Fields")) {
-    if (rule.format_ != LogFormat::kClf) return Invalid("Fields can only be used with LogFormat CLF.");
+    if (rule.format_ != LogFormat::kClf)
+      return Invalid("Fields can only be used with LogFormat CLF.");
     const json& fields = j["Fields"];
     if (!fields.is_object()) return Invalid("Fields must map CLF positions to names.");
     for (const auto& [pos, alias] : fields.items()) {
@@ -367,7 +368,8 @@ Result<Rule> Rule::Parse(std::string_view definition) {
   if (contribution.contains("Filters")) {
     const json& filters = contribution["Filters"];
     if (!filters.is_array() || filters.size() > kMaxFilters) {
-      return Invalid(fmt::format("Contribution.Filters must list at most {} filters.", kMaxFilters));
+      return Invalid(
+          fmt::format("Contribution.Filters must list at most {} filters.", kMaxFilters));
     }
     for (size_t i = 0; i < filters.size(); ++i) {
       LAMBKIN_ASSIGN_OR_RETURN(RuleFilter f, ParseFilter(ctx, filters[i], i));

@@ -57,8 +57,9 @@ TEST(ClfFieldsTest, SplitsOnSpaceRunsTabsAndKeepsBracketsAndQuotesWhole) {
 TEST(RuleTest, TheLambdaDocsRuleCountsInitStartByRuntimeVersion) {
   Rule rule = MustParse(kLambdaRule);
   EXPECT_EQ(rule.key_labels(), (std::vector<std::string>{"runtimeVersion", "runtimeVersionArn"}));
-  EXPECT_EQ(Keys(rule, kInitStart),
-            (std::vector<std::string>{"python:3.12.v21", "arn:aws:lambda:us-east-1::runtime:0a1b2c"}));
+  EXPECT_EQ(
+      Keys(rule, kInitStart),
+      (std::vector<std::string>{"python:3.12.v21", "arn:aws:lambda:us-east-1::runtime:0a1b2c"}));
   EXPECT_TRUE(Keys(rule, "START RequestId: 1 Version: $LATEST").empty());
   EXPECT_TRUE(Keys(rule, "init_start Runtime Version: x\tRuntime Version ARN: y").empty());
   EXPECT_TRUE(Keys(rule, "INIT_START truncated").empty());  // a key is missing
@@ -76,14 +77,17 @@ TEST(RuleTest, JsonRulesSumValueOfAndApplyAllEightOperators) {
       R"({"Keys":["$.ip","$.users[1].name"],"ValueOf":"$.bytes","Filters":[{"Match":"$.method","In":["PUT","POST"]}]})",
       "Sum"));
   Contribution c;
-  ASSERT_TRUE(sum.Evaluate(R"({"ip":"10.0.0.1","users":[{"name":"a"},{"name":"b"}],"bytes":1500,"method":"PUT"})", c));
+  ASSERT_TRUE(sum.Evaluate(
+      R"({"ip":"10.0.0.1","users":[{"name":"a"},{"name":"b"}],"bytes":1500,"method":"PUT"})", c));
   EXPECT_EQ(Rule::SplitContributor(c.contributor), (std::vector<std::string>{"10.0.0.1", "b"}));
   EXPECT_EQ(c.value, 1500);
-  EXPECT_TRUE(sum.Evaluate(R"({"ip":"x","users":[{},{"name":7}],"bytes":"2.5","method":"POST"})", c));
+  EXPECT_TRUE(
+      sum.Evaluate(R"({"ip":"x","users":[{},{"name":7}],"bytes":"2.5","method":"POST"})", c));
   EXPECT_EQ(c.value, 2.5);
   EXPECT_EQ(Rule::SplitContributor(c.contributor)[1], "7");
   // Non-numeric ValueOf, missing key, filter miss, case, not JSON: not counted.
-  EXPECT_FALSE(sum.Evaluate(R"({"ip":"x","users":[{},{"name":"b"}],"bytes":"many","method":"PUT"})", c));
+  EXPECT_FALSE(
+      sum.Evaluate(R"({"ip":"x","users":[{},{"name":"b"}],"bytes":"many","method":"PUT"})", c));
   EXPECT_FALSE(sum.Evaluate(R"({"ip":"x","users":[{"name":"a"}],"bytes":1,"method":"PUT"})", c));
   EXPECT_FALSE(sum.Evaluate(R"({"ip":"x","users":[{},{"name":"b"}],"bytes":1,"method":"put"})", c));
   EXPECT_FALSE(sum.Evaluate("PUT 10.0.0.1 1500", c));
@@ -111,12 +115,14 @@ TEST(RuleTest, JsonRulesSumValueOfAndApplyAllEightOperators) {
       {R"({"Match":"$.n","NotEqualTo":200})", R"({"k":1,"n":404})", true},
       {R"({"Match":"$.n","NotEqualTo":200})", R"({"k":1})", false},  // missing fails
       {R"({"Match":"$.d.c","IsPresent":true})", R"({"k":1,"d":{"c":0}})", true},
-      {R"({"Match":"$.d.c","IsPresent":true})", R"({"k":1,"d":{"c":{"c1":1}}})", false},  // not a leaf
+      {R"({"Match":"$.d.c","IsPresent":true})", R"({"k":1,"d":{"c":{"c1":1}}})",
+       false},  // not a leaf
       {R"({"Match":"$.d.c","IsPresent":false})", R"({"k":1,"d":{}})", true},
       {R"({"Match":"$.d.c","IsPresent":false})", R"({"k":1,"d":{"c":"x"}})", false},
   };
   for (const auto& t : cases) {
-    Rule rule = MustParse(JsonRule(std::string(R"({"Keys":["$.k"],"Filters":[)") + t.filter + "]}"));
+    Rule rule =
+        MustParse(JsonRule(std::string(R"({"Keys":["$.k"],"Filters":[)") + t.filter + "]}"));
     EXPECT_EQ(rule.Evaluate(t.event, c), t.match) << t.filter << " on " << t.event;
   }
 }
@@ -127,8 +133,8 @@ TEST(RuleTest, ClfPositionsAliasesAndNumericFilters) {
       R"("Fields":{"1":"ip","6":"status"},"AggregateOn":"Sum","Contribution":{"Keys":["ip","5"],"ValueOf":"7",)"
       R"("Filters":[{"Match":"status","GreaterThan":399},{"Match":"status","NotEqualTo":404}]}})");
   Contribution c;
-  ASSERT_TRUE(rule.Evaluate(
-      R"(10.1.1.1 - - [10/Oct/2000:13:25:15 -0700] "GET /x HTTP/1.0" 500 1534)", c));
+  ASSERT_TRUE(
+      rule.Evaluate(R"(10.1.1.1 - - [10/Oct/2000:13:25:15 -0700] "GET /x HTTP/1.0" 500 1534)", c));
   EXPECT_EQ(Rule::SplitContributor(c.contributor),
             (std::vector<std::string>{"10.1.1.1", "GET /x HTTP/1.0"}));
   EXPECT_EQ(c.value, 1534);
@@ -168,17 +174,21 @@ TEST(RuleTest, InvalidRulesAreRefusedWithTheReason) {
        "Schema must be"},
       {base + R"("Contribution":{"Keys":["$.a","$.b","$.c","$.d","$.e"]}})", "1 to 4 fields"},
       {base + R"("Contribution":{"Keys":[]}})", "1 to 4 fields"},
-      {base + R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true}]}})",
+      {base +
+           R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true},{"Match":"$.a","IsPresent":true}]}})",
        "at most 4 filters"},
       {base + R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","Contains":["x"]}]}})",
        "unknown operator 'Contains'"},
-      {base + R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","In":["1","2","3","4","5","6","7","8","9","10","11"]}]}})",
+      {base +
+           R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","In":["1","2","3","4","5","6","7","8","9","10","11"]}]}})",
        "1 to 10 values"},
-      {base + R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","In":["x"],"NotIn":["y"]}]}})",
+      {base +
+           R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","In":["x"],"NotIn":["y"]}]}})",
        "exactly one operator"},
       {base + R"("Contribution":{"Keys":["$.a"],"Filters":[{"Match":"$.a","EqualTo":"200"}]}})",
        "must be a number"},
-      {base + R"("Contribution":{"Keys":["$.a"],"ValueOf":"$.b"}})", "only be used with AggregateOn Sum"},
+      {base + R"("Contribution":{"Keys":["$.a"],"ValueOf":"$.b"}})",
+       "only be used with AggregateOn Sum"},
       {base + R"("Contribution":{"Keys":["ip"]}})", "not a JSON field"},
       {base + R"("Contribution":{"Keys":["$.a[x]"]}})", "malformed array index"},
       {R"({"Schema":{"Name":"CloudWatchLogRule","Version":1},"LogGroupNames":["g"],"LogGroupARNs":["arn:aws:logs:us-east-1:123456789012:log-group:g"],"LogFormat":"JSON","AggregateOn":"Count","Contribution":{"Keys":["$.a"]}})",

@@ -134,7 +134,8 @@ Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, co
   return json::object();
 }
 
-Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
+Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s,
+                             const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
   LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
   LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
@@ -143,7 +144,8 @@ Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s, c
   return json::object();
 }
 
-Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
+Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
+                               const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logGroupNamePrefix", ""));
   LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
   LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 50, 50));
@@ -163,7 +165,8 @@ Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
   return out;
 }
 
-Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
+Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s,
+                                const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logStreamNamePrefix", ""));
   LAMBKIN_ASSIGN_OR_RETURN(std::string order, in.String("orderBy", "LogStreamName"));
@@ -298,7 +301,8 @@ Result<json> GetLogEvents(logs::LogStore* store, const functions::Scope& s, cons
   return out;
 }
 
-Result<json> FilterLogEvents(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
+Result<json> FilterLogEvents(logs::LogStore* store, const functions::Scope& s,
+                             const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOf(in));
   LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> streams, in.StringList("logStreamNames"));
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logStreamNamePrefix", ""));
