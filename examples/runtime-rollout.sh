@@ -3,10 +3,11 @@
 #   functions in all three update modes, a patched Python runtime version published,
 #   phase 1 (creates and updates take it), phase 2 (the sweep migrates Auto versions, wave by
 #   wave), a function that breaks on the new version and is pinned back by its owner, and the
-#   rollout status and per-function history along the way.
-# The Lambda API calls are plain HTTPS-style requests signed with SigV4 by curl, exactly what
+#   rollout status and per-function history along the way; at the end, the Contributor Insights
+#   report of INIT_START lines per runtime version shows the transition as a chart.
+# The Lambda and CloudWatch API calls are plain HTTPS-style requests signed with SigV4 by curl, exactly what
 # an AWS SDK sends. Run from the repository root after `make build`:
-#   examples/runtime-rollout.sh
+#   examples/runtime-rollout.sh            (CHART=transition.png also writes the chart as an image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAMBKIN=${LAMBKIN:-build/src/lambkin}
@@ -21,7 +22,8 @@ cat > "$work/config.json" <<'JSON'
   "regions": {"default_region": "us-east-1", "runtime_management": ["us-east-1", "eu-west-1"],
               "without_runtime_management": ["cn-north-1"]},
   "rollout": {"pacing": {"high": {"regions_per_wave": 1}},
-              "gate": {"min_samples": 3, "max_bake_extensions": 1}}
+              "gate": {"min_samples": 3, "max_bake_extensions": 1}},
+  "execution": {"idle_timeout_ms": 50}
 }
 JSON
 "$LAMBKIN" serve --data "$work/data" --listen 127.0.0.1:0 --clock simulated \
@@ -41,6 +43,12 @@ lambda() {
   shift 3
   curl -sS --fail-with-body --aws-sigv4 "aws:amz:$region:lambda" --user "$KEY:$SECRET" \
     -X "$method" -H 'Content-Type: application/json' "$LAMBKIN_ENDPOINT$path" "$@"
+}
+# cloudwatch OPERATION JSON: a SigV4-signed CloudWatch call (AWS JSON 1.0).
+cloudwatch() {
+  curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:monitoring" --user "$KEY:$SECRET" \
+    -H 'Content-Type: application/x-amz-json-1.0' \
+    -H "X-Amz-Target: GraniteServiceVersion20100801.$1" "$LAMBKIN_ENDPOINT/" -d "$2"
 }
 # A handler that answers with its runtime version, and raises on BREAK_ON.
 zip_b64() {
@@ -77,11 +85,29 @@ invoke() {  # invoke REGION NAME
   out=$(lambda "$1" POST "/2015-03-31/functions/$2/invocations" -d '{}' -D "$work/headers")
   if grep -qi '^x-amz-function-error' "$work/headers"; then echo "$2: ERROR $out"; else echo "$2: $out"; fi
 }
+# Everyday traffic in us-east-1. The functions are quiet (the config's 50 ms idle timeout), so
+# every invocation starts a new execution environment, which logs INIT_START.
+quiet=(orders billing legacy)
+traffic() {
+  for fn in "${quiet[@]}"; do lambda us-east-1 POST "/2015-03-31/functions/$fn/invocations" -d '{}' > /dev/null; done
+  lambda us-east-1 POST "/2015-03-31/functions/orders/invocations?Qualifier=1" -d '{}' > /dev/null
+  sleep 0.15
+}
+# advance DURATION TIMES: move the simulated clock on, with traffic after each step.
+advance() {
+  for _ in $(seq "$2"); do "$LAMBKIN" clock advance "$1" > /dev/null; traffic; done
+  "$LAMBKIN" clock show
+}
 show() {  # show REGION NAME...
   local region=$1
   shift
   for fn in "$@"; do printf '  %-10s %-14s %s\n' "$region" "$fn" "$(runtime_of "$region" "$fn")"; done
 }
+
+step "A Contributor Insights rule counts INIT_START lines per runtime version (the Lambda docs' rule)"
+rule='{"Schema":{"Name":"CloudWatchLogRule","Version":1},"AggregateOn":"Count","Contribution":{"Filters":[{"Match":"eventType","In":["INIT_START"]}],"Keys":["runtimeVersion","runtimeVersionArn"]},"LogFormat":"CLF","LogGroupNames":["/aws/lambda/*"],"Fields":{"1":"eventType","4":"runtimeVersion","8":"runtimeVersionArn"}}'
+cloudwatch PutInsightRule "$($PY -c 'import json,sys; print(json.dumps({"RuleName": "RuntimeVersions", "RuleDefinition": sys.argv[1]}))' "$rule")"
+cloudwatch DescribeInsightRules '{}' | json "[(r['Name'], r['State']) for r in d['InsightRules']]"
 
 step "Functions on $family.v1 in all three update modes"
 create us-east-1 orders            # Auto (the default)
@@ -100,6 +126,7 @@ invoke us-east-1 reports
 show us-east-1 orders billing legacy reports
 show eu-west-1 catalog
 show cn-north-1 shop
+advance 6h 4
 
 step "An operator publishes $family.v2 (severity high: phase 2 after 2 days, 6 h bakes)"
 "$LAMBKIN" runtime publish --runtime "$runtime" --version 2 --bundle runtimes/python3 \
@@ -110,17 +137,19 @@ step "Phase 1 in us-east-1: new and updated functions take v2; the others keep v
 create us-east-1 signup
 lambda us-east-1 PUT /2015-03-31/functions/billing/configuration -d '{"Description":"deploy"}' > /dev/null
 show us-east-1 signup billing orders reports
+quiet+=(signup)
+traffic
 
 step "6 hours later the first wave has baked: eu-west-1 starts phase 1"
-"$LAMBKIN" clock advance 6h
+advance 6h 1
 "$LAMBKIN" rollout status --events 0
 
 step "2 days after publish: phase 2 in us-east-1 sweeps Auto versions in batches"
-"$LAMBKIN" clock advance 42h
+advance 6h 7
 "$LAMBKIN" rollout status --events 4
 
 step "A week later the rollout is complete in every region"
-"$LAMBKIN" clock advance 7d
+advance 6h 28
 "$LAMBKIN" rollout status --events 0
 show us-east-1 orders billing legacy reports
 printf '  %-10s %-14s %s\n' us-east-1 "orders:1" "$(runtime_of us-east-1 orders 1)"
@@ -138,3 +167,7 @@ step "Its history: every runtime version change, with time and cause"
 
 step "INIT_START of each new execution environment shows the runtime version it ran"
 "$LAMBKIN" logs tail reports --since-minutes 20000 | grep INIT_START
+
+step "The transition, as the Contributor Insights rule saw it: $family.v1 falls, v2 rises"
+"$LAMBKIN" insights report RuntimeVersions --period 6h --since 10d --width 60 --height 9 \
+  ${CHART:+--png "$CHART"}

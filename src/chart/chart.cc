@@ -64,11 +64,11 @@ std::string RenderText(const Chart& chart, int width, int height, bool color) {
   Scale scale = ScaleFor(chart);
   std::vector<std::vector<Cell>> grid(height, std::vector<Cell>(width));
   auto column = [&](size_t i) {
-    return n == 1 ? width / 2 : static_cast<int>(std::lround(static_cast<double>(i) * (width - 1) / static_cast<double>(n - 1)));
+    return n == 1 ? width / 2
+                  : static_cast<int>(std::lround(static_cast<double>(i) * (width - 1) /
+                                                 static_cast<double>(n - 1)));
   };
-  auto row = [&](double v) {
-    return static_cast<int>(std::lround(v / scale.max * (height - 1)));
-  };
+  auto row = [&](double v) { return static_cast<int>(std::lround(v / scale.max * (height - 1))); };
   // Lines first, every series; then the points on top, so no datapoint is hidden by a line.
   for (int s = 0; s < static_cast<int>(chart.series.size()); ++s) {
     const auto& values = chart.series[s].values;
@@ -125,8 +125,9 @@ std::string RenderText(const Chart& chart, int width, int height, bool color) {
     const auto& series = chart.series[s];
     double total = 0;
     for (double v : series.values) total += v;
-    std::string glyph = color ? fmt::format("{}{}{}", kColors[s % kStyles], kGlyphs[s % kStyles], kReset)
-                              : kGlyphs[s % kStyles];
+    std::string glyph =
+        color ? fmt::format("{}{}{}", kColors[s % kStyles], kGlyphs[s % kStyles], kReset)
+              : kGlyphs[s % kStyles];
     out += fmt::format("  {} {:<24} {:>8}  {}\n", glyph, series.label, NumberLabel(total),
                        series.detail);
   }

@@ -12,8 +12,8 @@
 namespace lambkin::chart {
 
 struct Series {
-  std::string label;   // the legend's name, e.g. a runtime version
-  std::string detail;  // a second legend column, e.g. its ARN
+  std::string label;           // the legend's name, e.g. a runtime version
+  std::string detail;          // a second legend column, e.g. its ARN
   std::vector<double> values;  // one per slot of Chart::times_ms
 };
 

@@ -66,7 +66,8 @@ void Draw(cairo_t* cr, const Chart& chart) {
   cairo_stroke(cr);
   size_t n = chart.times_ms.size();
   auto px = [&](size_t i) {
-    return n <= 1 ? (x0 + x1) / 2 : x0 + (x1 - x0) * static_cast<double>(i) / static_cast<double>(n - 1);
+    return n <= 1 ? (x0 + x1) / 2
+                  : x0 + (x1 - x0) * static_cast<double>(i) / static_cast<double>(n - 1);
   };
   auto py = [&](double v) { return y0 - (y0 - y1) * v / scale.max; };
   // Time labels: up to 6, evenly spread.
@@ -75,7 +76,8 @@ void Draw(cairo_t* cr, const Chart& chart) {
     size_t labels = std::min<size_t>(n, 6);
     for (size_t k = 0; k < labels; ++k) {
       size_t i = labels == 1 ? 0 : k * (n - 1) / (labels - 1);
-      Text(cr, px(i), y0 + 20, TimeLabel(chart.times_ms[i], span), 12, 0.5);
+      double align = labels == 1 ? 0.5 : static_cast<double>(k) / static_cast<double>(labels - 1);
+      Text(cr, px(i), y0 + 20, TimeLabel(chart.times_ms[i], span), 12, align);
     }
     Text(cr, x1, y0 + 40, "UTC", 11, 1);
   }
@@ -84,6 +86,7 @@ void Draw(cairo_t* cr, const Chart& chart) {
     const Rgb& c = kPalette[s % std::size(kPalette)];
     cairo_set_source_rgb(cr, c.r, c.g, c.b);
     cairo_set_line_width(cr, 2.5);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     const auto& values = chart.series[s].values;
     for (size_t i = 0; i < n; ++i) {
       if (i == 0) {
@@ -104,8 +107,9 @@ void Draw(cairo_t* cr, const Chart& chart) {
     double total = 0;
     for (double v : values) total += v;
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    Text(cr, kLeft + 22, ly, fmt::format("{}  ({})  {}", chart.series[s].label, NumberLabel(total),
-                                         chart.series[s].detail),
+    Text(cr, kLeft + 22, ly,
+         fmt::format("{}  ({})  {}", chart.series[s].label, NumberLabel(total),
+                     chart.series[s].detail),
          12, 0);
   }
 }
@@ -113,8 +117,8 @@ void Draw(cairo_t* cr, const Chart& chart) {
 Status Finish(cairo_surface_t* surface, cairo_t* cr, const std::string& path, bool png) {
   cairo_destroy(cr);
   cairo_surface_flush(surface);
-  cairo_status_t st = png ? cairo_surface_write_to_png(surface, path.c_str())
-                          : cairo_surface_status(surface);
+  cairo_status_t st =
+      png ? cairo_surface_write_to_png(surface, path.c_str()) : cairo_surface_status(surface);
   cairo_surface_finish(surface);
   if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(surface);
   cairo_surface_destroy(surface);

@@ -28,10 +28,9 @@ chart::Chart ChartOf(const json& report, const std::string& period_text) {
   chart::Chart c;
   int64_t period_ms = report["PeriodSeconds"].get<int64_t>() * 1000;
   int64_t start = report["StartMillis"], end = report["EndMillis"];
-  c.title = fmt::format("{}: {} per {} ({}, {} – {})", report["Rule"].get<std::string>(),
+  c.title = fmt::format("{}: {} per {}, {}", report["Rule"].get<std::string>(),
                         report["AggregationStatistic"].get<std::string>(), period_text,
-                        report["Region"].get<std::string>(), FormatAwsTimestamp(start),
-                        FormatAwsTimestamp(end));
+                        report["Region"].get<std::string>());
   c.y_label = report["AggregationStatistic"].get<std::string>();
   std::map<int64_t, size_t> slot;
   for (int64_t t = start / period_ms * period_ms; t < end; t += period_ms) {
@@ -60,10 +59,11 @@ chart::Chart ChartOf(const json& report, const std::string& period_text) {
 int InsightsReport(const AdminOptions& o, const InsightsReportOptions& r) {
   std::optional<int64_t> period = ParseDurationMillis(r.period);
   std::optional<int64_t> since = ParseDurationMillis(r.since);
-  if (!period || !since) return Fail(InvalidParameter("--period and --since take durations such as 5m, 6h, 3d"));
-  std::string path = fmt::format("/lambkin/v1/insights/report?rule={}&period={}&since={}&max={}",
-                                 UrlEncode(r.rule), *period / 1000, UrlEncode(r.since),
-                                 r.max_contributors);
+  if (!period || !since)
+    return Fail(InvalidParameter("--period and --since take durations such as 5m, 6h, 3d"));
+  std::string path =
+      fmt::format("/lambkin/v1/insights/report?rule={}&period={}&since={}&max={}",
+                  UrlEncode(r.rule), *period / 1000, UrlEncode(r.since), r.max_contributors);
   if (!r.region.empty()) path += "&region=" + UrlEncode(r.region);
   Result<json> report = AdminCall(o.endpoint, path);
   if (!report.ok()) return Fail(report.status());

@@ -9,7 +9,7 @@ import { lambkinBin } from './helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-test('examples/runtime-rollout.sh: phase 1, phase 2, the pin back, status and history', async () => {
+test('examples/runtime-rollout.sh: phase 1, phase 2, the pin back, status, history and the Contributor Insights chart', async () => {
   const { stdout } = await promisify(execFile)(path.join(root, 'examples', 'runtime-rollout.sh'), [],
     { env: { ...process.env, LAMBKIN: lambkinBin }, timeout: 120000 });
   const section = (title) => {
@@ -44,4 +44,25 @@ test('examples/runtime-rollout.sh: phase 1, phase 2, the pin back, status and hi
   assert.match(history, /create \(phase 1\)\n.*phase-2 sweep \(batch \d\)\n.*Manual\s+Manual pin/);
   const inits = section('INIT_START').split('\n').filter((l) => l.includes('INIT_START Runtime Version'));
   assert.deepEqual(inits.map((l) => l.match(v('\\d'))[0].slice(-2)), ['v1', 'v2', 'v1']);
+
+  assert.match(section('A Contributor Insights rule'), /\[\('RuntimeVersions', 'ENABLED'\)\]/);
+  // The chart: a legend line per runtime version; v1 is above v2 early on and below it late.
+  const chart = section('The transition').split('\n');
+  const glyphOf = {};
+  for (const l of chart) {
+    const m = l.match(/^ {2}(\S) python:3\.\d+\.(v\d)\s+(\d+)\s+arn:aws:lambda:us-east-1::runtime:/);
+    if (m) glyphOf[m[2]] = m[1];
+  }
+  assert.deepEqual(Object.keys(glyphOf).sort(), ['v1', 'v2']);
+  const plot = chart.filter((l) => /^\s*\d* [┤│]/.test(l)).map((l) => [...l.replace(/^\s*\d* [┤│]/, '')]);
+  assert.equal(plot.length, 9);
+  const height = (glyph, from, to) => {
+    const hs = [];
+    plot.forEach((cells, row) => cells.forEach((c, col) => {
+      if (c === glyph && col >= from && col < to) hs.push(plot.length - row);
+    }));
+    return hs.reduce((a, b) => a + b, 0) / hs.length;
+  };
+  assert.ok(height(glyphOf.v1, 2, 10) > height(glyphOf.v2, 2, 10), 'v1 leads before the rollout');
+  assert.ok(height(glyphOf.v2, 30, 60) > height(glyphOf.v1, 30, 60), 'v2 leads after it');
 });

@@ -3,7 +3,9 @@
 // language, reports, errors, and durability.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -14,7 +16,7 @@ import {
   CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { startServer, makeZip, role, awsError, devCredentials, runtimeVersions } from './helpers.mjs';
+import { startServer, makeZip, role, awsError, devCredentials, runtimeVersions, lambkinBin } from './helpers.mjs';
 
 // Exactly as https://docs.aws.amazon.com/lambda/latest/dg/runtime-management-identify.html gives it.
 const lambdaRule = '{"Schema":{"Name":"CloudWatchLogRule","Version":1},"AggregateOn":"Count","Contribution":{"Filters":[{"Match":"eventType","In":["INIT_START"]}],"Keys":["runtimeVersion","runtimeVersionArn"]},"LogFormat":"CLF","LogGroupNames":["/aws/lambda/*"],"Fields":{"1":"eventType","4":"runtimeVersion","8":"runtimeVersionArn"}}';
@@ -258,5 +260,35 @@ test('Counted events and rules survive SIGKILL and restart', async () => {
     assert.equal(after.AggregateValue, 4);
   } finally {
     await second.stop();
+  }
+});
+
+test('lambkin insights report draws the chart in the terminal and writes PNG and SVG images', async () => {
+  const server = await startServer();
+  try {
+    const cw = cwClient(server.endpoint);
+    await cw.send(new PutInsightRuleCommand({ RuleName: 'RuntimeVersions', RuleDefinition: lambdaRule }));
+    const base = Math.floor(Date.now() / 300000) * 300000 - 3600000;
+    await putLines(logsClient(server.endpoint), '/aws/lambda/cli', 's', base,
+      [[0, initStart(20)], [0, initStart(20)], [5, initStart(20)], [5, initStart(21)], [10, initStart(21)], [10, initStart(21)]]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-chart-'));
+    const cli = (...args) => promisify(execFile)(lambkinBin, ['insights', 'report', ...args],
+      { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } });
+    const { stdout } = await cli('RuntimeVersions', '--period', '5m', '--since', '2h',
+      '--png', path.join(dir, 'c.png'), '--svg', path.join(dir, 'c.svg'));
+    assert.match(stdout, /^RuntimeVersions: Count per 5m, us-east-1\n/);
+    assert.match(stdout, /\n {2}● python:3\.12\.v20\s+3\s+arn:aws:lambda:us-east-1::runtime:/);
+    assert.match(stdout, /\n {2}■ python:3\.12\.v21\s+3\s+arn:aws:lambda:us-east-1::runtime:/);
+    assert.match(stdout, /UTC\n/);
+    assert.equal(readFileSync(path.join(dir, 'c.png')).subarray(1, 4).toString(), 'PNG');
+    assert.match(readFileSync(path.join(dir, 'c.svg'), 'utf8'), /<svg/);
+    const json = JSON.parse((await cli('RuntimeVersions', '--period', '5m', '--since', '2h', '--json')).stdout);
+    assert.equal(json.AggregateValue, 6);
+    assert.deepEqual(json.MetricDatapoints.map((p) => p.UniqueContributors), [1, 2, 1]);
+    const missing = await cli('nope').catch((e) => e);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Rule nope does not exist/);
+  } finally {
+    await server.stop();
   }
 });
