@@ -59,6 +59,7 @@ bench: build
 	$(BUILD)/bench/http_throughput_bench --lambkin $(BUILD)/src/lambkin
 	$(BUILD)/bench/invoke_bench --lambkin $(BUILD)/src/lambkin --bootstrap $(BUILD)/bench/minimal_bootstrap
 	$(BUILD)/bench/sweep_bench
+	$(BUILD)/bench/insights_bench
 
 lint:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }
