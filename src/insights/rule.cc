@@ -376,6 +376,19 @@ Result<Rule> Rule::Parse(std::string_view definition) {
       rule.filters_.push_back(std::move(f));
     }
   }
+  // A field's value is a substring of its CLF message, so a message that contains none of an
+  // In/StartsWith filter's values cannot match. Splitting the first two fields is cheaper than
+  // searching the whole message, so only filters further in are worth it.
+  for (const auto& f : rule.filters_) {
+    bool strings = f.op == FilterOp::kIn || f.op == FilterOp::kStartsWith;
+    if (rule.format_ != LogFormat::kClf || !strings || f.field.position <= 2) continue;
+    if (std::any_of(f.strings.begin(), f.strings.end(),
+                    [](const std::string& v) { return v.empty(); })) {
+      continue;
+    }
+    rule.required_any_ = f.strings;
+    break;
+  }
   return rule;
 }
 
@@ -393,6 +406,12 @@ bool Rule::Evaluate(std::string_view message, Contribution& out) const {
 }
 
 bool Rule::EvaluateClf(std::string_view message, Contribution& out) const {
+  if (!required_any_.empty() &&
+      std::none_of(required_any_.begin(), required_any_.end(), [&](const std::string& v) {
+        return message.find(v) != std::string_view::npos;
+      })) {
+    return false;
+  }
   logs::ClfFields fields(message);
   for (const auto& f : filters_) {
     const std::string_view* v = fields.Get(f.field.position);

@@ -105,6 +105,9 @@ class Rule {
   std::vector<std::string> key_labels_;
   std::optional<FieldRef> value_of_;
   std::vector<RuleFilter> filters_;
+  // CLF rules: strings one of which every matching message contains (a string filter's values),
+  // checked before splitting fields when the filter looks past the first fields.
+  std::vector<std::string> required_any_;
 };
 
 }  // namespace lambkin::insights
