@@ -79,8 +79,9 @@ std::string Line(uint64_t i, std::mt19937_64& rng) {
           "MB\tMax Memory Used: 40 MB",
           rid);
     default:
-      return fmt::format("[INFO]\t2026-11-21T10:00:00.000Z\t{}\tprocessing order {} for customer {}",
-                         rid, i, i % 977);
+      return fmt::format(
+          "[INFO]\t2026-11-21T10:00:00.000Z\t{}\tprocessing order {} for customer {}", rid, i,
+          i % 977);
   }
 }
 
@@ -147,9 +148,10 @@ int main(int argc, char** argv) {
         for (const auto& m : sample) matched += rule->Evaluate(m, c) ? 1 : 0;
       }
     });
-    std::printf("evaluation: Lambda rule on %zu lines x5: %.1f ns/event (%lu matched; aim <= 1000 ns)\n",
-                sample.size(), t * 1e9 / (5.0 * static_cast<double>(sample.size())),
-                static_cast<unsigned long>(matched));
+    std::printf(
+        "evaluation: Lambda rule on %zu lines x5: %.1f ns/event (%lu matched; aim <= 1000 ns)\n",
+        sample.size(), t * 1e9 / (5.0 * static_cast<double>(sample.size())),
+        static_cast<unsigned long>(matched));
     std::fflush(stdout);
   }
 
@@ -215,8 +217,8 @@ int main(int argc, char** argv) {
     std::printf(
         "backfill %-14s %.3f s, %lu events read, %lu matched: %.0f MB/s, ratio vs grep %.2f "
         "(aim >= 1)\n",
-        name, t, static_cast<unsigned long>(stats.events), static_cast<unsigned long>(stats.matched),
-        rate / 1e6, rate / grep_rate);
+        name, t, static_cast<unsigned long>(stats.events),
+        static_cast<unsigned long>(stats.matched), rate / 1e6, rate / grep_rate);
   }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);

@@ -1,11 +1,15 @@
 #include "insightsapi/insights_api.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <ctime>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/crypto.h"
 #include "iam/caller.h"
 #include "server/json_input.h"
 
@@ -124,6 +128,12 @@ json Failures(const std::vector<insights::RuleFailure>& failures) {
 
 double Seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
+// A double as the query protocol writes it: integral values without a fraction.
+std::string NumberText(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.1f}", v);
+  return fmt::format("{}", v);
+}
+
 Result<json> PutInsightRule(insights::InsightRules* rules, const functions::Scope& s,
                             const JsonInput& in) {
   insights::PutRuleRequest req;
@@ -231,9 +241,223 @@ Result<json> GetInsightRuleReport(insights::InsightRules* rules, const functions
 
 }  // namespace
 
+// The Query protocol (older SDKs): a form body Action=<Op>&Version=2010-08-01&..., replies in
+// XML. Its inputs become the JSON 1.0 shapes: "X.member.N" lists, "Tags.member.N.Key" lists of
+// structures, ISO 8601 timestamps as epoch seconds, numbers and booleans by member name.
+namespace {
+
+std::string FormDecode(std::string_view text) {
+  std::string plus(text);
+  std::replace(plus.begin(), plus.end(), '+', ' ');
+  return server::PercentDecode(plus).value_or(plus);
+}
+
+std::optional<double> ParseIso8601(const std::string& text) {
+  std::tm tm{};
+  int frac_start = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac_start) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  double seconds = static_cast<double>(timegm(&tm));
+  std::string_view rest = std::string_view(text).substr(static_cast<size_t>(frac_start));
+  if (rest.starts_with('.')) {
+    size_t digits = rest.find_first_not_of("0123456789", 1);
+    std::string frac(rest.substr(0, digits));
+    seconds += std::stod("0" + frac);
+    rest.remove_prefix(frac.size());
+  }
+  if (rest.empty() || rest == "Z" || rest == "+00:00") return seconds;
+  return std::nullopt;
+}
+
+Result<json> FormToJson(const std::string& body, std::string& action) {
+  static const std::set<std::string> kInts = {"Period", "MaxContributorCount", "MaxResults"};
+  static const std::set<std::string> kTimes = {"StartTime", "EndTime"};
+  json out = json::object();
+  size_t start = 0;
+  while (start <= body.size()) {
+    size_t amp = body.find('&', start);
+    if (amp == std::string::npos) amp = body.size();
+    std::string_view pair(body.data() + start, amp - start);
+    start = amp + 1;
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key = FormDecode(pair.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : FormDecode(pair.substr(eq + 1));
+    if (key == "Action") {
+      action = value;
+      continue;
+    }
+    if (key == "Version") continue;
+    // Walk "A.member.1.B" into out["A"][0]["B"].
+    json* at = &out;
+    std::string leaf;
+    size_t kstart = 0;
+    std::vector<std::string> parts;
+    while (kstart <= key.size()) {
+      size_t dot = key.find('.', kstart);
+      if (dot == std::string::npos) dot = key.size();
+      parts.push_back(key.substr(kstart, dot - kstart));
+      kstart = dot + 1;
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+      bool last = i + 1 == parts.size();
+      if (parts[i] == "member" && i + 1 < parts.size()) {
+        size_t index = 0;
+        auto [end, ec] =
+            std::from_chars(parts[i + 1].data(), parts[i + 1].data() + parts[i + 1].size(), index);
+        if (ec != std::errc() || index < 1 || index > 1000)
+          return Invalid(fmt::format("Malformed parameter {}", key));
+        if (!at->is_array()) *at = json::array();
+        while (at->size() < index) at->push_back(nullptr);
+        at = &(*at)[index - 1];
+        ++i;
+        if (i + 1 == parts.size()) *at = value;
+        continue;
+      }
+      if (!at->is_object()) *at = json::object();
+      at = &(*at)[parts[i]];
+      leaf = parts[i];
+      if (last) {
+        if (kInts.contains(leaf)) {
+          int64_t n = 0;
+          auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+          if (ec != std::errc() || end != value.data() + value.size()) {
+            return Invalid(fmt::format("The parameter {} must be an integer.", leaf));
+          }
+          *at = n;
+        } else if (kTimes.contains(leaf)) {
+          std::optional<double> t = ParseIso8601(value);
+          if (!t) return Invalid(fmt::format("The parameter {} must be an ISO 8601 time.", leaf));
+          *at = *t;
+        } else if (leaf == "ApplyOnTransformedLogs") {
+          *at = value == "true";
+        } else {
+          *at = value;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string IsoTime(double seconds) {
+  auto t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void ToXml(const json& j, const std::string& name, std::string& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      out += "<" + k + ">";
+      ToXml(v, k, out);
+      out += "</" + k + ">";
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j) {
+      out += "<member>";
+      ToXml(v, name, out);
+      out += "</member>";
+    }
+  } else if (j.is_string()) {
+    out += XmlEscape(j.get<std::string>());
+  } else if (j.is_boolean()) {
+    out += j.get<bool>() ? "true" : "false";
+  } else if (j.is_number() && name == "Timestamp") {
+    out += IsoTime(j.get<double>());
+  } else if (j.is_number_float()) {
+    out += NumberText(j.get<double>());
+  } else {
+    out += j.dump();
+  }
+}
+
+constexpr char kXmlNamespace[] = "http://monitoring.amazonaws.com/doc/2010-08-01/";
+
+HttpResponse XmlReply(const std::string& op, const json& result) {
+  std::string body = fmt::format("<{}Response xmlns=\"{}\"><{}Result>", op, kXmlNamespace, op);
+  ToXml(result, "", body);
+  body += fmt::format(
+      "</{}Result><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{}Response>", op,
+      RandomUuid(), op);
+  HttpResponse r;
+  r.SetHeader("Content-Type", "text/xml");
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse XmlError(const Status& s) {
+  ErrorKind k = KindOf(s.code());
+  HttpResponse r;
+  r.status = k.status;
+  r.SetHeader("Content-Type", "text/xml");
+  r.body = fmt::format(
+      "<ErrorResponse "
+      "xmlns=\"{}\"><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error>"
+      "<RequestId>{}</RequestId></ErrorResponse>",
+      kXmlNamespace, k.fault, k.query_code, XmlEscape(s.message()), RandomUuid());
+  return r;
+}
+
+}  // namespace
+
+Result<json> InsightsApi::Dispatch(const std::string& op, const functions::Scope& scope,
+                                   const JsonInput& in) const {
+  if (op == "PutInsightRule") return PutInsightRule(rules_, scope, in);
+  if (op == "DescribeInsightRules") return DescribeInsightRules(rules_, scope, in);
+  if (op == "GetInsightRuleReport") {
+    writer_->Flush();
+    return GetInsightRuleReport(rules_, scope, in);
+  }
+  if (op == "DeleteInsightRules" || op == "EnableInsightRules" || op == "DisableInsightRules") {
+    LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> names, RequiredRuleNames(in));
+    LAMBKIN_ASSIGN_OR_RETURN(std::vector<insights::RuleFailure> failures,
+                             op == "DeleteInsightRules"
+                                 ? rules_->Delete(scope, names)
+                                 : rules_->SetState(scope, names, op == "EnableInsightRules"));
+    return Failures(failures);
+  }
+  return Status(StatusCode::kNotImplemented,
+                fmt::format("Lambkin does not implement CloudWatch {}", op));
+}
+
 std::optional<HttpResponse> InsightsApi::Handle(const server::HttpRequest& request) const {
   auto target = request.Header("x-amz-target");
-  if (!target || !target->starts_with(kTargetPrefix)) return std::nullopt;
+  if (!target) return HandleQuery(request);
+  if (!target->starts_with(kTargetPrefix)) return std::nullopt;
   if (request.method != "POST" || !request.path.empty()) {
     return Error({StatusCode::kNotImplemented, "CloudWatch calls are POST /"});
   }
@@ -243,26 +467,27 @@ std::optional<HttpResponse> InsightsApi::Handle(const server::HttpRequest& reque
   if (body.is_discarded() || !body.is_object()) {
     return Error(Invalid("The request body is not a JSON object."));
   }
-  JsonInput in(std::move(body));
-  std::string op = target->substr(kTargetPrefix.size());
-  Result<json> out = Status(StatusCode::kNotImplemented,
-                            fmt::format("Lambkin does not implement CloudWatch {}", op));
-  if (op == "PutInsightRule") out = PutInsightRule(rules_, *scope, in);
-  if (op == "DescribeInsightRules") out = DescribeInsightRules(rules_, *scope, in);
-  if (op == "GetInsightRuleReport") {
-    writer_->Flush();
-    out = GetInsightRuleReport(rules_, *scope, in);
-  }
-  if (op == "DeleteInsightRules" || op == "EnableInsightRules" || op == "DisableInsightRules") {
-    Result<std::vector<std::string>> names = RequiredRuleNames(in);
-    if (!names.ok()) return Error(names.status());
-    Result<std::vector<insights::RuleFailure>> failures =
-        op == "DeleteInsightRules" ? rules_->Delete(*scope, *names)
-                                   : rules_->SetState(*scope, *names, op == "EnableInsightRules");
-    out = failures.ok() ? Result<json>(Failures(*failures)) : Result<json>(failures.status());
-  }
+  Result<json> out =
+      Dispatch(target->substr(kTargetPrefix.size()), *scope, JsonInput(std::move(body)));
   if (!out.ok()) return Error(out.status());
   return Reply(200, *out);
+}
+
+std::optional<HttpResponse> InsightsApi::HandleQuery(const server::HttpRequest& request) const {
+  std::string type = request.Header("content-type").value_or("");
+  if (request.method != "POST" || !request.path.empty() ||
+      !type.starts_with("application/x-www-form-urlencoded") ||
+      request.body.find("Version=2010-08-01") == std::string::npos) {
+    return std::nullopt;
+  }
+  Result<functions::Scope> scope = iam::CallerScope(request, *regions_, account_);
+  if (!scope.ok()) return XmlError(scope.status());
+  std::string action;
+  Result<json> input = FormToJson(request.body, action);
+  if (!input.ok()) return XmlError(input.status());
+  Result<json> out = Dispatch(action, *scope, JsonInput(std::move(*input)));
+  if (!out.ok()) return XmlError(out.status());
+  return XmlReply(action, *out);
 }
 
 }  // namespace lambkin::insightsapi

@@ -3,7 +3,8 @@
 // GraniteServiceVersion20100801.<Operation>): PutInsightRule, DescribeInsightRules,
 // GetInsightRuleReport, DeleteInsightRules, EnableInsightRules, DisableInsightRules. Errors carry
 // CloudWatch's exception names and the x-amzn-query-error header the SDKs map back to them.
-// Thread-safe.
+// The same operations in the Query protocol (form body Action=...&Version=2010-08-01, XML
+// replies), as older SDKs such as Debian's boto3 send them. Thread-safe.
 #pragma once
 
 #include <optional>
@@ -12,6 +13,7 @@
 #include "catalog/regions.h"
 #include "insights/insight_rules.h"
 #include "logs/log_writer.h"
+#include "server/json_input.h"
 #include "server/request.h"
 
 namespace lambkin::insightsapi {
@@ -27,6 +29,10 @@ class InsightsApi {
   std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
 
  private:
+  std::optional<server::HttpResponse> HandleQuery(const server::HttpRequest& request) const;
+  Result<nlohmann::json> Dispatch(const std::string& op, const functions::Scope& scope,
+                                  const server::JsonInput& in) const;
+
   insights::InsightRules* rules_;
   logs::LogWriter* writer_;
   const catalog::RegionSet* regions_;

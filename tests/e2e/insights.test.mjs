@@ -134,7 +134,7 @@ test('JSON rules sum a field, and rules are listed, disabled, enabled and delete
     });
     await cw.send(new PutInsightRuleCommand({ RuleName: 'bytes', RuleDefinition: bytesRule, Tags: [{ Key: 'team', Value: 'edge' }] }));
     await cw.send(new PutInsightRuleCommand({ RuleName: 'rv', RuleDefinition: lambdaRule, RuleState: 'DISABLED' }));
-    const base = Math.floor(Date.now() / 60000) * 60000 - 600000;
+    const base = Math.floor(Date.now() / 600000) * 600000 - 1200000;  // a 10-minute boundary
     const ev = (ip, method, bytes, status = 200) => JSON.stringify({ ip, method, bytes, status });
     await putLines(logs, 'api-gw', 's', base, [
       [0, ev('10.0.0.1', 'PUT', 100)], [0, ev('10.0.0.2', 'PUT', 50)], [1, ev('10.0.0.1', 'PUT', 25)],
@@ -288,6 +288,30 @@ test('lambkin insights report draws the chart in the terminal and writes PNG and
     const missing = await cli('nope').catch((e) => e);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Rule nope does not exist/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('Older SDKs that speak the Query protocol (Debian boto3) work too', async () => {
+  const server = await startServer();
+  try {
+    const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'boto3_insights.py');
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', [script, server.endpoint, lambdaRule]);
+    const out = JSON.parse(stdout);
+    assert.deepEqual(out.rules, [['rv', 'ENABLED', 'CloudWatchLogRule/1']]);
+    assert.deepEqual(out.labels, ['runtimeVersion', 'runtimeVersionArn']);
+    assert.equal(out.total, 3);
+    assert.deepEqual(out.contributors, [
+      [['python:3.12.v21', 'arn:aws:lambda:us-east-1::runtime:bb'], 2, [[-120000, 2]]],
+      [['python:3.12.v20', 'arn:aws:lambda:us-east-1::runtime:aa'], 1, [[-180000, 1]]],
+    ]);
+    assert.deepEqual(out.samples, [1, 2]);
+    assert.deepEqual(out.disable_failures, ['nope']);
+    assert.deepEqual(out.error, ['InvalidParameterValue', 400]);
+    assert.equal(out.missing, 'ResourceNotFound' + 'Exception');
+    assert.deepEqual(out.deleted, []);
+    assert.deepEqual(out.after, []);
   } finally {
     await server.stop();
   }
