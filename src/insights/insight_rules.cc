@@ -367,7 +367,9 @@ Status InsightRules::OnAppend(Txn& txn, const Scope& scope, const std::string& g
 }
 
 Status ReportRequest::Validate() const {
-  auto invalid = [](std::string m) { return Status(StatusCode::kInvalidParameterValue, m); };
+  auto invalid = [](std::string m) {
+    return Status(StatusCode::kInvalidParameterValue, std::move(m));
+  };
   if (end_ms <= start_ms) return invalid("The parameter EndTime must be greater than StartTime.");
   if (period_s < 60 || period_s % 60 != 0) {
     return invalid(
@@ -470,6 +472,7 @@ Result<Report> InsightRules::GetReport(const Scope& scope, const ReportRequest& 
   report.unique_contributors = static_cast<int64_t>(contributors.size());
   bool by_max = request.order_by == "Maximum";
   std::vector<std::pair<const std::string*, Totals*>> ranked;
+  ranked.reserve(contributors.size());
   for (auto& [c, tot] : contributors) ranked.emplace_back(&c, &tot);
   std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
     double va = by_max ? a.second->max : a.second->total;
