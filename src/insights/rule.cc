@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
@@ -203,6 +204,13 @@ Result<RuleFilter> ParseFilter(const Context& ctx, const json& j, size_t n) {
     }
   }
   return f;
+}
+
+// Key values are length-prefixed, so any bytes (a NUL included) stay one value.
+void AppendKey(std::string& contributor, std::string_view value) {
+  auto n = static_cast<uint32_t>(value.size());
+  contributor.append(reinterpret_cast<const char*>(&n), sizeof n);
+  contributor.append(value);
 }
 
 // The text of a JSON leaf as keys and string operators see it; nullopt for null, objects and
@@ -430,8 +438,7 @@ bool Rule::EvaluateClf(std::string_view message, Contribution& out) const {
   for (size_t i = 0; i < keys_.size(); ++i) {
     const std::string_view* v = fields.Get(keys_[i].position);
     if (v == nullptr) return false;
-    if (i > 0) out.contributor.push_back('\0');
-    out.contributor.append(*v);
+    AppendKey(out.contributor, *v);
   }
   out.value = value;
   return true;
@@ -470,8 +477,7 @@ bool Rule::EvaluateJson(std::string_view message, Contribution& out) const {
   for (size_t i = 0; i < keys_.size(); ++i) {
     std::optional<std::string> v = leaf(keys_[i]);
     if (!v) return false;
-    if (i > 0) out.contributor.push_back('\0');
-    out.contributor.append(*v);
+    AppendKey(out.contributor, *v);
   }
   out.value = value;
   return true;
@@ -489,13 +495,14 @@ std::optional<Rule::HeadConstraint> Rule::head_constraint() const {
 
 std::vector<std::string> Rule::SplitContributor(std::string_view contributor) {
   std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t nul = contributor.find('\0', start);
-    out.emplace_back(contributor.substr(start, nul - start));
-    if (nul == std::string_view::npos) return out;
-    start = nul + 1;
+  while (contributor.size() >= sizeof(uint32_t)) {
+    uint32_t n = 0;
+    std::memcpy(&n, contributor.data(), sizeof n);
+    contributor.remove_prefix(sizeof n);
+    out.emplace_back(contributor.substr(0, n));
+    contributor.remove_prefix(std::min<size_t>(n, contributor.size()));
   }
+  return out;
 }
 
 }  // namespace lambkin::insights

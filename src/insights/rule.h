@@ -61,7 +61,8 @@ struct LogGroupSelector {
   bool prefix = false;  // trailing '*'
 };
 
-// What one matching event adds: its contributor (the key values, joined by '\0') and value.
+// What one matching event adds: its contributor (the key values, each length-prefixed; see
+// SplitContributor) and value.
 struct Contribution {
   std::string contributor;
   double value = 1;

@@ -63,6 +63,10 @@ TEST(RuleTest, TheLambdaDocsRuleCountsInitStartByRuntimeVersion) {
   EXPECT_TRUE(Keys(rule, "START RequestId: 1 Version: $LATEST").empty());
   EXPECT_TRUE(Keys(rule, "init_start Runtime Version: x\tRuntime Version ARN: y").empty());
   EXPECT_TRUE(Keys(rule, "INIT_START truncated").empty());  // a key is missing
+  // Any bytes stay inside their key (found by fuzzing: a NUL once split a key in two).
+  using namespace std::string_literals;
+  EXPECT_EQ(Keys(rule, "INIT_START Runtime Version: a\0b\tRuntime Version ARN: \0"s),
+            (std::vector<std::string>{"a\0b"s, "\0"s}));
   functions::Scope home{"123456789012", "us-east-1"};
   EXPECT_TRUE(rule.AppliesTo(home, home, "/aws/lambda/orders"));
   EXPECT_FALSE(rule.AppliesTo(home, home, "/aws/lambdas"));
