@@ -37,9 +37,9 @@ test-e2e: build
 test-sanitize: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) ctest --output-on-failure -j$(JOBS)
 	@scripts/install-deps.sh --with-npm
-	cd tests && ASAN_OPTIONS=detect_leaks=1 LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin npm test
+	cd tests && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin npm test
 
 # A short libFuzzer run of every parser target (clang), seeded from fuzz/corpus/.
 FUZZERS = http_target function_name zip_package lambda_api insight_rule
