@@ -13,6 +13,10 @@ std::string Sha256(std::string_view data);
 // Lowercase hex of `bytes`.
 std::string HexEncode(std::string_view bytes);
 std::string Sha256Hex(std::string_view data);
+// Raw 32-byte HMAC-SHA256 of `data` under `key`.
+std::string HmacSha256(std::string_view key, std::string_view data);
+// Whether two strings are equal, in time that depends only on their lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 std::string Base64Encode(std::string_view bytes);
 // Strict standard base64 (RFC 4648, padding required, whitespace not allowed).

@@ -28,6 +28,8 @@ enum class StatusCode {
   kRequestTooLarge,        // an Invoke payload over its limit
   kAccessDenied,           // caller may not act on the resource
   kUnrecognizedClient,     // unknown credentials or region
+  kInvalidSignature,       // SigV4 signature mismatch, or signed too long ago
+  kIncompleteSignature,    // a malformed SigV4 Authorization header or presigned query
   kUnsupportedMediaType,
   kTooManyRequests,  // throttled; the message is the AWS Reason
   kLimitExceeded,    // a quota (number of resources) would be exceeded

@@ -43,6 +43,10 @@ ErrorKind KindOf(StatusCode code) {
       return {"LimitExceededException", "LimitExceededException", 400, "Sender"};
     case StatusCode::kPreconditionFailed:
       return {"InvalidNextToken", "InvalidNextToken", 400, "Sender"};
+    case StatusCode::kInvalidSignature:
+      return {"InvalidSignatureException", "SignatureDoesNotMatch", 403, "Sender"};
+    case StatusCode::kIncompleteSignature:
+      return {"IncompleteSignature", "IncompleteSignature", 400, "Sender"};
     case StatusCode::kUnrecognizedClient:
       return {"UnrecognizedClientException", "UnrecognizedClient", 403, "Sender"};
     case StatusCode::kAccessDenied:

@@ -18,6 +18,8 @@ constexpr WireError kWireErrors[] = {
     {StatusCode::kTooManyRequests, 429, "TooManyRequestsException", "User", "message"},
     {StatusCode::kAccessDenied, 403, "AccessDeniedException", "", "Message"},
     {StatusCode::kUnrecognizedClient, 403, "UnrecognizedClientException", "", "message"},
+    {StatusCode::kInvalidSignature, 403, "InvalidSignatureException", "", "message"},
+    {StatusCode::kIncompleteSignature, 400, "IncompleteSignature", "", "message"},
     {StatusCode::kUnsupportedMediaType, 415, "UnsupportedMediaTypeException", "User", "message"},
     {StatusCode::kNotImplemented, 404, "UnknownOperationException", "", "message"},
     {StatusCode::kInternal, 500, "ServiceException", "Service", "Message"},

@@ -32,6 +32,10 @@ std::string ErrorName(StatusCode code) {
       return "SerializationException";
     case StatusCode::kUnrecognizedClient:
       return "UnrecognizedClientException";
+    case StatusCode::kInvalidSignature:
+      return "InvalidSignatureException";
+    case StatusCode::kIncompleteSignature:
+      return "IncompleteSignature";
     case StatusCode::kAccessDenied:
       return "AccessDeniedException";
     case StatusCode::kNotImplemented:
@@ -53,7 +57,11 @@ HttpResponse Reply(int status, const json& body) {
 
 HttpResponse Error(const Status& s) {
   std::string name = ErrorName(s.code());
-  HttpResponse r = Reply(s.code() == StatusCode::kInternal ? 500 : 400,
+  bool denied = s.code() == StatusCode::kUnrecognizedClient ||
+                s.code() == StatusCode::kAccessDenied || s.code() == StatusCode::kInvalidSignature;
+  HttpResponse r = Reply(s.code() == StatusCode::kInternal ? 500
+                         : denied                          ? 403
+                                                           : 400,
                          {{"__type", name}, {"message", s.message()}});
   r.SetHeader("x-amzn-ErrorType", name);
   return r;

@@ -1,0 +1,358 @@
+#include "iam/sigv4.h"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "common/crypto.h"
+
+namespace lambkin::iam {
+
+namespace {
+
+constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
+constexpr int64_t kMaxSkewMs = 15LL * 60 * 1000;
+constexpr int64_t kMaxExpiresS = 604800;
+
+Status Incomplete(std::string message) {
+  return {StatusCode::kIncompleteSignature, std::move(message)};
+}
+
+Status Invalid(std::string message) {
+  return {StatusCode::kInvalidSignature, std::move(message)};
+}
+
+bool IsHex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+Result<SigV4Credential> ParseCredential(std::string_view text) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t slash = text.find('/', start);
+    parts.push_back(text.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  if (parts.size() != 5 || parts[4] != "aws4_request" ||
+      std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return p.empty(); })) {
+    return Incomplete(fmt::format(
+        "Credential should be <access key>/<yyyymmdd>/<region>/<service>/aws4_request: '{}'",
+        text));
+  }
+  return SigV4Credential{std::string(parts[0]), std::string(parts[1]), std::string(parts[2]),
+                         std::string(parts[3])};
+}
+
+std::vector<std::string> SplitSignedHeaders(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t semi = text.find(';', start);
+    if (semi == std::string_view::npos) semi = text.size();
+    if (semi > start) out.push_back(Lower(text.substr(start, semi - start)));
+    start = semi + 1;
+  }
+  return out;
+}
+
+// yyyymmddThhmmssZ -> epoch ms.
+std::optional<int64_t> ParseAmzDate(std::string_view d) {
+  if (d.size() != 16 || d[8] != 'T' || d[15] != 'Z') return std::nullopt;
+  std::tm tm{};
+  auto num = [&](size_t at, size_t len, int& out) {
+    auto [end, ec] = std::from_chars(d.data() + at, d.data() + at + len, out);
+    return ec == std::errc() && end == d.data() + at + len;
+  };
+  if (!num(0, 4, tm.tm_year) || !num(4, 2, tm.tm_mon) || !num(6, 2, tm.tm_mday) ||
+      !num(9, 2, tm.tm_hour) || !num(11, 2, tm.tm_min) || !num(13, 2, tm.tm_sec)) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+std::string FormatAmzDate(int64_t ms) {
+  auto t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[20];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+std::string CanonicalHeaderValue(std::string_view v) {
+  std::string out;
+  bool space = false;
+  for (char c : v) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SigV4Credential::Scope() const {
+  return fmt::format("{}/{}/{}/aws4_request", date, region, service);
+}
+
+Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& request) {
+  SigV4Request sig;
+  if (auto auth = request.Header("authorization")) {
+    std::string_view a(*auth);
+    if (!a.starts_with(kAlgorithm) || a.size() == kAlgorithm.size() ||
+        a[kAlgorithm.size()] != ' ') {
+      return Incomplete(fmt::format(
+          "Authorization header requires the {} algorithm. Authorization={}", kAlgorithm, a));
+    }
+    a.remove_prefix(kAlgorithm.size() + 1);
+    std::optional<std::string_view> credential, signed_headers, signature;
+    size_t start = 0;
+    while (start < a.size()) {
+      size_t comma = a.find(',', start);
+      if (comma == std::string_view::npos) comma = a.size();
+      std::string_view part = a.substr(start, comma - start);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+      size_t eq = part.find('=');
+      if (eq != std::string_view::npos) {
+        std::string_view key = part.substr(0, eq), value = part.substr(eq + 1);
+        if (key == "Credential") credential = value;
+        if (key == "SignedHeaders") signed_headers = value;
+        if (key == "Signature") signature = value;
+      }
+      start = comma + 1;
+    }
+    std::string missing;
+    for (const auto& [name, v] : {std::pair{"Credential", credential},
+                                  std::pair{"Signature", signature},
+                                  std::pair{"SignedHeaders", signed_headers}}) {
+      if (!v) missing += fmt::format("Authorization header requires '{}' parameter. ", name);
+    }
+    std::optional<std::string> date = request.Header("x-amz-date");
+    if (!date) {
+      missing += "Authorization header requires existence of a 'X-Amz-Date' header. ";
+    }
+    if (!missing.empty()) return Incomplete(fmt::format("{}Authorization={}", missing, *auth));
+    LAMBKIN_ASSIGN_OR_RETURN(sig.credential, ParseCredential(*credential));
+    sig.signed_headers = SplitSignedHeaders(*signed_headers);
+    sig.signature = std::string(*signature);
+    sig.amz_date = *date;
+    sig.security_token = request.Header("x-amz-security-token");
+  } else if (auto algorithm = request.Query("X-Amz-Algorithm")) {
+    if (*algorithm != kAlgorithm) {
+      return Incomplete(fmt::format("X-Amz-Algorithm only supports \"{}\"", kAlgorithm));
+    }
+    std::string missing;
+    for (const char* name : {"X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders",
+                             "X-Amz-Signature", "X-Amz-Expires"}) {
+      if (!request.Query(name)) missing += fmt::format("'{}' ", name);
+    }
+    if (!missing.empty()) {
+      return Incomplete(fmt::format("A presigned request requires the query parameters {}",
+                                    missing.substr(0, missing.size() - 1)));
+    }
+    LAMBKIN_ASSIGN_OR_RETURN(sig.credential, ParseCredential(*request.Query("X-Amz-Credential")));
+    sig.amz_date = *request.Query("X-Amz-Date");
+    sig.signed_headers = SplitSignedHeaders(*request.Query("X-Amz-SignedHeaders"));
+    sig.signature = *request.Query("X-Amz-Signature");
+    std::string expires = *request.Query("X-Amz-Expires");
+    auto [end, ec] = std::from_chars(expires.data(), expires.data() + expires.size(), sig.expires_s);
+    if (ec != std::errc() || end != expires.data() + expires.size() || sig.expires_s < 1 ||
+        sig.expires_s > kMaxExpiresS) {
+      return Incomplete(fmt::format("X-Amz-Expires must be a number of seconds from 1 to {}",
+                                    kMaxExpiresS));
+    }
+    sig.presigned = true;
+    sig.security_token = request.Query("X-Amz-Security-Token");
+  } else {
+    return std::optional<SigV4Request>();
+  }
+  if (!IsHex64(sig.signature)) {
+    return Incomplete("The Signature must be 64 lowercase hexadecimal digits.");
+  }
+  if (!ParseAmzDate(sig.amz_date)) {
+    return Incomplete(fmt::format("X-Amz-Date '{}' is not of the form yyyymmddThhmmssZ",
+                                  sig.amz_date));
+  }
+  if (sig.credential.date != sig.amz_date.substr(0, 8)) {
+    return Invalid(fmt::format(
+        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+        "HTTP: '{}' != '{}', from '{}'.",
+        sig.credential.date, sig.amz_date.substr(0, 8), sig.amz_date));
+  }
+  return std::optional<SigV4Request>(std::move(sig));
+}
+
+std::string UriEncode(std::string_view bytes, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(bytes.size());
+  for (char ch : bytes) {
+    auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string CanonicalUri(std::string_view raw_path) {
+  std::vector<std::string_view> segments;
+  size_t start = 0;
+  while (start <= raw_path.size()) {
+    size_t slash = raw_path.find('/', start);
+    if (slash == std::string_view::npos) slash = raw_path.size();
+    std::string_view seg = raw_path.substr(start, slash - start);
+    if (seg == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      segments.push_back(seg);
+    }
+    start = slash + 1;
+  }
+  std::string out;
+  for (auto seg : segments) out += "/" + UriEncode(seg, false);
+  bool trailing = raw_path.size() > 1 && raw_path.back() == '/' && !segments.empty();
+  if (out.empty() || trailing) out += '/';
+  return out;
+}
+
+std::string CanonicalQuery(std::string_view raw_query, bool presigned) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  size_t start = 0;
+  while (start < raw_query.size()) {
+    size_t amp = raw_query.find('&', start);
+    if (amp == std::string_view::npos) amp = raw_query.size();
+    std::string_view pair = raw_query.substr(start, amp - start);
+    start = amp + 1;
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view k = pair.substr(0, eq);
+    std::string_view v = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    std::string key = server::PercentDecode(k).value_or(std::string(k));
+    if (presigned && key == "X-Amz-Signature") continue;
+    std::string value = server::PercentDecode(v).value_or(std::string(v));
+    pairs.emplace_back(UriEncode(key, false), UriEncode(value, false));
+  }
+  std::sort(pairs.begin(), pairs.end());
+  std::string out;
+  for (const auto& [k, v] : pairs) {
+    if (!out.empty()) out += '&';
+    out.append(k).append("=").append(v);
+  }
+  return out;
+}
+
+Result<std::string> CanonicalRequest(const server::HttpRequest& request, const SigV4Request& sig) {
+  std::string_view target(request.target);
+  size_t q = target.find('?');
+  std::string out = request.method + "\n" + CanonicalUri(target.substr(0, q)) + "\n" +
+                    CanonicalQuery(q == std::string_view::npos ? "" : target.substr(q + 1),
+                                   sig.presigned) +
+                    "\n";
+  std::vector<std::string> names = sig.signed_headers;
+  std::sort(names.begin(), names.end());
+  std::optional<std::string> payload_hash;
+  for (const auto& name : names) {
+    std::string joined;
+    bool found = false;
+    for (const auto& [n, v] : request.headers) {
+      if (n != name) continue;
+      if (found) joined += ',';
+      joined += CanonicalHeaderValue(v);
+      found = true;
+    }
+    if (!found) {
+      return Invalid(fmt::format("The header '{}' is listed in SignedHeaders but not sent.", name));
+    }
+    if (name == "x-amz-content-sha256") {
+      // The signature covers the hash; the body must be what was hashed.
+      if (joined != Sha256Hex(request.body)) {
+        return Invalid("The provided 'x-amz-content-sha256' header does not match what was computed.");
+      }
+      payload_hash = joined;
+    }
+    out.append(name).append(":").append(joined).append("\n");
+  }
+  out += "\n";
+  for (size_t i = 0; i < names.size(); ++i) out += (i > 0 ? ";" : "") + names[i];
+  out += "\n" + payload_hash.value_or(Sha256Hex(request.body));
+  return out;
+}
+
+std::string StringToSign(const SigV4Request& sig, std::string_view canonical_request) {
+  return fmt::format("{}\n{}\n{}\n{}", kAlgorithm, sig.amz_date, sig.credential.Scope(),
+                     Sha256Hex(canonical_request));
+}
+
+std::string Signature(std::string_view secret_key, const SigV4Credential& credential,
+                      std::string_view string_to_sign) {
+  std::string key = HmacSha256("AWS4" + std::string(secret_key), credential.date);
+  key = HmacSha256(key, credential.region);
+  key = HmacSha256(key, credential.service);
+  key = HmacSha256(key, "aws4_request");
+  return HexEncode(HmacSha256(key, string_to_sign));
+}
+
+Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
+                   std::string_view secret_key, int64_t now_ms) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string canonical, CanonicalRequest(request, sig));
+  std::string expected = Signature(secret_key, sig.credential, StringToSign(sig, canonical));
+  if (!ConstantTimeEquals(expected, sig.signature)) {
+    return Invalid(
+        "The request signature we calculated does not match the signature you provided. Check "
+        "your AWS Secret Access Key and signing method. Consult the service documentation for "
+        "details.");
+  }
+  int64_t signed_at = *ParseAmzDate(sig.amz_date);
+  if (sig.presigned) {
+    if (now_ms > signed_at + sig.expires_s * 1000) {
+      return Invalid(fmt::format("Request has expired: signed at {}, valid for {} seconds.",
+                                 sig.amz_date, sig.expires_s));
+    }
+    if (signed_at - now_ms > kMaxSkewMs) {
+      return Invalid(fmt::format(
+          "Signature not yet current: {} is still later than {} ({} + 15 min.)", sig.amz_date,
+          FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
+    }
+    return Status::Ok();
+  }
+  if (signed_at < now_ms - kMaxSkewMs) {
+    return Invalid(fmt::format("Signature expired: {} is now earlier than {} ({} - 15 min.)",
+                               sig.amz_date, FormatAmzDate(now_ms - kMaxSkewMs),
+                               FormatAmzDate(now_ms)));
+  }
+  if (signed_at > now_ms + kMaxSkewMs) {
+    return Invalid(fmt::format(
+        "Signature not yet current: {} is still later than {} ({} + 15 min.)", sig.amz_date,
+        FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace lambkin::iam
