@@ -20,9 +20,7 @@ Status Incomplete(std::string message) {
   return {StatusCode::kIncompleteSignature, std::move(message)};
 }
 
-Status Invalid(std::string message) {
-  return {StatusCode::kInvalidSignature, std::move(message)};
-}
+Status Invalid(std::string message) { return {StatusCode::kInvalidSignature, std::move(message)}; }
 
 bool IsHex64(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
@@ -143,9 +141,9 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
       start = comma + 1;
     }
     std::string missing;
-    for (const auto& [name, v] : {std::pair{"Credential", credential},
-                                  std::pair{"Signature", signature},
-                                  std::pair{"SignedHeaders", signed_headers}}) {
+    for (const auto& [name, v] :
+         {std::pair{"Credential", credential}, std::pair{"Signature", signature},
+          std::pair{"SignedHeaders", signed_headers}}) {
       if (!v) missing += fmt::format("Authorization header requires '{}' parameter. ", name);
     }
     std::optional<std::string> date = request.Header("x-amz-date");
@@ -176,11 +174,12 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
     sig.signed_headers = SplitSignedHeaders(*request.Query("X-Amz-SignedHeaders"));
     sig.signature = *request.Query("X-Amz-Signature");
     std::string expires = *request.Query("X-Amz-Expires");
-    auto [end, ec] = std::from_chars(expires.data(), expires.data() + expires.size(), sig.expires_s);
+    auto [end, ec] =
+        std::from_chars(expires.data(), expires.data() + expires.size(), sig.expires_s);
     if (ec != std::errc() || end != expires.data() + expires.size() || sig.expires_s < 1 ||
         sig.expires_s > kMaxExpiresS) {
-      return Incomplete(fmt::format("X-Amz-Expires must be a number of seconds from 1 to {}",
-                                    kMaxExpiresS));
+      return Incomplete(
+          fmt::format("X-Amz-Expires must be a number of seconds from 1 to {}", kMaxExpiresS));
     }
     sig.presigned = true;
     sig.security_token = request.Query("X-Amz-Security-Token");
@@ -191,8 +190,8 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
     return Incomplete("The Signature must be 64 lowercase hexadecimal digits.");
   }
   if (!ParseAmzDate(sig.amz_date)) {
-    return Incomplete(fmt::format("X-Amz-Date '{}' is not of the form yyyymmddThhmmssZ",
-                                  sig.amz_date));
+    return Incomplete(
+        fmt::format("X-Amz-Date '{}' is not of the form yyyymmddThhmmssZ", sig.amz_date));
   }
   if (sig.credential.date != sig.amz_date.substr(0, 8)) {
     return Invalid(fmt::format(
@@ -271,10 +270,9 @@ std::string CanonicalQuery(std::string_view raw_query, bool presigned) {
 Result<std::string> CanonicalRequest(const server::HttpRequest& request, const SigV4Request& sig) {
   std::string_view target(request.target);
   size_t q = target.find('?');
-  std::string out = request.method + "\n" + CanonicalUri(target.substr(0, q)) + "\n" +
-                    CanonicalQuery(q == std::string_view::npos ? "" : target.substr(q + 1),
-                                   sig.presigned) +
-                    "\n";
+  std::string out =
+      request.method + "\n" + CanonicalUri(target.substr(0, q)) + "\n" +
+      CanonicalQuery(q == std::string_view::npos ? "" : target.substr(q + 1), sig.presigned) + "\n";
   std::vector<std::string> names = sig.signed_headers;
   std::sort(names.begin(), names.end());
   std::optional<std::string> payload_hash;
@@ -293,7 +291,8 @@ Result<std::string> CanonicalRequest(const server::HttpRequest& request, const S
     if (name == "x-amz-content-sha256") {
       // The signature covers the hash; the body must be what was hashed.
       if (joined != Sha256Hex(request.body)) {
-        return Invalid("The provided 'x-amz-content-sha256' header does not match what was computed.");
+        return Invalid(
+            "The provided 'x-amz-content-sha256' header does not match what was computed.");
       }
       payload_hash = joined;
     }
@@ -336,9 +335,9 @@ Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
                                  sig.amz_date, sig.expires_s));
     }
     if (signed_at - now_ms > kMaxSkewMs) {
-      return Invalid(fmt::format(
-          "Signature not yet current: {} is still later than {} ({} + 15 min.)", sig.amz_date,
-          FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
+      return Invalid(
+          fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                      sig.amz_date, FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
     }
     return Status::Ok();
   }
@@ -348,9 +347,9 @@ Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
                                FormatAmzDate(now_ms)));
   }
   if (signed_at > now_ms + kMaxSkewMs) {
-    return Invalid(fmt::format(
-        "Signature not yet current: {} is still later than {} ({} + 15 min.)", sig.amz_date,
-        FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
+    return Invalid(
+        fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                    sig.amz_date, FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
   }
   return Status::Ok();
 }

@@ -44,21 +44,32 @@ Status Verify(const server::HttpRequest& r, int64_t now = kNow, const char* secr
 
 const char* const kVectors[] = {
     // get-vanilla-query-unreserved
-    "GET /?-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz HTTP/1.1\n"
+    "GET "
+    "/?-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~"
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz HTTP/1.1\n"
     "Host:example.amazonaws.com\n"
-    "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197\n"
+    "Authorization:AWS4-HMAC-SHA256 "
+    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+    "SignedHeaders=host;x-amz-date, "
+    "Signature=9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197\n"
     "X-Amz-Date:20150830T123600Z\n\n",
     // get-utf8
     "GET /\xe1\x88\xb4 HTTP/1.1\n"
     "Host:example.amazonaws.com\n"
-    "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85\n"
+    "Authorization:AWS4-HMAC-SHA256 "
+    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+    "SignedHeaders=host;x-amz-date, "
+    "Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85\n"
     "X-Amz-Date:20150830T123600Z\n\n",
     // get-header-value-trim
     "GET / HTTP/1.1\n"
     "Host:example.amazonaws.com\n"
     "My-Header1: value1\n"
     "My-Header2: \"a   b   c\"\n"
-    "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;my-header2;x-amz-date, Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736\n"
+    "Authorization:AWS4-HMAC-SHA256 "
+    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+    "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
+    "Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736\n"
     "X-Amz-Date:20150830T123600Z\n\n",
     // get-header-key-duplicate
     "GET / HTTP/1.1\n"
@@ -66,17 +77,26 @@ const char* const kVectors[] = {
     "My-Header1:value2\n"
     "My-Header1:value2\n"
     "My-Header1:value1\n"
-    "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea\n"
+    "Authorization:AWS4-HMAC-SHA256 "
+    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+    "SignedHeaders=host;my-header1;x-amz-date, "
+    "Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea\n"
     "X-Amz-Date:20150830T123600Z\n\n",
     // get-slash-dot-slash-normalized
     "GET /./ HTTP/1.1\n"
     "Host:example.amazonaws.com\n"
-    "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31\n"
+    "Authorization:AWS4-HMAC-SHA256 "
+    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+    "SignedHeaders=host;x-amz-date, "
+    "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31\n"
     "X-Amz-Date:20150830T123600Z\n\n",
     // get-vanilla-with-session-token
     "GET / HTTP/1.1\n"
     "Host:example.amazonaws.com\n"
-    "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8\n"
+    "Authorization:AWS4-HMAC-SHA256 "
+    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+    "SignedHeaders=host;x-amz-date;x-amz-security-token, "
+    "Signature=07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8\n"
     "X-Amz-Date:20150830T123600Z\n"
     "X-Amz-Security-Token:6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267\n\n",
     // post-x-www-form-urlencoded
@@ -85,7 +105,10 @@ const char* const kVectors[] = {
     "Host:example.amazonaws.com\n"
     "Content-Length:13\n"
     "x-amz-content-sha256:9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e\n"
-    "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=d3875051da38690788ef43de4db0d8f280229d82040bfac253562e56c3f20e0b\n"
+    "Authorization:AWS4-HMAC-SHA256 "
+    "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+    "SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, "
+    "Signature=d3875051da38690788ef43de4db0d8f280229d82040bfac253562e56c3f20e0b\n"
     "X-Amz-Date:20150830T123600Z\n\n"
     "Param1=value1",
 };
@@ -164,7 +187,8 @@ TEST(SigV4Test, MalformedCredentialsAreIncomplete) {
             std::string::npos);
   EXPECT_EQ(with_auth("Bearer abc").code(), StatusCode::kIncompleteSignature);
   EXPECT_EQ(with_auth("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service, "
-                      "SignedHeaders=host, Signature=" + sig)
+                      "SignedHeaders=host, Signature=" +
+                      sig)
                 .code(),
             StatusCode::kIncompleteSignature);
   EXPECT_EQ(with_auth("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, "
@@ -172,13 +196,15 @@ TEST(SigV4Test, MalformedCredentialsAreIncomplete) {
                 .code(),
             StatusCode::kIncompleteSignature);
   EXPECT_EQ(with_auth("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, "
-                      "SignedHeaders=host, Signature=" + sig,
+                      "SignedHeaders=host, Signature=" +
+                          sig,
                       /*date=*/false)
                 .code(),
             StatusCode::kIncompleteSignature);
-  Status wrong_day =
-      with_auth("AWS4-HMAC-SHA256 Credential=AKID/20150831/us-east-1/service/aws4_request, "
-                "SignedHeaders=host, Signature=" + sig);
+  Status wrong_day = with_auth(
+      "AWS4-HMAC-SHA256 Credential=AKID/20150831/us-east-1/service/aws4_request, "
+      "SignedHeaders=host, Signature=" +
+      sig);
   EXPECT_EQ(wrong_day.code(), StatusCode::kInvalidSignature);
   EXPECT_NE(wrong_day.message().find("'20150831' != '20150830'"), std::string::npos);
   server::HttpRequest none;
