@@ -1,5 +1,9 @@
 #include "bench_util.h"
 
+#include "common/clock.h"
+#include "iam/authenticator.h"
+#include "iam/sigv4.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,9 +87,21 @@ int Connection::Request(const std::string& method, const std::string& target,
                         const std::string& body, std::string* response_body) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::authorization,
-          "AWS4-HMAC-SHA256 Credential=AKIALAMBKINDEV000001/20240101/us-east-1/lambda/"
-          "aws4_request, SignedHeaders=host, Signature=0");
+  // Signed like an SDK request with the development credentials; a signature stays valid for
+  // 15 minutes, so each distinct request is signed once.
+  std::string key = method + " " + target + "\n" + body;
+  auto signed_headers = signatures_.find(key);
+  if (signed_headers == signatures_.end()) {
+    std::string date = iam::AmzDate(SystemClock().NowMillis());
+    std::vector<std::pair<std::string, std::string>> headers = {{"x-amz-date", date}};
+    iam::SigV4Credential credential{iam::kDevelopmentAccessKey, date.substr(0, 8), "us-east-1",
+                                    "lambda"};
+    headers.emplace_back("authorization",
+                         iam::SignedAuthorization(method, target, headers, body, credential,
+                                                  iam::kDevelopmentSecretKey));
+    signed_headers = signatures_.emplace(key, std::move(headers)).first;
+  }
+  for (const auto& [name, value] : signed_headers->second) req.set(name, value);
   req.keep_alive(true);
   req.body() = body;
   req.prepare_payload();

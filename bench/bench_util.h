@@ -4,7 +4,10 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio.hpp>
 
@@ -33,6 +36,7 @@ class Connection {
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::socket socket_;
   std::string buffer_;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> signatures_;
 };
 
 }  // namespace lambkin::bench

@@ -75,7 +75,7 @@ create() {  # create REGION NAME [BREAK_ON]
 }
 runtime_of() {  # runtime_of REGION NAME [QUALIFIER]
   local arn
-  arn=$(lambda "$1" GET "/2015-03-31/functions/$2/configuration?Qualifier=${3:-\$LATEST}" |
+  arn=$(lambda "$1" GET "/2015-03-31/functions/$2/configuration?Qualifier=${3:-%24LATEST}" |
         json "d['RuntimeVersionConfig']['RuntimeVersionArn']")
   "$LAMBKIN" runtime list --region "$1" --json |
     json "[v['Name'] for v in d['RuntimeVersions'] if '$arn' in v['Arns'].values()][0]"

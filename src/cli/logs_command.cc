@@ -10,17 +10,26 @@
 
 #include "cli/http_client.h"
 #include "common/clock.h"
+#include "iam/authenticator.h"
+#include "iam/sigv4.h"
 
 namespace lambkin::cli {
 
 namespace {
 
-// A development-credential scope naming the region, as any AWS client would send it.
-std::string Authorization(const std::string& region) {
-  return fmt::format(
-      "AWS4-HMAC-SHA256 Credential=AKIALAMBKINDEV000001/20260101/{}/logs/aws4_request, "
-      "SignedHeaders=host;x-amz-target, Signature=0",
-      region);
+// FilterLogEvents as any AWS client sends it: signed with the development credentials.
+Result<ClientResponse> FilterLogEvents(const std::string& endpoint, const std::string& region,
+                                       const std::string& body, int64_t now_ms) {
+  std::string date = iam::AmzDate(now_ms);
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"content-type", "application/x-amz-json-1.1"},
+      {"x-amz-date", date},
+      {"x-amz-target", "Logs_20140328.FilterLogEvents"}};
+  iam::SigV4Credential credential{iam::kDevelopmentAccessKey, date.substr(0, 8), region, "logs"};
+  headers.emplace_back(
+      "authorization",
+      iam::SignedAuthorization("POST", "/", headers, body, credential, iam::kDevelopmentSecretKey));
+  return HttpPost(endpoint, "/", body, headers);
 }
 
 }  // namespace
@@ -36,10 +45,8 @@ int LogsTail(const LogsTailOptions& o) {
     do {
       nlohmann::json req = {{"logGroupName", group}, {"startTime", start}, {"limit", 10000}};
       if (!token.empty()) req["nextToken"] = token;
-      Result<ClientResponse> res = HttpPost(o.endpoint, "/", req.dump(),
-                                            {{"Content-Type", "application/x-amz-json-1.1"},
-                                             {"X-Amz-Target", "Logs_20140328.FilterLogEvents"},
-                                             {"Authorization", Authorization(o.region)}});
+      Result<ClientResponse> res =
+          FilterLogEvents(o.endpoint, o.region, req.dump(), clock.NowMillis());
       if (!res.ok()) {
         std::fprintf(stderr, "lambkin logs tail: %s\n", res.status().message().c_str());
         return 1;

@@ -180,13 +180,16 @@ int Serve(const ServeOptions& options) {
   rollouts.SetObserver(&invoker);
   invoker.SetInvocationObserver(rollouts.health());
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
+  // Development mode: the README's credentials belong to an administrator of the account.
+  iam::Authenticator auth(&config->regions, &system_clock);
+  auth.AddKey({iam::kDevelopmentAccessKey, iam::kDevelopmentSecretKey, config->account,
+               fmt::format("arn:aws:iam::{}:user/lambkin-developer", config->account)});
   lambdaapi::LambdaApi lambda(
-      {&service, catalog->get(), &config->regions, config->account, &invoker, &events});
+      {&service, catalog->get(), &config->regions, &auth, &invoker, &events});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account});
-  logsapi::LogsApi logs_api(&log_store, &log_writer, &config->regions, config->account);
-  insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &config->regions,
-                                        config->account);
+  logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
+  insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
 
   Result<uint16_t> port =
       http.Listen(options.listen, [&](const server::HttpRequest& request, server::Respond respond) {

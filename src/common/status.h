@@ -18,18 +18,19 @@ namespace lambkin {
 
 enum class StatusCode {
   kOk,
-  kValidation,             // a member failed a model constraint (pattern, length, enum, range)
-  kInvalidParameterValue,  // semantically invalid input
-  kInvalidRequestContent,  // body is not valid JSON / wrong types
-  kResourceNotFound,       // the named resource does not exist
-  kResourceConflict,       // the resource exists or is in a conflicting state
-  kPreconditionFailed,     // RevisionId mismatch
-  kRequestEntityTooLarge,  // request or package over a size limit
-  kRequestTooLarge,        // an Invoke payload over its limit
-  kAccessDenied,           // caller may not act on the resource
-  kUnrecognizedClient,     // unknown credentials or region
-  kInvalidSignature,       // SigV4 signature mismatch, or signed too long ago
-  kIncompleteSignature,    // a malformed SigV4 Authorization header or presigned query
+  kValidation,                  // a member failed a model constraint (pattern, length, enum, range)
+  kInvalidParameterValue,       // semantically invalid input
+  kInvalidRequestContent,       // body is not valid JSON / wrong types
+  kResourceNotFound,            // the named resource does not exist
+  kResourceConflict,            // the resource exists or is in a conflicting state
+  kPreconditionFailed,          // RevisionId mismatch
+  kRequestEntityTooLarge,       // request or package over a size limit
+  kRequestTooLarge,             // an Invoke payload over its limit
+  kAccessDenied,                // caller may not act on the resource
+  kUnrecognizedClient,          // unknown credentials or region
+  kInvalidSignature,            // SigV4 signature mismatch, or signed too long ago
+  kIncompleteSignature,         // a malformed SigV4 Authorization header or presigned query
+  kMissingAuthenticationToken,  // a request without SigV4 credentials
   kUnsupportedMediaType,
   kTooManyRequests,  // throttled; the message is the AWS Reason
   kLimitExceeded,    // a quota (number of resources) would be exceeded

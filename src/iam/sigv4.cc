@@ -83,7 +83,9 @@ std::optional<int64_t> ParseAmzDate(std::string_view d) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
-std::string FormatAmzDate(int64_t ms) {
+}  // namespace
+
+std::string AmzDate(int64_t ms) {
   auto t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -91,6 +93,8 @@ std::string FormatAmzDate(int64_t ms) {
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
 }
+
+namespace {
 
 std::string CanonicalHeaderValue(std::string_view v) {
   std::string out;
@@ -318,6 +322,30 @@ std::string Signature(std::string_view secret_key, const SigV4Credential& creden
   return HexEncode(HmacSha256(key, string_to_sign));
 }
 
+std::string SignedAuthorization(std::string_view method, std::string_view target,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                std::string_view body, const SigV4Credential& credential,
+                                std::string_view secret_key) {
+  server::HttpRequest r;
+  r.method = std::string(method);
+  r.target = std::string(target);
+  r.headers = headers;
+  r.body = std::string(body);
+  SigV4Request sig;
+  sig.credential = credential;
+  for (const auto& [name, value] : headers) {
+    sig.signed_headers.push_back(name);
+    if (name == "x-amz-date") sig.amz_date = value;
+  }
+  Result<std::string> canonical = CanonicalRequest(r, sig);  // every header is present
+  std::sort(sig.signed_headers.begin(), sig.signed_headers.end());
+  std::string names;
+  for (const auto& n : sig.signed_headers) names += (names.empty() ? "" : ";") + n;
+  return fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}", kAlgorithm,
+                     credential.access_key, credential.Scope(), names,
+                     Signature(secret_key, credential, StringToSign(sig, *canonical)));
+}
+
 Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
                    std::string_view secret_key, int64_t now_ms) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string canonical, CanonicalRequest(request, sig));
@@ -337,19 +365,18 @@ Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
     if (signed_at - now_ms > kMaxSkewMs) {
       return Invalid(
           fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
-                      sig.amz_date, FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
+                      sig.amz_date, AmzDate(now_ms + kMaxSkewMs), AmzDate(now_ms)));
     }
     return Status::Ok();
   }
   if (signed_at < now_ms - kMaxSkewMs) {
     return Invalid(fmt::format("Signature expired: {} is now earlier than {} ({} - 15 min.)",
-                               sig.amz_date, FormatAmzDate(now_ms - kMaxSkewMs),
-                               FormatAmzDate(now_ms)));
+                               sig.amz_date, AmzDate(now_ms - kMaxSkewMs), AmzDate(now_ms)));
   }
   if (signed_at > now_ms + kMaxSkewMs) {
     return Invalid(
         fmt::format("Signature not yet current: {} is still later than {} ({} + 15 min.)",
-                    sig.amz_date, FormatAmzDate(now_ms + kMaxSkewMs), FormatAmzDate(now_ms)));
+                    sig.amz_date, AmzDate(now_ms + kMaxSkewMs), AmzDate(now_ms)));
   }
   return Status::Ok();
 }

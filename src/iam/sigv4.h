@@ -53,6 +53,16 @@ std::string StringToSign(const SigV4Request& sig, std::string_view canonical_req
 std::string Signature(std::string_view secret_key, const SigV4Credential& credential,
                       std::string_view string_to_sign);
 
+// A client's side: the Authorization header value for a request carrying exactly `headers`
+// (lowercase names; all of them signed, x-amz-date among them), signed with the key for
+// `credential`.
+std::string SignedAuthorization(std::string_view method, std::string_view target,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                std::string_view body, const SigV4Credential& credential,
+                                std::string_view secret_key);
+// yyyymmddThhmmssZ of an epoch-ms time.
+std::string AmzDate(int64_t ms);
+
 // Checks the signature against `secret_key`, and the time: within 15 minutes of `now_ms` (real
 // wall clock), or, presigned, not past X-Amz-Expires. kInvalidSignature with AWS's messages.
 Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,

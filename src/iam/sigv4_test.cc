@@ -261,5 +261,16 @@ TEST(SigV4Test, PresignedRequestsVerifyUntilTheyExpire) {
   EXPECT_EQ(Verify(tampered, kNow).code(), StatusCode::kInvalidSignature);
 }
 
+TEST(SigV4Test, TheClientSignerProducesTheSuitesSignature) {
+  SigV4Credential credential{"AKIDEXAMPLE", "20150830", "us-east-1", "service"};
+  EXPECT_EQ(SignedAuthorization(
+                "GET", "/", {{"host", "example.amazonaws.com"}, {"x-amz-date", "20150830T123600Z"}},
+                "", credential, kSecret),
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+            "SignedHeaders=host;x-amz-date, "
+            "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+  EXPECT_EQ(AmzDate(kNow), "20150830T123600Z");
+}
+
 }  // namespace
 }  // namespace lambkin::iam

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
-#include "iam/caller.h"
+#include "iam/authenticator.h"
 #include "server/json_input.h"
 
 namespace lambkin::insightsapi {
@@ -47,6 +47,8 @@ ErrorKind KindOf(StatusCode code) {
       return {"InvalidSignatureException", "SignatureDoesNotMatch", 403, "Sender"};
     case StatusCode::kIncompleteSignature:
       return {"IncompleteSignature", "IncompleteSignature", 400, "Sender"};
+    case StatusCode::kMissingAuthenticationToken:
+      return {"MissingAuthenticationTokenException", "MissingAuthenticationToken", 403, "Sender"};
     case StatusCode::kUnrecognizedClient:
       return {"UnrecognizedClientException", "UnrecognizedClient", 403, "Sender"};
     case StatusCode::kAccessDenied:
@@ -465,7 +467,7 @@ std::optional<HttpResponse> InsightsApi::Handle(const server::HttpRequest& reque
   if (request.method != "POST" || !request.path.empty()) {
     return Error({StatusCode::kNotImplemented, "CloudWatch calls are POST /"});
   }
-  Result<functions::Scope> scope = iam::CallerScope(request, *regions_, account_);
+  Result<functions::Scope> scope = auth_->Authenticate(request, "monitoring");
   if (!scope.ok()) return Error(scope.status());
   json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
@@ -484,7 +486,7 @@ std::optional<HttpResponse> InsightsApi::HandleQuery(const server::HttpRequest& 
       request.body.find("Version=2010-08-01") == std::string::npos) {
     return std::nullopt;
   }
-  Result<functions::Scope> scope = iam::CallerScope(request, *regions_, account_);
+  Result<functions::Scope> scope = auth_->Authenticate(request, "monitoring");
   if (!scope.ok()) return XmlError(scope.status());
   std::string action;
   Result<json> input = FormToJson(request.body, action);

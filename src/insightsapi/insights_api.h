@@ -11,6 +11,7 @@
 #include <string>
 
 #include "catalog/regions.h"
+#include "iam/authenticator.h"
 #include "insights/insight_rules.h"
 #include "logs/log_writer.h"
 #include "server/json_input.h"
@@ -23,8 +24,8 @@ class InsightsApi {
   // A report first waits for `writer` to store what it has queued, so it counts the log lines
   // of invocations that have already answered.
   InsightsApi(insights::InsightRules* rules, logs::LogWriter* writer,
-              const catalog::RegionSet* regions, std::string account)
-      : rules_(rules), writer_(writer), regions_(regions), account_(std::move(account)) {}
+              const iam::Authenticator* auth)
+      : rules_(rules), writer_(writer), auth_(auth) {}
   // nullopt when the request is not a CloudWatch call.
   std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
 
@@ -35,8 +36,7 @@ class InsightsApi {
 
   insights::InsightRules* rules_;
   logs::LogWriter* writer_;
-  const catalog::RegionSet* regions_;
-  std::string account_;
+  const iam::Authenticator* auth_;
 };
 
 }  // namespace lambkin::insightsapi

@@ -2,9 +2,9 @@
 //
 // Each API resource has one file that turns a request into a typed command (or a validation
 // error), calls the domain and writes the AWS response; all routes sit in one table in
-// routes.cc. The caller's scope (account, region) comes from the SigV4 credential scope of the
-// request (signatures are not verified yet); requests without credentials use the default
-// region. Thread-safe: the API holds no per-request state.
+// routes.cc. Every request is authenticated first (iam::Authenticator): the caller's scope is
+// the verified access key's account and the credential scope's region. Thread-safe: the API
+// holds no per-request state.
 #pragma once
 
 #include <map>
@@ -17,6 +17,7 @@
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
 #include "functions/function_service.h"
+#include "iam/authenticator.h"
 #include "lambdaapi/validation.h"
 #include "server/request.h"
 
@@ -26,7 +27,7 @@ struct ApiContext {
   functions::FunctionService* functions;
   catalog::Catalog* catalog;
   const catalog::RegionSet* regions;
-  std::string account;  // the account every access key maps to (until IAM lands)
+  const iam::Authenticator* auth;  // who is calling (SigV4)
   exec::Invoker* invoker = nullptr;
   exec::EventQueue* events = nullptr;
 };
@@ -54,7 +55,7 @@ Result<int> MaxItemsOf(const Call& call, Validator& v);
 
 class LambdaApi {
  public:
-  explicit LambdaApi(ApiContext ctx) : ctx_(std::move(ctx)) {}
+  explicit LambdaApi(ApiContext ctx) : ctx_(ctx) {}
   // Routes a request and answers it through `respond`; false (and `respond` untouched) when no
   // Lambda route matches, so another API may take it.
   bool Handle(const server::HttpRequest& request, server::Respond& respond) const;

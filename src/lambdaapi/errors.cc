@@ -20,6 +20,8 @@ constexpr WireError kWireErrors[] = {
     {StatusCode::kUnrecognizedClient, 403, "UnrecognizedClientException", "", "message"},
     {StatusCode::kInvalidSignature, 403, "InvalidSignatureException", "", "message"},
     {StatusCode::kIncompleteSignature, 400, "IncompleteSignature", "", "message"},
+    {StatusCode::kMissingAuthenticationToken, 403, "MissingAuthenticationTokenException", "",
+     "message"},
     {StatusCode::kUnsupportedMediaType, 415, "UnsupportedMediaTypeException", "User", "message"},
     {StatusCode::kNotImplemented, 404, "UnknownOperationException", "", "message"},
     {StatusCode::kInternal, 500, "ServiceException", "Service", "Message"},

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "iam/caller.h"
+#include "iam/authenticator.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/errors.h"
 
@@ -70,7 +70,7 @@ bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& resp
     std::map<std::string, std::string> labels;
     if (!Match(route.pattern, request.path, labels)) continue;
     if (route.method != request.method) continue;
-    Result<functions::Scope> scope = iam::CallerScope(request, *ctx_.regions, ctx_.account);
+    Result<functions::Scope> scope = ctx_.auth->Authenticate(request, "lambda");
     if (!scope.ok()) {
       respond(ErrorResponse(scope.status()));
       return true;

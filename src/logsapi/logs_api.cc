@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "iam/caller.h"
+#include "iam/authenticator.h"
 #include "server/json_input.h"
 
 namespace lambkin::logsapi {
@@ -36,6 +36,8 @@ std::string ErrorName(StatusCode code) {
       return "InvalidSignatureException";
     case StatusCode::kIncompleteSignature:
       return "IncompleteSignature";
+    case StatusCode::kMissingAuthenticationToken:
+      return "MissingAuthenticationTokenException";
     case StatusCode::kAccessDenied:
       return "AccessDeniedException";
     case StatusCode::kNotImplemented:
@@ -58,7 +60,9 @@ HttpResponse Reply(int status, const json& body) {
 HttpResponse Error(const Status& s) {
   std::string name = ErrorName(s.code());
   bool denied = s.code() == StatusCode::kUnrecognizedClient ||
-                s.code() == StatusCode::kAccessDenied || s.code() == StatusCode::kInvalidSignature;
+                s.code() == StatusCode::kAccessDenied ||
+                s.code() == StatusCode::kInvalidSignature ||
+                s.code() == StatusCode::kMissingAuthenticationToken;
   HttpResponse r = Reply(s.code() == StatusCode::kInternal ? 500
                          : denied                          ? 403
                                                            : 400,
@@ -344,7 +348,7 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
   if (request.method != "POST" || !request.path.empty()) {
     return Error({StatusCode::kNotImplemented, "CloudWatch Logs calls are POST /"});
   }
-  Result<functions::Scope> scope = iam::CallerScope(request, *regions_, account_);
+  Result<functions::Scope> scope = auth_->Authenticate(request, "logs");
   if (!scope.ok()) return Error(scope.status());
   json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {

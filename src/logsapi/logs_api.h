@@ -8,6 +8,7 @@
 #include <string>
 
 #include "catalog/regions.h"
+#include "iam/authenticator.h"
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
 #include "server/request.h"
@@ -18,17 +19,15 @@ class LogsApi {
  public:
   // Reads first wait for `writer` to store what it has queued, so a caller sees the log lines
   // of an invocation that has already answered.
-  LogsApi(logs::LogStore* store, logs::LogWriter* writer, const catalog::RegionSet* regions,
-          std::string account)
-      : store_(store), writer_(writer), regions_(regions), account_(std::move(account)) {}
+  LogsApi(logs::LogStore* store, logs::LogWriter* writer, const iam::Authenticator* auth)
+      : store_(store), writer_(writer), auth_(auth) {}
   // nullopt when the request is not a CloudWatch Logs call.
   std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
 
  private:
   logs::LogStore* store_;
   logs::LogWriter* writer_;
-  const catalog::RegionSet* regions_;
-  std::string account_;
+  const iam::Authenticator* auth_;
 };
 
 }  // namespace lambkin::logsapi

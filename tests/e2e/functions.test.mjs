@@ -10,8 +10,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   startServer, makeZip, pythonZip, nodeZip, providedZip, role, account, awsError,
-  runtimeVersions,
-} from './helpers.mjs';
+  runtimeVersions, signedFetch } from './helpers.mjs';
 
 let server, lambda, pythonRuntime, versions;
 
@@ -221,7 +220,8 @@ test('over-size packages are refused with the AWS errors', async () => {
 });
 
 test('bytes that are not UTF-8 in the URI get a 400, not a server error', async () => {
-  const res = await fetch(`${server.endpoint}/2021-07-20/functions/f/runtime-management-config?Qualifier=%24LATEST%FF`);
+  const res = await signedFetch(server.endpoint,
+    { path: '/2021-07-20/functions/f/runtime-management-config', rawQuery: 'Qualifier=%24LATEST%FF' });
   assert.equal(res.status, 400);
   assert.equal(res.headers.get('x-amzn-errortype'), 'ValidationException');
   assert.match((await res.json()).message, /at 'qualifier' failed to satisfy constraint/);

@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end suite: start a real `lambkin serve` on a fresh data
 // directory and a free port, build real zip files, and make SDK clients that point at it.
+import { createHash, createHmac } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,3 +191,35 @@ export async function startRolloutServer(config) {
   return { server, cli, status, history, python, family, arnOf };
 }
 
+
+// A request signed with SigV4 by hand, for what no SDK will send (raw bytes in the query, a
+// tampered signature, a stale date). `rawQuery` is sent as is; the signature covers it as AWS
+// canonicalises it (decoded, re-encoded per RFC 3986, sorted).
+export async function signedFetch(endpoint, { method = 'GET', path, rawQuery = '', body = '', service = 'lambda',
+  region = 'us-east-1', date = new Date(), headers = {}, secret = devCredentials.secretAccessKey,
+  accessKey = devCredentials.accessKeyId } = {}) {
+  const enc = (buf) => [...buf].map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b)
+    : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  const dec = (s) => {
+    const out = [];
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === '%' && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) { out.push(parseInt(s.slice(i + 1, i + 3), 16)); i += 2; } else out.push(...Buffer.from(s[i]));
+    }
+    return Buffer.from(out);
+  };
+  const query = rawQuery.split('&').filter(Boolean).map((p) => { const [k, v = ''] = p.split('='); return [enc(dec(k)), enc(dec(v))]; })
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&');
+  const amzDate = date.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const all = { 'x-amz-date': amzDate, ...headers };
+  const names = Object.keys(all).map((k) => k.toLowerCase()).sort();
+  const canonicalPath = path.split('/').map((s) => enc(Buffer.from(s))).join('/');
+  const canonical = [method, canonicalPath, query, ...names.map((n) => `${n}:${all[n]}`), '', names.join(';'),
+    createHash('sha256').update(body).digest('hex')].join('\n');
+  const scope = `${amzDate.slice(0, 8)}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  let key = `AWS4${secret}`;
+  for (const part of [amzDate.slice(0, 8), region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  const signature = createHmac('sha256', key).update(toSign).digest('hex');
+  return fetch(`${endpoint}${path}${rawQuery ? `?${rawQuery}` : ''}`, { method, body: body || undefined,
+    headers: { ...all, authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` } });
+}
