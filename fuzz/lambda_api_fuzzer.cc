@@ -11,6 +11,8 @@
 
 #include "catalog/catalog.h"
 #include "functions/function_service.h"
+#include "iam/authenticator.h"
+#include "iam/sigv4.h"
 #include "lambdaapi/api.h"
 
 namespace {
@@ -22,6 +24,7 @@ struct World {
   std::unique_ptr<lambkin::catalog::Catalog> catalog;
   std::unique_ptr<lambkin::functions::CodePackageStore> code;
   std::unique_ptr<lambkin::functions::FunctionService> service;
+  std::unique_ptr<lambkin::iam::Authenticator> auth;
   std::unique_ptr<lambkin::lambdaapi::LambdaApi> api;
 };
 
@@ -42,8 +45,11 @@ World* MakeWorld() {
   (void)w->code->Init();
   w->service = std::make_unique<lambkin::functions::FunctionService>(
       w->db.get(), w->catalog.get(), &w->regions, w->code.get(), &w->clock);
+  w->auth = std::make_unique<lambkin::iam::Authenticator>(&w->regions, &w->clock);
+  w->auth->AddKey({lambkin::iam::kDevelopmentAccessKey, lambkin::iam::kDevelopmentSecretKey,
+                   "123456789012", "arn:aws:iam::123456789012:user/fuzz"});
   w->api = std::make_unique<lambkin::lambdaapi::LambdaApi>(lambkin::lambdaapi::ApiContext{
-      w->service.get(), w->catalog.get(), &w->regions, "123456789012"});
+      w->service.get(), w->catalog.get(), &w->regions, w->auth.get()});
   return w;
 }
 
@@ -60,6 +66,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.target = input.substr(a + 1, b - a - 1);
   request.body = input.substr(b + 1);
   if (!lambkin::server::ParseTarget(request.target, request)) return 0;
+  // Signed like an SDK request, so that fuzzing reaches past authentication.
+  std::string date = lambkin::iam::AmzDate(world->clock.NowMillis());
+  request.headers = {{"x-amz-date", date}};
+  lambkin::iam::SigV4Credential credential{lambkin::iam::kDevelopmentAccessKey, date.substr(0, 8),
+                                           "us-east-1", "lambda"};
+  request.headers.emplace_back(
+      "authorization", lambkin::iam::SignedAuthorization(request.method, request.target,
+                                                         request.headers, request.body, credential,
+                                                         lambkin::iam::kDevelopmentSecretKey));
   // Without an Invoker every route answers at once.
   std::optional<lambkin::server::HttpResponse> response;
   lambkin::server::Respond respond = [&](lambkin::server::HttpResponse r) {
