@@ -12,8 +12,6 @@
 //               evaluated, in parallel), each as bytes per second against `grep -c INIT_START`
 //               over the same lines in a file (aim: ratio >= 1).
 // Usage: insights_bench [lines]
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,12 +21,15 @@
 
 #include <fmt/format.h>
 
+#include "in_process.h"
 #include "insights/insight_rules.h"
 #include "logs/log_store.h"
 #include "store/database.h"
 
 namespace fs = std::filesystem;
 using namespace lambkin;
+using bench::Check;
+using bench::Time;
 
 namespace {
 
@@ -39,24 +40,6 @@ constexpr char kScanRule[] =
     R"({"Schema":{"Name":"CloudWatchLogRule","Version":1},"AggregateOn":"Count","Contribution":{"Filters":[{"Match":"runtimeVersionArn","StartsWith":["arn:aws:lambda:"]}],"Keys":["runtimeVersion","runtimeVersionArn"]},"LogFormat":"CLF","LogGroupNames":["/aws/lambda/*"],"Fields":{"1":"eventType","4":"runtimeVersion","8":"runtimeVersionArn"}})";
 constexpr int kFunctions = 100;
 constexpr size_t kBatch = 10'000;
-
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, s.message().c_str());
-    std::exit(1);
-  }
-}
-
-double Seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
-template <typename Fn>
-double Time(Fn fn) {
-  auto t0 = std::chrono::steady_clock::now();
-  fn();
-  return Seconds(std::chrono::steady_clock::now() - t0);
-}
 
 // Line i of the mix.
 std::string Line(uint64_t i, std::mt19937_64& rng) {
@@ -220,9 +203,7 @@ int main(int argc, char** argv) {
         name, t, static_cast<unsigned long>(stats.events),
         static_cast<unsigned long>(stats.matched), rate / 1e6, rate / grep_rate);
   }
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  std::printf("peak RSS: %ld MB\n", u.ru_maxrss / 1024);
+  std::printf("peak RSS: %ld MB\n", bench::PeakRssMb());
   fs::remove_all(dir);
   return 0;
 }

@@ -8,8 +8,6 @@
 //             migration recorded as an edit, progress committed per chunk.
 // Prints migrations per second, the ratio sweep time / baseline time (aim <= 3), and the
 // process's peak RSS (aim <= 500 MB).
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,11 +19,15 @@
 
 #include "catalog/catalog.h"
 #include "functions/function_service.h"
+#include "in_process.h"
 #include "rollout/engine.h"
 #include "store/database.h"
 
 namespace fs = std::filesystem;
 using namespace lambkin;
+using bench::Check;
+using bench::PeakRssMb;
+using bench::Seconds;
 
 namespace {
 
@@ -36,23 +38,6 @@ const char* kRegion = "us-east-1";
 std::string Schema() {
   return std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema +
          rollout::kHealthSchema + rollout::kRolloutSchema;
-}
-
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, s.message().c_str());
-    std::exit(1);
-  }
-}
-
-double Seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
-long PeakRssMb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024;
 }
 
 }  // namespace

@@ -246,7 +246,9 @@ void Environment::Assign(InvokeRequest request, InvokeCallback done) {
 }
 
 void Environment::Shutdown() {
-  asio::dispatch(strand_, [self = shared_from_this()] { self->Stop(); });
+  // Posted, never run inline: a caller on the strand (an observer told of availability) must
+  // not stop the environment under the handler that is finishing an invocation.
+  asio::post(strand_, [self = shared_from_this()] { self->Stop(); });
 }
 
 void Environment::SetState(EnvState to) {
@@ -509,8 +511,12 @@ void Environment::OnResult(const HttpRequest& request, const std::string& id, bo
     }
   }
   SetState(EnvState::kAwaitingNext);
+  // Available before the caller hears back: a caller that invokes again at once must find
+  // this environment idle, not start a second one. An Assign from another thread waits on
+  // the strand until Finish below has run.
+  last_used_ms_ = SteadyMillis();
+  observer_->OnAvailable(shared_from_this());
   Finish(std::move(outcome), /*timeout=*/false);
-  if (state_ != EnvState::kStopped) observer_->OnAvailable(shared_from_this());
 }
 
 void Environment::OnInitError(const HttpRequest& request, const Respond& respond) {

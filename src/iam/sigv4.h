@@ -43,7 +43,7 @@ struct SigV4Request {
 // kIncompleteSignature (naming the missing or malformed part) when they are malformed.
 Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& request);
 
-// The pieces of the signature, exposed for tests and for a client-side signer.
+// The pieces of the signature, exposed for tests.
 std::string UriEncode(std::string_view bytes, bool keep_slash);
 std::string CanonicalUri(std::string_view raw_path);
 std::string CanonicalQuery(std::string_view raw_query, bool presigned);

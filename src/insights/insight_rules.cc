@@ -124,13 +124,19 @@ Status RuleNotFound(const std::string& name) {
   return NotFound(fmt::format("Rule {} does not exist.", name));
 }
 
-Result<std::optional<int64_t>> RuleId(Txn& txn, const Scope& scope, const std::string& name) {
-  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT id FROM insight_rules WHERE account = ? "
-                                                "AND region = ? AND name = ?"));
+// A stored rule's id and definition, by name.
+struct StoredRule {
+  int64_t id = 0;
+  std::string definition;
+};
+
+Result<std::optional<StoredRule>> FindRule(Txn& txn, const Scope& scope, const std::string& name) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT id, definition FROM insight_rules WHERE "
+                                                "account = ? AND region = ? AND name = ?"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
   LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return std::optional<int64_t>();
-  return std::optional<int64_t>(st.ColumnInt(0));
+  if (!row) return std::optional<StoredRule>();
+  return std::optional<StoredRule>(StoredRule{st.ColumnInt(0), st.ColumnText(1)});
 }
 
 }  // namespace
@@ -174,9 +180,7 @@ Result<BackfillStats> InsightRules::Backfill(Txn& txn, const Active& rule) {
   for (const auto& s : streams) {
     if (rule.rule->AppliesTo(rule.scope, s.scope, s.group)) request.streams.push_back(s.id);
   }
-  if (auto heads = rule.rule->head_constraint()) {
-    request.heads = logs::ScanRequest::Heads{heads->equal, heads->prefix};
-  }
+  request.heads = rule.rule->head_constraint();
   int shards = std::max(1, options_.backfill_threads);
   std::vector<Accumulator> acc(shards);
   std::vector<Contribution> scratch(shards);
@@ -199,16 +203,13 @@ Result<BackfillStats> InsightRules::Put(const Scope& scope, const PutRuleRequest
   int64_t now = clock_->NowMillis();
   BackfillStats stats;
   Status s = db_->Transact([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto find, txn.Prepare("SELECT id, definition FROM insight_rules WHERE account = ? AND "
-                               "region = ? AND name = ?"));
-    find.Bind(1, scope.account).Bind(2, scope.region).Bind(3, request.name);
-    LAMBKIN_ASSIGN_OR_RETURN(bool exists, find.Step());
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<StoredRule> existing,
+                             FindRule(txn, scope, request.name));
     int64_t id = 0;
     bool fresh = true;
-    if (exists) {
-      id = find.ColumnInt(0);
-      fresh = find.ColumnText(1) != request.definition;
+    if (existing) {
+      id = existing->id;
+      fresh = existing->definition != request.definition;
       LAMBKIN_ASSIGN_OR_RETURN(auto upd, txn.Prepare("UPDATE insight_rules SET definition = ?, "
                                                      "state = ?, apply_on_transformed_logs = ? "
                                                      "WHERE id = ?"));
@@ -286,16 +287,16 @@ Result<std::vector<RuleFailure>> InsightRules::Delete(const Scope& scope,
   Status s = db_->Transact([&](Txn& txn) -> Status {
     failures.clear();
     for (const auto& name : names) {
-      LAMBKIN_ASSIGN_OR_RETURN(auto id, RuleId(txn, scope, name));
-      if (!id) {
+      LAMBKIN_ASSIGN_OR_RETURN(std::optional<StoredRule> stored, FindRule(txn, scope, name));
+      if (!stored) {
         failures.push_back({name, "ResourceNotFoundException", "", RuleNotFound(name).message()});
         continue;
       }
       LAMBKIN_ASSIGN_OR_RETURN(auto del, txn.Prepare("DELETE FROM insight_rules WHERE id = ?"));
-      del.Bind(1, *id);
+      del.Bind(1, stored->id);
       LAMBKIN_RETURN_IF_ERROR(del.Run());
       std::lock_guard lock(mu_);
-      std::erase_if(active_, [&](const Active& a) { return a.id == *id; });
+      std::erase_if(active_, [&](const Active& a) { return a.id == stored->id; });
     }
     return Status::Ok();
   });
@@ -313,17 +314,13 @@ Result<std::vector<RuleFailure>> InsightRules::SetState(const Scope& scope,
   Status s = db_->Transact([&](Txn& txn) -> Status {
     failures.clear();
     for (const auto& name : names) {
-      LAMBKIN_ASSIGN_OR_RETURN(
-          auto st, txn.Prepare("SELECT id, definition FROM insight_rules WHERE account = ? AND "
-                               "region = ? AND name = ?"));
-      st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
-      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) {
+      LAMBKIN_ASSIGN_OR_RETURN(std::optional<StoredRule> stored, FindRule(txn, scope, name));
+      if (!stored) {
         failures.push_back({name, "ResourceNotFoundException", "", RuleNotFound(name).message()});
         continue;
       }
-      int64_t id = st.ColumnInt(0);
-      Result<Rule> rule = Rule::Parse(st.ColumnText(1));
+      int64_t id = stored->id;
+      Result<Rule> rule = Rule::Parse(stored->definition);
       if (!rule.ok()) return Internal(rule.status().message());
       LAMBKIN_ASSIGN_OR_RETURN(auto upd,
                                txn.Prepare("UPDATE insight_rules SET state = ? WHERE id = ?"));
@@ -405,14 +402,10 @@ Result<Report> InsightRules::GetReport(const Scope& scope, const ReportRequest& 
   std::string definition;
   int64_t period_ms = request.period_s * 1000;
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(auto find,
-                             txn.Prepare("SELECT id, definition FROM insight_rules WHERE account "
-                                         "= ? AND region = ? AND name = ?"));
-    find.Bind(1, scope.account).Bind(2, scope.region).Bind(3, request.name);
-    LAMBKIN_ASSIGN_OR_RETURN(bool found, find.Step());
-    if (!found) return RuleNotFound(request.name);
-    int64_t id = find.ColumnInt(0);
-    definition = find.ColumnText(1);
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<StoredRule> stored, FindRule(txn, scope, request.name));
+    if (!stored) return RuleNotFound(request.name);
+    int64_t id = stored->id;
+    definition = std::move(stored->definition);
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("SELECT minute, contributor, count, sum, min, max FROM "
                              "insight_points WHERE rule_id = ? AND minute >= ? AND minute < ?"));

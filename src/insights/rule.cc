@@ -483,12 +483,12 @@ bool Rule::EvaluateJson(std::string_view message, Contribution& out) const {
   return true;
 }
 
-std::optional<Rule::HeadConstraint> Rule::head_constraint() const {
+std::optional<logs::ScanRequest::Heads> Rule::head_constraint() const {
   if (format_ != LogFormat::kClf) return std::nullopt;
   for (const auto& f : filters_) {
     if (f.field.position != 1) continue;
-    if (f.op == FilterOp::kIn) return HeadConstraint{f.strings, {}};
-    if (f.op == FilterOp::kStartsWith) return HeadConstraint{{}, f.strings};
+    if (f.op == FilterOp::kIn) return logs::ScanRequest::Heads{f.strings, {}};
+    if (f.op == FilterOp::kStartsWith) return logs::ScanRequest::Heads{{}, f.strings};
   }
   return std::nullopt;
 }

@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "functions/model.h"
+#include "logs/log_store.h"
 
 namespace lambkin::insights {
 
@@ -81,11 +82,7 @@ class Rule {
 
   // When every matching CLF event must have a first field equal to one of `equal` or starting
   // with one of `prefix`, those values (a backfill can then read only such events).
-  struct HeadConstraint {
-    std::vector<std::string> equal;
-    std::vector<std::string> prefix;
-  };
-  std::optional<HeadConstraint> head_constraint() const;
+  std::optional<logs::ScanRequest::Heads> head_constraint() const;
 
   const std::vector<std::string>& key_labels() const { return key_labels_; }
   AggregateOn aggregate_on() const { return aggregate_on_; }

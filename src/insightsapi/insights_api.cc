@@ -63,11 +63,7 @@ ErrorKind KindOf(StatusCode code) {
 }
 
 HttpResponse Reply(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.SetHeader("Content-Type", "application/x-amz-json-1.0");
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
+  return server::JsonReply(status, "application/x-amz-json-1.0", body);
 }
 
 HttpResponse Error(const Status& s) {
@@ -279,9 +275,28 @@ std::optional<double> ParseIso8601(const std::string& text) {
   return std::nullopt;
 }
 
-Result<json> FormToJson(const std::string& body, std::string& action) {
+// A form value as the JSON 1.0 input carries the member it belongs to.
+Result<json> QueryScalar(const std::string& member, const std::string& value) {
   static const std::set<std::string> kInts = {"Period", "MaxContributorCount", "MaxResults"};
   static const std::set<std::string> kTimes = {"StartTime", "EndTime"};
+  if (kInts.contains(member)) {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size()) {
+      return Invalid(fmt::format("The parameter {} must be an integer.", member));
+    }
+    return json(n);
+  }
+  if (kTimes.contains(member)) {
+    std::optional<double> t = ParseIso8601(value);
+    if (!t) return Invalid(fmt::format("The parameter {} must be an ISO 8601 time.", member));
+    return json(*t);
+  }
+  if (member == "ApplyOnTransformedLogs") return json(value == "true");
+  return json(value);
+}
+
+Result<json> FormToJson(const std::string& body, std::string& action) {
   json out = json::object();
   size_t start = 0;
   while (start <= body.size()) {
@@ -300,52 +315,31 @@ Result<json> FormToJson(const std::string& body, std::string& action) {
     if (key == "Version") continue;
     // Walk "A.member.1.B" into out["A"][0]["B"].
     json* at = &out;
-    std::string leaf;
-    size_t kstart = 0;
+    std::string member;  // the last structure member on the way, which types the value
     std::vector<std::string> parts;
-    while (kstart <= key.size()) {
-      size_t dot = key.find('.', kstart);
-      if (dot == std::string::npos) dot = key.size();
-      parts.push_back(key.substr(kstart, dot - kstart));
-      kstart = dot + 1;
+    for (size_t from = 0; from <= key.size();) {
+      size_t dot = std::min(key.find('.', from), key.size());
+      parts.push_back(key.substr(from, dot - from));
+      from = dot + 1;
     }
     for (size_t i = 0; i < parts.size(); ++i) {
-      bool last = i + 1 == parts.size();
       if (parts[i] == "member" && i + 1 < parts.size()) {
+        const std::string& n = parts[++i];
         size_t index = 0;
-        auto [end, ec] =
-            std::from_chars(parts[i + 1].data(), parts[i + 1].data() + parts[i + 1].size(), index);
-        if (ec != std::errc() || index < 1 || index > 1000)
+        auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), index);
+        if (ec != std::errc() || index < 1 || index > 1000) {
           return Invalid(fmt::format("Malformed parameter {}", key));
+        }
         if (!at->is_array()) *at = json::array();
         while (at->size() < index) at->push_back(nullptr);
         at = &(*at)[index - 1];
-        ++i;
-        if (i + 1 == parts.size()) *at = value;
         continue;
       }
       if (!at->is_object()) *at = json::object();
       at = &(*at)[parts[i]];
-      leaf = parts[i];
-      if (last) {
-        if (kInts.contains(leaf)) {
-          int64_t n = 0;
-          auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-          if (ec != std::errc() || end != value.data() + value.size()) {
-            return Invalid(fmt::format("The parameter {} must be an integer.", leaf));
-          }
-          *at = n;
-        } else if (kTimes.contains(leaf)) {
-          std::optional<double> t = ParseIso8601(value);
-          if (!t) return Invalid(fmt::format("The parameter {} must be an ISO 8601 time.", leaf));
-          *at = *t;
-        } else if (leaf == "ApplyOnTransformedLogs") {
-          *at = value == "true";
-        } else {
-          *at = value;
-        }
-      }
+      member = parts[i];
     }
+    LAMBKIN_ASSIGN_OR_RETURN(*at, QueryScalar(member, value));
   }
   return out;
 }

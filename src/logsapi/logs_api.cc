@@ -50,11 +50,7 @@ std::string ErrorName(StatusCode code) {
 }
 
 HttpResponse Reply(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.SetHeader("Content-Type", "application/x-amz-json-1.1");
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
+  return server::JsonReply(status, "application/x-amz-json-1.1", body);
 }
 
 HttpResponse Error(const Status& s) {

@@ -1,15 +1,18 @@
-// JsonInput: typed access to an AWS JSON-protocol request body, with the AWS wording for
-// missing or mistyped members. Used by the JSON 1.0/1.1 APIs (CloudWatch Logs, CloudWatch).
+// The AWS JSON protocols' request and response bodies: JsonInput gives typed access to a request
+// body with the AWS wording for missing or mistyped members; JsonReply writes a response. Used
+// by the JSON 1.0/1.1 APIs (CloudWatch Logs, CloudWatch).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "server/request.h"
 
 namespace lambkin::server {
 
@@ -66,5 +69,16 @@ class JsonInput {
   }
   json j_;
 };
+
+// A JSON response of `content_type` (application/x-amz-json-1.0 or -1.1); strings that are not
+// UTF-8 are written with replacement characters instead of failing.
+inline HttpResponse JsonReply(int status, std::string_view content_type,
+                              const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.SetHeader("Content-Type", std::string(content_type));
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
 
 }  // namespace lambkin::server
