@@ -27,6 +27,7 @@ enum class StatusCode {
   kRequestEntityTooLarge,       // request or package over a size limit
   kRequestTooLarge,             // an Invoke payload over its limit
   kAccessDenied,                // caller may not act on the resource
+  kMalformedPolicyDocument,     // an IAM policy or SCP that does not parse or validate
   kUnrecognizedClient,          // unknown credentials or region
   kInvalidSignature,            // SigV4 signature mismatch, or signed too long ago
   kIncompleteSignature,         // a malformed SigV4 Authorization header or presigned query

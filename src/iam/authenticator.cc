@@ -1,22 +1,54 @@
 #include "iam/authenticator.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "iam/authorizer.h"
 #include "iam/sigv4.h"
 
 namespace lambkin::iam {
 
-void Authenticator::AddKey(AccessKey key) {
-  std::string id = key.id;
-  keys_[id] = std::move(key);
+Status Identity::Allow(RequestContext& request) const {
+  if (snapshot == nullptr) return Status::Ok();  // AuthMode::kNone
+  request.Set("aws:requestedregion", {scope.region});
+  return Authorize(*snapshot, caller, request);
 }
 
-Result<functions::Scope> Authenticator::Authenticate(const server::HttpRequest& request,
-                                                     std::string_view service) const {
+Status Identity::Allow(std::string action, std::string resource) const {
+  RequestContext request;
+  request.action = std::move(action);
+  request.resource = std::move(resource);
+  return Allow(request);
+}
+
+nlohmann::json DevelopmentDeclaration(const std::string& account) {
+  nlohmann::json admin = {
+      {"Version", "2012-10-17"},
+      {"Statement", {{{"Effect", "Allow"}, {"Action", "*"}, {"Resource", "*"}}}}};
+  return {{"accounts",
+           {{account,
+             {{"users",
+               {{kDevelopmentUser,
+                 {{"policies", {{"AdministratorAccess", admin}}},
+                  {"access_keys",
+                   {{{"id", kDevelopmentAccessKey}, {"secret", kDevelopmentSecretKey}}}}}}}}}}}}};
+}
+
+Result<Identity> Authenticator::Authenticate(const server::HttpRequest& request,
+                                             std::string_view service) const {
+  if (mode_ == AuthMode::kNone) {
+    std::string region = regions_->default_region();
+    if (auto sig = ParseSigV4(request); sig.ok() && *sig) region = (*sig)->credential.region;
+    if (regions_->Find(region) == nullptr) region = regions_->default_region();
+    std::string arn = PrincipalArn(development_account_, "user", kDevelopmentUser);
+    return Identity{Caller{development_account_, arn, arn},
+                    functions::Scope{development_account_, region}, nullptr};
+  }
   LAMBKIN_ASSIGN_OR_RETURN(std::optional<SigV4Request> sig, ParseSigV4(request));
   if (!sig) return Status(StatusCode::kMissingAuthenticationToken, "Missing Authentication Token");
-  auto key = keys_.find(sig->credential.access_key);
-  if (key == keys_.end()) {
+  std::shared_ptr<const Snapshot> snapshot = directory_->snapshot();
+  const Snapshot::Key* key = snapshot->FindKey(sig->credential.access_key);
+  if (key == nullptr) {
     return Status(StatusCode::kUnrecognizedClient,
                   "The security token included in the request is invalid.");
   }
@@ -24,13 +56,15 @@ Result<functions::Scope> Authenticator::Authenticate(const server::HttpRequest& 
     return Status(StatusCode::kInvalidSignature,
                   fmt::format("Credential should be scoped to correct service: '{}'. ", service));
   }
-  LAMBKIN_RETURN_IF_ERROR(VerifySigV4(request, *sig, key->second.secret, clock_->NowMillis()));
+  LAMBKIN_RETURN_IF_ERROR(VerifySigV4(request, *sig, key->secret, clock_->NowMillis()));
   if (regions_->Find(sig->credential.region) == nullptr) {
     return Status(StatusCode::kUnrecognizedClient,
                   fmt::format("The region '{}' is not served by this Lambkin deployment.",
                               sig->credential.region));
   }
-  return functions::Scope{key->second.account, sig->credential.region};
+  Caller caller = key->caller;
+  functions::Scope scope{caller.account, sig->credential.region};
+  return Identity{std::move(caller), std::move(scope), std::move(snapshot)};
 }
 
 }  // namespace lambkin::iam

@@ -1,11 +1,15 @@
 // Authenticator: who is calling. Every Lambda, CloudWatch Logs and CloudWatch request must carry
-// a valid SigV4 signature by a known access key, made for that service, in a region served here,
-// and no more than 15 minutes from the real wall clock (presigned: before it expires). The
-// caller's scope is the key's account and the credential's region. Keys are added at start
-// (the development key in development mode). Thread-safe after setup.
+// a valid SigV4 signature by an access key of the directory, made for that service, in a region
+// served here, and no more than 15 minutes from the real wall clock (presigned: before it
+// expires). The caller's scope is the key's account and the credential's region; what the
+// caller may then do is the Identity's to answer (iam::Authorize).
+//
+// AuthMode::kNone is for local trials and the baseline of the auth benchmark only: nothing is
+// verified, every request is the development user and every action is allowed.
+// Thread-safe.
 #pragma once
 
-#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,38 +17,57 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "functions/model.h"
+#include "iam/directory.h"
+#include "iam/policy.h"
 #include "server/request.h"
 
 namespace lambkin::iam {
 
-// The README's development credentials.
+// The README's development credentials, an administrator of the configured account.
 constexpr char kDevelopmentAccessKey[] = "AKIALAMBKINDEV000001";
 constexpr char kDevelopmentSecretKey[] = "lambkin-development-secret-key";
+constexpr char kDevelopmentUser[] = "lambkin-developer";
 
-struct AccessKey {
-  std::string id;
-  std::string secret;
-  std::string account;
-  std::string principal_arn;
+enum class AuthMode { kSigV4, kNone };
+
+// An authenticated request: who, in which account and region, under which directory snapshot.
+struct Identity {
+  Caller caller;
+  functions::Scope scope;
+  std::shared_ptr<const Snapshot> snapshot;  // null in AuthMode::kNone
+
+  // OK, or kAccessDenied with AWS's message. Adds aws:RequestedRegion to `request`.
+  Status Allow(RequestContext& request) const;
+  Status Allow(std::string action, std::string resource) const;
 };
+
+// The declaration of the development user (with its key and an administrator policy) in
+// `account`, applied at start in development mode.
+nlohmann::json DevelopmentDeclaration(const std::string& account);
 
 class Authenticator {
  public:
   // `wall_clock` is the real time: clients sign with it, also when the server's clock is
-  // simulated.
-  Authenticator(const catalog::RegionSet* regions, const Clock* wall_clock)
-      : regions_(regions), clock_(wall_clock) {}
-  void AddKey(AccessKey key);
+  // simulated. `development_account` is the caller of every request in AuthMode::kNone.
+  Authenticator(const catalog::RegionSet* regions, const Clock* wall_clock,
+                const Directory* directory, AuthMode mode, std::string development_account)
+      : regions_(regions),
+        clock_(wall_clock),
+        directory_(directory),
+        mode_(mode),
+        development_account_(std::move(development_account)) {}
 
   // kMissingAuthenticationToken without credentials, kUnrecognizedClient for an unknown key or
   // a region not served, kIncompleteSignature / kInvalidSignature for a bad signature.
-  Result<functions::Scope> Authenticate(const server::HttpRequest& request,
-                                        std::string_view service) const;
+  Result<Identity> Authenticate(const server::HttpRequest& request,
+                                std::string_view service) const;
 
  private:
   const catalog::RegionSet* regions_;
   const Clock* clock_;
-  std::map<std::string, AccessKey, std::less<>> keys_;
+  const Directory* directory_;
+  AuthMode mode_;
+  std::string development_account_;
 };
 
 }  // namespace lambkin::iam

@@ -1,0 +1,110 @@
+// Directory: who exists and what they may do — the organisation (root, OUs, accounts, service
+// control policies), the users and roles of each account with their identity policies, and
+// the access keys that sign requests. Kept in the store; requests read an immutable Snapshot
+// that is rebuilt after every change, so authorising a request takes no lock and no query.
+//
+// Changes arrive as declarations (the declarative file loaded at start, `lambkin iam apply`),
+// each applied in one store transaction: what a declaration names is created or replaced, a
+// name declared `null` is removed, and what it does not mention stays as it is. Policies are
+// parsed before anything is written, so a malformed one changes nothing. See docs/iam.md.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/status.h"
+#include "iam/policy.h"
+#include "store/database.h"
+
+namespace lambkin::iam {
+
+extern const char kIamSchema[];
+
+// The size quotas IAM and Organizations apply (characters, whitespace not counted).
+constexpr size_t kMaxUserPolicyChars = 2048;
+constexpr size_t kMaxRolePolicyChars = 10240;
+constexpr size_t kMaxScpChars = 5120;
+
+// An authenticated principal.
+struct Caller {
+  std::string account;
+  std::string arn;            // as messages name it: a user, or an assumed-role session
+  std::string principal_arn;  // aws:PrincipalArn: the user or the role
+};
+
+// One service control policy as requests see it.
+struct Scp {
+  std::string id;
+  std::string name;
+  Policy policy;
+};
+
+class Snapshot {
+ public:
+  struct Key {
+    std::string secret;
+    Caller caller;
+  };
+  struct Account {
+    bool management = false;
+    bool in_organization = false;
+    // The SCPs attached at each level of the account's path: root, each OU, the account.
+    std::vector<std::vector<const Scp*>> scp_levels;
+  };
+
+  const Key* FindKey(std::string_view id) const;
+  const Account* FindAccount(std::string_view id) const;
+  // The identity policies of a user or role (nullptr: none).
+  const std::vector<Policy>* IdentityPolicies(std::string_view principal_arn) const;
+
+ private:
+  friend class Directory;
+  std::map<std::string, Key, std::less<>> keys_;
+  std::map<std::string, Account, std::less<>> accounts_;
+  std::map<std::string, std::vector<Policy>, std::less<>> identity_;
+  std::vector<std::unique_ptr<Scp>> scps_;
+};
+
+// A new access key (the only time its secret is shown).
+struct NewAccessKey {
+  std::string id;
+  std::string secret;
+  Caller caller;
+};
+
+class Directory {
+ public:
+  explicit Directory(store::Database* db) : db_(db) {}
+
+  // Reads the store into the first snapshot.
+  Status Load();
+  std::shared_ptr<const Snapshot> snapshot() const;
+
+  // Applies a declaration (format in docs/iam.md) in one transaction. kMalformedPolicyDocument,
+  // kLimitExceeded or kInvalidParameterValue (naming the place) change nothing.
+  Status Apply(const nlohmann::json& declaration);
+  // Everything the directory holds, secrets left out, in the declaration's shape.
+  Result<nlohmann::json> Describe() const;
+  // A new random key for a user (`session` empty) or a session of a role.
+  Result<NewAccessKey> CreateAccessKey(const std::string& account, const std::string& kind,
+                                       const std::string& name, const std::string& session);
+  Status DeleteAccessKey(const std::string& id);
+
+ private:
+  Status Reload();
+
+  store::Database* db_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
+};
+
+// "arn:aws:iam::<account>:user/<name>" / ":role/<name>".
+std::string PrincipalArn(std::string_view account, std::string_view kind, std::string_view name);
+
+}  // namespace lambkin::iam
