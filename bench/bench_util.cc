@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -78,7 +80,8 @@ long RssKb(pid_t pid) {
   return -1;
 }
 
-Connection::Connection(unsigned port) : socket_(ioc_) {
+Connection::Connection(unsigned port, Credentials credentials)
+    : socket_(ioc_), credentials_(std::move(credentials)) {
   socket_.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)});
   socket_.set_option(tcp::no_delay(true));
 }
@@ -87,18 +90,20 @@ int Connection::Request(const std::string& method, const std::string& target,
                         const std::string& body, std::string* response_body) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1");
-  // Signed like an SDK request with the development credentials; a signature stays valid for
-  // 15 minutes, so each distinct request is signed once.
+  // Signed like an SDK request; a signature stays valid for 15 minutes, so each distinct
+  // request is signed once (the server verifies every one).
   std::string key = method + " " + target + "\n" + body;
   auto signed_headers = signatures_.find(key);
   if (signed_headers == signatures_.end()) {
     std::string date = iam::AmzDate(SystemClock().NowMillis());
     std::vector<std::pair<std::string, std::string>> headers = {{"x-amz-date", date}};
-    iam::SigV4Credential credential{iam::kDevelopmentAccessKey, date.substr(0, 8), "us-east-1",
+    iam::SigV4Credential credential{credentials_.access_key, date.substr(0, 8), "us-east-1",
                                     "lambda"};
-    headers.emplace_back("authorization",
-                         iam::SignedAuthorization(method, target, headers, body, credential,
-                                                  iam::kDevelopmentSecretKey));
+    if (credentials_.sign) {
+      headers.emplace_back(
+          "authorization",
+          iam::SignedAuthorization(method, target, headers, body, credential, credentials_.secret));
+    }
     signed_headers = signatures_.emplace(key, std::move(headers)).first;
   }
   for (const auto& [name, value] : signed_headers->second) req.set(name, value);
@@ -111,6 +116,35 @@ int Connection::Request(const std::string& method, const std::string& target,
   http::read(socket_, buffer, res);
   if (response_body != nullptr) *response_body = std::move(res.body());
   return static_cast<int>(res.result_int());
+}
+
+double Throughput(unsigned port, const std::string& target, int connections, double seconds,
+                  const Credentials& credentials) {
+  std::atomic<long> total{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < connections; ++i) {
+    threads.emplace_back([&] {
+      Connection conn(port, credentials);
+      long n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        std::string body;
+        if (int status = conn.Request("GET", target, "", &body); status != 200) {
+          std::fprintf(stderr, "unexpected status %d for %s: %s\n", status, target.c_str(),
+                       body.c_str());
+          std::exit(1);
+        }
+        ++n;
+      }
+      total += n;
+    });
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return static_cast<double>(total.load()) / elapsed;
 }
 
 }  // namespace lambkin::bench

@@ -11,6 +11,8 @@
 
 #include <boost/asio.hpp>
 
+#include "iam/authenticator.h"
+
 namespace lambkin::bench {
 
 struct Server {
@@ -24,19 +26,33 @@ Server StartServer(const std::string& binary, const std::string& extra_args = ""
 void StopServer(Server& server);
 long RssKb(pid_t pid);
 
+// How a connection signs its requests (default: the development key, as the SDKs sign).
+struct Credentials {
+  std::string access_key = iam::kDevelopmentAccessKey;
+  std::string secret = iam::kDevelopmentSecretKey;
+  bool sign = true;  // false: unsigned, for a server started with --auth none
+};
+
 // One keep-alive connection to the server.
 class Connection {
  public:
-  explicit Connection(unsigned port);
-  // Sends a request with the development credentials; returns the status, fills `body`.
+  explicit Connection(unsigned port, Credentials credentials = {});
+  // Sends a request signed with the connection's credentials; returns the status, fills
+  // `body`.
   int Request(const std::string& method, const std::string& target, const std::string& body,
               std::string* response_body = nullptr);
 
  private:
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::socket socket_;
+  Credentials credentials_;
   std::string buffer_;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> signatures_;
 };
+
+// GET requests per second on `target` from `connections` keep-alive connections for `seconds`;
+// exits the process if one is not answered 200.
+double Throughput(unsigned port, const std::string& target, int connections, double seconds,
+                  const Credentials& credentials = {});
 
 }  // namespace lambkin::bench

@@ -33,32 +33,7 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 using lambkin::bench::Connection;
-
-double Throughput(unsigned port, const std::string& target, int connections, double seconds) {
-  std::atomic<long> total{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < connections; ++i) {
-    threads.emplace_back([&] {
-      Connection conn(port);
-      long n = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        if (conn.Request("GET", target, "") != 200) {
-          std::fprintf(stderr, "unexpected status for %s\n", target.c_str());
-          std::exit(1);
-        }
-        ++n;
-      }
-      total += n;
-    });
-  }
-  auto start = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return static_cast<double>(total.load()) / elapsed;
-}
+using lambkin::bench::Throughput;
 
 }  // namespace
 

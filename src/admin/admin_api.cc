@@ -289,9 +289,48 @@ HttpResponse AdminApi::InsightReport(const server::HttpRequest& request) const {
              {"MetricDatapoints", metrics}});
 }
 
+std::optional<HttpResponse> AdminApi::Iam(const server::HttpRequest& request) const {
+  const auto& p = request.path;
+  auto describe = [&]() {
+    Result<json> d = d_.directory->Describe();
+    if (!d.ok()) return lambdaapi::ErrorResponse(d.status());
+    return Ok(*d);
+  };
+  if (p.size() == 3 && request.method == "GET") return describe();
+  json body = json::parse(request.body, nullptr, false);
+  if (request.method == "POST" && p.size() == 4) {
+    if (body.is_discarded()) {
+      return lambdaapi::ErrorResponse({StatusCode::kInvalidRequestContent, "body is not JSON"});
+    }
+    if (p[3] == "apply") {
+      if (Status s = d_.directory->Apply(body); !s.ok()) return lambdaapi::ErrorResponse(s);
+      return describe();
+    }
+    if (p[3] == "access-keys") {
+      std::string account = body.value("Account", d_.account);
+      bool role = body.contains("Role");
+      Result<iam::NewAccessKey> key = d_.directory->CreateAccessKey(
+          account, role ? "role" : "user", body.value(role ? "Role" : "User", ""),
+          body.value("Session", ""));
+      if (!key.ok()) return lambdaapi::ErrorResponse(key.status());
+      return lambdaapi::JsonResponse(201, {{"AccessKeyId", key->id},
+                                           {"SecretAccessKey", key->secret},
+                                           {"Arn", key->caller.arn},
+                                           {"Account", key->caller.account}});
+    }
+  }
+  if (request.method == "DELETE" && p.size() == 5 && p[3] == "access-keys") {
+    return lambdaapi::StatusResponse(d_.directory->DeleteAccessKey(p[4]));
+  }
+  return std::nullopt;
+}
+
 std::optional<HttpResponse> AdminApi::Handle(const server::HttpRequest& request) const {
   const auto& p = request.path;
   if (p.size() < 3 || p[0] != "lambkin" || p[1] != "v1") return std::nullopt;
+  if (p[2] == "iam") {
+    if (auto r = Iam(request)) return r;
+  }
   if (request.method == "POST") {
     if (p.size() == 3 && p[2] == "runtime-versions") return PublishRuntimeVersion(request);
     if (p.size() == 5 && (p[2] == "runtime-versions" || p[2] == "rollouts")) return Post(request);

@@ -14,6 +14,10 @@
 //   GET  /lambkin/v1/code/<sha256 hex>            a stored code package (GetFunction's Location)
 //   GET  /lambkin/v1/insights/report?rule=N&period=S[&since=D | &start=MS&end=MS][&region=R]
 //        [&max=N]                                 a Contributor Insights report, every metric
+//   GET  /lambkin/v1/iam                          the IAM directory (secrets left out)
+//   POST /lambkin/v1/iam/apply                    apply an IAM declaration (docs/iam.md)
+//   POST /lambkin/v1/iam/access-keys              {"Account", "User" | "Role" + "Session"}: a new
+//   key DELETE /lambkin/v1/iam/access-keys/<id>
 //
 // Thread-safe; holds no per-request state.
 #pragma once
@@ -28,6 +32,7 @@
 #include "common/clock.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
+#include "iam/directory.h"
 #include "insights/insight_rules.h"
 #include "logs/log_writer.h"
 #include "rollout/engine.h"
@@ -48,6 +53,7 @@ class AdminApi {
     const Clock* clock;
     bool simulated_clock;
     std::string account;
+    iam::Directory* directory;
   };
   explicit AdminApi(Deps deps) : d_(std::move(deps)) {}
   // nullopt when the request is not for the admin API.
@@ -59,6 +65,7 @@ class AdminApi {
   server::HttpResponse Rollouts(const server::HttpRequest& request) const;
   server::HttpResponse History(const server::HttpRequest& request) const;
   server::HttpResponse InsightReport(const server::HttpRequest& request) const;
+  std::optional<server::HttpResponse> Iam(const server::HttpRequest& request) const;
   // The request's ?region=, or the default; InvalidParameterValue for one not served here.
   Result<std::string> RegionOf(const server::HttpRequest& request) const;
   nlohmann::json VersionJson(const catalog::RuntimeVersion& v, const std::string& region) const;

@@ -64,13 +64,18 @@ Result<ClientResponse> HttpPost(const std::string& endpoint, const std::string& 
   return Request(endpoint, http::verb::post, path, body, headers);
 }
 
+Result<ClientResponse> HttpDelete(const std::string& endpoint, const std::string& path) {
+  return Request(endpoint, http::verb::delete_, path, "", {});
+}
+
 Result<nlohmann::json> AdminCall(const std::string& endpoint, const std::string& path,
                                  const std::optional<nlohmann::json>& body) {
   Result<ClientResponse> res =
       body ? HttpPost(endpoint, path, body->dump(), {{"Content-Type", "application/json"}})
            : HttpGet(endpoint, path);
   if (!res.ok()) return res.status();
-  nlohmann::json answer = nlohmann::json::parse(res->body, nullptr, false);
+  nlohmann::json answer = res->body.empty() ? nlohmann::json::object()
+                                            : nlohmann::json::parse(res->body, nullptr, false);
   if (res->status / 100 != 2 || answer.is_discarded()) {
     std::string message = res->body;
     if (!answer.is_discarded() && answer.is_object()) {

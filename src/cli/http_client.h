@@ -26,6 +26,8 @@ Result<ClientResponse> HttpPost(const std::string& endpoint, const std::string& 
                                 const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers);
 
+Result<ClientResponse> HttpDelete(const std::string& endpoint, const std::string& path);
+
 // Calls an admin endpoint that answers JSON (GET when `body` is nullopt, else POST it) and
 // returns the parsed answer; a non-2xx answer becomes an error carrying the server's message.
 Result<nlohmann::json> AdminCall(const std::string& endpoint, const std::string& path,

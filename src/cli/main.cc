@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/iam_command.h"
 #include "cli/insights_command.h"
 #include "cli/logs_command.h"
 #include "cli/rollout_command.h"
@@ -41,6 +42,17 @@ int main(int argc, char** argv) {
                    "real, or simulated: `lambkin clock advance` moves time forward")
       ->capture_default_str()
       ->check(CLI::IsMember({"real", "simulated"}));
+  serve_cmd->add_option(
+      "--iam", serve.iam_file,
+      "IAM declaration (organisation, SCPs, users, roles, keys) applied at start");
+  serve_cmd
+      ->add_option("--auth", serve.auth,
+                   "sigv4, or none: accept unsigned requests as the development user (trials, "
+                   "benchmarks)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sigv4", "none"}));
+  serve_cmd->add_flag("--production", serve.production,
+                      "No development user: the README's development key is removed and refused");
 
   std::string endpoint = EnvOr("LAMBKIN_ENDPOINT", "http://127.0.0.1:9001");
   auto* runtime_cmd = app.add_subcommand("runtime", "Runtime versions in the catalogue");
@@ -164,8 +176,33 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--svg", report.svg, "Also write the chart as an SVG image");
   add_common(report_cmd);
 
+  auto* iam_cmd = app.add_subcommand("iam", "Accounts, organisation, SCPs, users, roles, keys");
+  iam_cmd->require_subcommand(1);
+  auto* iam_show = iam_cmd->add_subcommand("show", "The IAM directory (secrets are never shown)");
+  add_common(iam_show);
+  std::string iam_file, key_id;
+  auto* iam_apply =
+      iam_cmd->add_subcommand("apply", "Apply a declaration: create or replace what it names");
+  iam_apply->add_option("file", iam_file, "Declaration (JSON, docs/iam.md)")->required();
+  add_common(iam_apply);
+  lambkin::cli::AccessKeyOptions key;
+  auto* iam_create_key =
+      iam_cmd->add_subcommand("create-access-key", "A new access key for a user or a role session");
+  iam_create_key->add_option("--account", key.account, "Account (default: the server's)");
+  iam_create_key->add_option("--user", key.user, "User name");
+  iam_create_key->add_option("--role", key.role, "Role name");
+  iam_create_key->add_option("--session", key.session, "Session name (with --role)");
+  add_common(iam_create_key);
+  auto* iam_delete_key = iam_cmd->add_subcommand("delete-access-key", "Revoke an access key");
+  iam_delete_key->add_option("id", key_id, "Access key id")->required();
+  add_common(iam_delete_key);
+
   CLI11_PARSE(app, argc, argv);
   admin.endpoint = endpoint;
+  if (iam_show->parsed()) return lambkin::cli::IamShow(admin);
+  if (iam_apply->parsed()) return lambkin::cli::IamApply(admin, iam_file);
+  if (iam_create_key->parsed()) return lambkin::cli::IamCreateAccessKey(admin, key);
+  if (iam_delete_key->parsed()) return lambkin::cli::IamDeleteAccessKey(admin, key_id);
   if (report_cmd->parsed()) return lambkin::cli::InsightsReport(admin, report);
   for (auto* cmd : lifecycle_cmds) {
     if (cmd->parsed()) {

@@ -20,6 +20,8 @@
 #include "exec/invoker.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
+#include "iam/authenticator.h"
+#include "iam/directory.h"
 #include "insights/insight_rules.h"
 #include "insightsapi/insights_api.h"
 #include "lambdaapi/api.h"
@@ -150,11 +152,11 @@ int Serve(const ServeOptions& options) {
   bool simulated = options.clock == "simulated";
   const Clock& clock = simulated ? static_cast<const Clock&>(simulated_clock) : system_clock;
 
-  auto db = store::Database::Open(options.data_dir + "/lambkin.db",
-                                  std::string(catalog::kCatalogSchema) +
-                                      functions::kFunctionsSchema + logs::kLogsSchema +
-                                      exec::kEventQueueSchema + rollout::kHealthSchema +
-                                      rollout::kRolloutSchema + insights::kInsightsSchema);
+  auto db = store::Database::Open(
+      options.data_dir + "/lambkin.db",
+      std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema + logs::kLogsSchema +
+          exec::kEventQueueSchema + rollout::kHealthSchema + rollout::kRolloutSchema +
+          insights::kInsightsSchema + iam::kIamSchema);
   if (!db.ok()) return Fail(db.status());
   if (Status s = functions::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
   if (Status s = logs::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
@@ -180,14 +182,32 @@ int Serve(const ServeOptions& options) {
   rollouts.SetObserver(&invoker);
   invoker.SetInvocationObserver(rollouts.health());
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
-  // Development mode: the README's credentials belong to an administrator of the account.
-  iam::Authenticator auth(&config->regions, &system_clock);
-  auth.AddKey({iam::kDevelopmentAccessKey, iam::kDevelopmentSecretKey, config->account,
-               fmt::format("arn:aws:iam::{}:user/lambkin-developer", config->account)});
+  // The directory: the development user (unless in production), then the declaration file.
+  iam::Directory directory(db->get());
+  if (Status s = directory.Load(); !s.ok()) return Fail(s);
+  nlohmann::json developer = iam::DevelopmentDeclaration(config->account);
+  if (options.production) {
+    developer["accounts"][config->account]["users"][iam::kDevelopmentUser] = nullptr;
+  }
+  if (Status s = directory.Apply(developer); !s.ok()) return Fail(s);
+  if (!options.iam_file.empty()) {
+    std::ifstream in(options.iam_file);
+    nlohmann::json declaration = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!in || declaration.is_discarded()) {
+      return Fail(InvalidParameter(fmt::format("{}: not a JSON file", options.iam_file)));
+    }
+    if (Status s = directory.Apply(declaration); !s.ok()) {
+      return Fail(Status(s.code(), fmt::format("{}: {}", options.iam_file, s.message())));
+    }
+  }
+  iam::Authenticator auth(&config->regions, &system_clock, &directory,
+                          options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
+                          config->account);
   lambdaapi::LambdaApi lambda(
       {&service, catalog->get(), &config->regions, &auth, &invoker, &events});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
-                         &insight_rules, &log_writer, &clock, simulated, config->account});
+                         &insight_rules, &log_writer, &clock, simulated, config->account,
+                         &directory});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
 

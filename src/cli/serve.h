@@ -12,6 +12,9 @@ struct ServeOptions {
   std::string runtimes_dir;  // built-in runtime bundles
   int threads = 2;
   std::string clock = "real";  // or "simulated": `lambkin clock advance` moves time
+  std::string iam_file;        // optional IAM declaration applied at start (docs/iam.md)
+  std::string auth = "sigv4";  // or "none": nothing verified, every caller the developer
+  bool production = false;     // without the development user and its well-known key
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

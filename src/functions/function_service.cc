@@ -505,6 +505,25 @@ Status FunctionService::PutReservedConcurrency(const Scope& scope, const std::st
   });
 }
 
+Status FunctionService::TagFunction(const Scope& scope, const std::string& name,
+                                    const std::map<std::string, std::string>& add,
+                                    const std::vector<std::string>& remove) {
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto f, LoadFunction(txn, scope, name));
+    if (!f) return FunctionNotFound(scope, name, {});
+    for (const auto& [k, v] : add) f->tags[k] = v;
+    for (const std::string& k : remove) f->tags.erase(k);
+    if (f->tags.size() > kMaxTags) {
+      return InvalidParameter("Number of tags exceeds resource tag limit.");
+    }
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("UPDATE functions SET tags = ? WHERE account = ? "
+                                                  "AND region = ? AND name = ?"));
+    st.Bind(1, nlohmann::json(f->tags).dump()).Bind(2, scope.account).Bind(3, scope.region);
+    st.Bind(4, name);
+    return st.Run();
+  });
+}
+
 Result<Function> FunctionService::GetFunction(const Scope& scope, const std::string& name) {
   Function out;
   Status s = db_->Read([&](Txn& txn) -> Status {

@@ -39,6 +39,9 @@ Status UpgradeSchema(store::Database* db);
 // arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
 std::string FunctionArn(const Scope& scope, std::string_view name, std::string_view qualifier = {});
 
+// Tags a function may carry (Lambda's quota).
+constexpr size_t kMaxTags = 50;
+
 struct CreateFunctionCommand {
   std::string name;
   FunctionConfig config;  // code_sha256/code_size are filled from `zip`
@@ -124,6 +127,10 @@ class FunctionService {
   // Reserved concurrency (PutFunctionConcurrency); nullopt when unset.
   Result<std::optional<int64_t>> GetReservedConcurrency(const Scope& scope,
                                                         const std::string& name);
+  // Adds or replaces tags of a function (`add`), then removes `remove`; at most kMaxTags remain.
+  Status TagFunction(const Scope& scope, const std::string& name,
+                     const std::map<std::string, std::string>& add,
+                     const std::vector<std::string>& remove);
   // Sets (or with nullopt removes) the reserved concurrency.
   Status PutReservedConcurrency(const Scope& scope, const std::string& name,
                                 std::optional<int64_t> reserved);

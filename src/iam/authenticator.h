@@ -59,8 +59,7 @@ class Authenticator {
 
   // kMissingAuthenticationToken without credentials, kUnrecognizedClient for an unknown key or
   // a region not served, kIncompleteSignature / kInvalidSignature for a bad signature.
-  Result<Identity> Authenticate(const server::HttpRequest& request,
-                                std::string_view service) const;
+  Result<Identity> Authenticate(const server::HttpRequest& request, std::string_view service) const;
 
  private:
   const catalog::RegionSet* regions_;

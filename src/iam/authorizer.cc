@@ -1,6 +1,5 @@
 #include "iam/authorizer.h"
 
-
 #include <fmt/format.h>
 
 namespace lambkin::iam {
@@ -47,14 +46,14 @@ Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext&
     }
   }
   if (!scp_levels_allow) {
-    return Denied(caller, request,
-                  fmt::format("because no service control policy allows the {} action",
-                              request.action));
+    return Denied(
+        caller, request,
+        fmt::format("because no service control policy allows the {} action", request.action));
   }
   if (!identity_allows) {
-    return Denied(caller, request,
-                  fmt::format("because no identity-based policy allows the {} action",
-                              request.action));
+    return Denied(
+        caller, request,
+        fmt::format("because no identity-based policy allows the {} action", request.action));
   }
   return Status::Ok();
 }

@@ -73,17 +73,16 @@ Status Invalid(std::string message) {
 }
 
 bool IsAccountId(std::string_view id) {
-  return id.size() == 12 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
-           return std::isdigit(c) != 0;
-         });
+  return id.size() == 12 &&
+         std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
 // IAM's name characters: alphanumerics and +=,.@_-
 bool IsIamName(std::string_view name, size_t max) {
   return !name.empty() && name.size() <= max && std::all_of(name.begin(), name.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                  std::string_view("+=,.@_-").find(c) != std::string_view::npos;
-         });
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("+=,.@_-").find(c) != std::string_view::npos;
+  });
 }
 
 Status CheckName(std::string_view what, std::string_view name, size_t max) {
@@ -99,21 +98,20 @@ Status CheckKey(std::string_view where, const json& key) {
   }
   std::string id = key["id"];
   std::string secret = key["secret"];
-  bool id_ok = id.size() >= 16 && id.size() <= 128 &&
-               std::all_of(id.begin(), id.end(), [](unsigned char c) {
-                 return std::isupper(c) != 0 || std::isdigit(c) != 0;
-               });
+  bool id_ok =
+      id.size() >= 16 && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
+        return std::isupper(c) != 0 || std::isdigit(c) != 0;
+      });
   if (!id_ok) {
-    return Invalid(
-        fmt::format("{}: access key id '{}' must be 16-128 upper-case letters and digits", where,
-                    id));
+    return Invalid(fmt::format(
+        "{}: access key id '{}' must be 16-128 upper-case letters and digits", where, id));
   }
   bool secret_ok = !secret.empty() && secret.size() <= 128 &&
                    std::all_of(secret.begin(), secret.end(),
                                [](unsigned char c) { return c > 0x20 && c < 0x7f; });
   if (!secret_ok) {
-    return Invalid(fmt::format("{}: the secret of {} must be 1-128 visible ASCII characters",
-                               where, id));
+    return Invalid(
+        fmt::format("{}: the secret of {} must be 1-128 visible ASCII characters", where, id));
   }
   return Status::Ok();
 }
@@ -221,16 +219,16 @@ Status ApplyUnit(Txn& txn, const OrgRow& org, const std::string& parent, const s
     return Invalid(fmt::format("OU name '{}' must be 1-128 characters", name));
   }
   std::string id;
-  LAMBKIN_ASSIGN_OR_RETURN(
-      bool exists,
-      QueryText(txn, "SELECT id FROM iam_units WHERE parent = ? AND name = ?", {parent, name}, &id));
+  LAMBKIN_ASSIGN_OR_RETURN(bool exists,
+                           QueryText(txn, "SELECT id FROM iam_units WHERE parent = ? AND name = ?",
+                                     {parent, name}, &id));
   if (unit.is_null()) {
     if (!exists) return Status::Ok();
-    LAMBKIN_ASSIGN_OR_RETURN(
-        bool busy, QueryText(txn,
-                             "SELECT 1 FROM iam_units WHERE parent = ?1 UNION ALL "
-                             "SELECT 1 FROM iam_accounts WHERE parent = ?1",
-                             {id}));
+    LAMBKIN_ASSIGN_OR_RETURN(bool busy,
+                             QueryText(txn,
+                                       "SELECT 1 FROM iam_units WHERE parent = ?1 UNION ALL "
+                                       "SELECT 1 FROM iam_accounts WHERE parent = ?1",
+                                       {id}));
     if (busy) {
       return Status(StatusCode::kResourceConflict,
                     fmt::format("The OU {} still holds accounts or OUs", path));
@@ -240,8 +238,8 @@ Status ApplyUnit(Txn& txn, const OrgRow& org, const std::string& parent, const s
   }
   if (!exists) {
     id = fmt::format("ou-{}-{}", org.root.substr(2), RandomAlnum(8, false));
-    LAMBKIN_RETURN_IF_ERROR(Run(txn, "INSERT INTO iam_units (id, name, parent) VALUES (?, ?, ?)",
-                                {id, name, parent}));
+    LAMBKIN_RETURN_IF_ERROR(
+        Run(txn, "INSERT INTO iam_units (id, name, parent) VALUES (?, ?, ?)", {id, name, parent}));
     LAMBKIN_RETURN_IF_ERROR(AttachFullAccess(txn, id));
   }
   return ApplyChildren(txn, org, id, path, unit);
@@ -271,8 +269,8 @@ Result<std::string> ResolveTarget(Txn& txn, const OrgRow& org, const std::string
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     std::string child;
     LAMBKIN_ASSIGN_OR_RETURN(
-        bool found,
-        QueryText(txn, "SELECT id FROM iam_units WHERE parent = ? AND name = ?", {id, name}, &child));
+        bool found, QueryText(txn, "SELECT id FROM iam_units WHERE parent = ? AND name = ?",
+                              {id, name}, &child));
     if (!found) return Invalid(fmt::format("No OU or account '{}' to attach a policy to", target));
     id = child;
   }
@@ -285,10 +283,11 @@ Status ApplyScps(Txn& txn, const OrgRow& org, const json& policies) {
     std::string where = fmt::format("SCP {}", name);
     LAMBKIN_RETURN_IF_ERROR(CheckName("Policy", name, 128));
     std::string id;
-    LAMBKIN_ASSIGN_OR_RETURN(
-        bool exists, QueryText(txn, "SELECT id FROM iam_scps WHERE name = ?", {name}, &id));
+    LAMBKIN_ASSIGN_OR_RETURN(bool exists,
+                             QueryText(txn, "SELECT id FROM iam_scps WHERE name = ?", {name}, &id));
     if (p.is_null()) {
-      if (id == kFullAwsAccessId) return Invalid("FullAWSAccess is AWS managed: it cannot be deleted");
+      if (id == kFullAwsAccessId)
+        return Invalid("FullAWSAccess is AWS managed: it cannot be deleted");
       LAMBKIN_RETURN_IF_ERROR(Run(txn, "DELETE FROM iam_scps WHERE id = ?", {id}));
       LAMBKIN_RETURN_IF_ERROR(Run(txn, "DELETE FROM iam_scp_targets WHERE policy_id = ?", {id}));
       continue;
@@ -304,7 +303,8 @@ Status ApplyScps(Txn& txn, const OrgRow& org, const json& policies) {
       std::string text = DocumentText(p["document"]);
       Result<Policy> parsed = Policy::Parse(text, kMaxScpChars);
       if (!parsed.ok()) {
-        return Status(parsed.status().code(), fmt::format("{}: {}", where, parsed.status().message()));
+        return Status(parsed.status().code(),
+                      fmt::format("{}: {}", where, parsed.status().message()));
       }
       if (!exists) id = "p-" + RandomAlnum(8, false);
       LAMBKIN_RETURN_IF_ERROR(Run(txn,
@@ -377,8 +377,9 @@ Status PutKey(Txn& txn, const std::string& where, const json& key, const std::st
   std::string owner;
   LAMBKIN_ASSIGN_OR_RETURN(
       bool exists,
-      QueryText(txn, "SELECT principal || '/' || IFNULL(session, '') FROM iam_access_keys WHERE "
-                     "id = ?",
+      QueryText(txn,
+                "SELECT principal || '/' || IFNULL(session, '') FROM iam_access_keys WHERE "
+                "id = ?",
                 {id}, &owner));
   if (exists && owner != principal + "/" + session.value_or("")) {
     return Status(StatusCode::kResourceConflict,
@@ -411,9 +412,9 @@ Status ApplyPrincipal(Txn& txn, const std::string& account, const std::string& k
       for (const auto& [pname, doc] : value.items()) {
         LAMBKIN_RETURN_IF_ERROR(CheckName("Policy", pname, 128));
         if (doc.is_null()) {
-          LAMBKIN_RETURN_IF_ERROR(Run(
-              txn, "DELETE FROM iam_identity_policies WHERE principal = ? AND name = ?",
-              {arn, pname}));
+          LAMBKIN_RETURN_IF_ERROR(
+              Run(txn, "DELETE FROM iam_identity_policies WHERE principal = ? AND name = ?",
+                  {arn, pname}));
           continue;
         }
         std::string text = DocumentText(doc);
@@ -439,9 +440,9 @@ Status ApplyPrincipal(Txn& txn, const std::string& account, const std::string& k
       for (const auto& [session, key] : value.items()) {
         LAMBKIN_RETURN_IF_ERROR(CheckName("Session", session, 64));
         if (key.is_null()) {
-          LAMBKIN_RETURN_IF_ERROR(Run(
-              txn, "DELETE FROM iam_access_keys WHERE principal = ? AND session = ?",
-              {arn, session}));
+          LAMBKIN_RETURN_IF_ERROR(
+              Run(txn, "DELETE FROM iam_access_keys WHERE principal = ? AND session = ?",
+                  {arn, session}));
           continue;
         }
         LAMBKIN_RETURN_IF_ERROR(PutKey(txn, where, key, arn, session));
@@ -553,8 +554,9 @@ Result<NewAccessKey> Directory::CreateAccessKey(const std::string& account, cons
   if (kind == "user" && !session.empty()) return Invalid("A user's access key has no session");
   if (!session.empty()) LAMBKIN_RETURN_IF_ERROR(CheckName("Session", session, 64));
   std::string arn = PrincipalArn(account, kind, name);
-  NewAccessKey key{(session.empty() ? "AKIA" : "ASIA") + RandomAlnum(16, true),
-                   RandomAlnum(40, false), CallerOf(account, kind, name, session.empty() ? std::nullopt : std::optional(session))};
+  NewAccessKey key{
+      (session.empty() ? "AKIA" : "ASIA") + RandomAlnum(16, true), RandomAlnum(40, false),
+      CallerOf(account, kind, name, session.empty() ? std::nullopt : std::optional(session))};
   LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(bool exists,
                              QueryText(txn, "SELECT 1 FROM iam_principals WHERE arn = ?", {arn}));
@@ -588,19 +590,20 @@ Result<json> Directory::Describe() const {
       std::map<std::string, json*> node_of{{org->root, &o["root"]}};
       o["root"] = json::object();
       // Parents are created before children, so rowid order visits them first.
-      LAMBKIN_RETURN_IF_ERROR(ForEachRow(
-          txn, "SELECT id, name, parent FROM iam_units ORDER BY rowid",
-          [&](const store::Statement& st) -> Status {
-            std::string id = st.ColumnText(0);
-            std::string name = st.ColumnText(1);
-            auto parent = node_of.find(st.ColumnText(2));
-            if (parent == node_of.end()) return Internal("an OU without a parent");
-            json& unit = (*parent->second)["units"][name];
-            unit = {{"id", id}};
-            node_of[id] = &unit;
-            path_of[id] = path_of[st.ColumnText(2)] + "/" + name;
-            return Status::Ok();
-          }));
+      LAMBKIN_RETURN_IF_ERROR(ForEachRow(txn,
+                                         "SELECT id, name, parent FROM iam_units ORDER BY rowid",
+                                         [&](const store::Statement& st) -> Status {
+                                           std::string id = st.ColumnText(0);
+                                           std::string name = st.ColumnText(1);
+                                           auto parent = node_of.find(st.ColumnText(2));
+                                           if (parent == node_of.end())
+                                             return Internal("an OU without a parent");
+                                           json& unit = (*parent->second)["units"][name];
+                                           unit = {{"id", id}};
+                                           node_of[id] = &unit;
+                                           path_of[id] = path_of[st.ColumnText(2)] + "/" + name;
+                                           return Status::Ok();
+                                         }));
       LAMBKIN_RETURN_IF_ERROR(ForEachRow(
           txn, "SELECT id, parent FROM iam_accounts WHERE parent IS NOT NULL ORDER BY id",
           [&](const store::Statement& st) -> Status {
@@ -626,11 +629,11 @@ Result<json> Directory::Describe() const {
             return Status::Ok();
           }));
     }
-    LAMBKIN_RETURN_IF_ERROR(ForEachRow(
-        txn, "SELECT id FROM iam_accounts ORDER BY id", [&](const store::Statement& st) -> Status {
-          out["accounts"][st.ColumnText(0)] = json::object();
-          return Status::Ok();
-        }));
+    LAMBKIN_RETURN_IF_ERROR(ForEachRow(txn, "SELECT id FROM iam_accounts ORDER BY id",
+                                       [&](const store::Statement& st) -> Status {
+                                         out["accounts"][st.ColumnText(0)] = json::object();
+                                         return Status::Ok();
+                                       }));
     LAMBKIN_RETURN_IF_ERROR(ForEachRow(
         txn,
         "SELECT p.account, p.kind, p.name, p.arn, k.id, k.session FROM iam_principals p LEFT JOIN "
@@ -662,6 +665,13 @@ Result<json> Directory::Describe() const {
   return out;
 }
 
+bool MentionsResourceTag(const std::string& document) {
+  std::string lower(document);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("aws:resourcetag/") != std::string::npos;
+}
+
 Status Directory::Reload() {
   auto snap = std::make_shared<Snapshot>();
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
@@ -672,14 +682,14 @@ Status Directory::Reload() {
         [&](const store::Statement& st) -> Status {
           snap->keys_[st.ColumnText(0)] =
               Snapshot::Key{st.ColumnText(1), CallerOf(st.ColumnText(3), st.ColumnText(4),
-                                                       st.ColumnText(5),
-                                                       st.ColumnOptionalText(2))};
+                                                       st.ColumnText(5), st.ColumnOptionalText(2))};
           return Status::Ok();
         }));
     LAMBKIN_RETURN_IF_ERROR(ForEachRow(
         txn, "SELECT principal, document FROM iam_identity_policies ORDER BY principal, name",
         [&](const store::Statement& st) -> Status {
           LAMBKIN_ASSIGN_OR_RETURN(Policy p, Policy::Parse(st.ColumnText(1), SIZE_MAX));
+          snap->uses_resource_tags_ |= MentionsResourceTag(p.document());
           snap->identity_[st.ColumnText(0)].push_back(std::move(p));
           return Status::Ok();
         }));
@@ -689,20 +699,22 @@ Status Directory::Reload() {
     if (org) {
       std::map<std::string, const Scp*> by_id;
       LAMBKIN_RETURN_IF_ERROR(ForEachRow(
-          txn, "SELECT id, name, document FROM iam_scps", [&](const store::Statement& st) -> Status {
+          txn, "SELECT id, name, document FROM iam_scps",
+          [&](const store::Statement& st) -> Status {
             LAMBKIN_ASSIGN_OR_RETURN(Policy p, Policy::Parse(st.ColumnText(2), SIZE_MAX));
+            snap->uses_resource_tags_ |= MentionsResourceTag(p.document());
             snap->scps_.push_back(
                 std::make_unique<Scp>(Scp{st.ColumnText(0), st.ColumnText(1), std::move(p)}));
             by_id[snap->scps_.back()->id] = snap->scps_.back().get();
             return Status::Ok();
           }));
-      LAMBKIN_RETURN_IF_ERROR(ForEachRow(
-          txn, "SELECT policy_id, target FROM iam_scp_targets",
-          [&](const store::Statement& st) -> Status {
-            auto scp = by_id.find(st.ColumnText(0));
-            if (scp != by_id.end()) attached[st.ColumnText(1)].push_back(scp->second);
-            return Status::Ok();
-          }));
+      LAMBKIN_RETURN_IF_ERROR(ForEachRow(txn, "SELECT policy_id, target FROM iam_scp_targets",
+                                         [&](const store::Statement& st) -> Status {
+                                           auto scp = by_id.find(st.ColumnText(0));
+                                           if (scp != by_id.end())
+                                             attached[st.ColumnText(1)].push_back(scp->second);
+                                           return Status::Ok();
+                                         }));
       LAMBKIN_RETURN_IF_ERROR(ForEachRow(txn, "SELECT id, parent FROM iam_units",
                                          [&](const store::Statement& st) -> Status {
                                            parent_of[st.ColumnText(0)] = st.ColumnText(1);

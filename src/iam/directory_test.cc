@@ -52,31 +52,34 @@ class DirectoryTest : public ::testing::Test {
   // The organisation of the high-compliance example: the management account, a Workloads OU
   // with the member account (pinning denied), and an account directly under the root.
   void ApplyOrganisation() {
-    Apply({{"organization",
-            {{"management_account", kManagement},
-             {"root",
-              {{"accounts", {kOther}},
-               {"units", {{"Workloads", {{"accounts", {kMember}}}}}}}},
-             {"policies",
-              {{"DenyRuntimePinning", {{"document", kDenyPinning}, {"targets", {"Workloads"}}}}}}}},
-           {"accounts",
-            {{kMember,
-              {{"users", {{"alice", {{"policies", {{"Admin", kAdmin}}},
-                                     {"access_keys", {{{"id", "AKIAALICE0000000001"},
-                                                       {"secret", "alice-secret"}}}}}}}},
-               {"roles",
-                {{"LambdaRuntimeRollbackBreakGlass",
-                  {{"policies", {{"Admin", kAdmin}}},
-                   {"sessions", {{"oncall", {{"id", "ASIABREAKGLASS00001"},
-                                             {"secret", "bg-secret"}}}}}}},
-                 {"Dev",
-                  {{"policies", {{"Admin", kAdmin}}},
-                   {"sessions",
-                    {{"alice", {{"id", "ASIADEVALICE0000001"}, {"secret", "dev-secret"}}}}}}}}}}},
-             {kManagement,
-              {{"users", {{"root-admin", {{"policies", {{"Admin", kAdmin}}},
-                                          {"access_keys", {{{"id", "AKIAMANAGEMENT00001"},
-                                                            {"secret", "m-secret"}}}}}}}}}}}}});
+    Apply(
+        {{"organization",
+          {{"management_account", kManagement},
+           {"root",
+            {{"accounts", {kOther}}, {"units", {{"Workloads", {{"accounts", {kMember}}}}}}}},
+           {"policies",
+            {{"DenyRuntimePinning", {{"document", kDenyPinning}, {"targets", {"Workloads"}}}}}}}},
+         {"accounts",
+          {{kMember,
+            {{"users",
+              {{"alice",
+                {{"policies", {{"Admin", kAdmin}}},
+                 {"access_keys", {{{"id", "AKIAALICE0000000001"}, {"secret", "alice-secret"}}}}}}}},
+             {"roles",
+              {{"LambdaRuntimeRollbackBreakGlass",
+                {{"policies", {{"Admin", kAdmin}}},
+                 {"sessions",
+                  {{"oncall", {{"id", "ASIABREAKGLASS00001"}, {"secret", "bg-secret"}}}}}}},
+               {"Dev",
+                {{"policies", {{"Admin", kAdmin}}},
+                 {"sessions",
+                  {{"alice", {{"id", "ASIADEVALICE0000001"}, {"secret", "dev-secret"}}}}}}}}}}},
+           {kManagement,
+            {{"users",
+              {{"root-admin",
+                {{"policies", {{"Admin", kAdmin}}},
+                 {"access_keys",
+                  {{{"id", "AKIAMANAGEMENT00001"}, {"secret", "m-secret"}}}}}}}}}}}}});
   }
   Status Ask(const std::string& key_id, const std::string& action, const std::string& resource,
              const std::map<std::string, std::string>& keys = {}) {
@@ -139,7 +142,8 @@ TEST_F(DirectoryTest, HighComplianceScpDeniesPinningExceptBreakGlassTagAndManage
 TEST_F(DirectoryTest, EveryLevelOfThePathMustAllowAndIdentityPoliciesMustToo) {
   ApplyOrganisation();
   // Detach FullAWSAccess from the Workloads OU: nothing there allows any more.
-  Apply({{"organization", {{"policies", {{"FullAWSAccess", {{"targets", {"Root", kMember, kOther}}}}}}}}});
+  Apply({{"organization",
+          {{"policies", {{"FullAWSAccess", {{"targets", {"Root", kMember, kOther}}}}}}}}});
   Status s = Ask("AKIAALICE0000000001", "lambda:GetFunction", kFn);
   EXPECT_EQ(s.code(), StatusCode::kAccessDenied);
   EXPECT_EQ(s.message(),
@@ -200,22 +204,29 @@ TEST_F(DirectoryTest, RefusedDeclarationsChangeNothing) {
        StatusCode::kMalformedPolicyDocument,
        "User arn:aws:iam::111122223333:user/carol policy P: Policy document should not specify "
        "a principal."},
-      {{{"accounts", {{"12345", json::object()}}}}, StatusCode::kInvalidParameterValue,
+      {{{"accounts", {{"12345", json::object()}}}},
+       StatusCode::kInvalidParameterValue,
        "'12345' is not an account id (12 digits)"},
-      {{{"organization", {{"management_account", kMember}}}}, StatusCode::kInvalidParameterValue,
+      {{{"organization", {{"management_account", kMember}}}},
+       StatusCode::kInvalidParameterValue,
        "The organization's management account is 999999999999; it cannot change"},
-      {{{"organization", {{"policies", {{"X", {{"document", kAdmin}, {"targets", {"Nowhere"}}}}}}}}},
-       StatusCode::kInvalidParameterValue, "No OU or account 'Nowhere' to attach a policy to"},
+      {{{"organization",
+         {{"policies", {{"X", {{"document", kAdmin}, {"targets", {"Nowhere"}}}}}}}}},
+       StatusCode::kInvalidParameterValue,
+       "No OU or account 'Nowhere' to attach a policy to"},
       {{{"organization", {{"root", {{"units", {{"Workloads", nullptr}}}}}}}},
-       StatusCode::kResourceConflict, "The OU Root/Workloads still holds accounts or OUs"},
+       StatusCode::kResourceConflict,
+       "The OU Root/Workloads still holds accounts or OUs"},
       {json::parse(R"({"accounts": {"444455556666": {"users": {"mallory":
            {"access_keys": [{"id": "AKIAALICE0000000001", "secret": "x"}]}}}}})"),
        StatusCode::kResourceConflict,
        "User arn:aws:iam::444455556666:user/mallory: access key AKIAALICE0000000001 belongs to "
        "another principal"},
       {{{"organization", {{"policies", {{"FullAWSAccess", nullptr}}}}}},
-       StatusCode::kInvalidParameterValue, "FullAWSAccess is AWS managed: it cannot be deleted"},
-      {{{"users", json::object()}}, StatusCode::kInvalidParameterValue,
+       StatusCode::kInvalidParameterValue,
+       "FullAWSAccess is AWS managed: it cannot be deleted"},
+      {{{"users", json::object()}},
+       StatusCode::kInvalidParameterValue,
        "The declaration has an unknown field users"},
   };
   for (const Case& c : cases) {

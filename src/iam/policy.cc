@@ -119,9 +119,8 @@ bool Applies(const Policy::Statement& s, const RequestContext& request) {
     return GlobMatch(p, request.action, /*ignore_case=*/true);
   });
   if (action == s.not_action) return false;
-  bool resource = std::any_of(s.resources.begin(), s.resources.end(), [&](const std::string& p) {
-    return GlobMatch(p, request.resource);
-  });
+  bool resource = std::any_of(s.resources.begin(), s.resources.end(),
+                              [&](const std::string& p) { return GlobMatch(p, request.resource); });
   if (resource == s.not_resource) return false;
   return std::all_of(s.conditions.begin(), s.conditions.end(),
                      [&](const Policy::Condition& c) { return ConditionHolds(c, request); });
@@ -183,7 +182,8 @@ Status ParseCondition(const json& block, std::vector<Policy::Condition>& out) {
     const auto* found = std::find_if(std::begin(kOperators), std::end(kOperators),
                                      [&](const OperatorName& o) { return o.name == name; });
     if (found == std::end(kOperators) ||
-        (found->op == ConditionOp::kNull && (c.if_exists || c.set != Policy::Condition::Set::kSingle))) {
+        (found->op == ConditionOp::kNull &&
+         (c.if_exists || c.set != Policy::Condition::Set::kSingle))) {
       return Malformed(fmt::format("Invalid Condition type : {}", raw_name));
     }
     c.op = found->op;
@@ -192,8 +192,8 @@ Status ParseCondition(const json& block, std::vector<Policy::Condition>& out) {
     }
     for (const auto& [key, value] : keys.items()) {
       if (key.find(':') == std::string::npos || key.front() == ':') {
-        return Malformed(fmt::format("Condition key {} must be prefaced by a vendor, e.g. aws:",
-                                     key));
+        return Malformed(
+            fmt::format("Condition key {} must be prefaced by a vendor, e.g. aws:", key));
       }
       Policy::Condition k = c;
       k.key = Lower(key);
@@ -238,8 +238,8 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
       } else if (value == "Deny") {
         out.deny = true;
       } else {
-        return Malformed(fmt::format("{}: Effect must be Allow or Deny, not {}", where,
-                                     value.dump()));
+        return Malformed(
+            fmt::format("{}: Effect must be Allow or Deny, not {}", where, value.dump()));
       }
     } else if (name == "Action" || name == "NotAction") {
       if (has_action) {
@@ -253,8 +253,7 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
         size_t colon = a.find(':');
         if (a != "*" && (colon == std::string::npos || colon == 0 || colon + 1 == a.size())) {
           return Malformed(fmt::format(
-              "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.: {}",
-              a));
+              "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.: {}", a));
         }
         out.actions.push_back(Lower(a));
       }
@@ -278,7 +277,8 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
       return Malformed(fmt::format("{} has an unknown field {}", where, name));
     }
   }
-  if (!s.contains("Effect")) return Malformed(fmt::format("Missing required field Effect ({})", where));
+  if (!s.contains("Effect"))
+    return Malformed(fmt::format("Missing required field Effect ({})", where));
   if (!has_action) return Malformed(fmt::format("Missing required field Action ({})", where));
   if (!has_resource) return Malformed(fmt::format("Missing required field Resource ({})", where));
   return out;
@@ -306,8 +306,8 @@ const std::vector<std::string>* RequestContext::Find(std::string_view lower_key)
 bool GlobMatch(std::string_view pattern, std::string_view text, bool ignore_case) {
   auto same = [ignore_case](char p, char t) {
     if (p == t) return true;
-    return ignore_case &&
-           std::tolower(static_cast<unsigned char>(p)) == std::tolower(static_cast<unsigned char>(t));
+    return ignore_case && std::tolower(static_cast<unsigned char>(p)) ==
+                              std::tolower(static_cast<unsigned char>(t));
   };
   // Greedy with one backtrack point: linear in practice, never exponential.
   size_t p = 0;
@@ -347,8 +347,8 @@ Result<Policy> Policy::Parse(std::string_view document, size_t max_chars) {
   for (const auto& [name, value] : doc.items()) {
     if (name == "Version") {
       if (value != "2012-10-17" && value != "2008-10-17") {
-        return Malformed(fmt::format("The policy version {} is not supported: use 2012-10-17.",
-                                     value.dump()));
+        return Malformed(
+            fmt::format("The policy version {} is not supported: use 2012-10-17.", value.dump()));
       }
     } else if (name == "Id") {
       if (!value.is_string()) return Malformed("Id must be a string");

@@ -73,8 +73,8 @@ TEST(Policy, ResourcesAndNotResource) {
   Policy not_resource = MustParse(R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny",
       "Action":"*","NotResource":"arn:aws:lambda:*:*:function:public-*"}]})");
   EXPECT_EQ(not_resource.Evaluate(Request("lambda:GetFunction", kFn)), Decision::kDeny);
-  EXPECT_EQ(not_resource.Evaluate(Request(
-                "lambda:GetFunction", "arn:aws:lambda:us-east-1:1:function:public-api")),
+  EXPECT_EQ(not_resource.Evaluate(
+                Request("lambda:GetFunction", "arn:aws:lambda:us-east-1:1:function:public-api")),
             Decision::kNotApplicable);
 }
 
@@ -145,8 +145,7 @@ TEST(Policy, ArnOperatorsMatchEachComponentOnItsOwn) {
 TEST(Policy, StringOperatorsAndMissingKeys) {
   auto eval = [](std::string_view condition, const RequestContext& r) {
     std::string doc = std::string(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow",)") +
-                      R"("Action":"*","Resource":"*","Condition":)" + std::string(condition) +
-                      "}}";
+                      R"("Action":"*","Resource":"*","Condition":)" + std::string(condition) + "}}";
     return MustParse(doc).Evaluate(r);
   };
   RequestContext r = Request("lambda:GetFunction", kFn);
@@ -172,8 +171,7 @@ TEST(Policy, StringOperatorsAndMissingKeys) {
   // A missing key: positive operators false, negated ones true, IfExists true.
   EXPECT_EQ(eval(R"({"StringEquals":{"aws:ResourceTag/team":"a"}})", r), Decision::kNotApplicable);
   EXPECT_EQ(eval(R"({"StringNotEquals":{"aws:ResourceTag/team":"a"}})", r), Decision::kAllow);
-  EXPECT_EQ(eval(R"({"StringEqualsIfExists":{"aws:ResourceTag/team":"a"}})", r),
-            Decision::kAllow);
+  EXPECT_EQ(eval(R"({"StringEqualsIfExists":{"aws:ResourceTag/team":"a"}})", r), Decision::kAllow);
   r.Set("aws:resourcetag/team", {"b"});
   EXPECT_EQ(eval(R"({"StringEqualsIfExists":{"aws:ResourceTag/team":"a"}})", r),
             Decision::kNotApplicable);
@@ -244,8 +242,8 @@ TEST(Policy, MalformedDocumentsAreRefusedWithTheReason) {
     EXPECT_EQ(p.status().code(), StatusCode::kMalformedPolicyDocument) << c.doc;
     EXPECT_EQ(p.status().message(), c.message) << c.doc;
   }
-  Result<Policy> big = Policy::Parse(
-      R"({"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}})", 20);
+  Result<Policy> big =
+      Policy::Parse(R"({"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}})", 20);
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.status().code(), StatusCode::kLimitExceeded);
   EXPECT_EQ(big.status().message(), "Cannot exceed quota for PolicySize: 20");

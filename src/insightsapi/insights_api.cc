@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/regions.h"
 #include "common/crypto.h"
 #include "iam/authenticator.h"
 #include "server/json_input.h"
@@ -434,8 +435,30 @@ HttpResponse XmlError(const Status& s) {
 
 }  // namespace
 
-Result<json> InsightsApi::Dispatch(const std::string& op, const functions::Scope& scope,
+Result<json> InsightsApi::Dispatch(const std::string& op, const iam::Identity& identity,
                                    const JsonInput& in) const {
+  const functions::Scope& scope = identity.scope;
+  // Each rule named is a resource the caller must be allowed to act on.
+  auto allow = [&](const std::vector<std::string>& rules) -> Status {
+    for (const std::string& rule : rules) {
+      LAMBKIN_RETURN_IF_ERROR(identity.Allow(
+          "cloudwatch:" + op, rule == "*" ? rule
+                                          : fmt::format("arn:{}:cloudwatch:{}:{}:insight-rule/{}",
+                                                        catalog::PartitionOf(scope.region),
+                                                        scope.region, scope.account, rule)));
+    }
+    return Status::Ok();
+  };
+  if (op == "PutInsightRule" || op == "GetInsightRuleReport") {
+    Result<std::string> name = in.String("RuleName", "*");
+    LAMBKIN_RETURN_IF_ERROR(allow({name.ok() ? *name : "*"}));
+  } else if (op == "DeleteInsightRules" || op == "EnableInsightRules" ||
+             op == "DisableInsightRules") {
+    LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> names, RequiredRuleNames(in));
+    LAMBKIN_RETURN_IF_ERROR(allow(names));
+  } else {
+    LAMBKIN_RETURN_IF_ERROR(allow({"*"}));
+  }
   if (op == "PutInsightRule") return PutInsightRule(rules_, scope, in);
   if (op == "DescribeInsightRules") return DescribeInsightRules(rules_, scope, in);
   if (op == "GetInsightRuleReport") {
@@ -461,14 +484,14 @@ std::optional<HttpResponse> InsightsApi::Handle(const server::HttpRequest& reque
   if (request.method != "POST" || !request.path.empty()) {
     return Error({StatusCode::kNotImplemented, "CloudWatch calls are POST /"});
   }
-  Result<functions::Scope> scope = auth_->Authenticate(request, "monitoring");
-  if (!scope.ok()) return Error(scope.status());
+  Result<iam::Identity> identity = auth_->Authenticate(request, "monitoring");
+  if (!identity.ok()) return Error(identity.status());
   json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return Error(Invalid("The request body is not a JSON object."));
   }
   Result<json> out =
-      Dispatch(target->substr(kTargetPrefix.size()), *scope, JsonInput(std::move(body)));
+      Dispatch(target->substr(kTargetPrefix.size()), *identity, JsonInput(std::move(body)));
   if (!out.ok()) return Error(out.status());
   return Reply(200, *out);
 }
@@ -480,12 +503,12 @@ std::optional<HttpResponse> InsightsApi::HandleQuery(const server::HttpRequest& 
       request.body.find("Version=2010-08-01") == std::string::npos) {
     return std::nullopt;
   }
-  Result<functions::Scope> scope = auth_->Authenticate(request, "monitoring");
-  if (!scope.ok()) return XmlError(scope.status());
+  Result<iam::Identity> identity = auth_->Authenticate(request, "monitoring");
+  if (!identity.ok()) return XmlError(identity.status());
   std::string action;
   Result<json> input = FormToJson(request.body, action);
   if (!input.ok()) return XmlError(input.status());
-  Result<json> out = Dispatch(action, *scope, JsonInput(std::move(*input)));
+  Result<json> out = Dispatch(action, *identity, JsonInput(std::move(*input)));
   if (!out.ok()) return XmlError(out.status());
   return XmlReply(action, *out);
 }

@@ -31,7 +31,7 @@ class InsightsApi {
 
  private:
   std::optional<server::HttpResponse> HandleQuery(const server::HttpRequest& request) const;
-  Result<nlohmann::json> Dispatch(const std::string& op, const functions::Scope& scope,
+  Result<nlohmann::json> Dispatch(const std::string& op, const iam::Identity& identity,
                                   const server::JsonInput& in) const;
 
   insights::InsightRules* rules_;

@@ -3,13 +3,16 @@
 // Each API resource has one file that turns a request into a typed command (or a validation
 // error), calls the domain and writes the AWS response; all routes sit in one table in
 // routes.cc. Every request is authenticated first (iam::Authenticator): the caller's scope is
-// the verified access key's account and the credential scope's region. Thread-safe: the API
+// the verified access key's account and the credential scope's region; then authorised for the
+// route's IAM action on the function it names (routes.cc). Thread-safe: the API
 // holds no per-request state.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
@@ -35,7 +38,7 @@ struct ApiContext {
 // One matched request: the HTTP request, the caller's scope and the URI labels.
 struct Call {
   const server::HttpRequest& request;
-  functions::Scope scope;
+  functions::Scope scope;  // the caller's account and the request's region
   std::map<std::string, std::string> labels;
 
   const std::string& Label(const std::string& name) const { return labels.at(name); }
@@ -48,6 +51,10 @@ using AsyncOperation = void (*)(const ApiContext&, const Call&, server::Respond)
 // The {FunctionName} label of an operation that acts on a function itself (never on a version
 // or alias), validated against the FunctionName shape and resolved within the caller's scope.
 Result<std::string> UnqualifiedFunctionName(const Call& call);
+
+// The Tags of a CreateFunction or TagResource body, validated as Lambda does (keys 1-128
+// characters not starting with "aws:", values up to 256, at most 50).
+Result<std::map<std::string, std::string>> ParseTags(const nlohmann::json* tags);
 
 // The page size a list operation returns: ?MaxItems= (validated into `v`, 1-10000), capped at
 // 50 as AWS caps it.
@@ -86,6 +93,9 @@ void Invoke(const ApiContext&, const Call&, server::Respond);
 server::HttpResponse PutFunctionConcurrency(const ApiContext&, const Call&);
 server::HttpResponse GetFunctionConcurrency(const ApiContext&, const Call&);
 server::HttpResponse DeleteFunctionConcurrency(const ApiContext&, const Call&);
+server::HttpResponse TagResource(const ApiContext&, const Call&);
+server::HttpResponse UntagResource(const ApiContext&, const Call&);
+server::HttpResponse ListTags(const ApiContext&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::lambdaapi

@@ -251,12 +251,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
   cmd.zip = std::move(zip);
   cmd.publish = publish.value_or(false);
-  if (tags != nullptr) {
-    for (const auto& [k, val] : tags->items()) {
-      if (!val.is_string()) return ErrorResponse(BadContent("tag values must be strings"));
-      cmd.tags[k] = val.get<std::string>();
-    }
-  }
+  ASSIGN_OR_ERROR(cmd.tags, ParseTags(tags));
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->CreateFunction(call.scope, std::move(cmd)));
   const FunctionVersion& shown = result.published ? *result.published : result.latest;

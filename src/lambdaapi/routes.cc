@@ -1,10 +1,14 @@
 // Every Lambda API route in one table, and the dispatch from a request to its operation.
 
+#include <cctype>
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "iam/authenticator.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/errors.h"
+#include "lambdaapi/names.h"
 
 namespace lambkin::lambdaapi {
 
@@ -13,34 +17,112 @@ namespace {
 struct Route {
   std::string_view method;
   std::string_view pattern;  // segments; {Label} captures one decoded segment
+  std::string_view action;   // the IAM action the caller must be allowed
   Operation operation;
   AsyncOperation async_operation = nullptr;
 };
 
 constexpr Route kRoutes[] = {
-    {"POST", "/2015-03-31/functions", ops::CreateFunction},
-    {"GET", "/2015-03-31/functions", ops::ListFunctions},
-    {"GET", "/2015-03-31/functions/{FunctionName}", ops::GetFunction},
-    {"DELETE", "/2015-03-31/functions/{FunctionName}", ops::DeleteFunction},
-    {"GET", "/2015-03-31/functions/{FunctionName}/configuration", ops::GetFunctionConfiguration},
-    {"PUT", "/2015-03-31/functions/{FunctionName}/configuration", ops::UpdateFunctionConfiguration},
-    {"PUT", "/2015-03-31/functions/{FunctionName}/code", ops::UpdateFunctionCode},
-    {"POST", "/2015-03-31/functions/{FunctionName}/versions", ops::PublishVersion},
-    {"GET", "/2015-03-31/functions/{FunctionName}/versions", ops::ListVersionsByFunction},
-    {"POST", "/2015-03-31/functions/{FunctionName}/aliases", ops::CreateAlias},
-    {"GET", "/2015-03-31/functions/{FunctionName}/aliases", ops::ListAliases},
-    {"GET", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", ops::GetAlias},
-    {"PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", ops::UpdateAlias},
-    {"DELETE", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", ops::DeleteAlias},
+    {"POST", "/2015-03-31/functions", "lambda:CreateFunction", ops::CreateFunction},
+    {"GET", "/2015-03-31/functions", "lambda:ListFunctions", ops::ListFunctions},
+    {"GET", "/2015-03-31/functions/{FunctionName}", "lambda:GetFunction", ops::GetFunction},
+    {"DELETE", "/2015-03-31/functions/{FunctionName}", "lambda:DeleteFunction",
+     ops::DeleteFunction},
+    {"GET", "/2015-03-31/functions/{FunctionName}/configuration", "lambda:GetFunctionConfiguration",
+     ops::GetFunctionConfiguration},
+    {"PUT", "/2015-03-31/functions/{FunctionName}/configuration",
+     "lambda:UpdateFunctionConfiguration", ops::UpdateFunctionConfiguration},
+    {"PUT", "/2015-03-31/functions/{FunctionName}/code", "lambda:UpdateFunctionCode",
+     ops::UpdateFunctionCode},
+    {"POST", "/2015-03-31/functions/{FunctionName}/versions", "lambda:PublishVersion",
+     ops::PublishVersion},
+    {"GET", "/2015-03-31/functions/{FunctionName}/versions", "lambda:ListVersionsByFunction",
+     ops::ListVersionsByFunction},
+    {"POST", "/2015-03-31/functions/{FunctionName}/aliases", "lambda:CreateAlias",
+     ops::CreateAlias},
+    {"GET", "/2015-03-31/functions/{FunctionName}/aliases", "lambda:ListAliases", ops::ListAliases},
+    {"GET", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "lambda:GetAlias",
+     ops::GetAlias},
+    {"PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "lambda:UpdateAlias",
+     ops::UpdateAlias},
+    {"DELETE", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "lambda:DeleteAlias",
+     ops::DeleteAlias},
     {"GET", "/2021-07-20/functions/{FunctionName}/runtime-management-config",
-     ops::GetRuntimeManagementConfig},
+     "lambda:GetRuntimeManagementConfig", ops::GetRuntimeManagementConfig},
     {"PUT", "/2021-07-20/functions/{FunctionName}/runtime-management-config",
-     ops::PutRuntimeManagementConfig},
-    {"POST", "/2015-03-31/functions/{FunctionName}/invocations", nullptr, ops::Invoke},
-    {"PUT", "/2017-10-31/functions/{FunctionName}/concurrency", ops::PutFunctionConcurrency},
-    {"GET", "/2019-09-30/functions/{FunctionName}/concurrency", ops::GetFunctionConcurrency},
-    {"DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", ops::DeleteFunctionConcurrency},
+     "lambda:PutRuntimeManagementConfig", ops::PutRuntimeManagementConfig},
+    {"POST", "/2015-03-31/functions/{FunctionName}/invocations", "lambda:InvokeFunction", nullptr,
+     ops::Invoke},
+    {"PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "lambda:PutFunctionConcurrency",
+     ops::PutFunctionConcurrency},
+    {"GET", "/2019-09-30/functions/{FunctionName}/concurrency", "lambda:GetFunctionConcurrency",
+     ops::GetFunctionConcurrency},
+    {"DELETE", "/2017-10-31/functions/{FunctionName}/concurrency",
+     "lambda:DeleteFunctionConcurrency", ops::DeleteFunctionConcurrency},
+    {"POST", "/2017-03-31/tags/{ARN}", "lambda:TagResource", ops::TagResource},
+    {"DELETE", "/2017-03-31/tags/{ARN}", "lambda:UntagResource", ops::UntagResource},
+    {"GET", "/2017-03-31/tags/{ARN}", "lambda:ListTags", ops::ListTags},
 };
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Whether the caller may make this call: the route's action on the function it names
+// (qualified when a qualifier or alias is given; `*` for ListFunctions), with the function's tags
+// as aws:ResourceTag/<key> and, for tagging calls, the tags asked for as aws:RequestTag/<key>
+// and aws:TagKeys.
+Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
+                 const iam::Identity& identity) {
+  iam::RequestContext request;
+  request.action = std::string(route.action);
+  request.resource = "*";
+  const server::HttpRequest& http = call.request;
+  std::optional<std::string> raw;
+  nlohmann::json body;
+  bool tagging = route.action == "lambda:TagResource" || route.action == "lambda:CreateFunction";
+  if (tagging) body = nlohmann::json::parse(http.body, nullptr, false);
+  if (auto it = call.labels.find("FunctionName"); it != call.labels.end()) raw = it->second;
+  if (auto it = call.labels.find("ARN"); it != call.labels.end()) raw = it->second;
+  if (route.action == "lambda:CreateFunction" && body.is_object() &&
+      body.value("FunctionName", nlohmann::json()).is_string()) {
+    raw = body["FunctionName"].get<std::string>();
+  }
+  if (raw) {
+    std::optional<std::string> qualifier = http.Query("Qualifier");
+    if (auto alias = call.labels.find("Name"); alias != call.labels.end())
+      qualifier = alias->second;
+    Result<FunctionRef> ref =
+        ResolveFunction(*raw, shapes::kNamespacedFunctionName, call.scope, qualifier);
+    // A name the operation will refuse is still authorised, as written: never a way around a
+    // policy.
+    FunctionRef named = ref.ok() ? *ref : FunctionRef{*raw, ""};
+    request.resource = functions::FunctionArn(call.scope, named.name, named.qualifier);
+    request.Set("lambda:functionarn", {functions::FunctionArn(call.scope, named.name)});
+    if (ref.ok() && identity.snapshot && identity.snapshot->uses_resource_tags()) {
+      if (Result<functions::Function> fn = ctx.functions->GetFunction(call.scope, ref->name);
+          fn.ok()) {
+        for (const auto& [k, v] : fn->tags) request.Set("aws:resourcetag/" + Lower(k), {v});
+      }
+    }
+  }
+  std::vector<std::string> tag_keys;
+  if (tagging && body.is_object() && body.value("Tags", nlohmann::json()).is_object()) {
+    for (const auto& [k, v] : body["Tags"].items()) {
+      tag_keys.push_back(k);
+      if (v.is_string()) request.Set("aws:requesttag/" + Lower(k), {v.get<std::string>()});
+    }
+  }
+  if (route.action == "lambda:UntagResource") {
+    for (const auto& [k, v] : http.query) {
+      if (k == "tagKeys") tag_keys.push_back(v);
+    }
+  }
+  if (!tag_keys.empty()) request.Set("aws:tagkeys", std::move(tag_keys));
+  return identity.Allow(request);
+}
 
 // Matches `path` against a route pattern, filling `labels`.
 bool Match(std::string_view pattern, const std::vector<std::string>& path,
@@ -70,12 +152,16 @@ bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& resp
     std::map<std::string, std::string> labels;
     if (!Match(route.pattern, request.path, labels)) continue;
     if (route.method != request.method) continue;
-    Result<functions::Scope> scope = ctx_.auth->Authenticate(request, "lambda");
-    if (!scope.ok()) {
-      respond(ErrorResponse(scope.status()));
+    Result<iam::Identity> identity = ctx_.auth->Authenticate(request, "lambda");
+    if (!identity.ok()) {
+      respond(ErrorResponse(identity.status()));
       return true;
     }
-    Call call{request, std::move(*scope), std::move(labels)};
+    Call call{request, identity->scope, std::move(labels)};
+    if (Status allowed = Authorise(ctx_, route, call, *identity); !allowed.ok()) {
+      respond(ErrorResponse(allowed));
+      return true;
+    }
     if (route.async_operation != nullptr) {
       route.async_operation(ctx_, call, std::move(respond));
     } else {

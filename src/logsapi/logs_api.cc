@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/regions.h"
 #include "iam/authenticator.h"
 #include "server/json_input.h"
 
@@ -344,14 +345,22 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
   if (request.method != "POST" || !request.path.empty()) {
     return Error({StatusCode::kNotImplemented, "CloudWatch Logs calls are POST /"});
   }
-  Result<functions::Scope> scope = auth_->Authenticate(request, "logs");
-  if (!scope.ok()) return Error(scope.status());
+  Result<iam::Identity> identity = auth_->Authenticate(request, "logs");
+  if (!identity.ok()) return Error(identity.status());
+  const functions::Scope* scope = &identity->scope;
   json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return Error({StatusCode::kInvalidRequestContent, "The request body is not a JSON object"});
   }
-  JsonInput in(std::move(body));
   std::string op = target->substr(kTargetPrefix.size());
+  // The resource is the log group named (all of them for an operation that names none).
+  auto group = body.find("logGroupName");
+  std::string resource = fmt::format(
+      "arn:{}:logs:{}:{}:log-group:{}:*", catalog::PartitionOf(scope->region), scope->region,
+      scope->account,
+      group != body.end() && group->is_string() ? group->get<std::string>() : std::string("*"));
+  if (Status s = identity->Allow("logs:" + op, resource); !s.ok()) return Error(s);
+  JsonInput in(std::move(body));
   if (op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("Filter")) {
     writer_->Flush();
   }

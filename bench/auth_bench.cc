@@ -1,0 +1,119 @@
+// Signed and authorised request throughput as a ratio of unsigned development-mode throughput,
+// measured in the same run (aim >= 0.8).
+//
+//   auth_bench --lambkin build/src/lambkin [--seconds 3] [--connections 4] [--rounds 2]
+//
+// Two real servers on fresh data directories: one with `--auth none` (nothing verified, no
+// policy evaluated) driven with unsigned requests, one with SigV4 and IAM where the caller is a
+// user with a conditional identity policy in an account two levels down an organisation whose
+// root, OU and account each carry SCPs, one of them the high-compliance deny with a
+// resource-tag condition (so every request also reads the function's tags). Both answer
+// GetRuntimeManagementConfig on the same function; the rounds alternate between the servers.
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "bench_util.h"
+#include "common/crypto.h"
+
+namespace {
+
+using lambkin::bench::Connection;
+using lambkin::bench::Credentials;
+
+constexpr char kBenchKey[] = "AKIABENCH0000000001";
+constexpr char kBenchSecret[] = "bench-secret";
+
+// The organisation and the bench user (account 123456789012 is the server's default account).
+constexpr char kDeclaration[] = R"({
+  "organization": {
+    "management_account": "999999999999",
+    "root": {"units": {"Workloads": {"accounts": ["123456789012"]}}},
+    "policies": {
+      "DenyRuntimePinning": {"targets": ["Workloads"], "document": {"Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "lambda:PutRuntimeManagementConfig",
+          "Resource": "arn:aws:lambda:*:*:function:*",
+          "Condition": {"StringNotEquals": {"aws:ResourceTag/runtime-pin-exception": "approved"},
+                        "ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/BreakGlass"}}}]}},
+      "RegionGuard": {"targets": ["Root", "Workloads", "123456789012"], "document": {"Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "NotAction": ["lambda:*", "logs:*", "cloudwatch:*"],
+          "Resource": "*"},
+          {"Effect": "Deny", "Action": "*", "Resource": "*",
+           "Condition": {"StringNotLike": {"aws:RequestedRegion": ["us-*", "eu-*"]}}}]}}
+    }
+  },
+  "accounts": {"123456789012": {"users": {"bench": {
+    "policies": {"Read": {"Version": "2012-10-17", "Statement": [
+      {"Effect": "Allow", "Action": ["lambda:Get*", "lambda:List*"],
+       "Resource": "arn:aws:lambda:*:123456789012:function:*",
+       "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}}]}},
+    "access_keys": [{"id": "AKIABENCH0000000001", "secret": "bench-secret"}]}}}}
+})";
+
+void CreateFunction(unsigned port, const Credentials& credentials) {
+  Connection conn(port, credentials);
+  std::string empty_zip("PK\x05\x06", 4);
+  empty_zip.append(18, '\0');
+  std::string create = R"({"FunctionName":"bench","Runtime":"provided.al2023","Handler":"h",)"
+                       R"("Role":"arn:aws:iam::123456789012:role/r","Code":{"ZipFile":")" +
+                       lambkin::Base64Encode(empty_zip) + R"("}})";
+  std::string body;
+  if (int status = conn.Request("POST", "/2015-03-31/functions", create, &body); status != 201) {
+    std::fprintf(stderr, "CreateFunction failed (%d): %s\n", status, body.c_str());
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string binary = "build/src/lambkin";
+  double seconds = 3;
+  int connections = 4;
+  int rounds = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--lambkin")) binary = argv[i + 1];
+    if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--connections")) connections = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
+  }
+  std::string declaration =
+      std::filesystem::temp_directory_path() / ("lambkin-auth-bench-" + lambkin::RandomUuid());
+  std::ofstream(declaration) << kDeclaration;
+
+  Credentials unsigned_requests;
+  unsigned_requests.sign = false;
+  Credentials bench_user{kBenchKey, kBenchSecret, true};
+  lambkin::bench::Server open = lambkin::bench::StartServer(binary, "--auth none");
+  lambkin::bench::Server guarded = lambkin::bench::StartServer(binary, "--iam " + declaration);
+  CreateFunction(open.port, unsigned_requests);
+  CreateFunction(guarded.port, Credentials{});  // the development user, now in the OU
+
+  const std::string target =
+      "/2021-07-20/functions/bench/runtime-management-config?Qualifier=%24LATEST";
+  lambkin::bench::Throughput(open.port, target, connections, 0.5, unsigned_requests);
+  lambkin::bench::Throughput(guarded.port, target, connections, 0.5, bench_user);
+  double best_open = 0;
+  double best_guarded = 0;
+  for (int r = 0; r < rounds; ++r) {
+    double o =
+        lambkin::bench::Throughput(open.port, target, connections, seconds, unsigned_requests);
+    double g = lambkin::bench::Throughput(guarded.port, target, connections, seconds, bench_user);
+    std::printf("round %d: unsigned (--auth none) %8.0f req/s, signed + authorised %8.0f req/s\n",
+                r + 1, o, g);
+    best_open = std::max(best_open, o);
+    best_guarded = std::max(best_guarded, g);
+  }
+  lambkin::bench::StopServer(open);
+  lambkin::bench::StopServer(guarded);
+  std::filesystem::remove(declaration);
+
+  std::printf("connections: %d, %.1f s per round, best of %d rounds\n", connections, seconds,
+              rounds);
+  std::printf("unsigned development mode (--auth none): %10.0f req/s\n", best_open);
+  std::printf("SigV4 + IAM (3 SCP levels, tag condition): %8.0f req/s\n", best_guarded);
+  std::printf("ratio signed+authorised / unsigned: %.2f (aim >= 0.8)\n", best_guarded / best_open);
+  return 0;
+}
