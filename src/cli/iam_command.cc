@@ -21,7 +21,7 @@ int Fail(const std::string& what, const Status& s) {
 
 // The member `key` of `j` (an empty object or array when absent), kept alive for the loop
 // that walks it.
-json Member(const json& j, const char* key, json fallback = json::object()) {
+json Member(const json& j, const char* key, const json& fallback = json::object()) {
   return j.is_object() && j.contains(key) ? j[key] : fallback;
 }
 

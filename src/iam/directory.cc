@@ -203,7 +203,7 @@ Status ApplyChildren(Txn& txn, const OrgRow& org, const std::string& id, const s
     } else if (field == "units") {
       if (!value.is_object()) return Invalid(fmt::format("{}.units must be an object", path));
       for (const auto& [name, child] : value.items()) {
-        LAMBKIN_RETURN_IF_ERROR(ApplyUnit(txn, org, id, path + "/" + name, child));
+        LAMBKIN_RETURN_IF_ERROR(ApplyUnit(txn, org, id, fmt::format("{}/{}", path, name), child));
       }
     } else {
       return Invalid(fmt::format("{} has an unknown field {}", path, field));
