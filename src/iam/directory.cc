@@ -665,13 +665,6 @@ Result<json> Directory::Describe() const {
   return out;
 }
 
-bool MentionsResourceTag(const std::string& document) {
-  std::string lower(document);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower.find("aws:resourcetag/") != std::string::npos;
-}
-
 Status Directory::Reload() {
   auto snap = std::make_shared<Snapshot>();
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
@@ -689,7 +682,6 @@ Status Directory::Reload() {
         txn, "SELECT principal, document FROM iam_identity_policies ORDER BY principal, name",
         [&](const store::Statement& st) -> Status {
           LAMBKIN_ASSIGN_OR_RETURN(Policy p, Policy::Parse(st.ColumnText(1), SIZE_MAX));
-          snap->uses_resource_tags_ |= MentionsResourceTag(p.document());
           snap->identity_[st.ColumnText(0)].push_back(std::move(p));
           return Status::Ok();
         }));
@@ -702,7 +694,6 @@ Status Directory::Reload() {
           txn, "SELECT id, name, document FROM iam_scps",
           [&](const store::Statement& st) -> Status {
             LAMBKIN_ASSIGN_OR_RETURN(Policy p, Policy::Parse(st.ColumnText(2), SIZE_MAX));
-            snap->uses_resource_tags_ |= MentionsResourceTag(p.document());
             snap->scps_.push_back(
                 std::make_unique<Scp>(Scp{st.ColumnText(0), st.ColumnText(1), std::move(p)}));
             by_id[snap->scps_.back()->id] = snap->scps_.back().get();

@@ -62,8 +62,6 @@ class Snapshot {
   const Account* FindAccount(std::string_view id) const;
   // The identity policies of a user or role (nullptr: none).
   const std::vector<Policy>* IdentityPolicies(std::string_view principal_arn) const;
-  // Whether any policy has an aws:ResourceTag condition (else requests skip reading tags).
-  bool uses_resource_tags() const { return uses_resource_tags_; }
 
  private:
   friend class Directory;
@@ -71,7 +69,6 @@ class Snapshot {
   std::map<std::string, Account, std::less<>> accounts_;
   std::map<std::string, std::vector<Policy>, std::less<>> identity_;
   std::vector<std::unique_ptr<Scp>> scps_;
-  bool uses_resource_tags_ = false;
 };
 
 // A new access key (the only time its secret is shown).

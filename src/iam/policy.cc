@@ -297,10 +297,16 @@ void RequestContext::Set(std::string key, std::vector<std::string> values) {
 }
 
 const std::vector<std::string>* RequestContext::Find(std::string_view lower_key) const {
-  for (const auto& [k, v] : keys) {
-    if (k == lower_key) return &v;
-  }
-  return nullptr;
+  auto find = [lower_key](const Keys& in) -> const std::vector<std::string>* {
+    for (const auto& [k, v] : in) {
+      if (k == lower_key) return &v;
+    }
+    return nullptr;
+  };
+  if (const auto* v = find(keys)) return v;
+  if (!resource_tags || !lower_key.starts_with("aws:resourcetag/")) return nullptr;
+  if (!loaded_tags_) loaded_tags_ = resource_tags();
+  return find(*loaded_tags_);
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text, bool ignore_case) {

@@ -12,6 +12,8 @@
 // and true for negated ones. Parsing refuses anything else with a message that names the place.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,13 +26,20 @@ namespace lambkin::iam {
 // What a request asks, as policies see it. Condition key names are lower-case
 // ("aws:principalarn", "aws:resourcetag/team"); a key may carry several values (aws:TagKeys).
 struct RequestContext {
+  using Keys = std::vector<std::pair<std::string, std::vector<std::string>>>;
   std::string action;    // "lambda:PutRuntimeManagementConfig"
   std::string resource;  // an ARN, or "*" for operations on no resource
-  std::vector<std::pair<std::string, std::vector<std::string>>> keys;
+  Keys keys;
+  // The resource's tags as aws:resourcetag/<key> entries, read the first time a condition
+  // asks for one: a request whose applicable statements never look at tags never reads them.
+  std::function<Keys()> resource_tags;
 
   void Set(std::string key, std::vector<std::string> values);
   // Nullptr when the request has no such key.
   const std::vector<std::string>* Find(std::string_view lower_key) const;
+
+ private:
+  mutable std::optional<Keys> loaded_tags_;  // resource_tags(), once asked for
 };
 
 enum class Decision { kNotApplicable, kAllow, kDeny };

@@ -124,6 +124,24 @@ TEST(Policy, HighComplianceScpWithBreakGlassRoleAndExceptionTag) {
   EXPECT_EQ(scp.Evaluate(tag), Decision::kNotApplicable);
 }
 
+TEST(Policy, ResourceTagsAreReadOnlyWhenAConditionAsksForThem) {
+  Policy scp = MustParse(R"({"Version":"2012-10-17","Statement":{"Effect":"Deny",
+      "Action":"lambda:PutRuntimeManagementConfig","Resource":"*",
+      "Condition":{"StringNotEquals":{"aws:ResourceTag/runtime-pin-exception":"approved"}}}})");
+  int reads = 0;
+  RequestContext r = Request("lambda:GetFunction", kFn);
+  r.resource_tags = [&reads] {
+    ++reads;
+    return RequestContext::Keys{{"aws:resourcetag/runtime-pin-exception", {"approved"}}};
+  };
+  EXPECT_EQ(scp.Evaluate(r), Decision::kNotApplicable);
+  EXPECT_EQ(reads, 0) << "no applicable statement looks at tags";
+  r.action = "lambda:PutRuntimeManagementConfig";
+  EXPECT_EQ(scp.Evaluate(r), Decision::kNotApplicable);
+  EXPECT_EQ(scp.Evaluate(r), Decision::kNotApplicable);
+  EXPECT_EQ(reads, 1) << "read once, when first asked";
+}
+
 TEST(Policy, ArnOperatorsMatchEachComponentOnItsOwn) {
   Policy p = MustParse(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*",
       "Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/Ops*"}}}})");

@@ -101,11 +101,17 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
     FunctionRef named = ref.ok() ? *ref : FunctionRef{*raw, ""};
     request.resource = functions::FunctionArn(call.scope, named.name, named.qualifier);
     request.Set("lambda:functionarn", {functions::FunctionArn(call.scope, named.name)});
-    if (ref.ok() && identity.snapshot && identity.snapshot->uses_resource_tags()) {
-      if (Result<functions::Function> fn = ctx.functions->GetFunction(call.scope, ref->name);
-          fn.ok()) {
-        for (const auto& [k, v] : fn->tags) request.Set("aws:resourcetag/" + Lower(k), {v});
-      }
+    if (ref.ok()) {
+      request.resource_tags = [&ctx, &call, name = ref->name] {
+        iam::RequestContext::Keys tags;
+        if (Result<functions::Function> fn = ctx.functions->GetFunction(call.scope, name);
+            fn.ok()) {
+          for (const auto& [k, v] : fn->tags) {
+            tags.emplace_back("aws:resourcetag/" + Lower(k), std::vector<std::string>{v});
+          }
+        }
+        return tags;
+      };
     }
   }
   std::vector<std::string> tag_keys;
