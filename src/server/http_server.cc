@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,15 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+// RFC 7231's IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string HttpDate(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
 
 HttpResponse PlainError(int status, const std::string& type, const std::string& message) {
   HttpResponse r;
@@ -133,6 +143,8 @@ class Session : public std::enable_shared_from_this<Session> {
       res->set(k, v);
     }
     if (!has_request_id) res->set("x-amzn-RequestId", RandomUuid());
+    // SDKs correct their clock skew from the Date of a response (a refused signature's too).
+    res->set(http::field::date, HttpDate(std::time(nullptr)));
     res->body() = std::move(response.body);
     res->prepare_payload();
     http::async_write(stream_, *res,

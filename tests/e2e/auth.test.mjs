@@ -14,7 +14,7 @@ test('Bad signatures, unknown keys, stale dates and missing credentials are refu
     const attempt = async (over) => {
       const res = await signedFetch(server.endpoint, { method: 'POST', path: '/2015-03-31/functions', body: create,
         headers: { 'content-type': 'application/json' }, ...over });
-      return { status: res.status, type: res.headers.get('x-amzn-errortype'), body: await res.json() };
+      return { status: res.status, type: res.headers.get('x-amzn-errortype'), date: res.headers.get('date'), body: await res.json() };
     };
     const wrongSecret = await attempt({ secret: 'not-the-secret' });
     assert.equal(wrongSecret.status, 403);
@@ -26,6 +26,7 @@ test('Bad signatures, unknown keys, stale dates and missing credentials are refu
     assert.equal(unknown.body.message, 'The security token included in the request is invalid.');
     const stale = await attempt({ date: new Date(Date.now() - 20 * 60000) });
     assert.equal(stale.status, 403);
+    assert.ok(Math.abs(Date.parse(stale.date) - Date.now()) < 5000, 'every response carries the server\'s Date');
     assert.equal(stale.type, 'InvalidSignatureException');
     assert.match(stale.body.message, /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)$/);
     const otherService = await attempt({ service: 'logs' });
@@ -38,6 +39,12 @@ test('Bad signatures, unknown keys, stale dates and missing credentials are refu
     const lambda = server.client();
     assert.deepEqual((await lambda.send(new ListFunctionsCommand({}))).Functions, [], 'nothing was created');
     assert.equal((await attempt({})).status, 201, 'the same request, properly signed, works');
+
+    // An SDK whose clock is 20 minutes off is refused once, corrects its clock from the
+    // response's Date and succeeds on the retry.
+    const skewed = new LambdaClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 2,
+      credentials: devCredentials, systemClockOffset: -20 * 60000 });
+    assert.deepEqual((await skewed.send(new ListFunctionsCommand({}))).Functions.map((f) => f.FunctionName), ['f']);
 
     // The SDKs see the errors by name, for every API.
     const badLambda = new LambdaClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1,
