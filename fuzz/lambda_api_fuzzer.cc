@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "catalog/catalog.h"
 #include "functions/function_service.h"
 #include "iam/authenticator.h"
@@ -24,6 +26,7 @@ struct World {
   std::unique_ptr<lambkin::catalog::Catalog> catalog;
   std::unique_ptr<lambkin::functions::CodePackageStore> code;
   std::unique_ptr<lambkin::functions::FunctionService> service;
+  std::unique_ptr<lambkin::iam::Directory> directory;
   std::unique_ptr<lambkin::iam::Authenticator> auth;
   std::unique_ptr<lambkin::lambdaapi::LambdaApi> api;
 };
@@ -35,7 +38,8 @@ World* MakeWorld() {
   std::filesystem::create_directories(dir);
   w->db = std::move(lambkin::store::Database::Open(dir + "/db",
                                                    std::string(lambkin::catalog::kCatalogSchema) +
-                                                       lambkin::functions::kFunctionsSchema))
+                                                       lambkin::functions::kFunctionsSchema +
+                                                       lambkin::iam::kIamSchema))
               .value();
   w->catalog =
       std::move(lambkin::catalog::Catalog::Open(w->db.get(), &w->regions, dir, &w->clock)).value();
@@ -45,9 +49,14 @@ World* MakeWorld() {
   (void)w->code->Init();
   w->service = std::make_unique<lambkin::functions::FunctionService>(
       w->db.get(), w->catalog.get(), &w->regions, w->code.get(), &w->clock);
-  w->auth = std::make_unique<lambkin::iam::Authenticator>(&w->regions, &w->clock);
-  w->auth->AddKey({lambkin::iam::kDevelopmentAccessKey, lambkin::iam::kDevelopmentSecretKey,
-                   "123456789012", "arn:aws:iam::123456789012:user/fuzz"});
+  // The development user, an administrator: inputs reach the operations past authorisation.
+  w->directory = std::make_unique<lambkin::iam::Directory>(w->db.get());
+  if (!w->directory->Load().ok() ||
+      !w->directory->Apply(lambkin::iam::DevelopmentDeclaration("123456789012")).ok()) {
+    std::abort();
+  }
+  w->auth = std::make_unique<lambkin::iam::Authenticator>(
+      &w->regions, &w->clock, w->directory.get(), lambkin::iam::AuthMode::kSigV4, "123456789012");
   w->api = std::make_unique<lambkin::lambdaapi::LambdaApi>(lambkin::lambdaapi::ApiContext{
       w->service.get(), w->catalog.get(), &w->regions, w->auth.get()});
   return w;
