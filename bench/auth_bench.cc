@@ -9,6 +9,7 @@
 // root, OU and account each carry SCPs, one of them the high-compliance deny with a
 // resource-tag condition (so every request also reads the function's tags). Both answer
 // GetRuntimeManagementConfig on the same function; the rounds alternate between the servers.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -97,10 +98,21 @@ int main(int argc, char** argv) {
   lambkin::bench::Throughput(guarded.port, target, connections, 0.5, bench_user);
   double best_open = 0;
   double best_guarded = 0;
+  // Server CPU per request: steadier than throughput on a busy machine.
+  double cpu_open = 0;
+  double cpu_guarded = 0;
+  double requests_open = 0;
+  double requests_guarded = 0;
   for (int r = 0; r < rounds; ++r) {
+    double before = lambkin::bench::CpuSeconds(open.pid);
     double o =
         lambkin::bench::Throughput(open.port, target, connections, seconds, unsigned_requests);
+    cpu_open += lambkin::bench::CpuSeconds(open.pid) - before;
+    requests_open += o * seconds;
+    before = lambkin::bench::CpuSeconds(guarded.pid);
     double g = lambkin::bench::Throughput(guarded.port, target, connections, seconds, bench_user);
+    cpu_guarded += lambkin::bench::CpuSeconds(guarded.pid) - before;
+    requests_guarded += g * seconds;
     std::printf("round %d: unsigned (--auth none) %8.0f req/s, signed + authorised %8.0f req/s\n",
                 r + 1, o, g);
     best_open = std::max(best_open, o);
@@ -115,5 +127,10 @@ int main(int argc, char** argv) {
   std::printf("unsigned development mode (--auth none): %10.0f req/s\n", best_open);
   std::printf("SigV4 + IAM (3 SCP levels, tag condition): %8.0f req/s\n", best_guarded);
   std::printf("ratio signed+authorised / unsigned: %.2f (aim >= 0.8)\n", best_guarded / best_open);
+  double us_open = cpu_open / requests_open * 1e6;
+  double us_guarded = cpu_guarded / requests_guarded * 1e6;
+  std::printf(
+      "server CPU per request: unsigned %.1f us, signed + authorised %.1f us (ratio %.2f)\n",
+      us_open, us_guarded, us_open / us_guarded);
   return 0;
 }

@@ -25,6 +25,8 @@ struct Server {
 Server StartServer(const std::string& binary, const std::string& extra_args = "");
 void StopServer(Server& server);
 long RssKb(pid_t pid);
+// CPU time (user + system) the process has used so far, in seconds.
+double CpuSeconds(pid_t pid);
 
 // How a connection signs its requests (default: the development key, as the SDKs sign).
 struct Credentials {

@@ -522,10 +522,7 @@ const std::vector<Policy>* Snapshot::IdentityPolicies(std::string_view principal
 
 Status Directory::Load() { return Reload(); }
 
-std::shared_ptr<const Snapshot> Directory::snapshot() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
+std::shared_ptr<const Snapshot> Directory::snapshot() const { return snapshot_.load(); }
 
 Status Directory::Apply(const json& declaration) {
   if (!declaration.is_object()) return Invalid("An IAM declaration is a JSON object");
@@ -666,6 +663,7 @@ Result<json> Directory::Describe() const {
 }
 
 Status Directory::Reload() {
+  std::lock_guard lock(reload_mu_);
   auto snap = std::make_shared<Snapshot>();
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_RETURN_IF_ERROR(ForEachRow(
@@ -733,8 +731,7 @@ Status Directory::Reload() {
                         return Status::Ok();
                       });
   }));
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(snap);
+  snapshot_.store(std::move(snap));
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 // parsed before anything is written, so a malformed one changes nothing. See docs/iam.md.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -100,8 +101,8 @@ class Directory {
   Status Reload();
 
   store::Database* db_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Snapshot> snapshot_;
+  std::mutex reload_mu_;  // one rebuild at a time, published in order
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;  // read by every request, lock-free
 };
 
 // "arn:aws:iam::<account>:user/<name>" / ":role/<name>".
