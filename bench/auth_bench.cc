@@ -21,7 +21,6 @@
 
 namespace {
 
-using lambkin::bench::Connection;
 using lambkin::bench::Credentials;
 
 constexpr char kBenchKey[] = "AKIABENCH0000000001";
@@ -53,20 +52,6 @@ constexpr char kDeclaration[] = R"({
     "access_keys": [{"id": "AKIABENCH0000000001", "secret": "bench-secret"}]}}}}
 })";
 
-void CreateFunction(unsigned port, const Credentials& credentials) {
-  Connection conn(port, credentials);
-  std::string empty_zip("PK\x05\x06", 4);
-  empty_zip.append(18, '\0');
-  std::string create = R"({"FunctionName":"bench","Runtime":"provided.al2023","Handler":"h",)"
-                       R"("Role":"arn:aws:iam::123456789012:role/r","Code":{"ZipFile":")" +
-                       lambkin::Base64Encode(empty_zip) + R"("}})";
-  std::string body;
-  if (int status = conn.Request("POST", "/2015-03-31/functions", create, &body); status != 201) {
-    std::fprintf(stderr, "CreateFunction failed (%d): %s\n", status, body.c_str());
-    std::exit(1);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,8 +74,9 @@ int main(int argc, char** argv) {
   Credentials bench_user{kBenchKey, kBenchSecret, true};
   lambkin::bench::Server open = lambkin::bench::StartServer(binary, "--auth none");
   lambkin::bench::Server guarded = lambkin::bench::StartServer(binary, "--iam " + declaration);
-  CreateFunction(open.port, unsigned_requests);
-  CreateFunction(guarded.port, Credentials{});  // the development user, now in the OU
+  lambkin::bench::CreateBenchFunction(open.port, unsigned_requests);
+  lambkin::bench::CreateBenchFunction(guarded.port,
+                                      Credentials{});  // the development user, now in the OU
 
   const std::string target =
       "/2021-07-20/functions/bench/runtime-management-config?Qualifier=%24LATEST";

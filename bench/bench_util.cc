@@ -133,6 +133,20 @@ int Connection::Request(const std::string& method, const std::string& target,
   return static_cast<int>(res.result_int());
 }
 
+void CreateBenchFunction(unsigned port, const Credentials& credentials) {
+  Connection conn(port, credentials);
+  std::string empty_zip("PK\x05\x06", 4);
+  empty_zip.append(18, '\0');
+  std::string create = R"({"FunctionName":"bench","Runtime":"provided.al2023","Handler":"h",)"
+                       R"("Role":"arn:aws:iam::123456789012:role/r","Code":{"ZipFile":")" +
+                       Base64Encode(empty_zip) + R"("}})";
+  std::string body;
+  if (int status = conn.Request("POST", "/2015-03-31/functions", create, &body); status != 201) {
+    std::fprintf(stderr, "CreateFunction failed (%d): %s\n", status, body.c_str());
+    std::exit(1);
+  }
+}
+
 double Throughput(unsigned port, const std::string& target, int connections, double seconds,
                   const Credentials& credentials) {
   std::atomic<long> total{0};

@@ -52,6 +52,10 @@ class Connection {
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> signatures_;
 };
 
+// Creates the function "bench" (provided.al2023, an empty package) every bench reads; exits the
+// process on failure.
+void CreateBenchFunction(unsigned port, const Credentials& credentials = {});
+
 // GET requests per second on `target` from `connections` keep-alive connections for `seconds`;
 // exits the process if one is not answered 200.
 double Throughput(unsigned port, const std::string& target, int connections, double seconds,

@@ -24,7 +24,6 @@
 #include <boost/beast/http.hpp>
 
 #include "bench_util.h"
-#include "common/crypto.h"
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -32,7 +31,6 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-using lambkin::bench::Connection;
 using lambkin::bench::Throughput;
 
 }  // namespace
@@ -50,18 +48,7 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   long idle_rss = lambkin::bench::RssKb(server.pid);
 
-  {
-    Connection conn(server.port);
-    std::string empty_zip("PK\x05\x06", 4);
-    empty_zip.append(18, '\0');
-    std::string create = R"({"FunctionName":"bench","Runtime":"provided.al2023","Handler":"h",)"
-                         R"("Role":"arn:aws:iam::123456789012:role/r","Code":{"ZipFile":")" +
-                         lambkin::Base64Encode(empty_zip) + R"("}})";
-    if (conn.Request("POST", "/2015-03-31/functions", create) != 201) {
-      std::fprintf(stderr, "CreateFunction failed\n");
-      return 1;
-    }
-  }
+  lambkin::bench::CreateBenchFunction(server.port);
 
   const std::string config_target =
       "/2021-07-20/functions/bench/runtime-management-config?Qualifier=%24LATEST";

@@ -1,6 +1,5 @@
 // Fuzzes the IAM policy parser and evaluator: the input is a policy document; one that parses is
-// evaluated against requests built from its own bytes, and must answer consistently (a policy
-// without Deny statements never denies; evaluation is deterministic).
+// evaluated against requests built from its own bytes, and must answer the same each time.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -28,9 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r.Set("aws:tagkeys", {std::string(a), std::string(b)});
     auto first = policy->Evaluate(r);
     if (policy->Evaluate(r) != first) __builtin_trap();
-    if (first == lambkin::iam::Decision::kDeny && text.find("Deny") == std::string_view::npos) {
-      __builtin_trap();
-    }
   }
   lambkin::iam::GlobMatch(text.substr(0, size / 2), text.substr(size / 2));
   return 0;

@@ -1,12 +1,12 @@
 #include "cli/iam_command.h"
 
 #include <cstdio>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/http_client.h"
+#include "cli/json_file.h"
 
 namespace lambkin::cli {
 
@@ -96,12 +96,9 @@ int IamShow(const AdminOptions& o) {
 }
 
 int IamApply(const AdminOptions& o, const std::string& file) {
-  std::ifstream in(file);
-  json declaration = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!in || declaration.is_discarded()) {
-    return Fail("apply", InvalidParameter(fmt::format("{} is not a readable JSON file", file)));
-  }
-  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/iam/apply", declaration);
+  Result<json> declaration = ReadJsonObject(file, "IAM declaration");
+  if (!declaration.ok()) return Fail("apply", declaration.status());
+  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/iam/apply", *declaration);
   if (!r.ok()) return Fail("apply", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());

@@ -6,8 +6,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +13,7 @@
 #include "admin/admin_api.h"
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
+#include "cli/json_file.h"
 #include "common/clock.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
@@ -51,14 +50,7 @@ struct Config {
 Result<Config> LoadConfig(const std::string& path) {
   Config config;
   if (path.empty()) return config;
-  std::ifstream in(path);
-  if (!in) return InvalidParameter(fmt::format("cannot read config file {}", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json doc = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return InvalidParameter(fmt::format("config file {} is not a JSON object", path));
-  }
+  LAMBKIN_ASSIGN_OR_RETURN(nlohmann::json doc, ReadJsonObject(path, "config file"));
   if (doc.contains("account_id")) {
     const auto& a = doc["account_id"];
     if (!a.is_string() || a.get<std::string>().size() != 12 ||
@@ -191,12 +183,9 @@ int Serve(const ServeOptions& options) {
   }
   if (Status s = directory.Apply(developer); !s.ok()) return Fail(s);
   if (!options.iam_file.empty()) {
-    std::ifstream in(options.iam_file);
-    nlohmann::json declaration = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!in || declaration.is_discarded()) {
-      return Fail(InvalidParameter(fmt::format("{}: not a JSON file", options.iam_file)));
-    }
-    if (Status s = directory.Apply(declaration); !s.ok()) {
+    Result<nlohmann::json> declaration = ReadJsonObject(options.iam_file, "IAM declaration");
+    if (!declaration.ok()) return Fail(declaration.status());
+    if (Status s = directory.Apply(*declaration); !s.ok()) {
       return Fail(Status(s.code(), fmt::format("{}: {}", options.iam_file, s.message())));
     }
   }

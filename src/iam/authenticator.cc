@@ -9,7 +9,7 @@
 namespace lambkin::iam {
 
 Status Identity::Allow(RequestContext& request) const {
-  if (snapshot == nullptr) return Status::Ok();  // AuthMode::kNone
+  if (!authorises()) return Status::Ok();
   request.Set("aws:requestedregion", {scope.region});
   return Authorize(*snapshot, caller, request);
 }

@@ -36,6 +36,8 @@ struct Identity {
   functions::Scope scope;
   std::shared_ptr<const Snapshot> snapshot;  // null in AuthMode::kNone
 
+  // False in AuthMode::kNone, where Allow allows everything.
+  bool authorises() const { return snapshot != nullptr; }
   // OK, or kAccessDenied with AWS's message. Adds aws:RequestedRegion to `request`.
   Status Allow(RequestContext& request) const;
   Status Allow(std::string action, std::string resource) const;

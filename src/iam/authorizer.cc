@@ -25,8 +25,8 @@ Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext&
   if (scps_apply) {
     for (const auto& level : account->scp_levels) {
       bool level_allows = false;
-      for (const Scp* scp : level) {
-        Decision d = scp->policy.Evaluate(request);
+      for (const Policy* scp : level) {
+        Decision d = scp->Evaluate(request);
         if (d == Decision::kDeny) {
           return Denied(caller, request, "with an explicit deny in a service control policy");
         }

@@ -127,9 +127,16 @@ std::string RandomAlnum(size_t n, bool upper) {
   return out;
 }
 
-// A policy document given as a JSON object or as its text.
-std::string DocumentText(const json& document) {
-  return document.is_string() ? document.get<std::string>() : document.dump();
+// The text of a policy document given as a JSON object or as its text, once it parses within
+// `max_chars`; the error is prefixed with `where`.
+Result<std::string> CheckedPolicyText(const json& document, size_t max_chars,
+                                      std::string_view where) {
+  std::string text = document.is_string() ? document.get<std::string>() : document.dump();
+  Result<Policy> parsed = Policy::Parse(text, max_chars);
+  if (!parsed.ok()) {
+    return Status(parsed.status().code(), fmt::format("{}: {}", where, parsed.status().message()));
+  }
+  return text;
 }
 
 Status Run(Txn& txn, std::string_view sql, std::initializer_list<std::string_view> args) {
@@ -300,12 +307,8 @@ Status ApplyScps(Txn& txn, const OrgRow& org, const json& policies) {
     }
     if (p.contains("document")) {
       if (id == kFullAwsAccessId) return Invalid("FullAWSAccess is AWS managed: it cannot change");
-      std::string text = DocumentText(p["document"]);
-      Result<Policy> parsed = Policy::Parse(text, kMaxScpChars);
-      if (!parsed.ok()) {
-        return Status(parsed.status().code(),
-                      fmt::format("{}: {}", where, parsed.status().message()));
-      }
+      LAMBKIN_ASSIGN_OR_RETURN(std::string text,
+                               CheckedPolicyText(p["document"], kMaxScpChars, where));
       if (!exists) id = "p-" + RandomAlnum(8, false);
       LAMBKIN_RETURN_IF_ERROR(Run(txn,
                                   "INSERT INTO iam_scps (id, name, document) VALUES (?, ?, ?) "
@@ -417,13 +420,10 @@ Status ApplyPrincipal(Txn& txn, const std::string& account, const std::string& k
                   {arn, pname}));
           continue;
         }
-        std::string text = DocumentText(doc);
-        Result<Policy> parsed =
-            Policy::Parse(text, kind == "user" ? kMaxUserPolicyChars : kMaxRolePolicyChars);
-        if (!parsed.ok()) {
-          return Status(parsed.status().code(),
-                        fmt::format("{} policy {}: {}", where, pname, parsed.status().message()));
-        }
+        LAMBKIN_ASSIGN_OR_RETURN(
+            std::string text,
+            CheckedPolicyText(doc, kind == "user" ? kMaxUserPolicyChars : kMaxRolePolicyChars,
+                              fmt::format("{} policy {}", where, pname)));
         LAMBKIN_RETURN_IF_ERROR(Run(txn,
                                     "INSERT INTO iam_identity_policies (principal, name, document) "
                                     "VALUES (?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET "
@@ -520,8 +520,6 @@ const std::vector<Policy>* Snapshot::IdentityPolicies(std::string_view principal
   return it == identity_.end() ? nullptr : &it->second;
 }
 
-Status Directory::Load() { return Reload(); }
-
 std::shared_ptr<const Snapshot> Directory::snapshot() const { return snapshot_.load(); }
 
 Status Directory::Apply(const json& declaration) {
@@ -540,7 +538,7 @@ Status Directory::Apply(const json& declaration) {
     }
     return Status::Ok();
   }));
-  return Reload();
+  return Load();
 }
 
 Result<NewAccessKey> Directory::CreateAccessKey(const std::string& account, const std::string& kind,
@@ -551,17 +549,16 @@ Result<NewAccessKey> Directory::CreateAccessKey(const std::string& account, cons
   if (kind == "user" && !session.empty()) return Invalid("A user's access key has no session");
   if (!session.empty()) LAMBKIN_RETURN_IF_ERROR(CheckName("Session", session, 64));
   std::string arn = PrincipalArn(account, kind, name);
-  NewAccessKey key{
-      (session.empty() ? "AKIA" : "ASIA") + RandomAlnum(16, true), RandomAlnum(40, false),
-      CallerOf(account, kind, name, session.empty() ? std::nullopt : std::optional(session))};
+  std::optional<std::string> role_session = session.empty() ? std::nullopt : std::optional(session);
+  NewAccessKey key{(role_session ? "ASIA" : "AKIA") + RandomAlnum(16, true), RandomAlnum(40, false),
+                   CallerOf(account, kind, name, role_session)};
   LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(bool exists,
                              QueryText(txn, "SELECT 1 FROM iam_principals WHERE arn = ?", {arn}));
     if (!exists) return NotFound(fmt::format("No {} {} exists", kind, arn));
-    return PutKey(txn, arn, json{{"id", key.id}, {"secret", key.secret}}, arn,
-                  session.empty() ? std::nullopt : std::optional(session));
+    return PutKey(txn, arn, json{{"id", key.id}, {"secret", key.secret}}, arn, role_session);
   }));
-  LAMBKIN_RETURN_IF_ERROR(Reload());
+  LAMBKIN_RETURN_IF_ERROR(Load());
   return key;
 }
 
@@ -571,7 +568,7 @@ Status Directory::DeleteAccessKey(const std::string& id) {
     if (txn.Changes() == 0) return NotFound(fmt::format("No access key {} exists", id));
     return Status::Ok();
   }));
-  return Reload();
+  return Load();
 }
 
 Result<json> Directory::Describe() const {
@@ -662,8 +659,8 @@ Result<json> Directory::Describe() const {
   return out;
 }
 
-Status Directory::Reload() {
-  std::lock_guard lock(reload_mu_);
+Status Directory::Load() {
+  std::lock_guard lock(load_mu_);
   auto snap = std::make_shared<Snapshot>();
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_RETURN_IF_ERROR(ForEachRow(
@@ -684,17 +681,14 @@ Status Directory::Reload() {
           return Status::Ok();
         }));
     LAMBKIN_ASSIGN_OR_RETURN(std::optional<OrgRow> org, ReadOrg(txn));
-    std::map<std::string, std::vector<const Scp*>> attached;  // target -> SCPs
+    std::map<std::string, std::vector<const Policy*>> attached;  // target -> SCPs
     std::map<std::string, std::string> parent_of;
     if (org) {
-      std::map<std::string, const Scp*> by_id;
+      std::map<std::string, const Policy*> by_id;
       LAMBKIN_RETURN_IF_ERROR(ForEachRow(
-          txn, "SELECT id, name, document FROM iam_scps",
-          [&](const store::Statement& st) -> Status {
-            LAMBKIN_ASSIGN_OR_RETURN(Policy p, Policy::Parse(st.ColumnText(2), SIZE_MAX));
-            snap->scps_.push_back(
-                std::make_unique<Scp>(Scp{st.ColumnText(0), st.ColumnText(1), std::move(p)}));
-            by_id[snap->scps_.back()->id] = snap->scps_.back().get();
+          txn, "SELECT id, document FROM iam_scps", [&](const store::Statement& st) -> Status {
+            LAMBKIN_ASSIGN_OR_RETURN(Policy p, Policy::Parse(st.ColumnText(1), SIZE_MAX));
+            by_id[st.ColumnText(0)] = &snap->scps_.emplace_back(std::move(p));
             return Status::Ok();
           }));
       LAMBKIN_RETURN_IF_ERROR(ForEachRow(txn, "SELECT policy_id, target FROM iam_scp_targets",

@@ -5,11 +5,12 @@
 //
 // Changes arrive as declarations (the declarative file loaded at start, `lambkin iam apply`),
 // each applied in one store transaction: what a declaration names is created or replaced, a
-// name declared `null` is removed, and what it does not mention stays as it is. Policies are
-// parsed before anything is written, so a malformed one changes nothing. See docs/iam.md.
+// name declared `null` is removed, and what it does not mention stays as it is. Anything
+// refused (a malformed policy among them) rolls the whole declaration back. See docs/iam.md.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,13 +40,6 @@ struct Caller {
   std::string principal_arn;  // aws:PrincipalArn: the user or the role
 };
 
-// One service control policy as requests see it.
-struct Scp {
-  std::string id;
-  std::string name;
-  Policy policy;
-};
-
 class Snapshot {
  public:
   struct Key {
@@ -56,7 +50,7 @@ class Snapshot {
     bool management = false;
     bool in_organization = false;
     // The SCPs attached at each level of the account's path: root, each OU, the account.
-    std::vector<std::vector<const Scp*>> scp_levels;
+    std::vector<std::vector<const Policy*>> scp_levels;
   };
 
   const Key* FindKey(std::string_view id) const;
@@ -69,7 +63,7 @@ class Snapshot {
   std::map<std::string, Key, std::less<>> keys_;
   std::map<std::string, Account, std::less<>> accounts_;
   std::map<std::string, std::vector<Policy>, std::less<>> identity_;
-  std::vector<std::unique_ptr<Scp>> scps_;
+  std::deque<Policy> scps_;  // stable addresses for scp_levels
 };
 
 // A new access key (the only time its secret is shown).
@@ -83,7 +77,7 @@ class Directory {
  public:
   explicit Directory(store::Database* db) : db_(db) {}
 
-  // Reads the store into the first snapshot.
+  // Reads the store into a new snapshot (at start, and after every change).
   Status Load();
   std::shared_ptr<const Snapshot> snapshot() const;
 
@@ -98,10 +92,8 @@ class Directory {
   Status DeleteAccessKey(const std::string& id);
 
  private:
-  Status Reload();
-
   store::Database* db_;
-  std::mutex reload_mu_;  // one rebuild at a time, published in order
+  std::mutex load_mu_;  // one rebuild at a time, published in order
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;  // read by every request, lock-free
 };
 

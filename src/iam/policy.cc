@@ -7,25 +7,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
+
 namespace lambkin::iam {
 
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool EqualIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 Status Malformed(std::string message) {
   return Status(StatusCode::kMalformedPolicyDocument, std::move(message));
@@ -62,7 +50,7 @@ bool ValueMatches(ConditionOp op, const std::string& policy_value, const std::st
       return policy_value == value;
     case ConditionOp::kStringEqualsIgnoreCase:
     case ConditionOp::kStringNotEqualsIgnoreCase:
-      return EqualIgnoreCase(policy_value, value);
+      return AsciiEqualIgnoreCase(policy_value, value);
     case ConditionOp::kStringLike:
     case ConditionOp::kStringNotLike:
       return GlobMatch(policy_value, value);
@@ -70,7 +58,7 @@ bool ValueMatches(ConditionOp op, const std::string& policy_value, const std::st
     case ConditionOp::kArnNotLike:
       return ArnMatch(policy_value, value);
     case ConditionOp::kBool:
-      return EqualIgnoreCase(policy_value, value);
+      return AsciiEqualIgnoreCase(policy_value, value);
     case ConditionOp::kNull:
       return false;  // decided on presence alone
   }
@@ -87,7 +75,7 @@ bool ConditionHolds(const Policy::Condition& c, const RequestContext& request) {
   bool present = values != nullptr && !values->empty();
   if (c.op == ConditionOp::kNull) {
     // "true": the key must be absent; "false": present.
-    bool want_absent = EqualIgnoreCase(c.values.front(), "true");
+    bool want_absent = AsciiEqualIgnoreCase(c.values.front(), "true");
     return want_absent != present;
   }
   if (!present) {
@@ -196,7 +184,7 @@ Status ParseCondition(const json& block, std::vector<Policy::Condition>& out) {
             fmt::format("Condition key {} must be prefaced by a vendor, e.g. aws:", key));
       }
       Policy::Condition k = c;
-      k.key = Lower(key);
+      k.key = AsciiLower(key);
       // Bool and Null values may be JSON booleans.
       if (value.is_boolean() && (c.op == ConditionOp::kBool || c.op == ConditionOp::kNull)) {
         k.values = {value.get<bool>() ? "true" : "false"};
@@ -206,7 +194,7 @@ Status ParseCondition(const json& block, std::vector<Policy::Condition>& out) {
       }
       if (c.op == ConditionOp::kNull || c.op == ConditionOp::kBool) {
         for (const std::string& v : k.values) {
-          if (!EqualIgnoreCase(v, "true") && !EqualIgnoreCase(v, "false")) {
+          if (!AsciiEqualIgnoreCase(v, "true") && !AsciiEqualIgnoreCase(v, "false")) {
             return Malformed(
                 fmt::format("Condition {} {} takes true or false, not \"{}\"", raw_name, key, v));
           }
@@ -255,7 +243,7 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
           return Malformed(fmt::format(
               "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.: {}", a));
         }
-        out.actions.push_back(Lower(a));
+        out.actions.push_back(AsciiLower(a));
       }
     } else if (name == "Resource" || name == "NotResource") {
       if (has_resource) {
@@ -286,14 +274,15 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
 
 }  // namespace
 
-void RequestContext::Set(std::string key, std::vector<std::string> values) {
+void RequestContext::Set(std::string_view key, std::vector<std::string> values) {
+  std::string lower = AsciiLower(key);
   for (auto& [k, v] : keys) {
-    if (k == key) {
+    if (k == lower) {
       v = std::move(values);
       return;
     }
   }
-  keys.emplace_back(std::move(key), std::move(values));
+  keys.emplace_back(std::move(lower), std::move(values));
 }
 
 const std::vector<std::string>* RequestContext::Find(std::string_view lower_key) const {
@@ -304,16 +293,22 @@ const std::vector<std::string>* RequestContext::Find(std::string_view lower_key)
     return nullptr;
   };
   if (const auto* v = find(keys)) return v;
-  if (!resource_tags || !lower_key.starts_with("aws:resourcetag/")) return nullptr;
-  if (!loaded_tags_) loaded_tags_ = resource_tags();
+  constexpr std::string_view kResourceTag = "aws:resourcetag/";
+  if (!resource_tags || !lower_key.starts_with(kResourceTag)) return nullptr;
+  if (!loaded_tags_) {
+    loaded_tags_.emplace();
+    for (const auto& [k, v] : resource_tags()) {
+      loaded_tags_->emplace_back(AsciiLower(std::string(kResourceTag) + k),
+                                 std::vector<std::string>{v});
+    }
+  }
   return find(*loaded_tags_);
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text, bool ignore_case) {
   auto same = [ignore_case](char p, char t) {
     if (p == t) return true;
-    return ignore_case && std::tolower(static_cast<unsigned char>(p)) ==
-                              std::tolower(static_cast<unsigned char>(t));
+    return ignore_case && AsciiLower(p) == AsciiLower(t);
   };
   // Greedy with one backtrack point: linear in practice, never exponential.
   size_t p = 0;
@@ -349,7 +344,6 @@ Result<Policy> Policy::Parse(std::string_view document, size_t max_chars) {
   if (doc.is_discarded()) return Malformed("Syntax errors in policy.");
   if (!doc.is_object()) return Malformed("The policy document must be a JSON object.");
   Policy policy;
-  policy.document_ = std::string(document);
   for (const auto& [name, value] : doc.items()) {
     if (name == "Version") {
       if (value != "2012-10-17" && value != "2008-10-17") {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,18 +24,19 @@
 
 namespace lambkin::iam {
 
-// What a request asks, as policies see it. Condition key names are lower-case
+// What a request asks, as policies see it. Condition key names are kept lower-case
 // ("aws:principalarn", "aws:resourcetag/team"); a key may carry several values (aws:TagKeys).
 struct RequestContext {
   using Keys = std::vector<std::pair<std::string, std::vector<std::string>>>;
-  std::string action;    // "lambda:PutRuntimeManagementConfig"
-  std::string resource;  // an ARN, or "*" for operations on no resource
+  std::string action;          // "lambda:PutRuntimeManagementConfig"
+  std::string resource = "*";  // an ARN, or "*" for operations on no resource
   Keys keys;
-  // The resource's tags as aws:resourcetag/<key> entries, read the first time a condition
-  // asks for one: a request whose applicable statements never look at tags never reads them.
-  std::function<Keys()> resource_tags;
+  // The resource's tags (aws:ResourceTag/<key>), read the first time a condition asks for one:
+  // a request whose applicable statements never look at tags never reads them.
+  std::function<std::map<std::string, std::string>()> resource_tags;
 
-  void Set(std::string key, std::vector<std::string> values);
+  // Sets a condition key; its name is stored lower-case, as conditions match names.
+  void Set(std::string_view key, std::vector<std::string> values);
   // Nullptr when the request has no such key.
   const std::vector<std::string>* Find(std::string_view lower_key) const;
 
@@ -56,13 +58,10 @@ class Policy {
   // kDeny when a Deny statement applies, else kAllow when an Allow statement does.
   Decision Evaluate(const RequestContext& request) const;
 
-  const std::string& document() const { return document_; }
-
   struct Condition;
   struct Statement;
 
  private:
-  std::string document_;
   std::vector<Statement> statements_;
 };
 

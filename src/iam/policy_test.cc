@@ -132,7 +132,7 @@ TEST(Policy, ResourceTagsAreReadOnlyWhenAConditionAsksForThem) {
   RequestContext r = Request("lambda:GetFunction", kFn);
   r.resource_tags = [&reads] {
     ++reads;
-    return RequestContext::Keys{{"aws:resourcetag/runtime-pin-exception", {"approved"}}};
+    return std::map<std::string, std::string>{{"runtime-pin-exception", "approved"}};
   };
   EXPECT_EQ(scp.Evaluate(r), Decision::kNotApplicable);
   EXPECT_EQ(reads, 0) << "no applicable statement looks at tags";

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/ascii.h"
 #include "common/crypto.h"
 
 namespace lambkin::iam {
@@ -27,13 +28,6 @@ bool IsHex64(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 Result<SigV4Credential> ParseCredential(std::string_view text) {
@@ -61,7 +55,7 @@ std::vector<std::string> SplitSignedHeaders(std::string_view text) {
   while (start <= text.size()) {
     size_t semi = text.find(';', start);
     if (semi == std::string_view::npos) semi = text.size();
-    if (semi > start) out.push_back(Lower(text.substr(start, semi - start)));
+    if (semi > start) out.push_back(AsciiLower(text.substr(start, semi - start)));
     start = semi + 1;
   }
   return out;

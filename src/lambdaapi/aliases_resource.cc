@@ -57,7 +57,7 @@ Result<std::optional<functions::RoutingConfig>> ParseRouting(const Body& body, V
 }
 
 Result<functions::AliasCommand> ParseAlias(const Call& call, bool create) {
-  LAMBKIN_ASSIGN_OR_RETURN(Body body, Body::Parse(call.request.body));
+  LAMBKIN_ASSIGN_OR_RETURN(const Body& body, call.JsonBody());
   Validator v;
   functions::AliasCommand cmd;
   if (create) {

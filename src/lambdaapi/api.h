@@ -8,6 +8,7 @@
 // holds no per-request state.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "exec/invoker.h"
 #include "functions/function_service.h"
 #include "iam/authenticator.h"
+#include "lambdaapi/body.h"
 #include "lambdaapi/validation.h"
 #include "server/request.h"
 
@@ -42,6 +44,11 @@ struct Call {
   std::map<std::string, std::string> labels;
 
   const std::string& Label(const std::string& name) const { return labels.at(name); }
+  // The request's JSON body, parsed once for the call (authorisation reads CreateFunction's and
+  // TagResource's before the operation does), or kInvalidRequestContent.
+  Result<std::reference_wrapper<const Body>> JsonBody() const;
+
+  mutable std::optional<Result<Body>> parsed_body = std::nullopt;  // JsonBody()'s
 };
 
 using Operation = server::HttpResponse (*)(const ApiContext&, const Call&);

@@ -203,7 +203,7 @@ Result<std::string> UnqualifiedFunctionName(const Call& call) {
 namespace ops {
 
 HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
-  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   Validator v;
   ASSIGN_OR_ERROR(auto name, body.String("FunctionName"));
   if (!name) {
@@ -310,7 +310,7 @@ HttpResponse ListFunctions(const ApiContext& ctx, const Call& call) {
 
 HttpResponse UpdateFunctionCode(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
-  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   Validator v;
   ASSIGN_OR_ERROR(auto arch, ParseArchitectures(body, v));
   ASSIGN_OR_ERROR(auto publish, body.Bool("Publish"));
@@ -329,7 +329,7 @@ HttpResponse UpdateFunctionCode(const ApiContext& ctx, const Call& call) {
 
 HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
-  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   Validator v;
   ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
@@ -346,7 +346,7 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
 
 HttpResponse PublishVersion(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
-  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   Validator v;
   ASSIGN_OR_ERROR(auto sha, body.String("CodeSha256"));
   ASSIGN_OR_ERROR(auto description, body.String("Description"));

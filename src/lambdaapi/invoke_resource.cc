@@ -118,7 +118,7 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
 
 HttpResponse PutFunctionConcurrency(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
-  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   ASSIGN_OR_ERROR(auto reserved, body.Int("ReservedConcurrentExecutions"));
   Validator v;
   if (!reserved) {

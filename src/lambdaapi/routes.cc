@@ -1,7 +1,5 @@
 // Every Lambda API route in one table, and the dispatch from a request to its operation.
 
-#include <cctype>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -64,61 +62,55 @@ constexpr Route kRoutes[] = {
     {"GET", "/2017-03-31/tags/{ARN}", "lambda:ListTags", ops::ListTags},
 };
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Whether the caller may make this call: the route's action on the function it names
 // (qualified when a qualifier or alias is given; `*` for ListFunctions), with the function's tags
 // as aws:ResourceTag/<key> and, for tagging calls, the tags asked for as aws:RequestTag/<key>
 // and aws:TagKeys.
 Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
                  const iam::Identity& identity) {
+  if (!identity.authorises()) return Status::Ok();  // --auth none: nothing to prepare
   iam::RequestContext request;
   request.action = std::string(route.action);
-  request.resource = "*";
   const server::HttpRequest& http = call.request;
   std::optional<std::string> raw;
-  nlohmann::json body;
-  bool tagging = route.action == "lambda:TagResource" || route.action == "lambda:CreateFunction";
-  if (tagging) body = nlohmann::json::parse(http.body, nullptr, false);
   if (auto it = call.labels.find("FunctionName"); it != call.labels.end()) raw = it->second;
   if (auto it = call.labels.find("ARN"); it != call.labels.end()) raw = it->second;
-  if (route.action == "lambda:CreateFunction" && body.is_object() &&
-      body.value("FunctionName", nlohmann::json()).is_string()) {
-    raw = body["FunctionName"].get<std::string>();
+  // CreateFunction names its function, and the tagging calls their tags, in the body.
+  const nlohmann::json* body = nullptr;
+  bool tagging = route.action == "lambda:TagResource" || route.action == "lambda:CreateFunction";
+  if (tagging) {
+    if (Result<std::reference_wrapper<const Body>> parsed = call.JsonBody(); parsed.ok()) {
+      body = &parsed->get().doc();
+    }
+  }
+  if (route.action == "lambda:CreateFunction" && body != nullptr &&
+      body->value("FunctionName", nlohmann::json()).is_string()) {
+    raw = (*body)["FunctionName"].get<std::string>();
   }
   if (raw) {
     std::optional<std::string> qualifier = http.Query("Qualifier");
-    if (auto alias = call.labels.find("Name"); alias != call.labels.end())
+    if (auto alias = call.labels.find("Name"); alias != call.labels.end()) {
       qualifier = alias->second;
+    }
     Result<FunctionRef> ref =
         ResolveFunction(*raw, shapes::kNamespacedFunctionName, call.scope, qualifier);
     // A name the operation will refuse is still authorised, as written: never a way around a
     // policy.
     FunctionRef named = ref.ok() ? *ref : FunctionRef{*raw, ""};
     request.resource = functions::FunctionArn(call.scope, named.name, named.qualifier);
-    request.Set("lambda:functionarn", {functions::FunctionArn(call.scope, named.name)});
+    request.Set("lambda:FunctionArn", {functions::FunctionArn(call.scope, named.name)});
     if (ref.ok()) {
       request.resource_tags = [&ctx, &call, name = ref->name] {
-        iam::RequestContext::Keys tags;
-        if (Result<functions::Function> fn = ctx.functions->GetFunction(call.scope, name);
-            fn.ok()) {
-          for (const auto& [k, v] : fn->tags) {
-            tags.emplace_back("aws:resourcetag/" + Lower(k), std::vector<std::string>{v});
-          }
-        }
-        return tags;
+        Result<functions::Function> fn = ctx.functions->GetFunction(call.scope, name);
+        return fn.ok() ? fn->tags : std::map<std::string, std::string>();
       };
     }
   }
   std::vector<std::string> tag_keys;
-  if (tagging && body.is_object() && body.value("Tags", nlohmann::json()).is_object()) {
-    for (const auto& [k, v] : body["Tags"].items()) {
+  if (body != nullptr && body->value("Tags", nlohmann::json()).is_object()) {
+    for (const auto& [k, v] : (*body)["Tags"].items()) {
       tag_keys.push_back(k);
-      if (v.is_string()) request.Set("aws:requesttag/" + Lower(k), {v.get<std::string>()});
+      if (v.is_string()) request.Set(fmt::format("aws:RequestTag/{}", k), {v.get<std::string>()});
     }
   }
   if (route.action == "lambda:UntagResource") {
@@ -126,7 +118,7 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
       if (k == "tagKeys") tag_keys.push_back(v);
     }
   }
-  if (!tag_keys.empty()) request.Set("aws:tagkeys", std::move(tag_keys));
+  if (!tag_keys.empty()) request.Set("aws:TagKeys", std::move(tag_keys));
   return identity.Allow(request);
 }
 

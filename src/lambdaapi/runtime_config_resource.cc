@@ -40,7 +40,7 @@ HttpResponse PutRuntimeManagementConfig(const ApiContext& ctx, const Call& call)
   ASSIGN_OR_ERROR(FunctionRef ref,
                   ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
                                   call.scope, call.request.Query("Qualifier")));
-  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   ASSIGN_OR_ERROR(auto mode, body.String("UpdateRuntimeOn"));
   ASSIGN_OR_ERROR(auto arn, body.String("RuntimeVersionArn"));
   Validator v;

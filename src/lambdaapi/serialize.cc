@@ -88,6 +88,12 @@ Status BadContent(std::string_view detail) {
           fmt::format("Could not parse request body into json: {}", detail)};
 }
 
+Result<std::reference_wrapper<const Body>> Call::JsonBody() const {
+  if (!parsed_body) parsed_body = Body::Parse(request.body);
+  if (!parsed_body->ok()) return parsed_body->status();
+  return std::cref(parsed_body->value());
+}
+
 Result<Body> Body::Parse(const std::string& text) {
   Body b;
   if (text.empty()) {

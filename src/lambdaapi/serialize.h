@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "functions/function_service.h"
 #include "lambdaapi/api.h"
+#include "lambdaapi/body.h"
 #include "lambdaapi/errors.h"
 #include "server/request.h"
 
@@ -30,28 +31,6 @@ nlohmann::json AliasJson(const functions::Scope& scope, const functions::Alias& 
 server::HttpResponse JsonResponse(int status, const nlohmann::json& body);
 // The response for `result`: its value through `render`, or the AWS error.
 server::HttpResponse StatusResponse(const Status& status);
-
-// A parsed JSON request body with typed, validated member access. Wrong JSON types are
-// reported as AWS does for rest-json (InvalidRequestContentException).
-class Body {
- public:
-  // An empty body reads as {}.
-  static Result<Body> Parse(const std::string& text);
-
-  bool Has(const char* key) const { return json_.contains(key) && !json_[key].is_null(); }
-  Result<std::optional<std::string>> String(const char* key) const;
-  Result<std::optional<int64_t>> Int(const char* key) const;
-  Result<std::optional<bool>> Bool(const char* key) const;
-  // An object member, or nullptr when absent/null; kInvalidRequestContent if not an object.
-  Result<const nlohmann::json*> Object(const char* key) const;
-  Result<const nlohmann::json*> Array(const char* key) const;
-  const nlohmann::json& doc() const { return json_; }
-
- private:
-  nlohmann::json json_;
-};
-
-Status BadContent(std::string_view detail);
 
 // In an operation: answer with the AWS error when `expr` (a Status) fails.
 #define RETURN_ERROR_IF(expr)                                     \

@@ -71,7 +71,7 @@ namespace ops {
 
 HttpResponse TagResource(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(std::string name, TaggedFunction(call));
-  ASSIGN_OR_ERROR(Body body, Body::Parse(call.request.body));
+  ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   ASSIGN_OR_ERROR(const json* tags, body.Object("Tags"));
   if (tags == nullptr) RETURN_ERROR_IF(ValidationError("null", "tags", "Member must not be null"));
   ASSIGN_OR_ERROR(auto parsed, ParseTags(tags));
