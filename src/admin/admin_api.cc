@@ -299,8 +299,10 @@ std::optional<HttpResponse> AdminApi::Iam(const server::HttpRequest& request) co
   if (p.size() == 3 && request.method == "GET") return describe();
   json body = json::parse(request.body, nullptr, false);
   if (request.method == "POST" && p.size() == 4) {
-    if (body.is_discarded()) {
-      return lambdaapi::ErrorResponse({StatusCode::kInvalidRequestContent, "body is not JSON"});
+    // Both operations take an object; body.value() on anything else would throw.
+    if (body.is_discarded() || !body.is_object()) {
+      return lambdaapi::ErrorResponse(
+          {StatusCode::kInvalidRequestContent, "body is not a JSON object"});
     }
     if (p[3] == "apply") {
       if (Status s = d_.directory->Apply(body); !s.ok()) return lambdaapi::ErrorResponse(s);

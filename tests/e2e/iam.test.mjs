@@ -189,6 +189,10 @@ test('lambkin iam manages keys and policies on a running server; malformed polic
     assert.match(refused.stderr, /policy Only: Actions\/Conditions must be prefaced by a vendor, e\.g\., iam, sdb, ec2, etc\.: lambda/);
     assert.deepEqual((await carol.send(new ListFunctionsCommand({}))).Functions, [], 'the old policy still applies');
 
+    const notObject = await fetch(`${server.endpoint}/lambkin/v1/iam/access-keys`, { method: 'POST', body: '[1]' });
+    assert.equal(notObject.status, 400);
+    assert.equal((await notObject.json()).__type, 'InvalidRequestContentException');
+
     await cli('delete-access-key', created.AccessKeyId);
     assert.equal((await awsError(carol.send(new ListFunctionsCommand({})))).name, 'UnrecognizedClientException');
   } finally {
