@@ -3,14 +3,14 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <string>
 #include <string_view>
 
 namespace lambkin {
 
-inline char AsciiLower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+// Not std::tolower: no locale, and no call on paths that fold every request's text.
+constexpr char AsciiLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 inline std::string AsciiLower(std::string_view s) {

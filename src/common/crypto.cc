@@ -2,55 +2,129 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
+#include <utility>
 
 namespace lambkin {
 
-Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+namespace {
+
+constexpr size_t kSha256Size = 32;
+constexpr size_t kSha256Block = 64;
+
+// SHA-256 fetched from the provider once: EVP_sha256() would be looked up again on every
+// initialisation, which costs more than hashing a short message.
+const EVP_MD* Sha256Md() {
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return kSha256;
 }
-Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
-void Sha256Hasher::Update(std::string_view data) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+
+EVP_MD_CTX* Ctx(void* ctx) { return static_cast<EVP_MD_CTX*>(ctx); }
+
+// A context each thread reuses for one-shot digests.
+EVP_MD_CTX* ScratchCtx() {
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           &EVP_MD_CTX_free);
+  return ctx.get();
 }
-std::string Sha256Hasher::Finish() {
-  std::string out(32, '\0');
+
+void Update(EVP_MD_CTX* ctx, std::string_view data) {
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+}
+
+void Final(EVP_MD_CTX* ctx, unsigned char* out) {
   unsigned int len = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), reinterpret_cast<unsigned char*>(out.data()),
-                     &len);
+  EVP_DigestFinal_ex(ctx, out, &len);
+}
+
+// A new context that has hashed `key` padded to a block and XORed with `pad`.
+EVP_MD_CTX* PaddedKeyState(std::string_view key, unsigned char pad) {
+  std::array<unsigned char, kSha256Block> block{};
+  std::copy(key.begin(), key.end(), block.begin());
+  for (unsigned char& b : block) b ^= pad;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr);
+  EVP_DigestUpdate(ctx, block.data(), block.size());
+  OPENSSL_cleanse(block.data(), block.size());
+  return ctx;
+}
+
+}  // namespace
+
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex2(Ctx(ctx_), Sha256Md(), nullptr);
+}
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(Ctx(ctx_)); }
+void Sha256Hasher::Update(std::string_view data) { lambkin::Update(Ctx(ctx_), data); }
+std::string Sha256Hasher::Finish() {
+  std::string out(kSha256Size, '\0');
+  Final(Ctx(ctx_), reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
 
 std::string Sha256(std::string_view data) {
-  Sha256Hasher h;
-  h.Update(data);
-  return h.Finish();
+  EVP_MD_CTX* ctx = ScratchCtx();
+  EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr);
+  Update(ctx, data);
+  std::string out(kSha256Size, '\0');
+  Final(ctx, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
 }
 
 std::string HexEncode(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
+  std::string out(bytes.size() * 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kDigits[c >> 4];
+    out[2 * i + 1] = kDigits[c & 0xf];
   }
   return out;
 }
 
 std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
 
+HmacSha256Key::HmacSha256Key(std::string_view key) {
+  // RFC 2104: a key longer than a block is replaced by its digest.
+  std::string hashed;
+  if (key.size() > kSha256Block) {
+    hashed = Sha256(key);
+    key = hashed;
+  }
+  inner_ = PaddedKeyState(key, 0x36);
+  outer_ = PaddedKeyState(key, 0x5c);
+  OPENSSL_cleanse(hashed.data(), hashed.size());
+}
+
+HmacSha256Key::~HmacSha256Key() {
+  EVP_MD_CTX_free(Ctx(inner_));
+  EVP_MD_CTX_free(Ctx(outer_));
+}
+
+HmacSha256Key::HmacSha256Key(HmacSha256Key&& other) noexcept
+    : inner_(std::exchange(other.inner_, nullptr)), outer_(std::exchange(other.outer_, nullptr)) {}
+
+std::string HmacSha256Key::Sign(std::string_view data) const {
+  EVP_MD_CTX* ctx = ScratchCtx();
+  std::array<unsigned char, kSha256Size> inner{};
+  EVP_MD_CTX_copy_ex(ctx, Ctx(inner_));
+  Update(ctx, data);
+  Final(ctx, inner.data());
+  EVP_MD_CTX_copy_ex(ctx, Ctx(outer_));
+  EVP_DigestUpdate(ctx, inner.data(), inner.size());
+  std::string out(kSha256Size, '\0');
+  Final(ctx, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return {reinterpret_cast<const char*>(out), len};
+  return HmacSha256Key(key).Sign(data);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

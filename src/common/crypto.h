@@ -15,6 +15,24 @@ std::string HexEncode(std::string_view bytes);
 std::string Sha256Hex(std::string_view data);
 // Raw 32-byte HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256(std::string_view key, std::string_view data);
+
+// An HMAC-SHA256 key made ready once (its padded blocks already hashed), for a key that signs
+// many messages: each Sign then hashes only the message and one block.
+class HmacSha256Key {
+ public:
+  explicit HmacSha256Key(std::string_view key);
+  ~HmacSha256Key();
+  HmacSha256Key(HmacSha256Key&& other) noexcept;
+  HmacSha256Key& operator=(HmacSha256Key&&) = delete;
+  HmacSha256Key(const HmacSha256Key&) = delete;
+  HmacSha256Key& operator=(const HmacSha256Key&) = delete;
+  // Raw 32-byte HMAC-SHA256 of `data`.
+  std::string Sign(std::string_view data) const;
+
+ private:
+  void* inner_;  // SHA-256 state after (key ^ ipad)
+  void* outer_;  // SHA-256 state after (key ^ opad)
+};
 // Whether two strings are equal, in time that depends only on their lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

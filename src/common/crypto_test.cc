@@ -14,6 +14,34 @@ TEST(CryptoTest, Sha256MatchesKnownVectors) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(CryptoTest, Sha256HasherMatchesOneShot) {
+  Sha256Hasher h;
+  h.Update("a");
+  h.Update("bc");
+  EXPECT_EQ(HexEncode(h.Finish()), Sha256Hex("abc"));
+}
+
+// RFC 4231 test cases 1, 2 and 6 (a key longer than a block is hashed first).
+TEST(CryptoTest, HmacSha256MatchesRfc4231) {
+  EXPECT_EQ(HexEncode(HmacSha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(HexEncode(HmacSha256(std::string(131, '\xaa'),
+                                 "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+TEST(CryptoTest, PreparedHmacKeySignsManyMessages) {
+  HmacSha256Key key("Jefe");
+  HmacSha256Key moved(std::move(key));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(HexEncode(moved.Sign("what do ya want for nothing?")),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  }
+  EXPECT_EQ(moved.Sign("Hi There"), HmacSha256("Jefe", "Hi There"));
+}
+
 TEST(CryptoTest, Base64RoundTrips) {
   for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
                                                        "foobar", std::string("\0\xff", 2)}) {

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+#include <vector>
+
 namespace lambkin::iam {
 
 namespace {
@@ -20,13 +23,23 @@ Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext&
   const Snapshot::Account* account = snapshot.FindAccount(caller.account);
   bool scps_apply = account != nullptr && account->in_organization && !account->management;
 
-  // Each policy is evaluated once; explicit denies are looked for first, in every policy.
+  // Each policy is evaluated once, also when attached at several levels (FullAWSAccess is at
+  // every level); explicit denies are looked for first, in every policy.
   bool scp_levels_allow = true;
   if (scps_apply) {
+    std::vector<std::pair<const Policy*, Decision>> decided;
+    auto evaluate = [&](const Policy* scp) {
+      for (const auto& [p, d] : decided) {
+        if (p == scp) return d;
+      }
+      Decision d = scp->Evaluate(request);
+      decided.emplace_back(scp, d);
+      return d;
+    };
     for (const auto& level : account->scp_levels) {
       bool level_allows = false;
       for (const Policy* scp : level) {
-        Decision d = scp->Evaluate(request);
+        Decision d = evaluate(scp);
         if (d == Decision::kDeny) {
           return Denied(caller, request, "with an explicit deny in a service control policy");
         }
