@@ -139,9 +139,21 @@ std::string SigV4Credential::Scope() const {
   return fmt::format("{}/{}/{}/aws4_request", date, region, service);
 }
 
+namespace {
+
+// The first header with this name, read in place (every request is parsed here).
+const std::string* FindHeader(const server::HttpRequest& request, std::string_view name) {
+  for (const auto& [n, v] : request.headers) {
+    if (n == name) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& request) {
   SigV4Request sig;
-  if (auto auth = request.Header("authorization")) {
+  if (const std::string* auth = FindHeader(request, "authorization")) {
     std::string_view a(*auth);
     if (!a.starts_with(kAlgorithm) || a.size() == kAlgorithm.size() ||
         a[kAlgorithm.size()] != ' ') {
@@ -172,8 +184,8 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
           std::pair{"SignedHeaders", signed_headers}}) {
       if (!v) missing += fmt::format("Authorization header requires '{}' parameter. ", name);
     }
-    std::optional<std::string> date = request.Header("x-amz-date");
-    if (!date) {
+    const std::string* date = FindHeader(request, "x-amz-date");
+    if (date == nullptr) {
       missing += "Authorization header requires existence of a 'X-Amz-Date' header. ";
     }
     if (!missing.empty()) return Incomplete(fmt::format("{}Authorization={}", missing, *auth));
@@ -181,7 +193,9 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
     sig.signed_headers = SplitSignedHeaders(*signed_headers);
     sig.signature = std::string(*signature);
     sig.amz_date = *date;
-    sig.security_token = request.Header("x-amz-security-token");
+    if (const std::string* token = FindHeader(request, "x-amz-security-token")) {
+      sig.security_token = *token;
+    }
   } else if (auto algorithm = request.Query("X-Amz-Algorithm")) {
     if (*algorithm != kAlgorithm) {
       return Incomplete(fmt::format("X-Amz-Algorithm only supports \"{}\"", kAlgorithm));
@@ -260,6 +274,36 @@ std::string CanonicalUri(std::string_view raw_path) {
   return out;
 }
 
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;  // lowercase hex is not canonical
+}
+
+// Whether `raw` is already as SigV4 encodes it: unreserved characters, and %XX (uppercase) for
+// every other byte. Most query strings are, and are then used as they came.
+bool CanonicallyEncoded(std::string_view raw) {
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (Unreserved(static_cast<unsigned char>(raw[i]))) continue;
+    if (raw[i] != '%' || i + 2 >= raw.size()) return false;
+    int hi = HexValue(raw[i + 1]);
+    int lo = HexValue(raw[i + 2]);
+    if (hi < 0 || lo < 0 || Unreserved(static_cast<unsigned char>(hi * 16 + lo))) return false;
+    i += 2;
+  }
+  return true;
+}
+
+// A query name or value decoded, then encoded as SigV4 encodes it.
+std::string CanonicalQueryPart(std::string_view raw) {
+  if (CanonicallyEncoded(raw)) return std::string(raw);
+  return UriEncode(server::PercentDecode(raw).value_or(std::string(raw)), false);
+}
+
+}  // namespace
+
 std::string CanonicalQuery(std::string_view raw_query, bool presigned) {
   std::vector<std::pair<std::string, std::string>> pairs;
   size_t start = 0;
@@ -270,15 +314,15 @@ std::string CanonicalQuery(std::string_view raw_query, bool presigned) {
     start = amp + 1;
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
-    std::string_view k = pair.substr(0, eq);
-    std::string_view v = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    std::string key = server::PercentDecode(k).value_or(std::string(k));
+    std::string key = CanonicalQueryPart(pair.substr(0, eq));
     if (presigned && key == "X-Amz-Signature") continue;
-    std::string value = server::PercentDecode(v).value_or(std::string(v));
-    pairs.emplace_back(UriEncode(key, false), UriEncode(value, false));
+    pairs.emplace_back(std::move(key),
+                       CanonicalQueryPart(eq == std::string_view::npos ? std::string_view()
+                                                                       : pair.substr(eq + 1)));
   }
   std::sort(pairs.begin(), pairs.end());
   std::string out;
+  out.reserve(raw_query.size() + 8);
   for (const auto& [k, v] : pairs) {
     if (!out.empty()) out += '&';
     out.append(k).append("=").append(v);

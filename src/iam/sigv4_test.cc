@@ -226,6 +226,10 @@ TEST(SigV4Test, CanonicalPathIsNormalisedAndEncodedAgain) {
             "253Afunction%253Amy-fn/invocations");
   EXPECT_EQ(CanonicalQuery("b=2&a=x%20y&a=1&c", false), "a=1&a=x%20y&b=2&c=");
   EXPECT_EQ(CanonicalQuery("X-Amz-Signature=abc&Z=1", true), "Z=1");
+  // Escapes are normalised: uppercase hex, unreserved characters unescaped, the rest escaped.
+  EXPECT_EQ(CanonicalQuery("Qualifier=%24LATEST", false), "Qualifier=%24LATEST");
+  EXPECT_EQ(CanonicalQuery("a=%2f%41&b=x+y*&c=%7E", false), "a=%2FA&b=x%2By%2A&c=~");
+  EXPECT_EQ(CanonicalQuery("X-Amz-%53ignature=abc&Z=%", true), "Z=%25");
 }
 
 TEST(SigV4Test, PresignedRequestsVerifyUntilTheyExpire) {
