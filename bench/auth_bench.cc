@@ -7,8 +7,11 @@
 // policy evaluated) driven with unsigned requests, one with SigV4 and IAM where the caller is a
 // user with a conditional identity policy in an account two levels down an organisation whose
 // root, OU and account each carry SCPs, one of them the high-compliance deny with a
-// resource-tag condition (so every request also reads the function's tags). Both answer
-// GetRuntimeManagementConfig on the same function; the rounds alternate between the servers.
+// resource-tag condition. Both answer GetRuntimeManagementConfig on the same function, so every
+// policy is evaluated but the deny's conditions are not reached (conditions are looked at only
+// when a statement's action and resource match) and the function's tags are never read. The
+// client signs each distinct request once, as a signature stays valid for 15 minutes; the
+// server verifies every one. The rounds alternate between the servers.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>

@@ -28,6 +28,7 @@ Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext&
   bool scp_levels_allow = true;
   if (scps_apply) {
     std::vector<std::pair<const Policy*, Decision>> decided;
+    decided.reserve(8);
     auto evaluate = [&](const Policy* scp) {
       for (const auto& [p, d] : decided) {
         if (p == scp) return d;

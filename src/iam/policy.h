@@ -35,6 +35,9 @@ struct RequestContext {
   // a request whose applicable statements never look at tags never reads them.
   std::function<std::map<std::string, std::string>()> resource_tags;
 
+  // Room for the keys a request usually carries (principal, account, region, function ARN).
+  RequestContext() { keys.reserve(8); }
+
   // Sets a condition key; its name is stored lower-case, as conditions match names.
   void Set(std::string_view key, std::vector<std::string> values);
   // Nullptr when the request has no such key.
