@@ -1,7 +1,7 @@
 // Signed and authorised request throughput as a ratio of unsigned development-mode throughput,
 // measured in the same run (aim >= 0.8).
 //
-//   auth_bench --lambkin build/src/lambkin [--seconds 3] [--connections 4] [--rounds 2]
+//   auth_bench --lambkin build/src/lambkin [--seconds 3] [--connections 4] [--rounds 4]
 //
 // Two real servers on fresh data directories: one with `--auth none` (nothing verified, no
 // policy evaluated) driven with unsigned requests, one with SigV4 and IAM where the caller is a
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   std::string binary = "build/src/lambkin";
   double seconds = 3;
   int connections = 4;
-  int rounds = 2;
+  int rounds = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--lambkin")) binary = argv[i + 1];
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
