@@ -68,12 +68,21 @@ std::string Sha256Hasher::Finish() {
   return out;
 }
 
-std::string Sha256(std::string_view data) {
+namespace {
+
+// SHA-256 of `data` into `out` (32 bytes).
+void Sha256Into(std::string_view data, unsigned char* out) {
   EVP_MD_CTX* ctx = ScratchCtx();
   EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr);
   Update(ctx, data);
+  Final(ctx, out);
+}
+
+}  // namespace
+
+std::string Sha256(std::string_view data) {
   std::string out(kSha256Size, '\0');
-  Final(ctx, reinterpret_cast<unsigned char*>(out.data()));
+  Sha256Into(data, reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
 
@@ -88,7 +97,11 @@ std::string HexEncode(std::string_view bytes) {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
+std::string Sha256Hex(std::string_view data) {
+  std::array<unsigned char, kSha256Size> digest{};
+  Sha256Into(data, digest.data());
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
 
 HmacSha256Key::HmacSha256Key(std::string_view key) {
   // RFC 2104: a key longer than a block is replaced by its digest.

@@ -1,6 +1,7 @@
 #include "iam/sigv4.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <ctime>
 #include <unordered_map>
@@ -31,15 +32,16 @@ bool IsHex64(std::string_view s) {
 }
 
 Result<SigV4Credential> ParseCredential(std::string_view text) {
-  std::vector<std::string_view> parts;
+  std::array<std::string_view, 5> parts;
+  size_t count = 0;
   size_t start = 0;
-  while (true) {
+  while (count < parts.size()) {
     size_t slash = text.find('/', start);
-    parts.push_back(text.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    parts[count++] = text.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    start = slash == std::string_view::npos ? text.size() + 1 : slash + 1;
     if (slash == std::string_view::npos) break;
-    start = slash + 1;
   }
-  if (parts.size() != 5 || parts[4] != "aws4_request" ||
+  if (count != parts.size() || start <= text.size() || parts[4] != "aws4_request" ||
       std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return p.empty(); })) {
     return Incomplete(fmt::format(
         "Credential should be <access key>/<yyyymmdd>/<region>/<service>/aws4_request: '{}'",
@@ -251,6 +253,7 @@ std::string UriEncode(std::string_view bytes, bool keep_slash) {
 
 std::string CanonicalUri(std::string_view raw_path) {
   std::vector<std::string_view> segments;
+  segments.reserve(16);
   size_t start = 0;
   while (start <= raw_path.size()) {
     size_t slash = raw_path.find('/', start);

@@ -1,5 +1,6 @@
 #include "iam/sigv4.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -191,6 +192,23 @@ TEST(SigV4Test, MalformedCredentialsAreIncomplete) {
                       sig)
                 .code(),
             StatusCode::kIncompleteSignature);
+  // The credential is exactly five non-empty parts ending in aws4_request.
+  for (const char* credential :
+       {"AKID/20150830/us-east-1/service/aws4_request/",
+        "AKID/20150830/us-east-1/service/x/aws4_request", "AKID/20150830//service/aws4_request",
+        "/20150830/us-east-1/service/aws4_request", "AKID/20150830/us-east-1/service/aws4_requests",
+        "AKID/20150830/us-east-1/service/"}) {
+    EXPECT_EQ(with_auth(fmt::format("AWS4-HMAC-SHA256 Credential={}, SignedHeaders=host, "
+                                    "Signature={}",
+                                    credential, sig))
+                  .code(),
+              StatusCode::kIncompleteSignature)
+        << credential;
+  }
+  EXPECT_TRUE(with_auth("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, "
+                        "SignedHeaders=host, Signature=" +
+                        sig)
+                  .ok());
   EXPECT_EQ(with_auth("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, "
                       "SignedHeaders=host, Signature=xyz")
                 .code(),
