@@ -11,7 +11,7 @@ namespace lambkin::iam {
 Status Identity::Allow(RequestContext& request) const {
   if (!authorises()) return Status::Ok();
   request.Set("aws:requestedregion", {scope.region});
-  return Authorize(*snapshot, caller, request);
+  return Authorize(*snapshot, *caller, request);
 }
 
 Status Identity::Allow(std::string action, std::string resource) const {
@@ -34,15 +34,19 @@ nlohmann::json DevelopmentDeclaration(const std::string& account) {
                    {{{"id", kDevelopmentAccessKey}, {"secret", kDevelopmentSecretKey}}}}}}}}}}}}};
 }
 
+Caller Authenticator::DevelopmentCaller(std::string account) {
+  std::string arn = PrincipalArn(account, "user", kDevelopmentUser);
+  return Caller{std::move(account), arn, arn};
+}
+
 Result<Identity> Authenticator::Authenticate(const server::HttpRequest& request,
                                              std::string_view service) const {
   if (mode_ == AuthMode::kNone) {
     std::string region = regions_->default_region();
     if (auto sig = ParseSigV4(request); sig.ok() && *sig) region = (*sig)->credential.region;
     if (regions_->Find(region) == nullptr) region = regions_->default_region();
-    std::string arn = PrincipalArn(development_account_, "user", kDevelopmentUser);
-    return Identity{Caller{development_account_, arn, arn},
-                    functions::Scope{development_account_, region}, nullptr};
+    return Identity{&development_caller_,
+                    functions::Scope{development_caller_.account, std::move(region)}, nullptr};
   }
   LAMBKIN_ASSIGN_OR_RETURN(std::optional<SigV4Request> sig, ParseSigV4(request));
   if (!sig) return Status(StatusCode::kMissingAuthenticationToken, "Missing Authentication Token");
@@ -62,9 +66,10 @@ Result<Identity> Authenticator::Authenticate(const server::HttpRequest& request,
                   fmt::format("The region '{}' is not served by this Lambkin deployment.",
                               sig->credential.region));
   }
-  Caller caller = key->caller;
-  functions::Scope scope{caller.account, sig->credential.region};
-  return Identity{std::move(caller), std::move(scope), std::move(snapshot)};
+  // The caller lives in the snapshot, which the identity keeps.
+  const Caller* caller = &key->caller;
+  return Identity{caller, functions::Scope{caller->account, std::move(sig->credential.region)},
+                  std::move(snapshot)};
 }
 
 }  // namespace lambkin::iam

@@ -32,7 +32,7 @@ enum class AuthMode { kSigV4, kNone };
 
 // An authenticated request: who, in which account and region, under which directory snapshot.
 struct Identity {
-  Caller caller;
+  const Caller* caller;  // in `snapshot`, or the Authenticator's development caller
   functions::Scope scope;
   std::shared_ptr<const Snapshot> snapshot;  // null in AuthMode::kNone
 
@@ -57,7 +57,7 @@ class Authenticator {
         clock_(wall_clock),
         directory_(directory),
         mode_(mode),
-        development_account_(std::move(development_account)) {}
+        development_caller_(DevelopmentCaller(std::move(development_account))) {}
 
   // kMissingAuthenticationToken without credentials, kUnrecognizedClient for an unknown key or
   // a region not served, kIncompleteSignature / kInvalidSignature for a bad signature.
@@ -67,8 +67,10 @@ class Authenticator {
   const catalog::RegionSet* regions_;
   const Clock* clock_;
   const Directory* directory_;
+  static Caller DevelopmentCaller(std::string account);
+
   AuthMode mode_;
-  std::string development_account_;
+  Caller development_caller_;  // every request's in AuthMode::kNone
 };
 
 }  // namespace lambkin::iam
