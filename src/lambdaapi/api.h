@@ -23,6 +23,7 @@
 #include "functions/function_service.h"
 #include "iam/authenticator.h"
 #include "lambdaapi/body.h"
+#include "lambdaapi/names.h"
 #include "lambdaapi/validation.h"
 #include "server/request.h"
 
@@ -47,8 +48,19 @@ struct Call {
   // The request's JSON body, parsed once for the call (authorisation reads CreateFunction's and
   // TagResource's before the operation does), or kInvalidRequestContent.
   Result<std::reference_wrapper<const Body>> JsonBody() const;
+  // lambdaapi::ResolveFunction within the call's scope. The last answer is kept: authorisation
+  // and then the operation resolve the same name, and validating it is not free.
+  Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& shape,
+                                      const std::optional<std::string>& query_qualifier) const;
 
   mutable std::optional<Result<Body>> parsed_body = std::nullopt;  // JsonBody()'s
+  struct Resolved {
+    std::string raw;
+    const StringShape* shape;
+    std::optional<std::string> query_qualifier;
+    Result<FunctionRef> ref;
+  };
+  mutable std::optional<Resolved> resolved = std::nullopt;  // ResolveFunction()'s last
 };
 
 using Operation = server::HttpResponse (*)(const ApiContext&, const Call&);

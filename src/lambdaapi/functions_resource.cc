@@ -188,8 +188,8 @@ Result<int> MaxItemsOf(const Call& call, Validator& v) {
 namespace {
 
 Result<FunctionRef> Resolve(const Call& call, const StringShape& shape, bool with_qualifier) {
-  return ResolveFunction(call.Label("FunctionName"), shape, call.scope,
-                         with_qualifier ? call.request.Query("Qualifier") : std::nullopt);
+  return call.ResolveFunction(call.Label("FunctionName"), shape,
+                              with_qualifier ? call.request.Query("Qualifier") : std::nullopt);
 }
 
 }  // namespace
@@ -228,7 +228,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   }
   // The name may be given as an ARN; the function is created under its name part.
   ASSIGN_OR_ERROR(FunctionRef ref,
-                  ResolveFunction(*name, shapes::kFunctionName, call.scope, std::nullopt));
+                  call.ResolveFunction(*name, shapes::kFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
   if (!m.runtime || !m.handler) {
     return ErrorResponse(InvalidParameter(

@@ -35,9 +35,8 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
   if (ctx.invoker == nullptr || ctx.events == nullptr) {
     return fail({StatusCode::kNotImplemented, "This server does not run functions"});
   }
-  Result<FunctionRef> ref =
-      ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName, call.scope,
-                      call.request.Query("Qualifier"));
+  Result<FunctionRef> ref = call.ResolveFunction(
+      call.Label("FunctionName"), shapes::kNamespacedFunctionName, call.request.Query("Qualifier"));
   if (!ref.ok()) return fail(ref.status());
   std::string type = call.request.Header("x-amz-invocation-type").value_or("RequestResponse");
   std::string log_type = call.request.Header("x-amz-log-type").value_or("None");

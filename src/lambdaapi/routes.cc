@@ -93,7 +93,7 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
       qualifier = alias->second;
     }
     Result<FunctionRef> ref =
-        ResolveFunction(*raw, shapes::kNamespacedFunctionName, call.scope, qualifier);
+        call.ResolveFunction(*raw, shapes::kNamespacedFunctionName, qualifier);
     // A name the operation will refuse is still authorised, as written: never a way around a
     // policy.
     FunctionRef named = ref.ok() ? *ref : FunctionRef{*raw, ""};

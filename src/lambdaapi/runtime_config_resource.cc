@@ -29,8 +29,8 @@ namespace ops {
 
 HttpResponse GetRuntimeManagementConfig(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionRef ref,
-                  ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
-                                  call.scope, call.request.Query("Qualifier")));
+                  call.ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
+                                       call.request.Query("Qualifier")));
   ASSIGN_OR_ERROR(auto cfg,
                   ctx.functions->GetRuntimeManagementConfig(call.scope, ref.name, ref.qualifier));
   return ConfigResponse(call, ref, cfg);
@@ -38,8 +38,8 @@ HttpResponse GetRuntimeManagementConfig(const ApiContext& ctx, const Call& call)
 
 HttpResponse PutRuntimeManagementConfig(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionRef ref,
-                  ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
-                                  call.scope, call.request.Query("Qualifier")));
+                  call.ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
+                                       call.request.Query("Qualifier")));
   ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   ASSIGN_OR_ERROR(auto mode, body.String("UpdateRuntimeOn"));
   ASSIGN_OR_ERROR(auto arn, body.String("RuntimeVersionArn"));

@@ -94,6 +94,16 @@ Result<std::reference_wrapper<const Body>> Call::JsonBody() const {
   return std::cref(parsed_body->value());
 }
 
+Result<FunctionRef> Call::ResolveFunction(std::string_view raw, const StringShape& shape,
+                                          const std::optional<std::string>& query_qualifier) const {
+  if (!resolved || resolved->raw != raw || resolved->shape != &shape ||
+      resolved->query_qualifier != query_qualifier) {
+    resolved = Resolved{std::string(raw), &shape, query_qualifier,
+                        lambdaapi::ResolveFunction(raw, shape, scope, query_qualifier)};
+  }
+  return resolved->ref;
+}
+
 Result<Body> Body::Parse(const std::string& text) {
   Body b;
   if (text.empty()) {

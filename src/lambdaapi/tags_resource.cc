@@ -23,8 +23,8 @@ Result<std::string> TaggedFunction(const Call& call) {
                            ":lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:"
                            "function:[a-zA-Z0-9-_]+");
   }
-  LAMBKIN_ASSIGN_OR_RETURN(FunctionRef ref, ResolveFunction(raw, shapes::kNamespacedFunctionName,
-                                                            call.scope, std::nullopt));
+  LAMBKIN_ASSIGN_OR_RETURN(
+      FunctionRef ref, call.ResolveFunction(raw, shapes::kNamespacedFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) {
     return InvalidParameter(
         "Tags on function aliases and versions are not supported. Please specify a function ARN.");
