@@ -55,6 +55,14 @@ EVP_MD_CTX* PaddedKeyState(std::string_view key, unsigned char pad) {
   return ctx;
 }
 
+// SHA-256 of `data` into `out` (32 bytes).
+void Sha256Into(std::string_view data, unsigned char* out) {
+  EVP_MD_CTX* ctx = ScratchCtx();
+  EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr);
+  Update(ctx, data);
+  Final(ctx, out);
+}
+
 }  // namespace
 
 Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
@@ -67,18 +75,6 @@ std::string Sha256Hasher::Finish() {
   Final(Ctx(ctx_), reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
-
-namespace {
-
-// SHA-256 of `data` into `out` (32 bytes).
-void Sha256Into(std::string_view data, unsigned char* out) {
-  EVP_MD_CTX* ctx = ScratchCtx();
-  EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr);
-  Update(ctx, data);
-  Final(ctx, out);
-}
-
-}  // namespace
 
 std::string Sha256(std::string_view data) {
   std::string out(kSha256Size, '\0');

@@ -64,11 +64,11 @@ class Authenticator {
   Result<Identity> Authenticate(const server::HttpRequest& request, std::string_view service) const;
 
  private:
+  static Caller DevelopmentCaller(std::string account);
+
   const catalog::RegionSet* regions_;
   const Clock* clock_;
   const Directory* directory_;
-  static Caller DevelopmentCaller(std::string account);
-
   AuthMode mode_;
   Caller development_caller_;  // every request's in AuthMode::kNone
 };

@@ -32,20 +32,22 @@ bool IsHex64(std::string_view s) {
 }
 
 Result<SigV4Credential> ParseCredential(std::string_view text) {
-  std::array<std::string_view, 5> parts;
-  size_t count = 0;
-  size_t start = 0;
-  while (count < parts.size()) {
-    size_t slash = text.find('/', start);
-    parts[count++] = text.substr(start, slash == std::string_view::npos ? slash : slash - start);
-    start = slash == std::string_view::npos ? text.size() + 1 : slash + 1;
-    if (slash == std::string_view::npos) break;
-  }
-  if (count != parts.size() || start <= text.size() || parts[4] != "aws4_request" ||
-      std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return p.empty(); })) {
+  auto malformed = [text] {
     return Incomplete(fmt::format(
         "Credential should be <access key>/<yyyymmdd>/<region>/<service>/aws4_request: '{}'",
         text));
+  };
+  if (std::count(text.begin(), text.end(), '/') != 4) return malformed();  // five parts
+  std::array<std::string_view, 5> parts;
+  size_t start = 0;
+  for (std::string_view& part : parts) {
+    size_t slash = text.find('/', start);  // npos for the last part
+    part = text.substr(start, slash - start);
+    start = slash + 1;
+  }
+  if (parts[4] != "aws4_request" ||
+      std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return p.empty(); })) {
+    return malformed();
   }
   return SigV4Credential{std::string(parts[0]), std::string(parts[1]), std::string(parts[2]),
                          std::string(parts[3])};
@@ -138,24 +140,16 @@ std::string PayloadHash(std::string_view body) {
 }  // namespace
 
 std::string SigV4Credential::Scope() const {
-  return fmt::format("{}/{}/{}/aws4_request", date, region, service);
+  std::string out;
+  out.reserve(date.size() + region.size() + service.size() + 16);
+  out.append(date).append("/").append(region).append("/").append(service);
+  out.append("/aws4_request");
+  return out;
 }
-
-namespace {
-
-// The first header with this name, read in place (every request is parsed here).
-const std::string* FindHeader(const server::HttpRequest& request, std::string_view name) {
-  for (const auto& [n, v] : request.headers) {
-    if (n == name) return &v;
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& request) {
   SigV4Request sig;
-  if (const std::string* auth = FindHeader(request, "authorization")) {
+  if (const std::string* auth = request.FindHeader("authorization")) {
     std::string_view a(*auth);
     if (!a.starts_with(kAlgorithm) || a.size() == kAlgorithm.size() ||
         a[kAlgorithm.size()] != ' ') {
@@ -186,7 +180,7 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
           std::pair{"SignedHeaders", signed_headers}}) {
       if (!v) missing += fmt::format("Authorization header requires '{}' parameter. ", name);
     }
-    const std::string* date = FindHeader(request, "x-amz-date");
+    const std::string* date = request.FindHeader("x-amz-date");
     if (date == nullptr) {
       missing += "Authorization header requires existence of a 'X-Amz-Date' header. ";
     }
@@ -195,7 +189,7 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
     sig.signed_headers = SplitSignedHeaders(*signed_headers);
     sig.signature = std::string(*signature);
     sig.amz_date = *date;
-    if (const std::string* token = FindHeader(request, "x-amz-security-token")) {
+    if (const std::string* token = request.FindHeader("x-amz-security-token")) {
       sig.security_token = *token;
     }
   } else if (auto algorithm = request.Query("X-Amz-Algorithm")) {
@@ -386,25 +380,20 @@ Result<std::string> CanonicalRequest(const server::HttpRequest& request, const S
 }
 
 std::string StringToSign(const SigV4Request& sig, std::string_view canonical_request) {
-  const SigV4Credential& c = sig.credential;
   std::string out;
   out.reserve(160);
   out.append(kAlgorithm).append("\n").append(sig.amz_date).append("\n");
-  out.append(c.date).append("/").append(c.region).append("/").append(c.service);
-  out.append("/aws4_request\n").append(Sha256Hex(canonical_request));
+  out.append(sig.credential.Scope()).append("\n").append(Sha256Hex(canonical_request));
   return out;
 }
 
 std::string Signature(std::string_view secret_key, const SigV4Credential& credential,
                       std::string_view string_to_sign) {
   // The signing key depends only on the secret and the scope, so each thread keeps the keys it
-  // derived (a few per key and day): four HMACs saved on every request.
-  // Each is kept ready to sign (HmacSha256Key), which halves what a signature costs.
+  // derived (a few per key and day), ready to sign: four HMACs saved on every request, and the
+  // key's padded blocks already hashed for the fifth.
   thread_local std::unordered_map<std::string, HmacSha256Key> signing_keys;
-  std::string scope;
-  scope.reserve(secret_key.size() + 64);
-  scope.append(secret_key).append("\n").append(credential.date).append("/");
-  scope.append(credential.region).append("/").append(credential.service);
+  std::string scope = fmt::format("{}\n{}", secret_key, credential.Scope());
   auto it = signing_keys.find(scope);
   if (it == signing_keys.end()) {
     if (signing_keys.size() >= 256) signing_keys.clear();

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
 #include "common/crypto.h"
 
 namespace lambkin::server {
@@ -24,13 +25,20 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// RFC 7231's IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-std::string HttpDate(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return std::string(buf, n);
+// RFC 7231's IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT". Every response carries one, so
+// each thread formats it once per second.
+const std::string& HttpDate(std::time_t t) {
+  thread_local std::time_t formatted_at = -1;
+  thread_local std::string text;
+  if (t != formatted_at) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    text.assign(buf, n);
+    formatted_at = t;
+  }
+  return text;
 }
 
 HttpResponse PlainError(int status, const std::string& type, const std::string& message) {
@@ -106,9 +114,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
     for (const auto& field : req) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.emplace_back(std::move(name), std::string(field.value()));
+      request.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(req.body());
     bool keep_alive = req.keep_alive();

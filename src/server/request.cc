@@ -10,10 +10,15 @@ std::optional<std::string> HttpRequest::Query(std::string_view name) const {
 }
 
 std::optional<std::string> HttpRequest::Header(std::string_view lowercase_name) const {
+  const std::string* value = FindHeader(lowercase_name);
+  return value == nullptr ? std::nullopt : std::optional<std::string>(*value);
+}
+
+const std::string* HttpRequest::FindHeader(std::string_view lowercase_name) const {
   for (const auto& [k, v] : headers) {
-    if (k == lowercase_name) return v;
+    if (k == lowercase_name) return &v;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 HttpResponse& HttpResponse::SetHeader(std::string name, std::string value) {

@@ -27,6 +27,8 @@ struct HttpRequest {
   // The first query parameter / header with this name, if any.
   std::optional<std::string> Query(std::string_view name) const;
   std::optional<std::string> Header(std::string_view lowercase_name) const;
+  // The same header read in place (nullptr when absent), for code every request runs.
+  const std::string* FindHeader(std::string_view lowercase_name) const;
 };
 
 struct HttpResponse {
