@@ -9,6 +9,9 @@ FUZZ_SECONDS ?= 20
 JOBS       ?= 2
 DATA       ?= lambkin-data
 LISTEN     ?= 127.0.0.1:9001
+# ccache: objects shared between clones and worktrees of this repository on one machine.
+export CCACHE_BASEDIR := $(abspath .)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: deps build run test test-unit test-e2e test-sanitize fuzz bench lint format tidy clean
 
