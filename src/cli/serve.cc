@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -126,6 +127,9 @@ int Serve(const ServeOptions& options) {
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec)
     return Fail(Internal(fmt::format("cannot create {}: {}", options.data_dir, ec.message())));
+  // Execution environments' sandboxes (another host user each) mount what they need from here:
+  // they may walk through the directory, not list it. What holds secrets is 0600.
+  ::chmod(options.data_dir.c_str(), 0711);
   // One server per data directory.
   std::string lock_path = options.data_dir + "/LOCK";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -168,8 +172,11 @@ int Serve(const ServeOptions& options) {
   if (Status s = insight_rules.Start(); !s.ok()) return Fail(s);
   logs::LogWriter log_writer(&log_store);
   server::HttpServer http(options.threads);
+  config->invoker.sandbox.scratch_dir = options.data_dir + "/scratch";
   exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
                         config->invoker);
+  Result<std::vector<std::string>> sandbox = invoker.CheckSandbox();
+  if (!sandbox.ok()) return Fail(sandbox.status());
   service.SetObserver(&invoker);
   rollouts.SetObserver(&invoker);
   invoker.SetInvocationObserver(rollouts.health());
@@ -200,16 +207,18 @@ int Serve(const ServeOptions& options) {
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
 
-  Result<uint16_t> port =
-      http.Listen(options.listen, [&](const server::HttpRequest& request, server::Respond respond) {
-        if (lambda.Handle(request, respond)) return;
-        if (auto r = logs_api.Handle(request)) return respond(std::move(*r));
-        if (auto r = insights_api.Handle(request)) return respond(std::move(*r));
-        if (auto r = admin.Handle(request)) return respond(std::move(*r));
-        respond(lambdaapi::ErrorResponse(
-            {StatusCode::kNotImplemented,
-             fmt::format("Lambkin does not implement {} {}", request.method, request.raw_path)}));
-      });
+  // Every API, on the server's listener and on the AWS endpoint inside each environment.
+  server::Handler api = [&](const server::HttpRequest& request, server::Respond respond) {
+    if (lambda.Handle(request, respond)) return;
+    if (auto r = logs_api.Handle(request)) return respond(std::move(*r));
+    if (auto r = insights_api.Handle(request)) return respond(std::move(*r));
+    if (auto r = admin.Handle(request)) return respond(std::move(*r));
+    respond(lambdaapi::ErrorResponse(
+        {StatusCode::kNotImplemented,
+         fmt::format("Lambkin does not implement {} {}", request.method, request.raw_path)}));
+  };
+  invoker.SetApiHandler(api);
+  Result<uint16_t> port = http.Listen(options.listen, api);
   if (!port.ok()) return Fail(port.status());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf(
@@ -221,6 +230,7 @@ int Serve(const ServeOptions& options) {
   for (const auto& v : (*catalog)->List()) {
     std::printf("  runtime %-16s %s\n", v.runtime.c_str(), v.name.c_str());
   }
+  for (const auto& warning : *sandbox) std::printf("  warning: %s\n", warning.c_str());
   std::fflush(stdout);
   events.Start();
   rollouts.Start();

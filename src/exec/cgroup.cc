@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,10 @@
 namespace lambkin::exec {
 
 namespace {
+
+// Lambda: 1,769 MB of memory is one vCPU's worth.
+constexpr int64_t kBytesPerCpu = int64_t{1769} << 20;
+constexpr int64_t kCpuPeriodUs = 100000;
 
 bool WriteFile(const std::string& path, const std::string& value) {
   std::ofstream out(path);
@@ -48,70 +53,121 @@ bool MakeGroup(const std::string& parent, const std::string& name, std::string& 
   return ::mkdir(dir.c_str(), 0755) == 0;
 }
 
+int64_t CpuCeiling(int64_t memory_bytes) {
+  return std::max<int64_t>(1, (memory_bytes + kBytesPerCpu - 1) / kBytesPerCpu);
+}
+
 }  // namespace
 
-std::unique_ptr<MemoryCgroup> MemoryCgroup::Create(const std::string& name, int64_t limit_bytes) {
-  std::string dir;
+std::unique_ptr<EnvironmentCgroup> EnvironmentCgroup::Create(const std::string& name,
+                                                             const CgroupLimits& limits) {
+  std::unique_ptr<EnvironmentCgroup> g(new EnvironmentCgroup());
+  int64_t cpus = CpuCeiling(limits.memory_bytes);
   // cgroup v2: the unified hierarchy at /sys/fs/cgroup with the memory controller enabled.
   auto controllers = ReadFile("/sys/fs/cgroup/cgroup.controllers");
   if (controllers && controllers->find("memory") != std::string::npos) {
-    WriteFile("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+    std::string enable = "+memory";
+    if (controllers->find("pids") != std::string::npos) enable += " +pids";
+    if (controllers->find("cpu ") != std::string::npos ||
+        controllers->find("cpu\n") != std::string::npos) {
+      enable += " +cpu";
+    }
+    WriteFile("/sys/fs/cgroup/cgroup.subtree_control", enable);
+    std::string dir;
     if (MakeGroup("/sys/fs/cgroup", name, dir)) {
-      WriteFile("/sys/fs/cgroup/lambkin/cgroup.subtree_control", "+memory");
-      std::unique_ptr<MemoryCgroup> g(new MemoryCgroup(dir, true));
-      if (WriteFile(dir + "/memory.max", std::to_string(limit_bytes)) &&
+      WriteFile("/sys/fs/cgroup/lambkin/cgroup.subtree_control", enable);
+      g->v2_ = true;
+      g->dirs_.push_back(dir);
+      if (WriteFile(dir + "/memory.max", std::to_string(limits.memory_bytes)) &&
           WriteFile(dir + "/memory.swap.max", "0")) {
-        g->procs_ = dir + "/cgroup.procs";
+        g->memory_dir_ = dir;
+        g->procs_.push_back(dir + "/cgroup.procs");
+        g->limits_tasks_ = WriteFile(dir + "/pids.max", std::to_string(limits.max_tasks));
+        // cpu.weight 1..10000 (100 is the default): proportional to memory, 128 MB -> 7.
+        WriteFile(dir + "/cpu.weight",
+                  std::to_string(std::clamp<int64_t>(limits.memory_bytes * 100 / kBytesPerCpu,
+                                                     1, 10000)));
+        WriteFile(dir + "/cpu.max", fmt::format("{} {}", cpus * kCpuPeriodUs, kCpuPeriodUs));
         return g;
       }
-      g.reset();
+      return nullptr;  // the destructor removes the group
     }
   }
-  // cgroup v1: the memory controller's own hierarchy.
-  if (::access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) == 0 &&
-      MakeGroup("/sys/fs/cgroup/memory", name, dir)) {
-    std::unique_ptr<MemoryCgroup> g(new MemoryCgroup(dir, false));
-    if (WriteFile(dir + "/memory.limit_in_bytes", std::to_string(limit_bytes))) {
-      // Without swap accounting this file is missing; the limit then covers RAM only.
-      WriteFile(dir + "/memory.memsw.limit_in_bytes", std::to_string(limit_bytes));
-      g->procs_ = dir + "/cgroup.procs";
-      return g;
+  // cgroup v1: one group per controller hierarchy.
+  std::string dir;
+  if (::access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) != 0 ||
+      !MakeGroup("/sys/fs/cgroup/memory", name, dir)) {
+    return nullptr;
+  }
+  g->dirs_.push_back(dir);
+  if (!WriteFile(dir + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes))) {
+    return nullptr;
+  }
+  // Without swap accounting this file is missing; the limit then covers RAM only.
+  WriteFile(dir + "/memory.memsw.limit_in_bytes", std::to_string(limits.memory_bytes));
+  g->memory_dir_ = dir;
+  g->procs_.push_back(dir + "/cgroup.procs");
+  if (::access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) == 0 &&
+      MakeGroup("/sys/fs/cgroup/pids", name, dir)) {
+    g->dirs_.push_back(dir);
+    if (WriteFile(dir + "/pids.max", std::to_string(limits.max_tasks))) {
+      g->procs_.push_back(dir + "/cgroup.procs");
+      g->limits_tasks_ = true;
     }
   }
-  return nullptr;
+  if (::access("/sys/fs/cgroup/cpu/cpu.shares", F_OK) == 0 &&
+      MakeGroup("/sys/fs/cgroup/cpu", name, dir)) {
+    g->dirs_.push_back(dir);
+    // cpu.shares: 1024 is one default task's weight; proportional to memory, at least 2.
+    bool ok = WriteFile(dir + "/cpu.shares",
+                        std::to_string(std::max<int64_t>(
+                            2, limits.memory_bytes * 1024 / kBytesPerCpu))) &&
+              WriteFile(dir + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs)) &&
+              WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(cpus * kCpuPeriodUs));
+    if (ok) g->procs_.push_back(dir + "/cgroup.procs");
+  }
+  return g;
 }
 
-MemoryCgroup::~MemoryCgroup() {
+EnvironmentCgroup::~EnvironmentCgroup() {
   KillAll();
-  // The group can be removed once its processes are gone, which takes a moment after SIGKILL.
-  for (int i = 0; i < 20 && ::rmdir(dir_.c_str()) != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-std::optional<int64_t> MemoryCgroup::PeakBytes() const {
-  return ReadInt(dir_ + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes"));
-}
-
-bool MemoryCgroup::LimitHit() const {
-  if (v2_) {
-    auto events = ReadFile(dir_ + "/memory.events");
-    if (!events) return false;
-    std::istringstream in(*events);
-    std::string key;
-    int64_t value = 0;
-    while (in >> key >> value) {
-      if ((key == "oom_kill" || key == "oom") && value > 0) return true;
+  // A group can be removed once its processes are gone, which takes a moment after SIGKILL.
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+    for (int i = 0; i < 20 && ::rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    return false;
   }
-  auto failcnt = ReadInt(dir_ + "/memory.failcnt");
+}
+
+std::optional<int64_t> EnvironmentCgroup::PeakBytes() const {
+  return ReadInt(memory_dir_ + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes"));
+}
+
+bool EnvironmentCgroup::LimitHit() const {
+  // The OOM killer's count, not the number of times the limit was reached: reaching it is
+  // normal when the page cache of /tmp's disk fills the group and is reclaimed.
+  auto events = ReadFile(memory_dir_ + (v2_ ? "/memory.events" : "/memory.oom_control"));
+  if (!events) return false;
+  std::istringstream in(*events);
+  std::string key;
+  int64_t value = 0;
+  bool counted = false;
+  while (in >> key >> value) {
+    if (key == "oom_kill") {
+      if (value > 0) return true;
+      counted = true;
+    }
+  }
+  if (counted || v2_) return false;
+  // v1 before Linux 4.13 has no oom_kill count.
+  auto failcnt = ReadInt(memory_dir_ + "/memory.failcnt");
   return failcnt && *failcnt > 0;
 }
 
-void MemoryCgroup::KillAll() const {
-  if (v2_ && WriteFile(dir_ + "/cgroup.kill", "1")) return;
-  auto procs = ReadFile(dir_ + "/cgroup.procs");
+void EnvironmentCgroup::KillAll() const {
+  if (memory_dir_.empty()) return;
+  if (v2_ && WriteFile(memory_dir_ + "/cgroup.kill", "1")) return;
+  auto procs = ReadFile(memory_dir_ + "/cgroup.procs");
   if (!procs) return;
   std::istringstream in(*procs);
   pid_t pid = 0;

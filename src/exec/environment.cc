@@ -1,5 +1,6 @@
 #include "exec/environment.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
-#include "exec/cgroup.h"
 #include "exec/process.h"
-#include "exec/sandbox.h"
 
 namespace lambkin::exec {
 
@@ -90,7 +89,7 @@ std::string ExitText(int status) {
   return "Runtime exited without providing a reason";
 }
 
-void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream, uint16_t port,
+void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
                          std::vector<std::string>& env) {
   auto set = [&](const std::string& k, const std::string& v) { env.push_back(k + "=" + v); };
   // Customer variables first; reserved names are not theirs to set.
@@ -109,6 +108,7 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream, 
                                                   "AWS_SECRET_ACCESS_KEY",
                                                   "AWS_SESSION_TOKEN",
                                                   "AWS_LAMBDA_RUNTIME_API",
+                                                  "AWS_ENDPOINT_URL",
                                                   "LAMBDA_TASK_ROOT",
                                                   "LAMBDA_RUNTIME_DIR"};
   if (c.function.environment) {
@@ -120,7 +120,10 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream, 
     return std::any_of(env.begin(), env.end(),
                        [&](const std::string& e) { return e.starts_with(k + "="); });
   };
-  set("AWS_LAMBDA_RUNTIME_API", fmt::format("127.0.0.1:{}", port));
+  // Both served inside the environment's own network namespace (exec/sandbox.h).
+  set("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+  set("AWS_ENDPOINT_URL", "http://127.0.0.1:9002");
+  for (const auto& credential : c.credentials) env.push_back(credential);
   set("_HANDLER", c.function.handler);
   set("AWS_REGION", c.scope.region);
   set("AWS_DEFAULT_REGION", c.scope.region);
@@ -197,6 +200,7 @@ Environment::Environment(asio::io_context& ioc, server::HttpServer* http, logs::
       observer_(observer),
       output_(strand_),
       exit_watch_(strand_),
+      control_(strand_),
       timer_(strand_) {
   id_ = RandomUuid();
   id_.erase(std::remove(id_.begin(), id_.end(), '-'), id_.end());
@@ -216,7 +220,7 @@ Environment::~Environment() {
 }
 
 void Environment::Terminate() {
-  if (cgroup_) cgroup_->KillAll();
+  if (sandboxed_) sandboxed_->Kill();
   if (pid_ > 0) {
     KillProcessGroup(pid_);
     ::waitpid(pid_, nullptr, 0);
@@ -270,47 +274,91 @@ void Environment::DoStart(Pending first) {
                  s.message().c_str());
     state_ = EnvState::kStopped;
     FailPending(pending_, "Sandbox.Failure", s.message());
+    sandboxed_.reset();
     NotifyStopped();
   };
-  std::weak_ptr<Environment> weak = weak_from_this();
-  Result<uint16_t> port =
-      http_->Listen("127.0.0.1:0", [weak](const HttpRequest& request, Respond respond) {
-        auto self = weak.lock();
-        if (!self) return respond(RuntimeError(500, "Runtime.Unknown", "environment gone"));
-        asio::dispatch(self->strand_, [self, request, respond = std::move(respond)]() mutable {
-          self->OnRuntimeApi(request, std::move(respond));
-        });
-      });
-  if (!port.ok()) return fail_start(port.status());
-  port_ = *port;
-
-  cgroup_ = MemoryCgroup::Create(id_, config_.function.memory_size * 1024 * 1024);
-  SpawnSpec spec;
-  SandboxSpec sandbox{config_.bwrap, config_.code_dir, config_.bundle_dir,
-                      config_.function.ephemeral_storage * 1024 * 1024};
-  spec.argv = SandboxArgv(sandbox);
-  ReservedEnvironment(config_, log_stream_, port_, spec.env);
-  if (cgroup_) spec.cgroup_procs = cgroup_->procs_file();
+  SandboxRequest request;
+  request.name = id_;
+  request.code_dir = config_.code_dir;
+  request.runtime_dir = config_.bundle_dir;
+  request.tmp_bytes = config_.function.ephemeral_storage * 1024 * 1024;
+  request.memory_bytes = config_.function.memory_size * 1024 * 1024;
+  request.program = "/var/runtime/bootstrap";
+  ReservedEnvironment(config_, log_stream_, request.env);
 
   Log(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: {}\n",
                   config_.runtime_version_name, config_.runtime_version_arn));
   spawned_at_ = std::chrono::steady_clock::now();
-  Result<ChildProcess> child = Spawn(spec);
-  if (!child.ok()) return fail_start(child.status());
-  pid_ = child->pid;
-  output_.assign(child->output_fd);
-  exit_watch_.assign(child->pidfd);
+  Result<std::unique_ptr<SandboxedProcess>> launched = config_.sandbox->Launch(request);
+  if (!launched.ok()) return fail_start(launched.status());
+  sandboxed_ = std::move(*launched);
+  const ChildProcess& child = sandboxed_->child();
+  pid_ = child.pid;
+  output_.assign(child.output_fd);
+  exit_watch_.assign(child.pidfd);
+  int control = ::fcntl(sandboxed_->control_fd(), F_DUPFD_CLOEXEC, 0);
+  if (control < 0) return fail_start(Internal("cannot watch the sandbox's control socket"));
+  control_.assign(control);
+  std::weak_ptr<Environment> weak = weak_from_this();
   ReadOutput();
   exit_watch_.async_wait(asio::posix::stream_descriptor::wait_read,
                          [weak](boost::system::error_code ec) {
                            if (ec) return;
                            if (auto self = weak.lock()) self->OnExit();
                          });
+  control_.async_wait(asio::posix::stream_descriptor::wait_read,
+                      [weak](boost::system::error_code ec) {
+                        if (ec) return;
+                        if (auto self = weak.lock()) self->OnEndpoints();
+                      });
   timer_.expires_after(config_.init_timeout);
   timer_.async_wait([weak](boost::system::error_code ec) {
     if (ec) return;
     if (auto self = weak.lock()) self->OnInitTimeout();
   });
+}
+
+void Environment::OnEndpoints() {
+  boost::system::error_code ignored;
+  control_.close(ignored);
+  if (state_ == EnvState::kStopped || !sandboxed_) return;
+  Result<std::array<int, 2>> endpoints = sandboxed_->ReceiveEndpoints();
+  // Nothing arrived: init died first, and its exit tells the rest.
+  if (!endpoints.ok()) {
+    if (endpoints.status().code() == StatusCode::kInternal) {
+      std::fprintf(stderr, "lambkin: environment %s: %s\n", id_.c_str(),
+                   endpoints.status().message().c_str());
+      sandboxed_->Kill();
+    }
+    return;
+  }
+  std::weak_ptr<Environment> weak = weak_from_this();
+  Result<uint64_t> runtime =
+      http_->Adopt((*endpoints)[0], [weak](const HttpRequest& request, Respond respond) {
+        auto self = weak.lock();
+        if (!self) return respond(RuntimeError(500, "Runtime.Unknown", "environment gone"));
+        asio::dispatch(self->strand_, [self, request, respond = std::move(respond)]() mutable {
+          self->OnRuntimeApi(request, std::move(respond));
+        });
+      });
+  std::shared_ptr<const server::Handler> api = config_.api_handler;
+  Result<uint64_t> aws = http_->Adopt((*endpoints)[1], [api](const HttpRequest& request,
+                                                              Respond respond) {
+    if (!api) {
+      server::HttpResponse r;
+      r.status = 503;
+      return respond(std::move(r));
+    }
+    (*api)(request, std::move(respond));
+  });
+  if (runtime.ok()) runtime_listener_ = *runtime;
+  if (aws.ok()) api_listener_ = *aws;
+  Status go = runtime.ok() && aws.ok() ? sandboxed_->Go()
+                                       : (runtime.ok() ? aws.status() : runtime.status());
+  if (!go.ok()) {
+    std::fprintf(stderr, "lambkin: environment %s: %s\n", id_.c_str(), go.message().c_str());
+    sandboxed_->Kill();
+  }
 }
 
 // Output is only ever read on the strand (the wait below just says it is there), so whatever
@@ -590,7 +638,7 @@ void Environment::OnExit() {
   partial_line_.clear();
   bool killed = (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
                 (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
-  bool oom = killed && cgroup_ && cgroup_->LimitHit();
+  bool oom = killed && sandboxed_ && sandboxed_->cgroup() && sandboxed_->cgroup()->LimitHit();
   std::string text = ExitText(status);
   if (state_ == EnvState::kInitializing) {
     InitFailed(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", "error",
@@ -628,8 +676,8 @@ void Environment::Finish(InvokeOutcome outcome, bool timeout) {
   }
   int64_t memory_mb = config_.function.memory_size;
   int64_t used_mb = 0;
-  if (cgroup_) {
-    if (auto peak = cgroup_->PeakBytes()) used_mb = (*peak + (1 << 20) - 1) >> 20;
+  if (sandboxed_ && sandboxed_->cgroup()) {
+    if (auto peak = sandboxed_->cgroup()->PeakBytes()) used_mb = (*peak + (1 << 20) - 1) >> 20;
   }
   double init = cold_ ? init_duration_ms_.value_or(0) : 0;
   std::string report = fmt::format(
@@ -669,7 +717,7 @@ void Environment::Stop() {
   SetState(EnvState::kStopped);
   timer_.cancel();
   if (pid_ > 0) KillProcessGroup(pid_);
-  if (cgroup_) cgroup_->KillAll();
+  if (sandboxed_) sandboxed_->Kill();
   if (next_waiter_) {
     (*next_waiter_)(RuntimeError(500, "Runtime.Unknown",
                                  "Container error. Non-recoverable state. Runtime should exit "
@@ -681,9 +729,9 @@ void Environment::Stop() {
     current_.reset();
     FailPending(c, "Runtime.ExitError", "Runtime exited without providing a reason");
   }
-  if (port_ != 0) {
-    http_->Close(port_);
-    port_ = 0;
+  for (uint64_t* listener : {&runtime_listener_, &api_listener_}) {
+    if (*listener != 0) http_->Close(*listener);
+    *listener = 0;
   }
   // With a process still running, its exit (pidfd) completes the stop and tells the observer.
   if (pid_ <= 0) NotifyStopped();

@@ -1,5 +1,7 @@
-// ExecutionEnvironment: one sandboxed process running one runtime version's bootstrap for one
-// function version, speaking the Lambda Runtime API on its own loopback port.
+// ExecutionEnvironment: one sandbox (exec/sandbox.h) running one runtime version's bootstrap for
+// one function version, speaking the Lambda Runtime API at 127.0.0.1:9001 inside the sandbox's
+// own network namespace, with Lambkin's AWS APIs at 127.0.0.1:9002 (AWS_ENDPOINT_URL) and the
+// execution role's credentials in its environment.
 //
 // Its life is an explicit state machine (see EnvState); each Runtime API call or event is
 // accepted only in the states listed for it, anything else is refused as AWS refuses it (403
@@ -32,7 +34,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "common/clock.h"
-#include "exec/cgroup.h"
+#include "exec/sandbox.h"
 #include "functions/model.h"
 #include "logs/log_writer.h"
 #include "server/http_server.h"
@@ -72,7 +74,13 @@ struct EnvironmentConfig {
   std::string runtime_version_arn;
   std::string code_dir;
   std::string bundle_dir;
-  std::string bwrap = "/usr/bin/bwrap";
+  Sandbox* sandbox = nullptr;
+  // Serves the AWS endpoint inside the environment (the server's public APIs, authenticated
+  // like any other request).
+  std::shared_ptr<const server::Handler> api_handler;
+  // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN of the execution role's
+  // session ("NAME=value"); empty when the function has none.
+  std::vector<std::string> credentials;
   std::chrono::milliseconds init_timeout{10000};
 };
 
@@ -126,6 +134,8 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void OnTimeout(const std::string& request_id);
   void OnInitTimeout();
   void ReadOutput();
+  // The sandbox's init has sent its endpoints: serve them and let the runtime start.
+  void OnEndpoints();
   // Reads what the runtime has written so far; false at EOF.
   bool DrainOutput();
   void TakeOutput(std::string_view data);
@@ -151,9 +161,11 @@ class Environment : public std::enable_shared_from_this<Environment> {
 
   boost::asio::posix::stream_descriptor output_;
   boost::asio::posix::stream_descriptor exit_watch_;
+  boost::asio::posix::stream_descriptor control_;  // a duplicate of the sandbox's, to wait on
   boost::asio::steady_timer timer_;
-  std::unique_ptr<MemoryCgroup> cgroup_;
-  uint16_t port_ = 0;
+  std::unique_ptr<SandboxedProcess> sandboxed_;
+  uint64_t runtime_listener_ = 0;  // HttpServer listener ids; 0 when none
+  uint64_t api_listener_ = 0;
   pid_t pid_ = -1;
   EnvState state_ = EnvState::kInitializing;
 

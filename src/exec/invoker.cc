@@ -8,6 +8,8 @@ namespace lambkin::exec {
 
 namespace {
 
+constexpr int64_t kCredentialMarginMs = 5 * 60 * 1000;
+
 std::string FunctionKey(const functions::Scope& s, const std::string& name) {
   return fmt::format("{}|{}|{}", s.account, s.region, name);
 }
@@ -24,6 +26,7 @@ Invoker::Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog
       logs_(logs),
       clock_(clock),
       options_(std::move(options)),
+      sandbox_(options_.sandbox),
       reap_timer_(ioc) {
   ScheduleReap();
 }
@@ -43,6 +46,8 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   };
   std::vector<std::shared_ptr<Environment>> outdated;
   std::shared_ptr<Environment> env;
+  // An environment is not reused within a few minutes of its credentials' expiry.
+  int64_t credentials_needed_until = SystemClock().NowMillis() + kCredentialMarginMs;
   {
     std::lock_guard lock(mu_);
     if (shutting_down_) return done(Internal("The server is shutting down"));
@@ -57,7 +62,9 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
       idle.pop_back();
       Entry& entry = all_.at(e);
       if (entry.revision_id == version.revision_id &&
-          entry.runtime_version == version.runtime_version) {
+          entry.runtime_version == version.runtime_version &&
+          (entry.credentials_expire_ms == 0 ||
+           entry.credentials_expire_ms > credentials_needed_until)) {
         env = entry.env;
       } else {
         entry.retiring = true;  // configuration or runtime version changed
@@ -83,8 +90,19 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   config.runtime_version_arn = catalog_->Arn(*rv, scope.region, version.config.architecture);
   config.code_dir = *code_dir;
   config.bundle_dir = rv->bundle_dir;
-  config.bwrap = options_.bwrap;
+  config.sandbox = &sandbox_;
+  config.api_handler = api_handler_;
   config.init_timeout = options_.init_timeout;
+  int64_t credentials_expire_ms = 0;
+  if (credentials_) {
+    // Lambda names the role session after the function.
+    if (auto c = credentials_(version.config.role, version.function_name)) {
+      config.credentials = {"AWS_ACCESS_KEY_ID=" + c->access_key_id,
+                            "AWS_SECRET_ACCESS_KEY=" + c->secret_access_key,
+                            "AWS_SESSION_TOKEN=" + c->session_token};
+      credentials_expire_ms = c->expiration_ms;
+    }
+  }
   env = std::make_shared<Environment>(ioc_, http_, logs_, clock_, std::move(config), this);
   {
     // Limits are checked and the slot taken in one step, so concurrent callers cannot
@@ -100,7 +118,8 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
     if (static_cast<int>(live) >= options_.max_environments) {
       return done(Status(StatusCode::kTooManyRequests, "ConcurrentInvocationLimitExceeded"));
     }
-    all_[env.get()] = Entry{env, fkey, vkey, version.revision_id, version.runtime_version};
+    all_[env.get()] =
+        Entry{env, fkey, vkey, version.revision_id, version.runtime_version, credentials_expire_ms};
   }
   env->Start(std::move(request), finish);
 }

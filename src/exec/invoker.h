@@ -32,11 +32,23 @@
 namespace lambkin::exec {
 
 struct InvokerOptions {
-  std::string bwrap = "/usr/bin/bwrap";
+  SandboxOptions sandbox;
   int max_environments = 64;  // across all functions
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
 };
+
+// Short-lived credentials of a function's execution role.
+struct SessionCredentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  int64_t expiration_ms = 0;  // real (wall-clock) time
+};
+// Mints a session `session_name` of `role_arn`; nullopt when the role cannot be assumed (then
+// the environment has no credentials). Called on every cold start: cheap, thread-safe.
+using CredentialSource = std::function<std::optional<SessionCredentials>(
+    const std::string& role_arn, const std::string& session_name)>;
 
 // Told the outcome of every invocation that reached an environment (the rollout's health gate
 // counts errors per function version and runtime version). Called on an I/O thread: keep it
@@ -58,6 +70,16 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
 
   // REQUIRES: called before the first Invoke.
   void SetInvocationObserver(InvocationObserver* observer) { invocation_observer_ = observer; }
+  // What serves the AWS endpoint inside every environment (the server's public APIs).
+  // REQUIRES: called before the first Invoke.
+  void SetApiHandler(server::Handler handler) {
+    api_handler_ = std::make_shared<const server::Handler>(std::move(handler));
+  }
+  // Where environments get their execution role's credentials. REQUIRES: before the first
+  // Invoke; without it environments have none.
+  void SetCredentialSource(CredentialSource source) { credentials_ = std::move(source); }
+  // Checks that sandboxes can start here; warnings name what they do without.
+  Result<std::vector<std::string>> CheckSandbox() { return sandbox_.Check(); }
 
   // Runs `request` on an environment of `version` (in `scope`). `reserved` is the function's
   // reserved concurrency, if set. `done` is called exactly once, possibly on another thread;
@@ -88,6 +110,7 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
     std::string version_key;
     std::string revision_id;
     int64_t runtime_version = 0;
+    int64_t credentials_expire_ms = 0;  // wall clock; 0 when it has none
     bool retiring = false;  // being shut down: no longer counts against the limits
   };
   // Environments of a function that are starting or running an invocation. REQUIRES: mu_.
@@ -103,6 +126,9 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   const Clock* clock_;
   InvokerOptions options_;
   InvocationObserver* invocation_observer_ = nullptr;
+  std::shared_ptr<const server::Handler> api_handler_;
+  CredentialSource credentials_;
+  Sandbox sandbox_;
   boost::asio::steady_timer reap_timer_;
 
   std::mutex mu_;

@@ -3,12 +3,18 @@
 // Spawn() forks and execs a program with exactly the given arguments and environment, in a new
 // session (so the whole process group can be killed), with stdin from /dev/null and stdout and
 // stderr both going to one pipe whose read end the caller owns. Before exec the child joins the
-// given cgroup (if any), so limits apply from its first instruction. The caller also gets a
-// pidfd that becomes readable when the child exits, to watch it without SIGCHLD handlers.
-// Thread-safe (only async-signal-safe calls run between fork and exec).
+// given cgroups, takes its resource limits and, when asked, becomes an unprivileged host user
+// (no supplementary groups), so all of it applies from its first instruction; the descriptors
+// listed in `fds` are its 3, 4, ... and nothing else of the server's is inherited. The caller
+// also gets a pidfd that becomes readable when the child exits, to watch it without SIGCHLD
+// handlers. Thread-safe (only async-signal-safe calls run between fork and exec).
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
+
+#include <optional>
+#include <utility>
 
 #include <string>
 #include <vector>
@@ -20,7 +26,11 @@ namespace lambkin::exec {
 struct SpawnSpec {
   std::vector<std::string> argv;  // argv[0] is the program's path
   std::vector<std::string> env;   // "NAME=value"
-  std::string cgroup_procs;       // a cgroup.procs file to join before exec; empty for none
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join before exec
+  std::vector<int> fds;                   // become the child's descriptors 3, 4, ...
+  std::optional<uid_t> uid;               // become this user and group before exec
+  std::optional<gid_t> gid;
+  std::vector<std::pair<int, rlim_t>> rlimits;  // (RLIMIT_x, soft = hard limit)
 };
 
 struct ChildProcess {
@@ -30,6 +40,10 @@ struct ChildProcess {
 };
 
 Result<ChildProcess> Spawn(const SpawnSpec& spec);
+
+// Runs a helper program (argv[0] its path) to completion: OK if it exits 0, otherwise
+// kInternal with what it printed.
+Status RunProgram(const std::vector<std::string>& argv);
 
 // Sends SIGKILL to the child's process group. Safe to call on an exited child.
 void KillProcessGroup(pid_t pid);

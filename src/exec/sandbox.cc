@@ -1,30 +1,134 @@
 #include "exec/sandbox.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+
+#include <fmt/format.h>
+
+#include "exec/seccomp.h"
 
 namespace lambkin::exec {
 
 namespace {
 
-// Lambda runs functions as an unprivileged user.
+// Lambda runs functions as an unprivileged user; this is its uid and gid inside.
 constexpr char kUid[] = "993";
 constexpr char kGid[] = "990";
+constexpr rlim_t kMaxOpenFiles = 1024;  // Lambda's
+constexpr rlim_t kMaxTasks = 1024;      // Lambda's processes and threads
+
+Status Errno(std::string_view what) {
+  return Internal(fmt::format("sandbox: {}: {}", what, std::strerror(errno)));
+}
+
+std::string DefaultInit() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "lambkin-init";
+  return (self.parent_path() / "lambkin-init").string();
+}
+
+// Descriptors the server opened for bubblewrap; closed when the launch is over.
+struct Descriptors {
+  std::vector<int> fds;
+  ~Descriptors() {
+    for (int fd : fds) ::close(fd);
+  }
+  // Adds `fd`; returns the number it has in the child (3 + position).
+  std::string Add(int fd) {
+    fds.push_back(fd);
+    return std::to_string(2 + fds.size());
+  }
+};
 
 }  // namespace
 
-std::vector<std::string> SandboxArgv(const SandboxSpec& spec) {
-  std::vector<std::string> a = {spec.bwrap,      "--unshare-user",
-                                "--uid",         kUid,
-                                "--gid",         kGid,
-                                "--unshare-pid", "--unshare-ipc",
-                                "--unshare-uts", "--hostname",
-                                "localhost",     "--cap-drop",
-                                "ALL",           "--die-with-parent",
-                                "--new-session", "--ro-bind",
-                                "/usr",          "/usr"};
+Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
+  if (options_.init.empty()) options_.init = DefaultInit();
+  switch_user_ = ::geteuid() == 0;
+  if (!options_.scratch_dir.empty()) {
+    disks_ = std::make_unique<ScratchDisks>(options_.scratch_dir);
+  }
+}
+
+Result<std::vector<std::string>> Sandbox::Check() {
+  if (::access(options_.bwrap.c_str(), X_OK) != 0) {
+    return Internal(fmt::format("bubblewrap ({}) is needed to run functions", options_.bwrap));
+  }
+  if (::access(options_.init.c_str(), X_OK) != 0) {
+    return Internal(fmt::format("{} is needed to run functions", options_.init));
+  }
+  LAMBKIN_RETURN_IF_ERROR(SandboxSeccompProgram().status());
+  std::vector<std::string> warnings;
+  if (!switch_user_) {
+    warnings.push_back(
+        "not running as root: every environment runs as this server's own host user");
+  }
+  if (!disks_ || !disks_->Available()) {
+    warnings.push_back(
+        "no loop devices or not root: /tmp is a tmpfs, charged to the function's memory");
+  }
+  return warnings;
+}
+
+Result<uid_t> Sandbox::AcquireUid() {
+  std::lock_guard lock(mu_);
+  if (next_unused_ < options_.uid_count) return options_.uid_base + next_unused_++;
+  if (released_.empty()) {
+    return Status(StatusCode::kTooManyRequests, "no free sandbox user id is left");
+  }
+  uid_t uid = released_.front();
+  released_.pop_front();
+  return uid;
+}
+
+void Sandbox::ReleaseUid(uid_t uid) {
+  std::lock_guard lock(mu_);
+  released_.push_back(uid);
+}
+
+Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& request) {
+  std::unique_ptr<SandboxedProcess> p(new SandboxedProcess());
+  p->sandbox_ = this;
+  if (switch_user_) {
+    LAMBKIN_ASSIGN_OR_RETURN(p->host_uid_, AcquireUid());
+    p->owns_uid_ = true;
+  } else {
+    p->host_uid_ = ::geteuid();
+  }
+  uid_t uid = p->host_uid_;
+  gid_t gid = switch_user_ ? static_cast<gid_t>(uid) : ::getegid();
+
+  if (disks_ && disks_->Available()) {
+    LAMBKIN_ASSIGN_OR_RETURN(p->tmp_, disks_->Create(request.tmp_bytes, uid, gid));
+  }
+  p->cgroup_ = EnvironmentCgroup::Create(request.name, {request.memory_bytes,
+                                                        static_cast<int64_t>(kMaxTasks)});
+
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return Errno("socketpair");
+  }
+  p->control_fd_ = pair[0];
+  Descriptors fds;
+  fds.Add(pair[1]);  // fd 3 in init: its control socket
+  LAMBKIN_ASSIGN_OR_RETURN(int seccomp, SandboxSeccompFd());
+  std::string seccomp_fd = fds.Add(seccomp);
+
+  std::vector<std::string> a = {options_.bwrap,  "--unshare-user",  "--uid", kUid,
+                                "--gid",         kGid,              "--unshare-pid",
+                                "--unshare-ipc", "--unshare-uts",   "--unshare-net",
+                                "--unshare-cgroup-try",
+                                "--hostname",    "localhost",       "--cap-drop",
+                                "ALL",           "--die-with-parent", "--new-session",
+                                "--ro-bind",     "/usr",            "/usr"};
   // Merged-/usr hosts have /bin, /lib... as symlinks into /usr; others have real directories.
   for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
     std::error_code ec;
@@ -37,17 +141,105 @@ std::vector<std::string> SandboxArgv(const SandboxSpec& spec) {
     }
   }
   // Amazon Linux's /bin/sh is bash; scripts written for Lambda rely on it.
-  if (::access("/usr/bin/bash", X_OK) == 0)
+  if (::access("/usr/bin/bash", X_OK) == 0) {
     a.insert(a.end(), {"--ro-bind", "/usr/bin/bash", "/usr/bin/sh"});
-  a.insert(a.end(), {"--ro-bind",    "/etc",      "/etc",
-                     "--proc",       "/proc",     "--dev",
-                     "/dev",         "--size",    std::to_string(spec.tmp_bytes),
-                     "--tmpfs",      "/tmp",      "--dir",
-                     "/var",         "--ro-bind", spec.code_dir,
-                     "/var/task",    "--ro-bind", spec.runtime_dir,
-                     "/var/runtime", "--dir",     "/opt",
-                     "--chdir",      "/var/task", spec.program});
-  return a;
+  }
+  a.insert(a.end(), {"--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev"});
+  if (p->tmp_) {
+    a.insert(a.end(), {"--bind", p->tmp_->path(), "/tmp"});
+  } else {
+    a.insert(a.end(), {"--size", std::to_string(request.tmp_bytes), "--tmpfs", "/tmp"});
+  }
+  a.insert(a.end(), {"--dir", "/var", "--ro-bind", request.code_dir, "/var/task", "--ro-bind",
+                     request.runtime_dir, "/var/runtime", "--ro-bind", options_.init,
+                     "/var/lambkin/init",
+                     "--dir", "/opt", "--chdir", "/var/task", "--seccomp", seccomp_fd,
+                     "/var/lambkin/init", request.program});
+
+  SpawnSpec spec;
+  spec.argv = std::move(a);
+  spec.env = request.env;
+  if (p->cgroup_) spec.cgroup_procs = p->cgroup_->procs_files();
+  spec.fds = fds.fds;
+  spec.rlimits = {{RLIMIT_NOFILE, kMaxOpenFiles}, {RLIMIT_CORE, 0}};
+  if (switch_user_) {
+    spec.uid = uid;
+    spec.gid = gid;
+    // Where the pids controller is missing, the uid's own process limit stands in (the uid
+    // is this environment's alone; bubblewrap's two processes count too).
+    if (!p->cgroup_ || !p->cgroup_->limits_tasks()) {
+      spec.rlimits.push_back({RLIMIT_NPROC, kMaxTasks + 2});
+    }
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(p->child_, Spawn(spec));
+  ::fcntl(p->control_fd_, F_SETFL, ::fcntl(p->control_fd_, F_GETFL) | O_NONBLOCK);
+  return p;
+}
+
+SandboxedProcess::~SandboxedProcess() {
+  Kill();
+  if (control_fd_ >= 0) ::close(control_fd_);
+  cgroup_.reset();
+  tmp_.reset();
+  // The uid is free again once nothing runs under it: the cgroup's processes are gone, and
+  // bubblewrap's PID 1 takes the rest of its namespace with it.
+  if (owns_uid_) sandbox_->ReleaseUid(host_uid_);
+}
+
+void SandboxedProcess::Kill() {
+  if (child_.pid > 0) KillProcessGroup(child_.pid);
+  if (cgroup_) cgroup_->KillAll();
+}
+
+Result<std::array<int, 2>> SandboxedProcess::ReceiveEndpoints() {
+  char tag = 0;
+  iovec iov{&tag, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(control_fd_, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    return Status(StatusCode::kTooManyRequests, "not yet");
+  }
+  if (n != 1 || tag != 'L' || (msg.msg_flags & MSG_CTRUNC) != 0) {
+    return Internal("the sandbox's init did not send its endpoints");
+  }
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  if (cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+      cmsg->cmsg_len != CMSG_LEN(sizeof(int) * 2)) {
+    return Internal("the sandbox's init sent no endpoints");
+  }
+  std::array<int, 2> fds{};
+  std::memcpy(fds.data(), CMSG_DATA(cmsg), sizeof(int) * 2);
+  // Only listening TCP sockets are served.
+  for (int fd : fds) {
+    int listening = 0, domain = 0, type = 0;
+    socklen_t len = sizeof(int);
+    bool ok = ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+    len = sizeof(int);
+    ok = ok && ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_INET;
+    len = sizeof(int);
+    ok = ok && ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+    if (!ok) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return Internal("the sandbox's init sent something other than listening sockets");
+    }
+  }
+  return fds;
+}
+
+Status SandboxedProcess::Go() {
+  char go = 'G';
+  if (::send(control_fd_, &go, 1, MSG_NOSIGNAL) != 1) return Errno("control socket");
+  ::close(control_fd_);
+  control_fd_ = -1;
+  // bubblewrap has mounted the disk inside: the host side can go.
+  tmp_.reset();
+  return Status::Ok();
 }
 
 }  // namespace lambkin::exec

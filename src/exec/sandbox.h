@@ -1,27 +1,126 @@
-// The bubblewrap sandbox of an execution environment.
+// Sandbox: how an execution environment is isolated from the host, the server and the others.
 //
-// Inside, as on Lambda: the function's code read-only at /var/task, the runtime version bundle
-// read-only at /var/runtime, a private writable /tmp of EphemeralStorage MB, the host's /usr
-// (and /etc) read-only so interpreters run, /bin/sh being bash (Amazon Linux's), a fresh /proc
-// and /dev, its own PID, IPC and user namespaces (an unprivileged uid with no capabilities),
-// and the working directory /var/task. Nothing else of the host is visible: not other
-// functions' code, not the server's data directory, not other environments.
+// Every environment is a bubblewrap sandbox with, as on Lambda:
+// - its own network namespace holding only loopback: no route to the host, its loopback, the
+//   server's listeners or other environments, and none of the host's sockets in /proc/net.
+//   lambkin-init (src/exec/init_main.cc) makes the Runtime API's listening socket at
+//   127.0.0.1:9001 and the AWS endpoint's at 127.0.0.1:9002 inside it and hands both to the
+//   server over a control socket, so the server serves them without a bridge process;
+// - its own user, PID, IPC and UTS namespaces. The sandbox user is uid 993 inside and, when
+//   the server runs as root, a host uid of its own from `uid_base` (never root, never shared
+//   with a running environment); no capabilities, no_new_privs, no supplementary groups;
+// - a system-call filter modelled on Docker's default profile (exec/seccomp.h);
+// - limits: memory, 1,024 tasks and a CPU share and ceiling (exec/cgroup.h), 1,024 open files;
+// - a file system of the host's /usr and /etc read-only (the runtime's userland until runtime
+//   versions carry their own), the function's code read-only at /var/task, the runtime
+//   version's bundle read-only at /var/runtime, /opt, a private /tmp of EphemeralStorage MB
+//   on a disk of its own (exec/scratch_disk.h), fresh /proc and /dev. Nothing else of the
+//   host: not the data directory, not other functions' code, not the server's configuration.
+//   bubblewrap mounts them as the sandbox's host user, which must be able to traverse the
+//   paths to them (the server makes its data directory 0711; its files that hold secrets are
+//   0600).
+//
+// Thread-safe.
 #pragma once
 
+#include <sys/types.h>
+
+#include <array>
+#include <deque>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+#include "exec/cgroup.h"
+#include "exec/process.h"
+#include "exec/scratch_disk.h"
+
 namespace lambkin::exec {
 
-struct SandboxSpec {
+struct SandboxOptions {
   std::string bwrap = "/usr/bin/bwrap";
-  std::string code_dir;     // mounted at /var/task
-  std::string runtime_dir;  // mounted at /var/runtime
-  int64_t tmp_bytes = 512LL * 1024 * 1024;
-  std::string program = "/var/runtime/bootstrap";  // path inside the sandbox
+  // lambkin-init; empty: the one beside the running executable.
+  std::string init;
+  // Where /tmp disks are made (under the data directory); empty: /tmp is a tmpfs.
+  std::string scratch_dir;
+  // Host uids (and gids) given to environments when the server runs as root.
+  uint32_t uid_base = 2000000000;
+  uint32_t uid_count = 65536;
 };
 
-// The argv that runs `spec.program` inside the sandbox.
-std::vector<std::string> SandboxArgv(const SandboxSpec& spec);
+// What one environment runs.
+struct SandboxRequest {
+  std::string name;         // unique, for cgroups
+  std::string code_dir;     // mounted at /var/task
+  std::string runtime_dir;  // mounted at /var/runtime
+  int64_t tmp_bytes = 512LL << 20;
+  int64_t memory_bytes = 128LL << 20;
+  std::string program;  // path inside the sandbox
+  std::vector<std::string> env;
+};
+
+class Sandbox;
+
+// A started sandbox. Destroying it kills what still runs in it and gives its resources back.
+class SandboxedProcess {
+ public:
+  ~SandboxedProcess();
+  SandboxedProcess(const SandboxedProcess&) = delete;
+  SandboxedProcess& operator=(const SandboxedProcess&) = delete;
+
+  // The caller takes the child's pidfd and output descriptor and closes them.
+  const ChildProcess& child() const { return child_; }
+  // The server's end of the control socket (non-blocking); readable when init has sent the
+  // environment's endpoints.
+  int control_fd() const { return control_fd_; }
+  const EnvironmentCgroup* cgroup() const { return cgroup_.get(); }
+  uid_t host_uid() const { return host_uid_; }
+
+  // Takes the two listening sockets init sent: [0] the Runtime API, [1] the AWS endpoint.
+  // kInternal if what arrived is not two listening TCP sockets from this sandbox's init.
+  Result<std::array<int, 2>> ReceiveEndpoints();
+  // Lets init run the runtime; the host-side /tmp mount is detached (the sandbox has its own).
+  Status Go();
+  // Kills every process of the sandbox.
+  void Kill();
+
+ private:
+  friend class Sandbox;
+  SandboxedProcess() = default;
+  Sandbox* sandbox_ = nullptr;
+  ChildProcess child_;
+  int control_fd_ = -1;
+  std::unique_ptr<EnvironmentCgroup> cgroup_;
+  std::unique_ptr<ScratchDisk> tmp_;
+  uid_t host_uid_ = 0;
+  bool owns_uid_ = false;
+};
+
+class Sandbox {
+ public:
+  explicit Sandbox(SandboxOptions options);
+
+  // What is missing for sandboxes to start, or what they do without (warnings, one per line,
+  // for the server's start-up output). kInternal when environments cannot start at all.
+  Result<std::vector<std::string>> Check();
+
+  // Starts `request.program` in a new sandbox.
+  Result<std::unique_ptr<SandboxedProcess>> Launch(const SandboxRequest& request);
+
+ private:
+  friend class SandboxedProcess;
+  Result<uid_t> AcquireUid();
+  void ReleaseUid(uid_t uid);
+
+  SandboxOptions options_;
+  bool switch_user_;  // the server runs as root: environments get host uids of their own
+  std::unique_ptr<ScratchDisks> disks_;
+  std::mutex mu_;
+  uint32_t next_unused_ = 0;     // uids never given out: uid_base + next_unused_ onwards
+  std::deque<uid_t> released_;  // given back, reused oldest first
+};
 
 }  // namespace lambkin::exec

@@ -4,6 +4,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <unistd.h>
+
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -202,7 +204,8 @@ struct HttpServer::Impl {
   int threads;
   asio::io_context ioc;
   std::mutex mu;
-  std::map<uint16_t, std::shared_ptr<Listener>> listeners;
+  std::map<uint64_t, std::shared_ptr<Listener>> listeners;  // by port, or by Adopt's id
+  uint64_t next_adopted = uint64_t{1} << 16;                 // above every port
 };
 
 HttpServer::HttpServer(int threads) : impl_(std::make_unique<Impl>(threads)) {}
@@ -243,11 +246,30 @@ Result<uint16_t> HttpServer::Listen(const std::string& address, Handler handler)
   return bound;
 }
 
-void HttpServer::Close(uint16_t port) {
+Result<uint64_t> HttpServer::Adopt(int fd, Handler handler) {
+  auto listener = std::make_shared<Listener>(impl_->ioc, std::move(handler));
+  beast::error_code ec;
+  // The socket may come from another network namespace: its address says nothing here.
+  listener->acceptor.assign(tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return Internal(fmt::format("cannot serve an adopted socket: {}", ec.message()));
+  }
+  uint64_t id;
+  {
+    std::lock_guard lock(impl_->mu);
+    id = impl_->next_adopted++;
+    impl_->listeners[id] = listener;
+  }
+  asio::post(impl_->ioc, [listener] { listener->Accept(); });
+  return id;
+}
+
+void HttpServer::Close(uint64_t id) {
   std::shared_ptr<Listener> listener;
   {
     std::lock_guard lock(impl_->mu);
-    auto it = impl_->listeners.find(port);
+    auto it = impl_->listeners.find(id);
     if (it == impl_->listeners.end()) return;
     listener = it->second;
     impl_->listeners.erase(it);

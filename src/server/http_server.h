@@ -37,8 +37,13 @@ class HttpServer {
   // Binds `address` ("127.0.0.1:9001", port 0 picks a free port), serves it with `handler`, and
   // returns the bound port.
   Result<uint16_t> Listen(const std::string& address, Handler handler);
-  // Stops accepting on `port` (connections already open finish their current request).
-  void Close(uint16_t port);
+  // Serves connections accepted on `fd`, a listening TCP socket made elsewhere (an execution
+  // environment's init makes its endpoints inside the environment's network namespace); the
+  // server owns the descriptor from here on, also on error. Returns the listener's id.
+  Result<uint64_t> Adopt(int fd, Handler handler);
+  // Stops accepting on the listener `id` (Listen's port, or Adopt's id); connections already
+  // open finish their current request.
+  void Close(uint64_t id);
   void Run(bool handle_signals);
   void Stop();
   // The server's I/O context, for timers and child-process watches that share its threads.

@@ -1,6 +1,9 @@
 #include "store/database.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -105,6 +108,14 @@ struct Database::Connection {
   }
 
   static Result<std::unique_ptr<Connection>> Open(const std::string& path) {
+    // The store holds secrets (access keys): its owner's alone. SQLite gives its -wal and -shm
+    // files the database file's mode.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::fchmod(fd, 0600);
+      ::close(fd);
+    }
+    for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
     auto conn = std::make_unique<Connection>();
     int rc =
         sqlite3_open_v2(path.c_str(), &conn->db,
