@@ -172,7 +172,7 @@ int Serve(const ServeOptions& options) {
   if (Status s = insight_rules.Start(); !s.ok()) return Fail(s);
   logs::LogWriter log_writer(&log_store);
   server::HttpServer http(options.threads);
-  config->invoker.sandbox.scratch_dir = options.data_dir + "/scratch";
+  config->invoker.sandbox.data_dir = options.data_dir;
   exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
                         config->invoker);
   Result<std::vector<std::string>> sandbox = invoker.CheckSandbox();

@@ -84,9 +84,8 @@ std::unique_ptr<EnvironmentCgroup> EnvironmentCgroup::Create(const std::string& 
         g->procs_.push_back(dir + "/cgroup.procs");
         g->limits_tasks_ = WriteFile(dir + "/pids.max", std::to_string(limits.max_tasks));
         // cpu.weight 1..10000 (100 is the default): proportional to memory, 128 MB -> 7.
-        WriteFile(dir + "/cpu.weight",
-                  std::to_string(std::clamp<int64_t>(limits.memory_bytes * 100 / kBytesPerCpu,
-                                                     1, 10000)));
+        WriteFile(dir + "/cpu.weight", std::to_string(std::clamp<int64_t>(
+                                           limits.memory_bytes * 100 / kBytesPerCpu, 1, 10000)));
         WriteFile(dir + "/cpu.max", fmt::format("{} {}", cpus * kCpuPeriodUs, kCpuPeriodUs));
         return g;
       }
@@ -119,9 +118,8 @@ std::unique_ptr<EnvironmentCgroup> EnvironmentCgroup::Create(const std::string& 
       MakeGroup("/sys/fs/cgroup/cpu", name, dir)) {
     g->dirs_.push_back(dir);
     // cpu.shares: 1024 is one default task's weight; proportional to memory, at least 2.
-    bool ok = WriteFile(dir + "/cpu.shares",
-                        std::to_string(std::max<int64_t>(
-                            2, limits.memory_bytes * 1024 / kBytesPerCpu))) &&
+    bool ok = WriteFile(dir + "/cpu.shares", std::to_string(std::max<int64_t>(
+                                                 2, limits.memory_bytes * 1024 / kBytesPerCpu))) &&
               WriteFile(dir + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs)) &&
               WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(cpus * kCpuPeriodUs));
     if (ok) g->procs_.push_back(dir + "/cgroup.procs");

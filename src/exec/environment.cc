@@ -342,15 +342,15 @@ void Environment::OnEndpoints() {
         });
       });
   std::shared_ptr<const server::Handler> api = config_.api_handler;
-  Result<uint64_t> aws = http_->Adopt((*endpoints)[1], [api](const HttpRequest& request,
-                                                              Respond respond) {
-    if (!api) {
-      server::HttpResponse r;
-      r.status = 503;
-      return respond(std::move(r));
-    }
-    (*api)(request, std::move(respond));
-  });
+  Result<uint64_t> aws =
+      http_->Adopt((*endpoints)[1], [api](const HttpRequest& request, Respond respond) {
+        if (!api) {
+          server::HttpResponse r;
+          r.status = 503;
+          return respond(std::move(r));
+        }
+        (*api)(request, std::move(respond));
+      });
   if (runtime.ok()) runtime_listener_ = *runtime;
   if (aws.ok()) api_listener_ = *aws;
   Status go = runtime.ok() && aws.ok() ? sandboxed_->Go()

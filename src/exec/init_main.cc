@@ -8,7 +8,8 @@
 // host side, so requests reach it without a bridge process and nothing in the sandbox can
 // reach anything else. Init waits for the server's go-ahead (one byte: its listeners and,
 // with outbound networking, the sandbox's network are ready), closes the control socket and
-// every other inherited descriptor, so that the function's code never holds one, and execs the runtime: argv[1...].
+// every other inherited descriptor, so that the function's code never holds one, and execs the
+// runtime: argv[1...].
 //
 // Statically linked: it runs before anything of the runtime's root filesystem is trusted.
 // Exit codes: 111 when the endpoints cannot be made, 112 when the server does not answer,

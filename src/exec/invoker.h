@@ -111,7 +111,7 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
     std::string revision_id;
     int64_t runtime_version = 0;
     int64_t credentials_expire_ms = 0;  // wall clock; 0 when it has none
-    bool retiring = false;  // being shut down: no longer counts against the limits
+    bool retiring = false;              // being shut down: no longer counts against the limits
   };
   // Environments of a function that are starting or running an invocation. REQUIRES: mu_.
   size_t BusyLocked(const std::string& function_key);

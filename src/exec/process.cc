@@ -1,9 +1,9 @@
 #include "exec/process.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,7 +46,8 @@ int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 
     rlimit limit{value, value};
     if (::setrlimit(resource, &limit) != 0) _exit(126);
   }
-  if (spec.gid && (::setgroups(0, nullptr) != 0 || ::setresgid(*spec.gid, *spec.gid, *spec.gid) != 0)) {
+  if (spec.gid &&
+      (::setgroups(0, nullptr) != 0 || ::setresgid(*spec.gid, *spec.gid, *spec.gid) != 0)) {
     _exit(126);
   }
   if (spec.uid && ::setresuid(*spec.uid, *spec.uid, *spec.uid) != 0) _exit(126);

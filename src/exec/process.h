@@ -24,8 +24,8 @@
 namespace lambkin::exec {
 
 struct SpawnSpec {
-  std::vector<std::string> argv;  // argv[0] is the program's path
-  std::vector<std::string> env;   // "NAME=value"
+  std::vector<std::string> argv;          // argv[0] is the program's path
+  std::vector<std::string> env;           // "NAME=value"
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join before exec
   std::vector<int> fds;                   // become the child's descriptors 3, 4, ...
   std::optional<uid_t> uid;               // become this user and group before exec

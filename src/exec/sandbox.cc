@@ -1,6 +1,7 @@
 #include "exec/sandbox.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "common/crypto.h"
 #include "exec/seccomp.h"
 
 namespace lambkin::exec {
@@ -53,12 +55,67 @@ struct Descriptors {
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (options_.init.empty()) options_.init = DefaultInit();
   switch_user_ = ::geteuid() == 0;
-  if (!options_.scratch_dir.empty()) {
-    disks_ = std::make_unique<ScratchDisks>(options_.scratch_dir);
+  if (options_.data_dir.empty()) return;
+  std::error_code ec;
+  data_dir_ = std::filesystem::weakly_canonical(options_.data_dir, ec).string();
+  if (ec) data_dir_ = options_.data_dir;
+  staged_ = Stage();
+  std::string mounts = stage_dir_.empty() ? data_dir_ + "/scratch" : stage_dir_ + "/tmp";
+  disks_ = std::make_unique<ScratchDisks>(data_dir_ + "/scratch", mounts);
+}
+
+Sandbox::~Sandbox() {
+  disks_.reset();
+  if (!stage_dir_.empty()) {
+    // Never a recursive removal here: the data directory is mounted below.
+    ::umount2((stage_dir_ + "/data").c_str(), MNT_DETACH);
+    for (const char* dir : {"/data", "/tmp", ""}) ::rmdir((stage_dir_ + dir).c_str());
   }
 }
 
+Status Sandbox::Stage() {
+  // lambkin-init travels with the data directory: sandboxes reach it like the code.
+  std::string init = data_dir_ + "/sandbox/lambkin-init";
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir_ + "/sandbox", ec);
+  ::chmod((data_dir_ + "/sandbox").c_str(), 0755);
+  std::string partial = init + ".partial";
+  std::filesystem::copy_file(options_.init, partial,
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec || ::chmod(partial.c_str(), 0755) != 0 || ::rename(partial.c_str(), init.c_str()) != 0) {
+    return Internal(fmt::format("cannot copy {} into {}: {}", options_.init, data_dir_,
+                                ec ? ec.message() : std::strerror(errno)));
+  }
+  options_.init = init;
+  if (!switch_user_) return Status::Ok();  // the sandbox is this server's own user
+  std::string stage = "/run/lambkin/" + Sha256Hex(data_dir_).substr(0, 16);
+  for (const std::string& dir :
+       {std::string("/run/lambkin"), stage, stage + "/data", stage + "/tmp"}) {
+    if (::mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) return Errno(dir);
+    if (::chmod(dir.c_str(), 0711) != 0) return Errno(dir);
+  }
+  // What a previous run left mounted goes first.
+  while (::umount2((stage + "/data").c_str(), MNT_DETACH) == 0) {
+  }
+  if (::mount(data_dir_.c_str(), (stage + "/data").c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return Errno("bind mount of the data directory");
+  }
+  stage_dir_ = stage;
+  return Status::Ok();
+}
+
+std::string Sandbox::Visible(const std::string& host_path) const {
+  if (stage_dir_.empty()) return host_path;
+  std::error_code ec;
+  std::string path = std::filesystem::weakly_canonical(host_path, ec).string();
+  if (ec) path = host_path;
+  if (path.starts_with(data_dir_ + "/"))
+    return stage_dir_ + "/data" + path.substr(data_dir_.size());
+  return host_path;
+}
+
 Result<std::vector<std::string>> Sandbox::Check() {
+  LAMBKIN_RETURN_IF_ERROR(staged_);
   if (::access(options_.bwrap.c_str(), X_OK) != 0) {
     return Internal(fmt::format("bubblewrap ({}) is needed to run functions", options_.bwrap));
   }
@@ -109,8 +166,8 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   if (disks_ && disks_->Available()) {
     LAMBKIN_ASSIGN_OR_RETURN(p->tmp_, disks_->Create(request.tmp_bytes, uid, gid));
   }
-  p->cgroup_ = EnvironmentCgroup::Create(request.name, {request.memory_bytes,
-                                                        static_cast<int64_t>(kMaxTasks)});
+  p->cgroup_ = EnvironmentCgroup::Create(request.name,
+                                         {request.memory_bytes, static_cast<int64_t>(kMaxTasks)});
 
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -122,13 +179,26 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   LAMBKIN_ASSIGN_OR_RETURN(int seccomp, SandboxSeccompFd());
   std::string seccomp_fd = fds.Add(seccomp);
 
-  std::vector<std::string> a = {options_.bwrap,  "--unshare-user",  "--uid", kUid,
-                                "--gid",         kGid,              "--unshare-pid",
-                                "--unshare-ipc", "--unshare-uts",   "--unshare-net",
+  std::vector<std::string> a = {options_.bwrap,
+                                "--unshare-user",
+                                "--uid",
+                                kUid,
+                                "--gid",
+                                kGid,
+                                "--unshare-pid",
+                                "--unshare-ipc",
+                                "--unshare-uts",
+                                "--unshare-net",
                                 "--unshare-cgroup-try",
-                                "--hostname",    "localhost",       "--cap-drop",
-                                "ALL",           "--die-with-parent", "--new-session",
-                                "--ro-bind",     "/usr",            "/usr"};
+                                "--hostname",
+                                "localhost",
+                                "--cap-drop",
+                                "ALL",
+                                "--die-with-parent",
+                                "--new-session",
+                                "--ro-bind",
+                                "/usr",
+                                "/usr"};
   // Merged-/usr hosts have /bin, /lib... as symlinks into /usr; others have real directories.
   for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
     std::error_code ec;
@@ -150,11 +220,10 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   } else {
     a.insert(a.end(), {"--size", std::to_string(request.tmp_bytes), "--tmpfs", "/tmp"});
   }
-  a.insert(a.end(), {"--dir", "/var", "--ro-bind", request.code_dir, "/var/task", "--ro-bind",
-                     request.runtime_dir, "/var/runtime", "--ro-bind", options_.init,
-                     "/var/lambkin/init",
-                     "--dir", "/opt", "--chdir", "/var/task", "--seccomp", seccomp_fd,
-                     "/var/lambkin/init", request.program});
+  a.insert(a.end(), {"--dir", "/var", "--ro-bind", Visible(request.code_dir), "/var/task",
+                     "--ro-bind", Visible(request.runtime_dir), "/var/runtime", "--ro-bind",
+                     Visible(options_.init), "/var/lambkin/init", "--dir", "/opt", "--chdir",
+                     "/var/task", "--seccomp", seccomp_fd, "/var/lambkin/init", request.program});
 
   SpawnSpec spec;
   spec.argv = std::move(a);

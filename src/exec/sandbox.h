@@ -16,9 +16,11 @@
 //   version's bundle read-only at /var/runtime, /opt, a private /tmp of EphemeralStorage MB
 //   on a disk of its own (exec/scratch_disk.h), fresh /proc and /dev. Nothing else of the
 //   host: not the data directory, not other functions' code, not the server's configuration.
-//   bubblewrap mounts them as the sandbox's host user, which must be able to traverse the
-//   paths to them (the server makes its data directory 0711; its files that hold secrets are
-//   0600).
+//   bubblewrap mounts them as the sandbox's host user, which need not be able to reach the
+//   data directory (it may sit in /root): when the server runs as root it exposes the data
+//   directory through a bind mount at /run/lambkin/<id>/data (every directory on the way
+//   0711: walk through, not list), and the sandbox's host user walks there. Files of the data
+//   directory that hold secrets are 0600.
 //
 // Thread-safe.
 #pragma once
@@ -26,8 +28,8 @@
 #include <sys/types.h>
 
 #include <array>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,10 +44,12 @@ namespace lambkin::exec {
 
 struct SandboxOptions {
   std::string bwrap = "/usr/bin/bwrap";
-  // lambkin-init; empty: the one beside the running executable.
+  // lambkin-init; empty: the one beside the running executable. Copied into the data
+  // directory, so sandboxes find it wherever the server is installed.
   std::string init;
-  // Where /tmp disks are made (under the data directory); empty: /tmp is a tmpfs.
-  std::string scratch_dir;
+  // The server's data directory: code, runtime versions and /tmp disk images live there.
+  // Empty (unit tests): paths are used as they are and /tmp is a tmpfs.
+  std::string data_dir;
   // Host uids (and gids) given to environments when the server runs as root.
   uint32_t uid_base = 2000000000;
   uint32_t uid_count = 65536;
@@ -102,6 +106,7 @@ class SandboxedProcess {
 class Sandbox {
  public:
   explicit Sandbox(SandboxOptions options);
+  ~Sandbox();
 
   // What is missing for sandboxes to start, or what they do without (warnings, one per line,
   // for the server's start-up output). kInternal when environments cannot start at all.
@@ -114,12 +119,19 @@ class Sandbox {
   friend class SandboxedProcess;
   Result<uid_t> AcquireUid();
   void ReleaseUid(uid_t uid);
+  // Sets up /run/lambkin/<id>/data; an error names what failed.
+  Status Stage();
+  // Where the sandbox's host user finds `host_path`.
+  std::string Visible(const std::string& host_path) const;
 
   SandboxOptions options_;
-  bool switch_user_;  // the server runs as root: environments get host uids of their own
+  bool switch_user_;       // the server runs as root: environments get host uids of their own
+  std::string data_dir_;   // canonical
+  std::string stage_dir_;  // /run/lambkin/<id> when staged
+  Status staged_ = Status::Ok();
   std::unique_ptr<ScratchDisks> disks_;
   std::mutex mu_;
-  uint32_t next_unused_ = 0;     // uids never given out: uid_base + next_unused_ onwards
+  uint32_t next_unused_ = 0;    // uids never given out: uid_base + next_unused_ onwards
   std::deque<uid_t> released_;  // given back, reused oldest first
 };
 

@@ -23,30 +23,30 @@ class SandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("lambkin-sandbox-test-" + std::to_string(::getpid()));
-    fs::create_directories(root_ / "code");
-    fs::create_directories(root_ / "runtime");
-    std::ofstream(root_ / "code" / "secret-of-the-function") << "code\n";
-    // As the server's data directory: the sandbox's user may walk through, not list it.
-    fs::permissions(root_, fs::perms(0711));
+    // Like a server's data directory under /root: the sandbox's host user may not walk there.
+    fs::create_directories(root_ / "data" / "code");
+    fs::create_directories(root_ / "data" / "runtime");
+    std::ofstream(root_ / "data" / "code" / "secret-of-the-function") << "code\n";
+    fs::permissions(root_, fs::perms(0700));
   }
   void TearDown() override { fs::remove_all(root_); }
 
   // Runs `script` as the runtime's bootstrap; returns what it printed, as KEY=VALUE lines.
   std::map<std::string, std::string> Run(const std::string& script, int64_t tmp_bytes = 512 << 20,
                                          uid_t* host_uid = nullptr) {
-    fs::path bootstrap = root_ / "runtime" / "bootstrap";
+    fs::path bootstrap = root_ / "data" / "runtime" / "bootstrap";
     std::ofstream(bootstrap) << "#!/bin/sh\n" << script;
     fs::permissions(bootstrap, fs::perms(0755));
     SandboxOptions options;
     options.init = LAMBKIN_INIT_PATH;
-    options.scratch_dir = (root_ / "scratch").string();
+    options.data_dir = (root_ / "data").string();
     Sandbox sandbox(options);
     auto check = sandbox.Check();
     EXPECT_TRUE(check.ok()) << check.status().message();
     SandboxRequest request;
     request.name = "sandbox-test-" + std::to_string(::getpid()) + "-" + std::to_string(runs_++);
-    request.code_dir = (root_ / "code").string();
-    request.runtime_dir = (root_ / "runtime").string();
+    request.code_dir = (root_ / "data" / "code").string();
+    request.runtime_dir = (root_ / "data" / "runtime").string();
     request.tmp_bytes = tmp_bytes;
     request.program = "/var/runtime/bootstrap";
     request.env = {"PATH=/usr/bin:/bin"};
@@ -92,13 +92,13 @@ class SandboxTest : public ::testing::Test {
 
 TEST_F(SandboxTest, RunsAsNobodyWithoutCapabilitiesUnderSeccomp) {
   uid_t host_uid = 0;
-  auto kv = Run(
-      "echo uid=$(id -u)\n"
-      "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t' | "
-      "sed 's/:/=/'\n"
-      "cat /etc/shadow >/dev/null 2>&1 && echo shadow=readable || echo shadow=denied\n"
-      "ls /proc/self/fd | tr '\\n' ' ' | sed 's/^/fds=/'; echo\n",
-      512 << 20, &host_uid);
+  auto kv =
+      Run("echo uid=$(id -u)\n"
+          "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t' | "
+          "sed 's/:/=/'\n"
+          "cat /etc/shadow >/dev/null 2>&1 && echo shadow=readable || echo shadow=denied\n"
+          "ls /proc/self/fd | tr '\\n' ' ' | sed 's/^/fds=/'; echo\n",
+          512 << 20, &host_uid);
   EXPECT_EQ(kv["uid"], "993") << kv["_output"];
   EXPECT_EQ(kv["CapEff"], "0000000000000000");
   EXPECT_EQ(kv["CapBnd"], "0000000000000000");
@@ -114,23 +114,23 @@ TEST_F(SandboxTest, RunsAsNobodyWithoutCapabilitiesUnderSeccomp) {
 }
 
 TEST_F(SandboxTest, HasOnlyItsOwnNetworkAndEndpoints) {
-  auto kv = Run(
-      "echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ,)\n"
-      "echo listening=$(tail -n +2 /proc/net/tcp | awk '$4 == \"0A\" {print $2}' | sort | "
-      "tr '\\n' ,)\n"
-      "echo tcp6=$(tail -n +2 /proc/net/tcp6 | wc -l)\n");
+  auto kv =
+      Run("echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ,)\n"
+          "echo listening=$(tail -n +2 /proc/net/tcp | awk '$4 == \"0A\" {print $2}' | sort | "
+          "tr '\\n' ,)\n"
+          "echo tcp6=$(tail -n +2 /proc/net/tcp6 | wc -l)\n");
   EXPECT_EQ(kv["ifaces"], "lo,") << kv["_output"];
   EXPECT_EQ(kv["listening"], "0100007F:2329,0100007F:232A,") << kv["_output"];
   EXPECT_EQ(kv["tcp6"], "0");
 }
 
 TEST_F(SandboxTest, SeesOnlyItsOwnFiles) {
-  auto kv = Run(
-      "echo task=$(ls /var/task)\n"
-      "touch /var/task/x 2>/dev/null && echo task_write=yes || echo task_write=no\n"
-      "echo root=$(ls / | tr '\\n' ,)\n"
-      "echo tmp_fs=$(awk '$2 == \"/tmp\" {print $3}' /proc/mounts)\n"
-      "touch /tmp/x && echo tmp_write=yes || echo tmp_write=no\n");
+  auto kv =
+      Run("echo task=$(ls /var/task)\n"
+          "touch /var/task/x 2>/dev/null && echo task_write=yes || echo task_write=no\n"
+          "echo root=$(ls / | tr '\\n' ,)\n"
+          "echo tmp_fs=$(awk '$2 == \"/tmp\" {print $3}' /proc/mounts)\n"
+          "touch /tmp/x && echo tmp_write=yes || echo tmp_write=no\n");
   EXPECT_EQ(kv["task"], "secret-of-the-function") << kv["_output"];
   EXPECT_EQ(kv["task_write"], "no");
   EXPECT_EQ(kv["tmp_write"], "yes");
@@ -142,12 +142,12 @@ TEST_F(SandboxTest, SeesOnlyItsOwnFiles) {
 TEST_F(SandboxTest, TmpIsStorageOfItsOwnSize) {
   if (::geteuid() != 0) GTEST_SKIP() << "disks for /tmp need root";
   // 64 MB asked: 60 MB fit, 80 MB do not.
-  auto kv = Run(
-      "dd if=/dev/zero of=/tmp/a bs=1M count=60 conv=fsync 2>/dev/null && echo a=ok || echo "
-      "a=fail\n"
-      "dd if=/dev/zero of=/tmp/b bs=1M count=20 conv=fsync 2>/tmp/err; echo b=$?\n"
-      "grep -q 'No space left' /tmp/err && echo enospc=yes || echo enospc=no\n",
-      64 << 20);
+  auto kv =
+      Run("dd if=/dev/zero of=/tmp/a bs=1M count=60 conv=fsync 2>/dev/null && echo a=ok || echo "
+          "a=fail\n"
+          "dd if=/dev/zero of=/tmp/b bs=1M count=20 conv=fsync 2>/tmp/err; echo b=$?\n"
+          "grep -q 'No space left' /tmp/err && echo enospc=yes || echo enospc=no\n",
+          64 << 20);
   EXPECT_EQ(kv["a"], "ok") << kv["_output"];
   EXPECT_NE(kv["b"], "0");
   EXPECT_EQ(kv["enospc"], "yes") << kv["_output"];

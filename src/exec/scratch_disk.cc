@@ -120,16 +120,20 @@ ScratchDisk::~ScratchDisk() {
   ::rmdir(path_.c_str());
 }
 
-ScratchDisks::ScratchDisks(std::string dir) : dir_(std::move(dir)) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  ::chmod(dir_.c_str(), 0711);  // bubblewrap, as the sandbox's user, walks to the mounts
-  // What a previous run left: mount points (detached lazily) and half-made images.
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.starts_with("template-")) continue;
-    if (name.ends_with(".mnt")) ::umount2(entry.path().c_str(), MNT_DETACH);
-    std::filesystem::remove_all(entry.path(), ec);
+ScratchDisks::ScratchDisks(std::string dir, std::string mounts_dir)
+    : dir_(std::move(dir)), mounts_dir_(std::move(mounts_dir)) {
+  for (const std::string& d : {dir_, mounts_dir_}) {
+    std::error_code ec;
+    std::filesystem::create_directories(d, ec);
+    // bubblewrap, as the sandbox's user, walks to the mounts.
+    ::chmod(d.c_str(), d == mounts_dir_ ? 0711 : 0700);
+    // What a previous run left: mount points (detached lazily) and half-made images.
+    for (const auto& entry : std::filesystem::directory_iterator(d, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.starts_with("template-")) continue;
+      if (name.ends_with(".mnt")) ::umount2(entry.path().c_str(), MNT_DETACH);
+      std::filesystem::remove_all(entry.path(), ec);
+    }
   }
   available_ = ::geteuid() == 0 && ::access("/dev/loop-control", R_OK | W_OK) == 0 &&
                ::access(kMkfs, X_OK) == 0;
@@ -139,7 +143,7 @@ Result<std::string> ScratchDisks::Template(int64_t image_bytes) {
   std::lock_guard lock(mu_);
   if (auto it = templates_.find(image_bytes); it != templates_.end()) return it->second;
   std::string path = fmt::format("{}/template-{}.img", dir_, image_bytes);
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || st.st_size != image_bytes) {
     std::string partial = path + ".partial";
     ::unlink(partial.c_str());
@@ -150,16 +154,15 @@ Result<std::string> ScratchDisks::Template(int64_t image_bytes) {
     if (!sized) return Errno("ftruncate");
     // No journal (the disk dies with its environment), nothing reserved for root, inode
     // tables left uninitialised (the mount says noinit_itable, so nothing zeroes them later).
-    LAMBKIN_RETURN_IF_ERROR(RunProgram({kMkfs, "-q", "-F", "-m", "0", "-O", "^has_journal",
-                                        "-E", "lazy_itable_init=1,nodiscard", partial}));
+    LAMBKIN_RETURN_IF_ERROR(RunProgram({kMkfs, "-q", "-F", "-m", "0", "-O", "^has_journal", "-E",
+                                        "lazy_itable_init=1,nodiscard", partial}));
     if (::rename(partial.c_str(), path.c_str()) != 0) return Errno("rename");
   }
   templates_[image_bytes] = path;
   return path;
 }
 
-Result<std::unique_ptr<ScratchDisk>> ScratchDisks::Create(int64_t bytes, uid_t owner,
-                                                          gid_t group) {
+Result<std::unique_ptr<ScratchDisk>> ScratchDisks::Create(int64_t bytes, uid_t owner, gid_t group) {
   if (!available_) return Internal("scratch disk: not available on this host");
   int64_t image_bytes = ImageBytes(bytes);
   LAMBKIN_ASSIGN_OR_RETURN(std::string templ, Template(image_bytes));
@@ -170,13 +173,13 @@ Result<std::unique_ptr<ScratchDisk>> ScratchDisks::Create(int64_t bytes, uid_t o
   // The loop device holds the file from here on; its blocks go when the device detaches.
   ::unlink(image.c_str());
   if (!loop.ok()) return loop.status();
-  auto disk = std::make_unique<ScratchDisk>(fmt::format("{}/{}.mnt", dir_, id));
+  auto disk = std::make_unique<ScratchDisk>(fmt::format("{}/{}.mnt", mounts_dir_, id));
   const std::string& mnt = disk->path();
   Status status = Status::Ok();
   if (::mkdir(mnt.c_str(), 0700) != 0) {
     status = Errno("mkdir");
-  } else if (::mount(loop->second.c_str(), mnt.c_str(), "ext4",
-                     MS_NOSUID | MS_NODEV | MS_NOATIME, "noinit_itable") != 0) {
+  } else if (::mount(loop->second.c_str(), mnt.c_str(), "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME,
+                     "noinit_itable") != 0) {
     status = Errno(fmt::format("mount {}", loop->second));
   } else if (::rmdir((mnt + "/lost+found").c_str()) != 0 ||
              ::chown(mnt.c_str(), owner, group) != 0 || ::chmod(mnt.c_str(), 01777) != 0) {

@@ -45,9 +45,10 @@ class ScratchDisk {
 
 class ScratchDisks {
  public:
-  // `dir` holds templates, images being prepared and host-side mount points; what a previous
-  // run left there (but the templates) is removed.
-  explicit ScratchDisks(std::string dir);
+  // `dir` holds templates and images being prepared, `mounts_dir` the host-side mount points
+  // (a place the sandboxes' users can walk to); what a previous run left in either (but the
+  // templates) is removed.
+  ScratchDisks(std::string dir, std::string mounts_dir);
 
   // Whether disks can be made here (CAP_SYS_ADMIN, /dev/loop-control, mkfs.ext4).
   bool Available() const { return available_; }
@@ -59,6 +60,7 @@ class ScratchDisks {
   Result<std::string> Template(int64_t image_bytes);
 
   std::string dir_;
+  std::string mounts_dir_;
   bool available_ = false;
   std::mutex mu_;  // guards templates_ and their creation
   std::map<int64_t, std::string> templates_;

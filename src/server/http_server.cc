@@ -205,7 +205,7 @@ struct HttpServer::Impl {
   asio::io_context ioc;
   std::mutex mu;
   std::map<uint64_t, std::shared_ptr<Listener>> listeners;  // by port, or by Adopt's id
-  uint64_t next_adopted = uint64_t{1} << 16;                 // above every port
+  uint64_t next_adopted = uint64_t{1} << 16;                // above every port
 };
 
 HttpServer::HttpServer(int threads) : impl_(std::make_unique<Impl>(threads)) {}
