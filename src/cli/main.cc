@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"sigv4", "none"}));
   serve_cmd->add_flag("--production", serve.production,
                       "No development user: the README's development key is removed and refused");
+  serve_cmd
+      ->add_option("--network", serve.network,
+                   "What functions reach beyond their own loopback: none (default), or outbound "
+                   "(the world through slirp4netns, never this host)")
+      ->check(CLI::IsMember({"none", "outbound"}));
 
   std::string endpoint = EnvOr("LAMBKIN_ENDPOINT", "http://127.0.0.1:9001");
   auto* runtime_cmd = app.add_subcommand("runtime", "Runtime versions in the catalogue");

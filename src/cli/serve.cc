@@ -75,6 +75,11 @@ Result<Config> LoadConfig(const std::string& path) {
         config.invoker.idle_timeout =
             std::chrono::milliseconds(e["idle_timeout_ms"].get<int64_t>());
       }
+      if (e.contains("network")) {
+        Result<exec::NetworkMode> mode = exec::ParseNetworkMode(e["network"].get<std::string>());
+        if (!mode.ok()) return InvalidParameter("config: execution." + mode.status().message());
+        config.invoker.sandbox.network = *mode;
+      }
       if (e.contains("event_retry_delays_ms")) {
         config.events.retry_delays_ms = e["event_retry_delays_ms"].get<std::vector<int64_t>>();
       }
@@ -173,6 +178,11 @@ int Serve(const ServeOptions& options) {
   logs::LogWriter log_writer(&log_store);
   server::HttpServer http(options.threads);
   config->invoker.sandbox.data_dir = options.data_dir;
+  if (!options.network.empty()) {
+    Result<exec::NetworkMode> mode = exec::ParseNetworkMode(options.network);
+    if (!mode.ok()) return Fail(mode.status());
+    config->invoker.sandbox.network = *mode;
+  }
   exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
                         config->invoker);
   Result<std::vector<std::string>> sandbox = invoker.CheckSandbox();

@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string iam_file;        // optional IAM declaration applied at start (docs/iam.md)
   std::string auth = "sigv4";  // or "none": nothing verified, every caller the developer
   bool production = false;     // without the development user and its well-known key
+  std::string network;         // "none" or "outbound"; empty: the config file's, else none
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

@@ -53,7 +53,8 @@ int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 
   if (spec.uid && ::setresuid(*spec.uid, *spec.uid, *spec.uid) != 0) _exit(126);
   int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull < 0 || ::dup2(devnull, 0) < 0) _exit(126);
-  if (::dup2(out_write, 1) < 0 || ::dup2(out_write, 2) < 0) _exit(126);
+  int out = spec.discard_output ? ::open("/dev/null", O_WRONLY) : out_write;
+  if (out < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) _exit(126);
   // Signals the server ignores or blocks must not leak into the function.
   sigset_t none;
   sigemptyset(&none);
@@ -93,6 +94,10 @@ Result<ChildProcess> Spawn(const SpawnSpec& spec) {
     ::waitpid(pid, nullptr, 0);
     ::close(pipefd[0]);
     return Internal(fmt::format("spawn: pidfd_open: {}", std::strerror(errno)));
+  }
+  if (spec.discard_output) {
+    ::close(pipefd[0]);
+    pipefd[0] = -1;
   }
   return ChildProcess{pid, pidfd, pipefd[0]};
 }

@@ -31,6 +31,7 @@ struct SpawnSpec {
   std::optional<uid_t> uid;               // become this user and group before exec
   std::optional<gid_t> gid;
   std::vector<std::pair<int, rlim_t>> rlimits;  // (RLIMIT_x, soft = hard limit)
+  bool discard_output = false;  // stdout and stderr to /dev/null; output_fd is then -1
 };
 
 struct ChildProcess {

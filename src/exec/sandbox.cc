@@ -1,10 +1,15 @@
 #include "exec/sandbox.h"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,8 +45,10 @@ std::string DefaultInit() {
 // Descriptors the server opened for bubblewrap; closed when the launch is over.
 struct Descriptors {
   std::vector<int> fds;
-  ~Descriptors() {
+  ~Descriptors() { CloseAll(); }
+  void CloseAll() {
     for (int fd : fds) ::close(fd);
+    fds.clear();
   }
   // Adds `fd`; returns the number it has in the child (3 + position).
   std::string Add(int fd) {
@@ -50,7 +57,20 @@ struct Descriptors {
   }
 };
 
+// The table holding the rule that keeps environments' outbound traffic off the host.
+constexpr char kFirewallTable[] = "lambkin_sandbox";
+// slirp4netns's built-in DNS forwarder, inside the environment.
+constexpr char kOutboundResolvConf[] = "nameserver 10.0.2.3\n";
+
+gid_t NetworkGroup(const SandboxOptions& o) { return static_cast<gid_t>(o.uid_base - 1); }
+
 }  // namespace
+
+Result<NetworkMode> ParseNetworkMode(std::string_view text) {
+  if (text == "none") return NetworkMode::kNone;
+  if (text == "outbound") return NetworkMode::kOutbound;
+  return InvalidParameter(fmt::format("network must be none or outbound, not '{}'", text));
+}
 
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (options_.init.empty()) options_.init = DefaultInit();
@@ -123,6 +143,7 @@ Result<std::vector<std::string>> Sandbox::Check() {
     return Internal(fmt::format("{} is needed to run functions", options_.init));
   }
   LAMBKIN_RETURN_IF_ERROR(SandboxSeccompProgram().status());
+  if (options_.network == NetworkMode::kOutbound) LAMBKIN_RETURN_IF_ERROR(GuardOutbound());
   std::vector<std::string> warnings;
   if (!switch_user_) {
     warnings.push_back(
@@ -133,6 +154,99 @@ Result<std::vector<std::string>> Sandbox::Check() {
         "no loop devices or not root: /tmp is a tmpfs, charged to the function's memory");
   }
   return warnings;
+}
+
+Status Sandbox::GuardOutbound() {
+  if (!switch_user_) {
+    return Internal("outbound networking for functions needs the server to run as root");
+  }
+  for (const std::string* tool : {&options_.slirp4netns, &options_.nft}) {
+    if (::access(tool->c_str(), X_OK) != 0) {
+      return Internal(fmt::format("outbound networking for functions needs {}", *tool));
+    }
+  }
+  // slirp4netns runs in its own group; sockets of that group may not reach any address of
+  // this host (its loopback, its interfaces): only the world outside.
+  std::string rules = fmt::format(
+      "table inet {0}\ndelete table inet {0}\ntable inet {0} {{\n  chain output {{\n"
+      "    type filter hook output priority 0; policy accept;\n"
+      "    meta skgid {1} fib daddr type local reject\n  }}\n}}\n",
+      kFirewallTable, NetworkGroup(options_));
+  std::string path = data_dir_.empty() ? "/tmp/lambkin-firewall.nft" : data_dir_ + "/firewall.nft";
+  {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return Errno(path);
+    bool written = ::write(fd, rules.data(), rules.size()) == static_cast<ssize_t>(rules.size());
+    ::close(fd);
+    if (!written) return Errno(path);
+  }
+  Status s = RunProgram({options_.nft, "-f", path});
+  if (!s.ok()) {
+    return Internal(
+        fmt::format("cannot install the firewall rule for outbound networking: {}", s.message()));
+  }
+  return Status::Ok();
+}
+
+Result<std::pair<pid_t, int>> Sandbox::StartOutbound(pid_t init_pid) {
+  std::string ns = fmt::format("/proc/{}/ns/net", init_pid);
+  int netns = ::open(ns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (netns < 0) return Errno(ns);
+  Descriptors fds;
+  fds.Add(netns);
+  // The user namespace that owns the network namespace (bubblewrap nests a second one).
+  int userns = ::ioctl(netns, NS_GET_USERNS);
+  if (userns < 0) return Errno("NS_GET_USERNS");
+  fds.Add(userns);
+  int ready[2], exit_pipe[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Errno("pipe");
+  fds.Add(ready[1]);
+  if (::pipe2(exit_pipe, O_CLOEXEC) != 0) {
+    ::close(ready[0]);
+    return Errno("pipe");
+  }
+  fds.Add(exit_pipe[0]);
+  SpawnSpec spec;
+  // Descriptors 3..6 in the child: netns, userns, ready, exit.
+  spec.argv = {options_.slirp4netns,
+               "--configure",
+               "--disable-host-loopback",
+               "--enable-sandbox",
+               "--enable-seccomp",
+               "--ready-fd",
+               "5",
+               "--exit-fd",
+               "6",
+               "--userns-path",
+               "/proc/self/fd/4",
+               "--netns-type=path",
+               "/proc/self/fd/3",
+               "tap0"};
+  spec.env = {"PATH=/usr/bin:/bin"};
+  spec.fds = fds.fds;
+  spec.uid = 0;  // it needs /dev/net/tun; the firewall rule holds its group
+  spec.gid = NetworkGroup(options_);
+  spec.discard_output = true;
+  Result<ChildProcess> child = Spawn(spec);
+  if (!child.ok()) {
+    ::close(ready[0]);
+    ::close(exit_pipe[1]);
+    return child.status();
+  }
+  ::close(child->pidfd);
+  fds.CloseAll();  // ours of the ready pipe among them: its end of file says slirp4netns died
+  // slirp4netns writes '1' once the tap device is configured (a few milliseconds).
+  pollfd p{ready[0], POLLIN, 0};
+  char byte = 0;
+  bool up = ::poll(&p, 1, 5000) == 1 && ::read(ready[0], &byte, 1) == 1 && byte == '1';
+  ::close(ready[0]);
+  if (!up) {
+    ::close(exit_pipe[1]);
+    KillProcessGroup(child->pid);
+    ::waitpid(child->pid, nullptr, 0);
+    return Internal("slirp4netns did not bring the environment's network up");
+  }
+  return std::make_pair(child->pid, exit_pipe[1]);
 }
 
 Result<uid_t> Sandbox::AcquireUid() {
@@ -173,6 +287,8 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return Errno("socketpair");
   }
+  int one = 1;  // init's message carries its pid, as the server sees it
+  ::setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
   p->control_fd_ = pair[0];
   Descriptors fds;
   fds.Add(pair[1]);  // fd 3 in init: its control socket
@@ -215,6 +331,17 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
     a.insert(a.end(), {"--ro-bind", "/usr/bin/bash", "/usr/bin/sh"});
   }
   a.insert(a.end(), {"--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev"});
+  if (options_.network == NetworkMode::kOutbound) {
+    int resolv = ::memfd_create("resolv.conf", MFD_CLOEXEC);
+    if (resolv < 0) return Errno("memfd_create");
+    std::string fd = fds.Add(resolv);
+    if (::write(resolv, kOutboundResolvConf, sizeof kOutboundResolvConf - 1) !=
+            static_cast<ssize_t>(sizeof kOutboundResolvConf - 1) ||
+        ::lseek(resolv, 0, SEEK_SET) != 0) {
+      return Errno("resolv.conf");
+    }
+    a.insert(a.end(), {"--ro-bind-data", fd, "/etc/resolv.conf"});
+  }
   if (p->tmp_) {
     a.insert(a.end(), {"--bind", p->tmp_->path(), "/tmp"});
   } else {
@@ -248,6 +375,11 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
 SandboxedProcess::~SandboxedProcess() {
   Kill();
   if (control_fd_ >= 0) ::close(control_fd_);
+  if (network_exit_fd_ >= 0) ::close(network_exit_fd_);
+  if (network_pid_ > 0) {
+    KillProcessGroup(network_pid_);
+    ::waitpid(network_pid_, nullptr, 0);
+  }
   cgroup_.reset();
   tmp_.reset();
   // The uid is free again once nothing runs under it: the cgroup's processes are gone, and
@@ -263,7 +395,7 @@ void SandboxedProcess::Kill() {
 Result<std::array<int, 2>> SandboxedProcess::ReceiveEndpoints() {
   char tag = 0;
   iovec iov{&tag, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2) + CMSG_SPACE(sizeof(ucred))] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -276,13 +408,32 @@ Result<std::array<int, 2>> SandboxedProcess::ReceiveEndpoints() {
   if (n != 1 || tag != 'L' || (msg.msg_flags & MSG_CTRUNC) != 0) {
     return Internal("the sandbox's init did not send its endpoints");
   }
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-      cmsg->cmsg_len != CMSG_LEN(sizeof(int) * 2)) {
-    return Internal("the sandbox's init sent no endpoints");
+  std::array<int, 2> fds{-1, -1};
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET) continue;
+    if (cmsg->cmsg_type == SCM_CREDENTIALS && cmsg->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+      ucred cred{};
+      std::memcpy(&cred, CMSG_DATA(cmsg), sizeof cred);
+      init_pid_ = cred.pid;
+    } else if (cmsg->cmsg_type == SCM_RIGHTS) {
+      size_t n_fds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      int received[2] = {-1, -1};
+      std::memcpy(received, CMSG_DATA(cmsg), std::min<size_t>(n_fds, 2) * sizeof(int));
+      for (size_t i = 2; i < n_fds; ++i) {  // more than asked for: closed, never served
+        int extra = -1;
+        std::memcpy(&extra, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+        ::close(extra);
+      }
+      if (n_fds == 2) {
+        fds = {received[0], received[1]};
+      } else {
+        for (int fd : received) {
+          if (fd >= 0) ::close(fd);
+        }
+      }
+    }
   }
-  std::array<int, 2> fds{};
-  std::memcpy(fds.data(), CMSG_DATA(cmsg), sizeof(int) * 2);
+  if (fds[0] < 0) return Internal("the sandbox's init sent no endpoints");
   // Only listening TCP sockets are served.
   for (int fd : fds) {
     int listening = 0, domain = 0, type = 0;
@@ -302,6 +453,12 @@ Result<std::array<int, 2>> SandboxedProcess::ReceiveEndpoints() {
 }
 
 Status SandboxedProcess::Go() {
+  if (sandbox_->options_.network == NetworkMode::kOutbound) {
+    if (init_pid_ <= 0) return Internal("the sandbox's init did not say who it is");
+    LAMBKIN_ASSIGN_OR_RETURN(auto network, sandbox_->StartOutbound(init_pid_));
+    network_pid_ = network.first;
+    network_exit_fd_ = network.second;
+  }
   char go = 'G';
   if (::send(control_fd_, &go, 1, MSG_NOSIGNAL) != 1) return Errno("control socket");
   ::close(control_fd_);

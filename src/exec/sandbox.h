@@ -42,6 +42,13 @@
 
 namespace lambkin::exec {
 
+// What an environment's network reaches beyond its own loopback.
+enum class NetworkMode {
+  kNone,      // nothing
+  kOutbound,  // the outside world through user-mode networking (slirp4netns), never the host
+};
+Result<NetworkMode> ParseNetworkMode(std::string_view text);
+
 struct SandboxOptions {
   std::string bwrap = "/usr/bin/bwrap";
   // lambkin-init; empty: the one beside the running executable. Copied into the data
@@ -50,9 +57,13 @@ struct SandboxOptions {
   // The server's data directory: code, runtime versions and /tmp disk images live there.
   // Empty (unit tests): paths are used as they are and /tmp is a tmpfs.
   std::string data_dir;
-  // Host uids (and gids) given to environments when the server runs as root.
+  // Host uids (and gids) given to environments when the server runs as root; uid_base - 1 is
+  // the group of the outbound networking processes.
   uint32_t uid_base = 2000000000;
   uint32_t uid_count = 65536;
+  NetworkMode network = NetworkMode::kNone;
+  std::string slirp4netns = "/usr/bin/slirp4netns";
+  std::string nft = "/usr/sbin/nft";
 };
 
 // What one environment runs.
@@ -86,7 +97,8 @@ class SandboxedProcess {
   // Takes the two listening sockets init sent: [0] the Runtime API, [1] the AWS endpoint.
   // kInternal if what arrived is not two listening TCP sockets from this sandbox's init.
   Result<std::array<int, 2>> ReceiveEndpoints();
-  // Lets init run the runtime; the host-side /tmp mount is detached (the sandbox has its own).
+  // Lets init run the runtime, once the sandbox's outbound network (if any) is up; the
+  // host-side /tmp mount is detached (the sandbox has its own).
   Status Go();
   // Kills every process of the sandbox.
   void Kill();
@@ -101,6 +113,9 @@ class SandboxedProcess {
   std::unique_ptr<ScratchDisk> tmp_;
   uid_t host_uid_ = 0;
   bool owns_uid_ = false;
+  pid_t init_pid_ = -1;       // as the server sees it (SCM_CREDENTIALS)
+  pid_t network_pid_ = -1;    // slirp4netns, in outbound mode
+  int network_exit_fd_ = -1;  // closing it ends slirp4netns
 };
 
 class Sandbox {
@@ -121,6 +136,10 @@ class Sandbox {
   void ReleaseUid(uid_t uid);
   // Sets up /run/lambkin/<id>/data; an error names what failed.
   Status Stage();
+  // Installs the host firewall rule that keeps outbound networking off the host.
+  Status GuardOutbound();
+  // Starts slirp4netns for the network namespace of `init_pid`.
+  Result<std::pair<pid_t, int>> StartOutbound(pid_t init_pid);
   // Where the sandbox's host user finds `host_path`.
   std::string Visible(const std::string& host_path) const;
 

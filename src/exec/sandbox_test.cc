@@ -2,6 +2,9 @@
 
 #include "exec/sandbox.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,13 +36,15 @@ class SandboxTest : public ::testing::Test {
 
   // Runs `script` as the runtime's bootstrap; returns what it printed, as KEY=VALUE lines.
   std::map<std::string, std::string> Run(const std::string& script, int64_t tmp_bytes = 512 << 20,
-                                         uid_t* host_uid = nullptr) {
+                                         uid_t* host_uid = nullptr,
+                                         NetworkMode network = NetworkMode::kNone) {
     fs::path bootstrap = root_ / "data" / "runtime" / "bootstrap";
     std::ofstream(bootstrap) << "#!/bin/sh\n" << script;
     fs::permissions(bootstrap, fs::perms(0755));
     SandboxOptions options;
     options.init = LAMBKIN_INIT_PATH;
     options.data_dir = (root_ / "data").string();
+    options.network = network;
     Sandbox sandbox(options);
     auto check = sandbox.Check();
     EXPECT_TRUE(check.ok()) << check.status().message();
@@ -59,7 +64,9 @@ class SandboxTest : public ::testing::Test {
     EXPECT_EQ(::poll(&pfd, 1, 10000), 1);
     auto endpoints = p.ReceiveEndpoints();
     EXPECT_TRUE(endpoints.ok()) << endpoints.status().message();
-    EXPECT_TRUE(p.Go().ok());
+    Status go = p.Go();
+    EXPECT_TRUE(go.ok()) << go.message();
+    if (!go.ok()) p.Kill();
     std::string out;
     char buf[4096];
     while (true) {
@@ -151,6 +158,59 @@ TEST_F(SandboxTest, TmpIsStorageOfItsOwnSize) {
   EXPECT_EQ(kv["a"], "ok") << kv["_output"];
   EXPECT_NE(kv["b"], "0");
   EXPECT_EQ(kv["enospc"], "yes") << kv["_output"];
+}
+
+// The host's first IPv4 address that is not loopback, if any.
+std::string HostAddress() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    if (std::string(text).rfind("127.", 0) != 0) found = text;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+TEST_F(SandboxTest, OutboundReachesNeitherTheHostNorItsLoopback) {
+  if (::geteuid() != 0 || ::access("/usr/bin/slirp4netns", X_OK) != 0 ||
+      ::access("/usr/sbin/nft", X_OK) != 0) {
+    GTEST_SKIP() << "outbound networking needs root, slirp4netns and nft";
+  }
+  // A service of the host's on every address.
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string port = std::to_string(ntohs(addr.sin_port));
+  std::string host = HostAddress();
+  std::string probe;
+  for (const std::string& target : {std::string("127.0.0.1"), std::string("10.0.2.2"), host}) {
+    if (target.empty()) continue;
+    probe += "timeout 3 bash -c 'exec 3<>/dev/tcp/" + target + "/" + port +
+             "' 2>/dev/null && echo reach_" + target + "=yes || echo reach_" + target + "=no\n";
+  }
+  auto kv =
+      Run("echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ,)\n"
+          "echo default_route=$(awk '$2 == \"00000000\" {print $1}' /proc/net/route)\n"
+          "echo dns=$(cat /etc/resolv.conf)\n" +
+              probe,
+          512 << 20, nullptr, NetworkMode::kOutbound);
+  ::close(listener);
+  EXPECT_EQ(kv["ifaces"], "lo,tap0,") << kv["_output"];
+  EXPECT_EQ(kv["default_route"], "tap0");
+  EXPECT_EQ(kv["dns"], "nameserver 10.0.2.3");
+  EXPECT_EQ(kv["reach_127.0.0.1"], "no") << kv["_output"];
+  EXPECT_EQ(kv["reach_10.0.2.2"], "no") << kv["_output"];
+  if (!host.empty()) {
+    EXPECT_EQ(kv["reach_" + host], "no") << kv["_output"];
+  }
 }
 
 }  // namespace
