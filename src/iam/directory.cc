@@ -526,9 +526,6 @@ Result<std::string> ServerSecret(store::Database* db, std::string_view name) {
   return secret;
 }
 
-// STS's RoleSessionName: 2-64 characters of [\w+=,.@-].
-bool IsRoleSessionName(std::string_view name) { return name.size() >= 2 && IsIamName(name, 64); }
-
 }  // namespace
 
 std::string PrincipalArn(std::string_view account, std::string_view kind, std::string_view name) {
@@ -619,11 +616,9 @@ Result<RoleCredentials> Directory::MintRoleSession(const std::string& role_arn,
   if (role == nullptr) {
     return NotFound(fmt::format("The role {} is not in the IAM directory", role_arn));
   }
-  if (!IsRoleSessionName(session_name)) {
-    return Invalid(
-        fmt::format("Role session name '{}' must be 2-64 characters of letters, digits and +=,.@_-",
-                    session_name));
-  }
+  // STS wants 2-64 characters; 1 is allowed here, as for declared sessions, so that every
+  // function name (1-64 characters of letters, digits, - and _) can name its session.
+  LAMBKIN_RETURN_IF_ERROR(CheckName("Role session", session_name, 64));
   if (duration_ms < kMinRoleSessionMs || duration_ms > kMaxRoleSessionMs) {
     return Invalid(fmt::format("A role session lasts {} to {} ms, not {}", kMinRoleSessionMs,
                                kMaxRoleSessionMs, duration_ms));

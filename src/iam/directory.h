@@ -113,7 +113,7 @@ class Directory {
   // environment). Signing as them is the caller arn:aws:sts::<acct>:assumed-role/<name>/<session>
   // with the role's policies, until they expire or the role leaves the directory.
   // kResourceNotFound when the role is not in the directory, kInvalidParameterValue for a
-  // session name that is not 2-64 characters of letters, digits and +=,.@_- or a duration out
+  // session name that is not 1-64 characters of letters, digits and +=,.@_- or a duration out
   // of range. Thread-safe; writes nothing (a few microseconds). REQUIRES: Load() succeeded.
   Result<RoleCredentials> MintRoleSession(const std::string& role_arn,
                                           const std::string& session_name, int64_t now_ms,

@@ -42,7 +42,7 @@ struct RoleCredentials {
 struct SessionClaims {
   std::string access_key_id;
   std::string role_arn;      // arn:aws:iam::<account>:role/<name>
-  std::string session_name;  // 2-64 characters of letters, digits and +=,.@_-
+  std::string session_name;  // 1-64 characters of letters, digits and +=,.@_-
   int64_t expiration_ms = 0;
 };
 

@@ -149,10 +149,13 @@ TEST_F(RoleSessionsTest, MintingRefusesUnknownRolesBadNamesAndDurations) {
             StatusCode::kResourceNotFound);
   EXPECT_EQ(code("FunctionRole", "s1", kDefaultRoleSessionMs), StatusCode::kResourceNotFound);
   for (const std::string& bad :
-       std::vector<std::string>{"", "x", "has space", "slash/", std::string(65, 'a')}) {
+       std::vector<std::string>{"", "has space", "slash/", "a:b", std::string(65, 'a')}) {
     EXPECT_EQ(code(kRole, bad, kDefaultRoleSessionMs), StatusCode::kInvalidParameterValue) << bad;
   }
+  // Every function name can name a session.
+  EXPECT_EQ(code(kRole, "f", kDefaultRoleSessionMs), StatusCode::kOk);
   EXPECT_EQ(code(kRole, std::string(64, 'a'), kDefaultRoleSessionMs), StatusCode::kOk);
+  EXPECT_EQ(code(kRole, "my-fn_2+=,.@", kDefaultRoleSessionMs), StatusCode::kOk);
   EXPECT_EQ(code(kRole, "s1", kMinRoleSessionMs - 1), StatusCode::kInvalidParameterValue);
   EXPECT_EQ(code(kRole, "s1", kMaxRoleSessionMs + 1), StatusCode::kInvalidParameterValue);
   EXPECT_EQ(code(kRole, "s1", kMinRoleSessionMs), StatusCode::kOk);
