@@ -45,7 +45,7 @@ test-sanitize: deps
 	cd tests && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin npm test
 
 # A short libFuzzer run of every parser target (clang), seeded from fuzz/corpus/.
-FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy
+FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DLAMBKIN_FUZZ=ON -DLAMBKIN_BUILD_TESTS=OFF -DLAMBKIN_BUILD_BENCH=OFF

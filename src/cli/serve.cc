@@ -209,8 +209,8 @@ int Serve(const ServeOptions& options) {
   iam::Authenticator auth(&config->regions, &system_clock, &directory,
                           options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
                           config->account);
-  lambdaapi::LambdaApi lambda(
-      {&service, catalog->get(), &config->regions, &auth, &invoker, &events});
+  lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,
+                               options.production ? &directory : nullptr});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory});

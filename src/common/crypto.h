@@ -41,6 +41,8 @@ std::string Base64Encode(std::string_view bytes);
 // Returns nullopt for anything else.
 std::optional<std::string> Base64Decode(std::string_view text);
 
+// `n` bytes from OpenSSL's CSPRNG (secrets, key ids).
+std::string RandomBytes(size_t n);
 // A random (version 4) UUID in canonical lowercase form.
 std::string RandomUuid();
 

@@ -63,6 +63,15 @@ TEST(CryptoTest, UuidsAreVersion4AndDistinct) {
   EXPECT_EQ(a.size(), 36u);
   EXPECT_EQ(a[14], '4');
   EXPECT_NE(a, b);
+  // The variant bits: 8, 9, a or b.
+  EXPECT_NE(std::string_view("89ab").find(a[19]), std::string_view::npos) << a;
+}
+
+TEST(CryptoTest, RandomBytesHaveTheLengthAskedAndDiffer) {
+  EXPECT_EQ(RandomBytes(0), "");
+  std::string a = RandomBytes(32), b = RandomBytes(32);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_NE(a, b);
 }
 
 TEST(ClockTest, FormatsAwsTimestamps) {

@@ -28,7 +28,8 @@ enum class StatusCode {
   kRequestTooLarge,             // an Invoke payload over its limit
   kAccessDenied,                // caller may not act on the resource
   kMalformedPolicyDocument,     // an IAM policy or SCP that does not parse or validate
-  kUnrecognizedClient,          // unknown credentials or region
+  kUnrecognizedClient,          // unknown credentials or region, an invalid session token
+  kExpiredToken,                // a role session's token past its expiry
   kInvalidSignature,            // SigV4 signature mismatch, or signed too long ago
   kIncompleteSignature,         // a malformed SigV4 Authorization header or presigned query
   kMissingAuthenticationToken,  // a request without SigV4 credentials

@@ -4,6 +4,12 @@
 // expires). The caller's scope is the key's account and the credential's region; what the
 // caller may then do is the Identity's to answer (iam::Authorize).
 //
+// A request with X-Amz-Security-Token (header, signed; or query, presigned) is signed by a role
+// session's temporary credentials (Directory::MintRoleSession): the token must be one this
+// server sealed, for the credential's access key, not expired by the real wall clock, of a role
+// still in the directory; the signature is checked with the secret derived from the token. The
+// caller is then arn:aws:sts::<account>:assumed-role/<role>/<session>, aws:PrincipalArn the role.
+//
 // AuthMode::kNone is for local trials and the baseline of the auth benchmark only: nothing is
 // verified, every request is the development user and every action is allowed.
 // Thread-safe.
@@ -32,9 +38,12 @@ enum class AuthMode { kSigV4, kNone };
 
 // An authenticated request: who, in which account and region, under which directory snapshot.
 struct Identity {
-  const Caller* caller;  // in `snapshot`, or the Authenticator's development caller
+  // In `snapshot` (a stored key's), in `session` (a role session's), or the Authenticator's
+  // development caller.
+  const Caller* caller;
   functions::Scope scope;
   std::shared_ptr<const Snapshot> snapshot;  // null in AuthMode::kNone
+  std::shared_ptr<const Caller> session;     // a role session's caller; null otherwise
 
   // False in AuthMode::kNone, where Allow allows everything.
   bool authorises() const { return snapshot != nullptr; }
@@ -60,7 +69,9 @@ class Authenticator {
         development_caller_(DevelopmentCaller(std::move(development_account))) {}
 
   // kMissingAuthenticationToken without credentials, kUnrecognizedClient for an unknown key or
-  // a region not served, kIncompleteSignature / kInvalidSignature for a bad signature.
+  // a region not served, kIncompleteSignature / kInvalidSignature for a bad signature. With a
+  // session token: kUnrecognizedClient when it is garbled, forged, for another key or of a role
+  // no longer in the directory; kExpiredToken once it has expired.
   Result<Identity> Authenticate(const server::HttpRequest& request, std::string_view service) const;
 
  private:

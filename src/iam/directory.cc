@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS iam_access_keys (
   principal TEXT NOT NULL,
   session TEXT  -- set for the keys of a role session
 );
+CREATE TABLE IF NOT EXISTS iam_server_secrets (
+  name TEXT PRIMARY KEY,  -- what the secret is for: 'role-sessions'
+  secret TEXT NOT NULL    -- random, made once; never leaves the server
+);
 )sql";
 
 namespace {
@@ -494,9 +498,32 @@ Caller CallerOf(const std::string& account, const std::string& kind, const std::
   Caller c;
   c.account = account;
   c.principal_arn = PrincipalArn(account, kind, name);
-  c.arn = session ? fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", account, name, *session)
-                  : c.principal_arn;
+  c.arn = session ? AssumedRoleArn(account, name, *session) : c.principal_arn;
   return c;
+}
+
+constexpr char kRoleSessionSecret[] = "role-sessions";
+
+// The server secret named `name`, created (random) if the store has none yet.
+Result<std::string> ServerSecret(store::Database* db, std::string_view name) {
+  std::string secret;
+  bool found = false;
+  auto read = [&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        found,
+        QueryText(txn, "SELECT secret FROM iam_server_secrets WHERE name = ?", {name}, &secret));
+    return Status::Ok();
+  };
+  LAMBKIN_RETURN_IF_ERROR(db->Read(read));
+  if (found) return secret;
+  LAMBKIN_RETURN_IF_ERROR(db->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(
+        Run(txn, "INSERT OR IGNORE INTO iam_server_secrets (name, secret) VALUES (?, ?)",
+            {name, HexEncode(RandomBytes(32))}));
+    return read(txn);
+  }));
+  if (!found) return Internal("the IAM server secret could not be created");
+  return secret;
 }
 
 }  // namespace
@@ -505,9 +532,19 @@ std::string PrincipalArn(std::string_view account, std::string_view kind, std::s
   return fmt::format("arn:aws:iam::{}:{}/{}", account, kind, name);
 }
 
+std::string AssumedRoleArn(std::string_view account, std::string_view role,
+                           std::string_view session) {
+  return fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", account, role, session);
+}
+
 const Snapshot::Key* Snapshot::FindKey(std::string_view id) const {
   auto it = keys_.find(id);
   return it == keys_.end() ? nullptr : &it->second;
+}
+
+const Snapshot::Role* Snapshot::FindRole(std::string_view arn) const {
+  auto it = roles_.find(arn);
+  return it == roles_.end() ? nullptr : &it->second;
 }
 
 const Snapshot::Account* Snapshot::FindAccount(std::string_view id) const {
@@ -569,6 +606,25 @@ Status Directory::DeleteAccessKey(const std::string& id) {
     return Status::Ok();
   }));
   return Load();
+}
+
+Result<RoleCredentials> Directory::MintRoleSession(const std::string& role_arn,
+                                                   const std::string& session_name, int64_t now_ms,
+                                                   int64_t duration_ms) const {
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  const Snapshot::Role* role = snap->FindRole(role_arn);
+  if (role == nullptr) {
+    return NotFound(fmt::format("The role {} is not in the IAM directory", role_arn));
+  }
+  // STS wants 2-64 characters; 1 is allowed here, as for declared sessions, so that every
+  // function name (1-64 characters of letters, digits, - and _) can name its session.
+  LAMBKIN_RETURN_IF_ERROR(CheckName("Role session", session_name, 64));
+  if (duration_ms < kMinRoleSessionMs || duration_ms > kMaxRoleSessionMs) {
+    return Invalid(fmt::format("A role session lasts {} to {} ms, not {}", kMinRoleSessionMs,
+                               kMaxRoleSessionMs, duration_ms));
+  }
+  return snap->session_tokens().Seal(
+      SessionClaims{NewSessionAccessKeyId(), role_arn, session_name, now_ms + duration_ms});
 }
 
 Result<json> Directory::Describe() const {
@@ -661,8 +717,19 @@ Result<json> Directory::Describe() const {
 
 Status Directory::Load() {
   std::lock_guard lock(load_mu_);
+  if (session_tokens_ == nullptr) {
+    LAMBKIN_ASSIGN_OR_RETURN(std::string secret, ServerSecret(db_, kRoleSessionSecret));
+    session_tokens_ = std::make_shared<const SessionTokens>(secret);
+  }
   auto snap = std::make_shared<Snapshot>();
+  snap->session_tokens_ = session_tokens_;
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(ForEachRow(
+        txn, "SELECT arn, account, name FROM iam_principals WHERE kind = 'role'",
+        [&](const store::Statement& st) -> Status {
+          snap->roles_[st.ColumnText(0)] = Snapshot::Role{st.ColumnText(1), st.ColumnText(2)};
+          return Status::Ok();
+        }));
     LAMBKIN_RETURN_IF_ERROR(ForEachRow(
         txn,
         "SELECT k.id, k.secret, k.session, p.account, p.kind, p.name FROM iam_access_keys k JOIN "

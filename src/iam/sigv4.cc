@@ -432,6 +432,13 @@ std::string SignedAuthorization(std::string_view method, std::string_view target
 
 Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
                    std::string_view secret_key, int64_t now_ms) {
+  // The SDKs sign the session token like any header (a presigned one is in the query, which is
+  // always signed): a token added after signing could be swapped.
+  if (sig.security_token && !sig.presigned &&
+      std::find(sig.signed_headers.begin(), sig.signed_headers.end(), "x-amz-security-token") ==
+          sig.signed_headers.end()) {
+    return Invalid("'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.");
+  }
   LAMBKIN_ASSIGN_OR_RETURN(std::string canonical, CanonicalRequest(request, sig));
   std::string expected = Signature(secret_key, sig.credential, StringToSign(sig, canonical));
   if (!ConstantTimeEquals(expected, sig.signature)) {

@@ -64,7 +64,8 @@ std::string SignedAuthorization(std::string_view method, std::string_view target
 std::string AmzDate(int64_t ms);
 
 // Checks the signature against `secret_key`, and the time: within 15 minutes of `now_ms` (real
-// wall clock), or, presigned, not past X-Amz-Expires. kInvalidSignature with AWS's messages.
+// wall clock), or, presigned, not past X-Amz-Expires. A security token sent as a header must be
+// among the signed headers. kInvalidSignature with AWS's messages.
 Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
                    std::string_view secret_key, int64_t now_ms);
 

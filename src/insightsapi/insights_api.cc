@@ -52,6 +52,8 @@ ErrorKind KindOf(StatusCode code) {
       return {"MissingAuthenticationTokenException", "MissingAuthenticationToken", 403, "Sender"};
     case StatusCode::kUnrecognizedClient:
       return {"UnrecognizedClientException", "UnrecognizedClient", 403, "Sender"};
+    case StatusCode::kExpiredToken:
+      return {"ExpiredTokenException", "ExpiredToken", 403, "Sender"};
     case StatusCode::kAccessDenied:
       return {"AccessDeniedException", "AccessDenied", 403, "Sender"};
     case StatusCode::kNotImplemented:

@@ -36,6 +36,9 @@ struct ApiContext {
   const iam::Authenticator* auth;  // who is calling (SigV4)
   exec::Invoker* invoker = nullptr;
   exec::EventQueue* events = nullptr;
+  // Production (`lambkin serve --production`): a function's Role must be a role of this
+  // directory in the caller's account, one Lambda could assume. Null: any well-formed role ARN.
+  const iam::Directory* assumable_roles = nullptr;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.

@@ -21,6 +21,7 @@ constexpr WireError kWireErrors[] = {
      "message"},
     {StatusCode::kLimitExceeded, 400, "LimitExceededException", "User", "message"},
     {StatusCode::kUnrecognizedClient, 403, "UnrecognizedClientException", "", "message"},
+    {StatusCode::kExpiredToken, 403, "ExpiredTokenException", "", "message"},
     {StatusCode::kInvalidSignature, 403, "InvalidSignatureException", "", "message"},
     {StatusCode::kIncompleteSignature, 400, "IncompleteSignature", "", "message"},
     {StatusCode::kMissingAuthenticationToken, 403, "MissingAuthenticationTokenException", "",

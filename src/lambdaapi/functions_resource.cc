@@ -46,6 +46,15 @@ Status CheckRuntime(const ApiContext& ctx, const std::string& runtime) {
       runtime, fmt::join(ctx.catalog->Runtimes(), ", ")));
 }
 
+// In production, Lambda must be able to assume the function's role: a role of the directory, in
+// the caller's account.
+Status CheckRoleAssumable(const ApiContext& ctx, const Call& call, const std::string& role) {
+  if (ctx.assumable_roles == nullptr) return Status::Ok();
+  const iam::Snapshot::Role* found = ctx.assumable_roles->snapshot()->FindRole(role);
+  if (found != nullptr && found->account == call.scope.account) return Status::Ok();
+  return InvalidParameter("The role defined for the function cannot be assumed by Lambda.");
+}
+
 // Architectures: a list of exactly one of x86_64 / arm64.
 Result<std::optional<catalog::Architecture>> ParseArchitectures(const Body& body, Validator& v) {
   LAMBKIN_ASSIGN_OR_RETURN(const json* list, body.Array("Architectures"));
@@ -236,6 +245,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
         "packages."));
   }
   RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
+  RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
   ASSIGN_OR_ERROR(std::string zip, ParseZip(body, code));
 
   functions::CreateFunctionCommand cmd;
@@ -335,6 +345,7 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   RETURN_ERROR_IF(v.ToStatus());
   if (m.runtime) RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
+  if (m.role) RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
   functions::UpdateConfigurationCommand cmd{
       m.runtime, m.handler,           m.description, m.role,  m.memory_size,
       m.timeout, m.ephemeral_storage, m.environment, revision};

@@ -33,6 +33,8 @@ std::string ErrorName(StatusCode code) {
       return "SerializationException";
     case StatusCode::kUnrecognizedClient:
       return "UnrecognizedClientException";
+    case StatusCode::kExpiredToken:
+      return "ExpiredTokenException";
     case StatusCode::kInvalidSignature:
       return "InvalidSignatureException";
     case StatusCode::kIncompleteSignature:
@@ -57,7 +59,7 @@ HttpResponse Reply(int status, const json& body) {
 HttpResponse Error(const Status& s) {
   std::string name = ErrorName(s.code());
   bool denied = s.code() == StatusCode::kUnrecognizedClient ||
-                s.code() == StatusCode::kAccessDenied ||
+                s.code() == StatusCode::kExpiredToken || s.code() == StatusCode::kAccessDenied ||
                 s.code() == StatusCode::kInvalidSignature ||
                 s.code() == StatusCode::kMissingAuthenticationToken;
   HttpResponse r = Reply(s.code() == StatusCode::kInternal ? 500
