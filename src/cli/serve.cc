@@ -193,10 +193,10 @@ int Serve(const ServeOptions& options) {
                           options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
                           config->account);
   lambdaapi::LambdaApi lambda(
-      {&service, catalog->get(), &config->regions, &auth, &invoker, &events});
+      {&service, catalog->get(), &config->regions, &auth, &invoker, &events, &system_clock});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
-                         &directory});
+                         &directory, &auth});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
 

@@ -134,7 +134,7 @@ bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& resp
       respond(ErrorResponse(identity.status()));
       return true;
     }
-    Call call{request, identity->scope, std::move(labels)};
+    Call call{request, identity->scope, std::move(labels), &*identity};
     if (Status allowed = Authorise(ctx_, route, call, *identity); !allowed.ok()) {
       respond(ErrorResponse(allowed));
       return true;
