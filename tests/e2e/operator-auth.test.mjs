@@ -322,3 +322,23 @@ test('The CLI falls back to the development key against a development server, an
     await server.stop();
   }
 });
+
+test('--auth none keeps the operator API open, code links included', async () => {
+  const server = await startServer({ args: ['--auth', 'none'] });
+  try {
+    const { endpoint } = server;
+    const shown = await fetch(`${endpoint}/lambkin/v1/iam`);
+    assert.equal(shown.status, 200);
+    assert.ok((await shown.json()).accounts[account]);
+    const key = await fetch(`${endpoint}/lambkin/v1/iam/access-keys`, { method: 'POST', body: JSON.stringify({ User: 'lambkin-developer' }) });
+    assert.equal(key.status, 201);
+    const lambda = server.client('eu-west-1');
+    const zip = makeZip({ bootstrap: '#!/bin/sh\n' });
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'f', Runtime: 'provided.al2023', Handler: 'h', Role: role, Code: { ZipFile: zip } }));
+    const location = new URL((await lambda.send(new GetFunctionCommand({ FunctionName: 'f' }))).Code.Location);
+    assert.match(location.searchParams.get('X-Amz-Credential'), /\/eu-west-1\/lambkin\/aws4_request$/, 'the link still says its region');
+    assert.deepEqual(Buffer.from(await (await fetch(location)).arrayBuffer()), zip);
+  } finally {
+    await server.stop();
+  }
+});
