@@ -112,8 +112,10 @@ int Connection::Request(const std::string& method, const std::string& target,
   if (signed_headers == signatures_.end()) {
     std::string date = iam::AmzDate(SystemClock().NowMillis());
     std::vector<std::pair<std::string, std::string>> headers = {{"x-amz-date", date}};
+    // The operator API is its own service in the credential scope.
+    std::string service = target.starts_with("/lambkin/") ? "lambkin" : "lambda";
     iam::SigV4Credential credential{credentials_.access_key, date.substr(0, 8), "us-east-1",
-                                    "lambda"};
+                                    service};
     if (credentials_.sign) {
       headers.emplace_back(
           "authorization",

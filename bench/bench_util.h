@@ -39,8 +39,8 @@ struct Credentials {
 class Connection {
  public:
   explicit Connection(unsigned port, Credentials credentials = {});
-  // Sends a request signed with the connection's credentials; returns the status, fills
-  // `body`.
+  // Sends a request signed with the connection's credentials (for the Lambda API, or for the
+  // operator API when `target` is under /lambkin/); returns the status, fills `body`.
   int Request(const std::string& method, const std::string& target, const std::string& body,
               std::string* response_body = nullptr);
 

@@ -6,7 +6,9 @@
 #   rollout status and per-function history along the way; at the end, the Contributor Insights
 #   report of INIT_START lines per runtime version shows the transition as a chart.
 # The Lambda and CloudWatch API calls are plain HTTPS-style requests signed with SigV4 by curl, exactly what
-# an AWS SDK sends. Run from the repository root after `make build`:
+# an AWS SDK sends; the `lambkin` operator verbs sign theirs with the same development key, found in
+# AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY as the AWS CLI would find it. Run from the repository root
+# after `make build`:
 #   examples/runtime-rollout.sh            (CHART=transition.png also writes the chart as an image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,9 @@ LAMBKIN=${LAMBKIN:-build/src/lambkin}
 PY=/usr/bin/python3
 KEY=AKIALAMBKINDEV000001
 SECRET=lambkin-development-secret-key
+# Who the operator verbs sign as (not a profile of ~/.aws that may belong to a real AWS account).
+export AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET AWS_REGION=us-east-1
+unset AWS_SESSION_TOKEN AWS_PROFILE
 
 work=$(mktemp -d)
 trap 'kill $server_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT

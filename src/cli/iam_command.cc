@@ -85,7 +85,7 @@ void PrintDirectory(const json& d) {
 }  // namespace
 
 int IamShow(const AdminOptions& o) {
-  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/iam");
+  Result<json> r = AdminCall(o.client, "/lambkin/v1/iam");
   if (!r.ok()) return Fail("show", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -98,7 +98,7 @@ int IamShow(const AdminOptions& o) {
 int IamApply(const AdminOptions& o, const std::string& file) {
   Result<json> declaration = ReadJsonObject(file, "IAM declaration");
   if (!declaration.ok()) return Fail("apply", declaration.status());
-  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/iam/apply", *declaration);
+  Result<json> r = AdminCall(o.client, "/lambkin/v1/iam/apply", *declaration);
   if (!r.ok()) return Fail("apply", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -116,7 +116,7 @@ int IamCreateAccessKey(const AdminOptions& o, const AccessKeyOptions& key) {
   json body = key.user.empty() ? json{{"Role", key.role}, {"Session", key.session}}
                                : json{{"User", key.user}};
   if (!key.account.empty()) body["Account"] = key.account;
-  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/iam/access-keys", body);
+  Result<json> r = AdminCall(o.client, "/lambkin/v1/iam/access-keys", body);
   if (!r.ok()) return Fail("create-access-key", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -129,15 +129,9 @@ int IamCreateAccessKey(const AdminOptions& o, const AccessKeyOptions& key) {
 }
 
 int IamDeleteAccessKey(const AdminOptions& o, const std::string& id) {
-  Result<ClientResponse> r =
-      HttpDelete(o.endpoint, fmt::format("/lambkin/v1/iam/access-keys/{}", UrlEncode(id)));
-  if (!r.ok()) return Fail("delete-access-key", r.status());
-  if (r->status != 204) {
-    json answer = json::parse(r->body, nullptr, false);
-    std::string message =
-        answer.is_object() ? answer.value("Message", answer.value("message", r->body)) : r->body;
-    return Fail("delete-access-key", Status(StatusCode::kInternal, message));
-  }
+  Status deleted =
+      AdminDelete(o.client, fmt::format("/lambkin/v1/iam/access-keys/{}", UrlEncode(id)));
+  if (!deleted.ok()) return Fail("delete-access-key", deleted);
   if (o.json) {
     std::printf("%s\n", json{{"Deleted", id}}.dump(2).c_str());
   } else {

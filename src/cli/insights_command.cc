@@ -65,7 +65,7 @@ int InsightsReport(const AdminOptions& o, const InsightsReportOptions& r) {
       fmt::format("/lambkin/v1/insights/report?rule={}&period={}&since={}&max={}",
                   UrlEncode(r.rule), *period / 1000, UrlEncode(r.since), r.max_contributors);
   if (!r.region.empty()) path += "&region=" + UrlEncode(r.region);
-  Result<json> report = AdminCall(o.endpoint, path);
+  Result<json> report = AdminCall(o.client, path);
   if (!report.ok()) return Fail(report.status());
   if (o.json) {
     std::printf("%s\n", report->dump(2).c_str());

@@ -10,26 +10,16 @@
 
 #include "cli/http_client.h"
 #include "common/clock.h"
-#include "iam/authenticator.h"
-#include "iam/sigv4.h"
 
 namespace lambkin::cli {
 
 namespace {
 
-// FilterLogEvents as any AWS client sends it: signed with the development credentials.
-Result<ClientResponse> FilterLogEvents(const std::string& endpoint, const std::string& region,
-                                       const std::string& body, int64_t now_ms) {
-  std::string date = iam::AmzDate(now_ms);
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"content-type", "application/x-amz-json-1.1"},
-      {"x-amz-date", date},
-      {"x-amz-target", "Logs_20140328.FilterLogEvents"}};
-  iam::SigV4Credential credential{iam::kDevelopmentAccessKey, date.substr(0, 8), region, "logs"};
-  headers.emplace_back(
-      "authorization",
-      iam::SignedAuthorization("POST", "/", headers, body, credential, iam::kDevelopmentSecretKey));
-  return HttpPost(endpoint, "/", body, headers);
+// FilterLogEvents as any AWS client sends it, signed by the client's credentials.
+Result<ClientResponse> FilterLogEvents(const ApiClient& client, const std::string& body) {
+  return SendSigned(client, "logs", "POST", "/", body,
+                    {{"content-type", "application/x-amz-json-1.1"},
+                     {"x-amz-target", "Logs_20140328.FilterLogEvents"}});
 }
 
 }  // namespace
@@ -45,8 +35,7 @@ int LogsTail(const LogsTailOptions& o) {
     do {
       nlohmann::json req = {{"logGroupName", group}, {"startTime", start}, {"limit", 10000}};
       if (!token.empty()) req["nextToken"] = token;
-      Result<ClientResponse> res =
-          FilterLogEvents(o.endpoint, o.region, req.dump(), clock.NowMillis());
+      Result<ClientResponse> res = FilterLogEvents(o.client, req.dump());
       if (!res.ok()) {
         std::fprintf(stderr, "lambkin logs tail: %s\n", res.status().message().c_str());
         return 1;

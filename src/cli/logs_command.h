@@ -4,12 +4,13 @@
 
 #include <string>
 
+#include "cli/http_client.h"
+
 namespace lambkin::cli {
 
 struct LogsTailOptions {
-  std::string endpoint;
+  ApiClient client;
   std::string function;
-  std::string region = "us-east-1";
   int64_t since_ms = 10LL * 60 * 1000;  // how far back to start
   bool follow = false;
   int64_t poll_ms = 500;

@@ -1,9 +1,12 @@
 // lambkin: the server (`lambkin serve`) and the operator verbs that talk to it.
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/credentials.h"
+#include "cli/http_client.h"
 #include "cli/iam_command.h"
 #include "cli/insights_command.h"
 #include "cli/logs_command.h"
@@ -60,13 +63,16 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "outbound"}));
 
   std::string endpoint = EnvOr("LAMBKIN_ENDPOINT", "http://127.0.0.1:9001");
+  // Every --region of the operator verbs: the region of what they act on, and of the signature
+  // (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1).
+  std::string region_flag;
   auto* runtime_cmd = app.add_subcommand("runtime", "Runtime versions in the catalogue");
   runtime_cmd->require_subcommand(1);
   lambkin::cli::RuntimeListOptions list;
   auto* list_cmd = runtime_cmd->add_subcommand("list", "List runtime versions and their ARNs");
   list_cmd->add_option("--endpoint", endpoint, "Server URL (env LAMBKIN_ENDPOINT)")
       ->capture_default_str();
-  list_cmd->add_option("--region", list.region, "Region whose ARNs to show");
+  list_cmd->add_option("--region", region_flag, "Region whose ARNs to show");
   list_cmd->add_flag("--json", list.json, "Machine-readable output");
 
   lambkin::cli::RuntimePublishOptions publish;
@@ -93,7 +99,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cmd->add_flag("--json", admin.json, "Machine-readable output");
   };
-  std::string version_name, reason, region, runtime_filter, duration, qualifier, function;
+  std::string version_name, reason, runtime_filter, duration, qualifier, function;
   int events = 8;
   std::vector<CLI::App*> lifecycle_cmds;
   for (const char* v : {"deprecate", "block"}) {
@@ -126,18 +132,16 @@ int main(int argc, char** argv) {
     auto* cmd = rollout_cmd->add_subcommand(v, help);
     cmd->add_option("version", version_name, "Runtime version name (python:3.12.v2)")->required();
     if (what == "resume" || what == "advance") {
-      cmd->add_option("--region", region, "Only this region");
+      cmd->add_option("--region", region_flag, "Only this region");
     }
     add_common(cmd);
     verb_cmds.push_back(cmd);
   }
-  std::string history_region = "us-east-1";
   auto* history_cmd =
       rollout_cmd->add_subcommand("history", "Every runtime version change of a function");
   history_cmd->add_option("function", function, "Function name")->required();
   history_cmd->add_option("--qualifier", qualifier, "$LATEST or a version number");
-  history_cmd->add_option("--region", history_region, "Region of the function")
-      ->capture_default_str();
+  history_cmd->add_option("--region", region_flag, "Region of the function");
   add_common(history_cmd);
 
   auto* clock_cmd = app.add_subcommand("clock", "The server's clock (simulated mode)");
@@ -156,7 +160,7 @@ int main(int argc, char** argv) {
   tail_cmd->add_option("function", tail.function, "Function name")->required();
   tail_cmd->add_option("--endpoint", endpoint, "Server URL (env LAMBKIN_ENDPOINT)")
       ->capture_default_str();
-  tail_cmd->add_option("--region", tail.region, "Region of the function")->capture_default_str();
+  tail_cmd->add_option("--region", region_flag, "Region of the function");
   tail_cmd->add_flag("-f,--follow", tail.follow, "Keep printing new events");
   int64_t since_minutes = 10;
   tail_cmd->add_option("--since-minutes", since_minutes, "Start this many minutes ago")
@@ -172,7 +176,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   report_cmd->add_option("--since", report.since, "How far back from now: 3h, 2d")
       ->capture_default_str();
-  report_cmd->add_option("--region", report.region, "Region of the rule (default: the server's)");
+  report_cmd->add_option("--region", region_flag, "Region of the rule");
   report_cmd->add_option("--max", report.max_contributors, "Most contributors to show (1-100)")
       ->capture_default_str();
   report_cmd->add_option("--width", report.width, "Chart width in columns")->capture_default_str();
@@ -203,12 +207,25 @@ int main(int argc, char** argv) {
   add_common(iam_delete_key);
 
   CLI11_PARSE(app, argc, argv);
-  admin.endpoint = endpoint;
+  if (serve_cmd->parsed()) return lambkin::cli::Serve(serve);
+
+  // The operator verbs sign every call, as the AWS CLI would with the same environment.
+  lambkin::Result<lambkin::cli::ClientIdentity> identity =
+      lambkin::cli::ResolveClientIdentity(lambkin::cli::SystemCredentialSources(), region_flag);
+  if (!identity.ok()) {
+    std::fprintf(stderr, "lambkin: %s\n", identity.status().message().c_str());
+    return 1;
+  }
+  lambkin::cli::ApiClient client{endpoint, identity->credentials, identity->region};
+  admin.client = client;
   if (iam_show->parsed()) return lambkin::cli::IamShow(admin);
   if (iam_apply->parsed()) return lambkin::cli::IamApply(admin, iam_file);
   if (iam_create_key->parsed()) return lambkin::cli::IamCreateAccessKey(admin, key);
   if (iam_delete_key->parsed()) return lambkin::cli::IamDeleteAccessKey(admin, key_id);
-  if (report_cmd->parsed()) return lambkin::cli::InsightsReport(admin, report);
+  if (report_cmd->parsed()) {
+    report.region = client.region;
+    return lambkin::cli::InsightsReport(admin, report);
+  }
   for (auto* cmd : lifecycle_cmds) {
     if (cmd->parsed()) {
       return lambkin::cli::RuntimeLifecycle(admin, cmd->get_name(), version_name, reason);
@@ -216,27 +233,27 @@ int main(int argc, char** argv) {
   }
   for (auto* cmd : verb_cmds) {
     if (cmd->parsed()) {
-      return lambkin::cli::RolloutCommand(admin, cmd->get_name(), version_name, region);
+      return lambkin::cli::RolloutCommand(admin, cmd->get_name(), version_name, region_flag);
     }
   }
   if (status_cmd->parsed()) return lambkin::cli::RolloutStatus(admin, runtime_filter, events);
   if (history_cmd->parsed()) {
-    return lambkin::cli::RolloutHistory(admin, function, qualifier, history_region);
+    return lambkin::cli::RolloutHistory(admin, function, qualifier, client.region);
   }
   if (clock_show->parsed()) return lambkin::cli::ClockShow(admin);
   if (clock_advance->parsed()) return lambkin::cli::ClockAdvance(admin, duration);
   if (publish_cmd->parsed()) {
-    publish.endpoint = endpoint;
+    publish.client = client;
     return lambkin::cli::RuntimePublish(publish);
   }
   if (tail_cmd->parsed()) {
-    tail.endpoint = endpoint;
+    tail.client = client;
     tail.since_ms = since_minutes * 60 * 1000;
     return lambkin::cli::LogsTail(tail);
   }
-  if (serve_cmd->parsed()) return lambkin::cli::Serve(serve);
   if (list_cmd->parsed()) {
-    list.endpoint = endpoint;
+    list.client = client;
+    list.region = client.region;
     return lambkin::cli::RuntimeList(list);
   }
   return 0;

@@ -91,9 +91,8 @@ int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::
                      const std::string& reason) {
   json body = json::object();
   if (!reason.empty()) body["Reason"] = reason;
-  Result<json> r =
-      AdminCall(o.endpoint,
-                fmt::format("/lambkin/v1/runtime-versions/{}/{}", UrlEncode(version), verb), body);
+  Result<json> r = AdminCall(
+      o.client, fmt::format("/lambkin/v1/runtime-versions/{}/{}", UrlEncode(version), verb), body);
   if (!r.ok()) return Fail("runtime " + verb, r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -106,7 +105,7 @@ int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::
 int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events) {
   std::string path = "/lambkin/v1/rollouts";
   if (!runtime.empty()) path += "?runtime=" + UrlEncode(runtime);
-  Result<json> r = AdminCall(o.endpoint, path);
+  Result<json> r = AdminCall(o.client, path);
   if (!r.ok()) return Fail("rollout status", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -126,7 +125,7 @@ int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::st
   json body = json::object();
   if (!region.empty()) body["Region"] = region;
   Result<json> r = AdminCall(
-      o.endpoint, fmt::format("/lambkin/v1/rollouts/{}/{}", UrlEncode(version), verb), body);
+      o.client, fmt::format("/lambkin/v1/rollouts/{}/{}", UrlEncode(version), verb), body);
   if (!r.ok()) return Fail("rollout " + verb, r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -144,7 +143,7 @@ int RolloutHistory(const AdminOptions& o, const std::string& function, const std
   std::string path = "/lambkin/v1/history?function=" + UrlEncode(function);
   if (!region.empty()) path += "&region=" + UrlEncode(region);
   if (!qualifier.empty()) path += "&qualifier=" + UrlEncode(qualifier);
-  Result<json> r = AdminCall(o.endpoint, path);
+  Result<json> r = AdminCall(o.client, path);
   if (!r.ok()) return Fail("rollout history", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -163,7 +162,7 @@ int RolloutHistory(const AdminOptions& o, const std::string& function, const std
 }
 
 int ClockShow(const AdminOptions& o) {
-  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/clock");
+  Result<json> r = AdminCall(o.client, "/lambkin/v1/clock");
   if (!r.ok()) return Fail("clock show", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -180,7 +179,7 @@ int ClockAdvance(const AdminOptions& o, const std::string& duration) {
                 InvalidParameter(fmt::format(
                     "{} is not a duration (examples: 72h, 30m, 2d, 1h30m, 90s)", duration)));
   }
-  Result<json> r = AdminCall(o.endpoint, "/lambkin/v1/clock/advance", json{{"Duration", duration}});
+  Result<json> r = AdminCall(o.client, "/lambkin/v1/clock/advance", json{{"Duration", duration}});
   if (!r.ok()) return Fail("clock advance", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());

@@ -7,10 +7,12 @@
 
 #include <string>
 
+#include "cli/http_client.h"
+
 namespace lambkin::cli {
 
 struct AdminOptions {
-  std::string endpoint;
+  ApiClient client;
   bool json = false;
 };
 

@@ -16,7 +16,7 @@ int RuntimePublish(const RuntimePublishOptions& o) {
   nlohmann::json req = {{"Runtime", o.runtime}, {"Version", o.version},
                         {"Bundle", bundle},     {"Severity", o.severity},
                         {"Notes", o.notes},     {"FastTrack", o.fast_track}};
-  Result<nlohmann::json> res = AdminCall(o.endpoint, "/lambkin/v1/runtime-versions", req);
+  Result<nlohmann::json> res = AdminCall(o.client, "/lambkin/v1/runtime-versions", req);
   if (!res.ok()) {
     std::fprintf(stderr, "lambkin runtime publish: %s\n", res.status().message().c_str());
     return 1;
@@ -38,7 +38,7 @@ int RuntimePublish(const RuntimePublishOptions& o) {
 int RuntimeList(const RuntimeListOptions& options) {
   std::string path = "/lambkin/v1/runtime-versions";
   if (!options.region.empty()) path += "?region=" + options.region;
-  Result<nlohmann::json> res = AdminCall(options.endpoint, path);
+  Result<nlohmann::json> res = AdminCall(options.client, path);
   if (!res.ok()) {
     std::fprintf(stderr, "lambkin runtime list: %s\n", res.status().message().c_str());
     return 1;

@@ -3,18 +3,20 @@
 
 #include <string>
 
+#include "cli/http_client.h"
+
 namespace lambkin::cli {
 
 struct RuntimeListOptions {
-  std::string endpoint;
-  std::string region;  // empty: the server's default region
+  ApiClient client;
+  std::string region;  // whose ARNs to show
   bool json = false;
 };
 
 int RuntimeList(const RuntimeListOptions& options);
 
 struct RuntimePublishOptions {
-  std::string endpoint;
+  ApiClient client;
   std::string runtime;
   int64_t version = 0;
   std::string bundle;  // a directory; made absolute before it is sent

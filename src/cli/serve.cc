@@ -15,6 +15,7 @@
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
 #include "cli/json_file.h"
+#include "cli/operator_credentials.h"
 #include "common/clock.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
@@ -206,14 +207,22 @@ int Serve(const ServeOptions& options) {
       return Fail(Status(s.code(), fmt::format("{}: {}", options.iam_file, s.message())));
     }
   }
+  // A production server's first operator key is written next to its data, never sent anywhere.
+  std::optional<std::string> operator_credentials;
+  if (options.production) {
+    Result<std::optional<std::string>> written = EnsureOperatorCredentials(
+        &directory, config->account, std::filesystem::absolute(options.data_dir, ec).string());
+    if (!written.ok()) return Fail(written.status());
+    operator_credentials = *written;
+  }
   iam::Authenticator auth(&config->regions, &system_clock, &directory,
                           options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
                           config->account);
   lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,
-                               options.production ? &directory : nullptr});
+                               options.production ? &directory : nullptr, &system_clock});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
-                         &directory});
+                         &directory, &auth});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
 
@@ -241,6 +250,13 @@ int Serve(const ServeOptions& options) {
     std::printf("  runtime %-16s %s\n", v.runtime.c_str(), v.name.c_str());
   }
   for (const auto& warning : *sandbox) std::printf("  warning: %s\n", warning.c_str());
+  if (operator_credentials) {
+    std::printf(
+        "first operator credentials (user %s, profile %s) written to %s; use them with "
+        "AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s\n",
+        kOperatorUser, kOperatorProfile, operator_credentials->c_str(),
+        operator_credentials->c_str(), kOperatorProfile);
+  }
   std::fflush(stdout);
   events.Start();
   rollouts.Start();

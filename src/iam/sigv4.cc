@@ -430,6 +430,36 @@ std::string SignedAuthorization(std::string_view method, std::string_view target
                      Signature(secret_key, credential, StringToSign(sig, *canonical)));
 }
 
+std::string PresignedQuery(std::string_view method, std::string_view host, std::string_view path,
+                           std::string_view query, const SigV4Credential& credential,
+                           std::string_view secret_key, std::string_view amz_date,
+                           int64_t expires_s, const std::optional<std::string>& security_token) {
+  std::string out(query);
+  auto add = [&out](std::string_view name, std::string_view value) {
+    if (!out.empty()) out += '&';
+    out.append(name).append("=");
+    AppendUriEncoded(out, value, false);
+  };
+  add("X-Amz-Algorithm", kAlgorithm);
+  add("X-Amz-Credential", fmt::format("{}/{}", credential.access_key, credential.Scope()));
+  add("X-Amz-Date", amz_date);
+  add("X-Amz-SignedHeaders", "host");
+  add("X-Amz-Expires", std::to_string(expires_s));
+  if (security_token) add("X-Amz-Security-Token", *security_token);
+  server::HttpRequest r;
+  r.method = std::string(method);
+  r.target = fmt::format("{}?{}", path, out);
+  r.headers = {{"host", std::string(host)}};
+  SigV4Request sig;
+  sig.credential = credential;
+  sig.amz_date = std::string(amz_date);
+  sig.signed_headers = {"host"};
+  sig.presigned = true;
+  Result<std::string> canonical = CanonicalRequest(r, sig);  // host is present
+  add("X-Amz-Signature", Signature(secret_key, credential, StringToSign(sig, *canonical)));
+  return out;
+}
+
 Status VerifySigV4(const server::HttpRequest& request, const SigV4Request& sig,
                    std::string_view secret_key, int64_t now_ms) {
   // The SDKs sign the session token like any header (a presigned one is in the query, which is

@@ -55,11 +55,21 @@ std::string Signature(std::string_view secret_key, const SigV4Credential& creden
 
 // A client's side: the Authorization header value for a request carrying exactly `headers`
 // (lowercase names; all of them signed, x-amz-date among them), signed with the key for
-// `credential`.
+// `credential`. Temporary credentials add their session token as an x-amz-security-token
+// header, which is then signed like the others.
 std::string SignedAuthorization(std::string_view method, std::string_view target,
                                 const std::vector<std::pair<std::string, std::string>>& headers,
                                 std::string_view body, const SigV4Credential& credential,
                                 std::string_view secret_key);
+// A client's side, presigned form: the query string that makes `method` on `path` (as sent)
+// with the query `query` (as sent, possibly empty) valid for `expires_s` seconds from
+// `amz_date` without any header but `host`. It is `query` followed by X-Amz-Algorithm,
+// X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders=host, X-Amz-Expires, X-Amz-Security-Token
+// (when `security_token` is given) and X-Amz-Signature, as the AWS SDKs presign.
+std::string PresignedQuery(std::string_view method, std::string_view host, std::string_view path,
+                           std::string_view query, const SigV4Credential& credential,
+                           std::string_view secret_key, std::string_view amz_date,
+                           int64_t expires_s, const std::optional<std::string>& security_token);
 // yyyymmddThhmmssZ of an epoch-ms time.
 std::string AmzDate(int64_t ms);
 

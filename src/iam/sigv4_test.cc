@@ -12,6 +12,7 @@ namespace {
 // tests/aws-signing-test-suite/v4).
 constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 constexpr int64_t kNow = 1440938160000;  // 2015-08-30T12:36:00Z
+constexpr char kSessionToken[] = "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267";
 
 // An HTTP/1.1 request as the suite writes it: request line, "Name:value" headers, blank line,
 // body.
@@ -292,6 +293,68 @@ TEST(SigV4Test, TheClientSignerProducesTheSuitesSignature) {
             "SignedHeaders=host;x-amz-date, "
             "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
   EXPECT_EQ(AmzDate(kNow), "20150830T123600Z");
+}
+
+TEST(SigV4Test, TheClientSignerSignsASessionToken) {
+  // get-vanilla-with-session-token, header form.
+  SigV4Credential credential{"AKIDEXAMPLE", "20150830", "us-east-1", "service"};
+  EXPECT_EQ(SignedAuthorization("GET", "/",
+                                {{"host", "example.amazonaws.com"},
+                                 {"x-amz-date", "20150830T123600Z"},
+                                 {"x-amz-security-token", kSessionToken}},
+                                "", credential, kSecret),
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+            "SignedHeaders=host;x-amz-date;x-amz-security-token, "
+            "Signature=07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8");
+}
+
+TEST(SigV4Test, ThePresignerProducesTheSuitesQuerySignatures) {
+  SigV4Credential credential{"AKIDEXAMPLE", "20150830", "us-east-1", "service"};
+  const std::string prefix =
+      "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%"
+      "2Fservice%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-"
+      "Expires=3600";
+  // get-vanilla, get-vanilla-query-order-key-case and get-vanilla-with-session-token, query form.
+  EXPECT_EQ(
+      PresignedQuery("GET", "example.amazonaws.com", "/", "", credential, kSecret,
+                     "20150830T123600Z", 3600, std::nullopt),
+      prefix + "&X-Amz-Signature=e93c787ed7f371d5c6b165c1b38ede9550f4dce4144713e844b25b7192d3865d");
+  EXPECT_EQ(
+      PresignedQuery("GET", "example.amazonaws.com", "/", "Param2=value2&Param1=value1", credential,
+                     kSecret, "20150830T123600Z", 3600, std::nullopt),
+      "Param2=value2&Param1=value1&" + prefix +
+          "&X-Amz-Signature=86012e2c9ad4d77369f5d81c11f75158aae4f895a085212cc6d3f923d300bed5");
+  EXPECT_EQ(
+      PresignedQuery("GET", "example.amazonaws.com", "/", "", credential, kSecret,
+                     "20150830T123600Z", 3600, std::string(kSessionToken)),
+      prefix + "&X-Amz-Security-Token=" + kSessionToken +
+          "&X-Amz-Signature=7ff2b50b376cb4d151970630573d6291dc128cc5c2a12ffb237f73cc53f67b6c");
+}
+
+TEST(SigV4Test, APresignedUrlVerifiesAtItsHostUntilItExpires) {
+  // A path and query that need encoding: the verifier canonicalises them as the signer did.
+  SigV4Credential credential{"AKIDEXAMPLE", "20150830", "us-east-1", "lambkin"};
+  std::string query = PresignedQuery("GET", "127.0.0.1:9001", "/lambkin/v1/code/abc",
+                                     "FunctionName=my-fn&Qualifier=%24LATEST", credential, kSecret,
+                                     AmzDate(kNow), 600, std::string(kSessionToken));
+  server::HttpRequest r;
+  r.method = "GET";
+  r.target = "/lambkin/v1/code/abc?" + query;
+  r.headers = {{"host", "127.0.0.1:9001"}};
+  ASSERT_TRUE(server::ParseTarget(r.target, r));
+  auto sig = ParseSigV4(r);
+  ASSERT_TRUE(sig.ok() && sig->has_value()) << sig.status().message();
+  EXPECT_EQ((*sig)->security_token, std::optional<std::string>(kSessionToken));
+  EXPECT_TRUE(Verify(r, kNow + 599000).ok());
+  EXPECT_EQ(Verify(r, kNow + 601000).code(), StatusCode::kInvalidSignature);
+  server::HttpRequest elsewhere = r;
+  elsewhere.headers = {{"host", "127.0.0.1:9002"}};
+  EXPECT_EQ(Verify(elsewhere).code(), StatusCode::kInvalidSignature);
+  server::HttpRequest other_function = r;
+  other_function.target.replace(other_function.target.find("my-fn"), 5, "other");
+  ASSERT_TRUE(server::ParseTarget(other_function.target, other_function));
+  EXPECT_EQ(Verify(other_function).code(), StatusCode::kInvalidSignature);
+  EXPECT_EQ(Verify(r, kNow, "another-secret").code(), StatusCode::kInvalidSignature);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
@@ -39,6 +40,8 @@ struct ApiContext {
   // Production (`lambkin serve --production`): a function's Role must be a role of this
   // directory in the caller's account, one Lambda could assume. Null: any well-formed role ARN.
   const iam::Directory* assumable_roles = nullptr;
+  // The real time, also under a simulated clock: presigned links are checked against it.
+  const Clock* wall_clock = nullptr;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.
@@ -46,6 +49,7 @@ struct Call {
   const server::HttpRequest& request;
   functions::Scope scope;  // the caller's account and the request's region
   std::map<std::string, std::string> labels;
+  const iam::Identity* identity = nullptr;  // who is calling
 
   const std::string& Label(const std::string& name) const { return labels.at(name); }
   // The request's JSON body, parsed once for the call (authorisation reads CreateFunction's and
@@ -73,6 +77,15 @@ using AsyncOperation = void (*)(const ApiContext&, const Call&, server::Respond)
 // The {FunctionName} label of an operation that acts on a function itself (never on a version
 // or alias), validated against the FunctionName shape and resolved within the caller's scope.
 Result<std::string> UnqualifiedFunctionName(const Call& call);
+
+// GetFunction's Code.Location: the operator API's link to the code package `sha256_hex` of
+// the function version `ref` addresses, presigned (SigV4 query form, credential scope service
+// `lambkin`) with the caller's own access key and session token, valid for 10 minutes, like
+// AWS's presigned S3 URL. Whoever uses it is that caller, who must still be allowed
+// lambda:GetFunction on the function. Under AuthMode::kNone it is signed with the development
+// key, which nothing checks.
+std::string CodeLocation(const ApiContext& ctx, const Call& call, const FunctionRef& ref,
+                         std::string_view sha256_hex);
 
 // The Tags of a CreateFunction or TagResource body, validated as Lambda does (keys 1-128
 // characters not starting with "aws:", values up to 256, at most 50).

@@ -274,13 +274,11 @@ HttpResponse GetFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionVersion v,
                   ctx.functions->GetFunctionVersion(call.scope, ref.name, ref.qualifier));
   ASSIGN_OR_ERROR(functions::Function fn, ctx.functions->GetFunction(call.scope, ref.name));
-  std::string host = call.request.Header("host").value_or("localhost");
   json body = {{"Configuration",
                 FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent)},
                {"Code",
                 {{"RepositoryType", "S3"},
-                 {"Location", fmt::format("http://{}/lambkin/v1/code/{}", host,
-                                          functions::CodeSha256Hex(v.config))}}}};
+                 {"Location", CodeLocation(ctx, call, ref, functions::CodeSha256Hex(v.config))}}}};
   if (!fn.tags.empty()) body["Tags"] = fn.tags;
   return JsonResponse(200, body);
 }

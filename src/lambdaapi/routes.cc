@@ -122,40 +122,19 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
   return identity.Allow(request);
 }
 
-// Matches `path` against a route pattern, filling `labels`.
-bool Match(std::string_view pattern, const std::vector<std::string>& path,
-           std::map<std::string, std::string>& labels) {
-  size_t i = 0;
-  pattern.remove_prefix(1);
-  while (!pattern.empty()) {
-    size_t slash = pattern.find('/');
-    std::string_view seg = pattern.substr(0, slash);
-    pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash + 1);
-    if (i >= path.size()) return false;
-    if (seg.starts_with('{')) {
-      if (path[i].empty()) return false;
-      labels[std::string(seg.substr(1, seg.size() - 2))] = path[i];
-    } else if (seg != path[i]) {
-      return false;
-    }
-    ++i;
-  }
-  return i == path.size();
-}
-
 }  // namespace
 
 bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& respond) const {
   for (const Route& route : kRoutes) {
     std::map<std::string, std::string> labels;
-    if (!Match(route.pattern, request.path, labels)) continue;
+    if (!server::MatchRoute(route.pattern, request.path, labels)) continue;
     if (route.method != request.method) continue;
     Result<iam::Identity> identity = ctx_.auth->Authenticate(request, "lambda");
     if (!identity.ok()) {
       respond(ErrorResponse(identity.status()));
       return true;
     }
-    Call call{request, identity->scope, std::move(labels)};
+    Call call{request, identity->scope, std::move(labels), &*identity};
     if (Status allowed = Authorise(ctx_, route, call, *identity); !allowed.ok()) {
       respond(ErrorResponse(allowed));
       return true;

@@ -95,4 +95,24 @@ bool ParseTarget(std::string_view target, HttpRequest& request) {
   return true;
 }
 
+bool MatchRoute(std::string_view pattern, const std::vector<std::string>& path,
+                std::map<std::string, std::string>& labels) {
+  size_t i = 0;
+  pattern.remove_prefix(1);
+  while (!pattern.empty()) {
+    size_t slash = pattern.find('/');
+    std::string_view seg = pattern.substr(0, slash);
+    pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash + 1);
+    if (i >= path.size()) return false;
+    if (seg.starts_with('{')) {
+      if (path[i].empty()) return false;
+      labels[std::string(seg.substr(1, seg.size() - 2))] = path[i];
+    } else if (seg != path[i]) {
+      return false;
+    }
+    ++i;
+  }
+  return i == path.size();
+}
+
 }  // namespace lambkin::server

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,5 +50,10 @@ std::optional<std::string> PercentDecode(std::string_view text);
 
 // Fills raw_path, path and query of `request` from `target`. False if the target is malformed.
 bool ParseTarget(std::string_view target, HttpRequest& request);
+
+// Whether the decoded `path` matches a route pattern ("/2015-03-31/functions/{FunctionName}"):
+// literal segments equal, each {Label} one non-empty segment, which is stored in `labels`.
+bool MatchRoute(std::string_view pattern, const std::vector<std::string>& path,
+                std::map<std::string, std::string>& labels);
 
 }  // namespace lambkin::server

@@ -37,5 +37,33 @@ TEST(ParseTargetTest, RejectsMalformedEscapes) {
   EXPECT_FALSE(ParseTarget("no-slash", r));
 }
 
+TEST(MatchRouteTest, LiteralsAndLabels) {
+  struct Case {
+    const char* pattern;
+    const char* target;
+    bool matches;
+    const char* label;  // the value of {Name}, when it matches
+  };
+  const Case cases[] = {
+      {"/lambkin/v1/health", "/lambkin/v1/health", true, nullptr},
+      {"/lambkin/v1/health", "/lambkin/v1/health/x", false, nullptr},
+      {"/lambkin/v1/health", "/lambkin/v1", false, nullptr},
+      {"/lambkin/v1/rollouts/{Name}/pause", "/lambkin/v1/rollouts/python%3A3.12.v2/pause", true,
+       "python:3.12.v2"},
+      {"/lambkin/v1/rollouts/{Name}/pause", "/lambkin/v1/rollouts//pause", false, nullptr},
+      {"/lambkin/v1/rollouts/{Name}/pause", "/lambkin/v1/rollouts/a/resume", false, nullptr},
+      {"/lambkin/v1/rollouts/{Name}", "/lambkin/v1/rollouts/a%2Fb", true, "a/b"},
+  };
+  for (const Case& c : cases) {
+    HttpRequest r;
+    ASSERT_TRUE(ParseTarget(c.target, r)) << c.target;
+    std::map<std::string, std::string> labels;
+    EXPECT_EQ(MatchRoute(c.pattern, r.path, labels), c.matches) << c.pattern << " " << c.target;
+    if (c.matches && c.label != nullptr) {
+      EXPECT_EQ(labels["Name"], c.label);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lambkin::server

@@ -40,8 +40,8 @@ export async function startServer({ dataDir, args = [] } = {}) {
   child.on('exit', () => running.delete(child));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
+  let out = '';
   const endpoint = await new Promise((resolve, reject) => {
-    let out = '';
     child.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening on (http:\/\/[0-9.]+:\d+)/);
@@ -54,6 +54,8 @@ export async function startServer({ dataDir, args = [] } = {}) {
     endpoint,
     dataDir: data,
     child,
+    // What the server printed so far.
+    get stdout() { return out; },
     client(region = 'us-east-1') {
       return new LambdaClient({ endpoint, region, credentials: devCredentials, maxAttempts: 1 });
     },
@@ -143,8 +145,7 @@ export const providedZip = () =>
 
 // The runtime identifiers this server offers (python3.x depends on the host).
 export async function runtimeVersions(endpoint, region = 'us-east-1') {
-  const res = await fetch(`${endpoint}/lambkin/v1/runtime-versions?region=${region}`);
-  return (await res.json()).RuntimeVersions;
+  return (await adminJson(endpoint, `/lambkin/v1/runtime-versions?region=${region}`)).RuntimeVersions;
 }
 
 // Runs `fn` expecting an AWS error; returns it.
@@ -181,9 +182,9 @@ export async function startRolloutServer(config) {
   const server = await startServer({ args: ['--clock', 'simulated', '--config', file] });
   const cli = async (...args) =>
     (await execFileP(lambkinBin, args, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } })).stdout;
-  const status = async () => (await (await fetch(`${server.endpoint}/lambkin/v1/rollouts`)).json()).Rollouts;
+  const status = async () => (await adminJson(server.endpoint, '/lambkin/v1/rollouts')).Rollouts;
   const history = async (fn, region = 'us-east-1') =>
-    (await (await fetch(`${server.endpoint}/lambkin/v1/history?function=${fn}&region=${region}`)).json()).History;
+    (await adminJson(server.endpoint, `/lambkin/v1/history?function=${fn}&region=${region}`)).History;
   const python = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
   const family = python.replace('python', 'python:');
   const arnOf = async (n, region = 'us-east-1') =>
@@ -222,4 +223,25 @@ export async function signedFetch(endpoint, { method = 'GET', path, rawQuery = '
   const signature = createHmac('sha256', key).update(toSign).digest('hex');
   return fetch(`${endpoint}${path}${rawQuery ? `?${rawQuery}` : ''}`, { method, body: body || undefined,
     headers: { ...all, authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` } });
+}
+
+// An operator API call (/lambkin/v1/...) signed as the lambkin CLI signs it: SigV4 with the
+// credential scope service `lambkin`, by default with the development credentials. `target` is
+// the path with its query; an object `body` is sent as JSON.
+export function adminFetch(endpoint, target, { method = 'GET', body, credentials = devCredentials,
+  region = 'us-east-1', date } = {}) {
+  const [p, q = ''] = target.split('?');
+  const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+  return signedFetch(endpoint, { method, path: p, rawQuery: q, body: text, service: 'lambkin', region, date,
+    accessKey: credentials.accessKeyId, secret: credentials.secretAccessKey,
+    headers: text ? { 'content-type': 'application/json' } : {} });
+}
+
+// adminFetch's JSON answer; a non-2xx answer throws, naming the error type and message.
+export async function adminJson(endpoint, target, options) {
+  const res = await adminFetch(endpoint, target, options);
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : {};
+  if (!res.ok) throw new Error(`${res.status} ${json.__type}: ${json.message ?? json.Message}`);
+  return json;
 }

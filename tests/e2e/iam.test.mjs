@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CloudWatchClient, DescribeInsightRulesCommand } from '@aws-sdk/client-cloudwatch';
-import { startServer, providedZip, awsError, runtimeVersions, lambkinBin, devCredentials } from './helpers.mjs';
+import { startServer, providedZip, awsError, runtimeVersions, lambkinBin, devCredentials, adminFetch } from './helpers.mjs';
 
 const run = promisify(execFile);
 const member = '111122223333';
@@ -189,7 +189,7 @@ test('lambkin iam manages keys and policies on a running server; malformed polic
     assert.match(refused.stderr, /policy Only: Actions\/Conditions must be prefaced by a vendor, e\.g\., iam, sdb, ec2, etc\.: lambda/);
     assert.deepEqual((await carol.send(new ListFunctionsCommand({}))).Functions, [], 'the old policy still applies');
 
-    const notObject = await fetch(`${server.endpoint}/lambkin/v1/iam/access-keys`, { method: 'POST', body: '[1]' });
+    const notObject = await adminFetch(server.endpoint, '/lambkin/v1/iam/access-keys', { method: 'POST', body: '[1]' });
     assert.equal(notObject.status, 400);
     assert.equal((await notObject.json()).__type, 'InvalidRequestContentException');
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateFunctionCommand, PublishVersionCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { startServer, role, lambkinBin, runtimeVersions, pythonBundle, versionEcho } from './helpers.mjs';
+import { startServer, role, lambkinBin, runtimeVersions, pythonBundle, versionEcho, adminJson } from './helpers.mjs';
 
 const execFileP = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -72,7 +72,7 @@ test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing s
   // Let it finish: every Auto version migrated exactly once.
   await cli('clock', 'advance', '1d');
   await cli('clock', 'advance', '1d');
-  const status = (await (await fetch(`${server.endpoint}/lambkin/v1/rollouts`)).json()).Rollouts[0];
+  const status = (await adminJson(server.endpoint, '/lambkin/v1/rollouts')).Rollouts[0];
   await server.kill('SIGTERM');
   assert.equal(check(), total);
   assert.equal(status.State, 'complete');

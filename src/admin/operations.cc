@@ -1,0 +1,408 @@
+// The operator API's operations: each reads its matched call, acts through the domain and writes
+// the JSON answer (or the Lambda API's error shape).
+#include "admin/operations.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "lambdaapi/errors.h"
+#include "lambdaapi/names.h"
+#include "lambdaapi/serialize.h"
+#include "lambdaapi/validation.h"
+
+namespace lambkin::admin {
+
+using nlohmann::json;
+using server::HttpResponse;
+
+Result<std::reference_wrapper<const json>> Call::JsonObject() const {
+  if (!parsed_body) {
+    json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      parsed_body = Status(StatusCode::kInvalidRequestContent, "body is not a JSON object");
+    } else {
+      parsed_body = std::move(body);
+    }
+  }
+  if (!parsed_body->ok()) return parsed_body->status();
+  return std::cref(parsed_body->value());
+}
+
+Result<std::string> RegionOf(const AdminApi::Deps& d, const server::HttpRequest& request) {
+  std::string region = request.Query("region").value_or(d.regions->default_region());
+  if (d.regions->Find(region) == nullptr) {
+    return InvalidParameter(fmt::format("Unknown region {}", region));
+  }
+  return region;
+}
+
+namespace {
+
+std::optional<std::string> Timestamp(std::optional<int64_t> ms) {
+  if (!ms) return std::nullopt;
+  return FormatAwsTimestamp(*ms);
+}
+
+json OptionalJson(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+
+HttpResponse Ok(const json& body = json::object()) { return lambdaapi::JsonResponse(200, body); }
+
+// The string member `key` of a body, or `fallback` when it is absent.
+Result<std::string> StringMember(const json& body, const char* key, std::string fallback = "") {
+  auto it = body.find(key);
+  if (it == body.end()) return fallback;
+  if (!it->is_string()) return InvalidParameter(fmt::format("{} must be a string", key));
+  return it->get<std::string>();
+}
+
+json VersionJson(const AdminApi::Deps& d, const catalog::RuntimeVersion& v,
+                 const std::string& region) {
+  return {{"Runtime", v.runtime},
+          {"Version", v.number},
+          {"Name", v.name},
+          {"Digest", v.digest},
+          {"State", catalog::RuntimeVersionStateName(v.state)},
+          {"Severity", v.severity},
+          {"Notes", v.notes},
+          {"PublishedAt", FormatAwsTimestamp(v.published_at)},
+          {"Region", region},
+          {"Arns",
+           {{"x86_64", d.catalog->Arn(v, region, catalog::Architecture::kX86_64)},
+            {"arm64", d.catalog->Arn(v, region, catalog::Architecture::kArm64)}}}};
+}
+
+// The rollouts (of one runtime, or all when `runtime` is empty) with the server's time: the
+// answer to GetRolloutStatus and to every rollout command.
+HttpResponse RolloutsOf(const AdminApi::Deps& d, const std::string& runtime) {
+  ASSIGN_OR_ERROR(std::vector<rollout::RolloutStatus> list, d.rollout->List(runtime));
+  json out = json::array();
+  for (const auto& r : list) {
+    json regions = json::array();
+    for (const auto& g : r.regions) {
+      regions.push_back({{"Region", g.region},
+                         {"Wave", g.wave},
+                         {"Phase", g.phase},
+                         {"RuntimeManagementControls", g.controls},
+                         {"Phase1At", OptionalJson(Timestamp(g.phase1_at))},
+                         {"Phase2At", OptionalJson(Timestamp(g.phase2_at))},
+                         {"Batch", g.batch},
+                         {"Batches", g.batches},
+                         {"BatchTarget", g.batch_target},
+                         {"BatchDone", g.batch_done},
+                         {"Candidates", g.base_count},
+                         {"Migrated", g.migrated},
+                         {"Reverted", g.reverted},
+                         {"Remaining", g.remaining},
+                         {"NextStep", g.next_step},
+                         {"NextStepAt", OptionalJson(Timestamp(g.due_at))},
+                         {"NextStepAtMillis", g.due_at ? json(*g.due_at) : json(nullptr)},
+                         {"BakeExtensions", g.extensions},
+                         {"Held", OptionalJson(g.held)},
+                         {"Note", g.note}});
+    }
+    json events = json::array();
+    for (const auto& e : r.events) {
+      events.push_back({{"At", FormatAwsTimestamp(e.at)}, {"Region", e.region}, {"Text", e.text}});
+    }
+    out.push_back({{"RuntimeVersion", r.version.name},
+                   {"Runtime", r.version.runtime},
+                   {"Severity", r.version.severity},
+                   {"VersionState", catalog::RuntimeVersionStateName(r.version.state)},
+                   {"Pacing", r.pacing},
+                   {"State", r.state},
+                   {"CreatedAt", FormatAwsTimestamp(r.created_at)},
+                   {"PausedAt", OptionalJson(Timestamp(r.paused_at))},
+                   {"Regions", regions},
+                   {"Events", events}});
+  }
+  int64_t now = d.clock->NowMillis();
+  return Ok({{"Rollouts", out}, {"Now", FormatAwsTimestamp(now)}, {"NowMillis", now}});
+}
+
+// A rollout command on the version {Name}: the body may name a "Region" (resume and advance
+// act on that region only). Answers with the rollouts of the version's runtime.
+template <typename Command>
+HttpResponse RolloutCommand(const AdminApi::Deps& d, const Call& call, Command command) {
+  ASSIGN_OR_ERROR(const json& body, call.JsonObject());
+  ASSIGN_OR_ERROR(std::string region, StringMember(body, "Region"));
+  if (!region.empty() && d.regions->Find(region) == nullptr) {
+    return lambdaapi::ErrorResponse(InvalidParameter(fmt::format("Unknown region {}", region)));
+  }
+  const std::string& name = call.Label("Name");
+  RETURN_ERROR_IF(command(name, region));
+  std::optional<catalog::RuntimeVersion> v = d.catalog->Find(name);
+  return RolloutsOf(d, v ? v->runtime : "");
+}
+
+}  // namespace
+
+namespace ops {
+
+HttpResponse Health(const AdminApi::Deps&, const Call&) { return Ok({{"status", "ok"}}); }
+
+// GET /lambkin/v1/runtime-versions?region=R
+HttpResponse ListRuntimeVersions(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(std::string region, RegionOf(d, call.request));
+  json list = json::array();
+  for (const auto& v : d.catalog->List()) list.push_back(VersionJson(d, v, region));
+  return Ok({{"RuntimeVersions", list}});
+}
+
+// POST /lambkin/v1/runtime-versions {"Runtime", "Version", "Bundle" (a directory on the
+// server's machine), "Severity", "Notes", "FastTrack"}: publishes the bundle as a new runtime
+// version and starts its rollout.
+HttpResponse PublishRuntimeVersion(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(const json& body, call.JsonObject());
+  catalog::PublishRequest req;
+  bool fast_track = false;
+  try {
+    req.runtime = body.at("Runtime").get<std::string>();
+    req.number = body.at("Version").get<int64_t>();
+    req.bundle_dir = body.at("Bundle").get<std::string>();
+    req.severity = body.value("Severity", "low");
+    req.notes = body.value("Notes", "");
+    fast_track = body.value("FastTrack", false);
+  } catch (const json::exception&) {
+    return lambdaapi::ErrorResponse(
+        InvalidParameter("Runtime (string), Version (integer) and Bundle (string) are required"));
+  }
+  // Operators publish new versions of runtimes the catalogue already offers.
+  if (!d.catalog->HasRuntime(req.runtime)) {
+    return lambdaapi::ErrorResponse(
+        NotFound(fmt::format("Unknown runtime {}; the catalogue offers [{}]", req.runtime,
+                             fmt::join(d.catalog->Runtimes(), ", "))));
+  }
+  ASSIGN_OR_ERROR(catalog::RuntimeVersion v, d.rollout->Publish(req, fast_track));
+  return lambdaapi::JsonResponse(201, VersionJson(d, v, d.regions->default_region()));
+}
+
+// POST /lambkin/v1/runtime-versions/<name>/deprecate
+HttpResponse DeprecateRuntimeVersion(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(catalog::RuntimeVersion v, d.rollout->Deprecate(call.Label("Name")));
+  return Ok(VersionJson(d, v, d.regions->default_region()));
+}
+
+// POST /lambkin/v1/runtime-versions/<name>/block {"Reason"}
+HttpResponse BlockRuntimeVersion(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(const json& body, call.JsonObject());
+  ASSIGN_OR_ERROR(std::string reason, StringMember(body, "Reason", "blocked by an operator"));
+  ASSIGN_OR_ERROR(catalog::RuntimeVersion v, d.rollout->Block(call.Label("Name"), reason));
+  return Ok(VersionJson(d, v, d.regions->default_region()));
+}
+
+// GET /lambkin/v1/rollouts[?runtime=R]
+HttpResponse GetRolloutStatus(const AdminApi::Deps& d, const Call& call) {
+  return RolloutsOf(d, call.request.Query("runtime").value_or(""));
+}
+
+// POST /lambkin/v1/rollouts/<name>/{pause,resume,advance,abort,fast-track}
+HttpResponse PauseRollout(const AdminApi::Deps& d, const Call& call) {
+  return RolloutCommand(
+      d, call, [&](const std::string& v, const std::string&) { return d.rollout->Pause(v); });
+}
+HttpResponse ResumeRollout(const AdminApi::Deps& d, const Call& call) {
+  return RolloutCommand(d, call, [&](const std::string& v, const std::string& region) {
+    return d.rollout->Resume(v, region);
+  });
+}
+HttpResponse AdvanceRollout(const AdminApi::Deps& d, const Call& call) {
+  return RolloutCommand(d, call, [&](const std::string& v, const std::string& region) {
+    return d.rollout->Advance(v, region);
+  });
+}
+HttpResponse AbortRollout(const AdminApi::Deps& d, const Call& call) {
+  return RolloutCommand(
+      d, call, [&](const std::string& v, const std::string&) { return d.rollout->Abort(v); });
+}
+HttpResponse FastTrackRollout(const AdminApi::Deps& d, const Call& call) {
+  return RolloutCommand(
+      d, call, [&](const std::string& v, const std::string&) { return d.rollout->FastTrack(v); });
+}
+
+// GET /lambkin/v1/history?function=F[&region=R][&qualifier=Q]
+HttpResponse GetRuntimeHistory(const AdminApi::Deps& d, const Call& call) {
+  const server::HttpRequest& request = call.request;
+  std::optional<std::string> function = request.Query("function");
+  if (!function || function->empty()) {
+    return lambdaapi::ErrorResponse(InvalidParameter("function is required"));
+  }
+  ASSIGN_OR_ERROR(std::string region, RegionOf(d, request));
+  std::optional<std::string> qualifier = request.Query("qualifier");
+  functions::Scope scope{d.account, region};
+  ASSIGN_OR_ERROR(auto history, d.functions->RuntimeVersionHistory(scope, *function));
+  if (history.empty()) {
+    return lambdaapi::ErrorResponse(
+        NotFound(fmt::format("Function not found: {} (no runtime version history in {})",
+                             functions::FunctionArn(scope, *function), region)));
+  }
+  json list = json::array();
+  for (const auto& e : history) {
+    if (qualifier && e.version != *qualifier) continue;
+    auto name_of = [&](std::optional<int64_t> id) -> json {
+      if (!id) return nullptr;
+      auto v = d.catalog->Get(*id);
+      return v ? json(v->name) : json(*id);
+    };
+    list.push_back({{"At", FormatAwsTimestamp(e.at)},
+                    {"AtMillis", e.at},
+                    {"Qualifier", e.version},
+                    {"From", name_of(e.old_runtime_version)},
+                    {"To", name_of(e.new_runtime_version)},
+                    {"Cause", e.cause},
+                    {"UpdateMode", e.update_mode},
+                    {"Batch", e.batch ? json(*e.batch) : json(nullptr)}});
+  }
+  return Ok({{"FunctionArn", functions::FunctionArn(scope, *function)},
+             {"Region", region},
+             {"History", list}});
+}
+
+// GET /lambkin/v1/clock
+HttpResponse GetClock(const AdminApi::Deps& d, const Call&) {
+  int64_t now = d.clock->NowMillis();
+  return Ok(
+      {{"Now", FormatAwsTimestamp(now)}, {"NowMillis", now}, {"Simulated", d.simulated_clock}});
+}
+
+// POST /lambkin/v1/clock/advance {"Duration": "72h"} (simulated clock only)
+HttpResponse AdvanceClock(const AdminApi::Deps& d, const Call& call) {
+  std::optional<int64_t> ms;
+  if (Result<std::reference_wrapper<const json>> body = call.JsonObject(); body.ok()) {
+    const json& b = body->get();
+    if (b.contains("Duration") && b["Duration"].is_string()) {
+      ms = ParseDurationMillis(b["Duration"].get<std::string>());
+    }
+  }
+  if (!ms) {
+    return lambdaapi::ErrorResponse(
+        InvalidParameter("Duration is required: a duration such as \"72h\", \"30m\", \"2d\""));
+  }
+  ASSIGN_OR_ERROR(int64_t now, d.rollout->AdvanceClock(*ms));
+  return Ok({{"Now", FormatAwsTimestamp(now)}, {"NowMillis", now}, {"Simulated", true}});
+}
+
+// GET /lambkin/v1/code/<sha256 hex>?FunctionName=F[&Qualifier=Q]: the code package of the
+// function version, as GetFunction's presigned Code.Location names it. The package must be
+// that version's: a link made for one function never reads another's code.
+HttpResponse GetFunctionCode(const AdminApi::Deps& d, const Call& call) {
+  const std::string& sha = call.Label("Sha256");
+  ASSIGN_OR_ERROR(lambdaapi::FunctionRef ref,
+                  lambdaapi::ResolveFunction(call.request.Query("FunctionName").value_or(""),
+                                             lambdaapi::shapes::kFunctionName, call.identity.scope,
+                                             call.request.Query("Qualifier")));
+  ASSIGN_OR_ERROR(functions::FunctionVersion v,
+                  d.functions->GetFunctionVersion(call.identity.scope, ref.name, ref.qualifier));
+  if (functions::CodeSha256Hex(v.config) != sha) {
+    return lambdaapi::ErrorResponse(NotFound(
+        fmt::format("The code package {} is not the code of {}", sha,
+                    functions::FunctionArn(call.identity.scope, ref.name, ref.qualifier))));
+  }
+  ASSIGN_OR_ERROR(std::string zip, d.code->Get(sha));
+  HttpResponse r;
+  r.SetHeader("Content-Type", "application/zip");
+  r.body = std::move(zip);
+  return r;
+}
+
+// GET /lambkin/v1/insights/report?rule=N&period=S[&since=D | &start=MS&end=MS][&region=R][&max=N]:
+// a Contributor Insights report with every metric.
+HttpResponse GetInsightReport(const AdminApi::Deps& d, const Call& call) {
+  const server::HttpRequest& request = call.request;
+  auto fail = [](const Status& s) { return lambdaapi::ErrorResponse(s); };
+  Result<std::string> region = RegionOf(d, request);
+  if (!region.ok()) return fail(region.status());
+  insights::ReportRequest req;
+  req.name = request.Query("rule").value_or("");
+  if (req.name.empty()) return fail(InvalidParameter("rule is required"));
+  auto number = [&](const char* name, int64_t fallback) -> std::optional<int64_t> {
+    std::optional<std::string> v = request.Query(name);
+    if (!v) return fallback;
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
+    return n;
+  };
+  std::optional<int64_t> since = ParseDurationMillis(request.Query("since").value_or("3h"));
+  std::optional<int64_t> period = number("period", 300), max = number("max", 10);
+  std::optional<int64_t> end = number("end", d.clock->NowMillis());
+  std::optional<int64_t> start = since && end ? number("start", *end - *since) : std::nullopt;
+  if (!since || !period || !max || !start || !end) {
+    return fail(InvalidParameter(
+        "period (seconds), max, start and end (epoch ms) are numbers; since is a duration"));
+  }
+  req.start_ms = *start;
+  req.end_ms = *end;
+  req.period_s = *period;
+  req.max_contributors = static_cast<int>(std::clamp<int64_t>(*max, -1, 1000));
+  req.metrics.assign(std::begin(insights::kReportMetrics), std::end(insights::kReportMetrics));
+  d.log_writer->Flush();
+  Result<insights::Report> report = d.insights->GetReport({d.account, *region}, req);
+  if (!report.ok()) return fail(report.status());
+  json contributors = json::array();
+  for (const auto& c : report->contributors) {
+    json points = json::array();
+    for (const auto& p : c.datapoints)
+      points.push_back({{"AtMillis", p.timestamp_ms}, {"Value", p.value}});
+    contributors.push_back(
+        {{"Keys", c.keys}, {"Value", c.aggregate_value}, {"Datapoints", points}});
+  }
+  json metrics = json::array();
+  for (const auto& m : report->metric_datapoints) {
+    json p = {{"AtMillis", m.timestamp_ms}};
+    for (const auto& [name, v] : m.values) p[name] = v;
+    metrics.push_back(std::move(p));
+  }
+  return Ok({{"Rule", req.name},
+             {"Region", *region},
+             {"StartMillis", req.start_ms},
+             {"EndMillis", req.end_ms},
+             {"PeriodSeconds", req.period_s},
+             {"KeyLabels", report->key_labels},
+             {"AggregationStatistic", report->aggregation_statistic},
+             {"AggregateValue", report->aggregate_value},
+             {"UniqueContributors", report->unique_contributors},
+             {"Contributors", contributors},
+             {"MetricDatapoints", metrics}});
+}
+
+// GET /lambkin/v1/iam: the directory, secrets left out.
+HttpResponse GetIamDirectory(const AdminApi::Deps& d, const Call&) {
+  ASSIGN_OR_ERROR(json directory, d.directory->Describe());
+  return Ok(directory);
+}
+
+// POST /lambkin/v1/iam/apply: a declaration (docs/iam.md); answers with the directory.
+HttpResponse ApplyIamDeclaration(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(const json& body, call.JsonObject());
+  RETURN_ERROR_IF(d.directory->Apply(body));
+  return GetIamDirectory(d, call);
+}
+
+// POST /lambkin/v1/iam/access-keys {"Account", "User" | "Role" + "Session"}: a new key, the
+// only time its secret is shown.
+HttpResponse CreateAccessKey(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(const json& body, call.JsonObject());
+  ASSIGN_OR_ERROR(std::string account, StringMember(body, "Account", d.account));
+  bool role = body.contains("Role");
+  ASSIGN_OR_ERROR(std::string name, StringMember(body, role ? "Role" : "User"));
+  ASSIGN_OR_ERROR(std::string session, StringMember(body, "Session"));
+  ASSIGN_OR_ERROR(iam::NewAccessKey key,
+                  d.directory->CreateAccessKey(account, role ? "role" : "user", name, session));
+  return lambdaapi::JsonResponse(201, {{"AccessKeyId", key.id},
+                                       {"SecretAccessKey", key.secret},
+                                       {"Arn", key.caller.arn},
+                                       {"Account", key.caller.account}});
+}
+
+// DELETE /lambkin/v1/iam/access-keys/<id>
+HttpResponse DeleteAccessKey(const AdminApi::Deps& d, const Call& call) {
+  return lambdaapi::StatusResponse(d.directory->DeleteAccessKey(call.Label("Id")));
+}
+
+}  // namespace ops
+
+}  // namespace lambkin::admin
