@@ -23,6 +23,7 @@
 #include "functions/function_service.h"
 #include "iam/authenticator.h"
 #include "iam/directory.h"
+#include "iam/role_sessions.h"
 #include "insights/insight_rules.h"
 #include "insightsapi/insights_api.h"
 #include "lambdaapi/api.h"
@@ -237,6 +238,18 @@ int Serve(const ServeOptions& options) {
          fmt::format("Lambkin does not implement {} {}", request.method, request.raw_path)}));
   };
   invoker.SetApiHandler(api);
+  // Each environment is a session of its function's execution role, as on Lambda. A role the
+  // directory does not hold (development mode accepts any) gives an environment without
+  // credentials. Sessions expire by the real clock, whatever the server's clock says.
+  invoker.SetCredentialSource(
+      [&](const std::string& role_arn,
+          const std::string& session) -> std::optional<exec::SessionCredentials> {
+        Result<iam::RoleCredentials> c = directory.MintRoleSession(
+            role_arn, session, system_clock.NowMillis(), iam::kDefaultRoleSessionMs);
+        if (!c.ok()) return std::nullopt;
+        return exec::SessionCredentials{c->access_key_id, c->secret_access_key, c->session_token,
+                                        c->expiration_ms};
+      });
   Result<uint16_t> port = http.Listen(options.listen, api);
   if (!port.ok()) return Fail(port.status());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));

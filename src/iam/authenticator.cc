@@ -99,7 +99,8 @@ Result<Identity> Authenticator::Authenticate(const server::HttpRequest& request,
   }
   // A stored key's caller lives in the snapshot, which the identity keeps.
   return Identity{caller, functions::Scope{caller->account, std::move(sig->credential.region)},
-                  std::move(snapshot), std::move(session)};
+                  std::move(snapshot), std::move(session),
+                  opened ? std::move(opened->secret_access_key) : std::string()};
 }
 
 }  // namespace lambkin::iam

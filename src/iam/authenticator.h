@@ -44,6 +44,7 @@ struct Identity {
   functions::Scope scope;
   std::shared_ptr<const Snapshot> snapshot;  // null in AuthMode::kNone
   std::shared_ptr<const Caller> session;     // a role session's caller; null otherwise
+  std::string session_secret;  // a role session's secret key (presigning as the caller)
 
   // False in AuthMode::kNone, where Allow allows everything.
   bool authorises() const { return snapshot != nullptr; }

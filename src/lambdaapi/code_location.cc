@@ -31,13 +31,17 @@ std::string CodeLocation(const ApiContext& ctx, const Call& call, const Function
   std::optional<std::string> token;
   if (call.identity != nullptr && call.identity->authorises()) {
     Result<std::optional<iam::SigV4Request>> sig = iam::ParseSigV4(call.request);
-    const iam::Snapshot::Key* key =
-        sig.ok() && *sig ? call.identity->snapshot->FindKey((*sig)->credential.access_key)
-                         : nullptr;
-    // The request was verified with a key of this snapshot, so it is there.
-    if (key == nullptr) return fmt::format("http://{}{}?{}", host, path, query);
+    if (!sig.ok() || !*sig) return fmt::format("http://{}{}?{}", host, path, query);
+    if (call.identity->session) {
+      secret = call.identity->session_secret;
+    } else {
+      // The request was verified with a key of this snapshot, so it is there.
+      const iam::Snapshot::Key* key =
+          call.identity->snapshot->FindKey((*sig)->credential.access_key);
+      if (key == nullptr) return fmt::format("http://{}{}?{}", host, path, query);
+      secret = key->secret;
+    }
     access_key = (*sig)->credential.access_key;
-    secret = key->secret;
     token = (*sig)->security_token;
   }
   std::string date = iam::AmzDate(ctx.wall_clock->NowMillis());

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LambdaClient, CreateFunctionCommand, GetFunctionCommand } from '@aws-sdk/client-lambda';
+import { LambdaClient, CreateFunctionCommand, GetFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import {
   startServer, lambkinBin, devCredentials, adminFetch, adminJson, signedFetch, makeZip, role, account,
 } from './helpers.mjs';
@@ -205,6 +205,8 @@ test('SCPs bind operators too: a member account admin cannot apply IAM declarati
 test('GetFunction links to the code with a URL presigned by the caller, for ten minutes', async () => {
   const declaration = { accounts: { [account]: { users: {
     reader: { policies: { Read: allow('lambda:GetFunction', `arn:aws:lambda:*:${account}:function:mine`) }, access_keys: [key('AKIAREADER0000000001')] },
+  }, roles: {
+    'code-reader': { policies: { Read: allow('lambda:GetFunction', `arn:aws:lambda:*:${account}:function:mine`) } },
   } } } };
   const server = await startServer({ args: ['--iam', writeDeclaration(declaration)] });
   try {
@@ -215,7 +217,7 @@ test('GetFunction links to the code with a URL presigned by the caller, for ten 
       await lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'provided.al2023', Handler: 'h', Role: role, Code: { ZipFile: zip } }));
     }
     const reader = new LambdaClient({ endpoint, region: 'eu-west-1', maxAttempts: 1,
-      credentials: { ...creds('AKIAREADER0000000001'), sessionToken: 'a-session-token' } });
+      credentials: creds('AKIAREADER0000000001') });
     const got = await reader.send(new GetFunctionCommand({ FunctionName: 'mine' }));
     const url = new URL(got.Code.Location);
     assert.equal(url.pathname.split('/').slice(0, 4).join('/'), '/lambkin/v1/code');
@@ -224,9 +226,25 @@ test('GetFunction links to the code with a URL presigned by the caller, for ten 
     assert.match(q.get('X-Amz-Credential'), /^AKIAREADER0000000001\/\d{8}\/eu-west-1\/lambkin\/aws4_request$/);
     assert.equal(q.get('X-Amz-Expires'), '600');
     assert.equal(q.get('X-Amz-SignedHeaders'), 'host');
-    assert.equal(q.get('X-Amz-Security-Token'), 'a-session-token', 'the caller\'s session token rides along');
+    assert.equal(q.get('X-Amz-Security-Token'), null);
     assert.ok(Math.abs(Date.parse(q.get('X-Amz-Date').replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z')) - Date.now()) < 60000);
     assert.deepEqual(Buffer.from(await (await fetch(url)).arrayBuffer()), zips.mine);
+
+    // A role session's link carries its session token: a function whose role may read `mine`
+    // hands the test its own execution-role credentials.
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'session', Runtime: 'python3.11', Handler: 'index.handler',
+      Role: `arn:aws:iam::${account}:role/code-reader`,
+      Code: { ZipFile: makeZip({ 'index.py': 'import os\ndef handler(event, context):\n    return {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}\n' }) } }));
+    const session = JSON.parse(Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: 'session' }))).Payload).toString());
+    assert.match(session.AWS_ACCESS_KEY_ID, /^ASIA/);
+    const asRole = new LambdaClient({ endpoint, region: 'eu-west-1', maxAttempts: 1, credentials: {
+      accessKeyId: session.AWS_ACCESS_KEY_ID, secretAccessKey: session.AWS_SECRET_ACCESS_KEY, sessionToken: session.AWS_SESSION_TOKEN } });
+    const viaRole = new URL((await asRole.send(new GetFunctionCommand({ FunctionName: 'mine' }))).Code.Location);
+    assert.equal(viaRole.searchParams.get('X-Amz-Security-Token'), session.AWS_SESSION_TOKEN, 'the caller\'s session token rides along');
+    assert.deepEqual(Buffer.from(await (await fetch(viaRole)).arrayBuffer()), zips.mine);
+    const forged = new URL(viaRole);
+    forged.searchParams.set('X-Amz-Security-Token', session.AWS_SESSION_TOKEN.slice(0, -4) + 'AAAA');
+    assert.equal((await errorOf(await fetch(forged))).status, 403);
 
     // The link is no open door: without its signature, changed, or pointed at other code, it fails.
     const bare = new URL(url.pathname + `?FunctionName=mine`, url);
