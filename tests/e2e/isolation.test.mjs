@@ -271,6 +271,46 @@ test('network: no route to the server, host services or the host\'s address; onl
   }
 });
 
+test('outbound networking (--network outbound): the world outside, never the host, its loopback or the server', async () => {
+  const accepted = { any: 0 };
+  const any = await new Promise((resolve) => {
+    const s = net.createServer((c) => { accepted.any++; c.destroy(); });
+    s.listen(0, '0.0.0.0', () => resolve(s));
+  });
+  // Whether this machine reaches the outside at all (CI reaches Debian's mirrors).
+  const outside = await new Promise((resolve) => {
+    const c = net.connect({ host: 'deb.debian.org', port: 80, timeout: 3000 }, () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+    c.on('timeout', () => { c.destroy(); resolve(false); });
+  });
+  const outbound = await startServer({ args: ['--network', 'outbound'] });
+  try {
+    const client = outbound.client();
+    const port = any.address().port;
+    const hostAddress = Object.values(networkInterfaces()).flat().find((i) => i.family === 'IPv4' && !i.internal)?.address;
+    const targets = [
+      { name: 'server listener', host: '127.0.0.1', port: Number(new URL(outbound.endpoint).port) },
+      { name: 'host loopback', host: '127.0.0.1', port },
+      { name: 'host through the gateway', host: '10.0.2.2', port },
+      ...(hostAddress ? [{ name: 'host address', host: hostAddress, port }] : []),
+      ...(outside ? [{ name: 'outside', host: 'deb.debian.org', port: 80 }] : []),
+    ];
+    await create('outbound', 'network.handler', { 'network.py': fixture('network.py') }, { Timeout: 60 }, client);
+    const out = await invoke('outbound', { targets }, client);
+    assert.equal(out.FunctionError, undefined, out.body);
+    const { connect, interfaces } = out.json;
+    assert.deepEqual(interfaces, ['lo', 'tap0'], '/proc/net/dev');
+    for (const t of targets.filter((x) => x.name !== 'outside')) {
+      assert.notEqual(connect[t.name], 'connected', `${t.name}: ${JSON.stringify(connect)}`);
+    }
+    assert.deepEqual(accepted, { any: 0 }, 'the host service accepted no connection');
+    if (outside) assert.equal(connect.outside, 'connected', JSON.stringify(connect));
+  } finally {
+    any.close();
+    await outbound.stop();
+  }
+});
+
 test('Runtime API: a function cannot answer another function\'s invocation; each sees only its own 127.0.0.1:9001', async () => {
   const files = { 'runtime_api.py': fixture('runtime_api.py') };
   await create('victim', 'runtime_api.victim', files);
