@@ -8,7 +8,7 @@ namespace lambkin::exec {
 
 namespace {
 
-constexpr int64_t kCredentialMarginMs = 5 * 60 * 1000;
+constexpr int64_t kCredentialMarginMs = int64_t{5} * 60 * 1000;
 
 std::string FunctionKey(const functions::Scope& s, const std::string& name) {
   return fmt::format("{}|{}|{}", s.account, s.region, name);

@@ -136,8 +136,8 @@ Result<std::string> Compile() {
 }  // namespace
 
 Result<std::string> SandboxSeccompProgram() {
-  static const Result<std::string> program = Compile();
-  return program;
+  static const Result<std::string> kProgram = Compile();
+  return kProgram;
 }
 
 Result<int> SandboxSeccompFd() {
