@@ -1,5 +1,6 @@
 #include "exec/cgroup.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,10 +22,11 @@ constexpr int64_t kBytesPerCpu = int64_t{1769} << 20;
 constexpr int64_t kCpuPeriodUs = 100000;
 
 bool WriteFile(const std::string& path, const std::string& value) {
-  std::ofstream out(path);
-  out << value;
-  out.flush();
-  return static_cast<bool>(out);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  ::close(fd);
+  return ok;
 }
 
 std::optional<std::string> ReadFile(const std::string& path) {

@@ -217,6 +217,8 @@ Environment::~Environment() {
   // The listener (if still open) holds only a weak reference; it is closed by Stop() or with
   // the server. The server may already be going away here, so it is not touched.
   Terminate();
+  // Removing cgroups and unmounting /tmp take milliseconds: not on an I/O thread.
+  if (sandboxed_) config_.sandbox->Retire(std::move(sandboxed_));
 }
 
 void Environment::Terminate() {

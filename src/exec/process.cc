@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +124,11 @@ Status RunProgram(const std::vector<std::string>& argv) {
   return Internal(fmt::format("{} failed ({}): {}", argv[0],
                               WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                               output));
+}
+
+void LowerThreadPriority() {
+  // On Linux the nice value is per thread: PRIO_PROCESS with the thread's id.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
 }
 
 void KillProcessGroup(pid_t pid) {

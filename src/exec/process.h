@@ -46,6 +46,10 @@ Result<ChildProcess> Spawn(const SpawnSpec& spec);
 // kInternal with what it printed.
 Status RunProgram(const std::vector<std::string>& argv);
 
+// Makes the calling thread yield the CPU to the server's other threads (nice 10): for
+// background work that must not slow a cold start.
+void LowerThreadPriority();
+
 // Sends SIGKILL to the child's process group. Safe to call on an exited child.
 void KillProcessGroup(pid_t pid);
 

@@ -75,6 +75,7 @@ Result<NetworkMode> ParseNetworkMode(std::string_view text) {
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (options_.init.empty()) options_.init = DefaultInit();
   switch_user_ = ::geteuid() == 0;
+  retirer_ = std::thread([this] { RetireLoop(); });
   if (options_.data_dir.empty()) return;
   std::error_code ec;
   data_dir_ = std::filesystem::weakly_canonical(options_.data_dir, ec).string();
@@ -85,6 +86,12 @@ Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
 }
 
 Sandbox::~Sandbox() {
+  {
+    std::lock_guard lock(retire_mu_);
+    stopping_ = true;
+  }
+  retire_cv_.notify_all();
+  if (retirer_.joinable()) retirer_.join();
   disks_.reset();
   if (!stage_dir_.empty()) {
     // Never a recursive removal here: the data directory is mounted below.
@@ -247,6 +254,35 @@ Result<std::pair<pid_t, int>> Sandbox::StartOutbound(pid_t init_pid) {
     return Internal("slirp4netns did not bring the environment's network up");
   }
   return std::make_pair(child->pid, exit_pipe[1]);
+}
+
+void Sandbox::Retire(std::unique_ptr<SandboxedProcess> process) {
+  process->Kill();
+  {
+    std::lock_guard lock(retire_mu_);
+    if (!stopping_) {
+      retiring_.push_back(std::move(process));
+      process = nullptr;
+    }
+  }
+  retire_cv_.notify_one();
+  // Without the thread (the server is stopping) it goes here and now.
+}
+
+void Sandbox::RetireLoop() {
+  LowerThreadPriority();
+  std::unique_lock lock(retire_mu_);
+  while (true) {
+    retire_cv_.wait(lock, [&] { return stopping_ || !retiring_.empty(); });
+    while (!retiring_.empty()) {
+      std::unique_ptr<SandboxedProcess> p = std::move(retiring_.front());
+      retiring_.pop_front();
+      lock.unlock();
+      p.reset();
+      lock.lock();
+    }
+    if (stopping_) return;
+  }
 }
 
 Result<uid_t> Sandbox::AcquireUid() {
@@ -463,8 +499,6 @@ Status SandboxedProcess::Go() {
   if (::send(control_fd_, &go, 1, MSG_NOSIGNAL) != 1) return Errno("control socket");
   ::close(control_fd_);
   control_fd_ = -1;
-  // bubblewrap has mounted the disk inside: the host side can go.
-  tmp_.reset();
   return Status::Ok();
 }
 

@@ -97,8 +97,7 @@ class SandboxedProcess {
   // Takes the two listening sockets init sent: [0] the Runtime API, [1] the AWS endpoint.
   // kInternal if what arrived is not two listening TCP sockets from this sandbox's init.
   Result<std::array<int, 2>> ReceiveEndpoints();
-  // Lets init run the runtime, once the sandbox's outbound network (if any) is up; the
-  // host-side /tmp mount is detached (the sandbox has its own).
+  // Lets init run the runtime, once the sandbox's outbound network (if any) is up.
   Status Go();
   // Kills every process of the sandbox.
   void Kill();
@@ -129,6 +128,9 @@ class Sandbox {
 
   // Starts `request.program` in a new sandbox.
   Result<std::unique_ptr<SandboxedProcess>> Launch(const SandboxRequest& request);
+  // Destroys `process` (kills what is left, removes its cgroups, detaches its /tmp, gives its
+  // uid back) on a background thread, off the caller's.
+  void Retire(std::unique_ptr<SandboxedProcess> process);
 
  private:
   friend class SandboxedProcess;
@@ -149,6 +151,14 @@ class Sandbox {
   std::string stage_dir_;  // /run/lambkin/<id> when staged
   Status staged_ = Status::Ok();
   std::unique_ptr<ScratchDisks> disks_;
+  // The retiring thread and its queue.
+  void RetireLoop();
+  std::mutex retire_mu_;
+  std::condition_variable retire_cv_;
+  std::deque<std::unique_ptr<SandboxedProcess>> retiring_;
+  bool stopping_ = false;
+  std::thread retirer_;
+
   std::mutex mu_;
   uint32_t next_unused_ = 0;    // uids never given out: uid_base + next_unused_ onwards
   std::deque<uid_t> released_;  // given back, reused oldest first

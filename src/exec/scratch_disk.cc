@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -137,6 +140,10 @@ ScratchDisks::ScratchDisks(std::string dir, std::string mounts_dir)
   }
   available_ = ::geteuid() == 0 && ::access("/dev/loop-control", R_OK | W_OK) == 0 &&
                ::access(kMkfs, X_OK) == 0;
+  if (!available_) return;
+  // Lambda's default size is the one most functions use: ready before the first cold start.
+  wanted_.push_back(ImageBytes(int64_t{512} << 20));
+  refiller_ = std::thread([this] { Refill(); });
 }
 
 Result<std::string> ScratchDisks::Template(int64_t image_bytes) {
@@ -162,9 +169,7 @@ Result<std::string> ScratchDisks::Template(int64_t image_bytes) {
   return path;
 }
 
-Result<std::unique_ptr<ScratchDisk>> ScratchDisks::Create(int64_t bytes, uid_t owner, gid_t group) {
-  if (!available_) return Internal("scratch disk: not available on this host");
-  int64_t image_bytes = ImageBytes(bytes);
+Result<std::unique_ptr<ScratchDisk>> ScratchDisks::MakeDisk(int64_t image_bytes) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string templ, Template(image_bytes));
   std::string id = RandomUuid();
   std::string image = fmt::format("{}/{}.img", dir_, id);
@@ -181,14 +186,77 @@ Result<std::unique_ptr<ScratchDisk>> ScratchDisks::Create(int64_t bytes, uid_t o
   } else if (::mount(loop->second.c_str(), mnt.c_str(), "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME,
                      "noinit_itable") != 0) {
     status = Errno(fmt::format("mount {}", loop->second));
-  } else if (::rmdir((mnt + "/lost+found").c_str()) != 0 ||
-             ::chown(mnt.c_str(), owner, group) != 0 || ::chmod(mnt.c_str(), 01777) != 0) {
+  } else if (::rmdir((mnt + "/lost+found").c_str()) != 0 || ::chmod(mnt.c_str(), 01777) != 0) {
     status = Errno("prepare");
   }
   // The mount holds the device now (or nothing does, and it detaches).
   ::close(loop->first);
   if (!status.ok()) return status;  // the disk's destructor detaches what was mounted
   return disk;
+}
+
+Result<std::unique_ptr<ScratchDisk>> ScratchDisks::Create(int64_t bytes, uid_t owner, gid_t group) {
+  if (!available_) return Internal("scratch disk: not available on this host");
+  int64_t image_bytes = ImageBytes(bytes);
+  std::unique_ptr<ScratchDisk> disk;
+  {
+    std::lock_guard lock(pool_mu_);
+    auto& ready = ready_[image_bytes];
+    if (!ready.empty()) {
+      disk = std::move(ready.back());
+      ready.pop_back();
+    }
+    // This size is wanted: keep some ready (the most recent few sizes only).
+    wanted_.erase(std::remove(wanted_.begin(), wanted_.end(), image_bytes), wanted_.end());
+    wanted_.push_back(image_bytes);
+    if (wanted_.size() > kPooledSizes) {
+      ready_.erase(wanted_.front());
+      wanted_.erase(wanted_.begin());
+    }
+  }
+  refill_.notify_one();
+  if (!disk) {
+    LAMBKIN_ASSIGN_OR_RETURN(disk, MakeDisk(image_bytes));
+  }
+  if (::chown(disk->path().c_str(), owner, group) != 0) return Errno("chown");
+  return disk;
+}
+
+void ScratchDisks::Refill() {
+  LowerThreadPriority();
+  std::unique_lock lock(pool_mu_);
+  while (!stopping_) {
+    std::optional<int64_t> size;
+    for (int64_t s : wanted_) {
+      if (ready_[s].size() < kPoolDepth) size = s;
+    }
+    if (!size) {
+      refill_.wait(lock);
+      continue;
+    }
+    lock.unlock();
+    Result<std::unique_ptr<ScratchDisk>> disk = MakeDisk(*size);
+    lock.lock();
+    if (!disk.ok()) {
+      // Not now (out of loop devices, disk full): the next Create tries on its own.
+      std::fprintf(stderr, "lambkin: cannot prepare a /tmp disk: %s\n",
+                   disk.status().message().c_str());
+      refill_.wait_for(lock, std::chrono::seconds(5));
+      continue;
+    }
+    if (std::find(wanted_.begin(), wanted_.end(), *size) != wanted_.end()) {
+      ready_[*size].push_back(std::move(*disk));
+    }
+  }
+}
+
+ScratchDisks::~ScratchDisks() {
+  {
+    std::lock_guard lock(pool_mu_);
+    stopping_ = true;
+  }
+  refill_.notify_all();
+  if (refiller_.joinable()) refiller_.join();
 }
 
 }  // namespace lambkin::exec
