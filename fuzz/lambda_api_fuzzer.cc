@@ -58,7 +58,7 @@ World* MakeWorld() {
   w->auth = std::make_unique<lambkin::iam::Authenticator>(
       &w->regions, &w->clock, w->directory.get(), lambkin::iam::AuthMode::kSigV4, "123456789012");
   w->api = std::make_unique<lambkin::lambdaapi::LambdaApi>(lambkin::lambdaapi::ApiContext{
-      w->service.get(), w->catalog.get(), &w->regions, w->auth.get(), nullptr, nullptr,
+      w->service.get(), w->catalog.get(), &w->regions, w->auth.get(), nullptr, nullptr, nullptr,
       &w->clock});
   return w;
 }
