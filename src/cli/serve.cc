@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
+#include "exec/sandbox.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
 #include "iam/authenticator.h"
@@ -127,6 +128,8 @@ int Fail(const Status& s) {
 }  // namespace
 
 int Serve(const ServeOptions& options) {
+  // First, while the process has one thread: the mounts sandboxes need go when it goes.
+  if (Status s = exec::EnterPrivateMountNamespace(); !s.ok()) return Fail(s);
   Result<Config> config = LoadConfig(options.config_file);
   if (!config.ok()) return Fail(config.status());
 

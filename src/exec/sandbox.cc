@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -65,6 +66,15 @@ constexpr char kOutboundResolvConf[] = "nameserver 10.0.2.3\n";
 gid_t NetworkGroup(const SandboxOptions& o) { return static_cast<gid_t>(o.uid_base - 1); }
 
 }  // namespace
+
+Status EnterPrivateMountNamespace() {
+  if (::geteuid() != 0) return Status::Ok();
+  if (::unshare(CLONE_NEWNS) != 0) return Errno("unshare(CLONE_NEWNS)");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    return Errno("making the mount namespace a slave of the host's");
+  }
+  return Status::Ok();
+}
 
 Result<NetworkMode> ParseNetworkMode(std::string_view text) {
   if (text == "none") return NetworkMode::kNone;

@@ -49,6 +49,13 @@ enum class NetworkMode {
 };
 Result<NetworkMode> ParseNetworkMode(std::string_view text);
 
+// Gives the calling process a mount namespace of its own (a slave of the host's: the host's
+// mounts still appear in it, its own never leave it), so that what the sandboxes need mounted
+// — the data directory's stage, /tmp disks — disappears with the process however it ends,
+// SIGKILL included, and never clutters the host's mount table. Only as root; elsewhere a no-op.
+// REQUIRES: the process has started no thread yet (unshare refuses a threaded process).
+Status EnterPrivateMountNamespace();
+
 struct SandboxOptions {
   std::string bwrap = "/usr/bin/bwrap";
   // lambkin-init; empty: the one beside the running executable. Copied into the data

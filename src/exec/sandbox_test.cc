@@ -22,9 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// As the server does, before any thread: the test's mounts go with the test process.
+const bool kPrivateMounts = EnterPrivateMountNamespace().ok();
+
 class SandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_TRUE(kPrivateMounts);
     root_ = fs::temp_directory_path() / ("lambkin-sandbox-test-" + std::to_string(::getpid()));
     // Like a server's data directory under /root: the sandbox's host user may not walk there.
     fs::create_directories(root_ / "data" / "code");
