@@ -388,6 +388,32 @@ test('identity on the host: an environment\'s processes run as an unprivileged h
 // ---------------------------------------------------------------------------------------------
 // The filesystem
 
+test('a server killed with SIGKILL leaves no mount and no loop device on the host', async () => {
+  const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/run/lambkin') || l.includes('lambkin-e2e-'));
+  const loops = () => readdirSync('/sys/block').filter((d) => d.startsWith('loop') &&
+    readFileSync(`/sys/block/${d}/size`, 'utf8').trim() !== '0');
+  const mountsBefore = hostMounts();
+  const loopsBefore = loops().length;
+  const doomed = await startServer();
+  try {
+    const client = doomed.client();
+    await create('doomed', 'identity.handler', { 'identity.py': fixture('identity.py') }, {}, client);
+    assert.equal((await invoke('doomed', {}, client)).FunctionError, undefined);
+  } finally {
+    await doomed.kill('SIGKILL');
+  }
+  // The kernel takes the server's mount namespace down with its last process.
+  let left = [];
+  for (let i = 0; i < 50; i++) {
+    left = hostMounts().filter((l) => !mountsBefore.includes(l));
+    if (left.length === 0 && loops().length <= loopsBefore) break;
+    await sleep(100);
+  }
+  assert.deepEqual(left, [], 'mounts left on the host');
+  assert.ok(loops().length <= loopsBefore, `loop devices left: ${loops()}`);
+  rmSync(doomed.dataDir, { recursive: true, force: true });
+});
+
 test('filesystem: the code is read-only and the data directory is not there', async () => {
   await create('fsprobe', 'filesystem.handler', { 'filesystem.py': fixture('filesystem.py') });
   const out = await invoke('fsprobe', { dataDir: server.dataDir });
