@@ -64,7 +64,6 @@ int64_t CpuCeiling(int64_t memory_bytes) {
 std::unique_ptr<EnvironmentCgroup> EnvironmentCgroup::Create(const std::string& name,
                                                              const CgroupLimits& limits) {
   std::unique_ptr<EnvironmentCgroup> g(new EnvironmentCgroup());
-  int64_t cpus = CpuCeiling(limits.memory_bytes);
   // cgroup v2: the unified hierarchy at /sys/fs/cgroup with the memory controller enabled.
   auto controllers = ReadFile("/sys/fs/cgroup/cgroup.controllers");
   if (controllers && controllers->find("memory") != std::string::npos) {
@@ -80,18 +79,10 @@ std::unique_ptr<EnvironmentCgroup> EnvironmentCgroup::Create(const std::string& 
       WriteFile("/sys/fs/cgroup/lambkin/cgroup.subtree_control", enable);
       g->v2_ = true;
       g->dirs_.push_back(dir);
-      if (WriteFile(dir + "/memory.max", std::to_string(limits.memory_bytes)) &&
-          WriteFile(dir + "/memory.swap.max", "0")) {
-        g->memory_dir_ = dir;
-        g->procs_.push_back(dir + "/cgroup.procs");
-        g->limits_tasks_ = WriteFile(dir + "/pids.max", std::to_string(limits.max_tasks));
-        // cpu.weight 1..10000 (100 is the default): proportional to memory, 128 MB -> 7.
-        WriteFile(dir + "/cpu.weight", std::to_string(std::clamp<int64_t>(
-                                           limits.memory_bytes * 100 / kBytesPerCpu, 1, 10000)));
-        WriteFile(dir + "/cpu.max", fmt::format("{} {}", cpus * kCpuPeriodUs, kCpuPeriodUs));
-        return g;
-      }
-      return nullptr;  // the destructor removes the group
+      g->memory_dir_ = g->pids_dir_ = g->cpu_dir_ = dir;
+      g->procs_.push_back(dir + "/cgroup.procs");
+      if (!g->SetLimits(limits)) return nullptr;  // the destructor removes the group
+      return g;
     }
   }
   // cgroup v1: one group per controller hierarchy.
@@ -101,32 +92,56 @@ std::unique_ptr<EnvironmentCgroup> EnvironmentCgroup::Create(const std::string& 
     return nullptr;
   }
   g->dirs_.push_back(dir);
-  if (!WriteFile(dir + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes))) {
-    return nullptr;
-  }
-  // Without swap accounting this file is missing; the limit then covers RAM only.
-  WriteFile(dir + "/memory.memsw.limit_in_bytes", std::to_string(limits.memory_bytes));
   g->memory_dir_ = dir;
   g->procs_.push_back(dir + "/cgroup.procs");
   if (::access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) == 0 &&
       MakeGroup("/sys/fs/cgroup/pids", name, dir)) {
     g->dirs_.push_back(dir);
-    if (WriteFile(dir + "/pids.max", std::to_string(limits.max_tasks))) {
-      g->procs_.push_back(dir + "/cgroup.procs");
-      g->limits_tasks_ = true;
-    }
+    g->pids_dir_ = dir;
+    g->procs_.push_back(dir + "/cgroup.procs");
   }
   if (::access("/sys/fs/cgroup/cpu/cpu.shares", F_OK) == 0 &&
       MakeGroup("/sys/fs/cgroup/cpu", name, dir)) {
     g->dirs_.push_back(dir);
-    // cpu.shares: 1024 is one default task's weight; proportional to memory, at least 2.
-    bool ok = WriteFile(dir + "/cpu.shares", std::to_string(std::max<int64_t>(
-                                                 2, limits.memory_bytes * 1024 / kBytesPerCpu))) &&
-              WriteFile(dir + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs)) &&
-              WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(cpus * kCpuPeriodUs));
-    if (ok) g->procs_.push_back(dir + "/cgroup.procs");
+    g->cpu_dir_ = dir;
+    g->procs_.push_back(dir + "/cgroup.procs");
   }
+  if (!g->SetLimits(limits)) return nullptr;
   return g;
+}
+
+bool EnvironmentCgroup::SetLimits(const CgroupLimits& limits) {
+  int64_t cpus = CpuCeiling(limits.memory_bytes);
+  if (v2_) {
+    if (!WriteFile(memory_dir_ + "/memory.max", std::to_string(limits.memory_bytes)) ||
+        !WriteFile(memory_dir_ + "/memory.swap.max", "0")) {
+      return false;
+    }
+    limits_tasks_ = WriteFile(pids_dir_ + "/pids.max", std::to_string(limits.max_tasks));
+    // cpu.weight 1..10000 (100 is the default): proportional to memory, 128 MB -> 7.
+    WriteFile(cpu_dir_ + "/cpu.weight", std::to_string(std::clamp<int64_t>(
+                                            limits.memory_bytes * 100 / kBytesPerCpu, 1, 10000)));
+    WriteFile(cpu_dir_ + "/cpu.max", fmt::format("{} {}", cpus * kCpuPeriodUs, kCpuPeriodUs));
+    return true;
+  }
+  // v1 keeps memory.limit_in_bytes <= memory.memsw.limit_in_bytes at every step: raising, the
+  // memory+swap limit goes first; lowering, the memory limit does (the first write below then
+  // fails, the last succeeds). Without swap accounting the memsw file is missing and the limit
+  // covers RAM only.
+  std::string bytes = std::to_string(limits.memory_bytes);
+  WriteFile(memory_dir_ + "/memory.memsw.limit_in_bytes", bytes);
+  if (!WriteFile(memory_dir_ + "/memory.limit_in_bytes", bytes)) return false;
+  WriteFile(memory_dir_ + "/memory.memsw.limit_in_bytes", bytes);
+  limits_tasks_ =
+      !pids_dir_.empty() && WriteFile(pids_dir_ + "/pids.max", std::to_string(limits.max_tasks));
+  if (!cpu_dir_.empty()) {
+    // cpu.shares: 1024 is one default task's weight; proportional to memory, at least 2.
+    WriteFile(cpu_dir_ + "/cpu.shares",
+              std::to_string(std::max<int64_t>(2, limits.memory_bytes * 1024 / kBytesPerCpu)));
+    WriteFile(cpu_dir_ + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs));
+    WriteFile(cpu_dir_ + "/cpu.cfs_quota_us", std::to_string(cpus * kCpuPeriodUs));
+  }
+  return true;
 }
 
 EnvironmentCgroup::~EnvironmentCgroup() {

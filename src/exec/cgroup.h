@@ -36,6 +36,9 @@ class EnvironmentCgroup {
   EnvironmentCgroup(const EnvironmentCgroup&) = delete;
   EnvironmentCgroup& operator=(const EnvironmentCgroup&) = delete;
 
+  // Sets the limits again (a group made ahead of time gets its function's). False when the
+  // memory limit cannot be set (below what the group already uses).
+  bool SetLimits(const CgroupLimits& limits);
   // The cgroup.procs files a child writes itself into (one per v1 hierarchy, one on v2).
   const std::vector<std::string>& procs_files() const { return procs_; }
   // Whether the task limit is enforced by the kernel here (the pids controller).
@@ -51,6 +54,8 @@ class EnvironmentCgroup {
   EnvironmentCgroup() = default;
   bool v2_ = false;
   std::string memory_dir_;         // the group carrying the memory controller
+  std::string pids_dir_;           // ... the pids controller; empty when none
+  std::string cpu_dir_;            // ... the cpu controller; empty when none
   std::vector<std::string> dirs_;  // every group made, removed in reverse
   std::vector<std::string> procs_;
   bool limits_tasks_ = false;

@@ -14,13 +14,24 @@
 // Statically linked: it runs before anything of the runtime's root filesystem is trusted.
 // Exit codes: 111 when the endpoints cannot be made, 112 when the server does not answer,
 // 127 when the runtime cannot be executed.
+//
+// `lambkin-init --launch` is the other half of exec/process.h's PreparedProcess: started ahead
+// of time in an environment's cgroups (moving a process between cgroup v1 groups waits for an
+// RCU grace period, several milliseconds a cold start would otherwise pay), it waits on fd 3
+// for what to become — descriptors, limits, user, program, arguments, environment — and
+// becomes it (bubblewrap, which then starts init's first half inside the sandbox).
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -52,7 +63,101 @@ int ListenOn(uint16_t port) {
 
 }  // namespace
 
+// The launcher's message (exec/process.cc writes it): "LNCH", uid, gid, switch (0/1), the
+// number of limits and each (resource, value), argc, envc, then the strings, NUL-terminated;
+// the descriptors ride along as SCM_RIGHTS and become 3, 4, ...
+[[noreturn]] void Launch() {
+  // In its cgroups already (they were joined before this program started): say so.
+  if (::send(kControlFd, "R", 1, MSG_NOSIGNAL) != 1) _exit(0);
+  static char buf[1 << 20];
+  int received[16];
+  size_t n_fds = 0;
+  iovec iov{buf, sizeof buf};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof received)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t len;
+  do {
+    len = ::recvmsg(kControlFd, &msg, MSG_CMSG_CLOEXEC);
+  } while (len < 0 && errno == EINTR);
+  if (len <= 0) _exit(0);  // the server let it go unused
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) Die(112, "launch message truncated");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      std::memcpy(received, CMSG_DATA(c), n_fds * sizeof(int));
+    }
+  }
+  size_t pos = 0;
+  auto u32 = [&](uint32_t& v) {
+    if (pos + 4 > static_cast<size_t>(len)) Die(112, "launch message short");
+    std::memcpy(&v, buf + pos, 4);
+    pos += 4;
+  };
+  uint32_t magic = 0, uid = 0, gid = 0, switch_user = 0, n_limits = 0, argc = 0, envc = 0;
+  u32(magic);
+  if (std::memcmp(&magic, "LNCH", 4) != 0) Die(112, "not a launch message");
+  u32(uid);
+  u32(gid);
+  u32(switch_user);
+  u32(n_limits);
+  if (n_limits > 16) Die(112, "launch message: too many limits");
+  int resources[16];
+  uint64_t values[16];
+  for (uint32_t i = 0; i < n_limits; ++i) {
+    uint32_t r = 0, lo = 0, hi = 0;
+    u32(r);
+    u32(lo);
+    u32(hi);
+    resources[i] = static_cast<int>(r);
+    values[i] = (static_cast<uint64_t>(hi) << 32) | lo;
+  }
+  u32(argc);
+  u32(envc);
+  if (argc == 0 || argc + envc > 4000) Die(112, "launch message: bad argument count");
+  static char* strings[4002];
+  for (uint32_t i = 0; i < argc + envc; ++i) {
+    char* s = buf + pos;
+    void* end = std::memchr(s, '\0', static_cast<size_t>(len) - pos);
+    if (end == nullptr) Die(112, "launch message: unterminated string");
+    strings[i + (i >= argc ? 1 : 0)] = s;
+    pos = static_cast<size_t>(static_cast<char*>(end) - buf) + 1;
+  }
+  strings[argc] = nullptr;
+  strings[argc + 1 + envc] = nullptr;
+
+  // The descriptors become 3, 4, ...: out of the way first, then into place.
+  ::close(kControlFd);
+  int moved[16];
+  for (size_t i = 0; i < n_fds; ++i) {
+    moved[i] = ::fcntl(received[i], F_DUPFD_CLOEXEC, 64);
+    if (moved[i] < 0) Die(112, "fcntl");
+    ::close(received[i]);
+  }
+  for (size_t i = 0; i < n_fds; ++i) {
+    if (::dup2(moved[i], static_cast<int>(3 + i)) < 0) Die(112, "dup2");
+  }
+  ::close_range(static_cast<unsigned>(3 + n_fds), ~0U, CLOSE_RANGE_CLOEXEC);
+  for (uint32_t i = 0; i < n_limits; ++i) {
+    rlimit limit{values[i], values[i]};
+    if (::setrlimit(resources[i], &limit) != 0) Die(112, "setrlimit");
+  }
+  if (switch_user != 0) {
+    gid_t g = gid;
+    uid_t u = uid;
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(g, g, g) != 0 || ::setresuid(u, u, u) != 0) {
+      Die(112, "cannot become the sandbox's user");
+    }
+  }
+  ::execve(strings[0], strings, strings + argc + 1);
+  Die(127, strings[0]);
+}
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--launch") == 0) Launch();
   if (argc < 2) {
     std::fprintf(stderr, "usage: lambkin-init PROGRAM [ARG...]\n");
     return 2;

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +103,92 @@ Result<ChildProcess> Spawn(const SpawnSpec& spec) {
     pipefd[0] = -1;
   }
   return ChildProcess{pid, pidfd, pipefd[0]};
+}
+
+Result<std::unique_ptr<PreparedProcess>> PreparedProcess::Prepare(
+    const std::string& launcher, const std::vector<std::string>& cgroup_procs) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return Internal(fmt::format("prepare: socketpair: {}", std::strerror(errno)));
+  }
+  SpawnSpec spec;
+  spec.argv = {launcher, "--launch"};
+  spec.cgroup_procs = cgroup_procs;
+  spec.fds = {pair[1]};
+  Result<ChildProcess> child = Spawn(spec);
+  ::close(pair[1]);
+  if (!child.ok()) {
+    ::close(pair[0]);
+    return child.status();
+  }
+  std::unique_ptr<PreparedProcess> p(new PreparedProcess());
+  p->child_ = *child;
+  p->socket_ = pair[0];
+  // Ready once it says so: it has joined its cgroups and waits for its program.
+  pollfd ready{pair[0], POLLIN, 0};
+  char byte = 0;
+  if (::poll(&ready, 1, 10000) != 1 || ::recv(pair[0], &byte, 1, 0) != 1 || byte != 'R') {
+    return Internal("prepare: the launcher did not start");  // the destructor ends it
+  }
+  return p;
+}
+
+PreparedProcess::~PreparedProcess() {
+  if (socket_ >= 0) ::close(socket_);  // an unlaunched launcher exits at end of file
+  if (launched_) return;
+  KillProcessGroup(child_.pid);
+  while (::waitpid(child_.pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  ::close(child_.pidfd);
+  ::close(child_.output_fd);
+}
+
+Result<ChildProcess> PreparedProcess::Launch(const SpawnSpec& spec) {
+  if (launched_) return Internal("launch: already launched");
+  if (spec.argv.empty()) return InvalidParameter("launch: no program");
+  if (spec.fds.size() > 16 || spec.rlimits.size() > 16) {
+    return InvalidParameter("launch: too many descriptors or limits");
+  }
+  std::string m = "LNCH";
+  auto u32 = [&](uint32_t v) { m.append(reinterpret_cast<const char*>(&v), 4); };
+  u32(spec.uid.value_or(0));
+  u32(spec.gid.value_or(0));
+  u32(spec.uid ? 1 : 0);
+  u32(static_cast<uint32_t>(spec.rlimits.size()));
+  for (const auto& [resource, value] : spec.rlimits) {
+    u32(static_cast<uint32_t>(resource));
+    u32(static_cast<uint32_t>(value & 0xffffffffu));
+    u32(static_cast<uint32_t>(static_cast<uint64_t>(value) >> 32));
+  }
+  u32(static_cast<uint32_t>(spec.argv.size()));
+  u32(static_cast<uint32_t>(spec.env.size()));
+  for (const auto* list : {&spec.argv, &spec.env}) {
+    for (const auto& str : *list) {
+      m += str;
+      m.push_back('\0');
+    }
+  }
+  iovec iov{m.data(), m.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (!spec.fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * spec.fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * spec.fds.size());
+    std::memcpy(CMSG_DATA(c), spec.fds.data(), sizeof(int) * spec.fds.size());
+  }
+  if (::sendmsg(socket_, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(m.size())) {
+    return Internal(fmt::format("launch: {}", std::strerror(errno)));
+  }
+  ::close(socket_);
+  socket_ = -1;
+  launched_ = true;
+  return child_;
 }
 
 Status RunProgram(const std::vector<std::string>& argv) {

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -41,6 +42,31 @@ struct ChildProcess {
 };
 
 Result<ChildProcess> Spawn(const SpawnSpec& spec);
+
+// A process started ahead of time that becomes a program when asked: `lambkin-init --launch`
+// (exec/init_main.cc), already in its cgroups, in a session of its own, its stdout and stderr
+// on the pipe of its ChildProcess. Joining cgroups (v1) costs a cold start several
+// milliseconds (an RCU grace period); a prepared process has paid it beforehand.
+// Destroying one that was never launched ends it. Not thread-safe.
+class PreparedProcess {
+ public:
+  // REQUIRES: `launcher` is lambkin-init.
+  static Result<std::unique_ptr<PreparedProcess>> Prepare(
+      const std::string& launcher, const std::vector<std::string>& cgroup_procs);
+  ~PreparedProcess();
+  PreparedProcess(const PreparedProcess&) = delete;
+  PreparedProcess& operator=(const PreparedProcess&) = delete;
+
+  // Makes it `spec`'s program (argv, env, fds, uid/gid, rlimits; its cgroups and output were
+  // settled when it was prepared). The caller then owns the returned pidfd and output_fd.
+  Result<ChildProcess> Launch(const SpawnSpec& spec);
+
+ private:
+  PreparedProcess() = default;
+  ChildProcess child_;
+  int socket_ = -1;
+  bool launched_ = false;
+};
 
 // Runs a helper program (argv[0] its path) to completion: OK if it exits 0, otherwise
 // kInternal with what it printed.

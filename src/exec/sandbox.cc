@@ -85,7 +85,7 @@ Result<NetworkMode> ParseNetworkMode(std::string_view text) {
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (options_.init.empty()) options_.init = DefaultInit();
   switch_user_ = ::geteuid() == 0;
-  retirer_ = std::thread([this] { RetireLoop(); });
+  retirer_ = std::thread([this] { MaintenanceLoop(); });
   if (options_.data_dir.empty()) return;
   std::error_code ec;
   data_dir_ = std::filesystem::weakly_canonical(options_.data_dir, ec).string();
@@ -102,6 +102,7 @@ Sandbox::~Sandbox() {
   }
   retire_cv_.notify_all();
   if (retirer_.joinable()) retirer_.join();
+  prepared_.clear();
   disks_.reset();
   if (!stage_dir_.empty()) {
     // Never a recursive removal here: the data directory is mounted below.
@@ -266,6 +267,11 @@ Result<std::pair<pid_t, int>> Sandbox::StartOutbound(pid_t init_pid) {
   return std::make_pair(child->pid, exit_pipe[1]);
 }
 
+size_t Sandbox::ReadyLaunchers() {
+  std::lock_guard lock(retire_mu_);
+  return prepared_.size();
+}
+
 void Sandbox::Retire(std::unique_ptr<SandboxedProcess> process) {
   process->Kill();
   {
@@ -279,19 +285,44 @@ void Sandbox::Retire(std::unique_ptr<SandboxedProcess> process) {
   // Without the thread (the server is stopping) it goes here and now.
 }
 
-void Sandbox::RetireLoop() {
+Result<Sandbox::Prepared> Sandbox::Prepare() {
+  Prepared p;
+  // Lambda's smallest function until it is given its own limits.
+  p.cgroup = EnvironmentCgroup::Create(RandomUuid(),
+                                       {int64_t{128} << 20, static_cast<int64_t>(kMaxTasks)});
+  if (!p.cgroup) return Internal("no cgroups to prepare launchers in");
+  LAMBKIN_ASSIGN_OR_RETURN(p.process,
+                           PreparedProcess::Prepare(options_.init, p.cgroup->procs_files()));
+  return p;
+}
+
+void Sandbox::MaintenanceLoop() {
   LowerThreadPriority();
   std::unique_lock lock(retire_mu_);
   while (true) {
-    retire_cv_.wait(lock, [&] { return stopping_ || !retiring_.empty(); });
-    while (!retiring_.empty()) {
+    retire_cv_.wait(lock, [&] {
+      return stopping_ || !retiring_.empty() ||
+             (!prepare_failed_ && prepared_.size() < kPreparedDepth);
+    });
+    if (stopping_) return;
+    // An empty pool costs the next cold start milliseconds: refill it first.
+    bool starved = !prepare_failed_ && prepared_.empty();
+    if (!retiring_.empty() && !starved) {
       std::unique_ptr<SandboxedProcess> p = std::move(retiring_.front());
       retiring_.pop_front();
       lock.unlock();
       p.reset();
       lock.lock();
+      continue;
     }
-    if (stopping_) return;
+    lock.unlock();
+    Result<Prepared> prepared = Prepare();
+    lock.lock();
+    if (prepared.ok()) {
+      prepared_.push_back(std::move(*prepared));
+    } else {
+      prepare_failed_ = true;
+    }
   }
 }
 
@@ -326,8 +357,21 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   if (disks_ && disks_->Available()) {
     LAMBKIN_ASSIGN_OR_RETURN(p->tmp_, disks_->Create(request.tmp_bytes, uid, gid));
   }
-  p->cgroup_ = EnvironmentCgroup::Create(request.name,
-                                         {request.memory_bytes, static_cast<int64_t>(kMaxTasks)});
+  CgroupLimits limits{request.memory_bytes, static_cast<int64_t>(kMaxTasks)};
+  std::unique_ptr<PreparedProcess> launcher;
+  {
+    std::lock_guard lock(retire_mu_);
+    if (!prepared_.empty()) {
+      Prepared ready = std::move(prepared_.front());
+      prepared_.pop_front();
+      if (ready.cgroup->SetLimits(limits)) {
+        p->cgroup_ = std::move(ready.cgroup);
+        launcher = std::move(ready.process);
+      }
+    }
+  }
+  retire_cv_.notify_one();  // make the next one
+  if (!p->cgroup_) p->cgroup_ = EnvironmentCgroup::Create(request.name, limits);
 
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -413,7 +457,11 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
       spec.rlimits.push_back({RLIMIT_NPROC, kMaxTasks + 2});
     }
   }
-  LAMBKIN_ASSIGN_OR_RETURN(p->child_, Spawn(spec));
+  if (launcher) {
+    LAMBKIN_ASSIGN_OR_RETURN(p->child_, launcher->Launch(spec));
+  } else {
+    LAMBKIN_ASSIGN_OR_RETURN(p->child_, Spawn(spec));
+  }
   ::fcntl(p->control_fd_, F_SETFL, ::fcntl(p->control_fd_, F_GETFL) | O_NONBLOCK);
   return p;
 }

@@ -135,6 +135,8 @@ class Sandbox {
 
   // Starts `request.program` in a new sandbox.
   Result<std::unique_ptr<SandboxedProcess>> Launch(const SandboxRequest& request);
+  // How many launchers are ready (tests).
+  size_t ReadyLaunchers();
   // Destroys `process` (kills what is left, removes its cgroups, detaches its /tmp, gives its
   // uid back) on a background thread, off the caller's.
   void Retire(std::unique_ptr<SandboxedProcess> process);
@@ -158,11 +160,22 @@ class Sandbox {
   std::string stage_dir_;  // /run/lambkin/<id> when staged
   Status staged_ = Status::Ok();
   std::unique_ptr<ScratchDisks> disks_;
-  // The retiring thread and its queue.
-  void RetireLoop();
-  std::mutex retire_mu_;
+  // A launcher made ahead of time, already in the cgroups it will run in.
+  struct Prepared {
+    std::unique_ptr<EnvironmentCgroup> cgroup;
+    std::unique_ptr<PreparedProcess> process;
+  };
+  static constexpr size_t kPreparedDepth = 2;
+  Result<Prepared> Prepare();
+
+  // The background thread: destroys retired sandboxes and keeps kPreparedDepth launchers
+  // ready.
+  void MaintenanceLoop();
+  std::mutex retire_mu_;  // guards what follows
   std::condition_variable retire_cv_;
   std::deque<std::unique_ptr<SandboxedProcess>> retiring_;
+  std::deque<Prepared> prepared_;
+  bool prepare_failed_ = false;  // cgroups are not available: launch directly
   bool stopping_ = false;
   std::thread retirer_;
 

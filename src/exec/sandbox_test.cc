@@ -41,7 +41,9 @@ class SandboxTest : public ::testing::Test {
   // Runs `script` as the runtime's bootstrap; returns what it printed, as KEY=VALUE lines.
   std::map<std::string, std::string> Run(const std::string& script, int64_t tmp_bytes = 512 << 20,
                                          uid_t* host_uid = nullptr,
-                                         NetworkMode network = NetworkMode::kNone) {
+                                         NetworkMode network = NetworkMode::kNone,
+                                         bool prepared = false, int64_t memory_bytes = 128 << 20,
+                                         std::string* memory_limit = nullptr) {
     fs::path bootstrap = root_ / "data" / "runtime" / "bootstrap";
     std::ofstream(bootstrap) << "#!/bin/sh\n" << script;
     fs::permissions(bootstrap, fs::perms(0755));
@@ -52,11 +54,16 @@ class SandboxTest : public ::testing::Test {
     Sandbox sandbox(options);
     auto check = sandbox.Check();
     EXPECT_TRUE(check.ok()) << check.status().message();
+    if (prepared) {  // a launcher made ahead of time, already in its cgroups
+      for (int i = 0; i < 500 && sandbox.ReadyLaunchers() == 0; ++i) ::usleep(10000);
+      EXPECT_GT(sandbox.ReadyLaunchers(), 0u);
+    }
     SandboxRequest request;
     request.name = "sandbox-test-" + std::to_string(::getpid()) + "-" + std::to_string(runs_++);
     request.code_dir = (root_ / "data" / "code").string();
     request.runtime_dir = (root_ / "data" / "runtime").string();
     request.tmp_bytes = tmp_bytes;
+    request.memory_bytes = memory_bytes;
     request.program = "/var/runtime/bootstrap";
     request.env = {"PATH=/usr/bin:/bin"};
     auto launched = sandbox.Launch(request);
@@ -64,6 +71,17 @@ class SandboxTest : public ::testing::Test {
     if (!launched.ok()) return {};
     SandboxedProcess& p = **launched;
     if (host_uid) *host_uid = p.host_uid();
+    if (memory_limit) {
+      // The memory cgroup the sandbox's first process is in, as the host sees it.
+      std::ifstream cg("/proc/" + std::to_string(p.child().pid) + "/cgroup");
+      for (std::string line; std::getline(cg, line);) {
+        auto at = line.find(":memory:");
+        if (at == std::string::npos) continue;
+        std::ifstream limit("/sys/fs/cgroup/memory" + line.substr(at + 8) +
+                            "/memory.limit_in_bytes");
+        std::getline(limit, *memory_limit);
+      }
+    }
     pollfd pfd{p.control_fd(), POLLIN, 0};
     EXPECT_EQ(::poll(&pfd, 1, 10000), 1);
     auto endpoints = p.ReceiveEndpoints();
@@ -162,6 +180,28 @@ TEST_F(SandboxTest, TmpIsStorageOfItsOwnSize) {
   EXPECT_EQ(kv["a"], "ok") << kv["_output"];
   EXPECT_NE(kv["b"], "0");
   EXPECT_EQ(kv["enospc"], "yes") << kv["_output"];
+}
+
+TEST_F(SandboxTest, ALauncherMadeAheadTakesTheFunctionsLimitsAndIdentity) {
+  uid_t host_uid = 0;
+  std::string memory_limit;
+  auto kv =
+      Run("echo uid=$(id -u)\n"
+          "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t' | sed 's/:/=/'\n"
+          "echo nofile=$(ulimit -n)\n",
+          512 << 20, &host_uid, NetworkMode::kNone, /*prepared=*/true, int64_t{640} << 20,
+          &memory_limit);
+  EXPECT_EQ(kv["uid"], "993") << kv["_output"];
+  EXPECT_EQ(kv["CapEff"], "0000000000000000");
+  EXPECT_EQ(kv["NoNewPrivs"], "1");
+  EXPECT_EQ(kv["Seccomp"], "2");
+  EXPECT_EQ(kv["nofile"], "1024");
+  if (::geteuid() == 0) {
+    EXPECT_GE(host_uid, SandboxOptions().uid_base);
+    if (::access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) == 0) {
+      EXPECT_EQ(memory_limit, std::to_string(int64_t{640} << 20));
+    }
+  }
 }
 
 // The host's first IPv4 address that is not loopback, if any.
