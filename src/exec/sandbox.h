@@ -22,6 +22,10 @@
 //   0711: walk through, not list), and the sandbox's host user walks there. Files of the data
 //   directory that hold secrets are 0600.
 //
+// Cold starts pay for as little as possible: a background thread keeps launchers ready
+// (exec/process.h's PreparedProcess, already in cgroups of their own, which they take over with
+// the function's limits) and tears down retired sandboxes; /tmp disks are made ahead too.
+//
 // Thread-safe.
 #pragma once
 
