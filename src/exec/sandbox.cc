@@ -102,6 +102,8 @@ Sandbox::~Sandbox() {
   }
   retire_cv_.notify_all();
   if (retirer_.joinable()) retirer_.join();
+  // What the thread left goes now, while the uid pool it gives back to still exists.
+  retiring_.clear();
   prepared_.clear();
   disks_.reset();
   if (!stage_dir_.empty()) {
