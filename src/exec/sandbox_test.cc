@@ -204,6 +204,35 @@ TEST_F(SandboxTest, ALauncherMadeAheadTakesTheFunctionsLimitsAndIdentity) {
   }
 }
 
+TEST_F(SandboxTest, StoppingWithSandboxesStillToTearDown) {
+  fs::path bootstrap = root_ / "data" / "runtime" / "bootstrap";
+  std::ofstream(bootstrap) << "#!/bin/sh\nsleep 30\n";
+  fs::permissions(bootstrap, fs::perms(0755));
+  SandboxOptions options;
+  options.init = LAMBKIN_INIT_PATH;
+  options.data_dir = (root_ / "data").string();
+  pid_t pid = -1;
+  {
+    Sandbox sandbox(options);
+    ASSERT_TRUE(sandbox.Check().ok());
+    for (int i = 0; i < 3; ++i) {
+      SandboxRequest request;
+      request.name = "sandbox-test-stop-" + std::to_string(::getpid()) + "-" + std::to_string(i);
+      request.code_dir = (root_ / "data" / "code").string();
+      request.runtime_dir = (root_ / "data" / "runtime").string();
+      request.program = "/var/runtime/bootstrap";
+      auto launched = sandbox.Launch(request);
+      ASSERT_TRUE(launched.ok()) << launched.status().message();
+      pid = (*launched)->child().pid;
+      ::close((*launched)->child().output_fd);
+      ::close((*launched)->child().pidfd);
+      sandbox.Retire(std::move(*launched));
+    }
+  }  // the sandbox goes with sandboxes queued: each is ended and gives its uid back
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_NE(::kill(pid, 0), 0) << "a sandbox outlived the server";
+}
+
 // The host's first IPv4 address that is not loopback, if any.
 std::string HostAddress() {
   ifaddrs* list = nullptr;
