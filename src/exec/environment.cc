@@ -276,7 +276,7 @@ void Environment::DoStart(Pending first) {
                  s.message().c_str());
     state_ = EnvState::kStopped;
     FailPending(pending_, "Sandbox.Failure", s.message());
-    sandboxed_.reset();
+    if (sandboxed_) config_.sandbox->Retire(std::move(sandboxed_));
     NotifyStopped();
   };
   SandboxRequest request;

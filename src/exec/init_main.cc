@@ -22,9 +22,7 @@
 // becomes it (bubblewrap, which then starts init's first half inside the sandbox).
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <grp.h>
-#include <linux/close_range.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -35,7 +33,15 @@
 #include <cstdio>
 #include <cstring>
 
+#include "exec/descriptors.h"
+
 namespace {
+
+using lambkin::exec::kMaxPassedDescriptors;
+using lambkin::exec::PlaceDescriptors;
+using lambkin::exec::Received;
+using lambkin::exec::ReceiveWithDescriptors;
+using lambkin::exec::SendWithDescriptors;
 
 constexpr int kControlFd = 3;
 
@@ -70,27 +76,11 @@ int ListenOn(uint16_t port) {
   // In its cgroups already (they were joined before this program started): say so.
   if (::send(kControlFd, "R", 1, MSG_NOSIGNAL) != 1) _exit(0);
   static char buf[1 << 20];
-  int received[16];
-  size_t n_fds = 0;
-  iovec iov{buf, sizeof buf};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof received)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t len;
-  do {
-    len = ::recvmsg(kControlFd, &msg, MSG_CMSG_CLOEXEC);
-  } while (len < 0 && errno == EINTR);
-  if (len <= 0) _exit(0);  // the server let it go unused
-  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) Die(112, "launch message truncated");
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      std::memcpy(received, CMSG_DATA(c), n_fds * sizeof(int));
-    }
-  }
+  Received received;
+  ssize_t len =
+      ReceiveWithDescriptors(kControlFd, buf, sizeof buf, kMaxPassedDescriptors, &received);
+  if (len == 0) _exit(0);  // the server let it go unused
+  if (len < 0) Die(112, "launch message");
   size_t pos = 0;
   auto u32 = [&](uint32_t& v) {
     if (pos + 4 > static_cast<size_t>(len)) Die(112, "launch message short");
@@ -129,18 +119,8 @@ int ListenOn(uint16_t port) {
   strings[argc] = nullptr;
   strings[argc + 1 + envc] = nullptr;
 
-  // The descriptors become 3, 4, ...: out of the way first, then into place.
-  ::close(kControlFd);
-  int moved[16];
-  for (size_t i = 0; i < n_fds; ++i) {
-    moved[i] = ::fcntl(received[i], F_DUPFD_CLOEXEC, 64);
-    if (moved[i] < 0) Die(112, "fcntl");
-    ::close(received[i]);
-  }
-  for (size_t i = 0; i < n_fds; ++i) {
-    if (::dup2(moved[i], static_cast<int>(3 + i)) < 0) Die(112, "dup2");
-  }
-  ::close_range(static_cast<unsigned>(3 + n_fds), ~0U, CLOSE_RANGE_CLOEXEC);
+  // The descriptors become 3, 4, ... (the control socket, at 3, is replaced or closes on exec).
+  if (!PlaceDescriptors(received.fds, received.n_fds)) Die(112, "placing descriptors");
   for (uint32_t i = 0; i < n_limits; ++i) {
     rlimit limit{values[i], values[i]};
     if (::setrlimit(resources[i], &limit) != 0) Die(112, "setrlimit");
@@ -165,20 +145,8 @@ int main(int argc, char** argv) {
   int fds[2] = {ListenOn(9001), ListenOn(9002)};
   if (fds[0] < 0 || fds[1] < 0) Die(111, "cannot listen on 127.0.0.1:9001/9002");
 
-  char tag = 'L';
-  iovec iov{&tag, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof fds);
-  std::memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
-  if (::sendmsg(kControlFd, &msg, MSG_NOSIGNAL) != 1) Die(112, "cannot reach the server");
+  const char tag = 'L';
+  if (!SendWithDescriptors(kControlFd, &tag, 1, fds, 2)) Die(112, "cannot reach the server");
   ::close(fds[0]);
   ::close(fds[1]);
 

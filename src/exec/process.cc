@@ -1,8 +1,9 @@
 #include "exec/process.h"
 
+#include "exec/descriptors.h"
+
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -31,20 +32,7 @@ int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 
     ::close(fd);
   }
   ::setsid();
-  // The passed descriptors move out of the way first (a source may sit where another's target
-  // is), then into place without close-on-exec.
-  int moved[16];
-  size_t count = spec.fds.size() < 16 ? spec.fds.size() : 16;
-  for (size_t i = 0; i < count; ++i) {
-    moved[i] = ::fcntl(spec.fds[i], F_DUPFD_CLOEXEC, 64);
-    if (moved[i] < 0) _exit(126);
-  }
-  for (size_t i = 0; i < count; ++i) {
-    if (::dup2(moved[i], static_cast<int>(3 + i)) < 0) _exit(126);
-  }
-  // Libraries open descriptors without close-on-exec (Asio's sockets among them): none of the
-  // server's may reach the program.
-  if (::syscall(SYS_close_range, 3 + count, ~0U, CLOSE_RANGE_CLOEXEC) != 0) _exit(126);
+  if (!PlaceDescriptors(spec.fds.data(), spec.fds.size())) _exit(126);
   for (const auto& [resource, value] : spec.rlimits) {
     rlimit limit{value, value};
     if (::setrlimit(resource, &limit) != 0) _exit(126);
@@ -71,7 +59,9 @@ int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 
 
 Result<ChildProcess> Spawn(const SpawnSpec& spec) {
   if (spec.argv.empty()) return InvalidParameter("spawn: no program");
-  if (spec.fds.size() > 16) return InvalidParameter("spawn: too many descriptors");
+  if (spec.fds.size() > kMaxPassedDescriptors) {
+    return InvalidParameter("spawn: too many descriptors");
+  }
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -146,7 +136,7 @@ PreparedProcess::~PreparedProcess() {
 Result<ChildProcess> PreparedProcess::Launch(const SpawnSpec& spec) {
   if (launched_) return Internal("launch: already launched");
   if (spec.argv.empty()) return InvalidParameter("launch: no program");
-  if (spec.fds.size() > 16 || spec.rlimits.size() > 16) {
+  if (spec.fds.size() > kMaxPassedDescriptors || spec.rlimits.size() > 16) {
     return InvalidParameter("launch: too many descriptors or limits");
   }
   std::string m = "LNCH";
@@ -168,21 +158,7 @@ Result<ChildProcess> PreparedProcess::Launch(const SpawnSpec& spec) {
       m.push_back('\0');
     }
   }
-  iovec iov{m.data(), m.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (!spec.fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * spec.fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * spec.fds.size());
-    std::memcpy(CMSG_DATA(c), spec.fds.data(), sizeof(int) * spec.fds.size());
-  }
-  if (::sendmsg(socket_, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(m.size())) {
+  if (!SendWithDescriptors(socket_, m.data(), m.size(), spec.fds.data(), spec.fds.size())) {
     return Internal(fmt::format("launch: {}", std::strerror(errno)));
   }
   ::close(socket_);

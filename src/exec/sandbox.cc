@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "exec/descriptors.h"
 #include "exec/seccomp.h"
 
 namespace lambkin::exec {
@@ -85,14 +86,17 @@ Result<NetworkMode> ParseNetworkMode(std::string_view text) {
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (options_.init.empty()) options_.init = DefaultInit();
   switch_user_ = ::geteuid() == 0;
+  if (!options_.data_dir.empty()) {
+    std::error_code ec;
+    data_dir_ = std::filesystem::weakly_canonical(options_.data_dir, ec).string();
+    if (ec) data_dir_ = options_.data_dir;
+    staged_ = Stage();
+    std::string mounts = stage_dir_.empty() ? data_dir_ + "/scratch" : stage_dir_ + "/tmp";
+    disks_ = std::make_unique<ScratchDisks>(data_dir_ + "/scratch", mounts);
+  }
+  init_visible_ = Visible(options_.init);
+  // Last: the thread reads the options (Stage() moves `init` into the data directory).
   retirer_ = std::thread([this] { MaintenanceLoop(); });
-  if (options_.data_dir.empty()) return;
-  std::error_code ec;
-  data_dir_ = std::filesystem::weakly_canonical(options_.data_dir, ec).string();
-  if (ec) data_dir_ = options_.data_dir;
-  staged_ = Stage();
-  std::string mounts = stage_dir_.empty() ? data_dir_ + "/scratch" : stage_dir_ + "/tmp";
-  disks_ = std::make_unique<ScratchDisks>(data_dir_ + "/scratch", mounts);
 }
 
 Sandbox::~Sandbox() {
@@ -441,8 +445,8 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   }
   a.insert(a.end(), {"--dir", "/var", "--ro-bind", Visible(request.code_dir), "/var/task",
                      "--ro-bind", Visible(request.runtime_dir), "/var/runtime", "--ro-bind",
-                     Visible(options_.init), "/var/lambkin/init", "--dir", "/opt", "--chdir",
-                     "/var/task", "--seccomp", seccomp_fd, "/var/lambkin/init", request.program});
+                     init_visible_, "/var/lambkin/init", "--dir", "/opt", "--chdir", "/var/task",
+                     "--seccomp", seccomp_fd, "/var/lambkin/init", request.program});
 
   SpawnSpec spec;
   spec.argv = std::move(a);
@@ -490,46 +494,15 @@ void SandboxedProcess::Kill() {
 
 Result<std::array<int, 2>> SandboxedProcess::ReceiveEndpoints() {
   char tag = 0;
-  iovec iov{&tag, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2) + CMSG_SPACE(sizeof(ucred))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(control_fd_, &msg, MSG_CMSG_CLOEXEC);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-    return Status(StatusCode::kTooManyRequests, "not yet");
-  }
-  if (n != 1 || tag != 'L' || (msg.msg_flags & MSG_CTRUNC) != 0) {
+  Received got;
+  ssize_t n = ReceiveWithDescriptors(control_fd_, &tag, 1, 2, &got);
+  if (n < 0 && errno == EAGAIN) return Status(StatusCode::kTooManyRequests, "not yet");
+  if (got.has_cred) init_pid_ = got.cred.pid;
+  if (n != 1 || tag != 'L' || got.n_fds != 2) {
+    for (size_t i = 0; i < got.n_fds; ++i) ::close(got.fds[i]);
     return Internal("the sandbox's init did not send its endpoints");
   }
-  std::array<int, 2> fds{-1, -1};
-  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-    if (cmsg->cmsg_level != SOL_SOCKET) continue;
-    if (cmsg->cmsg_type == SCM_CREDENTIALS && cmsg->cmsg_len == CMSG_LEN(sizeof(ucred))) {
-      ucred cred{};
-      std::memcpy(&cred, CMSG_DATA(cmsg), sizeof cred);
-      init_pid_ = cred.pid;
-    } else if (cmsg->cmsg_type == SCM_RIGHTS) {
-      size_t n_fds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      int received[2] = {-1, -1};
-      std::memcpy(received, CMSG_DATA(cmsg), std::min<size_t>(n_fds, 2) * sizeof(int));
-      for (size_t i = 2; i < n_fds; ++i) {  // more than asked for: closed, never served
-        int extra = -1;
-        std::memcpy(&extra, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        ::close(extra);
-      }
-      if (n_fds == 2) {
-        fds = {received[0], received[1]};
-      } else {
-        for (int fd : received) {
-          if (fd >= 0) ::close(fd);
-        }
-      }
-    }
-  }
-  if (fds[0] < 0) return Internal("the sandbox's init sent no endpoints");
+  std::array<int, 2> fds{got.fds[0], got.fds[1]};
   // Only listening TCP sockets are served.
   for (int fd : fds) {
     int listening = 0, domain = 0, type = 0;

@@ -159,9 +159,10 @@ class Sandbox {
   std::string Visible(const std::string& host_path) const;
 
   SandboxOptions options_;
-  bool switch_user_;       // the server runs as root: environments get host uids of their own
-  std::string data_dir_;   // canonical
-  std::string stage_dir_;  // /run/lambkin/<id> when staged
+  bool switch_user_;          // the server runs as root: environments get host uids of their own
+  std::string data_dir_;      // canonical
+  std::string stage_dir_;     // /run/lambkin/<id> when staged
+  std::string init_visible_;  // Visible(options_.init), found once
   Status staged_ = Status::Ok();
   std::unique_ptr<ScratchDisks> disks_;
   // A launcher made ahead of time, already in the cgroups it will run in.
