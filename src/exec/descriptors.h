@@ -62,8 +62,8 @@ struct Received {
 inline ssize_t ReceiveWithDescriptors(int socket, void* buf, size_t size, size_t max_fds,
                                       Received* out) {
   iovec iov{buf, size};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedDescriptors) +
-                                CMSG_SPACE(sizeof(ucred))] = {};
+  alignas(cmsghdr) char
+      control[CMSG_SPACE(sizeof(int) * kMaxPassedDescriptors) + CMSG_SPACE(sizeof(ucred))] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
