@@ -95,7 +95,12 @@ Result<ImageConfig> ParseImageConfig(std::string_view body);
 // `platform` must match too). NotFound naming the platforms the index has otherwise.
 Result<Descriptor> SelectPlatform(const Index& index, const Platform& platform);
 
-// Go's GOARCH names used by OCI (amd64, arm64) for Lambda's architectures (x86_64, arm64).
+// InvalidParameter unless `config` is for `platform`'s os and architecture (those given): a
+// single-platform image pulled for another architecture is caught before it is run.
+Status CheckPlatform(const ImageConfig& config, const Platform& platform);
+
+// Go's GOARCH names used by OCI (amd64, arm64) for Lambda's architectures (x86_64, arm64); the
+// OCI names map to themselves; anything else to "".
 std::string_view OciArchitecture(std::string_view lambda_architecture);
 // The OCI architecture of the machine Lambkin runs on.
 std::string_view HostOciArchitecture();
