@@ -1,0 +1,629 @@
+// The OCI distribution API client: Beast over Asio, TLS through asio::ssl (OpenSSL).
+//
+// Each HTTP request uses its own connection and its own io_context, driven synchronously by
+// running the context until the one asynchronous operation completes: asynchronous operations
+// are the ones beast::tcp_stream's timeouts apply to, so a registry that stops answering fails
+// the pull instead of hanging it.
+#include "oci/registry_client.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cctype>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+
+#include "common/crypto.h"
+
+namespace lambkin::oci {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kDockerHub = "docker.io";
+constexpr std::string_view kDockerHubHost = "registry-1.docker.io";
+constexpr size_t kMaxManifestBytes = 4 << 20;
+constexpr size_t kMaxErrorBodyBytes = 64 << 10;
+constexpr int kMaxRedirects = 5;
+constexpr int kMaxIndexDepth = 4;
+// No progress for this long fails the request (a large layer may take much longer in all).
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+struct Url {
+  bool tls = true;
+  std::string host;  // as in the URL (brackets kept off)
+  std::string port;
+  std::string target;  // path and query
+
+  std::string Authority() const {
+    bool default_port = (tls && port == "443") || (!tls && port == "80");
+    return default_port ? host : host + ":" + port;
+  }
+  std::string ToString() const {
+    return fmt::format("{}://{}{}", tls ? "https" : "http", Authority(), target);
+  }
+};
+
+Result<Url> ParseUrl(std::string_view text) {
+  Url url;
+  std::string_view rest = text;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    url.tls = false;
+    rest.remove_prefix(7);
+  } else {
+    return InvalidParameter(fmt::format("\"{}\" is not an http(s) URL", text));
+  }
+  size_t slash = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, slash);
+  url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (url.target.starts_with('?')) url.target.insert(0, "/");
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos) {
+    url.host = authority.substr(0, colon);
+    url.port = authority.substr(colon + 1);
+  } else {
+    url.host = authority;
+    url.port = url.tls ? "443" : "80";
+  }
+  if (url.host.empty() || url.port.empty() ||
+      url.port.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidParameter(fmt::format("\"{}\" is not a valid URL", text));
+  }
+  return url;
+}
+
+std::string UrlEncode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;  // what did not go to the sink (error bodies are capped)
+
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+// Where a 2xx response body goes, piece by piece.
+using Sink = std::function<Status(std::string_view)>;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Runs `initiate(handler)` to completion on `ioc`; the handler's error code.
+template <typename Initiate>
+boost::system::error_code RunOne(asio::io_context& ioc, Initiate&& initiate) {
+  boost::system::error_code result = asio::error::would_block;
+  std::forward<Initiate>(initiate)(
+      [&result](boost::system::error_code ec, auto&&...) { result = ec; });
+  ioc.restart();
+  ioc.run();
+  return result;
+}
+
+template <typename Stream>
+Result<HttpResult> Exchange(asio::io_context& ioc, Stream& stream, const Url& url,
+                            const Headers& headers, const Sink* sink, size_t body_limit) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  http::request<http::empty_body> req{http::verb::get, url.target, 11};
+  req.set(http::field::host, url.Authority());
+  req.set(http::field::user_agent, "lambkin");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  lowest.expires_after(kIdleTimeout);
+  boost::system::error_code ec =
+      RunOne(ioc, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+  if (ec) return Internal(fmt::format("GET {}: cannot send: {}", url.ToString(), ec.message()));
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  lowest.expires_after(kIdleTimeout);
+  ec = RunOne(ioc, [&](auto handler) {
+    http::async_read_header(stream, buffer, parser, std::move(handler));
+  });
+  if (ec) return Internal(fmt::format("GET {}: no answer: {}", url.ToString(), ec.message()));
+  HttpResult result;
+  result.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) {
+    result.headers.emplace(Lower(field.name_string()), std::string(field.value()));
+  }
+  bool to_sink = sink != nullptr && result.status / 100 == 2;
+  size_t limit = result.status / 100 == 2 ? body_limit : kMaxErrorBodyBytes;
+  std::string chunk(1 << 16, '\0');
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    lowest.expires_after(kIdleTimeout);
+    ec = RunOne(
+        ioc, [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      return Internal(
+          fmt::format("GET {}: the answer broke off: {}", url.ToString(), ec.message()));
+    }
+    std::string_view piece(chunk.data(), chunk.size() - parser.get().body().size);
+    if (to_sink) {
+      LAMBKIN_RETURN_IF_ERROR((*sink)(piece));
+    } else if (result.body.size() + piece.size() > limit) {
+      if (result.status / 100 == 2) {
+        return InvalidParameter(
+            fmt::format("GET {}: the answer is over {} bytes", url.ToString(), limit));
+      }
+      break;  // an error page: its beginning is enough
+    } else {
+      result.body.append(piece);
+    }
+  }
+  lowest.socket().close(ec);
+  return result;
+}
+
+// One GET on a fresh connection.
+Result<HttpResult> Get(const Url& url, const Headers& headers, const Sink* sink,
+                       size_t body_limit) {
+  try {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    tcp::resolver::results_type endpoints;
+    boost::system::error_code ec = RunOne(ioc, [&](auto handler) {
+      resolver.async_resolve(url.host, url.port,
+                             [&endpoints, handler = std::move(handler)](
+                                 boost::system::error_code e, tcp::resolver::results_type r) {
+                               endpoints = std::move(r);
+                               handler(e);
+                             });
+    });
+    if (ec) return Internal(fmt::format("cannot resolve {}: {}", url.host, ec.message()));
+    if (!url.tls) {
+      beast::tcp_stream stream(ioc);
+      stream.expires_after(kIdleTimeout);
+      ec = RunOne(ioc, [&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+      if (ec) {
+        return Internal(fmt::format("cannot connect to {}: {}", url.Authority(), ec.message()));
+      }
+      return Exchange(ioc, stream, url, headers, sink, body_limit);
+    }
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_default_verify_paths();
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+      return Internal(fmt::format("cannot set the TLS server name {}", url.host));
+    }
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(kIdleTimeout);
+    ec = RunOne(ioc, [&](auto handler) { lowest.async_connect(endpoints, std::move(handler)); });
+    if (ec) {
+      return Internal(fmt::format("cannot connect to {}: {}", url.Authority(), ec.message()));
+    }
+    lowest.expires_after(kIdleTimeout);
+    ec = RunOne(ioc, [&](auto handler) {
+      stream.async_handshake(asio::ssl::stream_base::client, std::move(handler));
+    });
+    if (ec) {
+      return Internal(fmt::format("TLS with {} failed (certificate not trusted for this host?): {}",
+                                  url.Authority(), ec.message()));
+    }
+    return Exchange(ioc, stream, url, headers, sink, body_limit);
+  } catch (const std::exception& e) {
+    return Internal(fmt::format("GET {}: {}", url.ToString(), e.what()));
+  }
+}
+
+// The scheme and parameters of a WWW-Authenticate challenge (RFC 7235: token, then
+// key=token or key="quoted string" separated by commas).
+struct Challenge {
+  std::string scheme;                         // lowercase
+  std::map<std::string, std::string> params;  // lowercase keys
+};
+
+Challenge ParseChallenge(std::string_view text) {
+  Challenge c;
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == ',')) ++i;
+  };
+  skip_space();
+  size_t start = i;
+  while (i < text.size() && text[i] != ' ') ++i;
+  c.scheme = Lower(text.substr(start, i - start));
+  while (i < text.size()) {
+    skip_space();
+    start = i;
+    while (i < text.size() && text[i] != '=' && text[i] != ',') ++i;
+    std::string key = Lower(text.substr(start, i - start));
+    if (i >= text.size() || text[i] != '=') continue;
+    ++i;
+    std::string value;
+    if (i < text.size() && text[i] == '"') {
+      ++i;
+      while (i < text.size() && text[i] != '"') {
+        if (text[i] == '\\' && i + 1 < text.size()) ++i;
+        value += text[i++];
+      }
+      ++i;
+    } else {
+      start = i;
+      while (i < text.size() && text[i] != ',') ++i;
+      value = text.substr(start, i - start);
+    }
+    if (!key.empty()) c.params[key] = value;
+  }
+  return c;
+}
+
+// The registry's own words from an error body ({"errors":[{"code","message"}]}), if any.
+std::string RegistryErrorText(const std::string& body) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("errors") || !doc["errors"].is_array()) return {};
+  std::vector<std::string> parts;
+  for (const auto& e : doc["errors"]) {
+    if (!e.is_object()) continue;
+    std::string code = e.value("code", "");
+    std::string message = e.value("message", "");
+    parts.push_back(code.empty() ? message : code + ": " + message);
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+// The requests of one pull: one registry, one repository, the authorization they earned.
+class Session {
+ public:
+  Session(const ImageReference& ref, const RegistryCredentials& credentials) : ref_(ref) {
+    auto it = credentials.find(ref.registry);
+    if (it != credentials.end()) credential_ = it->second;
+    insecure_ = credential_ && credential_->insecure;
+    host_ = ref.registry == kDockerHub ? std::string(kDockerHubHost) : ref.registry;
+    Result<Url> base = ParseUrl(fmt::format("{}://{}/", insecure_ ? "http" : "https", host_));
+    if (base.ok()) base_authority_ = base->Authority();
+  }
+
+  std::string What() const {
+    return fmt::format("registry {}, repository {}", ref_.registry, ref_.repository);
+  }
+
+  // GET <registry><path>, authenticating when asked to and following redirects.
+  Result<HttpResult> Fetch(const std::string& path, const Headers& extra, const Sink* sink,
+                           size_t body_limit) {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        Url url, ParseUrl(fmt::format("{}://{}{}", insecure_ ? "http" : "https", host_, path)));
+    for (int attempt = 0;; ++attempt) {
+      LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, GetFollowing(url, extra, sink, body_limit));
+      if (res.status != 401 || attempt == 1) return res;
+      LAMBKIN_RETURN_IF_ERROR(Authenticate(res.Header("www-authenticate")));
+    }
+  }
+
+  Status Failure(std::string_view what, const HttpResult& res) const {
+    std::string detail = RegistryErrorText(res.body);
+    std::string message = fmt::format("{}: {}: HTTP {}{}", What(), what, res.status,
+                                      detail.empty() ? "" : " (" + detail + ")");
+    if (res.status == 404) return NotFound(message);
+    if (res.status == 401 || res.status == 403) {
+      return Status(StatusCode::kAccessDenied, message);
+    }
+    return Internal(message);
+  }
+
+ private:
+  Result<HttpResult> GetFollowing(Url url, const Headers& extra, const Sink* sink,
+                                  size_t body_limit) {
+    for (int redirects = 0;; ++redirects) {
+      Headers headers = extra;
+      // Storage a registry redirects to (S3 and the like) gets no registry credentials.
+      if (!authorization_.empty() && url.Authority() == base_authority_) {
+        headers.emplace_back("authorization", authorization_);
+      }
+      LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, Get(url, headers, sink, body_limit));
+      bool redirect = res.status == 301 || res.status == 302 || res.status == 303 ||
+                      res.status == 307 || res.status == 308;
+      std::string location = res.Header("location");
+      if (!redirect || location.empty()) return res;
+      if (redirects == kMaxRedirects) {
+        return Internal(fmt::format("{}: too many redirects (last to {})", What(), location));
+      }
+      Url next;
+      if (location.starts_with("http://") || location.starts_with("https://")) {
+        LAMBKIN_ASSIGN_OR_RETURN(next, ParseUrl(location));
+      } else if (location.starts_with('/')) {
+        next = url;
+        next.target = location;
+      } else {
+        next = url;
+        next.target = url.target.substr(0, url.target.rfind('/') + 1) + location;
+      }
+      if (url.tls && !next.tls) {
+        return Internal(fmt::format("{}: refusing a redirect from HTTPS to {}", What(), location));
+      }
+      url = std::move(next);
+    }
+  }
+
+  Status Authenticate(const std::string& header) {
+    Challenge challenge = ParseChallenge(header);
+    bool has_login = credential_ && !credential_->username.empty();
+    if (challenge.scheme == "basic") {
+      if (!has_login) {
+        return Status(StatusCode::kAccessDenied,
+                      fmt::format("{}: the registry asks for a login (Basic) and none is "
+                                  "configured for {}",
+                                  What(), ref_.registry));
+      }
+      authorization_ = "Basic " + Base64Encode(credential_->username + ":" + credential_->password);
+      return Status::Ok();
+    }
+    if (challenge.scheme != "bearer" || challenge.params["realm"].empty()) {
+      return Status(StatusCode::kAccessDenied,
+                    fmt::format("{}: unsupported authentication challenge \"{}\"", What(), header));
+    }
+    LAMBKIN_ASSIGN_OR_RETURN(Url realm, ParseUrl(challenge.params["realm"]));
+    if (!realm.tls && !insecure_) {
+      return Status(StatusCode::kAccessDenied,
+                    fmt::format("{}: refusing the plain-HTTP token realm {} of a registry not "
+                                "marked insecure",
+                                What(), challenge.params["realm"]));
+    }
+    std::string scope = challenge.params["scope"];
+    if (scope.empty()) scope = fmt::format("repository:{}:pull", ref_.repository);
+    std::string query;
+    if (!challenge.params["service"].empty()) {
+      query += "service=" + UrlEncode(challenge.params["service"]) + "&";
+    }
+    query += "scope=" + UrlEncode(scope);
+    realm.target += (realm.target.find('?') == std::string::npos ? "?" : "&") + query;
+    Headers headers;
+    if (has_login) {
+      headers.emplace_back("authorization", "Basic " + Base64Encode(credential_->username + ":" +
+                                                                    credential_->password));
+    }
+    LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, Get(realm, headers, nullptr, kMaxManifestBytes));
+    if (res.status != 200) {
+      return Status(
+          StatusCode::kAccessDenied,
+          fmt::format("{}: the token service {} answered HTTP {}{}", What(), realm.Authority(),
+                      res.status, has_login ? "" : " (no login is configured for this registry)"));
+    }
+    nlohmann::json answer = nlohmann::json::parse(res.body, nullptr, false);
+    std::string token;
+    if (answer.is_object()) {
+      if (answer.contains("token") && answer["token"].is_string()) {
+        token = answer["token"].get<std::string>();
+      } else if (answer.contains("access_token") && answer["access_token"].is_string()) {
+        token = answer["access_token"].get<std::string>();
+      }
+    }
+    if (token.empty()) {
+      return Status(StatusCode::kAccessDenied, fmt::format("{}: the token service {} gave no token",
+                                                           What(), realm.Authority()));
+    }
+    authorization_ = "Bearer " + token;
+    return Status::Ok();
+  }
+
+  ImageReference ref_;
+  std::optional<RegistryCredential> credential_;
+  bool insecure_ = false;
+  std::string host_;
+  std::string base_authority_;  // host_ as URLs spell it (no default port)
+  std::string authorization_;
+};
+
+Status FetchBlob(Session& session, const ImageReference& ref, const Descriptor& d,
+                 BlobStore* blobs) {
+  if (blobs->Has(d.digest)) {
+    Result<int64_t> size = blobs->Size(d.digest);
+    if (size.ok() && *size == d.size) return Status::Ok();
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Writer> writer, blobs->NewWriter());
+  Sink sink = [&](std::string_view piece) -> Status {
+    if (writer->written() + static_cast<int64_t>(piece.size()) > d.size) {
+      return InvalidParameter(
+          fmt::format("{}: blob {} is larger than the {} bytes its "
+                      "descriptor says",
+                      session.What(), d.digest, d.size));
+    }
+    return writer->Write(piece);
+  };
+  LAMBKIN_ASSIGN_OR_RETURN(
+      HttpResult res,
+      session.Fetch(fmt::format("/v2/{}/blobs/{}", ref.repository, d.digest), {}, &sink, 0));
+  if (res.status != 200) return session.Failure(fmt::format("GET blob {}", d.digest), res);
+  Result<std::string> committed = writer->Commit(d.digest, d.size);
+  if (!committed.ok()) {
+    return InvalidParameter(fmt::format("{}: blob {} does not match its descriptor: {}",
+                                        session.What(), d.digest, committed.status().message()));
+  }
+  return Status::Ok();
+}
+
+bool MatchesAll(const std::string& text, const char* pattern) {
+  return std::regex_match(text, std::regex(pattern));
+}
+
+std::string StripParameters(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  return std::string(t);
+}
+
+}  // namespace
+
+std::string ImageReference::ToString() const {
+  std::string out = registry + "/" + repository;
+  if (!tag.empty()) out += ":" + tag;
+  if (!digest.empty()) out += "@" + digest;
+  return out;
+}
+
+Result<ImageReference> ParseImageReference(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return InvalidParameter(fmt::format("image reference \"{}\" is malformed: {}", text, why));
+  };
+  if (text.empty()) return bad("it is empty");
+  ImageReference ref;
+  std::string_view rest = text;
+  if (size_t at = rest.find('@'); at != std::string_view::npos) {
+    ref.digest = rest.substr(at + 1);
+    rest = rest.substr(0, at);
+    if (!IsDigest(ref.digest)) return bad("the digest is not sha256:<64 lowercase hex>");
+  }
+  size_t last_slash = rest.rfind('/');
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos &&
+      (last_slash == std::string_view::npos || colon > last_slash)) {
+    ref.tag = rest.substr(colon + 1);
+    rest = rest.substr(0, colon);
+    if (!MatchesAll(ref.tag, "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")) {
+      return bad("the tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
+    }
+  }
+  std::string name(rest);
+  size_t first_slash = name.find('/');
+  if (first_slash != std::string::npos) {
+    std::string first = name.substr(0, first_slash);
+    if (first.find_first_of(".:") != std::string::npos || first == "localhost") {
+      ref.registry = first;
+      name = name.substr(first_slash + 1);
+      if (!MatchesAll(ref.registry,
+                      "[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*"
+                      "[a-zA-Z0-9])?)*(:[0-9]{1,5})?")) {
+        return bad("the registry must be a host name with an optional :port");
+      }
+    }
+  }
+  if (ref.registry.empty() || ref.registry == "index.docker.io" ||
+      ref.registry == "registry-1.docker.io") {
+    ref.registry = kDockerHub;
+    if (name.find('/') == std::string::npos) name = "library/" + name;
+  }
+  if (name.empty()) return bad("it names no repository");
+  if (name.size() > 255) return bad("the repository name is over 255 characters");
+  if (Lower(name) != name) return bad("repository names must be lowercase");
+  if (!MatchesAll(name,
+                  "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*")) {
+    return bad(
+        "each repository path component is lowercase letters and digits separated by '.', "
+        "'_', '__' or dashes");
+  }
+  ref.repository = std::move(name);
+  if (ref.tag.empty() && ref.digest.empty()) ref.tag = "latest";
+  return ref;
+}
+
+Result<ResolvedImage> Pull(const ImageReference& ref, const Platform& platform,
+                           const RegistryCredentials& credentials, BlobStore* blobs) {
+  Session session(ref, credentials);
+  std::string reference = ref.digest.empty() ? ref.tag : ref.digest;
+  std::string expected_digest = ref.digest;
+  int64_t expected_size = -1;
+  const Headers accept = {{"accept", fmt::format("{}, {}, {}, {}", kOciManifest, kOciIndex,
+                                                 kDockerManifest, kDockerManifestList)}};
+  for (int depth = 0;; ++depth) {
+    std::string path = fmt::format("/v2/{}/manifests/{}", ref.repository, reference);
+    LAMBKIN_ASSIGN_OR_RETURN(HttpResult res,
+                             session.Fetch(path, accept, nullptr, kMaxManifestBytes));
+    if (res.status != 200) return session.Failure(fmt::format("GET manifest {}", reference), res);
+    std::string body = std::move(res.body);
+    std::string digest = DigestOf(body);
+    std::string announced = res.Header("docker-content-digest");
+    if (!announced.empty() && announced != digest) {
+      return InvalidParameter(
+          fmt::format("{}: manifest {} hashes to {}, not the {} the registry announced",
+                      session.What(), reference, digest, announced));
+    }
+    if (!expected_digest.empty() && digest != expected_digest) {
+      return InvalidParameter(
+          fmt::format("{}: manifest {} hashes to {}", session.What(), expected_digest, digest));
+    }
+    if (expected_size >= 0 && static_cast<int64_t>(body.size()) != expected_size) {
+      return InvalidParameter(fmt::format("{}: manifest {} is {} bytes; its index says {}",
+                                          session.What(), digest, body.size(), expected_size));
+    }
+    std::string media_type = StripParameters(res.Header("content-type"));
+    if (!IsManifestMediaType(media_type) && !IsIndexMediaType(media_type)) {
+      // Some registries answer application/json; the document says what it is.
+      LAMBKIN_ASSIGN_OR_RETURN(media_type, DocumentMediaType(body));
+    }
+    if (IsIndexMediaType(media_type)) {
+      if (depth == kMaxIndexDepth) {
+        return InvalidParameter(fmt::format("{}: indexes nested too deeply", session.What()));
+      }
+      LAMBKIN_ASSIGN_OR_RETURN(Index index, ParseIndex(body, media_type));
+      LAMBKIN_ASSIGN_OR_RETURN(Descriptor chosen, SelectPlatform(index, platform));
+      reference = expected_digest = chosen.digest;
+      expected_size = chosen.size;
+      continue;
+    }
+    Result<Manifest> manifest = ParseManifest(body, media_type);
+    if (!manifest.ok()) {
+      return InvalidParameter(
+          fmt::format("{}: manifest {}: {}", session.What(), digest, manifest.status().message()));
+    }
+    LAMBKIN_RETURN_IF_ERROR(FetchBlob(session, ref, manifest->config, blobs));
+    LAMBKIN_ASSIGN_OR_RETURN(std::string config_body, blobs->Read(manifest->config.digest));
+    LAMBKIN_ASSIGN_OR_RETURN(ImageConfig config, ParseImageConfig(config_body));
+    LAMBKIN_RETURN_IF_ERROR(CheckPlatform(config, platform));
+    for (const Descriptor& layer : manifest->layers) {
+      LAMBKIN_RETURN_IF_ERROR(FetchBlob(session, ref, layer, blobs));
+    }
+    // The manifest last: a manifest in the store means everything it names is there too.
+    LAMBKIN_ASSIGN_OR_RETURN(std::string stored, blobs->Put(body));
+    Descriptor descriptor{media_type, stored, static_cast<int64_t>(body.size())};
+    return ResolvedImage{std::move(descriptor), std::move(manifest).value(), std::move(config)};
+  }
+}
+
+Result<ResolvedImage> FetchImage(std::string_view source, const Platform& platform,
+                                 const RegistryCredentials& credentials, BlobStore* blobs) {
+  if (source.starts_with("oci:")) {
+    std::string_view rest = source.substr(4);
+    std::string_view dir = rest;
+    std::string_view reference;
+    if (size_t d = rest.find(":sha256:"); d != std::string_view::npos) {
+      dir = rest.substr(0, d);
+      reference = rest.substr(d + 1);
+    } else if (size_t c = rest.rfind(':');
+               c != std::string_view::npos && rest.find('/', c) == std::string_view::npos) {
+      dir = rest.substr(0, c);
+      reference = rest.substr(c + 1);
+    }
+    if (dir.empty()) return InvalidParameter(fmt::format("\"{}\" names no directory", source));
+    return ImportLayout(std::string(dir), reference, platform, blobs);
+  }
+  std::string_view reference = source;
+  if (reference.starts_with("docker://")) reference.remove_prefix(9);
+  LAMBKIN_ASSIGN_OR_RETURN(ImageReference ref, ParseImageReference(reference));
+  return Pull(ref, platform, credentials, blobs);
+}
+
+}  // namespace lambkin::oci
