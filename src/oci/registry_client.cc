@@ -291,7 +291,7 @@ std::string RegistryErrorText(const std::string& body) {
     if (!e.is_object()) continue;
     std::string code = e.value("code", "");
     std::string message = e.value("message", "");
-    parts.push_back(code.empty() ? message : code + ": " + message);
+    parts.push_back(code.empty() ? message : fmt::format("{}: {}", code, message));
   }
   return fmt::format("{}", fmt::join(parts, "; "));
 }

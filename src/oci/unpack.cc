@@ -262,7 +262,7 @@ Status Applier::RemoveLower(int dir_fd, const std::string& key) {
   }
   Status status;
   for (const std::string& child : children) {
-    std::string child_key = key.empty() ? child : key + "/" + child;
+    std::string child_key = key.empty() ? child : fmt::format("{}/{}", key, child);
     bool written = layer_paths_.contains(child_key);
     auto below = layer_paths_.lower_bound(child_key + "/");
     bool has_written_below = below != layer_paths_.end() && below->starts_with(child_key + "/");
