@@ -21,8 +21,13 @@ deps:
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
+# The built-in runtimes: OCI layouts made from the pinned Debian packages in runtimes/*/
+# (downloaded once into ~/.cache/lambkin; a build whose inputs did not change is reused).
+RUNTIMES := $(wildcard runtimes/*/runtime.json)
+
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j$(JOBS)
+	$(BUILD)/src/lambkin runtime build --quiet --output $(BUILD)/runtimes $(dir $(RUNTIMES))
 
 run: build
 	$(BUILD)/src/lambkin serve --data $(DATA) --listen $(LISTEN)
@@ -53,7 +58,7 @@ fuzz: deps
 	@for f in $(FUZZERS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp -n fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ 2>/dev/null; \
 	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
-	  LAMBKIN_RUNTIMES_DIR=$(abspath runtimes) $(FUZZ_BUILD)/fuzz/$${f}_fuzzer -max_total_time=$(FUZZ_SECONDS) \
+	  $(FUZZ_BUILD)/fuzz/$${f}_fuzzer -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$f 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY)|ERROR" ; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "catalog/catalog.h"
+#include "catalog/testing.h"
 #include "functions/function_service.h"
 #include "in_process.h"
 #include "rollout/engine.h"
@@ -46,20 +47,19 @@ int main(int argc, char** argv) {
   int functions = argc > 1 ? std::atoi(argv[1]) : kFunctions;
   int64_t total = static_cast<int64_t>(functions) * kVersionsPerFunction;
   fs::path dir = fs::temp_directory_path() / fmt::format("lambkin-sweep-bench-{}", getpid());
-  fs::create_directories(dir / "bundle");
-  {
-    std::ofstream(dir / "bundle" / "manifest.json") << R"({"runtime": "provided.al2023"})";
-    std::ofstream(dir / "bundle" / "bootstrap") << "#!/bin/sh\nexec /var/task/bootstrap\n";
-    fs::permissions(dir / "bundle" / "bootstrap", fs::perms::owner_all);
-  }
+  fs::create_directories(dir);
+  std::string image = catalog::testing::WriteTestImage((dir / "image").string());
   catalog::RegionSet regions = catalog::RegionSet::Default();
   SimulatedClock clock;
 
   auto db = store::Database::Open((dir / "sweep.db").string(), Schema());
   Check(db.status(), "open");
-  auto cat = catalog::Catalog::Open(db->get(), &regions, dir.string(), &clock);
+  auto blobs = oci::BlobStore::Open((dir / "blobs").string());
+  Check(blobs.status(), "blobs");
+  auto cat = catalog::Catalog::Open(db->get(), &regions, dir.string(), &clock, blobs->get(),
+                                    catalog::testing::FetchForTest);
   Check(cat.status(), "catalog");
-  auto v1 = (*cat)->Publish({"provided.al2023", 1, (dir / "bundle").string(), "low", ""});
+  auto v1 = (*cat)->Publish({"provided.al2023", 1, image, "low", ""});
   Check(v1.status(), "publish v1");
 
   auto t0 = std::chrono::steady_clock::now();

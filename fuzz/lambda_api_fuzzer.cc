@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
+#include "catalog/testing.h"
 #include "functions/function_service.h"
 #include "iam/authenticator.h"
 #include "iam/sigv4.h"
@@ -23,6 +24,7 @@ struct World {
   lambkin::ManualClock clock{1700000000000};
   lambkin::catalog::RegionSet regions = lambkin::catalog::RegionSet::Default();
   std::unique_ptr<lambkin::store::Database> db;
+  std::unique_ptr<lambkin::oci::BlobStore> blobs;
   std::unique_ptr<lambkin::catalog::Catalog> catalog;
   std::unique_ptr<lambkin::functions::CodePackageStore> code;
   std::unique_ptr<lambkin::functions::FunctionService> service;
@@ -41,10 +43,16 @@ World* MakeWorld() {
                                                        lambkin::functions::kFunctionsSchema +
                                                        lambkin::iam::kIamSchema))
               .value();
-  w->catalog =
-      std::move(lambkin::catalog::Catalog::Open(w->db.get(), &w->regions, dir, &w->clock)).value();
-  const char* runtimes = std::getenv("LAMBKIN_RUNTIMES_DIR");
-  if (runtimes != nullptr) (void)w->catalog->RegisterBuiltins(runtimes);
+  w->blobs = std::move(lambkin::oci::BlobStore::Open(dir + "/blobs")).value();
+  w->catalog = std::move(lambkin::catalog::Catalog::Open(w->db.get(), &w->regions, dir, &w->clock,
+                                                         w->blobs.get(),
+                                                         lambkin::catalog::testing::FetchForTest))
+                   .value();
+  // The runtimes the API names most, each with a version made from a test image.
+  for (const char* runtime : {"provided.al2023", "python3.11", "nodejs20.x"}) {
+    (void)w->catalog->Publish(
+        {runtime, 1, lambkin::catalog::testing::WriteTestImage(dir + "/image-" + runtime)});
+  }
   w->code = std::make_unique<lambkin::functions::CodePackageStore>(dir + "/code");
   (void)w->code->Init();
   w->service = std::make_unique<lambkin::functions::FunctionService>(
@@ -57,9 +65,9 @@ World* MakeWorld() {
   }
   w->auth = std::make_unique<lambkin::iam::Authenticator>(
       &w->regions, &w->clock, w->directory.get(), lambkin::iam::AuthMode::kSigV4, "123456789012");
-  w->api = std::make_unique<lambkin::lambdaapi::LambdaApi>(lambkin::lambdaapi::ApiContext{
-      w->service.get(), w->catalog.get(), &w->regions, w->auth.get(), nullptr, nullptr, nullptr,
-      &w->clock});
+  w->api = std::make_unique<lambkin::lambdaapi::LambdaApi>(
+      lambkin::lambdaapi::ApiContext{w->service.get(), w->catalog.get(), &w->regions, w->auth.get(),
+                                     nullptr, nullptr, nullptr, &w->clock});
   return w;
 }
 

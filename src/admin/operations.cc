@@ -72,7 +72,20 @@ json VersionJson(const AdminApi::Deps& d, const catalog::RuntimeVersion& v,
           {"Region", region},
           {"Arns",
            {{"x86_64", d.catalog->Arn(v, region, catalog::Architecture::kX86_64)},
-            {"arm64", d.catalog->Arn(v, region, catalog::Architecture::kArm64)}}}};
+            {"arm64", d.catalog->Arn(v, region, catalog::Architecture::kArm64)}}},
+          {"Image",
+           {{"Digest", v.image_digest},
+            {"MediaType", v.image_media_type},
+            {"Size", v.image_size},
+            {"Source", v.image_source},
+            {"Reference", v.image_digest.empty() ? json(nullptr) : json(v.name)}}},
+          {"Packages", v.bom.size()}};
+}
+
+Result<catalog::RuntimeVersion> NamedVersion(const AdminApi::Deps& d, const std::string& name) {
+  std::optional<catalog::RuntimeVersion> v = d.catalog->Find(name);
+  if (!v) return NotFound(fmt::format("No runtime version named {}", name));
+  return *v;
 }
 
 // The rollouts (of one runtime, or all when `runtime` is empty) with the server's time: the
@@ -152,23 +165,54 @@ HttpResponse ListRuntimeVersions(const AdminApi::Deps& d, const Call& call) {
   return Ok({{"RuntimeVersions", list}});
 }
 
-// POST /lambkin/v1/runtime-versions {"Runtime", "Version", "Bundle" (a directory on the
-// server's machine), "Severity", "Notes", "FastTrack"}: publishes the bundle as a new runtime
-// version and starts its rollout.
+// GET /lambkin/v1/runtime-versions/<name>?region=R: one version with its bill of materials.
+HttpResponse GetRuntimeVersion(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(std::string region, RegionOf(d, call.request));
+  ASSIGN_OR_ERROR(catalog::RuntimeVersion v, NamedVersion(d, call.Label("Name")));
+  json out = VersionJson(d, v, region);
+  out["BillOfMaterials"] = catalog::BomToJson(v.bom);
+  return Ok(out);
+}
+
+// GET /lambkin/v1/runtime-versions/<name>/diff/<other>: what changed from <name> to <other>.
+HttpResponse DiffRuntimeVersions(const AdminApi::Deps& d, const Call& call) {
+  ASSIGN_OR_ERROR(catalog::RuntimeVersion from, NamedVersion(d, call.Label("Name")));
+  ASSIGN_OR_ERROR(catalog::RuntimeVersion to, NamedVersion(d, call.Label("Other")));
+  json upgraded = json::array(), added = json::array(), removed = json::array();
+  for (const auto& c : catalog::DiffBom(from.bom, to.bom)) {
+    if (c.from.empty()) {
+      added.push_back({{"Ecosystem", c.ecosystem}, {"Name", c.name}, {"Version", c.to}});
+    } else if (c.to.empty()) {
+      removed.push_back({{"Ecosystem", c.ecosystem}, {"Name", c.name}, {"Version", c.from}});
+    } else {
+      upgraded.push_back(
+          {{"Ecosystem", c.ecosystem}, {"Name", c.name}, {"From", c.from}, {"To", c.to}});
+    }
+  }
+  return Ok({{"From", from.name},
+             {"To", to.name},
+             {"Changed", upgraded},
+             {"Added", added},
+             {"Removed", removed}});
+}
+
+// POST /lambkin/v1/runtime-versions {"Runtime", "Version" (optional: the next one), "Image"
+// (oci:<layout dir on the server's machine>[:<ref>], or a registry reference), "Severity",
+// "Notes", "FastTrack"}: publishes the image as a new runtime version and starts its rollout.
 HttpResponse PublishRuntimeVersion(const AdminApi::Deps& d, const Call& call) {
   ASSIGN_OR_ERROR(const json& body, call.JsonObject());
   catalog::PublishRequest req;
   bool fast_track = false;
   try {
     req.runtime = body.at("Runtime").get<std::string>();
-    req.number = body.at("Version").get<int64_t>();
-    req.bundle_dir = body.at("Bundle").get<std::string>();
+    req.number = body.value("Version", int64_t{0});
+    req.image = body.at("Image").get<std::string>();
     req.severity = body.value("Severity", "low");
     req.notes = body.value("Notes", "");
     fast_track = body.value("FastTrack", false);
   } catch (const json::exception&) {
-    return lambdaapi::ErrorResponse(
-        InvalidParameter("Runtime (string), Version (integer) and Bundle (string) are required"));
+    return lambdaapi::ErrorResponse(InvalidParameter(
+        "Runtime (string) and Image (string) are required; Version is an integer"));
   }
   // Operators publish new versions of runtimes the catalogue already offers.
   if (!d.catalog->HasRuntime(req.runtime)) {

@@ -40,6 +40,8 @@ namespace ops {
 server::HttpResponse Health(const AdminApi::Deps&, const Call&);
 server::HttpResponse ListRuntimeVersions(const AdminApi::Deps&, const Call&);
 server::HttpResponse PublishRuntimeVersion(const AdminApi::Deps&, const Call&);
+server::HttpResponse GetRuntimeVersion(const AdminApi::Deps&, const Call&);
+server::HttpResponse DiffRuntimeVersions(const AdminApi::Deps&, const Call&);
 server::HttpResponse DeprecateRuntimeVersion(const AdminApi::Deps&, const Call&);
 server::HttpResponse BlockRuntimeVersion(const AdminApi::Deps&, const Call&);
 server::HttpResponse GetRolloutStatus(const AdminApi::Deps&, const Call&);

@@ -1,5 +1,6 @@
 #include "catalog/catalog.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,42 +53,6 @@ Result<std::string> ReadFile(const fs::path& path) {
   return ss.str();
 }
 
-// Runs `command` and returns its standard output (used to ask interpreters their version).
-std::optional<std::string> CommandOutput(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  std::string out;
-  char buf[256];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  if (pclose(pipe) != 0) return std::nullopt;
-  return out;
-}
-
-// "python3" and "nodejs" in a built-in manifest stand for the host's interpreter, whose
-// version decides the runtime identifier (python3.11, nodejs20.x).
-Result<std::string> ResolveRuntime(const std::string& runtime, const nlohmann::json& manifest) {
-  if (runtime != "python3" && runtime != "nodejs") return runtime;
-  std::string interpreter = manifest.value("interpreter", "");
-  if (interpreter.empty() || access(interpreter.c_str(), X_OK) != 0) {
-    return NotFound(
-        fmt::format("interpreter {} for runtime {} is not installed", interpreter, runtime));
-  }
-  auto out = CommandOutput(interpreter + " --version 2>&1");
-  if (!out) return NotFound(fmt::format("{} --version failed", interpreter));
-  unsigned major = 0, minor = 0;
-  if (runtime == "python3") {
-    if (std::sscanf(out->c_str(), "Python %u.%u", &major, &minor) != 2 || major != 3) {
-      return NotFound(fmt::format("unexpected version from {}: {}", interpreter, *out));
-    }
-    return fmt::format("python3.{}", minor);
-  }
-  if (std::sscanf(out->c_str(), "v%u.%u", &major, &minor) != 2) {
-    return NotFound(fmt::format("unexpected version from {}: {}", interpreter, *out));
-  }
-  return fmt::format("nodejs{}.x", major);
-}
-
 bool KnownRuntimeShape(std::string_view runtime) {
   auto digits = [](std::string_view s) {
     return !s.empty() &&
@@ -98,6 +63,25 @@ bool KnownRuntimeShape(std::string_view runtime) {
     return digits(runtime.substr(6, runtime.size() - 8));
   }
   return runtime == "provided.al2023" || runtime == "provided.al2";
+}
+
+// The image columns of a version, as JSON in the `image` column.
+std::string ImageToJson(const RuntimeVersion& v) {
+  nlohmann::json j = {{"Digest", v.image_digest}, {"MediaType", v.image_media_type},
+                      {"Size", v.image_size},     {"Source", v.image_source},
+                      {"Env", v.image_env},       {"Bom", BomToJson(v.bom)}};
+  return j.dump();
+}
+
+void ImageFromJson(const std::string& text, RuntimeVersion* v) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return;
+  v->image_digest = j.value("Digest", "");
+  v->image_media_type = j.value("MediaType", "");
+  v->image_size = j.value("Size", int64_t{0});
+  v->image_source = j.value("Source", "");
+  v->image_env = j.value("Env", std::vector<std::string>{});
+  v->bom = BomFromJson(j.value("Bom", nlohmann::json::array()));
 }
 
 RuntimeVersionState ParseState(std::string_view s) {
@@ -146,39 +130,23 @@ std::string RuntimeVersionName(std::string_view runtime, int64_t number) {
   return fmt::format("{}.v{}", family, number);
 }
 
-Result<std::string> BundleDigest(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return InvalidParameter(fmt::format("{} is not a directory", dir));
-  std::vector<std::pair<std::string, fs::directory_entry>> entries;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    entries.emplace_back(fs::relative(it->path(), dir).generic_string(), *it);
-  }
-  if (ec) return Internal(fmt::format("cannot list {}: {}", dir, ec.message()));
-  std::sort(entries.begin(), entries.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::string listing;
-  for (const auto& [rel, entry] : entries) {
-    fs::file_status st = entry.symlink_status();
-    if (fs::is_directory(st)) {
-      listing += fmt::format("D {}\n", rel);
-    } else if (fs::is_regular_file(st)) {
-      LAMBKIN_ASSIGN_OR_RETURN(std::string content, ReadFile(entry.path()));
-      bool exec = (st.permissions() & fs::perms::owner_exec) != fs::perms::none;
-      listing +=
-          fmt::format("F {} {} {} {}\n", rel, exec ? 755 : 644, content.size(), Sha256Hex(content));
-    } else {
-      return InvalidParameter(
-          fmt::format("bundle entry {} is not a regular file or directory", rel));
-    }
-  }
-  return Sha256Hex(listing);
+std::pair<std::string, std::string> ImageRepositoryAndTag(std::string_view version_name) {
+  size_t colon = version_name.find(':');
+  if (colon == std::string_view::npos) return {std::string(version_name), "latest"};
+  return {std::string(version_name.substr(0, colon)), std::string(version_name.substr(colon + 1))};
+}
+
+std::string MovingTag(std::string_view runtime) {
+  std::string name = RuntimeVersionName(runtime, 1);  // python:3.11.v1
+  std::string tag = ImageRepositoryAndTag(name).second;
+  return tag.substr(0, tag.rfind(".v"));
 }
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(store::Database* db, const RegionSet* regions,
-                                               std::string data_dir, const Clock* clock) {
-  std::unique_ptr<Catalog> c(new Catalog(db, regions, std::move(data_dir), clock));
+                                               std::string data_dir, const Clock* clock,
+                                               oci::BlobStore* blobs, ImageFetcher fetch) {
+  std::unique_ptr<Catalog> c(
+      new Catalog(db, regions, std::move(data_dir), clock, blobs, std::move(fetch)));
   LAMBKIN_RETURN_IF_ERROR(c->Load());
   return c;
 }
@@ -186,23 +154,28 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(store::Database* db, const Region
 Status Catalog::Load() {
   // Rows are read before taking mu_: elsewhere the store's lock is taken first.
   std::vector<RuntimeVersion> rows;
+  // Versions published before runtime versions were images have no image columns yet.
+  LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](store::Database::Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto has, txn.Prepare("SELECT 1 FROM pragma_table_info("
+                                                   "'runtime_versions') WHERE name = 'image'"));
+    LAMBKIN_ASSIGN_OR_RETURN(bool has_image, has.Step());
+    if (has_image) return Status::Ok();
+    return txn.Exec("ALTER TABLE runtime_versions ADD COLUMN image TEXT");
+  }));
   Status s = db_->Read([&](store::Database::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto stmt, txn.Prepare("SELECT id, runtime, number, name, digest, bundle_dir, state, "
-                               "severity, notes, published_at FROM runtime_versions"));
+                               "severity, notes, published_at, image FROM runtime_versions"));
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      RuntimeVersion v{stmt.ColumnInt(0),
-                       stmt.ColumnText(1),
-                       stmt.ColumnInt(2),
-                       stmt.ColumnText(3),
-                       stmt.ColumnText(4),
-                       stmt.ColumnText(5),
-                       ParseState(stmt.ColumnText(6)),
-                       stmt.ColumnText(7),
-                       stmt.ColumnText(8),
-                       stmt.ColumnInt(9)};
+      RuntimeVersion v{stmt.ColumnInt(0),  stmt.ColumnText(1), stmt.ColumnInt(2),
+                       stmt.ColumnText(3), stmt.ColumnText(4), stmt.ColumnText(5)};
+      v.state = ParseState(stmt.ColumnText(6));
+      v.severity = stmt.ColumnText(7);
+      v.notes = stmt.ColumnText(8);
+      v.published_at = stmt.ColumnInt(9);
+      if (!stmt.ColumnIsNull(10)) ImageFromJson(stmt.ColumnText(10), &v);
       rows.push_back(std::move(v));
     }
     return Status::Ok();
@@ -354,84 +327,105 @@ Result<RuntimeVersion> Catalog::SetState(int64_t id, RuntimeVersionState state,
   return *v;
 }
 
+Status AddMountPoints(const std::string& rootfs) {
+  std::error_code ec;
+  for (const char* d : {"proc", "dev", "tmp", "var/task", "opt", "var/lambkin", "etc"}) {
+    fs::path p = fs::path(rootfs) / d;
+    if (fs::is_symlink(p, ec)) {
+      return InvalidParameter(fmt::format("the image's /{} is a symbolic link", d));
+    }
+    fs::create_directories(p, ec);
+    if (ec) return Internal(fmt::format("cannot create {}: {}", p.string(), ec.message()));
+  }
+  for (const char* f : {"var/lambkin/init", "etc/resolv.conf"}) {
+    fs::path p = fs::path(rootfs) / f;
+    if (fs::is_symlink(p, ec)) fs::remove(p, ec);
+    if (!fs::exists(p, ec)) std::ofstream(p.string(), std::ios::trunc);
+    if (!fs::is_regular_file(p, ec)) {
+      return InvalidParameter(fmt::format("the image's /{} is not a regular file", f));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
+                                            std::vector<BomEntry>* bom) {
+  std::string hex = image.descriptor.digest.substr(7);
+  fs::path dir = fs::path(data_dir_) / "runtime-versions" / hex;
+  fs::path rootfs = dir / "rootfs";
+  std::lock_guard lock(unpack_mu_);
+  std::error_code ec;
+  if (!fs::exists(dir / "bom.json", ec)) {
+    fs::create_directories(dir.parent_path(), ec);
+    fs::path staging = dir.parent_path() / fmt::format(".staging-{}", RandomUuid());
+    struct Cleanup {
+      fs::path p;
+      ~Cleanup() {
+        std::error_code ignored;
+        fs::remove_all(p, ignored);
+      }
+    } cleanup{staging};
+    fs::create_directories(staging, ec);
+    LAMBKIN_RETURN_IF_ERROR(oci::Unpack(*blobs_, image.manifest, (staging / "rootfs").string()));
+    fs::path bootstrap = staging / "rootfs/var/runtime/bootstrap";
+    struct stat st {};
+    if (::stat(bootstrap.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+      return InvalidParameter(
+          fmt::format("image {} has no executable /var/runtime/bootstrap: a runtime version "
+                      "starts its runtime from there",
+                      image.descriptor.digest));
+    }
+    LAMBKIN_RETURN_IF_ERROR(AddMountPoints((staging / "rootfs").string()));
+    LAMBKIN_ASSIGN_OR_RETURN(std::vector<BomEntry> read, ReadBom((staging / "rootfs").string()));
+    {
+      std::ofstream out(staging / "bom.json", std::ios::trunc);
+      out << BomToJson(read).dump() << "\n";
+      if (!out.flush()) return Internal("cannot write bom.json");
+    }
+    ::sync();
+    fs::remove_all(dir, ec);
+    fs::rename(staging, dir, ec);
+    if (ec) return Internal(fmt::format("cannot store {}: {}", dir.string(), ec.message()));
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadFile(dir / "bom.json"));
+  *bom = BomFromJson(nlohmann::json::parse(text, nullptr, false));
+  return rootfs.string();
+}
+
 Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request,
                                         const InTransaction& in_txn) {
-  fs::path source(request.bundle_dir);
-  LAMBKIN_ASSIGN_OR_RETURN(std::string manifest_text, ReadFile(source / "manifest.json"));
-  nlohmann::json manifest = nlohmann::json::parse(manifest_text, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object()) {
-    return InvalidParameter(
-        fmt::format("{}/manifest.json is not a JSON object", request.bundle_dir));
-  }
-  std::error_code ec;
-  fs::path bootstrap = source / "bootstrap";
-  if (!fs::is_regular_file(fs::symlink_status(bootstrap, ec)) ||
-      access(bootstrap.c_str(), X_OK) != 0) {
-    return InvalidParameter(fmt::format("{} has no executable bootstrap file", request.bundle_dir));
-  }
-  LAMBKIN_ASSIGN_OR_RETURN(std::string runtime, ResolveRuntime(request.runtime, manifest));
+  const std::string& runtime = request.runtime;
   if (!KnownRuntimeShape(runtime)) {
     return InvalidParameter(fmt::format("unknown runtime {}", runtime));
   }
-  if (manifest.contains("runtime")) {
-    if (!manifest["runtime"].is_string()) {
-      return InvalidParameter("manifest.json: runtime must be a string");
-    }
-    Result<std::string> declared = ResolveRuntime(manifest["runtime"], manifest);
-    if (!declared.ok() || *declared != runtime) {
-      return InvalidParameter(fmt::format("the bundle's manifest is for runtime {}, not {}",
-                                          manifest["runtime"].get<std::string>(), runtime));
-    }
-  }
-  if (request.number < 1) return InvalidParameter("runtime version numbers start at 1");
+  if (request.number < 0) return InvalidParameter("runtime version numbers start at 1");
   static const std::set<std::string> kSeverities = {"critical", "high", "medium", "low"};
   if (!kSeverities.contains(request.severity)) {
     return InvalidParameter(
         fmt::format("severity {} is not one of critical, high, medium, low", request.severity));
   }
-
-  // Stage a copy carrying the resolved manifest, then move it under its digest.
-  fs::path root = fs::path(data_dir_) / "runtime-versions";
-  fs::create_directories(root, ec);
-  fs::path staging = root / fmt::format(".staging-{}", RandomUuid());
-  fs::copy(source, staging, fs::copy_options::recursive, ec);
-  if (ec) {
-    fs::remove_all(staging, ec);
-    return Internal(fmt::format("cannot copy bundle {}: {}", request.bundle_dir, ec.message()));
+  if (request.image.empty()) return InvalidParameter("an image is required");
+  oci::Platform platform{"linux", std::string(oci::HostOciArchitecture()), ""};
+  LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, fetch_(request.image, platform, blobs_));
+  LAMBKIN_RETURN_IF_ERROR(oci::CheckPlatform(image.config, platform));
+  if (auto it = image.config.labels.find("com.lambkin.runtime");
+      it != image.config.labels.end() && it->second != runtime) {
+    return InvalidParameter(
+        fmt::format("the image is for runtime {}, not {}", it->second, runtime));
   }
-  manifest["runtime"] = runtime;
-  manifest["version"] = request.number;
-  manifest["name"] = RuntimeVersionName(runtime, request.number);
-  {
-    std::ofstream out(staging / "manifest.json", std::ios::trunc);
-    out << manifest.dump(2) << "\n";
-  }
-  Result<std::string> digest = BundleDigest(staging.string());
-  if (!digest.ok()) {
-    fs::remove_all(staging, ec);
-    return digest.status();
-  }
-  fs::path final_dir = root / *digest;
-  if (fs::exists(final_dir, ec)) {
-    fs::remove_all(staging, ec);
-  } else {
-    fs::rename(staging, final_dir, ec);
-    if (ec) return Internal(fmt::format("cannot store bundle: {}", ec.message()));
-    // Published bundles are read-only from here on.
-    for (auto& e : fs::recursive_directory_iterator(final_dir, ec)) {
-      fs::permissions(e.path(),
-                      fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
-                      fs::perm_options::remove, ec);
-    }
-    ::sync();
-  }
+  std::vector<BomEntry> bom;
+  LAMBKIN_ASSIGN_OR_RETURN(std::string rootfs, RootFilesystem(image, &bom));
 
   RuntimeVersion v;
   v.runtime = runtime;
   v.number = request.number;
-  v.name = RuntimeVersionName(runtime, request.number);
-  v.digest = *digest;
-  v.bundle_dir = final_dir.string();
+  v.rootfs_dir = rootfs;
+  v.image_digest = image.descriptor.digest;
+  v.image_media_type = image.descriptor.media_type;
+  v.image_size = image.descriptor.size;
+  v.image_source = request.image;
+  v.image_env = image.config.env;
+  v.bom = std::move(bom);
   v.severity = request.severity;
   v.notes = request.notes;
   v.published_at = clock_->NowMillis();
@@ -443,18 +437,22 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request,
         auto newest, txn.Prepare("SELECT MAX(number) FROM runtime_versions WHERE runtime = ?"));
     newest.Bind(1, v.runtime);
     LAMBKIN_ASSIGN_OR_RETURN(bool row, newest.Step());
-    if (row && !newest.ColumnIsNull(0) && newest.ColumnInt(0) >= v.number) {
+    int64_t highest = row && !newest.ColumnIsNull(0) ? newest.ColumnInt(0) : 0;
+    if (v.number == 0) v.number = highest + 1;
+    if (highest >= v.number) {
       return Conflict(
           fmt::format("runtime version {} must be higher than the newest version of {} ({})",
-                      v.number, v.runtime, newest.ColumnInt(0)));
+                      v.number, v.runtime, highest));
     }
+    v.name = RuntimeVersionName(runtime, v.number);
+    v.digest = Sha256Hex(fmt::format("{}|{}|{}", v.runtime, v.number, v.image_digest));
     LAMBKIN_ASSIGN_OR_RETURN(
         auto insert,
         txn.Prepare("INSERT INTO runtime_versions (runtime, number, name, digest, bundle_dir, "
-                    "state, severity, notes, published_at) VALUES (?,?,?,?,?,?,?,?,?)"));
+                    "state, severity, notes, published_at, image) VALUES (?,?,?,?,?,?,?,?,?,?)"));
     insert.Bind(1, v.runtime).Bind(2, v.number).Bind(3, v.name).Bind(4, v.digest);
-    insert.Bind(5, v.bundle_dir).Bind(6, RuntimeVersionStateName(v.state)).Bind(7, v.severity);
-    insert.Bind(8, v.notes).Bind(9, v.published_at);
+    insert.Bind(5, v.rootfs_dir).Bind(6, RuntimeVersionStateName(v.state)).Bind(7, v.severity);
+    insert.Bind(8, v.notes).Bind(9, v.published_at).Bind(10, ImageToJson(v));
     LAMBKIN_RETURN_IF_ERROR(insert.Run());
     v.id = txn.LastInsertRowId();
     return in_txn ? in_txn(txn, v) : Status::Ok();
@@ -469,24 +467,28 @@ Status Catalog::RegisterBuiltins(const std::string& source_dir) {
   std::error_code ec;
   std::vector<fs::path> dirs;
   for (const auto& e : fs::directory_iterator(source_dir, ec)) {
-    if (e.is_directory()) dirs.push_back(e.path());
+    if (e.is_directory() && fs::exists(e.path() / "index.json")) dirs.push_back(e.path());
   }
-  if (ec)
-    return Internal(
-        fmt::format("cannot list built-in runtimes in {}: {}", source_dir, ec.message()));
+  if (ec) {
+    return Internal(fmt::format(
+        "cannot list built-in runtimes in {}: {} (make build builds them with lambkin runtime "
+        "build)",
+        source_dir, ec.message()));
+  }
   std::sort(dirs.begin(), dirs.end());
   for (const auto& dir : dirs) {
-    LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadFile(dir / "manifest.json"));
-    nlohmann::json manifest = nlohmann::json::parse(text, nullptr, false);
-    if (manifest.is_discarded() || !manifest.is_object() || !manifest["runtime"].is_string() ||
-        !manifest["version"].is_number_integer()) {
-      return Internal(fmt::format("{}/manifest.json needs runtime and version", dir.string()));
+    std::string runtime = dir.filename().string();
+    if (!KnownRuntimeShape(runtime)) continue;
+    bool has_image_version = false;
+    {
+      std::shared_lock lock(mu_);
+      for (const auto& [id, v] : versions_) {
+        if (v.runtime == runtime && !v.image_digest.empty()) has_image_version = true;
+      }
     }
-    Result<std::string> runtime = ResolveRuntime(manifest["runtime"], manifest);
-    if (!runtime.ok()) continue;  // interpreter not installed here: no such runtime
-    if (HasRuntime(*runtime)) continue;
-    Result<RuntimeVersion> v = Publish({manifest["runtime"], manifest["version"].get<int64_t>(),
-                                        dir.string(), "low", "built-in first runtime version"});
+    if (has_image_version) continue;
+    Result<RuntimeVersion> v = Publish(
+        {runtime, 0, fmt::format("oci:{}", dir.string()), "low", "built-in runtime version"});
     if (!v.ok()) return v.status();
   }
   return Status::Ok();

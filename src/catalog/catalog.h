@@ -1,11 +1,15 @@
 // Catalog: runtimes and their runtime versions.
 //
-// A runtime version is an immutable bundle directory (bootstrap, runtime interface client,
-// manifest.json) identified by the SHA-256 digest of its content. Publishing copies the bundle
-// into the data directory under its digest, so later edits to the source never change a
-// published version. Each version has a Lambda-style name (python:3.11.v1) and, per region and
-// CPU architecture, its own ARN arn:<partition>:lambda:<region>::runtime:<64 hex>, derived from
-// the digest, the region and the architecture.
+// A runtime version is a whole runtime — language, libraries, operating-system userland — kept
+// as an OCI image (oci/image.h): its manifest, config and layers in the data directory's blob
+// store, and its root filesystem unpacked once, read-only, under
+// <data>/runtime-versions/<image digest>/rootfs, which every environment of the version mounts
+// as its / (nothing of the host's). Publishing takes the image from an OCI layout or a registry
+// (the built-in runtimes are layouts `lambkin runtime build` made from pinned Debian packages),
+// verifies it, reads its bill of materials (catalog/bom.h) and records the version. Each version
+// has a Lambda-style name (python:3.11.v1) and, per region and CPU architecture, its own ARN
+// arn:<partition>:lambda:<region>::runtime:<64 hex>, derived from its digest (of the runtime,
+// number and image), the region and the architecture.
 //
 // The catalog keeps its rows in the store (table runtime_versions) and an in-memory index for
 // lookups on the request path. Thread-safe; its lookups may be called inside store
@@ -16,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -23,9 +28,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "catalog/bom.h"
 #include "catalog/regions.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "oci/image.h"
 #include "store/database.h"
 
 namespace lambkin::catalog {
@@ -39,11 +46,18 @@ std::string_view RuntimeVersionStateName(RuntimeVersionState state);
 
 struct RuntimeVersion {
   int64_t id = 0;
-  std::string runtime;  // python3.11
-  int64_t number = 0;   // 1
-  std::string name;     // python:3.11.v1
-  std::string digest;   // 64 hex
-  std::string bundle_dir;
+  std::string runtime;     // python3.11
+  int64_t number = 0;      // 1
+  std::string name;        // python:3.11.v1
+  std::string digest;      // 64 hex: identifies the version (runtime, number, image)
+  std::string rootfs_dir;  // mounted as / of every environment (read-only)
+  // The image: its manifest's digest (sha256:…), media type and size, and where it came from.
+  std::string image_digest;
+  std::string image_media_type;
+  int64_t image_size = 0;
+  std::string image_source;
+  std::vector<std::string> image_env;  // the image config's Env
+  std::vector<BomEntry> bom;
   RuntimeVersionState state = RuntimeVersionState::kReleased;
   std::string severity;
   std::string notes;
@@ -54,10 +68,15 @@ struct RuntimeVersion {
 // provided:al2023.v<n>.
 std::string RuntimeVersionName(std::string_view runtime, int64_t number);
 
-// Content digest of a bundle directory: SHA-256 over a canonical listing of its directories and
-// regular files (path, executable bit, size, content hash). Symlinks and special files are
-// refused, so the digest covers everything an environment can see.
-Result<std::string> BundleDigest(const std::string& dir);
+// The repository and tag a version is served under by the registry (python:3.11.v1 → python,
+// 3.11.v1), and the moving tag of its runtime's newest version (3.11).
+std::pair<std::string, std::string> ImageRepositoryAndTag(std::string_view version_name);
+std::string MovingTag(std::string_view runtime);
+
+// Adds to an unpacked root filesystem what every environment mounts over it, read-only:
+// directories /proc, /dev, /tmp, /var/task, /opt, and files /var/lambkin/init (the sandbox's
+// first program) and /etc/resolv.conf. Refuses a root where one of them is a symbolic link.
+Status AddMountPoints(const std::string& rootfs);
 
 // The SQL schema the catalog needs (idempotent).
 extern const char kCatalogSchema[];
@@ -71,22 +90,30 @@ enum class ReleaseStage : int {
 };
 
 struct PublishRequest {
-  std::string runtime;  // runtime identifier; "python3"/"nodejs" mean the host's interpreter
-  int64_t number = 0;
-  std::string bundle_dir;
+  std::string runtime;  // runtime identifier (python3.11)
+  int64_t number = 0;   // 0: the next one
+  // oci:<layout dir>[:<ref>] or a registry reference (oci/registry_client.h FetchImage).
+  std::string image;
   std::string severity = "low";
   std::string notes;
 };
 
+// Fetches an image named by `source` for `platform` into `blobs` (oci::FetchImage with the
+// operator's registry credentials, bound by the server).
+using ImageFetcher = std::function<Result<oci::ResolvedImage>(
+    std::string_view source, const oci::Platform& platform, oci::BlobStore* blobs)>;
+
 class Catalog {
  public:
-  // Loads the catalog from `db`. Bundles are kept under `data_dir`/runtime-versions.
+  // Loads the catalog from `db`. Images are kept in `blobs`, root filesystems under
+  // `data_dir`/runtime-versions.
   static Result<std::unique_ptr<Catalog>> Open(store::Database* db, const RegionSet* regions,
-                                               std::string data_dir, const Clock* clock);
+                                               std::string data_dir, const Clock* clock,
+                                               oci::BlobStore* blobs, ImageFetcher fetch);
 
-  // Publishes the bundles under `source_dir` (one directory per runtime, each with a
-  // manifest.json) as the first version of their runtime, unless that runtime already has
-  // versions. Runtimes whose interpreter is not installed are skipped.
+  // Publishes the OCI layouts under `source_dir` (one directory per runtime, named after it,
+  // as `lambkin runtime build` writes them) as the first version of their runtime, unless that
+  // runtime already has a version made from an image.
   Status RegisterBuiltins(const std::string& source_dir);
 
   // Runs inside the transaction that records a catalogue change, with the changed version.
@@ -136,8 +163,16 @@ class Catalog {
   std::optional<ArnTarget> ResolveArn(std::string_view arn) const;
 
  private:
-  Catalog(store::Database* db, const RegionSet* regions, std::string data_dir, const Clock* clock)
-      : db_(db), regions_(regions), data_dir_(std::move(data_dir)), clock_(clock) {}
+  Catalog(store::Database* db, const RegionSet* regions, std::string data_dir, const Clock* clock,
+          oci::BlobStore* blobs, ImageFetcher fetch)
+      : db_(db),
+        regions_(regions),
+        data_dir_(std::move(data_dir)),
+        clock_(clock),
+        blobs_(blobs),
+        fetch_(std::move(fetch)) {}
+  // The unpacked root filesystem of an image (made on first use) and its bill of materials.
+  Result<std::string> RootFilesystem(const oci::ResolvedImage& image, std::vector<BomEntry>* bom);
   Status Load();
   void IndexLocked(const RuntimeVersion& v);
 
@@ -145,6 +180,9 @@ class Catalog {
   const RegionSet* regions_;
   std::string data_dir_;
   const Clock* clock_;
+  oci::BlobStore* blobs_;
+  ImageFetcher fetch_;
+  std::mutex unpack_mu_;  // one unpacking at a time
 
   mutable std::shared_mutex mu_;
   std::map<int64_t, RuntimeVersion> versions_;

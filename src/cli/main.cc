@@ -1,4 +1,5 @@
 // lambkin: the server (`lambkin serve`) and the operator verbs that talk to it.
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -24,6 +25,8 @@ std::string EnvOr(const char* name, const std::string& fallback) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // File names in packages and image layers are UTF-8 (libarchive converts through the locale).
+  std::setlocale(LC_CTYPE, "C.UTF-8");
   CLI::App app{"Lambkin: a self-hosted AWS Lambda with real runtime management"};
   app.require_subcommand(1);
 
@@ -82,8 +85,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   publish_cmd->add_option("--runtime", publish.runtime, "Runtime identifier (python3.12)")
       ->required();
-  publish_cmd->add_option("--version", publish.version, "Version number (must rise)")->required();
-  publish_cmd->add_option("--bundle", publish.bundle, "Bundle directory (manifest.json, bootstrap)")
+  publish_cmd->add_option("--version", publish.version,
+                          "Version number (must rise; default: the next one)");
+  publish_cmd
+      ->add_option("--image", publish.image,
+                   "The runtime version's image: oci:<layout dir>[:<ref>], or a registry "
+                   "reference (host/repository:tag, host/repository@sha256:…)")
       ->required();
   publish_cmd->add_option("--severity", publish.severity, "critical|high|medium|low")
       ->capture_default_str()
@@ -92,6 +99,28 @@ int main(int argc, char** argv) {
   publish_cmd->add_flag("--json", publish.json, "Machine-readable output");
   publish_cmd->add_flag("--fast-track", publish.fast_track,
                         "Emergency: roll out with the critical pacing whatever the severity");
+
+  lambkin::cli::RuntimeBuildOptions build;
+  auto* build_cmd = runtime_cmd->add_subcommand(
+      "build", "Build runtime versions from their definitions' pinned Debian packages");
+  build_cmd
+      ->add_option("definitions", build.definitions, "Definition directories (runtimes/python3.11)")
+      ->required();
+  build_cmd->add_option("--output", build.output, "Where each runtime's OCI layout is written")
+      ->capture_default_str();
+  build_cmd->add_option("--cache", build.cache,
+                        "Package cache (default $LAMBKIN_CACHE_DIR or ~/.cache/lambkin)");
+  build_cmd->add_flag("--refresh", build.refresh,
+                      "Resolve the newest package versions into a new lock file first");
+  build_cmd->add_flag("--quiet", build.quiet, "Say nothing about runtimes already built");
+  build_cmd->add_flag("--publish", build.publish,
+                      "Publish each build as the next version of its runtime");
+  build_cmd->add_option("--endpoint", endpoint, "Server URL for --publish (env LAMBKIN_ENDPOINT)")
+      ->capture_default_str();
+  build_cmd->add_option("--severity", build.publish_options.severity, "critical|high|medium|low")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"critical", "high", "medium", "low"}));
+  build_cmd->add_option("--notes", build.publish_options.notes, "Release notes");
 
   lambkin::cli::AdminOptions admin;
   auto add_common = [&](CLI::App* cmd) {
@@ -113,6 +142,18 @@ int main(int argc, char** argv) {
     add_common(cmd);
     lifecycle_cmds.push_back(cmd);
   }
+
+  auto* show_cmd =
+      runtime_cmd->add_subcommand("show", "A runtime version, its image and bill of materials");
+  show_cmd->add_option("version", version_name, "Runtime version name (python:3.11.v2) or ARN")
+      ->required();
+  add_common(show_cmd);
+  std::string other_version;
+  auto* diff_cmd = runtime_cmd->add_subcommand(
+      "diff", "What changed between two runtime versions: upgraded, added, removed packages");
+  diff_cmd->add_option("from", version_name, "The older version (python:3.11.v1)")->required();
+  diff_cmd->add_option("to", other_version, "The newer version (python:3.11.v2)")->required();
+  add_common(diff_cmd);
 
   auto* rollout_cmd = app.add_subcommand("rollout", "Rollouts of runtime versions");
   rollout_cmd->require_subcommand(1);
@@ -236,12 +277,18 @@ int main(int argc, char** argv) {
       return lambkin::cli::RolloutCommand(admin, cmd->get_name(), version_name, region_flag);
     }
   }
+  if (show_cmd->parsed()) return lambkin::cli::RuntimeShow(admin, version_name);
+  if (diff_cmd->parsed()) return lambkin::cli::RuntimeDiff(admin, version_name, other_version);
   if (status_cmd->parsed()) return lambkin::cli::RolloutStatus(admin, runtime_filter, events);
   if (history_cmd->parsed()) {
     return lambkin::cli::RolloutHistory(admin, function, qualifier, client.region);
   }
   if (clock_show->parsed()) return lambkin::cli::ClockShow(admin);
   if (clock_advance->parsed()) return lambkin::cli::ClockAdvance(admin, duration);
+  if (build_cmd->parsed()) {
+    build.publish_options.client = client;
+    return lambkin::cli::RuntimeBuild(build);
+  }
   if (publish_cmd->parsed()) {
     publish.client = client;
     return lambkin::cli::RuntimePublish(publish);

@@ -190,3 +190,59 @@ int ClockAdvance(const AdminOptions& o, const std::string& duration) {
 }
 
 }  // namespace lambkin::cli
+
+namespace lambkin::cli {
+
+int RuntimeShow(const AdminOptions& o, const std::string& version) {
+  Result<json> r =
+      AdminCall(o.client, fmt::format("/lambkin/v1/runtime-versions/{}", UrlEncode(version)));
+  if (!r.ok()) return Fail("runtime show", r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  const json& v = *r;
+  std::printf("%s (%s), %s, severity %s, published %s\n", Str(v, "Name").c_str(),
+              Str(v, "Runtime").c_str(), Str(v, "State").c_str(), Str(v, "Severity").c_str(),
+              Str(v, "PublishedAt").c_str());
+  std::printf("  image   %s\n  from    %s\n", Str(v["Image"], "Digest").c_str(),
+              Str(v["Image"], "Source").c_str());
+  std::printf("  %s x86_64 %s\n", Str(v, "Region").c_str(), Str(v["Arns"], "x86_64").c_str());
+  std::printf("  %s arm64  %s\n", Str(v, "Region").c_str(), Str(v["Arns"], "arm64").c_str());
+  const json& bom = v["BillOfMaterials"];
+  std::printf("bill of materials: %zu packages\n", bom.size());
+  std::printf("  %-8s %-40s %s\n", "KIND", "NAME", "VERSION");
+  for (const auto& e : bom) {
+    std::printf("  %-8s %-40s %s\n", Str(e, "Ecosystem").c_str(), Str(e, "Name").c_str(),
+                Str(e, "Version").c_str());
+  }
+  return 0;
+}
+
+int RuntimeDiff(const AdminOptions& o, const std::string& from, const std::string& to) {
+  Result<json> r = AdminCall(o.client, fmt::format("/lambkin/v1/runtime-versions/{}/diff/{}",
+                                                   UrlEncode(from), UrlEncode(to)));
+  if (!r.ok()) return Fail("runtime diff", r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  const json& d = *r;
+  std::printf("%s -> %s: %zu changed, %zu added, %zu removed\n", Str(d, "From").c_str(),
+              Str(d, "To").c_str(), d["Changed"].size(), d["Added"].size(), d["Removed"].size());
+  for (const auto& c : d["Changed"]) {
+    std::printf("  ~ %-6s %-36s %s -> %s\n", Str(c, "Ecosystem").c_str(), Str(c, "Name").c_str(),
+                Str(c, "From").c_str(), Str(c, "To").c_str());
+  }
+  for (const auto& c : d["Added"]) {
+    std::printf("  + %-6s %-36s %s\n", Str(c, "Ecosystem").c_str(), Str(c, "Name").c_str(),
+                Str(c, "Version").c_str());
+  }
+  for (const auto& c : d["Removed"]) {
+    std::printf("  - %-6s %-36s %s\n", Str(c, "Ecosystem").c_str(), Str(c, "Name").c_str(),
+                Str(c, "Version").c_str());
+  }
+  return 0;
+}
+
+}  // namespace lambkin::cli

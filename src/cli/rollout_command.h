@@ -19,6 +19,9 @@ struct AdminOptions {
 // deprecate | block
 int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::string& version,
                      const std::string& reason);
+// The version with its bill of materials; what changed between two versions.
+int RuntimeShow(const AdminOptions& o, const std::string& version);
+int RuntimeDiff(const AdminOptions& o, const std::string& from, const std::string& to);
 int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events);
 // pause | resume | advance | abort | fast-track
 int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::string& version,

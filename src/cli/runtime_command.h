@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cli/http_client.h"
 
@@ -19,7 +20,9 @@ struct RuntimePublishOptions {
   ApiClient client;
   std::string runtime;
   int64_t version = 0;
-  std::string bundle;  // a directory; made absolute before it is sent
+  // The image: oci:<layout dir>[:<ref>] (made absolute before it is sent), or a registry
+  // reference the server pulls (host/repository:tag or @sha256:…).
+  std::string image;
   std::string severity = "low";
   std::string notes;
   bool fast_track = false;
@@ -27,5 +30,19 @@ struct RuntimePublishOptions {
 };
 
 int RuntimePublish(const RuntimePublishOptions& options);
+
+struct RuntimeBuildOptions {
+  std::vector<std::string> definitions;   // runtimes/<identifier> directories
+  std::string output = "build/runtimes";  // one OCI layout per runtime under it
+  std::string cache;                      // default: runtimes::DefaultCacheDir()
+  bool refresh = false;
+  bool quiet = false;
+  // Publish each built image as the next version of its runtime on the server.
+  bool publish = false;
+  RuntimePublishOptions publish_options;
+};
+
+// `lambkin runtime build`: runtime versions from pinned Debian packages (runtimes/builder.h).
+int RuntimeBuild(const RuntimeBuildOptions& options);
 
 }  // namespace lambkin::cli

@@ -32,6 +32,8 @@
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
 #include "logsapi/logs_api.h"
+#include "oci/image.h"
+#include "oci/registry_client.h"
 #include "rollout/engine.h"
 #include "server/http_server.h"
 #include "store/database.h"
@@ -49,6 +51,9 @@ struct Config {
   exec::EventQueueOptions events;
   std::string rollout_json = "{}";
   insights::InsightsOptions insights;
+  // Per registry host[:port]: the credential runtime-version pulls present, and whether it
+  // speaks plain HTTP.
+  oci::RegistryCredentials registry_credentials;
 };
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -88,6 +93,21 @@ Result<Config> LoadConfig(const std::string& path) {
       }
     } catch (const nlohmann::json::exception& ex) {
       return InvalidParameter(fmt::format("config: execution: {}", ex.what()));
+    }
+  }
+  if (doc.contains("registries")) {
+    const auto& r = doc["registries"];
+    if (!r.is_object()) return InvalidParameter("config: registries must be an object");
+    try {
+      for (const auto& [host, entry] : r.items()) {
+        oci::RegistryCredential c;
+        c.username = entry.value("username", "");
+        c.password = entry.value("password", "");
+        c.insecure = entry.value("insecure", false);
+        config.registry_credentials[host] = c;
+      }
+    } catch (const nlohmann::json::exception& ex) {
+      return InvalidParameter(fmt::format("config: registries: {}", ex.what()));
     }
   }
   if (doc.contains("regions")) {
@@ -166,7 +186,16 @@ int Serve(const ServeOptions& options) {
   if (!db.ok()) return Fail(db.status());
   if (Status s = functions::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
   if (Status s = logs::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
-  auto catalog = catalog::Catalog::Open(db->get(), &config->regions, options.data_dir, &clock);
+  // Images (runtime versions) in one content-addressed store; pulls use the operator's
+  // registry credentials.
+  auto blobs = oci::BlobStore::Open(options.data_dir + "/blobs");
+  if (!blobs.ok()) return Fail(blobs.status());
+  catalog::ImageFetcher fetch = [&config](std::string_view source, const oci::Platform& platform,
+                                          oci::BlobStore* store) {
+    return oci::FetchImage(source, platform, config->registry_credentials, store);
+  };
+  auto catalog = catalog::Catalog::Open(db->get(), &config->regions, options.data_dir, &clock,
+                                        blobs->get(), fetch);
   if (!catalog.ok()) return Fail(catalog.status());
   rollout::RolloutEngine rollouts(db->get(), catalog->get(), &config->regions, &clock,
                                   *rollout_options);

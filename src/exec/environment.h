@@ -73,7 +73,7 @@ struct EnvironmentConfig {
   std::string runtime_version_name;
   std::string runtime_version_arn;
   std::string code_dir;
-  std::string bundle_dir;
+  std::string rootfs_dir;
   Sandbox* sandbox = nullptr;
   // Serves the AWS endpoint inside the environment (the server's public APIs, authenticated
   // like any other request).

@@ -408,25 +408,12 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
                                 "ALL",
                                 "--die-with-parent",
                                 "--new-session",
+                                // The runtime version's root filesystem is the
+                                // whole of /: nothing of the host's /usr or /etc.
                                 "--ro-bind",
-                                "/usr",
-                                "/usr"};
-  // Merged-/usr hosts have /bin, /lib... as symlinks into /usr; others have real directories.
-  for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
-    std::error_code ec;
-    auto st = std::filesystem::symlink_status(top, ec);
-    if (ec || !std::filesystem::exists(st)) continue;
-    if (std::filesystem::is_symlink(st)) {
-      a.insert(a.end(), {"--symlink", std::filesystem::read_symlink(top, ec).string(), top});
-    } else {
-      a.insert(a.end(), {"--ro-bind", top, top});
-    }
-  }
-  // Amazon Linux's /bin/sh is bash; scripts written for Lambda rely on it.
-  if (::access("/usr/bin/bash", X_OK) == 0) {
-    a.insert(a.end(), {"--ro-bind", "/usr/bin/bash", "/usr/bin/sh"});
-  }
-  a.insert(a.end(), {"--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev"});
+                                Visible(request.rootfs_dir),
+                                "/"};
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
   if (options_.network == NetworkMode::kOutbound) {
     int resolv = ::memfd_create("resolv.conf", MFD_CLOEXEC);
     if (resolv < 0) return Errno("memfd_create");
@@ -443,9 +430,8 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   } else {
     a.insert(a.end(), {"--size", std::to_string(request.tmp_bytes), "--tmpfs", "/tmp"});
   }
-  a.insert(a.end(), {"--dir", "/var", "--ro-bind", Visible(request.code_dir), "/var/task",
-                     "--ro-bind", Visible(request.runtime_dir), "/var/runtime", "--ro-bind",
-                     init_visible_, "/var/lambkin/init", "--dir", "/opt", "--chdir", "/var/task",
+  a.insert(a.end(), {"--ro-bind", Visible(request.code_dir), "/var/task", "--ro-bind",
+                     init_visible_, "/var/lambkin/init", "--chdir", "/var/task",
                      "--seccomp", seccomp_fd, "/var/lambkin/init", request.program});
 
   SpawnSpec spec;

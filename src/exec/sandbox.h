@@ -81,7 +81,9 @@ struct SandboxOptions {
 struct SandboxRequest {
   std::string name;         // unique, for cgroups
   std::string code_dir;     // mounted at /var/task
-  std::string runtime_dir;  // mounted at /var/runtime
+  // The runtime version's root filesystem, mounted read-only as / (it has the mount points
+  // /proc, /dev, /tmp, /var/task, /opt, /var/lambkin/init and /etc/resolv.conf).
+  std::string rootfs_dir;
   int64_t tmp_bytes = 512LL << 20;
   int64_t memory_bytes = 128LL << 20;
   std::string program;  // path inside the sandbox

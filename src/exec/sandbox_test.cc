@@ -17,6 +17,9 @@
 
 #include <gtest/gtest.h>
 
+#include "catalog/catalog.h"
+#include "oci/image.h"
+
 namespace lambkin::exec {
 namespace {
 
@@ -32,11 +35,20 @@ class SandboxTest : public ::testing::Test {
     root_ = fs::temp_directory_path() / ("lambkin-sandbox-test-" + std::to_string(::getpid()));
     // Like a server's data directory under /root: the sandbox's host user may not walk there.
     fs::create_directories(root_ / "data" / "code");
-    fs::create_directories(root_ / "data" / "runtime");
     std::ofstream(root_ / "data" / "code" / "secret-of-the-function") << "code\n";
     fs::permissions(root_, fs::perms(0700));
+    // The root filesystem: the built-in provided.al2023 runtime version, as the catalog
+    // unpacks it (make build makes its layout).
+    auto blobs = oci::BlobStore::Open((root_ / "blobs").string());
+    ASSERT_TRUE(blobs.ok());
+    oci::Platform host{"linux", std::string(oci::HostOciArchitecture()), ""};
+    auto image = oci::ImportLayout(LAMBKIN_RUNTIMES_DIR "/provided.al2023", "", host, blobs->get());
+    ASSERT_TRUE(image.ok()) << image.status().message() << " (run make build first)";
+    ASSERT_TRUE(oci::Unpack(**blobs, image->manifest, rootfs()).ok());
+    ASSERT_TRUE(catalog::AddMountPoints(rootfs()).ok());
   }
   void TearDown() override { fs::remove_all(root_); }
+  std::string rootfs() const { return (root_ / "data" / "rootfs").string(); }
 
   // Runs `script` as the runtime's bootstrap; returns what it printed, as KEY=VALUE lines.
   std::map<std::string, std::string> Run(const std::string& script, int64_t tmp_bytes = 512 << 20,
@@ -44,7 +56,7 @@ class SandboxTest : public ::testing::Test {
                                          NetworkMode network = NetworkMode::kNone,
                                          bool prepared = false, int64_t memory_bytes = 128 << 20,
                                          std::string* memory_limit = nullptr) {
-    fs::path bootstrap = root_ / "data" / "runtime" / "bootstrap";
+    fs::path bootstrap = root_ / "data" / "code" / "bootstrap";
     std::ofstream(bootstrap) << "#!/bin/sh\n" << script;
     fs::permissions(bootstrap, fs::perms(0755));
     SandboxOptions options;
@@ -61,10 +73,10 @@ class SandboxTest : public ::testing::Test {
     SandboxRequest request;
     request.name = "sandbox-test-" + std::to_string(::getpid()) + "-" + std::to_string(runs_++);
     request.code_dir = (root_ / "data" / "code").string();
-    request.runtime_dir = (root_ / "data" / "runtime").string();
+    request.rootfs_dir = rootfs();
     request.tmp_bytes = tmp_bytes;
     request.memory_bytes = memory_bytes;
-    request.program = "/var/runtime/bootstrap";
+    request.program = "/var/task/bootstrap";
     request.env = {"PATH=/usr/bin:/bin"};
     auto launched = sandbox.Launch(request);
     EXPECT_TRUE(launched.ok()) << launched.status().message();
@@ -158,13 +170,21 @@ TEST_F(SandboxTest, SeesOnlyItsOwnFiles) {
       Run("echo task=$(ls /var/task)\n"
           "touch /var/task/x 2>/dev/null && echo task_write=yes || echo task_write=no\n"
           "echo root=$(ls / | tr '\\n' ,)\n"
+          "echo homes=$(ls -A /home | tr '\\n' ,)\n"
+          "echo os=$(. /etc/os-release; echo $ID)\n"
+          "test -e /usr/bin/cmake && echo host_usr=visible || echo host_usr=hidden\n"
           "echo tmp_fs=$(awk '$2 == \"/tmp\" {print $3}' /proc/mounts)\n"
           "touch /tmp/x && echo tmp_write=yes || echo tmp_write=no\n");
-  EXPECT_EQ(kv["task"], "secret-of-the-function") << kv["_output"];
+  EXPECT_EQ(kv["task"], "bootstrap secret-of-the-function") << kv["_output"];
   EXPECT_EQ(kv["task_write"], "no");
   EXPECT_EQ(kv["tmp_write"], "yes");
-  EXPECT_EQ(kv["root"].find("home"), std::string::npos) << kv["root"];
-  EXPECT_EQ(kv["root"].find("root"), std::string::npos) << kv["root"];
+  // / is the runtime version's root filesystem: its own /etc, empty homes, nothing of the
+  // host's.
+  EXPECT_EQ(kv["homes"], "") << kv["_output"];
+  EXPECT_EQ(kv["os"], "debian") << kv["_output"];
+  // The build machine's /usr (which has cmake) is not there.
+  ASSERT_EQ(::access("/usr/bin/cmake", X_OK), 0);
+  EXPECT_EQ(kv["host_usr"], "hidden");
   EXPECT_EQ(kv["tmp_fs"], ::geteuid() == 0 ? "ext4" : "tmpfs");
 }
 
@@ -205,7 +225,7 @@ TEST_F(SandboxTest, ALauncherMadeAheadTakesTheFunctionsLimitsAndIdentity) {
 }
 
 TEST_F(SandboxTest, StoppingWithSandboxesStillToTearDown) {
-  fs::path bootstrap = root_ / "data" / "runtime" / "bootstrap";
+  fs::path bootstrap = root_ / "data" / "code" / "bootstrap";
   std::ofstream(bootstrap) << "#!/bin/sh\nsleep 30\n";
   fs::permissions(bootstrap, fs::perms(0755));
   SandboxOptions options;
@@ -219,8 +239,8 @@ TEST_F(SandboxTest, StoppingWithSandboxesStillToTearDown) {
       SandboxRequest request;
       request.name = "sandbox-test-stop-" + std::to_string(::getpid()) + "-" + std::to_string(i);
       request.code_dir = (root_ / "data" / "code").string();
-      request.runtime_dir = (root_ / "data" / "runtime").string();
-      request.program = "/var/runtime/bootstrap";
+      request.rootfs_dir = rootfs();
+      request.program = "/var/task/bootstrap";
       auto launched = sandbox.Launch(request);
       ASSERT_TRUE(launched.ok()) << launched.status().message();
       pid = (*launched)->child().pid;

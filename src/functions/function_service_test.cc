@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "catalog/testing.h"
 #include "common/crypto.h"
 #include "functions/zip_testing.h"
 
@@ -28,7 +29,10 @@ class FunctionServiceTest : public ::testing::Test {
                                     std::string(catalog::kCatalogSchema) + kFunctionsSchema);
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
-    catalog_ = std::move(catalog::Catalog::Open(db_.get(), &regions_, dir_, &clock_)).value();
+    blobs_ = std::move(oci::BlobStore::Open(dir_ + "/blobs")).value();
+    catalog_ = std::move(catalog::Catalog::Open(db_.get(), &regions_, dir_, &clock_, blobs_.get(),
+                                                catalog::testing::FetchForTest))
+                   .value();
     v1_ = Publish(1);
     code_ = std::make_unique<CodePackageStore>(dir_ + "/code");
     ASSERT_TRUE(code_->Init().ok());
@@ -37,12 +41,9 @@ class FunctionServiceTest : public ::testing::Test {
   }
 
   catalog::RuntimeVersion Publish(int64_t number, const std::string& runtime = "provided.al2023") {
-    fs::path p = fs::path(dir_) / fmt::format("bundle-{}-{}", runtime, number);
-    fs::create_directories(p);
-    std::ofstream(p / "manifest.json") << "{}";
-    std::ofstream(p / "bootstrap") << "#!/bin/sh\n";
-    fs::permissions(p / "bootstrap", fs::perms::owner_all);
-    auto v = catalog_->Publish({runtime, number, p.string()});
+    std::string image = catalog::testing::WriteTestImage(
+        (fs::path(dir_) / fmt::format("image-{}-{}", runtime, number)).string());
+    auto v = catalog_->Publish({runtime, number, image});
     EXPECT_TRUE(v.ok()) << v.status().message();
     return *v;
   }
@@ -68,6 +69,7 @@ class FunctionServiceTest : public ::testing::Test {
   catalog::RegionSet regions_ = catalog::RegionSet::Default();
   ManualClock clock_{1700000000000};
   std::unique_ptr<store::Database> db_;
+  std::unique_ptr<oci::BlobStore> blobs_;
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<CodePackageStore> code_;
   std::unique_ptr<FunctionService> svc_;

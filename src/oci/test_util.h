@@ -128,14 +128,16 @@ class LayoutWriter {
     return Descriptor{std::move(media_type), digest, static_cast<int64_t>(bytes.size())};
   }
 
-  static std::string ConfigJson(const std::string& arch, const std::vector<std::string>& diffs) {
+  static std::string ConfigJson(const std::string& arch, const std::vector<std::string>& diffs,
+                                const nlohmann::json& labels = nlohmann::json::object()) {
     nlohmann::json config = {
         {"architecture", arch},
         {"os", "linux"},
         {"config",
          {{"Env", {"PATH=/usr/local/bin:/usr/bin:/bin"}},
           {"Entrypoint", {"/bootstrap"}},
-          {"WorkingDir", "/var/task"}}},
+          {"WorkingDir", "/var/task"},
+          {"Labels", labels}}},
         {"rootfs", {{"type", "layers"}, {"diff_ids", diffs}}},
     };
     return config.dump();
@@ -143,7 +145,8 @@ class LayoutWriter {
 
   // An image manifest for `arch` with `layers` (uncompressed tars, stored as given media type).
   Descriptor AddImage(const std::string& arch, const std::vector<std::string>& layers,
-                      std::string_view layer_type = kOciLayerTar) {
+                      std::string_view layer_type = kOciLayerTar,
+                      const nlohmann::json& labels = nlohmann::json::object()) {
     nlohmann::json layer_list = nlohmann::json::array();
     std::vector<std::string> diffs;
     for (const std::string& layer : layers) {
@@ -151,7 +154,7 @@ class LayoutWriter {
       layer_list.push_back({{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}});
       diffs.push_back(d.digest);  // the test layers are uncompressed or it does not matter here
     }
-    Descriptor config = AddBlob(ConfigJson(arch, diffs), std::string(kOciConfig));
+    Descriptor config = AddBlob(ConfigJson(arch, diffs, labels), std::string(kOciConfig));
     nlohmann::json manifest = {
         {"schemaVersion", 2},
         {"mediaType", kOciManifest},
