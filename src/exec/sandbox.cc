@@ -391,28 +391,13 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   LAMBKIN_ASSIGN_OR_RETURN(int seccomp, SandboxSeccompFd());
   std::string seccomp_fd = fds.Add(seccomp);
 
-  std::vector<std::string> a = {options_.bwrap,
-                                "--unshare-user",
-                                "--uid",
-                                kUid,
-                                "--gid",
-                                kGid,
-                                "--unshare-pid",
-                                "--unshare-ipc",
-                                "--unshare-uts",
-                                "--unshare-net",
-                                "--unshare-cgroup-try",
-                                "--hostname",
-                                "localhost",
-                                "--cap-drop",
-                                "ALL",
-                                "--die-with-parent",
-                                "--new-session",
+  std::vector<std::string> a = {options_.bwrap, "--unshare-user", "--uid", kUid, "--gid", kGid,
+                                "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+                                "--unshare-cgroup-try", "--hostname", "localhost", "--cap-drop",
+                                "ALL", "--die-with-parent", "--new-session",
                                 // The runtime version's root filesystem is the
                                 // whole of /: nothing of the host's /usr or /etc.
-                                "--ro-bind",
-                                Visible(request.rootfs_dir),
-                                "/"};
+                                "--ro-bind", Visible(request.rootfs_dir), "/"};
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
   if (options_.network == NetworkMode::kOutbound) {
     int resolv = ::memfd_create("resolv.conf", MFD_CLOEXEC);
@@ -431,8 +416,8 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
     a.insert(a.end(), {"--size", std::to_string(request.tmp_bytes), "--tmpfs", "/tmp"});
   }
   a.insert(a.end(), {"--ro-bind", Visible(request.code_dir), "/var/task", "--ro-bind",
-                     init_visible_, "/var/lambkin/init", "--chdir", "/var/task",
-                     "--seccomp", seccomp_fd, "/var/lambkin/init", request.program});
+                     init_visible_, "/var/lambkin/init", "--chdir", "/var/task", "--seccomp",
+                     seccomp_fd, "/var/lambkin/init", request.program});
 
   SpawnSpec spec;
   spec.argv = std::move(a);

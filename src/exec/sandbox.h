@@ -79,8 +79,8 @@ struct SandboxOptions {
 
 // What one environment runs.
 struct SandboxRequest {
-  std::string name;         // unique, for cgroups
-  std::string code_dir;     // mounted at /var/task
+  std::string name;      // unique, for cgroups
+  std::string code_dir;  // mounted at /var/task
   // The runtime version's root filesystem, mounted read-only as / (it has the mount points
   // /proc, /dev, /tmp, /var/task, /opt, /var/lambkin/init and /etc/resolv.conf).
   std::string rootfs_dir;
