@@ -32,6 +32,7 @@
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
 #include "logsapi/logs_api.h"
+#include "registry/registry_api.h"
 #include "rollout/engine.h"
 #include "server/http_server.h"
 #include "store/database.h"
@@ -49,6 +50,7 @@ struct Config {
   exec::EventQueueOptions events;
   std::string rollout_json = "{}";
   insights::InsightsOptions insights;
+  bool registry_anonymous_pull = false;
 };
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -116,6 +118,13 @@ Result<Config> LoadConfig(const std::string& path) {
       return InvalidParameter(
           "config: insights: max_rules_per_region must be >= 0 and backfill_threads >= 1");
     }
+  }
+  if (doc.contains("registry")) {
+    const auto& r = doc["registry"];
+    if (!r.is_object() || (r.contains("anonymous_pull") && !r["anonymous_pull"].is_boolean())) {
+      return InvalidParameter("config: registry must be an object; anonymous_pull a boolean");
+    }
+    config.registry_anonymous_pull = r.value("anonymous_pull", false);
   }
   return config;
 }
@@ -229,9 +238,18 @@ int Serve(const ServeOptions& options) {
                          &directory, &auth});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
+  // Runtime-version images, pulled through the OCI distribution API under /v2/. Until the
+  // catalog implements registry::ImageSource (issue 13) there are no repositories.
+  const registry::ImageSource* images = nullptr;
+  const oci::BlobStore* image_blobs = nullptr;
+  registry::RegistryApi registry_api(
+      {images, image_blobs, &directory, &system_clock, config->regions.default_region(),
+       options.registry_anonymous_pull || config->registry_anonymous_pull ||
+           options.auth == "none"});
 
   // Every API, on the server's listener and on the AWS endpoint inside each environment.
   server::Handler api = [&](const server::HttpRequest& request, server::Respond respond) {
+    if (registry::IsRegistryRequest(request)) return respond(registry_api.Handle(request));
     if (lambda.Handle(request, respond)) return;
     if (auto r = logs_api.Handle(request)) return respond(std::move(*r));
     if (auto r = insights_api.Handle(request)) return respond(std::move(*r));
