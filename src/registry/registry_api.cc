@@ -290,7 +290,7 @@ bool ReadField(std::string_view in, size_t& at, std::string& field) {
 constexpr unsigned char kTokenVersion = 1;
 constexpr size_t kMacSize = 32;
 // A header Beast reads whole is at most 64 KiB.
-constexpr size_t kMaxTokenChars = 64 * 1024;
+constexpr size_t kMaxTokenChars = size_t{64} * 1024;
 
 }  // namespace
 

@@ -63,7 +63,7 @@ class ImageSource {
 
 // The token service clients are told to ask for, and the lifetime of the tokens it gives.
 inline constexpr std::string_view kTokenService = "lambkin";
-inline constexpr int64_t kTokenLifetimeMs = 300 * 1000;
+inline constexpr int64_t kTokenLifetimeMs = int64_t{300} * 1000;
 // The IAM action pulling a repository needs.
 inline constexpr std::string_view kPullAction = "lambkin:PullRuntimeImage";
 

@@ -75,7 +75,8 @@ struct FileRangeBody {
    private:
     int fd_ = -1;
   };
-  struct value_type {
+  // Beast's Body concept names these two.
+  struct value_type {  // NOLINT(readability-identifier-naming)
     Fd fd;
     uint64_t offset = 0;
     uint64_t length = 0;
@@ -83,7 +84,7 @@ struct FileRangeBody {
 
   static uint64_t size(const value_type& body) { return body.length; }
 
-  class writer {
+  class writer {  // NOLINT(readability-identifier-naming)
    public:
     using const_buffers_type = asio::const_buffer;
 
@@ -115,7 +116,7 @@ struct FileRangeBody {
    private:
     const value_type& body_;
     uint64_t sent_ = 0;
-    std::array<char, 64 * 1024> buffer_{};
+    std::array<char, size_t{64} * 1024> buffer_{};
   };
 };
 
