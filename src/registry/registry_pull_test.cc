@@ -138,5 +138,24 @@ TEST_F(RegistryPullTest, SkopeoPullsAnonymouslyWhenAllowed) {
   CopyAndCompare(host + "/python:3.11.v2", "", dir_ + "/anonymous");
 }
 
+// HEAD and Range through the server's file bodies, on the wire.
+TEST_F(RegistryPullTest, HeadAndRangeOnTheWire) {
+  ASSERT_TRUE(Installed("curl"));
+  std::string url = fmt::format("http://{}/v2/python/blobs/{}", Start(/*anonymous_pull=*/true),
+                                python_.layer_digest);
+  Outcome head = Shell(fmt::format("curl -sS -I {}", url));
+  ASSERT_EQ(head.exit_code, 0) << head.output;
+  EXPECT_NE(head.output.find(fmt::format("Content-Length: {}", python_.layer.size())),
+            std::string::npos)
+      << head.output;
+  std::string part = dir_ + "/part";
+  Outcome range = Shell(fmt::format("curl -sS -f -r 70000-140000 -o {} {}", part, url));
+  ASSERT_EQ(range.exit_code, 0) << range.output;
+  EXPECT_EQ(ReadFile(part), python_.layer.substr(70000, 70001));
+  Outcome whole = Shell(fmt::format("curl -sS -f -o {} {}", part, url));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  EXPECT_EQ(ReadFile(part), python_.layer);
+}
+
 }  // namespace
 }  // namespace lambkin::registry
