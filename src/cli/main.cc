@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
                    "What functions reach beyond their own loopback: none (default), or outbound "
                    "(the world through slirp4netns, never this host)")
       ->check(CLI::IsMember({"none", "outbound"}));
+  serve_cmd->add_flag("--registry-anonymous-pull", serve.registry_anonymous_pull,
+                      "Anyone may pull runtime-version images from /v2/, without credentials");
 
   std::string endpoint = EnvOr("LAMBKIN_ENDPOINT", "http://127.0.0.1:9001");
   // Every --region of the operator verbs: the region of what they act on, and of the signature

@@ -34,6 +34,8 @@
 #include "logsapi/logs_api.h"
 #include "oci/image.h"
 #include "oci/registry_client.h"
+#include "registry/catalog_images.h"
+#include "registry/registry_api.h"
 #include "rollout/engine.h"
 #include "server/http_server.h"
 #include "store/database.h"
@@ -54,6 +56,7 @@ struct Config {
   // Per registry host[:port]: the credential runtime-version pulls present, and whether it
   // speaks plain HTTP.
   oci::RegistryCredentials registry_credentials;
+  bool registry_anonymous_pull = false;
 };
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -136,6 +139,13 @@ Result<Config> LoadConfig(const std::string& path) {
       return InvalidParameter(
           "config: insights: max_rules_per_region must be >= 0 and backfill_threads >= 1");
     }
+  }
+  if (doc.contains("registry")) {
+    const auto& r = doc["registry"];
+    if (!r.is_object() || (r.contains("anonymous_pull") && !r["anonymous_pull"].is_boolean())) {
+      return InvalidParameter("config: registry must be an object; anonymous_pull a boolean");
+    }
+    config.registry_anonymous_pull = r.value("anonymous_pull", false);
   }
   return config;
 }
@@ -258,9 +268,16 @@ int Serve(const ServeOptions& options) {
                          &directory, &auth});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
+  // Runtime-version images, pulled through the OCI distribution API under /v2/.
+  registry::CatalogImages images(catalog->get());
+  registry::RegistryApi registry_api(
+      {&images, blobs->get(), &directory, &system_clock, config->regions.default_region(),
+       options.registry_anonymous_pull || config->registry_anonymous_pull ||
+           options.auth == "none"});
 
   // Every API, on the server's listener and on the AWS endpoint inside each environment.
   server::Handler api = [&](const server::HttpRequest& request, server::Respond respond) {
+    if (registry::IsRegistryRequest(request)) return respond(registry_api.Handle(request));
     if (lambda.Handle(request, respond)) return;
     if (auto r = logs_api.Handle(request)) return respond(std::move(*r));
     if (auto r = insights_api.Handle(request)) return respond(std::move(*r));

@@ -16,6 +16,7 @@ struct ServeOptions {
   std::string auth = "sigv4";  // or "none": nothing verified, every caller the developer
   bool production = false;     // without the development user and its well-known key
   std::string network;         // "none" or "outbound"; empty: the config file's, else none
+  bool registry_anonymous_pull = false;  // anyone may pull runtime images, without credentials
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

@@ -608,6 +608,10 @@ Status Directory::DeleteAccessKey(const std::string& id) {
   return Load();
 }
 
+std::string Directory::DeriveServerKey(std::string_view purpose) const {
+  return HmacSha256(server_secret_, purpose);
+}
+
 Result<RoleCredentials> Directory::MintRoleSession(const std::string& role_arn,
                                                    const std::string& session_name, int64_t now_ms,
                                                    int64_t duration_ms) const {
@@ -720,6 +724,7 @@ Status Directory::Load() {
   if (session_tokens_ == nullptr) {
     LAMBKIN_ASSIGN_OR_RETURN(std::string secret, ServerSecret(db_, kRoleSessionSecret));
     session_tokens_ = std::make_shared<const SessionTokens>(secret);
+    server_secret_ = std::move(secret);
   }
   auto snap = std::make_shared<Snapshot>();
   snap->session_tokens_ = session_tokens_;

@@ -119,11 +119,17 @@ class Directory {
                                           const std::string& session_name, int64_t now_ms,
                                           int64_t duration_ms) const;
 
+  // A key for sealing another kind of stateless token (the registry's pull tokens): the
+  // HMAC-SHA256 of `purpose` under the server secret role sessions are sealed with, so each use
+  // has a key of its own and no token of one kind opens as another. REQUIRES: Load() succeeded.
+  std::string DeriveServerKey(std::string_view purpose) const;
+
  private:
   store::Database* db_;
   std::mutex load_mu_;  // one rebuild at a time, published in order
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;  // read by every request, lock-free
   std::shared_ptr<const SessionTokens> session_tokens_;    // set by the first Load()
+  std::string server_secret_;                              // set by the first Load()
 };
 
 // "arn:aws:iam::<account>:user/<name>" / ":role/<name>".

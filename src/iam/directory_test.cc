@@ -237,6 +237,14 @@ TEST_F(DirectoryTest, RefusedDeclarationsChangeNothing) {
   EXPECT_EQ(*directory_->Describe(), before);
 }
 
+TEST_F(DirectoryTest, DerivedServerKeysDifferByPurposeAndSurviveReopening) {
+  std::string registry = directory_->DeriveServerKey("lambkin/registry-token/v1");
+  EXPECT_EQ(registry.size(), 32u);
+  EXPECT_NE(registry, directory_->DeriveServerKey("lambkin/other/v1"));
+  Open();
+  EXPECT_EQ(registry, directory_->DeriveServerKey("lambkin/registry-token/v1"));
+}
+
 TEST_F(DirectoryTest, SurvivesReopeningAndNullRemoves) {
   ApplyOrganisation();
   Result<NewAccessKey> key = directory_->CreateAccessKey(kMember, "role", "Dev", "bob");

@@ -4,8 +4,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -52,6 +56,69 @@ HttpResponse PlainError(int status, const std::string& type, const std::string& 
       nlohmann::json{{"Type", status >= 500 ? "Service" : "User"}, {"message", message}}.dump();
   return r;
 }
+
+// A Beast body that sends a range of an open file, 64 KiB at a time with pread, so a response
+// of many megabytes costs one buffer, not its size in memory.
+struct FileRangeBody {
+  class Fd {
+   public:
+    Fd() = default;
+    ~Fd() { reset(-1); }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    void reset(int fd) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = fd;
+    }
+    int get() const { return fd_; }
+
+   private:
+    int fd_ = -1;
+  };
+  // Beast's Body concept names these two.
+  struct value_type {  // NOLINT(readability-identifier-naming)
+    Fd fd;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+
+  static uint64_t size(const value_type& body) { return body.length; }
+
+  class writer {  // NOLINT(readability-identifier-naming)
+   public:
+    using const_buffers_type = asio::const_buffer;
+
+    template <bool isRequest, class Fields>
+    writer(const http::header<isRequest, Fields>& /*header*/, const value_type& body)
+        : body_(body) {}
+
+    void init(beast::error_code& ec) { ec = {}; }
+
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      uint64_t remaining = body_.length - sent_;
+      if (remaining == 0) return boost::none;
+      size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, buffer_.size()));
+      ssize_t n;
+      do {
+        n = ::pread(body_.fd.get(), buffer_.data(), want, static_cast<off_t>(body_.offset + sent_));
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) {
+        // The file shrank or failed under us: end the connection rather than send a short body.
+        ec = n == 0 ? beast::error_code(http::error::short_read)
+                    : beast::error_code(errno, beast::system_category());
+        return boost::none;
+      }
+      sent_ += static_cast<uint64_t>(n);
+      return {{asio::const_buffer(buffer_.data(), static_cast<size_t>(n)), sent_ < body_.length}};
+    }
+
+   private:
+    const value_type& body_;
+    uint64_t sent_ = 0;
+    std::array<char, size_t{64} * 1024> buffer_{};
+  };
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -141,20 +208,50 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response, bool keep_alive, unsigned version) {
+    if (response.head_length) {
+      auto res = std::make_shared<http::response<http::empty_body>>();
+      Prepare(*res, response, keep_alive, version);
+      res->content_length(*response.head_length);
+      return Send(std::move(res), keep_alive);
+    }
+    if (response.file) {
+      auto res = std::make_shared<http::response<FileRangeBody>>();
+      const HttpResponse::FileBody& file = *response.file;
+      res->body().fd.reset(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (res->body().fd.get() < 0) {
+        return Write(PlainError(500, "ServiceException", "Internal error"), false, version);
+      }
+      res->body().offset = file.offset;
+      res->body().length = file.length;
+      Prepare(*res, response, keep_alive, version);
+      res->prepare_payload();
+      return Send(std::move(res), keep_alive);
+    }
     auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(version);
-    res->result(static_cast<unsigned>(response.status));
-    res->keep_alive(keep_alive);
+    Prepare(*res, response, keep_alive, version);
+    res->body() = std::move(response.body);
+    res->prepare_payload();
+    Send(std::move(res), keep_alive);
+  }
+
+  template <class Body>
+  static void Prepare(http::response<Body>& res, HttpResponse& response, bool keep_alive,
+                      unsigned version) {
+    res.version(version);
+    res.result(static_cast<unsigned>(response.status));
+    res.keep_alive(keep_alive);
     bool has_request_id = false;
     for (auto& [k, v] : response.headers) {
       if (beast::iequals(k, "x-amzn-RequestId")) has_request_id = true;
-      res->set(k, v);
+      res.set(k, v);
     }
-    if (!has_request_id) res->set("x-amzn-RequestId", RandomUuid());
+    if (!has_request_id) res.set("x-amzn-RequestId", RandomUuid());
     // SDKs correct their clock skew from the Date of a response (a refused signature's too).
-    res->set(http::field::date, HttpDate(std::time(nullptr)));
-    res->body() = std::move(response.body);
-    res->prepare_payload();
+    res.set(http::field::date, HttpDate(std::time(nullptr)));
+  }
+
+  template <class Message>
+  void Send(std::shared_ptr<Message> res, bool keep_alive) {
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
                         if (ec || !keep_alive) return self->Close();

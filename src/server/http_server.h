@@ -6,7 +6,9 @@
 // HttpRequest and hands it to the listener's Handler on one of its worker threads; whatever the
 // handler passes to `respond` (at once or later) is written back. A request that cannot be
 // parsed is answered with 400; an oversized body with 413. Every response carries
-// x-amzn-RequestId (the handler may set it; otherwise a fresh UUID is used).
+// x-amzn-RequestId (the handler may set it; otherwise a fresh UUID is used). A response may
+// name a range of a file as its body (HttpResponse::file), sent piece by piece, or be the
+// headers of a HEAD answer (HttpResponse::head_length).
 //
 // Run() blocks until Stop() is called (from any thread) or SIGINT/SIGTERM arrives when signal
 // handling is enabled. Listen() and Close() may be called from any thread, before or while the

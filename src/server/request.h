@@ -6,6 +6,7 @@
 // header names.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -36,6 +37,18 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Sent instead of `body` when set: `length` bytes of the file at `path` from `offset`, read
+  // piece by piece as the socket takes them, so a large file (an image layer) never sits in
+  // memory. The file must not shrink meanwhile; one that cannot be opened is answered with 500.
+  struct FileBody {
+    std::string path;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  std::optional<FileBody> file;
+  // The answer to a HEAD request: the headers only, with Content-Length `*head_length` (the
+  // size a GET would send) and no body.
+  std::optional<uint64_t> head_length;
 
   HttpResponse& SetHeader(std::string name, std::string value);
 };
