@@ -355,6 +355,13 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
   fs::path rootfs = dir / "rootfs";
   std::lock_guard lock(unpack_mu_);
   std::error_code ec;
+  for (const auto& shared : shared_rootfs_) {
+    fs::path candidate = fs::path(shared) / hex;
+    if (fs::is_directory(candidate / "var/lambkin", ec)) {
+      LAMBKIN_ASSIGN_OR_RETURN(*bom, ReadBom(candidate.string()));
+      return candidate.string();
+    }
+  }
   if (!fs::exists(dir / "bom.json", ec)) {
     fs::create_directories(dir.parent_path(), ec);
     fs::path staging = dir.parent_path() / fmt::format(".staging-{}", RandomUuid());

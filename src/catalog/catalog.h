@@ -111,6 +111,11 @@ class Catalog {
                                                std::string data_dir, const Clock* clock,
                                                oci::BlobStore* blobs, ImageFetcher fetch);
 
+  // Root filesystems already unpacked elsewhere, by image digest: <dir>/<64 hex>/ (the shared
+  // store `lambkin runtime build` keeps beside the built-in runtimes' layouts). They are
+  // immutable by construction, so versions of those images use them in place.
+  void AddSharedRootFilesystems(std::string dir) { shared_rootfs_.push_back(std::move(dir)); }
+
   // Publishes the OCI layouts under `source_dir` (one directory per runtime, named after it,
   // as `lambkin runtime build` writes them) as the first version of their runtime, unless that
   // runtime already has a version made from an image.
@@ -183,6 +188,7 @@ class Catalog {
   oci::BlobStore* blobs_;
   ImageFetcher fetch_;
   std::mutex unpack_mu_;  // one unpacking at a time
+  std::vector<std::string> shared_rootfs_;
 
   mutable std::shared_mutex mu_;
   std::map<int64_t, RuntimeVersion> versions_;

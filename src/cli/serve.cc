@@ -212,6 +212,7 @@ int Serve(const ServeOptions& options) {
   if (simulated) {
     if (Status s = rollouts.UseSimulatedClock(&simulated_clock); !s.ok()) return Fail(s);
   }
+  (*catalog)->AddSharedRootFilesystems(options.runtimes_dir + "/rootfs");
   if (Status s = (*catalog)->RegisterBuiltins(options.runtimes_dir); !s.ok()) return Fail(s);
   functions::CodePackageStore code(options.data_dir + "/code");
   if (Status s = code.Init(); !s.ok()) return Fail(s);
@@ -222,6 +223,7 @@ int Serve(const ServeOptions& options) {
   logs::LogWriter log_writer(&log_store);
   server::HttpServer http(options.threads);
   config->invoker.sandbox.data_dir = options.data_dir;
+  config->invoker.sandbox.shared_dirs = {options.runtimes_dir + "/rootfs"};
   if (!options.network.empty()) {
     Result<exec::NetworkMode> mode = exec::ParseNetworkMode(options.network);
     if (!mode.ok()) return Fail(mode.status());

@@ -113,6 +113,10 @@ Sandbox::~Sandbox() {
   if (!stage_dir_.empty()) {
     // Never a recursive removal here: the data directory is mounted below.
     ::umount2((stage_dir_ + "/data").c_str(), MNT_DETACH);
+    for (const auto& [dir, at] : shared_) {
+      ::umount2(at.c_str(), MNT_DETACH);
+      ::rmdir(at.c_str());
+    }
     for (const char* dir : {"/data", "/tmp", ""}) ::rmdir((stage_dir_ + dir).c_str());
   }
 }
@@ -145,6 +149,19 @@ Status Sandbox::Stage() {
     return Errno("bind mount of the data directory");
   }
   stage_dir_ = stage;
+  for (const std::string& shared : options_.shared_dirs) {
+    std::string canonical = std::filesystem::weakly_canonical(shared, ec).string();
+    if (ec || !std::filesystem::is_directory(canonical, ec)) continue;
+    std::string at = fmt::format("{}/shared{}", stage, shared_.size());
+    if (::mkdir(at.c_str(), 0711) != 0 && errno != EEXIST) return Errno(at);
+    while (::umount2(at.c_str(), MNT_DETACH) == 0) {
+    }
+    if (::mount(canonical.c_str(), at.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount(nullptr, at.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+      return Errno("bind mount of " + canonical);
+    }
+    shared_.emplace_back(canonical, at);
+  }
   return Status::Ok();
 }
 
@@ -155,6 +172,9 @@ std::string Sandbox::Visible(const std::string& host_path) const {
   if (ec) path = host_path;
   if (path.starts_with(data_dir_ + "/"))
     return stage_dir_ + "/data" + path.substr(data_dir_.size());
+  for (const auto& [dir, at] : shared_) {
+    if (path.starts_with(dir + "/")) return at + path.substr(dir.size());
+  }
   return host_path;
 }
 

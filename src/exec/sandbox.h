@@ -68,6 +68,9 @@ struct SandboxOptions {
   // The server's data directory: code, runtime versions and /tmp disk images live there.
   // Empty (unit tests): paths are used as they are and /tmp is a tmpfs.
   std::string data_dir;
+  // Directories outside the data directory that root filesystems of runtime versions may be
+  // in (the built-in runtimes' shared store): mounted read-only where sandboxes reach them.
+  std::vector<std::string> shared_dirs;
   // Host uids (and gids) given to environments when the server runs as root; uid_base - 1 is
   // the group of the outbound networking processes.
   uint32_t uid_base = 2000000000;
@@ -161,8 +164,10 @@ class Sandbox {
   std::string Visible(const std::string& host_path) const;
 
   SandboxOptions options_;
-  bool switch_user_;          // the server runs as root: environments get host uids of their own
-  std::string data_dir_;      // canonical
+  bool switch_user_;      // the server runs as root: environments get host uids of their own
+  std::string data_dir_;  // canonical
+  // Each shared directory (canonical) and where it is mounted for sandboxes.
+  std::vector<std::pair<std::string, std::string>> shared_;
   std::string stage_dir_;     // /run/lambkin/<id> when staged
   std::string init_visible_;  // Visible(options_.init), found once
   Status staged_ = Status::Ok();

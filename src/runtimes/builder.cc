@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/catalog.h"
 #include "common/crypto.h"
 #include "runtimes/debian.h"
 
@@ -32,7 +33,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bumped whenever what the builder writes changes, so earlier builds are not reused.
-constexpr int kBuilderVersion = 1;
+constexpr int kBuilderVersion = 2;
 
 // Lambda's sandbox user (runtime-api.md): uid 993, the user every function runs as.
 constexpr char kPasswd[] =
@@ -557,6 +558,16 @@ Result<BuildResult> BuildRuntime(const BuildOptions& o) {
                           {"rootfs_bytes", state.bytes}};
   LAMBKIN_RETURN_IF_ERROR(WriteText(layout + "/lambkin-build.json", stamp.dump(2) + "\n"));
 
+  // The root filesystem itself, kept by image digest beside the layouts: servers on this
+  // machine mount it in place instead of unpacking the layer again.
+  std::string store = (fs::path(o.output_dir).parent_path() / "rootfs").string();
+  std::string kept = store + "/" + manifest_digest.substr(7);
+  LAMBKIN_RETURN_IF_ERROR(catalog::AddMountPoints(root));
+  fs::create_directories(store, ec);
+  if (!fs::exists(kept, ec)) {
+    fs::rename(root, kept, ec);
+    if (ec) return Internal(fmt::format("cannot keep the root filesystem: {}", ec.message()));
+  }
   fs::remove_all(o.output_dir, ec);
   fs::create_directories(fs::path(o.output_dir).parent_path(), ec);
   fs::rename(layout, o.output_dir, ec);
