@@ -61,8 +61,8 @@ zip_b64() {
 import base64, io, sys, zipfile
 buf = io.BytesIO()
 with zipfile.ZipFile(buf, "w") as z:
-    z.writestr("app.py", f'''import json
-NAME = json.load(open("/var/runtime/manifest.json"))["name"]
+    z.writestr("app.py", f'''import os
+NAME = os.environ["LAMBKIN_RUNTIME_VERSION"]
 def handler(event, context):
     if "{sys.argv[1]}" and NAME.endswith("{sys.argv[1]}"):
         raise RuntimeError("needs a fix for " + NAME)
@@ -134,7 +134,7 @@ show cn-north-1 shop
 advance 6h 4
 
 step "An operator publishes $family.v2 (severity high: phase 2 after 2 days, 6 h bakes)"
-"$LAMBKIN" runtime publish --runtime "$runtime" --version 2 --bundle runtimes/python3 \
+"$LAMBKIN" runtime publish --runtime "$runtime" --version 2 --image "oci:${RUNTIMES:-build/runtimes}/$runtime" \
   --severity high --notes "openssl security fix"
 "$LAMBKIN" rollout status --events 3
 

@@ -139,6 +139,10 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
   set("AWS_LAMBDA_LOG_FORMAT", "Text");
   set("LAMBDA_TASK_ROOT", "/var/task");
   set("LAMBDA_RUNTIME_DIR", "/var/runtime");
+  // Lambkin's own: which runtime version this environment runs (Lambda logs it only in
+  // INIT_START); images shared by several versions cannot say it themselves.
+  set("LAMBKIN_RUNTIME_VERSION", c.runtime_version_name);
+  set("LAMBKIN_RUNTIME_VERSION_ARN", c.runtime_version_arn);
   if (!has("LANG")) set("LANG", "en_US.UTF-8");
   if (!has("TZ")) set("TZ", ":UTC");
   if (!has("PATH")) set("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");

@@ -110,16 +110,16 @@ Result<std::string> InputDigest(const RuntimeDefinition& d, const std::string& l
   if (!d.var_runtime.empty()) {
     std::vector<fs::path> files;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(d.dir + "/" + d.var_runtime, ec);
+    for (auto it = fs::recursive_directory_iterator(VarRuntimeDir(d), ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (it->is_regular_file()) files.push_back(it->path());
     }
-    if (ec) return NotFound(fmt::format("{}/{}: {}", d.dir, d.var_runtime, ec.message()));
+    if (ec) return NotFound(fmt::format("{}: {}", VarRuntimeDir(d), ec.message()));
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
       LAMBKIN_ASSIGN_OR_RETURN(std::string content, ReadText(f.string()));
       auto perms = fs::status(f).permissions();
-      h.Update(fmt::format("{} {} {}\n", fs::relative(f, d.dir + "/" + d.var_runtime).string(),
+      h.Update(fmt::format("{} {} {}\n", fs::relative(f, VarRuntimeDir(d)).string(),
                            static_cast<int>(perms), content.size()));
       h.Update(content);
     }
@@ -471,7 +471,7 @@ Result<BuildResult> BuildRuntime(const BuildOptions& o) {
   }
   ::chmod((root + "/tmp").c_str(), 01777);
   if (!d.var_runtime.empty()) {
-    LAMBKIN_RETURN_IF_ERROR(CopyTree(d.dir + "/" + d.var_runtime, root + "/var/runtime"));
+    LAMBKIN_RETURN_IF_ERROR(CopyTree(VarRuntimeDir(d), root + "/var/runtime"));
   }
   LAMBKIN_RETURN_IF_ERROR(WriteText(root + "/lambda-entrypoint.sh", kEntrypoint, 0755));
   for (const auto& command : d.configure) {

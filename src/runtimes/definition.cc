@@ -61,6 +61,13 @@ Result<RuntimeDefinition> LoadDefinition(const std::string& dir) {
   return d;
 }
 
+std::string VarRuntimeDir(const RuntimeDefinition& definition) {
+  if (definition.var_runtime.empty() || definition.var_runtime.starts_with('/')) {
+    return definition.var_runtime;
+  }
+  return definition.dir + "/" + definition.var_runtime;
+}
+
 std::string LockPath(const RuntimeDefinition& definition, std::string_view debian_arch) {
   return fmt::format("{}/packages.{}.lock", definition.dir, debian_arch);
 }

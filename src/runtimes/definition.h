@@ -36,8 +36,8 @@ struct RuntimeDefinition {
   std::string description;
   std::vector<std::string> sources;   // sources.list lines without "deb": "<uri> <suite> <comp>"
   std::vector<std::string> packages;  // what is asked for (the lock has the closure)
-  std::string var_runtime;            // directory copied to /var/runtime (relative to dir)
-  std::vector<std::string> env;       // the image config's Env
+  std::string var_runtime;       // directory copied to /var/runtime (relative to dir, or absolute)
+  std::vector<std::string> env;  // the image config's Env
   // Symbolic links made after unpacking (path → target), for what maintainer scripts would
   // have linked (update-alternatives: /usr/bin/awk → mawk).
   std::map<std::string, std::string> links;
@@ -47,6 +47,8 @@ struct RuntimeDefinition {
 };
 
 Result<RuntimeDefinition> LoadDefinition(const std::string& dir);
+// The directory copied to /var/runtime (empty: none).
+std::string VarRuntimeDir(const RuntimeDefinition& definition);
 // <dir>/packages.<arch>.lock (arch as Debian names it: amd64, arm64).
 std::string LockPath(const RuntimeDefinition& definition, std::string_view debian_arch);
 

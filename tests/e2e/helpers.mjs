@@ -1,8 +1,8 @@
 // Shared helpers for the end-to-end suite: start a real `lambkin serve` on a fresh data
 // directory and a free port, build real zip files, and make SDK clients that point at it.
 import { createHash, createHmac } from 'node:crypto';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,16 +158,20 @@ export async function awsError(promise) {
   throw new Error('expected the call to fail');
 }
 
-// Rollout tests: the python bundle to publish again, a handler that reports its runtime version,
-// and a server on the simulated clock with its operator verbs.
+// Rollout tests: the built-in python image to publish again (an OCI layout `make build` wrote),
+// a handler that reports its runtime version, and a server on the simulated clock with its
+// operator verbs.
 const execFileP = promisify(execFile);
-export const pythonBundle = path.resolve(here, '..', '..', 'runtimes', 'python3');
+export const builtRuntimes = process.env.LAMBKIN_RUNTIMES_DIR
+  || path.resolve(path.dirname(lambkinBin), '..', 'runtimes');
+export const pythonImage = `oci:${path.join(builtRuntimes, 'python3.11')}`;
 
 // A handler that answers with the runtime version it runs on, and fails on `breakOn`.
 export const versionEcho = (breakOn = '') => makeZip({
   'app.py': [
     'import json',
-    'NAME = json.load(open("/var/runtime/manifest.json"))["name"]',
+    'import os',
+    'NAME = os.environ["LAMBKIN_RUNTIME_VERSION"]',
     'def handler(event, context):',
     `    if "${breakOn}" and NAME.endswith("${breakOn}"):`,
     '        raise RuntimeError("incompatible with " + NAME)',
@@ -244,4 +248,36 @@ export async function adminJson(endpoint, target, options) {
   const json = text ? JSON.parse(text) : {};
   if (!res.ok) throw new Error(`${res.status} ${json.__type}: ${json.message ?? json.Message}`);
   return json;
+}
+
+// Writes an OCI image layout (one gzip layer made by GNU tar from `files`: path -> { data, mode })
+// for the host's architecture, tagged `ref`; `labels` go in its config.
+export function writeImageLayout(dir, files, { ref = 'latest', labels = {} } = {}) {
+  const root = mkdtempSync(path.join(tmpdir(), 'lambkin-layer-'));
+  for (const [file, { data, mode = 0o644 }] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    writeFileSync(path.join(root, file), data, { mode });
+    chmodSync(path.join(root, file), mode);
+  }
+  const layer = execFileSync('tar', ['-C', root, '--owner=0', '--group=0', '-czf', '-', '.']);
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  const put = (bytes) => {
+    const hex = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(path.join(dir, 'blobs', 'sha256', hex), bytes);
+    return { digest: `sha256:${hex}`, size: bytes.length };
+  };
+  const diff = createHash("sha256").update(zlib.gunzipSync(layer)).digest('hex');
+  const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const config = put(Buffer.from(JSON.stringify({ architecture: arch, os: 'linux',
+    config: { Labels: labels }, rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] } })));
+  const layerBlob = put(layer);
+  const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layerBlob }] })));
+  writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{
+    mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest,
+    annotations: { 'org.opencontainers.image.ref.name': ref } }] }));
+  return manifest.digest;
 }

@@ -93,9 +93,12 @@ function packageFiles(dir, prefix) {
 }
 
 test('the npm aws-lambda-ric runtime interface client runs unmodified on provided.al2023', async () => {
+  // provided.al2023 has no Node.js: the function brings its own, as on Lambda (here the
+  // build machine's official Node.js build, which needs only glibc and libstdc++).
   const ric = path.resolve(here, '..', 'node_modules', 'aws-lambda-ric');
   const files = {
-    bootstrap: '#!/bin/sh\nexec /usr/bin/node /var/task/node_modules/aws-lambda-ric/bin/index.mjs "$_HANDLER"\n',
+    bootstrap: '#!/bin/sh\nexec /var/task/bin/node /var/task/node_modules/aws-lambda-ric/bin/index.mjs "$_HANDLER"\n',
+    'bin/node': readFileSync(process.execPath),
     'index.mjs': `export const handler = async (event, context) => {
       console.log('via aws-lambda-ric', JSON.stringify(event));
       if (event.fail) throw new Error('ric boom');
@@ -105,7 +108,7 @@ test('the npm aws-lambda-ric runtime interface client runs unmodified on provide
     ...packageFiles(path.join(ric, 'bin'), 'node_modules/aws-lambda-ric/bin/'),
     ...packageFiles(path.join(ric, 'dist'), 'node_modules/aws-lambda-ric/dist/'),
   };
-  await create('awsric', 'provided.al2023', 'index.handler', files);
+  await create('awsric', 'provided.al2023', 'index.handler', files, { MemorySize: 512 });
   const ok = await invoke('awsric', { n: 21 }, { LogType: 'Tail' });
   const body = JSON.parse(ok.body);
   assert.equal(body.n, 42);
@@ -319,7 +322,8 @@ test('the sandbox: read-only code, private /tmp, reserved variables, no view of 
     '        except OSError: return False',
     '    return {"task": writable("/var/task/x"), "tmp": writable("/tmp/x"), "uid": os.getuid(),',
     '            "env": {k: os.environ.get(k) for k in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION"]},',
-    '            "data": os.path.exists(' + JSON.stringify(server.dataDir) + '), "root": sorted(os.listdir("/"))}',
+    '            "data": os.path.exists(' + JSON.stringify(server.dataDir) + '), "root": sorted(os.listdir("/")),',
+    '            "homes": os.listdir("/home"), "root_home": os.access("/root", os.R_OK)}',
   ].join('\n') });
   const out = JSON.parse((await invoke('probe')).body);
   assert.equal(out.task, false);
@@ -328,7 +332,10 @@ test('the sandbox: read-only code, private /tmp, reserved variables, no view of 
   assert.deepEqual(out.env, { AWS_LAMBDA_FUNCTION_NAME: 'probe', AWS_REGION: 'us-east-1', _HANDLER: 'app.handler',
     LAMBDA_TASK_ROOT: '/var/task', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST' });
   assert.equal(out.data, false, 'the server data directory is not visible');
-  assert.ok(!out.root.includes('root') && !out.root.includes('work'));
+  // / is the runtime version's own root filesystem: no host directories, empty homes.
+  assert.ok(!out.root.includes('work') && !out.root.includes('build'), out.root.join(' '));
+  assert.deepEqual(out.homes, []);
+  assert.equal(out.root_home, false);
 });
 
 test('payload limits and invocation types', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateFunctionCommand, PublishVersionCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { startServer, role, lambkinBin, runtimeVersions, pythonBundle, versionEcho, adminJson } from './helpers.mjs';
+import { startServer, role, lambkinBin, runtimeVersions, pythonImage, versionEcho, adminJson } from './helpers.mjs';
 
 const execFileP = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -41,7 +41,7 @@ test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing s
   }
   const total = functions * 3;  // $LATEST and two published versions, all Auto
   const cli = (...a) => execFileP(lambkinBin, a, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } });
-  await cli('runtime', 'publish', '--runtime', python, '--version', '2', '--bundle', pythonBundle, '--severity', 'critical');
+  await cli('runtime', 'publish', '--runtime', python, '--version', '2', '--image', pythonImage, '--severity', 'critical');
   const rv = query(dataDir, "SELECT MAX(id) FROM runtime_versions WHERE runtime LIKE 'python%'");
 
   const check = () => {

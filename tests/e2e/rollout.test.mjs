@@ -11,7 +11,7 @@ import {
   CreateAliasCommand, UpdateAliasCommand,
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { role, devCredentials, awsError, pythonBundle, versionEcho, startRolloutServer } from './helpers.mjs';
+import { role, devCredentials, awsError, pythonImage, versionEcho, startRolloutServer } from './helpers.mjs';
 
 const servers = [];
 after(async () => { for (const s of servers) await s.stop(); });
@@ -40,7 +40,7 @@ test('phase 1 on create/update, phase 2 sweeps Auto versions region by region; F
   await create(cn, 'cn');
   assert.equal(await invoke(us, 'auto'), `${t.family}.v1`);
 
-  const published = await t.cli('runtime', 'publish', '--runtime', t.python, '--version', '2', '--bundle', pythonBundle, '--severity', 'high');
+  const published = await t.cli('runtime', 'publish', '--runtime', t.python, '--version', '2', '--image', pythonImage, '--severity', 'high');
   assert.match(published, new RegExp(`published ${t.family}.v2`));
   let [r] = await t.status();
   assert.equal(r.RuntimeVersion, `${t.family}.v2`);
@@ -123,7 +123,7 @@ test('the health gate holds a region and reverts the regressed function; resume,
   for (let i = 0; i < 3; i++) assert.equal((await invoke('bad')).FunctionError, undefined);
 
   // Critical: phase 1 and phase 2 start together everywhere; batch 1 migrates `bad`.
-  await t.cli('runtime', 'publish', '--runtime', t.python, '--version', '2', '--bundle', pythonBundle, '--severity', 'critical');
+  await t.cli('runtime', 'publish', '--runtime', t.python, '--version', '2', '--image', pythonImage, '--severity', 'critical');
   assert.equal(await rvOf('bad'), await t.arnOf(2));
   for (let i = 0; i < 3; i++) assert.equal((await invoke('bad')).FunctionError, 'Unhandled');
 
@@ -162,7 +162,7 @@ test('the health gate holds a region and reverts the regressed function; resume,
   assert.equal(JSON.parse(Buffer.from(back.Payload).toString()), `${t.family}.v1`);
 
   // A bad v3: blocking it aborts its rollout and moves Auto versions back to v2.
-  await t.cli('runtime', 'publish', '--runtime', t.python, '--version', '3', '--bundle', pythonBundle, '--severity', 'critical');
+  await t.cli('runtime', 'publish', '--runtime', t.python, '--version', '3', '--image', pythonImage, '--severity', 'critical');
   await t.cli('clock', 'advance', '1d');
   assert.equal(await rvOf('good1'), await t.arnOf(3));
   const blocked = await t.cli('runtime', 'block', `${t.family}.v3`, '--reason', 'segfaults');

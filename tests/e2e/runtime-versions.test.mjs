@@ -14,11 +14,10 @@ import {
   PutRuntimeManagementConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, devCredentials, lambkinBin, runtimeVersions } from './helpers.mjs';
+import { startServer, makeZip, role, devCredentials, lambkinBin, runtimeVersions, pythonImage, writeImageLayout } from './helpers.mjs';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const pythonBundle = path.resolve(here, '..', '..', 'runtimes', 'python3');
 let server, lambda, logs, python;
 
 const lambkin = (...args) => run(lambkinBin, args, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } });
@@ -41,17 +40,18 @@ after(() => server.stop());
 
 test('lambkin runtime publish adds an immutable version; bad publishes change nothing', async () => {
   const family = python.replace('python', 'python:');
-  const { stdout } = await lambkin('runtime', 'publish', '--runtime', python, '--version', '3', '--bundle', pythonBundle,
+  const { stdout } = await lambkin('runtime', 'publish', '--runtime', python, '--version', '3', '--image', pythonImage,
     '--severity', 'high', '--notes', 'patched openssl');
   assert.match(stdout, new RegExp(`^published ${family}\\.v3 \\(${python}, severity high\\)`));
-  const bad = mkdtempSync(path.join(tmpdir(), 'lambkin-bundle-'));
-  writeFileSync(path.join(bad, 'manifest.json'), '{}');
+  const bad = mkdtempSync(path.join(tmpdir(), 'lambkin-image-'));
+  writeImageLayout(bad, { 'var/runtime/bootstrap': { data: '#!/bin/sh\n', mode: 0o644 } });
   const refusals = [
-    [['--runtime', python, '--version', '3', '--bundle', pythonBundle], /must be higher than the newest/],
-    [['--runtime', python, '--version', '2', '--bundle', pythonBundle], /must be higher than the newest/],
-    [['--runtime', 'cobol85', '--version', '9', '--bundle', pythonBundle], /Unknown runtime cobol85/],
-    [['--runtime', python, '--version', '9', '--bundle', bad], /has no executable bootstrap/],
-    [['--runtime', 'nodejs20.x', '--version', '9', '--bundle', pythonBundle], /manifest is for runtime python3, not nodejs20.x/],
+    [['--runtime', python, '--version', '3', '--image', pythonImage], /must be higher than the newest/],
+    [['--runtime', python, '--version', '2', '--image', pythonImage], /must be higher than the newest/],
+    [['--runtime', 'cobol85', '--version', '9', '--image', pythonImage], /Unknown runtime cobol85/],
+    [['--runtime', python, '--version', '9', '--image', `oci:${bad}`], /has no executable \/var\/runtime\/bootstrap/],
+    [['--runtime', python, '--version', '9', '--image', `oci:${bad}-missing`], /index\.json|cannot read|No such/],
+    [['--runtime', 'nodejs20.x', '--version', '9', '--image', pythonImage], /the image is for runtime python3\.11, not nodejs20\.x/],
   ];
   for (const [args, message] of refusals) {
     await assert.rejects(lambkin('runtime', 'publish', ...args), (e) => e.code === 1 && message.test(e.stderr), args.join(' '));
