@@ -42,15 +42,17 @@ test-e2e: build
 	cd tests && LAMBKIN_BIN=$(abspath $(BUILD))/src/lambkin npm test
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-sanitize: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF
+# It uses the built-in runtimes `make build` made (they are data, not code under test).
+test-sanitize: build
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF \
+	  -DLAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) ctest --output-on-failure -j$(JOBS)
 	@scripts/install-deps.sh --with-npm
-	cd tests && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin npm test
+	cd tests && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin LAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes npm test
 
 # A short libFuzzer run of every parser target (clang), seeded from fuzz/corpus/.
-FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token
+FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token oci_documents
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DLAMBKIN_FUZZ=ON -DLAMBKIN_BUILD_TESTS=OFF -DLAMBKIN_BUILD_BENCH=OFF
@@ -69,6 +71,7 @@ bench: build
 	$(BUILD)/bench/sweep_bench
 	$(BUILD)/bench/insights_bench
 	$(BUILD)/bench/auth_bench --lambkin $(BUILD)/src/lambkin
+	$(BUILD)/bench/runtime_bench --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes --definitions runtimes
 
 lint:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }

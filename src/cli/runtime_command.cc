@@ -74,7 +74,8 @@ int RuntimeBuild(const RuntimeBuildOptions& o) {
     if (!o.quiet || !r->reused) {
       std::printf("%s %s: %s (%d packages, %.1f MB unpacked, %.1f MB layer) in %.1f s%s\n",
                   r->reused ? "unchanged" : "built", r->runtime.c_str(), r->manifest_digest.c_str(),
-                  r->packages, r->rootfs_bytes / 1e6, r->layer_bytes / 1e6, r->seconds,
+                  r->packages, static_cast<double>(r->rootfs_bytes) / 1e6,
+                  static_cast<double>(r->layer_bytes) / 1e6, r->seconds,
                   r->lock_changed ? ", new lock" : "");
     }
     if (o.publish) {

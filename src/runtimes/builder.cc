@@ -146,7 +146,7 @@ Status InstallCertificates(const std::string& root) {
     LAMBKIN_ASSIGN_OR_RETURN(std::string pem, ReadText(cert.string()));
     std::string rel = fs::relative(cert, root).string();
     std::string name = cert.stem().string() + ".pem";
-    LAMBKIN_RETURN_IF_ERROR(Symlink("/" + rel, root + "/etc/ssl/certs/" + name));
+    LAMBKIN_RETURN_IF_ERROR(Symlink("/" + rel, fmt::format("{}/etc/ssl/certs/{}", root, name)));
     std::unique_ptr<BIO, int (*)(BIO*)> bio(
         BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
     std::unique_ptr<X509, void (*)(X509*)> x509(
@@ -200,6 +200,7 @@ Status RunInRoot(const BuildOptions& o, const std::string& root, int64_t epoch,
                                    "--"};
   args.insert(args.end(), argv.begin(), argv.end());
   std::vector<char*> cargs;
+  cargs.reserve(args.size() + 1);
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   pid_t pid = ::fork();
@@ -346,7 +347,7 @@ Status AddTree(TarState& t, const std::string& rel) {
   if (ec) return Internal(fmt::format("cannot list {}: {}", dir, ec.message()));
   std::sort(names.begin(), names.end());
   for (const auto& name : names) {
-    std::string child = rel.empty() ? name : rel + "/" + name;
+    std::string child = rel.empty() ? name : fmt::format("{}/{}", rel, name);
     struct stat st {};
     if (::lstat((t.root + "/" + child).c_str(), &st) != 0) {
       return Internal(fmt::format("cannot stat {}", child));

@@ -50,7 +50,7 @@ test('lambkin runtime publish adds an immutable version; bad publishes change no
     [['--runtime', python, '--version', '2', '--image', pythonImage], /must be higher than the newest/],
     [['--runtime', 'cobol85', '--version', '9', '--image', pythonImage], /Unknown runtime cobol85/],
     [['--runtime', python, '--version', '9', '--image', `oci:${bad}`], /has no executable \/var\/runtime\/bootstrap/],
-    [['--runtime', python, '--version', '9', '--image', `oci:${bad}-missing`], /index\.json|cannot read|No such/],
+    [['--runtime', python, '--version', '9', '--image', `oci:${bad}-missing`], /cannot open \S*-missing\/oci-layout/],
     [['--runtime', 'nodejs20.x', '--version', '9', '--image', pythonImage], /the image is for runtime python3\.11, not nodejs20\.x/],
   ];
   for (const [args, message] of refusals) {
