@@ -3,7 +3,7 @@
 // materials, and served as an OCI base image that skopeo and umoci read from Lambkin's registry.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const work = mkdtempSync(path.join(tmpdir(), 'lambkin-images-'));
-let server, lambda, cli;
+let server, lambda, cli, registry, registryPort;
 
 // What a Python function sees of its world.
 const probePy = makeZip({ 'app.py': [
@@ -58,12 +58,19 @@ before(async () => {
   for (const r of ['python3.13', 'nodejs18.x', 'nodejs20.x', 'provided.al2023']) {
     cpSync(path.join(builtRuntimes, r), path.join(work, 'runtimes', r), { recursive: true });
   }
-  server = await startServer({ args: ['--runtimes', path.join(work, 'runtimes'), '--clock', 'simulated'] });
+  // A registry an operator pushes runtime images to (Debian's docker-registry), with pull
+  // credentials for it in the server's configuration.
+  registryPort = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(path.join(work, 'registry.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${registryPort}\n`);
+  registry = spawn('/usr/bin/docker-registry', ['serve', path.join(work, 'registry.yml')], { stdio: 'ignore' });
+  writeFileSync(path.join(work, 'config.json'), JSON.stringify({ registries: { [`127.0.0.1:${registryPort}`]: { insecure: true } } }));
+  server = await startServer({ args: ['--runtimes', path.join(work, 'runtimes'), '--clock', 'simulated', '--config', path.join(work, 'config.json')] });
   lambda = server.client();
   cli = async (...args) => (await run(lambkinBin, args, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } })).stdout;
 });
 after(() => {
   server?.stop();
+  registry?.kill();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -170,4 +177,33 @@ test('skopeo and umoci read every runtime version from the registry; pulls need 
   const out = await lambda.send(new InvokeCommand({ FunctionName: 'tutorial', Payload: Buffer.from('{"text":"hello"}') }));
   assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload).toString());
   rmSync(bundle, { recursive: true, force: true });
+});
+
+test('a runtime version published from a registry: pulled over the distribution API, digests checked, refused when absent', async () => {
+  // An operator's image: the built nodejs20.x layout pushed to the registry by skopeo.
+  const target = `127.0.0.1:${registryPort}/runtimes/nodejs:20-patched`;
+  for (let i = 0; ; i++) {
+    try {
+      await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${path.join(builtRuntimes, 'nodejs20.x')}`, `docker://${target}`]);
+      break;
+    } catch (e) {
+      if (i > 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));  // the registry is still starting
+    }
+  }
+  const missing = await run(lambkinBin, ['runtime', 'publish', '--runtime', 'nodejs20.x', '--image', `127.0.0.1:${registryPort}/runtimes/nodejs:nope`],
+    { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } }).catch((e) => e);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /nope.*404|MANIFEST_UNKNOWN|not found/i);
+  const published = await cli('runtime', 'publish', '--runtime', 'nodejs20.x', '--image', target, '--severity', 'low', '--json');
+  const v = JSON.parse(published);
+  assert.equal(v.Name, 'nodejs:20.v2');
+  assert.equal(v.Image.Source, target);
+  const built = (await runtimeVersions(server.endpoint)).find((x) => x.Name === 'nodejs:20.v1');
+  assert.equal(v.Image.Digest, built.Image.Digest, 'the same image, byte for byte, through the registry');
+  // A function created now takes it and runs.
+  await lambda.send(new CreateFunctionCommand({ FunctionName: 'node-v2', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role, Code: { ZipFile: probeNode } }));
+  const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'node-v2' }));
+  assert.equal(config.RuntimeVersionConfig.RuntimeVersionArn, (await runtimeVersions(server.endpoint)).find((x) => x.Name === 'nodejs:20.v2').Arns.x86_64);
+  assert.match((await invoke('node-v2')).node, /^v20\./);
 });
