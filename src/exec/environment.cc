@@ -110,7 +110,9 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
                                                   "AWS_LAMBDA_RUNTIME_API",
                                                   "AWS_ENDPOINT_URL",
                                                   "LAMBDA_TASK_ROOT",
-                                                  "LAMBDA_RUNTIME_DIR"};
+                                                  "LAMBDA_RUNTIME_DIR",
+                                                  "LAMBKIN_RUNTIME_VERSION",
+                                                  "LAMBKIN_RUNTIME_VERSION_ARN"};
   if (c.function.environment) {
     for (const auto& [k, v] : *c.function.environment) {
       if (!kReserved.contains(k) && !k.starts_with("_")) set(k, v);
@@ -120,6 +122,14 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
     return std::any_of(env.begin(), env.end(),
                        [&](const std::string& e) { return e.starts_with(k + "="); });
   };
+  // Then the runtime version's image Env (PATH, LANG, LD_LIBRARY_PATH, ...), for what the
+  // function did not set itself.
+  for (const auto& entry : c.image_env) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    std::string k = entry.substr(0, eq);
+    if (!kReserved.contains(k) && !has(k)) env.push_back(entry);
+  }
   // Both served inside the environment's own network namespace (exec/sandbox.h).
   set("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
   set("AWS_ENDPOINT_URL", "http://127.0.0.1:9002");

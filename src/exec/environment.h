@@ -74,6 +74,7 @@ struct EnvironmentConfig {
   std::string runtime_version_arn;
   std::string code_dir;
   std::string rootfs_dir;
+  std::vector<std::string> image_env;  // the runtime version's image config Env
   Sandbox* sandbox = nullptr;
   // Serves the AWS endpoint inside the environment (the server's public APIs, authenticated
   // like any other request).

@@ -90,6 +90,7 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   config.runtime_version_arn = catalog_->Arn(*rv, scope.region, version.config.architecture);
   config.code_dir = *code_dir;
   config.rootfs_dir = rv->rootfs_dir;
+  config.image_env = rv->image_env;
   config.sandbox = &sandbox_;
   config.api_handler = api_handler_;
   config.init_timeout = options_.init_timeout;
