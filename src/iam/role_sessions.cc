@@ -1,6 +1,6 @@
 #include "iam/role_sessions.h"
 
-#include <cassert>
+#include "common/sealed_token.h"
 
 namespace lambkin::iam {
 
@@ -12,7 +12,6 @@ namespace {
 //   | HMAC-SHA256 of everything before (32 bytes)
 // in standard base64.
 constexpr unsigned char kVersion = 1;
-constexpr size_t kMacSize = 32;
 // Far more than a version-1 token can take (1 + 8 + 3 * 256 + 32 bytes, base64).
 constexpr size_t kMaxTokenChars = 1200;
 
@@ -20,48 +19,27 @@ constexpr size_t kMaxTokenChars = 1200;
 constexpr std::string_view kMacKeyLabel = "lambkin/role-session/token-mac/v1";
 constexpr std::string_view kSecretKeyLabel = "lambkin/role-session/secret-access-key/v1";
 
-void AppendField(std::string& out, std::string_view field) {
-  assert(field.size() <= 255);
-  out += static_cast<char>(field.size());
-  out.append(field);
-}
-
-// Reads a one-byte length and that many bytes from `in` at `at`.
-bool ReadField(std::string_view in, size_t& at, std::string& field) {
-  if (at >= in.size()) return false;
-  size_t n = static_cast<unsigned char>(in[at++]);
-  if (in.size() - at < n) return false;
-  field.assign(in.substr(at, n));
-  at += n;
-  return true;
-}
-
 std::string ClaimsBytes(const SessionClaims& claims) {
-  std::string out;
-  out.reserve(16 + claims.access_key_id.size() + claims.role_arn.size() +
-              claims.session_name.size());
-  out += static_cast<char>(kVersion);
-  auto expiration = static_cast<uint64_t>(claims.expiration_ms);
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out += static_cast<char>((expiration >> shift) & 0xff);
-  }
-  AppendField(out, claims.access_key_id);
-  AppendField(out, claims.role_arn);
-  AppendField(out, claims.session_name);
-  return out;
+  TokenWriter out;
+  out.U8(kVersion);
+  out.U64(static_cast<uint64_t>(claims.expiration_ms));
+  out.Field(claims.access_key_id);
+  out.Field(claims.role_arn);
+  out.Field(claims.session_name);
+  return out.bytes();
 }
 
 std::optional<SessionClaims> ParseClaims(std::string_view in) {
-  if (in.size() < 9 || static_cast<unsigned char>(in[0]) != kVersion) return std::nullopt;
+  TokenReader r(in);
+  uint8_t version = 0;
   uint64_t expiration = 0;
-  for (size_t i = 1; i < 9; ++i) expiration = (expiration << 8) | static_cast<unsigned char>(in[i]);
   SessionClaims claims;
-  claims.expiration_ms = static_cast<int64_t>(expiration);
-  size_t at = 9;
-  if (!ReadField(in, at, claims.access_key_id) || !ReadField(in, at, claims.role_arn) ||
-      !ReadField(in, at, claims.session_name) || at != in.size()) {
+  if (!r.U8(&version) || version != kVersion || !r.U64(&expiration) ||
+      !r.Field(&claims.access_key_id) || !r.Field(&claims.role_arn) ||
+      !r.Field(&claims.session_name) || !r.AtEnd()) {
     return std::nullopt;
   }
+  claims.expiration_ms = static_cast<int64_t>(expiration);
   return claims;
 }
 
@@ -98,21 +76,17 @@ RoleCredentials SessionTokens::Seal(const SessionClaims& claims) const {
   RoleCredentials out;
   out.access_key_id = claims.access_key_id;
   out.secret_access_key = SecretAccessKey(body);
-  out.session_token = Base64Encode(body + mac_key_.Sign(body));
+  out.session_token = SealToken(mac_key_, body);
   out.expiration_ms = claims.expiration_ms;
   return out;
 }
 
 std::optional<OpenedSession> SessionTokens::Open(std::string_view token) const {
-  if (token.size() > kMaxTokenChars) return std::nullopt;
-  std::optional<std::string> bytes = Base64Decode(token);
-  if (!bytes || bytes->size() <= kMacSize) return std::nullopt;
-  std::string_view body = std::string_view(*bytes).substr(0, bytes->size() - kMacSize);
-  std::string_view mac = std::string_view(*bytes).substr(bytes->size() - kMacSize);
-  if (!ConstantTimeEquals(mac_key_.Sign(body), mac)) return std::nullopt;
-  std::optional<SessionClaims> claims = ParseClaims(body);
+  std::optional<std::string> body = OpenToken(mac_key_, token, kMaxTokenChars);
+  if (!body) return std::nullopt;
+  std::optional<SessionClaims> claims = ParseClaims(*body);
   if (!claims) return std::nullopt;
-  return OpenedSession{std::move(*claims), SecretAccessKey(body)};
+  return OpenedSession{std::move(*claims), SecretAccessKey(*body)};
 }
 
 }  // namespace lambkin::iam

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/sealed_token.h"
 #include "iam/authenticator.h"
 
 namespace lambkin::registry {
@@ -267,28 +268,7 @@ std::optional<Scope> ParseScope(std::string_view s) {
   return scope;
 }
 
-void AppendU16(std::string& out, size_t v) {
-  out += static_cast<char>((v >> 8) & 0xff);
-  out += static_cast<char>(v & 0xff);
-}
-
-void AppendField(std::string& out, std::string_view field) {
-  assert(field.size() <= 255);
-  out += static_cast<char>(field.size());
-  out.append(field);
-}
-
-bool ReadField(std::string_view in, size_t& at, std::string& field) {
-  if (at >= in.size()) return false;
-  size_t n = static_cast<unsigned char>(in[at++]);
-  if (in.size() - at < n) return false;
-  field.assign(in.substr(at, n));
-  at += n;
-  return true;
-}
-
 constexpr unsigned char kTokenVersion = 1;
-constexpr size_t kMacSize = 32;
 // A header Beast reads whole is at most 64 KiB.
 constexpr size_t kMaxTokenChars = size_t{64} * 1024;
 
@@ -324,43 +304,33 @@ bool IsTag(std::string_view tag) {
 }
 
 std::string PullTokens::Seal(const PullGrant& grant) const {
-  std::string body;
-  body += static_cast<char>(kTokenVersion);
-  auto expiration = static_cast<uint64_t>(grant.expiration_ms);
-  for (int shift = 56; shift >= 0; shift -= 8)
-    body += static_cast<char>((expiration >> shift) & 0xff);
-  AppendField(body, grant.access_key_id);
-  assert(grant.repositories.size() <= 0xffff);
-  AppendU16(body, grant.repositories.size());
-  for (const std::string& r : grant.repositories) AppendField(body, r);
-  return Base64Encode(body + mac_.Sign(body));
+  TokenWriter body;
+  body.U8(kTokenVersion);
+  body.U64(static_cast<uint64_t>(grant.expiration_ms));
+  body.Field(grant.access_key_id);
+  body.U16(grant.repositories.size());
+  for (const std::string& r : grant.repositories) body.Field(r);
+  return SealToken(mac_, body.bytes());
 }
 
 std::optional<PullGrant> PullTokens::Open(std::string_view token) const {
-  if (token.size() > kMaxTokenChars) return std::nullopt;
-  std::optional<std::string> bytes = Base64Decode(token);
-  if (!bytes || bytes->size() <= kMacSize) return std::nullopt;
-  std::string_view body = std::string_view(*bytes).substr(0, bytes->size() - kMacSize);
-  if (!ConstantTimeEquals(mac_.Sign(body), std::string_view(*bytes).substr(body.size()))) {
+  std::optional<std::string> body = OpenToken(mac_, token, kMaxTokenChars);
+  if (!body) return std::nullopt;
+  TokenReader r(*body);
+  uint8_t version = 0;
+  uint64_t expiration = 0;
+  size_t count = 0;
+  PullGrant grant;
+  if (!r.U8(&version) || version != kTokenVersion || !r.U64(&expiration) ||
+      !r.Field(&grant.access_key_id) || !r.U16(&count)) {
     return std::nullopt;
   }
-  if (body.size() < 9 || static_cast<unsigned char>(body[0]) != kTokenVersion) return std::nullopt;
-  PullGrant grant;
-  uint64_t expiration = 0;
-  for (size_t i = 1; i < 9; ++i) {
-    expiration = (expiration << 8) | static_cast<unsigned char>(body[i]);
-  }
   grant.expiration_ms = static_cast<int64_t>(expiration);
-  size_t at = 9;
-  if (!ReadField(body, at, grant.access_key_id) || body.size() - at < 2) return std::nullopt;
-  size_t count = (static_cast<size_t>(static_cast<unsigned char>(body[at])) << 8) |
-                 static_cast<unsigned char>(body[at + 1]);
-  at += 2;
   grant.repositories.resize(count);
-  for (std::string& r : grant.repositories) {
-    if (!ReadField(body, at, r)) return std::nullopt;
+  for (std::string& repository : grant.repositories) {
+    if (!r.Field(&repository)) return std::nullopt;
   }
-  if (at != body.size()) return std::nullopt;
+  if (!r.AtEnd()) return std::nullopt;
   return grant;
 }
 
