@@ -135,16 +135,4 @@ Status AdminDelete(const ApiClient& client, const std::string& path) {
   return JsonAnswer(client, res).status();
 }
 
-std::string UrlEncode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 }  // namespace lambkin::cli

@@ -14,6 +14,7 @@
 
 #include "cli/credentials.h"
 #include "common/status.h"
+#include "common/uri.h"
 
 namespace lambkin::cli {
 
@@ -47,8 +48,5 @@ Status AdminDelete(const ApiClient& client, const std::string& path);
 // The message for a failed call: the AWS error type and message of `response`, and, for a 403,
 // the key that signed and where it was found.
 std::string DescribeFailure(const ApiClient& client, const ClientResponse& response);
-
-// Percent-encodes a path segment or query value.
-std::string UrlEncode(std::string_view text);
 
 }  // namespace lambkin::cli

@@ -130,7 +130,7 @@ int IamCreateAccessKey(const AdminOptions& o, const AccessKeyOptions& key) {
 
 int IamDeleteAccessKey(const AdminOptions& o, const std::string& id) {
   Status deleted =
-      AdminDelete(o.client, fmt::format("/lambkin/v1/iam/access-keys/{}", UrlEncode(id)));
+      AdminDelete(o.client, fmt::format("/lambkin/v1/iam/access-keys/{}", UriEncode(id, false)));
   if (!deleted.ok()) return Fail("delete-access-key", deleted);
   if (o.json) {
     std::printf("%s\n", json{{"Deleted", id}}.dump(2).c_str());

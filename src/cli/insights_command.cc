@@ -61,10 +61,10 @@ int InsightsReport(const AdminOptions& o, const InsightsReportOptions& r) {
   std::optional<int64_t> since = ParseDurationMillis(r.since);
   if (!period || !since)
     return Fail(InvalidParameter("--period and --since take durations such as 5m, 6h, 3d"));
-  std::string path =
-      fmt::format("/lambkin/v1/insights/report?rule={}&period={}&since={}&max={}",
-                  UrlEncode(r.rule), *period / 1000, UrlEncode(r.since), r.max_contributors);
-  if (!r.region.empty()) path += "&region=" + UrlEncode(r.region);
+  std::string path = fmt::format("/lambkin/v1/insights/report?rule={}&period={}&since={}&max={}",
+                                 UriEncode(r.rule, false), *period / 1000,
+                                 UriEncode(r.since, false), r.max_contributors);
+  if (!r.region.empty()) path += "&region=" + UriEncode(r.region, false);
   Result<json> report = AdminCall(o.client, path);
   if (!report.ok()) return Fail(report.status());
   if (o.json) {

@@ -92,7 +92,8 @@ int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::
   json body = json::object();
   if (!reason.empty()) body["Reason"] = reason;
   Result<json> r = AdminCall(
-      o.client, fmt::format("/lambkin/v1/runtime-versions/{}/{}", UrlEncode(version), verb), body);
+      o.client, fmt::format("/lambkin/v1/runtime-versions/{}/{}", UriEncode(version, false), verb),
+      body);
   if (!r.ok()) return Fail("runtime " + verb, r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -104,7 +105,7 @@ int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::
 
 int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events) {
   std::string path = "/lambkin/v1/rollouts";
-  if (!runtime.empty()) path += "?runtime=" + UrlEncode(runtime);
+  if (!runtime.empty()) path += "?runtime=" + UriEncode(runtime, false);
   Result<json> r = AdminCall(o.client, path);
   if (!r.ok()) return Fail("rollout status", r.status());
   if (o.json) {
@@ -125,7 +126,7 @@ int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::st
   json body = json::object();
   if (!region.empty()) body["Region"] = region;
   Result<json> r = AdminCall(
-      o.client, fmt::format("/lambkin/v1/rollouts/{}/{}", UrlEncode(version), verb), body);
+      o.client, fmt::format("/lambkin/v1/rollouts/{}/{}", UriEncode(version, false), verb), body);
   if (!r.ok()) return Fail("rollout " + verb, r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -140,9 +141,9 @@ int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::st
 
 int RolloutHistory(const AdminOptions& o, const std::string& function, const std::string& qualifier,
                    const std::string& region) {
-  std::string path = "/lambkin/v1/history?function=" + UrlEncode(function);
-  if (!region.empty()) path += "&region=" + UrlEncode(region);
-  if (!qualifier.empty()) path += "&qualifier=" + UrlEncode(qualifier);
+  std::string path = "/lambkin/v1/history?function=" + UriEncode(function, false);
+  if (!region.empty()) path += "&region=" + UriEncode(region, false);
+  if (!qualifier.empty()) path += "&qualifier=" + UriEncode(qualifier, false);
   Result<json> r = AdminCall(o.client, path);
   if (!r.ok()) return Fail("rollout history", r.status());
   if (o.json) {
@@ -194,8 +195,8 @@ int ClockAdvance(const AdminOptions& o, const std::string& duration) {
 namespace lambkin::cli {
 
 int RuntimeShow(const AdminOptions& o, const std::string& version) {
-  Result<json> r =
-      AdminCall(o.client, fmt::format("/lambkin/v1/runtime-versions/{}", UrlEncode(version)));
+  Result<json> r = AdminCall(
+      o.client, fmt::format("/lambkin/v1/runtime-versions/{}", UriEncode(version, false)));
   if (!r.ok()) return Fail("runtime show", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
@@ -221,7 +222,7 @@ int RuntimeShow(const AdminOptions& o, const std::string& version) {
 
 int RuntimeDiff(const AdminOptions& o, const std::string& from, const std::string& to) {
   Result<json> r = AdminCall(o.client, fmt::format("/lambkin/v1/runtime-versions/{}/diff/{}",
-                                                   UrlEncode(from), UrlEncode(to)));
+                                                   UriEncode(from, false), UriEncode(to, false)));
   if (!r.ok()) return Fail("runtime diff", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());

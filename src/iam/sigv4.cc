@@ -111,24 +111,6 @@ void AppendCanonicalHeaderValue(std::string& out, std::string_view v) {
   }
 }
 
-bool Unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
-
-void AppendUriEncoded(std::string& out, std::string_view bytes, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (char ch : bytes) {
-    auto c = static_cast<unsigned char>(ch);
-    if (Unreserved(c) || (keep_slash && c == '/')) {
-      out += ch;
-    } else {
-      const char escaped[3] = {'%', kHex[c >> 4], kHex[c & 15]};
-      out.append(escaped, 3);
-    }
-  }
-}
-
 // The hash of an empty payload, which every GET and DELETE signs.
 constexpr std::string_view kEmptyPayloadSha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -238,13 +220,6 @@ Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& reques
   return std::optional<SigV4Request>(std::move(sig));
 }
 
-std::string UriEncode(std::string_view bytes, bool keep_slash) {
-  std::string out;
-  out.reserve(bytes.size());
-  AppendUriEncoded(out, bytes, keep_slash);
-  return out;
-}
-
 std::string CanonicalUri(std::string_view raw_path) {
   std::vector<std::string_view> segments;
   segments.reserve(16);
@@ -283,11 +258,11 @@ int HexValue(char c) {
 // every other byte. Most query strings are, and are then used as they came.
 bool CanonicallyEncoded(std::string_view raw) {
   for (size_t i = 0; i < raw.size(); ++i) {
-    if (Unreserved(static_cast<unsigned char>(raw[i]))) continue;
+    if (IsUriUnreserved(static_cast<unsigned char>(raw[i]))) continue;
     if (raw[i] != '%' || i + 2 >= raw.size()) return false;
     int hi = HexValue(raw[i + 1]);
     int lo = HexValue(raw[i + 2]);
-    if (hi < 0 || lo < 0 || Unreserved(static_cast<unsigned char>(hi * 16 + lo))) return false;
+    if (hi < 0 || lo < 0 || IsUriUnreserved(static_cast<unsigned char>(hi * 16 + lo))) return false;
     i += 2;
   }
   return true;

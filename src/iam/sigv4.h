@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/uri.h"
 #include "server/request.h"
 
 namespace lambkin::iam {
@@ -44,7 +45,6 @@ struct SigV4Request {
 Result<std::optional<SigV4Request>> ParseSigV4(const server::HttpRequest& request);
 
 // The pieces of the signature, exposed for tests.
-std::string UriEncode(std::string_view bytes, bool keep_slash);
 std::string CanonicalUri(std::string_view raw_path);
 std::string CanonicalQuery(std::string_view raw_query, bool presigned);
 // kInvalidSignature when a signed header is missing from the request.

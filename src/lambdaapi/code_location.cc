@@ -21,9 +21,9 @@ std::string CodeLocation(const ApiContext& ctx, const Call& call, const Function
                          std::string_view sha256_hex) {
   std::string host = call.request.Header("host").value_or("localhost");
   std::string path = fmt::format("/lambkin/v1/code/{}", sha256_hex);
-  std::string query = fmt::format("FunctionName={}", iam::UriEncode(ref.name, false));
+  std::string query = fmt::format("FunctionName={}", UriEncode(ref.name, false));
   if (!ref.qualifier.empty()) {
-    query += fmt::format("&Qualifier={}", iam::UriEncode(ref.qualifier, false));
+    query += fmt::format("&Qualifier={}", UriEncode(ref.qualifier, false));
   }
   // Signed with the key the caller signed this request with, and its session token.
   std::string access_key = iam::kDevelopmentAccessKey;

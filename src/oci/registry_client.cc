@@ -22,6 +22,7 @@
 #include <regex>
 
 #include "common/crypto.h"
+#include "common/uri.h"
 
 namespace lambkin::oci {
 
@@ -84,18 +85,6 @@ Result<Url> ParseUrl(std::string_view text) {
     return InvalidParameter(fmt::format("\"{}\" is not a valid URL", text));
   }
   return url;
-}
-
-std::string UrlEncode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
 }
 
 std::string Lower(std::string_view s) {
@@ -397,9 +386,9 @@ class Session {
     if (scope.empty()) scope = fmt::format("repository:{}:pull", ref_.repository);
     std::string query;
     if (!challenge.params["service"].empty()) {
-      query += "service=" + UrlEncode(challenge.params["service"]) + "&";
+      query += "service=" + UriEncode(challenge.params["service"], false) + "&";
     }
-    query += "scope=" + UrlEncode(scope);
+    query += "scope=" + UriEncode(scope, false);
     realm.target += (realm.target.find('?') == std::string::npos ? "?" : "&") + query;
     Headers headers;
     if (has_login) {
