@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace lambkin::catalog {
 
@@ -44,14 +45,6 @@ CREATE TABLE IF NOT EXISTS runtime_version_regions (
 )sql";
 
 namespace {
-
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidParameter(fmt::format("cannot read {}", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool KnownRuntimeShape(std::string_view runtime) {
   auto digits = [](std::string_view s) {
@@ -394,7 +387,7 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
     fs::rename(staging, dir, ec);
     if (ec) return Internal(fmt::format("cannot store {}: {}", dir.string(), ec.message()));
   }
-  LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadFile(dir / "bom.json"));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadWholeFile((dir / "bom.json").string()));
   *bom = BomFromJson(nlohmann::json::parse(text, nullptr, false));
   return rootfs.string();
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "common/crypto.h"
+#include "common/files.h"
 #include "oci/image.h"
 
 namespace lambkin::oci {
@@ -28,25 +29,8 @@ Status SyncDirectory(const std::string& dir) {
 }
 
 Result<std::string> HashFile(const std::string& path, int64_t* size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Internal(fmt::format("cannot open {}: {}", path, ErrnoText()));
-  Sha256Hasher hasher;
-  std::string buf(1 << 16, '\0');
-  *size = 0;
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string error = ErrnoText();
-      ::close(fd);
-      return Internal(fmt::format("cannot read {}: {}", path, error));
-    }
-    if (n == 0) break;
-    hasher.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
-    *size += n;
-  }
-  ::close(fd);
-  return "sha256:" + HexEncode(hasher.Finish());
+  LAMBKIN_ASSIGN_OR_RETURN(std::string hex, Sha256FileHex(path, size));
+  return "sha256:" + hex;
 }
 
 }  // namespace

@@ -24,6 +24,8 @@
 
 #include "catalog/catalog.h"
 #include "common/crypto.h"
+#include "common/files.h"
+#include "oci/image.h"
 #include "runtimes/debian.h"
 
 namespace lambkin::runtimes {
@@ -63,19 +65,9 @@ else
 fi
 )";
 
-Result<std::string> ReadText(const std::string& path);
-
 std::string ReadTextOrEmpty(const std::string& path) {
-  Result<std::string> r = ReadText(path);
+  Result<std::string> r = ReadWholeFile(path);
   return r.ok() ? *r : std::string();
-}
-
-Result<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(fmt::format("cannot read {}", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 Status WriteText(const std::string& path, std::string_view text, mode_t mode = 0644) {
@@ -102,7 +94,7 @@ Status Symlink(const std::string& target, const std::string& link) {
 
 // What a build depends on: the definition, the lock, Lambkin's files, the builder's version.
 Result<std::string> InputDigest(const RuntimeDefinition& d, const std::string& lock_text) {
-  LAMBKIN_ASSIGN_OR_RETURN(std::string definition, ReadText(d.dir + "/runtime.json"));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string definition, ReadWholeFile(d.dir + "/runtime.json"));
   Sha256Hasher h;
   h.Update(fmt::format("lambkin-runtime-build {}\n", kBuilderVersion));
   h.Update(definition);
@@ -117,7 +109,7 @@ Result<std::string> InputDigest(const RuntimeDefinition& d, const std::string& l
     if (ec) return NotFound(fmt::format("{}: {}", VarRuntimeDir(d), ec.message()));
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
-      LAMBKIN_ASSIGN_OR_RETURN(std::string content, ReadText(f.string()));
+      LAMBKIN_ASSIGN_OR_RETURN(std::string content, ReadWholeFile(f.string()));
       auto perms = fs::status(f).permissions();
       h.Update(fmt::format("{} {} {}\n", fs::relative(f, VarRuntimeDir(d)).string(),
                            static_cast<int>(perms), content.size()));
@@ -143,7 +135,7 @@ Status InstallCertificates(const std::string& root) {
   std::string bundle;
   std::map<std::string, int> hashes;
   for (const auto& cert : certs) {
-    LAMBKIN_ASSIGN_OR_RETURN(std::string pem, ReadText(cert.string()));
+    LAMBKIN_ASSIGN_OR_RETURN(std::string pem, ReadWholeFile(cert.string()));
     std::string rel = fs::relative(cert, root).string();
     std::string name = cert.stem().string() + ".pem";
     LAMBKIN_RETURN_IF_ERROR(Symlink("/" + rel, fmt::format("{}/etc/ssl/certs/{}", root, name)));
@@ -390,7 +382,8 @@ Result<BuildResult> BuildRuntime(const BuildOptions& o) {
   BuildResult result;
   result.runtime = d.runtime;
   result.reference = d.runtime;
-  std::string arch(HostDebianArchitecture());
+  // Debian names the architectures as OCI does (amd64, arm64).
+  std::string arch(oci::HostOciArchitecture());
   std::string lock_path = LockPath(d, arch);
   std::error_code ec;
   if (o.refresh || !fs::exists(lock_path, ec)) {
@@ -406,13 +399,13 @@ Result<BuildResult> BuildRuntime(const BuildOptions& o) {
                     d.runtime, arch)));
     result.lock_changed = ReadTextOrEmpty(lock_path) != before;
   }
-  LAMBKIN_ASSIGN_OR_RETURN(std::string lock_text, ReadText(lock_path));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string lock_text, ReadWholeFile(lock_path));
   LAMBKIN_ASSIGN_OR_RETURN(std::vector<LockedPackage> lock, ReadLock(lock_path));
   result.packages = static_cast<int>(lock.size());
   LAMBKIN_ASSIGN_OR_RETURN(std::string inputs, InputDigest(d, lock_text));
 
   std::string stamp_path = o.output_dir + "/lambkin-build.json";
-  if (auto stamp = ReadText(stamp_path); stamp.ok()) {
+  if (auto stamp = ReadWholeFile(stamp_path); stamp.ok()) {
     nlohmann::json j = nlohmann::json::parse(*stamp, nullptr, false);
     if (j.is_object() && j.value("inputs", "") == inputs &&
         fs::exists(o.output_dir + "/index.json", ec)) {
@@ -502,11 +495,10 @@ Result<BuildResult> BuildRuntime(const BuildOptions& o) {
   fs::rename(layer_temp, layout + "/blobs/sha256/" + layer_digest.substr(7), ec);
   if (ec) return Internal(fmt::format("cannot store the layer: {}", ec.message()));
 
-  std::string oci_arch = arch == "amd64" ? "amd64" : arch;
   std::vector<std::string> env = d.env;
   nlohmann::json config = {
       {"created", Rfc3339(d.source_date_epoch)},
-      {"architecture", oci_arch},
+      {"architecture", arch},
       {"os", "linux"},
       {"config",
        {{"Env", env},
@@ -546,7 +538,7 @@ Result<BuildResult> BuildRuntime(const BuildOptions& o) {
        {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
          {"digest", manifest_digest},
          {"size", manifest_bytes.size()},
-         {"platform", {{"architecture", oci_arch}, {"os", "linux"}}},
+         {"platform", {{"architecture", arch}, {"os", "linux"}}},
          {"annotations", {{"org.opencontainers.image.ref.name", d.runtime}}}}}}};
   LAMBKIN_RETURN_IF_ERROR(WriteText(layout + "/index.json", index.dump()));
   LAMBKIN_RETURN_IF_ERROR(WriteText(layout + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));

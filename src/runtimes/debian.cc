@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace lambkin::runtimes {
 
@@ -90,22 +91,6 @@ Status Download(std::string url, const std::string& path) {
     }
   }
   return Internal(fmt::format("GET {}: too many redirects", url));
-}
-
-Result<std::string> FileSha256Hex(const std::string& path, int64_t* size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(fmt::format("cannot read {}", path));
-  Sha256Hasher hasher;
-  std::string buf(1 << 16, '\0');
-  *size = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    std::streamsize n = in.gcount();
-    if (n <= 0) break;
-    *size += n;
-    hasher.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
-  }
-  return HexEncode(hasher.Finish());
 }
 
 using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
@@ -205,7 +190,7 @@ Result<std::string> FetchPackage(const LockedPackage& package, const std::string
   std::string temp = fmt::format("{}.{}.part", path, ::getpid());
   Status got = Download(package.url, temp);
   int64_t size = 0;
-  Result<std::string> sha = got.ok() ? FileSha256Hex(temp, &size) : Result<std::string>(got);
+  Result<std::string> sha = got.ok() ? Sha256FileHex(temp, &size) : Result<std::string>(got);
   if (!sha.ok()) {
     fs::remove(temp, ec);
     return sha.status();

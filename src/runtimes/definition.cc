@@ -6,17 +6,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
+
 namespace lambkin::runtimes {
 
 namespace {
-
-Result<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(fmt::format("cannot read {}", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 bool IsHex64(std::string_view s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -26,7 +20,7 @@ bool IsHex64(std::string_view s) {
 
 Result<RuntimeDefinition> LoadDefinition(const std::string& dir) {
   std::string path = dir + "/runtime.json";
-  LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return InvalidParameter(fmt::format("{} is not a JSON object", path));
   RuntimeDefinition d;
@@ -73,7 +67,7 @@ std::string LockPath(const RuntimeDefinition& definition, std::string_view debia
 }
 
 Result<std::vector<LockedPackage>> ReadLock(const std::string& path) {
-  LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
   std::vector<LockedPackage> out;
   std::istringstream in(text);
   std::string line;
@@ -114,16 +108,6 @@ Status WriteLock(const std::string& path, const std::vector<LockedPackage>& pack
     return Internal(fmt::format("cannot write {}", path));
   }
   return Status::Ok();
-}
-
-std::string_view HostDebianArchitecture() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#else
-#error "unsupported architecture"
-#endif
 }
 
 }  // namespace lambkin::runtimes

@@ -57,7 +57,4 @@ Result<std::vector<LockedPackage>> ReadLock(const std::string& path);
 Status WriteLock(const std::string& path, const std::vector<LockedPackage>& packages,
                  std::string_view header);
 
-// Debian's name for the machine's architecture (amd64, arm64).
-std::string_view HostDebianArchitecture();
-
 }  // namespace lambkin::runtimes
