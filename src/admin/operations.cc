@@ -79,7 +79,7 @@ json VersionJson(const AdminApi::Deps& d, const catalog::RuntimeVersion& v,
             {"Size", v.image_size},
             {"Source", v.image_source},
             {"Reference", v.image_digest.empty() ? json(nullptr) : json(v.name)}}},
-          {"Packages", v.bom.size()}};
+          {"Packages", v.bom->size()}};
 }
 
 Result<catalog::RuntimeVersion> NamedVersion(const AdminApi::Deps& d, const std::string& name) {
@@ -170,7 +170,7 @@ HttpResponse GetRuntimeVersion(const AdminApi::Deps& d, const Call& call) {
   ASSIGN_OR_ERROR(std::string region, RegionOf(d, call.request));
   ASSIGN_OR_ERROR(catalog::RuntimeVersion v, NamedVersion(d, call.Label("Name")));
   json out = VersionJson(d, v, region);
-  out["BillOfMaterials"] = catalog::BomToJson(v.bom);
+  out["BillOfMaterials"] = catalog::BomToJson(*v.bom);
   return Ok(out);
 }
 
@@ -179,7 +179,7 @@ HttpResponse DiffRuntimeVersions(const AdminApi::Deps& d, const Call& call) {
   ASSIGN_OR_ERROR(catalog::RuntimeVersion from, NamedVersion(d, call.Label("Name")));
   ASSIGN_OR_ERROR(catalog::RuntimeVersion to, NamedVersion(d, call.Label("Other")));
   json upgraded = json::array(), added = json::array(), removed = json::array();
-  for (const auto& c : catalog::DiffBom(from.bom, to.bom)) {
+  for (const auto& c : catalog::DiffBom(*from.bom, *to.bom)) {
     if (c.from.empty()) {
       added.push_back({{"Ecosystem", c.ecosystem}, {"Name", c.name}, {"Version", c.to}});
     } else if (c.to.empty()) {

@@ -62,7 +62,7 @@ bool KnownRuntimeShape(std::string_view runtime) {
 std::string ImageToJson(const RuntimeVersion& v) {
   nlohmann::json j = {{"Digest", v.image_digest}, {"MediaType", v.image_media_type},
                       {"Size", v.image_size},     {"Source", v.image_source},
-                      {"Env", v.image_env},       {"Bom", BomToJson(v.bom)}};
+                      {"Env", v.image_env},       {"Bom", BomToJson(*v.bom)}};
   return j.dump();
 }
 
@@ -74,7 +74,8 @@ void ImageFromJson(const std::string& text, RuntimeVersion* v) {
   v->image_size = j.value("Size", int64_t{0});
   v->image_source = j.value("Source", "");
   v->image_env = j.value("Env", std::vector<std::string>{});
-  v->bom = BomFromJson(j.value("Bom", nlohmann::json::array()));
+  v->bom = std::make_shared<const std::vector<BomEntry>>(
+      BomFromJson(j.value("Bom", nlohmann::json::array())));
 }
 
 RuntimeVersionState ParseState(std::string_view s) {
@@ -425,7 +426,7 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request,
   v.image_size = image.descriptor.size;
   v.image_source = request.image;
   v.image_env = image.config.env;
-  v.bom = std::move(bom);
+  v.bom = std::make_shared<const std::vector<BomEntry>>(std::move(bom));
   v.severity = request.severity;
   v.notes = request.notes;
   v.published_at = clock_->NowMillis();

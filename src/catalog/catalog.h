@@ -57,7 +57,9 @@ struct RuntimeVersion {
   int64_t image_size = 0;
   std::string image_source;
   std::vector<std::string> image_env;  // the image config's Env
-  std::vector<BomEntry> bom;
+  // Shared: versions are copied on every lookup (registry requests, cold starts), their
+  // bills of materials never.
+  std::shared_ptr<const std::vector<BomEntry>> bom = std::make_shared<std::vector<BomEntry>>();
   RuntimeVersionState state = RuntimeVersionState::kReleased;
   std::string severity;
   std::string notes;

@@ -94,8 +94,8 @@ TEST_F(CatalogTest, RegistersBuiltinLayoutsOnce) {
        {"proc", "dev", "tmp", "var/task", "opt", "var/lambkin/init", "etc/resolv.conf"}) {
     EXPECT_TRUE(fs::exists(fs::path(provided->rootfs_dir) / p)) << p;
   }
-  ASSERT_EQ(provided->bom.size(), 1u);
-  EXPECT_EQ(provided->bom[0].name, "libtest1");
+  ASSERT_EQ(provided->bom->size(), 1u);
+  EXPECT_EQ((*provided->bom)[0].name, "libtest1");
   EXPECT_TRUE(oci::IsDigest(provided->image_digest));
   EXPECT_TRUE(blobs_->Has(provided->image_digest));
 }
@@ -147,7 +147,7 @@ TEST_F(CatalogTest, PublishRulesKeepVersionsImmutableAndRising) {
   EXPECT_EQ(other.status().code(), StatusCode::kInvalidParameterValue);
   EXPECT_EQ(catalog_->List().size(), 3u);
   // What changed between two versions.
-  auto diff = DiffBom(v43->bom, v45->bom);
+  auto diff = DiffBom(*v43->bom, *v45->bom);
   ASSERT_EQ(diff.size(), 1u);
   EXPECT_EQ(diff[0].name, "libtest1");
   EXPECT_EQ(diff[0].from, "1.0-1");
@@ -157,7 +157,7 @@ TEST_F(CatalogTest, PublishRulesKeepVersionsImmutableAndRising) {
   auto again = catalog_->Newest("provided.al2023");
   EXPECT_EQ(again->digest, v45->digest);
   EXPECT_EQ(again->image_digest, v45->image_digest);
-  EXPECT_EQ(again->bom, v45->bom);
+  EXPECT_EQ(*again->bom, *v45->bom);
 }
 
 TEST(ImageTagsTest, RepositoryTagAndMovingTag) {
