@@ -212,7 +212,9 @@ int Serve(const ServeOptions& options) {
   if (simulated) {
     if (Status s = rollouts.UseSimulatedClock(&simulated_clock); !s.ok()) return Fail(s);
   }
-  (*catalog)->AddSharedRootFilesystems(options.runtimes_dir + "/rootfs");
+  // The built-in runtimes' root filesystems, used in place by the catalog and the sandboxes.
+  const std::string shared_rootfs = options.runtimes_dir + "/rootfs";
+  (*catalog)->AddSharedRootFilesystems(shared_rootfs);
   if (Status s = (*catalog)->RegisterBuiltins(options.runtimes_dir); !s.ok()) return Fail(s);
   functions::CodePackageStore code(options.data_dir + "/code");
   if (Status s = code.Init(); !s.ok()) return Fail(s);
@@ -223,7 +225,7 @@ int Serve(const ServeOptions& options) {
   logs::LogWriter log_writer(&log_store);
   server::HttpServer http(options.threads);
   config->invoker.sandbox.data_dir = options.data_dir;
-  config->invoker.sandbox.shared_dirs = {options.runtimes_dir + "/rootfs"};
+  config->invoker.sandbox.shared_dirs = {shared_rootfs};
   if (!options.network.empty()) {
     Result<exec::NetworkMode> mode = exec::ParseNetworkMode(options.network);
     if (!mode.ok()) return Fail(mode.status());
