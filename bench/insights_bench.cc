@@ -78,11 +78,9 @@ Store Open(const std::string& dir, const Clock* clock) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   Store s;
-  auto db = store::Database::Open(dir + "/lambkin.db",
-                                  std::string(logs::kLogsSchema) + insights::kInsightsSchema);
+  auto db = store::Database::Open(dir + "/lambkin.db", logs::Schema() + insights::Schema());
   Check(db.status(), "open");
   s.db = std::move(*db);
-  Check(logs::UpgradeSchema(s.db.get()), "upgrade");
   s.logs = std::make_unique<logs::LogStore>(s.db.get(), clock);
   s.rules = std::make_unique<insights::InsightRules>(s.db.get(), s.logs.get(), clock);
   Check(s.rules->Start(), "start");

@@ -36,9 +36,8 @@ constexpr int kFunctions = 250'000;
 constexpr int kVersionsPerFunction = 4;
 const char* kRegion = "us-east-1";
 
-std::string Schema() {
-  return std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema +
-         rollout::kHealthSchema + rollout::kRolloutSchema;
+store::Migrations Schema() {
+  return catalog::Schema() + functions::Schema() + rollout::HealthSchema() + rollout::Schema();
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ namespace lambkin::catalog {
 
 namespace fs = std::filesystem;
 
-const char kCatalogSchema[] = R"sql(
+namespace {
+constexpr char kCatalogDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS runtime_versions (
   id INTEGER PRIMARY KEY,
   runtime TEXT NOT NULL,
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS runtime_versions (
   severity TEXT NOT NULL,
   notes TEXT NOT NULL,
   published_at INTEGER NOT NULL,
+  image TEXT,  -- the OCI image (JSON); NULL for versions from before runtime images
   UNIQUE (runtime, number)
 );
 CREATE TABLE IF NOT EXISTS runtime_version_regions (
@@ -43,6 +45,18 @@ CREATE TABLE IF NOT EXISTS runtime_version_regions (
   PRIMARY KEY (runtime_version, region)
 ) WITHOUT ROWID;
 )sql";
+}  // namespace
+
+const store::Migrations& Schema() {
+  static const store::Migrations kMigrations = {
+      {"catalog", 1, kCatalogDdl, "",
+       [](store::Txn& txn) {
+         // Stores from before runtime versions were images.
+         return store::AddColumnIfMissing(txn, "runtime_versions", "image", "TEXT");
+       }},
+  };
+  return kMigrations;
+}
 
 namespace {
 
@@ -148,14 +162,6 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(store::Database* db, const Region
 Status Catalog::Load() {
   // Rows are read before taking mu_: elsewhere the store's lock is taken first.
   std::vector<RuntimeVersion> rows;
-  // Versions published before runtime versions were images have no image columns yet.
-  LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](store::Database::Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(auto has, txn.Prepare("SELECT 1 FROM pragma_table_info("
-                                                   "'runtime_versions') WHERE name = 'image'"));
-    LAMBKIN_ASSIGN_OR_RETURN(bool has_image, has.Step());
-    if (has_image) return Status::Ok();
-    return txn.Exec("ALTER TABLE runtime_versions ADD COLUMN image TEXT");
-  }));
   Status s = db_->Read([&](store::Database::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto stmt, txn.Prepare("SELECT id, runtime, number, name, digest, bundle_dir, state, "
@@ -297,8 +303,11 @@ Result<ReleaseStage> Catalog::StageIn(store::Database::Txn& txn, int64_t id,
 
 Status Catalog::SetStage(store::Database::Txn& txn, int64_t id, std::string_view region,
                          ReleaseStage stage) {
-  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT OR REPLACE INTO runtime_version_regions "
-                                                "(runtime_version, region, stage) VALUES (?,?,?)"));
+  LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                           txn.Prepare("INSERT INTO runtime_version_regions (runtime_version, "
+                                       "region, stage) VALUES (?,?,?) ON CONFLICT "
+                                       "(runtime_version, region) DO UPDATE SET "
+                                       "stage = excluded.stage"));
   st.Bind(1, id).Bind(2, region).Bind(3, static_cast<int>(stage));
   return st.Run();
 }
@@ -450,12 +459,14 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request,
     LAMBKIN_ASSIGN_OR_RETURN(
         auto insert,
         txn.Prepare("INSERT INTO runtime_versions (runtime, number, name, digest, bundle_dir, "
-                    "state, severity, notes, published_at, image) VALUES (?,?,?,?,?,?,?,?,?,?)"));
+                    "state, severity, notes, published_at, image) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                    "RETURNING id"));
     insert.Bind(1, v.runtime).Bind(2, v.number).Bind(3, v.name).Bind(4, v.digest);
     insert.Bind(5, v.rootfs_dir).Bind(6, RuntimeVersionStateName(v.state)).Bind(7, v.severity);
     insert.Bind(8, v.notes).Bind(9, v.published_at).Bind(10, ImageToJson(v));
-    LAMBKIN_RETURN_IF_ERROR(insert.Run());
-    v.id = txn.LastInsertRowId();
+    LAMBKIN_ASSIGN_OR_RETURN(bool inserted, insert.Step());
+    if (!inserted) return Internal("store: INSERT … RETURNING returned no row");
+    v.id = insert.ColumnInt(0);
     return in_txn ? in_txn(txn, v) : Status::Ok();
   });
   if (!s.ok()) return s;

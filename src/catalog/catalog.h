@@ -80,8 +80,8 @@ std::string MovingTag(std::string_view runtime);
 // first program) and /etc/resolv.conf. Refuses a root where one of them is a symbolic link.
 Status AddMountPoints(const std::string& rootfs);
 
-// The SQL schema the catalog needs (idempotent).
-extern const char kCatalogSchema[];
+// The catalog's tables, as numbered migrations.
+const store::Migrations& Schema();
 
 // How far a runtime version is released in one region (two-phase rollout). A version without
 // a row for a region counts as fully released there (built-in first versions).

@@ -22,7 +22,7 @@ class CatalogTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/catalog-" + RandomUuid();
     fs::create_directories(dir_);
-    auto db = store::Database::Open(dir_ + "/db", kCatalogSchema);
+    auto db = store::Database::Open(dir_ + "/db", Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     auto blobs = oci::BlobStore::Open(dir_ + "/blobs");

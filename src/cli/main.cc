@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
                    "What functions reach beyond their own loopback: none (default), or outbound "
                    "(the world through slirp4netns, never this host)")
       ->check(CLI::IsMember({"none", "outbound"}));
+  serve_cmd->add_option("--store", serve.store,
+                        "sqlite (the file in --data, default) or postgres://USER@HOST:PORT/DB "
+                        "(one database that several nodes share)");
   serve_cmd->add_flag("--registry-anonymous-pull", serve.registry_anonymous_pull,
                       "Anyone may pull runtime-version images from /v2/, without credentials");
 

@@ -24,7 +24,7 @@ class OperatorCredentialsTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/operator-" + RandomUuid();
     std::filesystem::create_directories(dir_);
-    auto db = store::Database::Open(dir_ + "/lambkin.db", iam::kIamSchema);
+    auto db = store::Database::Open(dir_ + "/lambkin.db", iam::Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     directory_ = std::make_unique<iam::Directory>(db_.get());

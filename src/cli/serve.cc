@@ -57,6 +57,7 @@ struct Config {
   // speaks plain HTTP.
   oci::RegistryCredentials registry_credentials;
   bool registry_anonymous_pull = false;
+  std::string store;  // "sqlite" or a postgres:// URI (the config file's `store`)
 };
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -97,6 +98,10 @@ Result<Config> LoadConfig(const std::string& path) {
     } catch (const nlohmann::json::exception& ex) {
       return InvalidParameter(fmt::format("config: execution: {}", ex.what()));
     }
+  }
+  if (doc.contains("store")) {
+    if (!doc["store"].is_string()) return InvalidParameter("config: store must be a string");
+    config.store = doc["store"].get<std::string>();
   }
   if (doc.contains("registries")) {
     const auto& r = doc["registries"];
@@ -188,14 +193,17 @@ int Serve(const ServeOptions& options) {
   bool simulated = options.clock == "simulated";
   const Clock& clock = simulated ? static_cast<const Clock&>(simulated_clock) : system_clock;
 
-  auto db = store::Database::Open(
-      options.data_dir + "/lambkin.db",
-      std::string(catalog::kCatalogSchema) + functions::kFunctionsSchema + logs::kLogsSchema +
-          exec::kEventQueueSchema + rollout::kHealthSchema + rollout::kRolloutSchema +
-          insights::kInsightsSchema + iam::kIamSchema);
+  std::string store_location = !options.store.empty() ? options.store : config->store;
+  if (store_location.empty() || store_location == "sqlite") {
+    store_location = options.data_dir + "/lambkin.db";
+  } else if (!store::IsPostgresUrl(store_location)) {
+    return Fail(InvalidParameter("--store must be sqlite or a postgres:// URI"));
+  }
+  auto db = store::Database::Open(store_location, catalog::Schema() + functions::Schema() +
+                                                      logs::Schema() + exec::EventQueueSchema() +
+                                                      rollout::HealthSchema() + rollout::Schema() +
+                                                      insights::Schema() + iam::Schema());
   if (!db.ok()) return Fail(db.status());
-  if (Status s = functions::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
-  if (Status s = logs::UpgradeSchema(db->get()); !s.ok()) return Fail(s);
   // Images (runtime versions) in one content-addressed store; pulls use the operator's
   // registry credentials.
   auto blobs = oci::BlobStore::Open(options.data_dir + "/blobs");

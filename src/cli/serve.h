@@ -17,6 +17,8 @@ struct ServeOptions {
   bool production = false;     // without the development user and its well-known key
   std::string network;         // "none" or "outbound"; empty: the config file's, else none
   bool registry_anonymous_pull = false;  // anyone may pull runtime images, without credentials
+  // "sqlite" (the file in data_dir) or a postgres:// URI; empty: the config file's, else sqlite.
+  std::string store;
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

@@ -37,6 +37,7 @@ enum class StatusCode {
   kTooManyRequests,  // throttled; the message is the AWS Reason
   kLimitExceeded,    // a quota (number of resources) would be exceeded
   kNotImplemented,   // the operation exists in AWS but not (yet) in Lambkin
+  kUnavailable,      // the store cannot be reached now (retryable: 503)
   kInternal,         // a bug or an I/O failure on our side
 };
 
@@ -66,6 +67,9 @@ inline Status Conflict(std::string message) {
   return {StatusCode::kResourceConflict, std::move(message)};
 }
 inline Status Internal(std::string message) { return {StatusCode::kInternal, std::move(message)}; }
+inline Status Unavailable(std::string message) {
+  return {StatusCode::kUnavailable, std::move(message)};
+}
 
 // Result<T> holds either a value or a non-OK Status.
 template <typename T>

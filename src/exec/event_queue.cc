@@ -8,7 +8,8 @@
 
 namespace lambkin::exec {
 
-const char kEventQueueSchema[] = R"sql(
+namespace {
+constexpr char kEventQueueDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS event_invocations (
   id TEXT PRIMARY KEY,
   account TEXT NOT NULL,
@@ -24,6 +25,14 @@ CREATE TABLE IF NOT EXISTS event_invocations (
 );
 CREATE INDEX IF NOT EXISTS event_invocations_due ON event_invocations (state, next_attempt_at);
 )sql";
+}  // namespace
+
+const store::Migrations& EventQueueSchema() {
+  static const store::Migrations kMigrations = {
+      {"event_queue", 1, kEventQueueDdl, ""},
+  };
+  return kMigrations;
+}
 
 using Txn = store::Database::Txn;
 
@@ -50,7 +59,7 @@ Status EventQueue::Enqueue(const functions::Scope& scope, const std::string& fun
                              "qualifier, payload, enqueued_at, next_attempt_at, state) VALUES "
                              "(?,?,?,?,?,?,?,?,'queued')"));
     st.Bind(1, request_id).Bind(2, scope.account).Bind(3, scope.region).Bind(4, function);
-    st.Bind(5, qualifier).Bind(6, payload).Bind(7, now).Bind(8, now);
+    st.Bind(5, qualifier).BindBlob(6, payload).Bind(7, now).Bind(8, now);
     return st.Run();
   });
   if (s.ok()) boost::asio::post(ioc_, [this] { Dispatch(); });
@@ -103,7 +112,7 @@ void EventQueue::Dispatch() {
                             {st.ColumnText(1), st.ColumnText(2)},
                             st.ColumnText(3),
                             st.ColumnText(4),
-                            st.ColumnText(5),
+                            st.ColumnBlob(5),
                             st.ColumnInt(6)});
         if (static_cast<int>(due.size()) == room) break;
       }

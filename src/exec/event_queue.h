@@ -25,7 +25,8 @@
 
 namespace lambkin::exec {
 
-extern const char kEventQueueSchema[];
+// Its tables, as numbered migrations (store/database.h).
+const store::Migrations& EventQueueSchema();
 
 struct EventQueueOptions {
   std::vector<int64_t> retry_delays_ms = {60000, 120000};

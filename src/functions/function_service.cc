@@ -14,7 +14,8 @@ namespace lambkin::functions {
 using catalog::Architecture;
 using store::Database;
 
-const char kFunctionsSchema[] = R"sql(
+namespace {
+constexpr char kFunctionsDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS functions (
   account TEXT NOT NULL,
   region TEXT NOT NULL,
@@ -74,15 +75,17 @@ CREATE TABLE IF NOT EXISTS runtime_version_edits (
 CREATE INDEX IF NOT EXISTS runtime_version_edits_by_function
   ON runtime_version_edits (account, region, name, seq);
 )sql";
+}  // namespace
 
-Status UpgradeSchema(Database* db) {
-  return db->Transact([](Database::Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT 1 FROM pragma_table_info("
-                                                  "'runtime_version_edits') WHERE name = 'batch'"));
-    LAMBKIN_ASSIGN_OR_RETURN(bool has_batch, st.Step());
-    if (has_batch) return Status::Ok();
-    return txn.Exec("ALTER TABLE runtime_version_edits ADD COLUMN batch INTEGER");
-  });
+const store::Migrations& Schema() {
+  static const store::Migrations kMigrations = {
+      {"functions", 1, kFunctionsDdl, "",
+       [](store::Txn& txn) {
+         // Stores from before phase-2 batches were recorded.
+         return store::AddColumnIfMissing(txn, "runtime_version_edits", "batch", "INTEGER");
+       }},
+  };
+  return kMigrations;
 }
 
 namespace {
@@ -176,10 +179,17 @@ Result<std::optional<FunctionVersion>> LoadVersion(Txn& txn, const Scope& scope,
 
 Status StoreVersion(Txn& txn, const Scope& scope, const FunctionVersion& v) {
   LAMBKIN_ASSIGN_OR_RETURN(
-      auto st, txn.Prepare("INSERT OR REPLACE INTO function_versions (account, region, name, "
-                           "version, config, revision_id, last_modified, runtime, architecture, "
+      auto st, txn.Prepare("INSERT INTO function_versions (account, region, name, version, "
+                           "config, revision_id, last_modified, runtime, architecture, "
                            "update_mode, runtime_version, code_sha256) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                           "ON CONFLICT (account, region, name, version) DO UPDATE SET "
+                           "config = excluded.config, revision_id = excluded.revision_id, "
+                           "last_modified = excluded.last_modified, runtime = excluded.runtime, "
+                           "architecture = excluded.architecture, "
+                           "update_mode = excluded.update_mode, "
+                           "runtime_version = excluded.runtime_version, "
+                           "code_sha256 = excluded.code_sha256"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, v.function_name);
   st.Bind(4, *VersionNumber(v.version)).Bind(5, ConfigToJson(v.config).dump());
   st.Bind(6, v.revision_id).Bind(7, v.last_modified).Bind(8, v.config.runtime);
@@ -248,9 +258,13 @@ Result<std::optional<Alias>> LoadAlias(Txn& txn, const Scope& scope, const std::
 
 Status StoreAlias(Txn& txn, const Scope& scope, const Alias& a) {
   LAMBKIN_ASSIGN_OR_RETURN(
-      auto st, txn.Prepare("INSERT OR REPLACE INTO aliases (account, region, name, alias, "
+      auto st, txn.Prepare("INSERT INTO aliases (account, region, name, alias, "
                            "function_version, description, routing, revision_id) "
-                           "VALUES (?,?,?,?,?,?,?,?)"));
+                           "VALUES (?,?,?,?,?,?,?,?) "
+                           "ON CONFLICT (account, region, name, alias) DO UPDATE SET "
+                           "function_version = excluded.function_version, "
+                           "description = excluded.description, routing = excluded.routing, "
+                           "revision_id = excluded.revision_id"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, a.function_name).Bind(4, a.name);
   st.Bind(5, a.function_version).Bind(6, a.description);
   if (a.routing) {

@@ -32,9 +32,8 @@
 
 namespace lambkin::functions {
 
-extern const char kFunctionsSchema[];
-// Brings a store created by an earlier Lambkin up to kFunctionsSchema (columns added since).
-Status UpgradeSchema(store::Database* db);
+// Its tables, as numbered migrations (store/database.h).
+const store::Migrations& Schema();
 
 // arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
 std::string FunctionArn(const Scope& scope, std::string_view name, std::string_view qualifier = {});

@@ -25,8 +25,7 @@ class FunctionServiceTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/functions-" + RandomUuid();
     fs::create_directories(dir_);
-    auto db = store::Database::Open(dir_ + "/db",
-                                    std::string(catalog::kCatalogSchema) + kFunctionsSchema);
+    auto db = store::Database::Open(dir_ + "/db", catalog::Schema() + Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     blobs_ = std::move(oci::BlobStore::Open(dir_ + "/blobs")).value();

@@ -12,7 +12,8 @@
 
 namespace lambkin::iam {
 
-const char kIamSchema[] = R"sql(
+namespace {
+constexpr char kIamDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS iam_organization (
   singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
   id TEXT NOT NULL,
@@ -62,6 +63,14 @@ CREATE TABLE IF NOT EXISTS iam_server_secrets (
   secret TEXT NOT NULL    -- random, made once; never leaves the server
 );
 )sql";
+}  // namespace
+
+const store::Migrations& Schema() {
+  static const store::Migrations kMigrations = {
+      {"iam", 1, kIamDdl, ""},
+  };
+  return kMigrations;
+}
 
 namespace {
 
@@ -162,7 +171,8 @@ Result<bool> QueryText(Txn& txn, std::string_view sql, std::initializer_list<std
 }
 
 Status AttachFullAccess(Txn& txn, std::string_view target) {
-  return Run(txn, "INSERT OR IGNORE INTO iam_scp_targets (policy_id, target) VALUES (?, ?)",
+  return Run(txn,
+             "INSERT INTO iam_scp_targets (policy_id, target) VALUES (?, ?) ON CONFLICT DO NOTHING",
              {kFullAwsAccessId, target});
 }
 
@@ -328,9 +338,10 @@ Status ApplyScps(Txn& txn, const OrgRow& org, const json& policies) {
       for (const json& t : targets) {
         if (!t.is_string()) return Invalid(fmt::format("{}.targets holds names", where));
         LAMBKIN_ASSIGN_OR_RETURN(std::string target, ResolveTarget(txn, org, t.get<std::string>()));
-        LAMBKIN_RETURN_IF_ERROR(
-            Run(txn, "INSERT OR IGNORE INTO iam_scp_targets (policy_id, target) VALUES (?, ?)",
-                {id, target}));
+        LAMBKIN_RETURN_IF_ERROR(Run(
+            txn,
+            "INSERT INTO iam_scp_targets (policy_id, target) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            {id, target}));
       }
     }
   }
@@ -385,7 +396,7 @@ Status PutKey(Txn& txn, const std::string& where, const json& key, const std::st
   LAMBKIN_ASSIGN_OR_RETURN(
       bool exists,
       QueryText(txn,
-                "SELECT principal || '/' || IFNULL(session, '') FROM iam_access_keys WHERE "
+                "SELECT principal || '/' || COALESCE(session, '') FROM iam_access_keys WHERE "
                 "id = ?",
                 {id}, &owner));
   if (exists && owner != principal + "/" + session.value_or("")) {
@@ -409,8 +420,8 @@ Status ApplyPrincipal(Txn& txn, const std::string& account, const std::string& k
   if (decl.is_null()) return DeletePrincipal(txn, arn);
   if (!decl.is_object()) return Invalid(fmt::format("{} must be an object or null", where));
   LAMBKIN_RETURN_IF_ERROR(Run(txn,
-                              "INSERT OR IGNORE INTO iam_principals (arn, account, kind, name) "
-                              "VALUES (?, ?, ?, ?)",
+                              "INSERT INTO iam_principals (arn, account, kind, name) "
+                              "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                               {arn, account, kind, name}));
   const char* keys_field = kind == "user" ? "access_keys" : "sessions";
   for (const auto& [field, value] : decl.items()) {
@@ -466,7 +477,8 @@ Status ApplyAccounts(Txn& txn, const json& accounts) {
     }
     if (!decl.is_object()) return Invalid(fmt::format("account {} must be an object", account));
     LAMBKIN_RETURN_IF_ERROR(
-        Run(txn, "INSERT OR IGNORE INTO iam_accounts (id, parent) VALUES (?, NULL)", {account}));
+        Run(txn, "INSERT INTO iam_accounts (id, parent) VALUES (?, NULL) ON CONFLICT DO NOTHING",
+            {account}));
     for (const auto& [field, value] : decl.items()) {
       if (field != "users" && field != "roles") {
         return Invalid(fmt::format("account {} has an unknown field {}", account, field));
@@ -517,9 +529,10 @@ Result<std::string> ServerSecret(store::Database* db, std::string_view name) {
   LAMBKIN_RETURN_IF_ERROR(db->Read(read));
   if (found) return secret;
   LAMBKIN_RETURN_IF_ERROR(db->Transact([&](Txn& txn) -> Status {
-    LAMBKIN_RETURN_IF_ERROR(
-        Run(txn, "INSERT OR IGNORE INTO iam_server_secrets (name, secret) VALUES (?, ?)",
-            {name, HexEncode(RandomBytes(32))}));
+    LAMBKIN_RETURN_IF_ERROR(Run(txn,
+                                "INSERT INTO iam_server_secrets (name, secret) VALUES (?, ?) "
+                                "ON CONFLICT DO NOTHING",
+                                {name, HexEncode(RandomBytes(32))}));
     return read(txn);
   }));
   if (!found) return Internal("the IAM server secret could not be created");
@@ -643,21 +656,30 @@ Result<json> Directory::Describe() const {
       json units = json::object();
       std::map<std::string, json*> node_of{{org->root, &o["root"]}};
       o["root"] = json::object();
-      // Parents are created before children, so rowid order visits them first.
-      LAMBKIN_RETURN_IF_ERROR(ForEachRow(txn,
-                                         "SELECT id, name, parent FROM iam_units ORDER BY rowid",
-                                         [&](const store::Statement& st) -> Status {
-                                           std::string id = st.ColumnText(0);
-                                           std::string name = st.ColumnText(1);
-                                           auto parent = node_of.find(st.ColumnText(2));
-                                           if (parent == node_of.end())
-                                             return Internal("an OU without a parent");
-                                           json& unit = (*parent->second)["units"][name];
-                                           unit = {{"id", id}};
-                                           node_of[id] = &unit;
-                                           path_of[id] = path_of[st.ColumnText(2)] + "/" + name;
-                                           return Status::Ok();
-                                         }));
+      struct Unit {
+        std::string id, name, parent;
+      };
+      std::vector<Unit> pending;
+      LAMBKIN_RETURN_IF_ERROR(
+          ForEachRow(txn, "SELECT id, name, parent FROM iam_units ORDER BY id",
+                     [&](const store::Statement& st) -> Status {
+                       pending.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)});
+                       return Status::Ok();
+                     }));
+      // Parents before children: each pass places the units whose parent is placed.
+      while (!pending.empty()) {
+        size_t before = pending.size();
+        std::erase_if(pending, [&](const Unit& u) {
+          auto parent = node_of.find(u.parent);
+          if (parent == node_of.end()) return false;
+          json& unit = (*parent->second)["units"][u.name];
+          unit = {{"id", u.id}};
+          node_of[u.id] = &unit;
+          path_of[u.id] = path_of[u.parent] + "/" + u.name;
+          return true;
+        });
+        if (pending.size() == before) return Internal("an OU without a parent");
+      }
       LAMBKIN_RETURN_IF_ERROR(ForEachRow(
           txn, "SELECT id, parent FROM iam_accounts WHERE parent IS NOT NULL ORDER BY id",
           [&](const store::Statement& st) -> Status {

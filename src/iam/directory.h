@@ -31,7 +31,8 @@
 
 namespace lambkin::iam {
 
-extern const char kIamSchema[];
+// Its tables, as numbered migrations (store/database.h).
+const store::Migrations& Schema();
 
 // The size quotas IAM and Organizations apply (characters, whitespace not counted).
 constexpr size_t kMaxUserPolicyChars = 2048;

@@ -39,7 +39,7 @@ class DirectoryTest : public ::testing::Test {
   void Open() {
     directory_.reset();
     db_.reset();
-    auto db = store::Database::Open(path_, kIamSchema);
+    auto db = store::Database::Open(path_, Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     directory_ = std::make_unique<Directory>(db_.get());

@@ -91,7 +91,7 @@ class RoleSessionsTest : public ::testing::Test {
     auth_.reset();
     directory_.reset();
     db_.reset();
-    auto db = store::Database::Open(path_, kIamSchema);
+    auto db = store::Database::Open(path_, Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     directory_ = std::make_unique<Directory>(db_.get());
@@ -249,7 +249,7 @@ TEST_F(RoleSessionsTest, BadTokensAreRefusedAsAwsRefusesThem) {
 
   // A token sealed by another server (another store, another secret).
   std::string other_path = ::testing::TempDir() + "/role-sessions-other-" + RandomUuid() + ".db";
-  auto other_db = store::Database::Open(other_path, kIamSchema);
+  auto other_db = store::Database::Open(other_path, Schema());
   ASSERT_TRUE(other_db.ok());
   Directory other_server(other_db->get());
   ASSERT_TRUE(other_server.Load().ok());

@@ -14,7 +14,8 @@ using store::Database;
 using Txn = Database::Txn;
 using nlohmann::json;
 
-const char kInsightsSchema[] = R"sql(
+namespace {
+constexpr char kInsightsDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS insight_rules (
   id INTEGER PRIMARY KEY,
   account TEXT NOT NULL,
@@ -39,6 +40,14 @@ CREATE TABLE IF NOT EXISTS insight_points (
   PRIMARY KEY (rule_id, minute, contributor)
 ) WITHOUT ROWID;
 )sql";
+}  // namespace
+
+const store::Migrations& Schema() {
+  static const store::Migrations kMigrations = {
+      {"insights", 1, kInsightsDdl, ""},
+  };
+  return kMigrations;
+}
 
 const char* const kReportMetrics[7] = {"UniqueContributors",
                                        "MaxContributorValue",
@@ -238,12 +247,13 @@ Result<BackfillStats> InsightRules::Put(const Scope& scope, const PutRuleRequest
       LAMBKIN_ASSIGN_OR_RETURN(
           auto ins, txn.Prepare("INSERT INTO insight_rules (account, region, name, definition, "
                                 "state, apply_on_transformed_logs, tags, created_at) VALUES "
-                                "(?,?,?,?,?,?,?,?)"));
+                                "(?,?,?,?,?,?,?,?) RETURNING id"));
       ins.Bind(1, scope.account).Bind(2, scope.region).Bind(3, request.name);
       ins.Bind(4, request.definition).Bind(5, request.state);
       ins.Bind(6, request.apply_on_transformed_logs ? 1 : 0).Bind(7, tags.dump()).Bind(8, now);
-      LAMBKIN_RETURN_IF_ERROR(ins.Run());
-      id = txn.LastInsertRowId();
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, ins.Step());
+      if (!row) return Internal("store: INSERT … RETURNING returned no row");
+      id = ins.ColumnInt(0);
     }
     Active active{id, scope, request.name, rule};
     if (enabled && fresh) {

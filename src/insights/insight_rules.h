@@ -29,7 +29,8 @@
 
 namespace lambkin::insights {
 
-extern const char kInsightsSchema[];
+// Its tables, as numbered migrations (store/database.h).
+const store::Migrations& Schema();
 
 using Scope = functions::Scope;
 

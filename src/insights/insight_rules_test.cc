@@ -30,10 +30,7 @@ class InsightRulesTest : public ::testing::Test {
     rules_.reset();
     logs_.reset();
     db_.reset();
-    db_ = std::move(
-              store::Database::Open(dir_ + "/db", std::string(logs::kLogsSchema) + kInsightsSchema))
-              .value();
-    ASSERT_TRUE(logs::UpgradeSchema(db_.get()).ok());
+    db_ = std::move(store::Database::Open(dir_ + "/db", logs::Schema() + Schema())).value();
     logs_ = std::make_unique<logs::LogStore>(db_.get(), &clock_);
     rules_ = std::make_unique<InsightRules>(db_.get(), logs_.get(), &clock_);
     ASSERT_TRUE(rules_->Start().ok());

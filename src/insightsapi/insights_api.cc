@@ -60,6 +60,8 @@ ErrorKind KindOf(StatusCode code) {
       return {"UnknownOperationException", "UnknownOperation", 400, "Sender"};
     case StatusCode::kInternal:
       return {"InternalServiceFault", "InternalServiceError", 500, "Receiver"};
+    case StatusCode::kUnavailable:
+      return {"ServiceUnavailable", "ServiceUnavailable", 503, "Receiver"};
     default:
       return {"InvalidParameterValueException", "InvalidParameterValue", 400, "Sender"};
   }

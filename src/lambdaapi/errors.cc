@@ -28,6 +28,8 @@ constexpr WireError kWireErrors[] = {
      "message"},
     {StatusCode::kUnsupportedMediaType, 415, "UnsupportedMediaTypeException", "User", "message"},
     {StatusCode::kNotImplemented, 404, "UnknownOperationException", "", "message"},
+    // The store is unreachable for now (PostgreSQL restarting): retryable.
+    {StatusCode::kUnavailable, 503, "ServiceException", "Service", "Message"},
     {StatusCode::kInternal, 500, "ServiceException", "Service", "Message"},
 };
 

@@ -15,7 +15,8 @@ namespace lambkin::logs {
 using store::Database;
 using Txn = Database::Txn;
 
-const char kLogsSchema[] = R"sql(
+namespace {
+constexpr char kLogsDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS log_groups (
   account TEXT NOT NULL,
   region TEXT NOT NULL,
@@ -52,19 +53,21 @@ CREATE TABLE IF NOT EXISTS logs_meta (
   value INTEGER NOT NULL
 );
 )sql";
+}  // namespace
 
-Status UpgradeSchema(Database* db) {
-  return db->Transact([](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto has, txn.Prepare("SELECT 1 FROM pragma_table_info('log_events') WHERE name = 'head'"));
-    LAMBKIN_ASSIGN_OR_RETURN(bool has_head, has.Step());
-    if (!has_head) LAMBKIN_RETURN_IF_ERROR(txn.Exec("ALTER TABLE log_events ADD COLUMN head TEXT"));
-    // Rows from before the upgrade have no head; a backfill reads those in full.
-    LAMBKIN_RETURN_IF_ERROR(
-        txn.Exec("INSERT OR IGNORE INTO logs_meta (key, value) SELECT 'head_indexed_from', "
-                 "COALESCE(MAX(seq), 0) + 1 FROM log_events"));
-    return txn.Exec("CREATE INDEX IF NOT EXISTS log_events_by_head ON log_events (head)");
-  });
+const store::Migrations& Schema() {
+  static const store::Migrations kMigrations = {
+      {"logs", 1, kLogsDdl, "",
+       [](store::Txn& txn) -> Status {
+         // Stores from before the head index: rows without a head are read in full.
+         LAMBKIN_RETURN_IF_ERROR(store::AddColumnIfMissing(txn, "log_events", "head", "TEXT"));
+         LAMBKIN_RETURN_IF_ERROR(txn.Exec(
+             "INSERT INTO logs_meta (key, value) SELECT 'head_indexed_from', "
+             "COALESCE(MAX(seq), 0) + 1 FROM log_events WHERE true ON CONFLICT (key) DO NOTHING"));
+         return txn.Exec("CREATE INDEX IF NOT EXISTS log_events_by_head ON log_events (head)");
+       }},
+  };
+  return kMigrations;
 }
 
 namespace {
@@ -100,12 +103,13 @@ Status InsertGroup(Txn& txn, const Scope& scope, const std::string& group, int64
 
 Result<int64_t> InsertStream(Txn& txn, const Scope& scope, const std::string& group,
                              const std::string& stream, int64_t now) {
-  LAMBKIN_ASSIGN_OR_RETURN(auto st,
-                           txn.Prepare("INSERT INTO log_streams (account, region, "
-                                       "group_name, name, created_at) VALUES (?,?,?,?,?)"));
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO log_streams (account, region, "
+                                                "group_name, name, created_at) VALUES (?,?,?,?,?) "
+                                                "RETURNING id"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group).Bind(4, stream).Bind(5, now);
-  LAMBKIN_RETURN_IF_ERROR(st.Run());
-  return txn.LastInsertRowId();
+  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Internal("store: INSERT … RETURNING returned no row");
+  return st.ColumnInt(0);
 }
 
 // Tokens carry the direction and the seq to continue from.

@@ -18,7 +18,8 @@
 
 namespace lambkin::logs {
 
-extern const char kLogsSchema[];
+// Its tables, as numbered migrations (store/database.h).
+const store::Migrations& Schema();
 
 using Scope = functions::Scope;
 
@@ -92,8 +93,6 @@ struct ScanStats {
   int64_t bytes = 0;   // their message bytes
 };
 
-// Upgrades a store written by an older Lambkin (adds the head index). Idempotent.
-Status UpgradeSchema(store::Database* db);
 
 class LogStore {
  public:

@@ -41,7 +41,7 @@ class LogStoreTest : public ::testing::Test {
   void SetUp() override {
     std::string dir = ::testing::TempDir() + "/logs-" + RandomUuid();
     std::filesystem::create_directories(dir);
-    db_ = std::move(store::Database::Open(dir + "/db", kLogsSchema)).value();
+    db_ = std::move(store::Database::Open(dir + "/db", Schema())).value();
     store_ = std::make_unique<LogStore>(db_.get(), &clock_);
   }
   ManualClock clock_{1700000000000};

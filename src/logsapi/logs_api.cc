@@ -46,6 +46,7 @@ std::string ErrorName(StatusCode code) {
     case StatusCode::kNotImplemented:
       return "UnknownOperationException";
     case StatusCode::kInternal:
+    case StatusCode::kUnavailable:
       return "ServiceUnavailableException";
     default:
       return "InvalidParameterException";
@@ -62,9 +63,10 @@ HttpResponse Error(const Status& s) {
                 s.code() == StatusCode::kExpiredToken || s.code() == StatusCode::kAccessDenied ||
                 s.code() == StatusCode::kInvalidSignature ||
                 s.code() == StatusCode::kMissingAuthenticationToken;
-  HttpResponse r = Reply(s.code() == StatusCode::kInternal ? 500
-                         : denied                          ? 403
-                                                           : 400,
+  HttpResponse r = Reply(s.code() == StatusCode::kInternal      ? 500
+                         : s.code() == StatusCode::kUnavailable ? 503
+                         : denied                               ? 403
+                                                                : 400,
                          {{"__type", name}, {"message", s.message()}});
   r.SetHeader("x-amzn-ErrorType", name);
   return r;

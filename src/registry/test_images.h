@@ -103,7 +103,7 @@ class RegistryFixture : public ::testing::Test {
     images_.repos["nodejs"]["20.v1"] = index_descriptor_;
     images_.repos["provided/al2023"]["v1"] = python_.descriptor;
 
-    auto db = store::Database::Open(dir_ + "/iam.db", iam::kIamSchema);
+    auto db = store::Database::Open(dir_ + "/iam.db", iam::Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     directory_ = std::make_unique<iam::Directory>(db_.get());

@@ -12,7 +12,8 @@ namespace lambkin::rollout {
 using catalog::ReleaseStage;
 using Txn = store::Database::Txn;
 
-const char kRolloutSchema[] = R"sql(
+namespace {
+constexpr char kRolloutDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS rollouts (
   runtime_version INTEGER PRIMARY KEY REFERENCES runtime_versions (id),
   pacing TEXT NOT NULL,       -- the severity whose pacing applies
@@ -61,10 +62,18 @@ CREATE TABLE IF NOT EXISTS simulated_clock (
   offset_ms INTEGER NOT NULL
 );
 )sql";
+}  // namespace
+
+const store::Migrations& Schema() {
+  static const store::Migrations kMigrations = {
+      {"rollout", 1, kRolloutDdl, ""},
+  };
+  return kMigrations;
+}
 
 namespace {
 
-using Changed = std::vector<std::pair<functions::Scope, std::pair<std::string, int64_t>>>;
+using Changed = std::vector<functions::MovedVersion>;
 
 int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -77,64 +86,20 @@ int64_t SteadyMillis() {
 // their numbers within a runtime, so "older" is "smaller id".
 // Versions the health gate moved back are left out of the rest of that rollout (`exclusions`:
 // the region has some).
-std::string CandidateWhere(bool controls, bool exclusions) {
-  std::string where =
-      controls ? "region = ?1 AND runtime = ?2 AND update_mode = 'Auto' AND runtime_version < ?3"
-               : "region = ?1 AND runtime = ?2 AND runtime_version < ?3";
-  if (exclusions) {
-    where +=
-        " AND NOT EXISTS (SELECT 1 FROM rollout_reverted x WHERE x.runtime_version = ?3 AND "
-        "x.account = function_versions.account AND x.region = function_versions.region AND "
-        "x.name = function_versions.name AND x.version = function_versions.version)";
-  }
-  return where;
+functions::MoveSelection Candidates(const std::string& region, const std::string& runtime,
+                                    int64_t rv, bool controls, bool exclusions) {
+  functions::MoveSelection s;
+  s.region = region;
+  s.runtime = runtime;
+  s.below = rv;
+  s.auto_only = controls;
+  if (exclusions) s.excluding_reverted_of = rv;
+  return s;
 }
 
 Result<int64_t> CountCandidates(Txn& txn, const std::string& region, const std::string& runtime,
                                 int64_t rv, bool controls, bool exclusions) {
-  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT COUNT(*) FROM function_versions WHERE " +
-                                                CandidateWhere(controls, exclusions)));
-  st.Bind(1, region).Bind(2, runtime).Bind(3, rv);
-  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
-  return row ? st.ColumnInt(0) : 0;
-}
-
-Status ClearMoving(Txn& txn) {
-  LAMBKIN_RETURN_IF_ERROR(
-      txn.Exec("CREATE TEMP TABLE IF NOT EXISTS moving (rid INTEGER PRIMARY KEY)"));
-  return txn.Exec("DELETE FROM temp.moving");
-}
-
-// Moves the function versions whose rowids are in temp.moving to `new_rv`, recording one edit
-// each. Lists them in `changed` when asked.
-Result<int64_t> MoveSelected(Txn& txn, int64_t new_rv, std::string_view cause,
-                             std::optional<int64_t> batch, int64_t at, Changed* changed) {
-  LAMBKIN_ASSIGN_OR_RETURN(
-      auto edits,
-      txn.Prepare("INSERT INTO runtime_version_edits (at, account, region, name, version, "
-                  "old_runtime_version, new_runtime_version, update_mode, cause, batch) "
-                  "SELECT ?1, account, region, name, version, runtime_version, ?2, update_mode, "
-                  "?3, ?4 FROM function_versions WHERE rowid IN temp.moving"));
-  edits.Bind(1, at).Bind(2, new_rv).Bind(3, cause).Bind(4, batch);
-  LAMBKIN_RETURN_IF_ERROR(edits.Run());
-  int64_t moved = txn.Changes();
-  if (changed != nullptr) {
-    LAMBKIN_ASSIGN_OR_RETURN(auto list,
-                             txn.Prepare("SELECT account, region, name, version FROM "
-                                         "function_versions WHERE rowid IN temp.moving"));
-    while (true) {
-      LAMBKIN_ASSIGN_OR_RETURN(bool row, list.Step());
-      if (!row) break;
-      changed->push_back({functions::Scope{list.ColumnText(0), list.ColumnText(1)},
-                          {list.ColumnText(2), list.ColumnInt(3)}});
-    }
-  }
-  LAMBKIN_ASSIGN_OR_RETURN(
-      auto update, txn.Prepare("UPDATE function_versions SET runtime_version = ? WHERE rowid IN "
-                               "temp.moving"));
-  update.Bind(1, new_rv);
-  LAMBKIN_RETURN_IF_ERROR(update.Run());
-  return moved;
+  return functions::CountMovable(txn, Candidates(region, runtime, rv, controls, exclusions));
 }
 
 Status AddEvent(Txn& txn, int64_t rv, std::string_view region, int64_t at, std::string_view text) {
@@ -234,7 +199,8 @@ Status RolloutEngine::SetSimulatedLocked(int64_t millis) {
   return db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st,
-        txn.Prepare("INSERT OR REPLACE INTO simulated_clock (id, offset_ms) VALUES (1, ?)"));
+        txn.Prepare("INSERT INTO simulated_clock (id, offset_ms) VALUES (1, ?) ON CONFLICT (id) "
+                    "DO UPDATE SET offset_ms = excluded.offset_ms"));
     st.Bind(1, offset);
     return st.Run();
   });
@@ -403,10 +369,10 @@ Result<std::vector<RegionProgress>> RolloutEngine::ActiveRegionsLocked(
 
 void RolloutEngine::Notify(const Changed& changed) const {
   if (observer_ == nullptr) return;
-  for (const auto& [scope, fv] : changed) {
+  for (const functions::MovedVersion& m : changed) {
     observer_->OnFunctionChanged(
-        scope, fv.first,
-        fv.second == 0 ? std::string(functions::kLatest) : std::to_string(fv.second));
+        m.scope, m.name,
+        m.version == 0 ? std::string(functions::kLatest) : std::to_string(m.version));
   }
 }
 
@@ -553,15 +519,11 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         if (phase != "phase2") return Status::Ok();
         int64_t want = options_.sweep.chunk_size;
         if (target >= 0) want = std::min(want, target - done);
-        LAMBKIN_RETURN_IF_ERROR(ClearMoving(txn));
-        LAMBKIN_ASSIGN_OR_RETURN(auto pick,
-                                 txn.Prepare("INSERT INTO temp.moving (rid) SELECT rowid FROM "
-                                             "function_versions WHERE " +
-                                             CandidateWhere(controls, exclusions) + " LIMIT ?4"));
-        pick.Bind(1, action.region).Bind(2, version->runtime).Bind(3, version->id).Bind(4, want);
-        LAMBKIN_RETURN_IF_ERROR(pick.Run());
-        LAMBKIN_ASSIGN_OR_RETURN(swept,
-                                 MoveSelected(txn, version->id, "phase2", batch, at, collect));
+        LAMBKIN_ASSIGN_OR_RETURN(
+            swept,
+            functions::MoveRuntimeVersions(
+                txn, Candidates(action.region, version->runtime, version->id, controls, exclusions),
+                want, version->id, "phase2", batch, at, collect));
         done += swept;
         bool finished = swept < want || (target >= 0 && done >= target);
         LAMBKIN_RETURN_IF_ERROR(update("batch_done = ?3, migrated = migrated + ?4", done, swept));
@@ -656,21 +618,21 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         int64_t reverted = 0;
         for (const Sample& x : samples) {
           if (x.after == 0 || x.Rise() <= gate.error_rate_threshold) continue;
-          LAMBKIN_RETURN_IF_ERROR(ClearMoving(txn));
+          functions::MoveSelection one;
+          one.region = action.region;
+          one.account = x.account;
+          one.name = x.name;
+          one.version = x.version;
+          one.on = action.rv;
+          one.auto_only = controls;
           LAMBKIN_ASSIGN_OR_RETURN(
-              auto pick,
-              txn.Prepare("INSERT INTO temp.moving (rid) SELECT rowid FROM function_versions "
-                          "WHERE account = ? AND region = ? AND name = ? AND version = ? AND "
-                          "runtime_version = ? AND (update_mode = 'Auto' OR ?)"));
-          pick.Bind(1, x.account).Bind(2, action.region).Bind(3, x.name).Bind(4, x.version);
-          pick.Bind(5, action.rv).Bind(6, controls ? 0 : 1);
-          LAMBKIN_RETURN_IF_ERROR(pick.Run());
-          LAMBKIN_ASSIGN_OR_RETURN(int64_t n,
-                                   MoveSelected(txn, x.old_rv, "revert", batch, at, collect));
+              int64_t n,
+              functions::MoveRuntimeVersions(txn, one, -1, x.old_rv, "revert", batch, at, collect));
           reverted += n;
           LAMBKIN_ASSIGN_OR_RETURN(
-              auto exclude, txn.Prepare("INSERT OR IGNORE INTO rollout_reverted (runtime_version, "
-                                        "account, region, name, version) VALUES (?,?,?,?,?)"));
+              auto exclude, txn.Prepare("INSERT INTO rollout_reverted (runtime_version, account, "
+                                        "region, name, version) VALUES (?,?,?,?,?) "
+                                        "ON CONFLICT DO NOTHING"));
           exclude.Bind(1, action.rv).Bind(2, x.account).Bind(3, action.region).Bind(4, x.name);
           exclude.Bind(5, x.version);
           LAMBKIN_RETURN_IF_ERROR(exclude.Run());
@@ -787,16 +749,13 @@ Result<catalog::RuntimeVersion> RolloutEngine::Block(const std::string& name,
             AddEvent(txn, v.id, "", at, fmt::format("{} blocked: {}", v.name, reason)));
         // Every Auto function version on it goes back to the previous good version there.
         for (const catalog::Region& region : regions_->all()) {
-          LAMBKIN_RETURN_IF_ERROR(ClearMoving(txn));
-          LAMBKIN_ASSIGN_OR_RETURN(
-              auto pick,
-              txn.Prepare("INSERT INTO temp.moving (rid) SELECT rowid FROM function_versions "
-                          "WHERE region = ? AND runtime = ? AND runtime_version = ? AND "
-                          "(update_mode = 'Auto' OR ?)"));
-          pick.Bind(1, region.name).Bind(2, v.runtime).Bind(3, v.id);
-          pick.Bind(4, region.runtime_management_controls ? 0 : 1);
-          LAMBKIN_RETURN_IF_ERROR(pick.Run());
-          if (txn.Changes() == 0) continue;
+          functions::MoveSelection on_it;
+          on_it.region = region.name;
+          on_it.runtime = v.runtime;
+          on_it.on = v.id;
+          on_it.auto_only = region.runtime_management_controls;
+          LAMBKIN_ASSIGN_OR_RETURN(int64_t affected, functions::CountMovable(txn, on_it));
+          if (affected == 0) continue;
           LAMBKIN_ASSIGN_OR_RETURN(
               auto target, catalog::Catalog::NewestReleasedBelow(txn, v.runtime, region.name,
                                                                  ReleaseStage::kPhase1, v.number));
@@ -811,9 +770,9 @@ Result<catalog::RuntimeVersion> RolloutEngine::Block(const std::string& name,
                 "{} is released there",
                 v.name, region.name, v.runtime));
           }
-          LAMBKIN_ASSIGN_OR_RETURN(int64_t n,
-                                   MoveSelected(txn, *target, "block", std::nullopt, at,
-                                                observer_ != nullptr ? &changed : nullptr));
+          LAMBKIN_ASSIGN_OR_RETURN(int64_t n, functions::MoveRuntimeVersions(
+                                                  txn, on_it, -1, *target, "block", std::nullopt,
+                                                  at, observer_ != nullptr ? &changed : nullptr));
           auto to = catalog_->Get(*target);
           LAMBKIN_RETURN_IF_ERROR(
               AddEvent(txn, v.id, region.name, at,

@@ -38,13 +38,15 @@
 #include "catalog/regions.h"
 #include "common/clock.h"
 #include "functions/function_service.h"
+#include "functions/runtime_moves.h"
 #include "rollout/health.h"
 #include "rollout/options.h"
 #include "store/database.h"
 
 namespace lambkin::rollout {
 
-extern const char kRolloutSchema[];
+// Its tables, as numbered migrations (store/database.h).
+const store::Migrations& Schema();
 
 struct RegionProgress {
   std::string region;
@@ -145,8 +147,7 @@ class RolloutEngine {
   Status ExecuteLocked(const Action& action);
   Result<catalog::RuntimeVersion> FindVersion(const std::string& version) const;
   Status SetSimulatedLocked(int64_t millis);
-  void Notify(const std::vector<std::pair<functions::Scope, std::pair<std::string, int64_t>>>&
-                  changed) const;
+  void Notify(const std::vector<functions::MovedVersion>& changed) const;
   void Loop();
 
   store::Database* db_;

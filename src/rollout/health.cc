@@ -4,7 +4,8 @@
 
 namespace lambkin::rollout {
 
-const char kHealthSchema[] = R"sql(
+namespace {
+constexpr char kHealthDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS invocation_stats (
   region TEXT NOT NULL,
   runtime_version INTEGER NOT NULL,
@@ -16,6 +17,14 @@ CREATE TABLE IF NOT EXISTS invocation_stats (
   PRIMARY KEY (region, runtime_version, account, name, version)
 ) WITHOUT ROWID;
 )sql";
+}  // namespace
+
+const store::Migrations& HealthSchema() {
+  static const store::Migrations kMigrations = {
+      {"invocation_stats", 1, kHealthDdl, ""},
+  };
+  return kMigrations;
+}
 
 void HealthStats::OnInvocation(const functions::Scope& scope, const std::string& function,
                                const std::string& version, int64_t runtime_version, bool error) {

@@ -15,7 +15,8 @@
 
 namespace lambkin::rollout {
 
-extern const char kHealthSchema[];
+// Its tables, as numbered migrations (store/database.h).
+const store::Migrations& HealthSchema();
 
 class HealthStats : public exec::InvocationObserver {
  public:

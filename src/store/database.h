@@ -1,15 +1,30 @@
-// Database: Lambkin's transactional store, an embedded SQLite file by default.
+// Database: Lambkin's transactional store. Two engines speak the same SQL through it: an
+// embedded SQLite file (the default, one node) and PostgreSQL through libpq (one database
+// shared by many nodes).
 //
-// One Database owns one connection. Every change is made inside Transact(), which runs the
-// given function in a write transaction (BEGIN IMMEDIATE), commits if it returns OK and rolls
-// back otherwise, so a refused request changes nothing. The file runs in WAL mode with
-// synchronous=FULL: once Transact() returns OK the change survives a crash or SIGKILL.
+// Every change is made inside Transact(), which runs the given function in a write
+// transaction, commits if it returns OK and rolls back otherwise, so a refused request changes
+// nothing. Once Transact() returns OK the change survives a crash, a SIGKILL or (PostgreSQL) a
+// restart of the database server.
 //
-// Thread-safety: a Database is safe to use from several threads. Transact() callers are
-// serialised on the one writer connection (SQLite has one writer anyway); Read() callers each
-// take a reader connection from a small pool and see the last committed state (WAL), so reads
-// neither wait for each other nor for a writer. Statements belong to the transaction they
-// were prepared in and must not outlive it.
+// Write transactions are serialised, on both engines: SQLite has one writer (BEGIN
+// IMMEDIATE); on PostgreSQL every write transaction first takes one transaction-scoped
+// advisory lock, so writers on every node run one after another and each sees everything
+// committed before it. A read-modify-write inside Transact() therefore never loses an update,
+// under PostgreSQL's READ COMMITTED as under SQLite. Work that must scale past one writer
+// (claiming queued work) uses TransactConcurrent() and row locks (`FOR UPDATE SKIP LOCKED`)
+// instead. Read() runs in a consistent snapshot; ReadOne() runs a single statement.
+//
+// SQL is written once in the dialect both engines share: `?` / `?N` placeholders (sent to
+// PostgreSQL as `$N`), `INSERT … ON CONFLICT … DO UPDATE/NOTHING`, `RETURNING`, `COALESCE`.
+// Schema changes are numbered migrations per subsystem (Migration), recorded in the
+// `schema_migrations` table.
+//
+// A lost connection (PostgreSQL restarted, network cut) fails the call with kUnavailable (a
+// retryable 503 to clients); the next call reconnects.
+//
+// Thread-safety: a Database is safe to use from several threads. Statements belong to the
+// transaction they were prepared in and must not outlive it.
 #pragma once
 
 #include <cstdint>
@@ -19,104 +34,221 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace lambkin::store {
+
+enum class Engine { kSqlite, kPostgres };
+
+// One prepared statement of one connection (engine-specific; see sqlite.cc, postgres.cc).
+class StatementImpl {
+ public:
+  virtual ~StatementImpl() = default;
+  virtual void BindText(int index, std::string_view text) = 0;
+  virtual void BindBlob(int index, std::string_view bytes) = 0;
+  virtual void BindInt(int index, int64_t value) = 0;
+  virtual void BindReal(int index, double value) = 0;
+  virtual void BindNull(int index) = 0;
+  virtual Result<bool> Step() = 0;
+  virtual void Reset() = 0;
+  virtual std::string_view ColumnView(int col) const = 0;
+  virtual std::string ColumnBlob(int col) const = 0;
+  virtual int64_t ColumnInt(int col) const = 0;
+  virtual double ColumnReal(int col) const = 0;
+  virtual bool ColumnIsNull(int col) const = 0;
+};
 
 class Statement {
  public:
-  // A cached statement is reset (not finalised) when the Statement goes away.
-  Statement(sqlite3* db, sqlite3_stmt* stmt, bool cached) : db_(db), stmt_(stmt), cached_(cached) {}
-  Statement(Statement&& other) noexcept;
+  // The statement is the connection's (cached); it is reset when the Statement goes away.
+  explicit Statement(StatementImpl* impl) : impl_(impl) {}
+  Statement(Statement&& other) noexcept : impl_(other.impl_) { other.impl_ = nullptr; }
   Statement& operator=(Statement&&) = delete;
   Statement(const Statement&) = delete;
-  ~Statement();
+  ~Statement() {
+    if (impl_ != nullptr) impl_->Reset();
+  }
 
-  // Bind by 1-based index. Text and blobs are copied.
-  Statement& Bind(int index, std::string_view text);
+  // Bind by 1-based index. Text and blobs are copied. Text must be valid UTF-8 without NUL
+  // (PostgreSQL's text); arbitrary bytes go through BindBlob into a BLOB/BYTEA column.
+  Statement& Bind(int index, std::string_view text) {
+    impl_->BindText(index, text);
+    return *this;
+  }
   Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
   Statement& Bind(int index, const std::string& text) {
     return Bind(index, std::string_view(text));
   }
-  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, int64_t value) {
+    impl_->BindInt(index, value);
+    return *this;
+  }
   Statement& Bind(int index, int value) { return Bind(index, static_cast<int64_t>(value)); }
-  Statement& BindReal(int index, double value);
-  Statement& BindNull(int index);
-  Statement& Bind(int index, const std::optional<std::string>& text);
-  Statement& Bind(int index, std::optional<int64_t> value);
+  Statement& BindReal(int index, double value) {
+    impl_->BindReal(index, value);
+    return *this;
+  }
+  Statement& BindBlob(int index, std::string_view bytes) {
+    impl_->BindBlob(index, bytes);
+    return *this;
+  }
+  Statement& BindNull(int index) {
+    impl_->BindNull(index);
+    return *this;
+  }
+  Statement& Bind(int index, const std::optional<std::string>& text) {
+    return text ? Bind(index, std::string_view(*text)) : BindNull(index);
+  }
+  Statement& Bind(int index, std::optional<int64_t> value) {
+    return value ? Bind(index, *value) : BindNull(index);
+  }
 
-  // Advances to the next row. Returns true when a row is available, false when done, and an
-  // error Status (through `status`) on failure.
-  Result<bool> Step();
-  // Runs a statement that returns no rows.
-  Status Run();
+  // Advances to the next row: true when a row is available, false when done.
+  Result<bool> Step() { return impl_->Step(); }
+  // Runs a statement that returns no rows (or ignores them).
+  Status Run() { return impl_->Step().status(); }
   // Resets the statement so it can run again with new bindings.
-  Status Reset();
+  Status Reset() {
+    impl_->Reset();
+    return Status::Ok();
+  }
 
-  std::string ColumnText(int col) const;
+  std::string ColumnText(int col) const { return std::string(impl_->ColumnView(col)); }
   // The text in place, valid until the next Step/Reset (no copy, for scans).
-  std::string_view ColumnView(int col) const;
-  int64_t ColumnInt(int col) const;
-  double ColumnReal(int col) const;
-  bool ColumnIsNull(int col) const;
-  std::optional<std::string> ColumnOptionalText(int col) const;
-  std::optional<int64_t> ColumnOptionalInt(int col) const;
+  std::string_view ColumnView(int col) const { return impl_->ColumnView(col); }
+  std::string ColumnBlob(int col) const { return impl_->ColumnBlob(col); }
+  // Integers; a boolean expression reads as 0 or 1 on both engines.
+  int64_t ColumnInt(int col) const { return impl_->ColumnInt(col); }
+  double ColumnReal(int col) const { return impl_->ColumnReal(col); }
+  bool ColumnIsNull(int col) const { return impl_->ColumnIsNull(col); }
+  std::optional<std::string> ColumnOptionalText(int col) const {
+    if (ColumnIsNull(col)) return std::nullopt;
+    return ColumnText(col);
+  }
+  std::optional<int64_t> ColumnOptionalInt(int col) const {
+    if (ColumnIsNull(col)) return std::nullopt;
+    return ColumnInt(col);
+  }
 
  private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
-  bool cached_;
+  StatementImpl* impl_;
 };
+
+// One connection of an engine, with its cache of prepared statements.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual Result<Statement> Prepare(std::string_view sql) = 0;
+  // Runs one or more statements without parameters or results (DDL).
+  virtual Status Exec(std::string_view sql) = 0;
+  // Rows changed by the last INSERT/UPDATE/DELETE.
+  virtual int64_t Changes() const = 0;
+  enum class Begin { kWrite, kConcurrentWrite, kRead };
+  virtual Status BeginTransaction(Begin kind) = 0;
+  virtual Status Commit() = 0;
+  virtual void Rollback() = 0;
+  // True when the connection is gone (the server restarted); the pool then reconnects.
+  virtual bool Broken() const { return false; }
+};
+
+class Database;
+
+// A numbered schema change of one subsystem. Migrations of a subsystem run in order, once per
+// store, each in the transaction that records it. `sqlite` is the DDL as SQLite takes it;
+// PostgreSQL runs `postgres` when given, else `sqlite` translated by PostgresDdl(). `upgrade`
+// (optional) runs after the DDL in the same transaction, for data or engine-specific work.
+struct Migration;
+class Txn;
+using Migrations = std::vector<Migration>;
+
+class Txn {
+ public:
+  Txn(Connection* conn, Engine engine) : conn_(conn), engine_(engine) {}
+  Result<Statement> Prepare(std::string_view sql) { return conn_->Prepare(sql); }
+  Status Exec(std::string_view sql) { return conn_->Exec(sql); }
+  int64_t Changes() const { return conn_->Changes(); }
+  Engine engine() const { return engine_; }
+
+ private:
+  Connection* conn_;
+  Engine engine_;
+};
+
+struct Migration {
+  std::string subsystem;
+  int number = 0;
+  std::string sqlite;
+  std::string postgres;  // empty: PostgresDdl(sqlite)
+  std::function<Status(Txn&)> upgrade;
+};
+
+// Concatenates the migrations of several subsystems (applied in this order).
+Migrations operator+(Migrations a, const Migrations& b);
+
+// SQLite DDL as PostgreSQL takes it: INTEGER → BIGINT (identity when it is the rowid alias),
+// REAL → DOUBLE PRECISION, BLOB → BYTEA, no WITHOUT ROWID.
+std::string PostgresDdl(std::string_view sqlite_ddl);
+
+// Adds a column that stores from an earlier release lack (a no-op when it is there).
+Status AddColumnIfMissing(Txn& txn, std::string_view table, std::string_view column,
+                          std::string_view type);
+
+// `postgres://…` or `postgresql://…` (a libpq connection URI) names a PostgreSQL database.
+bool IsPostgresUrl(std::string_view location);
 
 class Database {
  public:
-  // Opens (creating if needed) the SQLite file at `path` and applies `schema` (idempotent DDL).
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, const std::string& schema);
+  // Opens the store at `location` — a SQLite file path (created if needed) or a PostgreSQL
+  // URI — and applies the migrations it has not seen yet.
+  static Result<std::unique_ptr<Database>> Open(const std::string& location,
+                                                const Migrations& migrations = {});
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // One SQLite connection with its cache of prepared statements.
-  struct Connection;
+  using Txn = store::Txn;
 
-  // A handle valid only inside Transact()/Read().
-  class Txn {
-   public:
-    explicit Txn(Connection* conn) : conn_(conn) {}
-    Result<Statement> Prepare(std::string_view sql);
-    Status Exec(std::string_view sql);
-    int64_t LastInsertRowId() const;
-    int64_t Changes() const;
+  Engine engine() const { return engine_; }
+  // The location with any password removed, for messages.
+  const std::string& display_name() const { return display_; }
 
-   private:
-    Connection* conn_;
-  };
+  // Applies the migrations not yet recorded (safe against other nodes doing the same).
+  Status Migrate(const Migrations& migrations);
 
-  // Runs `fn` in a write transaction; commits on OK, rolls back otherwise.
+  // Runs `fn` in a serialised write transaction; commits on OK, rolls back otherwise.
   Status Transact(const std::function<Status(Txn&)>& fn);
+  // Runs `fn` in a write transaction that other writers may run beside (PostgreSQL); `fn`
+  // takes the row locks it needs. The same as Transact() on SQLite.
+  Status TransactConcurrent(const std::function<Status(Txn&)>& fn);
   // Runs `fn` in a read transaction (a consistent snapshot).
   Status Read(const std::function<Status(Txn&)>& fn);
   // Runs `fn`, which executes exactly one statement, without an explicit transaction (the
   // statement is its own snapshot); cheaper for the hot single-row reads.
   Status ReadOne(const std::function<Status(Txn&)>& fn);
 
- private:
-  Database(std::string path, std::unique_ptr<Connection> writer);
-  Result<Connection*> AcquireReader();
-  void ReleaseReader(Connection* conn);
+  // Opens a new connection of this store's engine (PostgreSQL: for LISTEN).
+  using Connector = std::function<Result<std::unique_ptr<Connection>>()>;
 
-  std::string path_;
-  std::unique_ptr<Connection> writer_;
+ private:
+  Database(Engine engine, std::string display, Connector connect);
+  Result<Connection*> Acquire();
+  void Release(Connection* conn);
+  Status Run(Connection::Begin kind, const std::function<Status(Txn&)>& fn);
+
+  Engine engine_;
+  std::string display_;
+  Connector connect_;
   std::mutex writer_mu_;
+  std::unique_ptr<Connection> writer_;  // SQLite: the one writer
   std::mutex pool_mu_;
-  std::vector<std::unique_ptr<Connection>> readers_;  // every reader ever opened
-  std::vector<Connection*> free_readers_;
+  std::vector<std::unique_ptr<Connection>> pool_;  // every pooled connection ever opened
+  std::vector<Connection*> free_;
 };
+
+// Engine constructors (sqlite.cc, postgres.cc).
+Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path);
+Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url);
 
 }  // namespace lambkin::store
