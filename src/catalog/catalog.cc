@@ -318,6 +318,7 @@ Result<RuntimeVersion> Catalog::SetState(int64_t id, RuntimeVersionState state,
   if (!v) return NotFound(fmt::format("no runtime version with id {}", id));
   v->state = state;
   Status s = db_->Transact([&](store::Database::Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "catalog"));
     LAMBKIN_ASSIGN_OR_RETURN(auto st,
                              txn.Prepare("UPDATE runtime_versions SET state = ? WHERE id = ?"));
     st.Bind(1, RuntimeVersionStateName(state)).Bind(2, id);
@@ -402,6 +403,40 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
   return rootfs.string();
 }
 
+Result<std::string> Catalog::LocalRootFilesystem(int64_t id) {
+  std::optional<RuntimeVersion> v = Get(id);
+  if (!v) return NotFound(fmt::format("no runtime version with id {}", id));
+  std::error_code ec;
+  if (!v->rootfs_dir.empty() && fs::is_directory(fs::path(v->rootfs_dir) / "var/lambkin", ec)) {
+    return v->rootfs_dir;
+  }
+  if (v->image_digest.size() != 71) {
+    return Internal(fmt::format("runtime version {} has no root filesystem on this node", v->name));
+  }
+  std::string hex = v->image_digest.substr(7);
+  std::string found;
+  for (const auto& shared : shared_rootfs_) {
+    fs::path candidate = fs::path(shared) / hex;
+    if (fs::is_directory(candidate / "var/lambkin", ec)) found = candidate.string();
+  }
+  fs::path own = fs::path(data_dir_) / "runtime-versions" / hex;
+  if (found.empty() && fs::exists(own / "bom.json", ec)) found = (own / "rootfs").string();
+  if (found.empty()) {
+    oci::Platform platform{"linux", std::string(oci::HostOciArchitecture()), ""};
+    LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, fetch_(v->image_source, platform, blobs_));
+    if (image.descriptor.digest != v->image_digest) {
+      return Internal(fmt::format("{} is now {}, not the image {} was published from ({})",
+                                  v->image_source, image.descriptor.digest, v->name,
+                                  v->image_digest));
+    }
+    std::vector<BomEntry> bom;
+    LAMBKIN_ASSIGN_OR_RETURN(found, RootFilesystem(image, &bom));
+  }
+  std::unique_lock lock(mu_);
+  versions_[id].rootfs_dir = found;
+  return found;
+}
+
 Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request,
                                         const InTransaction& in_txn) {
   const std::string& runtime = request.runtime;
@@ -443,6 +478,13 @@ Result<RuntimeVersion> Catalog::Publish(const PublishRequest& request,
   // The store serialises publishers (and checks that numbers rise); mu_ is only taken after
   // the commit, because readers of the catalogue run inside store transactions.
   Status s = db_->Transact([&](store::Database::Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "catalog"));
+    if (request.only_if_first) {
+      LAMBKIN_ASSIGN_OR_RETURN(auto has, txn.Prepare("SELECT 1 FROM runtime_versions WHERE "
+                                                     "runtime = ? AND image IS NOT NULL"));
+      LAMBKIN_ASSIGN_OR_RETURN(bool exists, has.Bind(1, v.runtime).Step());
+      if (exists) return Conflict(fmt::format("{} already has an image version", v.runtime));
+    }
     LAMBKIN_ASSIGN_OR_RETURN(
         auto newest, txn.Prepare("SELECT MAX(number) FROM runtime_versions WHERE runtime = ?"));
     newest.Bind(1, v.runtime);
@@ -499,8 +541,13 @@ Status Catalog::RegisterBuiltins(const std::string& source_dir) {
       }
     }
     if (has_image_version) continue;
-    Result<RuntimeVersion> v = Publish(
-        {runtime, 0, fmt::format("oci:{}", dir.string()), "low", "built-in runtime version"});
+    Result<RuntimeVersion> v = Publish({runtime, 0, fmt::format("oci:{}", dir.string()), "low",
+                                        "built-in runtime version", /*only_if_first=*/true});
+    // Another node published it first: read what it published.
+    if (!v.ok() && v.status().code() == StatusCode::kResourceConflict) {
+      LAMBKIN_RETURN_IF_ERROR(Load());
+      continue;
+    }
     if (!v.ok()) return v.status();
   }
   return Status::Ok();

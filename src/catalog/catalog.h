@@ -98,6 +98,10 @@ struct PublishRequest {
   std::string image;
   std::string severity = "low";
   std::string notes;
+  // Publish only if the runtime has no version made from an image yet (a built-in runtime's
+  // first version; decided in the publishing transaction, so nodes starting together publish
+  // it once). Otherwise kResourceConflict and nothing changes.
+  bool only_if_first = false;
 };
 
 // Fetches an image named by `source` for `platform` into `blobs` (oci::FetchImage with the
@@ -157,6 +161,13 @@ class Catalog {
   std::optional<RuntimeVersion> Find(std::string_view name_or_arn) const;
   // The newest version of `runtime` that is not blocked.
   std::optional<RuntimeVersion> Newest(std::string_view runtime) const;
+
+  // Reads the catalogue again (another node published or changed a version).
+  Status Reload() { return Load(); }
+  // The version's root filesystem on this node: in place when this node has it (a shared
+  // store or its own unpacked copy), else its image is fetched again from its source, checked
+  // against the recorded digest and unpacked (a version another node published).
+  Result<std::string> LocalRootFilesystem(int64_t id);
 
   std::string Arn(const RuntimeVersion& version, std::string_view region, Architecture arch) const;
   std::string Arn(int64_t id, std::string_view region, Architecture arch) const;

@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--store", serve.store,
                         "sqlite (the file in --data, default) or postgres://USER@HOST:PORT/DB "
                         "(one database that several nodes share)");
+  serve_cmd->add_option("--advertise", serve.advertise,
+                        "HOST:PORT the other nodes reach this one at (default: the listen "
+                        "address)");
   serve_cmd->add_flag("--registry-anonymous-pull", serve.registry_anonymous_pull,
                       "Anyone may pull runtime-version images from /v2/, without credentials");
 

@@ -16,7 +16,9 @@
 #include "catalog/regions.h"
 #include "cli/json_file.h"
 #include "cli/operator_credentials.h"
+#include "cluster/cluster.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
 #include "exec/sandbox.h"
@@ -199,10 +201,10 @@ int Serve(const ServeOptions& options) {
   } else if (!store::IsPostgresUrl(store_location)) {
     return Fail(InvalidParameter("--store must be sqlite or a postgres:// URI"));
   }
-  auto db = store::Database::Open(store_location, catalog::Schema() + functions::Schema() +
-                                                      logs::Schema() + exec::EventQueueSchema() +
-                                                      rollout::HealthSchema() + rollout::Schema() +
-                                                      insights::Schema() + iam::Schema());
+  auto db = store::Database::Open(
+      store_location, catalog::Schema() + functions::Schema() + logs::Schema() +
+                          exec::EventQueueSchema() + rollout::HealthSchema() + rollout::Schema() +
+                          insights::Schema() + iam::Schema() + cluster::Schema());
   if (!db.ok()) return Fail(db.status());
   // Images (runtime versions) in one content-addressed store; pulls use the operator's
   // registry credentials.
@@ -314,6 +316,26 @@ int Serve(const ServeOptions& options) {
   Result<uint16_t> port = http.Listen(options.listen, api);
   if (!port.ok()) return Fail(port.status());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  // The nodes sharing the store (this one alone on SQLite). Caches follow changes made on any
+  // node.
+  std::string advertise = options.advertise;
+  if (advertise.empty()) {
+    advertise =
+        fmt::format("{}:{}", host == "0.0.0.0" || host == "[::]" ? "127.0.0.1" : host, *port);
+  }
+  cluster::Cluster nodes(db->get(), {RandomUuid(), advertise});
+  auto report = [](std::string_view what, const Status& s) {
+    if (!s.ok())
+      std::fprintf(stderr, "lambkin: cannot reload %.*s: %s\n", static_cast<int>(what.size()),
+                   what.data(), s.message().c_str());
+  };
+  nodes.Subscribe("iam", [&] { report("the IAM directory", directory.Load()); });
+  nodes.Subscribe("catalog", [&] { report("the catalogue", (*catalog)->Reload()); });
+  nodes.Subscribe("insights", [&] { report("insight rules", insight_rules.Reload()); });
+  if (simulated) {
+    nodes.Subscribe("clock", [&] { report("the clock", rollouts.ReloadSimulatedClock()); });
+  }
+  if (Status s = nodes.Start(); !s.ok()) return Fail(s);
   std::printf(
       "lambkin listening on http://%s:%u (data %s, default region %s, account %s, %s clock at "
       "%s)\n",
@@ -322,6 +344,10 @@ int Serve(const ServeOptions& options) {
       FormatAwsTimestamp(clock.NowMillis()).c_str());
   for (const auto& v : (*catalog)->List()) {
     std::printf("  runtime %-16s %s\n", v.runtime.c_str(), v.name.c_str());
+  }
+  if (nodes.multi_node()) {
+    std::printf("  store %s, node %s at %s (%zu live)\n", (*db)->display_name().c_str(),
+                nodes.self().id.c_str(), advertise.c_str(), nodes.Live().size());
   }
   for (const auto& warning : *sandbox) std::printf("  warning: %s\n", warning.c_str());
   if (operator_credentials) {
@@ -335,6 +361,7 @@ int Serve(const ServeOptions& options) {
   events.Start();
   rollouts.Start();
   http.Run(/*handle_signals=*/true);
+  nodes.Stop();
   rollouts.Stop();
   events.Stop();
   invoker.TerminateAll();

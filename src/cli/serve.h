@@ -19,6 +19,7 @@ struct ServeOptions {
   bool registry_anonymous_pull = false;  // anyone may pull runtime images, without credentials
   // "sqlite" (the file in data_dir) or a postgres:// URI; empty: the config file's, else sqlite.
   std::string store;
+  std::string advertise;  // host:port other nodes reach this one at; empty: the listen address
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

@@ -89,7 +89,9 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   config.runtime_version_name = rv->name;
   config.runtime_version_arn = catalog_->Arn(*rv, scope.region, version.config.architecture);
   config.code_dir = *code_dir;
-  config.rootfs_dir = rv->rootfs_dir;
+  Result<std::string> rootfs = catalog_->LocalRootFilesystem(rv->id);
+  if (!rootfs.ok()) return done(rootfs.status());
+  config.rootfs_dir = *rootfs;
   config.image_env = rv->image_env;
   config.sandbox = &sandbox_;
   config.api_handler = api_handler_;

@@ -580,6 +580,7 @@ Status Directory::Apply(const json& declaration) {
     }
   }
   LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "iam"));
     if (declaration.contains("organization")) {
       LAMBKIN_RETURN_IF_ERROR(ApplyOrganization(txn, declaration["organization"]));
     }
@@ -603,6 +604,7 @@ Result<NewAccessKey> Directory::CreateAccessKey(const std::string& account, cons
   NewAccessKey key{(role_session ? "ASIA" : "AKIA") + RandomAlnum(16, true), RandomAlnum(40, false),
                    CallerOf(account, kind, name, role_session)};
   LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "iam"));
     LAMBKIN_ASSIGN_OR_RETURN(bool exists,
                              QueryText(txn, "SELECT 1 FROM iam_principals WHERE arn = ?", {arn}));
     if (!exists) return NotFound(fmt::format("No {} {} exists", kind, arn));
@@ -614,6 +616,7 @@ Result<NewAccessKey> Directory::CreateAccessKey(const std::string& account, cons
 
 Status Directory::DeleteAccessKey(const std::string& id) {
   LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "iam"));
     LAMBKIN_RETURN_IF_ERROR(Run(txn, "DELETE FROM iam_access_keys WHERE id = ?", {id}));
     if (txn.Changes() == 0) return NotFound(fmt::format("No access key {} exists", id));
     return Status::Ok();

@@ -106,11 +106,15 @@ class Accumulator {
   Status Write(Txn& txn, int64_t rule_id) const {
     if (points_.empty()) return Status::Ok();
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("INSERT INTO insight_points (rule_id, minute, contributor, count, "
-                             "sum, min, max) VALUES (?,?,?,?,?,?,?) ON CONFLICT (rule_id, minute, "
-                             "contributor) DO UPDATE SET count = count + excluded.count, sum = "
-                             "sum + excluded.sum, min = MIN(min, excluded.min), max = MAX(max, "
-                             "excluded.max)"));
+        auto st,
+        txn.Prepare("INSERT INTO insight_points (rule_id, minute, contributor, count, "
+                    "sum, min, max) VALUES (?,?,?,?,?,?,?) ON CONFLICT (rule_id, minute, "
+                    "contributor) DO UPDATE SET count = insight_points.count + excluded.count, "
+                    "sum = insight_points.sum + excluded.sum, min = CASE WHEN excluded.min < "
+                    "insight_points.min "
+                    "THEN excluded.min ELSE insight_points.min END, max = CASE WHEN "
+                    "excluded.max > insight_points.max THEN excluded.max ELSE "
+                    "insight_points.max END"));
     for (const auto& [k, a] : points_) {
       int64_t minute = 0;
       std::memcpy(&minute, k.data(), sizeof minute);
@@ -212,6 +216,7 @@ Result<BackfillStats> InsightRules::Put(const Scope& scope, const PutRuleRequest
   int64_t now = clock_->NowMillis();
   BackfillStats stats;
   Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "insights"));
     LAMBKIN_ASSIGN_OR_RETURN(std::optional<StoredRule> existing,
                              FindRule(txn, scope, request.name));
     int64_t id = 0;
@@ -295,6 +300,7 @@ Result<std::vector<RuleFailure>> InsightRules::Delete(const Scope& scope,
                                                       const std::vector<std::string>& names) {
   std::vector<RuleFailure> failures;
   Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "insights"));
     failures.clear();
     for (const auto& name : names) {
       LAMBKIN_ASSIGN_OR_RETURN(std::optional<StoredRule> stored, FindRule(txn, scope, name));
@@ -322,6 +328,7 @@ Result<std::vector<RuleFailure>> InsightRules::SetState(const Scope& scope,
                                                         bool enabled) {
   std::vector<RuleFailure> failures;
   Status s = db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "insights"));
     failures.clear();
     for (const auto& name : names) {
       LAMBKIN_ASSIGN_OR_RETURN(std::optional<StoredRule> stored, FindRule(txn, scope, name));

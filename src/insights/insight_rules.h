@@ -126,6 +126,9 @@ class InsightRules : public logs::AppendObserver {
                                             const std::vector<std::string>& names, bool enabled);
   Result<Report> GetReport(const Scope& scope, const ReportRequest& request) const;
 
+  // Reads the enabled rules again (another node changed them).
+  Status Reload();
+
   Status OnAppend(store::Database::Txn& txn, const Scope& scope, const std::string& group,
                   const std::vector<logs::LogEvent>& events) override;
 
@@ -136,7 +139,6 @@ class InsightRules : public logs::AppendObserver {
     std::string name;
     std::shared_ptr<const Rule> rule;
   };
-  Status Reload();
   Result<BackfillStats> Backfill(store::Database::Txn& txn, const Active& rule);
 
   store::Database* db_;

@@ -188,11 +188,12 @@ Status LogStore::Append(const Scope& scope, const std::string& group, const std:
       last = std::max(last, e.timestamp);
     }
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto upd, txn.Prepare("UPDATE log_streams SET first_event = MIN(COALESCE(first_event, ?), "
-                              "?), last_event = MAX(COALESCE(last_event, ?), ?), last_ingestion = "
-                              "?, stored_bytes = stored_bytes + ? WHERE id = ?"));
-    upd.Bind(1, first).Bind(2, first).Bind(3, last).Bind(4, last).Bind(5, now).Bind(6, bytes);
-    upd.Bind(7, *id);
+        auto upd, txn.Prepare("UPDATE log_streams SET first_event = CASE WHEN first_event IS NULL "
+                              "OR first_event > ?1 THEN ?1 ELSE first_event END, last_event = "
+                              "CASE WHEN last_event IS NULL OR last_event < ?2 THEN ?2 ELSE "
+                              "last_event END, last_ingestion = ?3, stored_bytes = stored_bytes "
+                              "+ ?4 WHERE id = ?5"));
+    upd.Bind(1, first).Bind(2, last).Bind(3, now).Bind(4, bytes).Bind(5, *id);
     LAMBKIN_RETURN_IF_ERROR(upd.Run());
     LAMBKIN_ASSIGN_OR_RETURN(auto grp, txn.Prepare("UPDATE log_groups SET stored_bytes = "
                                                    "stored_bytes + ? WHERE account = ? AND "
@@ -210,9 +211,11 @@ Result<std::vector<LogGroup>> LogStore::DescribeGroups(const Scope& scope,
   std::vector<LogGroup> out;
   Status s = db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("SELECT name, created_at, stored_bytes FROM log_groups WHERE "
-                             "account = ? AND region = ? AND substr(name, 1, length(?)) = ? AND "
-                             "name > ? ORDER BY name LIMIT ?"));
+        auto st,
+        txn.Prepare(
+            "SELECT name, created_at, stored_bytes FROM log_groups WHERE "
+            "account = ? AND region = ? AND substr(name, 1, length(CAST(? AS TEXT))) = ? AND "
+            "name > ? ORDER BY name LIMIT ?"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, prefix).Bind(4, prefix);
     st.Bind(5, after).Bind(6, limit);
     while (true) {
@@ -239,7 +242,7 @@ Result<std::vector<LogStream>> LogStore::DescribeStreams(const Scope& scope,
     std::string sql = fmt::format(
         "SELECT name, created_at, first_event, last_event, last_ingestion, stored_bytes FROM "
         "log_streams WHERE account = ? AND region = ? AND group_name = ? AND substr(name, 1, "
-        "length(?)) = ? ORDER BY {0} {1}, name {1} LIMIT ? OFFSET ?",
+        "length(CAST(? AS TEXT))) = ? ORDER BY {0} {1}, name {1} LIMIT ? OFFSET ?",
         order, descending ? "DESC" : "ASC");
     LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(sql));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group).Bind(4, prefix);
@@ -322,12 +325,13 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
     LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
     if (!exists) return GroupNotFound();
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("SELECT e.seq, e.timestamp, e.ingestion_time, e.message, s.name "
-                             "FROM log_events e JOIN log_streams s ON e.stream_id = s.id WHERE "
-                             "s.account = ? AND s.region = ? AND s.group_name = ? AND "
-                             "substr(s.name, 1, length(?)) = ? AND e.timestamp >= ? AND "
-                             "e.timestamp < ? AND (e.timestamp > ? OR (e.timestamp = ? AND "
-                             "e.seq > ?)) ORDER BY e.timestamp, e.seq"));
+        auto st,
+        txn.Prepare("SELECT e.seq, e.timestamp, e.ingestion_time, e.message, s.name "
+                    "FROM log_events e JOIN log_streams s ON e.stream_id = s.id WHERE "
+                    "s.account = ? AND s.region = ? AND s.group_name = ? AND "
+                    "substr(s.name, 1, length(CAST(? AS TEXT))) = ? AND e.timestamp >= ? AND "
+                    "e.timestamp < ? AND (e.timestamp > ? OR (e.timestamp = ? AND "
+                    "e.seq > ?)) ORDER BY e.timestamp, e.seq"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group).Bind(4, stream_prefix);
     st.Bind(5, stream_prefix).Bind(6, start).Bind(7, end > 0 ? end : INT64_MAX);
     st.Bind(8, after_ts).Bind(9, after_ts).Bind(10, after_seq);
@@ -435,12 +439,15 @@ Status ScanShard(Database* db, const ScanRequest& request,
     // Rows stored before the head index existed are read in full.
     LAMBKIN_RETURN_IF_ERROR(run(txn, kAll, lo, std::min(hi, head_from - 1), nullptr, nullptr));
     int64_t from = std::max(lo, head_from - 1);
+    // SQLite's planner is told to use the head index; PostgreSQL's picks it by itself.
+    const std::string by_head = txn.engine() == store::Engine::kSqlite
+                                    ? "FROM log_events INDEXED BY log_events_by_head"
+                                    : "FROM log_events";
     for (const auto& v : request.heads->equal) {
       std::string head(v.substr(0, kHeadBytes));
       LAMBKIN_RETURN_IF_ERROR(run(txn,
-                                  "SELECT stream_id, timestamp, message FROM log_events "
-                                  "INDEXED BY log_events_by_head WHERE seq > ? AND seq <= ? AND "
-                                  "head = ?",
+                                  "SELECT stream_id, timestamp, message " + by_head +
+                                      " WHERE seq > ? AND seq <= ? AND head = ?",
                                   from, hi, &head, nullptr));
     }
     for (const auto& p : request.heads->prefix) {
@@ -448,9 +455,8 @@ Status ScanShard(Database* db, const ScanRequest& request,
       LAMBKIN_RETURN_IF_ERROR(
           high.empty() ? run(txn, kAll, from, hi, nullptr, nullptr)
                        : run(txn,
-                             "SELECT stream_id, timestamp, message FROM log_events INDEXED BY "
-                             "log_events_by_head WHERE seq > ? AND seq <= ? AND head >= ? AND "
-                             "head < ?",
+                             "SELECT stream_id, timestamp, message " + by_head +
+                                 " WHERE seq > ? AND seq <= ? AND head >= ? AND head < ?",
                              from, hi, &low, &high));
     }
     return Status::Ok();

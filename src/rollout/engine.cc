@@ -194,9 +194,17 @@ Status RolloutEngine::UseSimulatedClock(SimulatedClock* clock) {
   });
 }
 
+Status RolloutEngine::ReloadSimulatedClock() {
+  if (simulated_ == nullptr) return Status::Ok();
+  Status s = UseSimulatedClock(simulated_);
+  cv_.notify_all();
+  return s;
+}
+
 Status RolloutEngine::SetSimulatedLocked(int64_t millis) {
   int64_t offset = simulated_->AdvanceTo(millis);
   return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_RETURN_IF_ERROR(store::Touch(txn, "clock"));
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st,
         txn.Prepare("INSERT INTO simulated_clock (id, offset_ms) VALUES (1, ?) ON CONFLICT (id) "
@@ -904,19 +912,21 @@ Status RolloutEngine::FastTrack(const std::string& name) {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto pending,
         txn.Prepare("UPDATE rollout_regions SET wave = (SELECT MIN(wave) FROM rollout_regions "
-                    "WHERE runtime_version = ?1 AND phase = 'pending'), due_at = MIN(COALESCE("
-                    "due_at, ?2), ?2) WHERE runtime_version = ?1 AND phase = 'pending'"));
+                    "WHERE runtime_version = ?1 AND phase = 'pending'), due_at = CASE WHEN "
+                    "due_at IS NULL OR due_at > ?2 THEN ?2 ELSE due_at END WHERE runtime_version = "
+                    "?1 AND phase = 'pending'"));
     pending.Bind(1, v.id).Bind(2, at + (critical.regions_per_wave == 0 ? 0 : critical.bake_ms));
     LAMBKIN_RETURN_IF_ERROR(pending.Run());
     LAMBKIN_ASSIGN_OR_RETURN(auto phase1,
-                             txn.Prepare("UPDATE rollout_regions SET due_at = MIN(due_at, "
-                                         "phase1_at + ?2) WHERE runtime_version = ?1 AND phase = "
-                                         "'phase1'"));
+                             txn.Prepare("UPDATE rollout_regions SET due_at = CASE WHEN due_at "
+                                         "<= phase1_at + ?2 THEN due_at ELSE phase1_at + ?2 END "
+                                         "WHERE runtime_version = ?1 AND phase = 'phase1' AND "
+                                         "due_at IS NOT NULL"));
     phase1.Bind(1, v.id).Bind(2, critical.phase1_wait_ms);
     LAMBKIN_RETURN_IF_ERROR(phase1.Run());
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto bake, txn.Prepare("UPDATE rollout_regions SET due_at = MIN(due_at, ?2) WHERE "
-                               "runtime_version = ?1 AND phase = 'phase2' AND due_at > ?2"));
+        auto bake, txn.Prepare("UPDATE rollout_regions SET due_at = ?2 WHERE runtime_version = ?1 "
+                               "AND phase = 'phase2' AND due_at > ?2"));
     bake.Bind(1, v.id).Bind(2, at + critical.bake_ms);
     LAMBKIN_RETURN_IF_ERROR(bake.Run());
     return AddEvent(txn, v.id, "", at, "fast-tracked by an operator: critical pacing from now on");
@@ -934,7 +944,7 @@ Result<std::vector<RolloutStatus>> RolloutEngine::List(const std::string& runtim
     LAMBKIN_ASSIGN_OR_RETURN(
         auto events, txn.Prepare("SELECT at, region, text FROM (SELECT seq, at, region, text FROM "
                                  "rollout_events WHERE runtime_version = ? ORDER BY seq DESC "
-                                 "LIMIT 100) ORDER BY seq"));
+                                 "LIMIT 100) AS recent ORDER BY seq"));
     for (Loaded& l : loaded) {
       RolloutStatus st;
       st.version = l.version;

@@ -98,6 +98,8 @@ class RolloutEngine {
   void SetObserver(functions::FunctionObserver* observer) { observer_ = observer; }
   // The clock AdvanceClock() moves (also the engine's clock); restores its persisted offset.
   Status UseSimulatedClock(SimulatedClock* clock);
+  // Reads the simulated clock's offset again (another node advanced it) and wakes the loop.
+  Status ReloadSimulatedClock();
 
   HealthStats* health() { return &health_; }
   const RolloutOptions& options() const { return options_; }

@@ -27,6 +27,7 @@
 // transaction they were prepared in and must not outlive it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -195,6 +196,24 @@ std::string PostgresDdl(std::string_view sqlite_ddl);
 Status AddColumnIfMissing(Txn& txn, std::string_view table, std::string_view column,
                           std::string_view type);
 
+// Records that something other nodes cache changed (`topic`: "iam", "catalog", …): bumps the
+// topic's generation in `store_topics` and, on PostgreSQL, notifies channel kChangesChannel
+// with the topic, delivered when the transaction commits. Call it inside the write transaction
+// that makes the change. Nodes reload what they cache when the generation moves (Cluster).
+Status Touch(Txn& txn, std::string_view topic);
+inline constexpr char kChangesChannel[] = "lambkin_changes";
+
+// A PostgreSQL connection that LISTENs on a channel.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // Waits up to `timeout` for notifications; returns the payloads that arrived (empty on a
+  // timeout). kUnavailable when the connection is lost (make a new Listener).
+  virtual Result<std::vector<std::string>> Wait(std::chrono::milliseconds timeout) = 0;
+};
+Result<std::unique_ptr<Listener>> ListenPostgres(const std::string& url,
+                                                 const std::string& channel);
+
 // `postgres://…` or `postgresql://…` (a libpq connection URI) names a PostgreSQL database.
 bool IsPostgresUrl(std::string_view location);
 
@@ -228,16 +247,19 @@ class Database {
   // statement is its own snapshot); cheaper for the hot single-row reads.
   Status ReadOne(const std::function<Status(Txn&)>& fn);
 
-  // Opens a new connection of this store's engine (PostgreSQL: for LISTEN).
+  // A connection listening on `channel` (PostgreSQL only).
+  Result<std::unique_ptr<Listener>> Listen(const std::string& channel) const;
+
   using Connector = std::function<Result<std::unique_ptr<Connection>>()>;
 
  private:
-  Database(Engine engine, std::string display, Connector connect);
+  Database(Engine engine, std::string location, Connector connect);
   Result<Connection*> Acquire();
   void Release(Connection* conn);
   Status Run(Connection::Begin kind, const std::function<Status(Txn&)>& fn);
 
   Engine engine_;
+  std::string location_;
   std::string display_;
   Connector connect_;
   std::mutex writer_mu_;

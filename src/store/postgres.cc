@@ -1,6 +1,9 @@
 // The PostgreSQL engine (libpq). Statements are prepared once per connection with `?`/`?N`
 // rewritten to `$N`; parameters go as text (blobs as binary bytea), results come back as text.
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
 
 #include <charconv>
 #include <cstdlib>
@@ -240,6 +243,7 @@ class PgConnection final : public Connection {
     PQclear(res);
   }
   bool Broken() const override { return PQstatus(conn_) != CONNECTION_OK; }
+  PGconn* raw() const { return conn_; }
 
   // Runs a prepared statement; stores the row count it changed.
   Result<PGresult*> Execute(const std::string& name, const std::vector<std::string>& values,
@@ -280,7 +284,51 @@ Result<bool> PgStatement::Step() {
   return row_ < PQntuples(result_);
 }
 
+class PgListener final : public Listener {
+ public:
+  explicit PgListener(std::unique_ptr<PgConnection> conn)
+      : conn_(std::move(conn)), raw_(conn_->raw()) {}
+
+  Result<std::vector<std::string>> Wait(std::chrono::milliseconds timeout) override {
+    std::vector<std::string> out;
+    Drain(out);
+    if (!out.empty()) return out;
+    int fd = PQsocket(raw_);
+    if (fd < 0 || PQstatus(raw_) != CONNECTION_OK) {
+      return Unavailable("store: the LISTEN connection is lost");
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    int n = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+    if (n < 0 && errno != EINTR) return Unavailable("store: poll on the LISTEN connection failed");
+    if (n > 0 && PQconsumeInput(raw_) == 0) {
+      return Unavailable(
+          fmt::format("store: the LISTEN connection is lost: {}", PQerrorMessage(raw_)));
+    }
+    Drain(out);
+    return out;
+  }
+
+ private:
+  void Drain(std::vector<std::string>& out) {
+    while (PGnotify* note = PQnotifies(raw_)) {
+      out.emplace_back(note->extra != nullptr ? note->extra : "");
+      PQfreemem(note);
+    }
+  }
+
+  std::unique_ptr<PgConnection> conn_;
+  PGconn* raw_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<Listener>> ListenPostgres(const std::string& url,
+                                                 const std::string& channel) {
+  auto conn = std::make_unique<PgConnection>();
+  LAMBKIN_RETURN_IF_ERROR(conn->Open(url));
+  LAMBKIN_RETURN_IF_ERROR(conn->Exec(fmt::format("LISTEN {}", channel)));
+  return std::unique_ptr<Listener>(std::make_unique<PgListener>(std::move(conn)));
+}
 
 Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url) {
   auto conn = std::make_unique<PgConnection>();
