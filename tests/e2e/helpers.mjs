@@ -53,9 +53,11 @@ const psql = (url, args, options = {}) =>
 export const storeDatabase = (dataDir) =>
   `lambkin_${createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16)}`;
 
-// Creates it if missing (CREATE DATABASE has no IF NOT EXISTS and cannot run in a
-// transaction: \gexec runs it on its own); returns its URL.
-function createStoreDatabase(dataDir) {
+// The `--store` of a server on `dataDir`: on PostgreSQL its database's URL, the database created
+// if missing (CREATE DATABASE has no IF NOT EXISTS and cannot run in a transaction: \gexec runs
+// it on its own); nothing on SQLite.
+export function createStore(dataDir) {
+  if (!postgres) return undefined;
   const name = storeDatabase(dataDir);
   psql(postgresUrl('postgres'), [], {
     input: `SELECT 'CREATE DATABASE ${name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${name}')\\gexec\n`,
@@ -63,8 +65,9 @@ function createStoreDatabase(dataDir) {
   return postgresUrl(name);
 }
 
-function dropStoreDatabase(dataDir) {
-  psql(postgresUrl('postgres'), ['-c', `DROP DATABASE IF EXISTS ${storeDatabase(dataDir)} WITH (FORCE)`]);
+// Drops that database (the servers on it stopped).
+export function dropStore(dataDir) {
+  if (postgres) psql(postgresUrl('postgres'), ['-c', `DROP DATABASE IF EXISTS ${storeDatabase(dataDir)} WITH (FORCE)`]);
 }
 
 // A read-only query on the store of the server on `dataDir`: its rows as sqlite3 prints them
@@ -83,7 +86,7 @@ export async function startServer({ dataDir, args = [] } = {}) {
   const data = dataDir ?? mkdtempSync(path.join(tmpdir(), 'lambkin-e2e-'));
   // A test's own --store wins (the CLI refuses an option given twice).
   const store = postgres && !args.some((a) => a === '--store' || a.startsWith('--store='))
-    ? ['--store', createStoreDatabase(data)] : [];
+    ? ['--store', createStore(data)] : [];
   const child = spawn(lambkinBin, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...store, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -121,7 +124,7 @@ export async function startServer({ dataDir, args = [] } = {}) {
       await this.kill('SIGTERM');
       if (!dataDir) {
         rmSync(data, { recursive: true, force: true });
-        if (store.length) dropStoreDatabase(data);
+        if (store.length) dropStore(data);
       }
       if (/Sanitizer|runtime error:/.test(stderr)) throw new Error(`lambkin reported:\n${stderr}`);
       if (child.exitCode !== 0) throw new Error(`lambkin exited ${child.exitCode ?? child.signalCode}: ${stderr}`);
