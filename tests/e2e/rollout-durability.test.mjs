@@ -5,17 +5,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateFunctionCommand, PublishVersionCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { startServer, role, lambkinBin, runtimeVersions, pythonImage, versionEcho, adminJson, storeQuery } from './helpers.mjs';
+import { startServer, role, lambkinBin, runtimeVersions, pythonImage, versionEcho, adminJson, dropStore, storeQuery } from './helpers.mjs';
 
 const execFileP = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing skipped, history consistent', async () => {
+test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing skipped, history consistent', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-kill-'));
   const config = path.join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({
@@ -25,6 +25,12 @@ test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing s
   const dataDir = path.join(dir, 'data');
   const args = ['--clock', 'simulated', '--config', config];
   let server = await startServer({ dataDir, args });
+  // Whatever fails, no server is left running (it would keep the test process alive).
+  t.after(async () => {
+    await server.kill('SIGKILL');
+    dropStore(dataDir);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const python = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
   const lambda = server.client();
   const zip = versionEcho();
