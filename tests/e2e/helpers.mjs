@@ -104,6 +104,10 @@ export async function startServer({ dataDir, args = [] } = {}) {
     child.on('exit', (code) => reject(new Error(`lambkin exited ${code}: ${stderr}`)));
   });
   child.stdout.resume();
+  // A running server does not keep the test process alive (only a helper waiting on it does): when
+  // a failed test leaves one behind, the process still exits once its tests are done, and the
+  // exit handler above kills it.
+  for (const handle of [child, child.stdout, child.stderr]) handle.unref();
   return {
     endpoint,
     dataDir: data,
@@ -116,6 +120,7 @@ export async function startServer({ dataDir, args = [] } = {}) {
     async kill(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
+      child.ref();
       child.kill(signal);
       await exited;
     },
