@@ -13,7 +13,7 @@ LISTEN     ?= 127.0.0.1:9001
 export CCACHE_BASEDIR := $(abspath .)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-unit test-e2e test-sanitize fuzz bench lint format tidy clean
+.PHONY: deps build run test test-unit test-e2e test-e2e-postgres test-sanitize fuzz bench lint format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -32,22 +32,39 @@ build: deps $(BUILD)/Makefile
 run: build
 	$(BUILD)/src/lambkin serve --data $(DATA) --listen $(LISTEN)
 
-test: lint test-unit test-e2e
+# The end-to-end suite runs twice: on the embedded SQLite store and on PostgreSQL.
+test: lint test-unit test-e2e test-e2e-postgres
 
+# $(call with-postgres,DIR) starts a throwaway PostgreSQL 15 server in DIR (scripts/pg-test-server.sh,
+# after stopping any leftover), sets LAMBKIN_TEST_POSTGRES to its base URL for the rest of the
+# recipe line and stops it when the line ends, keeping the line's exit status.
+PG_TEST_SERVER := $(abspath scripts/pg-test-server.sh)
+with-postgres = $(PG_TEST_SERVER) stop $(1) && url=$$($(PG_TEST_SERVER) start $(1)) && \
+  trap '$(PG_TEST_SERVER) stop $(1)' EXIT && export LAMBKIN_TEST_POSTGRES=$$url && \
+  echo "LAMBKIN_TEST_POSTGRES=$$url" &&
+
+# Unit tests that need PostgreSQL read LAMBKIN_TEST_POSTGRES (and skip without it).
 test-unit: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	$(call with-postgres,$(abspath $(BUILD))/pg-test-unit) cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 test-e2e: build
 	@scripts/install-deps.sh --with-npm
 	cd tests && LAMBKIN_BIN=$(abspath $(BUILD))/src/lambkin npm test
 
-# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The same suite, every server on a database of its own in a throwaway PostgreSQL 15 server.
+test-e2e-postgres: build
+	@scripts/install-deps.sh --with-npm
+	$(call with-postgres,$(abspath $(BUILD))/pg-test) cd tests && LAMBKIN_BIN=$(abspath $(BUILD))/src/lambkin npm test
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer: the unit tests with
+# PostgreSQL, as test-unit runs them; the end-to-end suite on SQLite only (a second sanitized run
+# on PostgreSQL would double its time).
 # It uses the built-in runtimes `make build` made (they are data, not code under test).
 test-sanitize: build
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF \
 	  -DLAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) ctest --output-on-failure -j$(JOBS)
+	$(call with-postgres,$(abspath $(ASAN_BUILD))/pg-test-unit) cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) ctest --output-on-failure -j$(JOBS)
 	@scripts/install-deps.sh --with-npm
 	cd tests && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin LAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes npm test
 
@@ -85,4 +102,7 @@ tidy: build
 	  clang-tidy -p $(BUILD) --quiet --extra-arg=-Wno-unknown-warning-option
 
 clean:
+	$(PG_TEST_SERVER) stop $(abspath $(BUILD))/pg-test
+	$(PG_TEST_SERVER) stop $(abspath $(BUILD))/pg-test-unit
+	$(PG_TEST_SERVER) stop $(abspath $(ASAN_BUILD))/pg-test-unit
 	rm -rf $(BUILD) $(ASAN_BUILD)

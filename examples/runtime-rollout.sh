@@ -9,7 +9,9 @@
 # an AWS SDK sends; the `lambkin` operator verbs sign theirs with the same development key, found in
 # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY as the AWS CLI would find it. Run from the repository root
 # after `make build`:
-#   examples/runtime-rollout.sh            (CHART=transition.png also writes the chart as an image)
+#   examples/runtime-rollout.sh            (CHART=transition.png also writes the chart as an image;
+#                                          STORE=postgres://... runs the server on that store;
+#                                          RUNTIMES=DIR: the built runtimes if not build/runtimes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAMBKIN=${LAMBKIN:-build/src/lambkin}
@@ -32,7 +34,7 @@ cat > "$work/config.json" <<'JSON'
 }
 JSON
 "$LAMBKIN" serve --data "$work/data" --listen 127.0.0.1:0 --clock simulated \
-  --config "$work/config.json" > "$work/server.log" 2>&1 &
+  --config "$work/config.json" ${STORE:+--store "$STORE"} > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   grep -q "listening on" "$work/server.log" 2>/dev/null && break

@@ -10,6 +10,7 @@ packages=(
   libcli11-dev libfmt-dev libgtest-dev libcairo2-dev python3-boto3
   bubblewrap slirp4netns nftables libseccomp-dev e2fsprogs ccache python3 nodejs sqlite3 clang-format clang-tidy clang libclang-rt-14-dev
   docker-registry skopeo umoci
+  postgresql-15 postgresql-client-15 libpq-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,16 +2,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { lambkinBin } from './helpers.mjs';
+import { builtRuntimes, createStore, dropStore, lambkinBin } from './helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+// The example starts its own server: on the suite's store (STORE), with the suite's runtimes.
+async function runExample(script) {
+  const key = mkdtempSync(path.join(tmpdir(), 'lambkin-example-'));
+  const store = createStore(key);
+  try {
+    return await promisify(execFile)(path.join(root, 'examples', script), [], {
+      env: { ...process.env, LAMBKIN: lambkinBin, RUNTIMES: builtRuntimes, ...(store ? { STORE: store } : {}) },
+      timeout: 120000,
+    });
+  } finally {
+    dropStore(key);
+    rmSync(key, { recursive: true, force: true });
+  }
+}
+
 test('examples/runtime-rollout.sh: phase 1, phase 2, the pin back, status, history and the Contributor Insights chart', async () => {
-  const { stdout } = await promisify(execFile)(path.join(root, 'examples', 'runtime-rollout.sh'), [],
-    { env: { ...process.env, LAMBKIN: lambkinBin }, timeout: 120000 });
+  const { stdout } = await runExample('runtime-rollout.sh');
   const section = (title) => {
     const start = stdout.indexOf(`==> ${title}`);
     assert.ok(start >= 0, `missing section ${title}`);

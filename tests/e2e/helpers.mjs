@@ -2,7 +2,7 @@
 // directory and a free port, build real zip files, and make SDK clients that point at it.
 import { createHash, createHmac } from 'node:crypto';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,11 +29,65 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+// The store the servers use: SQLite in the data directory, or, when LAMBKIN_TEST_POSTGRES is a
+// PostgreSQL base URL (postgres://USER@HOST:PORT, as scripts/pg-test-server.sh prints), a
+// database of that server per data directory, named after the directory's path so that a
+// restart on the same directory finds it again.
+const postgres = process.env.LAMBKIN_TEST_POSTGRES || undefined;
+export const storeKind = postgres ? 'postgres' : 'sqlite';
+
+function postgresUrl(database) {
+  const url = new URL(postgres);
+  url.pathname = `/${database}`;
+  return url.href;
+}
+
+// postgresql-client-15's psql itself, not Debian's wrapper script in front of it (a Perl start
+// per call).
+const psqlBin = existsSync('/usr/lib/postgresql/15/bin/psql') ? '/usr/lib/postgresql/15/bin/psql' : 'psql';
+const psql = (url, args, options = {}) =>
+  execFileSync(psqlBin, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...args],
+    { stdio: ['pipe', 'pipe', 'pipe'], ...options }).toString();
+
+// The PostgreSQL database of the server on `dataDir`.
+export const storeDatabase = (dataDir) =>
+  `lambkin_${createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16)}`;
+
+// The `--store` of a server on `dataDir`: on PostgreSQL its database's URL, the database created
+// if missing (CREATE DATABASE has no IF NOT EXISTS and cannot run in a transaction: \gexec runs
+// it on its own); nothing on SQLite.
+export function createStore(dataDir) {
+  if (!postgres) return undefined;
+  const name = storeDatabase(dataDir);
+  psql(postgresUrl('postgres'), [], {
+    input: `SELECT 'CREATE DATABASE ${name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${name}')\\gexec\n`,
+  });
+  return postgresUrl(name);
+}
+
+// Drops that database (the servers on it stopped).
+export function dropStore(dataDir) {
+  if (postgres) psql(postgresUrl('postgres'), ['-c', `DROP DATABASE IF EXISTS ${storeDatabase(dataDir)} WITH (FORCE)`]);
+}
+
+// A read-only query on the store of the server on `dataDir`: its rows as sqlite3 prints them
+// (one a line, columns separated by |), trimmed.
+export function storeQuery(dataDir, sql) {
+  if (postgres) {
+    return psql(postgresUrl(storeDatabase(dataDir)), ['-A', '-t', '-F', '|', '-c', sql],
+      { env: { ...process.env, PGOPTIONS: '-c default_transaction_read_only=on' } }).trim();
+  }
+  return execFileSync('sqlite3', ['-readonly', path.join(dataDir, 'lambkin.db'), sql]).toString().trim();
+}
+
 // Starts a server; resolves once it prints its address. `dataDir` lets a test restart a
 // server on the same data.
 export async function startServer({ dataDir, args = [] } = {}) {
   const data = dataDir ?? mkdtempSync(path.join(tmpdir(), 'lambkin-e2e-'));
-  const child = spawn(lambkinBin, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...args], {
+  // A test's own --store wins (the CLI refuses an option given twice).
+  const store = postgres && !args.some((a) => a === '--store' || a.startsWith('--store='))
+    ? ['--store', createStore(data)] : [];
+  const child = spawn(lambkinBin, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...store, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -50,6 +104,10 @@ export async function startServer({ dataDir, args = [] } = {}) {
     child.on('exit', (code) => reject(new Error(`lambkin exited ${code}: ${stderr}`)));
   });
   child.stdout.resume();
+  // A running server does not keep the test process alive (only a helper waiting on it does): when
+  // a failed test leaves one behind, the process still exits once its tests are done, and the
+  // exit handler above kills it.
+  for (const handle of [child, child.stdout, child.stderr]) handle.unref();
   return {
     endpoint,
     dataDir: data,
@@ -62,13 +120,17 @@ export async function startServer({ dataDir, args = [] } = {}) {
     async kill(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
+      child.ref();
       child.kill(signal);
       await exited;
     },
     // Stops the server and fails if it reported a sanitizer error or did not exit cleanly.
     async stop() {
       await this.kill('SIGTERM');
-      if (!dataDir) rmSync(data, { recursive: true, force: true });
+      if (!dataDir) {
+        rmSync(data, { recursive: true, force: true });
+        if (store.length) dropStore(data);
+      }
       if (/Sanitizer|runtime error:/.test(stderr)) throw new Error(`lambkin reported:\n${stderr}`);
       if (child.exitCode !== 0) throw new Error(`lambkin exited ${child.exitCode ?? child.signalCode}: ${stderr}`);
     },

@@ -1,24 +1,21 @@
 // SIGKILL at random points of a phase-2 sweep: after each restart the rollout resumes where it
 // was; no function version is migrated twice or skipped, and every migration has exactly one
-// edit in the history. The store is inspected directly with sqlite3 while the server is down.
+// edit in the history. The store (SQLite or PostgreSQL) is inspected directly while the server
+// is down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateFunctionCommand, PublishVersionCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { startServer, role, lambkinBin, runtimeVersions, pythonImage, versionEcho, adminJson } from './helpers.mjs';
+import { startServer, role, lambkinBin, runtimeVersions, pythonImage, versionEcho, adminJson, dropStore, storeQuery } from './helpers.mjs';
 
 const execFileP = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function query(dataDir, sql) {
-  return execFileSync('sqlite3', ['-readonly', path.join(dataDir, 'lambkin.db'), sql]).toString().trim();
-}
-
-test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing skipped, history consistent', async () => {
+test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing skipped, history consistent', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-kill-'));
   const config = path.join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({
@@ -28,6 +25,12 @@ test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing s
   const dataDir = path.join(dir, 'data');
   const args = ['--clock', 'simulated', '--config', config];
   let server = await startServer({ dataDir, args });
+  // Whatever fails, no server is left running (it would keep the test process alive).
+  t.after(async () => {
+    await server.kill('SIGKILL');
+    dropStore(dataDir);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const python = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
   const lambda = server.client();
   const zip = versionEcho();
@@ -42,14 +45,17 @@ test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing s
   const total = functions * 3;  // $LATEST and two published versions, all Auto
   const cli = (...a) => execFileP(lambkinBin, a, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } });
   await cli('runtime', 'publish', '--runtime', python, '--version', '2', '--image', pythonImage, '--severity', 'critical');
-  const rv = query(dataDir, "SELECT MAX(id) FROM runtime_versions WHERE runtime LIKE 'python%'");
+  const rv = storeQuery(dataDir, "SELECT MAX(id) FROM runtime_versions WHERE runtime LIKE 'python%'");
 
+  // One statement, so one snapshot on PostgreSQL too (where a commit the killed server sent may
+  // still land while we look).
   const check = () => {
-    const twice = query(dataDir, `SELECT COUNT(*) FROM (SELECT 1 FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv} GROUP BY account, region, name, version HAVING COUNT(*) > 1)`);
-    assert.equal(twice, '0', 'a function version was migrated twice');
-    const edits = Number(query(dataDir, `SELECT COUNT(*) FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv}`));
-    const onNew = Number(query(dataDir, `SELECT COUNT(*) FROM function_versions WHERE runtime_version = ${rv}`));
-    const migrated = Number(query(dataDir, `SELECT migrated FROM rollout_regions WHERE runtime_version = ${rv} AND region = 'us-east-1'`));
+    const [twice, edits, onNew, migrated] = storeQuery(dataDir, `SELECT
+      (SELECT COUNT(*) FROM (SELECT 1 FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv} GROUP BY account, region, name, version HAVING COUNT(*) > 1) AS twice),
+      (SELECT COUNT(*) FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv}),
+      (SELECT COUNT(*) FROM function_versions WHERE runtime_version = ${rv}),
+      (SELECT migrated FROM rollout_regions WHERE runtime_version = ${rv} AND region = 'us-east-1')`).split('|').map(Number);
+    assert.equal(twice, 0, 'a function version was migrated twice');
     assert.equal(onNew, edits, 'every version on the new runtime version has exactly one sweep edit');
     assert.equal(migrated, edits, 'the rollout progress agrees with the edits');
     return edits;
