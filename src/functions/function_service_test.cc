@@ -33,7 +33,7 @@ class FunctionServiceTest : public ::testing::Test {
                                                 catalog::testing::FetchForTest))
                    .value();
     v1_ = Publish(1);
-    code_ = std::make_unique<CodePackageStore>(dir_ + "/code");
+    code_ = std::make_unique<CodePackageStore>(db_.get(), dir_ + "/code");
     ASSERT_TRUE(code_->Init().ok());
     svc_ = std::make_unique<FunctionService>(db_.get(), catalog_.get(), &regions_, code_.get(),
                                              &clock_);
