@@ -53,7 +53,7 @@ World* MakeWorld() {
     (void)w->catalog->Publish(
         {runtime, 1, lambkin::catalog::testing::WriteTestImage(dir + "/image-" + runtime)});
   }
-  w->code = std::make_unique<lambkin::functions::CodePackageStore>(dir + "/code");
+  w->code = std::make_unique<lambkin::functions::CodePackageStore>(w->db.get(), dir + "/code");
   (void)w->code->Init();
   w->service = std::make_unique<lambkin::functions::FunctionService>(
       w->db.get(), w->catalog.get(), &w->regions, w->code.get(), &w->clock);

@@ -226,7 +226,7 @@ int Serve(const ServeOptions& options) {
   const std::string shared_rootfs = options.runtimes_dir + "/rootfs";
   (*catalog)->AddSharedRootFilesystems(shared_rootfs);
   if (Status s = (*catalog)->RegisterBuiltins(options.runtimes_dir); !s.ok()) return Fail(s);
-  functions::CodePackageStore code(options.data_dir + "/code");
+  functions::CodePackageStore code(db->get(), options.data_dir + "/code");
   if (Status s = code.Init(); !s.ok()) return Fail(s);
   functions::FunctionService service(db->get(), catalog->get(), &config->regions, &code, &clock);
   logs::LogStore log_store(db->get(), &clock);

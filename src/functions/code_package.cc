@@ -6,18 +6,20 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace lambkin::functions {
 
 namespace {
+
+// Rows are read in pieces of this size (a 50 MB package is not one 100 MB hex text result).
+constexpr int64_t kFetchChunkBytes = int64_t{8} << 20;
 
 constexpr char kCouldNotUnzip[] =
     "Could not unzip uploaded file. Please check your file, then try to upload again.";
@@ -121,6 +123,33 @@ Status CodePackageStore::Init() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Internal(fmt::format("cannot create {}: {}", dir_, ec.message()));
+  if (!shared()) return Status::Ok();
+  // Packages of versions written before the table existed are only on the disks of the nodes
+  // that stored them: each node uploads what it has.
+  std::vector<std::string> missing;
+  LAMBKIN_RETURN_IF_ERROR(db_->Read([&](store::Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                             txn.Prepare("SELECT DISTINCT v.code_sha256 FROM function_versions v "
+                                         "WHERE NOT EXISTS (SELECT 1 FROM code_packages p "
+                                         "WHERE p.sha256 = v.code_sha256)"));
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      missing.push_back(st.ColumnText(0));
+    }
+    return Status::Ok();
+  }));
+  for (const std::string& sha : missing) {
+    Result<std::string> zip = ReadWholeFile(PathOf(sha));
+    if (!zip.ok()) continue;  // another node may have it
+    if (Sha256Hex(*zip) != sha) {
+      return Internal(fmt::format("code package {} does not match its digest", PathOf(sha)));
+    }
+    CodePackageInfo info;
+    info.sha256_hex = sha;
+    info.size = static_cast<int64_t>(zip->size());
+    LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](store::Txn& txn) { return Put(txn, info, *zip); }));
+  }
   return Status::Ok();
 }
 
@@ -128,7 +157,19 @@ std::string CodePackageStore::PathOf(std::string_view sha256_hex) const {
   return fmt::format("{}/{}.zip", dir_, sha256_hex);
 }
 
-Status CodePackageStore::Put(const CodePackageInfo& info, std::string_view zip) {
+Status CodePackageStore::Put(store::Txn& txn, const CodePackageInfo& info, std::string_view zip) {
+  if (txn.engine() == store::Engine::kPostgres) {
+    // Under the store's write lock: a row seen here stays until this transaction ends.
+    LAMBKIN_ASSIGN_OR_RETURN(auto has, txn.Prepare("SELECT 1 FROM code_packages WHERE sha256 = ?"));
+    has.Bind(1, info.sha256_hex);
+    LAMBKIN_ASSIGN_OR_RETURN(bool present, has.Step());
+    if (present) return Status::Ok();
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto ins, txn.Prepare("INSERT INTO code_packages (sha256, size, bytes) VALUES (?, ?, ?) "
+                              "ON CONFLICT (sha256) DO NOTHING"));
+    ins.Bind(1, info.sha256_hex).Bind(2, info.size).BindBlob(3, zip);
+    return ins.Run();
+  }
   std::string path = PathOf(info.sha256_hex);
   std::error_code ec;
   if (std::filesystem::file_size(path, ec) == static_cast<uintmax_t>(info.size) && !ec) {
@@ -137,18 +178,82 @@ Status CodePackageStore::Put(const CodePackageInfo& info, std::string_view zip) 
   return WriteFileDurably(path, zip);
 }
 
-Result<std::string> CodePackageStore::Get(std::string_view sha256_hex) const {
-  std::ifstream in(PathOf(sha256_hex), std::ios::binary);
-  if (!in) return NotFound(fmt::format("code package {} not found", sha256_hex));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+std::shared_ptr<std::mutex> CodePackageStore::PackageMutex(std::string_view sha256_hex) {
+  std::lock_guard lock(mu_);
+  std::erase_if(busy_, [](const auto& kv) { return kv.second.expired(); });
+  auto& slot = busy_[std::string(sha256_hex)];
+  std::shared_ptr<std::mutex> m = slot.lock();
+  if (!m) {
+    m = std::make_shared<std::mutex>();
+    slot = m;
+  }
+  return m;
 }
 
-void CodePackageStore::Remove(std::string_view sha256_hex) {
+Result<std::string> CodePackageStore::Fetch(std::string_view sha256_hex) {
+  std::string zip;
+  int64_t size = 0;
+  // One snapshot: the row cannot change between the pieces.
+  LAMBKIN_RETURN_IF_ERROR(db_->Read([&](store::Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto head, txn.Prepare("SELECT size, length(bytes) FROM code_packages WHERE sha256 = ?"));
+    head.Bind(1, sha256_hex);
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, head.Step());
+    if (!row) return NotFound(fmt::format("code package {} not found", sha256_hex));
+    size = head.ColumnInt(0);
+    int64_t length = head.ColumnInt(1);
+    if (length != size || size > kMaxZippedBytes) {
+      return Internal(fmt::format("stored code package {} is damaged: {} bytes, {} recorded",
+                                  sha256_hex, length, size));
+    }
+    zip.reserve(static_cast<size_t>(size));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto piece, txn.Prepare("SELECT substr(bytes, ?, ?) FROM code_packages WHERE sha256 = ?"));
+    while (static_cast<int64_t>(zip.size()) < size) {
+      piece.Bind(1, static_cast<int64_t>(zip.size()) + 1).Bind(2, kFetchChunkBytes);
+      piece.Bind(3, sha256_hex);
+      LAMBKIN_ASSIGN_OR_RETURN(bool got, piece.Step());
+      std::string bytes = got ? piece.ColumnBlob(0) : std::string();
+      LAMBKIN_RETURN_IF_ERROR(piece.Reset());
+      if (bytes.empty()) break;
+      zip += bytes;
+    }
+    return Status::Ok();
+  }));
+  if (static_cast<int64_t>(zip.size()) != size || Sha256Hex(zip) != sha256_hex) {
+    return Internal(fmt::format(
+        "stored code package {} is damaged: its content does not match its digest", sha256_hex));
+  }
+  LAMBKIN_RETURN_IF_ERROR(WriteFileDurably(PathOf(sha256_hex), zip));
+  return zip;
+}
+
+Result<std::string> CodePackageStore::ReadOrFetch(std::string_view sha256_hex) {
+  Result<std::string> local = ReadWholeFile(PathOf(sha256_hex));
+  if (local.ok() || local.status().code() != StatusCode::kResourceNotFound) return local;
+  if (!shared()) return NotFound(fmt::format("code package {} not found", sha256_hex));
+  return Fetch(sha256_hex);
+}
+
+Result<std::string> CodePackageStore::Get(std::string_view sha256_hex) {
+  Result<std::string> local = ReadWholeFile(PathOf(sha256_hex));
+  if (local.ok() || local.status().code() != StatusCode::kResourceNotFound) return local;
+  if (!shared()) return NotFound(fmt::format("code package {} not found", sha256_hex));
+  std::shared_ptr<std::mutex> m = PackageMutex(sha256_hex);
+  std::lock_guard lock(*m);
+  return ReadOrFetch(sha256_hex);  // another reader may have fetched it meanwhile
+}
+
+Status CodePackageStore::Remove(store::Txn& txn, std::string_view sha256_hex, Local local) {
+  if (txn.engine() == store::Engine::kPostgres) {
+    LAMBKIN_ASSIGN_OR_RETURN(auto del, txn.Prepare("DELETE FROM code_packages WHERE sha256 = ?"));
+    LAMBKIN_RETURN_IF_ERROR(del.Bind(1, sha256_hex).Run());
+  }
+  if (local == Local::kKeep) return Status::Ok();
   std::error_code ec;
   std::filesystem::remove(PathOf(sha256_hex), ec);
   std::filesystem::remove_all(fmt::format("{}/unpacked/{}", dir_, sha256_hex), ec);
+  return Status::Ok();
 }
 
 Result<std::string> CodePackageStore::Unpacked(std::string_view sha256_hex) {
@@ -156,7 +261,10 @@ Result<std::string> CodePackageStore::Unpacked(std::string_view sha256_hex) {
   std::string target = fmt::format("{}/unpacked/{}", dir_, sha256_hex);
   std::error_code ec;
   if (fs::is_directory(target, ec)) return target;
-  LAMBKIN_ASSIGN_OR_RETURN(std::string zip, Get(sha256_hex));
+  std::shared_ptr<std::mutex> m = PackageMutex(sha256_hex);
+  std::lock_guard lock(*m);
+  if (fs::is_directory(target, ec)) return target;  // unpacked meanwhile
+  LAMBKIN_ASSIGN_OR_RETURN(std::string zip, ReadOrFetch(sha256_hex));
   // Unpack beside the target, then rename: a reader never sees a half-unpacked package.
   std::string staging = fmt::format("{}/unpacked/.staging-{}", dir_, RandomUuid());
   fs::create_directories(staging, ec);

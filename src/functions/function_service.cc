@@ -75,6 +75,19 @@ CREATE TABLE IF NOT EXISTS runtime_version_edits (
 CREATE INDEX IF NOT EXISTS runtime_version_edits_by_function
   ON runtime_version_edits (account, region, name, seq);
 )sql";
+
+// Code packages by digest (functions/code_package.h): used on PostgreSQL, empty on SQLite.
+constexpr char kCodePackagesDdl[] = R"sql(
+CREATE TABLE IF NOT EXISTS code_packages (
+  sha256 TEXT PRIMARY KEY,             -- hex digest of `bytes`
+  size INTEGER NOT NULL,
+  bytes BLOB NOT NULL                  -- the zip
+);
+)sql";
+// Zips do not compress further; uncompressed out-of-line storage lets substr() read a piece
+// without fetching the whole value.
+constexpr char kCodePackagesPostgresDdl[] =
+    "ALTER TABLE code_packages ALTER COLUMN bytes SET STORAGE EXTERNAL;";
 }  // namespace
 
 const store::Migrations& Schema() {
@@ -84,6 +97,8 @@ const store::Migrations& Schema() {
          // Stores from before phase-2 batches were recorded.
          return store::AddColumnIfMissing(txn, "runtime_version_edits", "batch", "INTEGER");
        }},
+      {"functions", 2, kCodePackagesDdl,
+       store::PostgresDdl(kCodePackagesDdl) + kCodePackagesPostgresDdl, nullptr},
   };
   return kMigrations;
 }
@@ -375,6 +390,21 @@ Result<int64_t> FunctionService::NewestRuntimeVersion(Txn& txn, const Scope& sco
 
 namespace {
 
+// Removes the packages of `codes` that no function version uses any more. This runs under the
+// store's write lock, which also covers every CodePackageStore::Put(), so a package cannot
+// vanish under a new user.
+Status RemoveUnusedPackages(Txn& txn, CodePackageStore* code, const std::set<std::string>& codes,
+                            CodePackageStore::Local local) {
+  for (const auto& sha : codes) {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto used, txn.Prepare("SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1"));
+    used.Bind(1, sha);
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, used.Step());
+    if (!row) LAMBKIN_RETURN_IF_ERROR(code->Remove(txn, sha, local));
+  }
+  return Status::Ok();
+}
+
 // Publishes $LATEST as a new version inside `txn` (or returns the existing one if $LATEST has
 // not changed since the last publish).
 Result<FunctionVersion> PublishLocked(Txn& txn, const Scope& scope, const FunctionVersion& latest,
@@ -426,7 +456,7 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
     LAMBKIN_ASSIGN_OR_RETURN(
         latest.runtime_version,
         NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
-    LAMBKIN_RETURN_IF_ERROR(code_->Put(info, cmd.zip));
+    LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("INSERT INTO functions (account, region, name, tags, next_version) "
                              "VALUES (?,?,?,?,1)"));
@@ -606,6 +636,7 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
           FunctionArn(scope, name)));
     }
     int64_t old_rv = latest.runtime_version;
+    std::string old_code = CodeSha256Hex(latest.config);
     if (cmd.architecture) latest.config.architecture = *cmd.architecture;
     latest.config.code_sha256 = info.sha256_base64;
     latest.config.code_size = info.size;
@@ -620,8 +651,14 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
     }
     latest.revision_id = RandomUuid();
     latest.last_modified = now;
-    LAMBKIN_RETURN_IF_ERROR(code_->Put(info, cmd.zip));
+    LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
     LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, latest));
+    // The replaced package, if nothing else uses it. Environments may still run it, so this
+    // node's copy stays (on SQLite, the only copy: there nothing is removed).
+    if (!old_code.empty() && old_code != info.sha256_hex) {
+      LAMBKIN_RETURN_IF_ERROR(
+          RemoveUnusedPackages(txn, code_, {old_code}, CodePackageStore::Local::kKeep));
+    }
     LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, old_rv, "function-update", now));
     result.latest = latest;
     if (cmd.publish) {
@@ -790,16 +827,7 @@ Status FunctionService::DeleteFunction(const Scope& scope, const std::string& na
       del.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, *num);
       LAMBKIN_RETURN_IF_ERROR(del.Run());
     }
-    // Remove packages no version refers to any more. This runs under the store's write lock,
-    // which also covers every code_->Put(), so a package cannot vanish under a new user.
-    for (const auto& sha : codes) {
-      LAMBKIN_ASSIGN_OR_RETURN(
-          auto used, txn.Prepare("SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1"));
-      used.Bind(1, sha);
-      LAMBKIN_ASSIGN_OR_RETURN(bool row, used.Step());
-      if (!row) code_->Remove(sha);
-    }
-    return Status::Ok();
+    return RemoveUnusedPackages(txn, code_, codes, CodePackageStore::Local::kRemove);
   });
   if (deleted.ok() && observer_ != nullptr) {
     observer_->OnFunctionChanged(

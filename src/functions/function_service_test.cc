@@ -13,6 +13,7 @@
 #include "catalog/testing.h"
 #include "common/crypto.h"
 #include "functions/zip_testing.h"
+#include "store/postgres_testing.h"
 
 namespace lambkin::functions {
 namespace {
@@ -20,12 +21,21 @@ namespace {
 namespace fs = std::filesystem;
 using catalog::Architecture;
 
-class FunctionServiceTest : public ::testing::Test {
+// Every test runs on SQLite and, when LAMBKIN_TEST_POSTGRES names a server, on PostgreSQL.
+class FunctionServiceTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/functions-" + RandomUuid();
     fs::create_directories(dir_);
-    auto db = store::Database::Open(dir_ + "/db", catalog::Schema() + Schema());
+    std::string location = dir_ + "/db";
+    if (GetParam() == store::Engine::kPostgres) {
+      auto pg = store::testing::TestPostgresDatabase::Create();
+      ASSERT_TRUE(pg.ok()) << pg.status().message();
+      if (*pg == nullptr) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+      pg_ = std::move(*pg);
+      location = pg_->url();
+    }
+    auto db = store::Database::Open(location, catalog::Schema() + Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     blobs_ = std::move(oci::BlobStore::Open(dir_ + "/blobs")).value();
@@ -33,7 +43,7 @@ class FunctionServiceTest : public ::testing::Test {
                                                 catalog::testing::FetchForTest))
                    .value();
     v1_ = Publish(1);
-    code_ = std::make_unique<CodePackageStore>(dir_ + "/code");
+    code_ = std::make_unique<CodePackageStore>(db_.get(), dir_ + "/code");
     ASSERT_TRUE(code_->Init().ok());
     svc_ = std::make_unique<FunctionService>(db_.get(), catalog_.get(), &regions_, code_.get(),
                                              &clock_);
@@ -47,15 +57,24 @@ class FunctionServiceTest : public ::testing::Test {
     return *v;
   }
 
+  void TearDown() override {
+    svc_.reset();
+    code_.reset();
+    catalog_.reset();
+    db_.reset();
+    pg_.reset();
+  }
+
   Result<WriteResult> Create(const std::string& name, bool publish = false,
-                             Architecture arch = Architecture::kX86_64) {
+                             Architecture arch = Architecture::kX86_64,
+                             std::string zip = testing::MakeZip({{"bootstrap", "#!/bin/sh\n"}})) {
     CreateFunctionCommand cmd;
     cmd.name = name;
     cmd.config.runtime = "provided.al2023";
     cmd.config.handler = "function.handler";
     cmd.config.role = "arn:aws:iam::123456789012:role/r";
     cmd.config.architecture = arch;
-    cmd.zip = testing::MakeZip({{"bootstrap", "#!/bin/sh\n"}});
+    cmd.zip = std::move(zip);
     cmd.publish = publish;
     return svc_->CreateFunction(scope_, std::move(cmd));
   }
@@ -64,6 +83,7 @@ class FunctionServiceTest : public ::testing::Test {
     return catalog_->Arn(v, scope_.region, arch);
   }
 
+  std::unique_ptr<store::testing::TestPostgresDatabase> pg_;
   std::string dir_;
   catalog::RegionSet regions_ = catalog::RegionSet::Default();
   ManualClock clock_{1700000000000};
@@ -76,7 +96,7 @@ class FunctionServiceTest : public ::testing::Test {
   Scope scope_{"123456789012", "us-east-1"};
 };
 
-TEST_F(FunctionServiceTest, NewFunctionIsAutoOnNewestRuntimeVersion) {
+TEST_P(FunctionServiceTest, NewFunctionIsAutoOnNewestRuntimeVersion) {
   auto v2 = Publish(2);
   auto r = Create("f");
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -89,7 +109,7 @@ TEST_F(FunctionServiceTest, NewFunctionIsAutoOnNewestRuntimeVersion) {
   EXPECT_EQ(Create("f").status().code(), StatusCode::kResourceConflict);
 }
 
-TEST_F(FunctionServiceTest, ManualPinsAnOlderVersionAndBlocksRuntimeChanges) {
+TEST_P(FunctionServiceTest, ManualPinsAnOlderVersionAndBlocksRuntimeChanges) {
   ASSERT_TRUE(Create("f").ok());
   auto v2 = Publish(2);
   // Auto on update moves to the newest.
@@ -125,7 +145,7 @@ TEST_F(FunctionServiceTest, ManualPinsAnOlderVersionAndBlocksRuntimeChanges) {
   EXPECT_EQ(causes, (std::vector<std::string>{"create", "function-update", "pin", "auto"}));
 }
 
-TEST_F(FunctionServiceTest, ManualRejectsArnsOfOtherRegionsArchitecturesOrRuntimes) {
+TEST_P(FunctionServiceTest, ManualRejectsArnsOfOtherRegionsArchitecturesOrRuntimes) {
   ASSERT_TRUE(Create("f").ok());
   auto node = Publish(1, "nodejs20.x");
   const std::string bad[] = {catalog_->Arn(v1_, "us-west-2", Architecture::kX86_64),
@@ -145,7 +165,7 @@ TEST_F(FunctionServiceTest, ManualRejectsArnsOfOtherRegionsArchitecturesOrRuntim
             StatusCode::kInvalidParameterValue);
 }
 
-TEST_F(FunctionServiceTest, PublishedVersionsKeepRuntimeVersionAndMode) {
+TEST_P(FunctionServiceTest, PublishedVersionsKeepRuntimeVersionAndMode) {
   ASSERT_TRUE(Create("f").ok());
   ASSERT_TRUE(
       svc_->PutRuntimeManagementConfig(scope_, "f", "", {UpdateMode::kFunctionUpdate, {}}).ok());
@@ -175,7 +195,7 @@ TEST_F(FunctionServiceTest, PublishedVersionsKeepRuntimeVersionAndMode) {
             StatusCode::kInvalidParameterValue);
 }
 
-TEST_F(FunctionServiceTest, RegionsWithoutControlsAreAlwaysAuto) {
+TEST_P(FunctionServiceTest, RegionsWithoutControlsAreAlwaysAuto) {
   Scope cn{"123456789012", "cn-north-1"};
   CreateFunctionCommand cmd;
   cmd.name = "f";
@@ -191,7 +211,7 @@ TEST_F(FunctionServiceTest, RegionsWithoutControlsAreAlwaysAuto) {
                   .starts_with("arn:aws-cn:lambda:cn-north-1::runtime:"));
 }
 
-TEST_F(FunctionServiceTest, ConcurrentUpdatesAreNeverLost) {
+TEST_P(FunctionServiceTest, ConcurrentUpdatesAreNeverLost) {
   ASSERT_TRUE(Create("f").ok());
   // Four writers, each owning one member; every update is read-modify-write of $LATEST.
   constexpr int kEach = 25;
@@ -221,7 +241,7 @@ TEST_F(FunctionServiceTest, ConcurrentUpdatesAreNeverLost) {
   EXPECT_EQ(latest->config.handler, fmt::format("h{}", kEach));
 }
 
-TEST_F(FunctionServiceTest, AliasesGuardTheirVersionsAndRouteWeights) {
+TEST_P(FunctionServiceTest, AliasesGuardTheirVersionsAndRouteWeights) {
   ASSERT_TRUE(Create("f", /*publish=*/true).ok());
   UpdateConfigurationCommand touch;
   touch.timeout = 5;
@@ -248,6 +268,89 @@ TEST_F(FunctionServiceTest, AliasesGuardTheirVersionsAndRouteWeights) {
   EXPECT_EQ(svc_->GetFunction(scope_, "f").status().message(),
             "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f");
 }
+
+// Where packages live: rows on PostgreSQL, files on SQLite.
+TEST_P(FunctionServiceTest, APackageGoesWithTheLastVersionThatUsesIt) {
+  bool shared = GetParam() == store::Engine::kPostgres;
+  auto stored = [&](const std::string& sha) {
+    if (!shared) return fs::exists(code_->PathOf(sha));
+    bool row = false;
+    EXPECT_TRUE(db_->ReadOne([&](store::Txn& txn) -> Status {
+                     LAMBKIN_ASSIGN_OR_RETURN(
+                         auto st, txn.Prepare("SELECT 1 FROM code_packages WHERE sha256 = ?"));
+                     st.Bind(1, sha);
+                     LAMBKIN_ASSIGN_OR_RETURN(row, st.Step());
+                     return Status::Ok();
+                   })
+                    .ok());
+    return row;
+  };
+  std::string x = testing::MakeZip({{"bootstrap", "#!/bin/sh\necho x\n"}});
+  std::string y = testing::MakeZip({{"bootstrap", "#!/bin/sh\necho y\n"}});
+  std::string xs = Sha256Hex(x);
+  std::string ys = Sha256Hex(y);
+  ASSERT_TRUE(Create("a", /*publish=*/true, Architecture::kX86_64, x).ok());
+  ASSERT_TRUE(Create("b", false, Architecture::kX86_64, x).ok());
+  EXPECT_TRUE(stored(xs));
+  if (shared) {
+    // Another node, with a directory of its own, runs it.
+    CodePackageStore other(db_.get(), dir_ + "/other");
+    ASSERT_TRUE(other.Init().ok());
+    auto unpacked = other.Unpacked(xs);
+    ASSERT_TRUE(unpacked.ok()) << unpacked.status().message();
+    EXPECT_TRUE(fs::exists(*unpacked + "/bootstrap"));
+  }
+  ASSERT_TRUE(svc_->UpdateFunctionCode(scope_, "a", {y}).ok());
+  EXPECT_TRUE(stored(xs));  // a:1 and b use it
+  EXPECT_TRUE(stored(ys));
+  ASSERT_TRUE(code_->Unpacked(ys).ok());  // an environment runs it on this node
+  ASSERT_TRUE(svc_->DeleteFunction(scope_, "b", "").ok());
+  EXPECT_TRUE(stored(xs));  // a:1
+  ASSERT_TRUE(svc_->DeleteFunction(scope_, "a", "1").ok());
+  EXPECT_FALSE(stored(xs));
+  EXPECT_EQ(code_->Get(xs).status().code(), StatusCode::kResourceNotFound);
+  // Replacing $LATEST's code drops the replaced package from the store; this node's copy stays
+  // for the environments that may still run it.
+  ASSERT_TRUE(svc_->UpdateFunctionCode(scope_, "a", {x}).ok());
+  EXPECT_TRUE(stored(xs));
+  EXPECT_EQ(stored(ys), !shared);
+  EXPECT_TRUE(code_->Get(ys).ok());
+  EXPECT_TRUE(fs::exists(code_->PathOf(ys)));
+  ASSERT_TRUE(svc_->DeleteFunction(scope_, "a", "").ok());
+  EXPECT_FALSE(stored(xs));
+}
+
+// A PostgreSQL store from before the table: each node uploads the packages it has.
+TEST_P(FunctionServiceTest, NodesUploadPackagesTheTableLacks) {
+  if (GetParam() != store::Engine::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  std::string zip = testing::MakeZip({{"bootstrap", "#!/bin/sh\necho old\n"}});
+  std::string sha = Sha256Hex(zip);
+  ASSERT_TRUE(Create("f", false, Architecture::kX86_64, zip).ok());
+  ASSERT_TRUE(db_->Transact([&](store::Txn& txn) -> Status {
+                   LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("DELETE FROM code_packages"));
+                   return st.Run();
+                 })
+                  .ok());
+  CodePackageStore without(db_.get(), dir_ + "/without");
+  ASSERT_TRUE(without.Init().ok());
+  EXPECT_EQ(without.Get(sha).status().code(), StatusCode::kResourceNotFound);
+  fs::create_directories(dir_ + "/with");
+  {
+    std::ofstream out(dir_ + "/with/" + sha + ".zip", std::ios::binary);
+    out << zip;
+  }
+  CodePackageStore with(db_.get(), dir_ + "/with");
+  ASSERT_TRUE(with.Init().ok());
+  auto got = without.Get(sha);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(*got, zip);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,
+                         ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
+                         [](const auto& info) {
+                           return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 }  // namespace
 }  // namespace lambkin::functions
