@@ -38,10 +38,9 @@ World* MakeWorld() {
   std::string dir = std::filesystem::temp_directory_path() / "lambkin-fuzz";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  w->db = std::move(lambkin::store::Database::Open(dir + "/db",
-                                                   std::string(lambkin::catalog::kCatalogSchema) +
-                                                       lambkin::functions::kFunctionsSchema +
-                                                       lambkin::iam::kIamSchema))
+  w->db = std::move(lambkin::store::Database::Open(dir + "/db", lambkin::catalog::Schema() +
+                                                                    lambkin::functions::Schema() +
+                                                                    lambkin::iam::Schema()))
               .value();
   w->blobs = std::move(lambkin::oci::BlobStore::Open(dir + "/blobs")).value();
   w->catalog = std::move(lambkin::catalog::Catalog::Open(w->db.get(), &w->regions, dir, &w->clock,

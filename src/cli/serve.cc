@@ -17,6 +17,7 @@
 #include "cli/json_file.h"
 #include "cli/operator_credentials.h"
 #include "cluster/cluster.h"
+#include "cluster/forwarder.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "exec/event_queue.h"
@@ -275,8 +276,13 @@ int Serve(const ServeOptions& options) {
   iam::Authenticator auth(&config->regions, &system_clock, &directory,
                           options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
                           config->account);
+  // The nodes sharing the store (this one alone on SQLite); its address is known once listening.
+  const std::string node_id = RandomUuid();
+  cluster::Cluster nodes(db->get(), {node_id, ""});
+  cluster::Forwarder forwarder(http.io_context(), node_id);
   lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,
-                               options.production ? &directory : nullptr, &system_clock});
+                               options.production ? &directory : nullptr, &system_clock, &nodes,
+                               &forwarder});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory, &auth});
@@ -316,14 +322,13 @@ int Serve(const ServeOptions& options) {
   Result<uint16_t> port = http.Listen(options.listen, api);
   if (!port.ok()) return Fail(port.status());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  // The nodes sharing the store (this one alone on SQLite). Caches follow changes made on any
-  // node.
+  // Peers reach this node at its advertised address. Caches follow changes made on any node.
   std::string advertise = options.advertise;
   if (advertise.empty()) {
     advertise =
         fmt::format("{}:{}", host == "0.0.0.0" || host == "[::]" ? "127.0.0.1" : host, *port);
   }
-  cluster::Cluster nodes(db->get(), {RandomUuid(), advertise});
+  nodes.SetAddress(advertise);
   auto report = [](std::string_view what, const Status& s) {
     if (!s.ok())
       std::fprintf(stderr, "lambkin: cannot reload %.*s: %s\n", static_cast<int>(what.size()),

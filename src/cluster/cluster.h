@@ -55,6 +55,11 @@ class Cluster {
   // Leaves the cluster (the row is deleted, so peers stop routing here at once).
   void Stop();
 
+  // REQUIRES: before Start().
+  void SetAddress(std::string address) {
+    self_.address = std::move(address);
+    live_ = {self_};
+  }
   const Node& self() const { return self_; }
   bool multi_node() const { return db_->engine() == store::Engine::kPostgres; }
   // The live nodes (this one included), by id.

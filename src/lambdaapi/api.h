@@ -28,6 +28,11 @@
 #include "lambdaapi/validation.h"
 #include "server/request.h"
 
+namespace lambkin::cluster {
+class Cluster;
+class Forwarder;
+}  // namespace lambkin::cluster
+
 namespace lambkin::lambdaapi {
 
 struct ApiContext {
@@ -42,6 +47,10 @@ struct ApiContext {
   const iam::Directory* assumable_roles = nullptr;
   // The real time, also under a simulated clock: presigned links are checked against it.
   const Clock* wall_clock = nullptr;
+  // Several nodes on one store: a synchronous invoke runs on its function's home node, where
+  // the warm environments are; other nodes forward it there.
+  const cluster::Cluster* cluster = nullptr;
+  cluster::Forwarder* forwarder = nullptr;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "cluster/cluster.h"
+#include "cluster/forwarder.h"
 #include "common/crypto.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/names.h"
@@ -24,6 +26,26 @@ constexpr size_t kMaxClientContext = 3583;
 double WeightDraw() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// Sends a synchronous invoke to the first node of `placement` from `next` on that answers; the
+// node that runs it authenticates it again. A node that cannot be reached is skipped (its
+// heartbeat has not timed out yet); this node, when its turn comes, runs it through its own
+// listener.
+void ForwardInvoke(cluster::Forwarder* forwarder,
+                   std::shared_ptr<const server::HttpRequest> request,
+                   std::shared_ptr<const std::vector<cluster::Node>> placement, size_t next,
+                   server::Respond respond) {
+  if (next >= placement->size()) {
+    return respond(ErrorResponse(Unavailable("No node can run the function now")));
+  }
+  const cluster::Node& node = (*placement)[next];
+  forwarder->Send(node.address, *request,
+                  [forwarder, request, placement, next,
+                   respond = std::move(respond)](Result<HttpResponse> answer) mutable {
+                    if (answer.ok()) return respond(std::move(*answer));
+                    ForwardInvoke(forwarder, request, placement, next + 1, std::move(respond));
+                  });
 }
 
 }  // namespace
@@ -67,6 +89,16 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
     if (parsed.is_discarded()) {
       return fail({StatusCode::kInvalidRequestContent,
                    "Could not parse request body into json: Could not parse payload into json"});
+    }
+  }
+  if (type == "RequestResponse" && ctx.cluster != nullptr && ctx.forwarder != nullptr &&
+      ctx.cluster->multi_node() && call.request.FindHeader(cluster::kForwardedHeader) == nullptr) {
+    // The function's home node keeps its warm environments and counts its concurrency.
+    auto placement = std::make_shared<const std::vector<cluster::Node>>(ctx.cluster->Placement(
+        fmt::format("{}/{}/{}", call.scope.account, call.scope.region, ref->name)));
+    if (!placement->empty() && placement->front().id != ctx.cluster->self().id) {
+      return ForwardInvoke(ctx.forwarder, std::make_shared<const server::HttpRequest>(call.request),
+                           placement, 0, std::move(respond));
     }
   }
   Result<functions::FunctionVersion> version =
