@@ -128,13 +128,16 @@ Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_v
   return held;
 }
 
-Result<int64_t> ReleaseEventLeases(store::Database& db, std::string_view node) {
+Result<int64_t> ReleaseEventLeases(store::Database& db, std::optional<std::string_view> node) {
   int64_t released = 0;
   Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("UPDATE event_invocations SET lease_owner = NULL, lease_until = NULL "
-                             "WHERE state = 'queued' AND lease_owner = ?1"));
-    LAMBKIN_RETURN_IF_ERROR(st.Bind(1, node).Run());
+        auto st, txn.Prepare(node ? "UPDATE event_invocations SET lease_owner = NULL, lease_until "
+                                    "= NULL WHERE state = 'queued' AND lease_owner = ?1"
+                                  : "UPDATE event_invocations SET lease_owner = NULL, lease_until "
+                                    "= NULL WHERE state = 'queued' AND lease_owner IS NOT NULL"));
+    if (node) st.Bind(1, *node);
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
     released = txn.Changes();
     return Status::Ok();
   });
@@ -178,10 +181,15 @@ void EventQueue::Start() {
     std::lock_guard lock(mu_);
     stopped_ = false;
     // Leases this node id holds come from an earlier run that is gone (a crash or restart), so
-    // their events run again now instead of when the leases expire. (Not when this queue was
-    // stopped and started again while its own events still run.)
+    // their events run again now instead of when the leases expire. SQLite has one node (the
+    // data directory is locked): every lease there is an earlier run's, whatever its node id.
+    // (Nothing is released when this queue was stopped and started again while its own events
+    // still run.)
     if (in_flight_.empty()) {
-      auto released = ReleaseEventLeases(*db_, options_.node_id);
+      auto released =
+          ReleaseEventLeases(*db_, db_->engine() == store::Engine::kSqlite
+                                       ? std::nullopt
+                                       : std::optional<std::string_view>(options_.node_id));
       if (!released.ok()) LogError(released.status().message());
     }
   }

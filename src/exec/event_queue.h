@@ -9,7 +9,8 @@
 // and another node delivers them. A settle that finds its lease taken over changes nothing.
 // Delivery is therefore at-least-once, as on Lambda: an event whose node died mid-invocation
 // may run twice. A node that restarts under the same id (the single-node default) releases its
-// old leases on Start(), so it resumes every unfinished event at once.
+// old leases on Start(), as does any start on SQLite (one node), so it resumes every unfinished
+// event at once.
 //
 // As on Lambda, an event whose invocation fails (a function error, timeout or crash) is retried
 // twice, after one and then two minutes (the delays are configurable); a throttled event is
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -86,8 +88,9 @@ Result<bool> ExtendEventLease(store::Database& db, std::string_view id, std::str
 // changed) when it does not.
 Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_view node,
                          const EventSettlement& settlement);
-// Ends every lease `node` holds on queued events (they become due again); returns how many.
-Result<int64_t> ReleaseEventLeases(store::Database& db, std::string_view node);
+// Ends the leases on queued events (they become due again) that `node` holds, or with nullopt
+// every node's; returns how many.
+Result<int64_t> ReleaseEventLeases(store::Database& db, std::optional<std::string_view> node);
 
 class EventQueue {
  public:
@@ -99,8 +102,9 @@ class EventQueue {
   Status Enqueue(const functions::Scope& scope, const std::string& function,
                  const std::string& qualifier, const std::string& payload,
                  const std::string& request_id);
-  // Starts dispatching. Leases this node id still holds from an earlier run (a crash, a
-  // restart) are released first, so those events run again at once.
+  // Starts dispatching. Leases left by an earlier run of this node (a crash, a restart) are
+  // released first, so those events run again at once: those of this node id, and on SQLite,
+  // which has one node, every lease (each start may bring a new node id).
   void Start();
   void Stop();
 
