@@ -1,7 +1,6 @@
 #include "exec/event_queue.h"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "store/postgres_testing.h"
 
 namespace lambkin::exec {
 namespace {
@@ -23,52 +23,29 @@ using Txn = store::Database::Txn;
 constexpr int64_t kStart = 1700000000000;
 constexpr int64_t kLease = 90000;
 
-// Runs one statement on the PostgreSQL server's maintenance database (outside a transaction,
-// as CREATE/DROP DATABASE need).
-::testing::AssertionResult PgAdmin(const std::string& base, const std::string& sql) {
-  PGconn* conn = PQconnectdb((base + "/postgres").c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn);
-    PQfinish(conn);
-    return ::testing::AssertionFailure() << "connect: " << msg;
-  }
-  PGresult* res = PQexec(conn, sql.c_str());
-  bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-  std::string msg = PQresultErrorMessage(res);
-  PQclear(res);
-  PQfinish(conn);
-  if (!ok) return ::testing::AssertionFailure() << sql << ": " << msg;
-  return ::testing::AssertionSuccess();
-}
-
-// Each test on a fresh store of the engine named by the parameter: a SQLite file, or a new
-// database on the PostgreSQL server at LAMBKIN_TEST_POSTGRES (skipped without it). Nodes are
-// separate Database handles on that store, as separate processes would have.
-class EventLeaseTest : public ::testing::TestWithParam<std::string> {
+// Each test on a fresh store of either engine: a SQLite file, or a new database on the
+// PostgreSQL server LAMBKIN_TEST_POSTGRES names (skipped without it). Nodes are separate
+// Database handles on that store, as separate processes would have.
+class EventLeaseTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
-    if (GetParam() == "postgres") {
-      const char* base = std::getenv("LAMBKIN_TEST_POSTGRES");
-      if (base == nullptr || *base == '\0') GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
-      pg_base_ = base;
-      while (pg_base_.ends_with('/')) pg_base_.pop_back();
-      pg_name_ = "lambkin_events_" + RandomHex(8);
-      ASSERT_TRUE(PgAdmin(pg_base_, "CREATE DATABASE " + pg_name_));
-      location_ = pg_base_ + "/" + pg_name_;
-    } else {
-      dir_ = ::testing::TempDir() + "/events-" + RandomUuid();
-      fs::create_directories(dir_);
-      location_ = dir_ + "/db";
+    dir_ = ::testing::TempDir() + "/events-" + RandomUuid();
+    fs::create_directories(dir_);
+    location_ = dir_ + "/db";
+    if (GetParam() == store::Engine::kPostgres) {
+      auto pg = store::testing::TestPostgresDatabase::Create();
+      ASSERT_TRUE(pg.ok()) << pg.status().message();
+      if (*pg == nullptr) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+      pg_ = std::move(*pg);
+      location_ = pg_->url();
     }
   }
 
   void TearDown() override {
     queue_.reset();
     nodes_.clear();
-    if (!pg_name_.empty()) {
-      EXPECT_TRUE(PgAdmin(pg_base_, "DROP DATABASE IF EXISTS " + pg_name_ + " WITH (FORCE)"));
-    }
-    if (!dir_.empty()) fs::remove_all(dir_);
+    pg_.reset();
+    fs::remove_all(dir_);
   }
 
   // A node's handle on the store (migrated to `migrations`).
@@ -124,13 +101,8 @@ class EventLeaseTest : public ::testing::TestWithParam<std::string> {
     return ids;
   }
 
-  std::string RandomHex(int bytes) {
-    std::string uuid = RandomUuid();
-    std::erase(uuid, '-');
-    return uuid.substr(0, static_cast<size_t>(bytes) * 2);
-  }
-
-  std::string dir_, pg_base_, pg_name_, location_;
+  std::string dir_, location_;
+  std::unique_ptr<store::testing::TestPostgresDatabase> pg_;
   ManualClock clock_{kStart};
   functions::Scope scope_{"123456789012", "us-east-1"};
   std::vector<std::unique_ptr<store::Database>> nodes_;
@@ -288,15 +260,33 @@ TEST_P(EventLeaseTest, StartReleasesTheLeasesOfThisNodesEarlierRun) {
   Enqueue(db, "mine");
   Enqueue(db, "theirs");
   int64_t now = clock_.NowMillis();
-  ASSERT_EQ(ClaimDueEvents(db, "local", now, now + kLease, 1)->size(), 1u);
-  ASSERT_EQ(ClaimDueEvents(db, "other", now, now + kLease, 1)->size(), 1u);
-  // The process that held "local"'s leases died; the restarted one (same node id) starts.
+  ASSERT_EQ(ClaimDueEvents(db, "node-a", now, now + kLease, 1)->size(), 1u);
+  ASSERT_EQ(ClaimDueEvents(db, "node-b", now, now + kLease, 1)->size(), 1u);
+  // The process that held node-a's leases died; one under the same node id starts.
   store::Database& restarted = Node();
-  Queue(restarted, "local").Start();
-  auto again = ClaimDueEvents(restarted, "local", now, now + kLease, 16);
+  Queue(restarted, "node-a").Start();
+  auto again = ClaimDueEvents(restarted, "node-a", now, now + kLease, 16);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(Ids(*again), std::vector<std::string>{"mine"});
-  EXPECT_EQ(Get(db, "theirs").lease_owner, "other");
+  if (GetParam() == store::Engine::kPostgres) {
+    EXPECT_EQ(Ids(*again), std::vector<std::string>{"mine"});
+    EXPECT_EQ(Get(db, "theirs").lease_owner, "node-b");
+  } else {
+    // SQLite has one node: every lease left is an earlier run's.
+    EXPECT_EQ(Ids(*again), (std::vector<std::string>{"mine", "theirs"}));
+  }
+}
+
+TEST_P(EventLeaseTest, RestartUnderANewNodeIdOnSqliteResumesAtOnce) {
+  if (GetParam() != store::Engine::kSqlite) GTEST_SKIP() << "a SQLite store has one node";
+  store::Database& db = Node();
+  Enqueue(db, "e1");
+  int64_t now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(db, "first-run", now, now + kLease, 16)->size(), 1u);
+  store::Database& restarted = Node();
+  Queue(restarted, "second-run").Start();
+  auto again = ClaimDueEvents(restarted, "second-run", now, now + kLease, 16);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Ids(*again), std::vector<std::string>{"e1"});
 }
 
 TEST_P(EventLeaseTest, ConcurrentNodesClaimEachEventOnce) {
@@ -357,8 +347,11 @@ TEST_P(EventLeaseTest, StoreWithoutLeasesMigratesAndDeliversItsQueue) {
   EXPECT_EQ(claimed->front().payload, "{\"old\":true}");
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, EventLeaseTest, ::testing::Values("sqlite", "postgres"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, EventLeaseTest,
+                         ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
+                         [](const auto& info) {
+                           return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 }  // namespace
 }  // namespace lambkin::exec
