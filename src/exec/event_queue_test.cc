@@ -96,6 +96,7 @@ class EventLeaseTest : public ::testing::TestWithParam<store::Engine> {
 
   static std::vector<std::string> Ids(const std::vector<ClaimedEvent>& events) {
     std::vector<std::string> ids;
+    ids.reserve(events.size());
     for (const auto& e : events) ids.push_back(e.id);
     std::sort(ids.begin(), ids.end());
     return ids;
@@ -295,10 +296,12 @@ TEST_P(EventLeaseTest, ConcurrentNodesClaimEachEventOnce) {
   store::Database& first = Node();
   for (int i = 0; i < kEvents; ++i) Enqueue(first, fmt::format("e{:02}", i));
   std::vector<store::Database*> nodes;
+  nodes.reserve(kNodes);
   for (int n = 0; n < kNodes; ++n) nodes.push_back(&Node());
   std::mutex mu;
   std::vector<std::string> all;
   std::vector<std::thread> threads;
+  threads.reserve(kNodes);
   int64_t now = clock_.NowMillis();
   for (int n = 0; n < kNodes; ++n) {
     threads.emplace_back([&, n] {
