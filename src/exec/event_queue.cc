@@ -27,7 +27,7 @@ CREATE INDEX IF NOT EXISTS event_invocations_due ON event_invocations (state, ne
 )sql";
 
 // Leases: the node delivering a queued event, and until when (ms, like next_attempt_at). The
-// claim reads only queued events, so its index holds only those (finished events stay, kept).
+// claim reads only queued events, so its index holds only those, not the finished events kept.
 constexpr char kEventLeasesDdl[] = R"sql(
 ALTER TABLE event_invocations ADD COLUMN lease_owner TEXT;
 ALTER TABLE event_invocations ADD COLUMN lease_until INTEGER;
