@@ -25,16 +25,125 @@ CREATE TABLE IF NOT EXISTS event_invocations (
 );
 CREATE INDEX IF NOT EXISTS event_invocations_due ON event_invocations (state, next_attempt_at);
 )sql";
+
+// Leases: the node delivering a queued event, and until when (ms, like next_attempt_at). The
+// claim reads only queued events, so its index holds only those, not the finished events kept.
+constexpr char kEventLeasesDdl[] = R"sql(
+ALTER TABLE event_invocations ADD COLUMN lease_owner TEXT;
+ALTER TABLE event_invocations ADD COLUMN lease_until INTEGER;
+DROP INDEX IF EXISTS event_invocations_due;
+CREATE INDEX IF NOT EXISTS event_invocations_claim
+  ON event_invocations (next_attempt_at, lease_until) WHERE state = 'queued';
+)sql";
+
+// One statement: due events, oldest first, leased to ?1 until ?2. {} is the locking clause.
+constexpr char kClaimSql[] =
+    "UPDATE event_invocations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
+    "SELECT id FROM event_invocations WHERE state = 'queued' AND next_attempt_at <= ?3 AND "
+    "(lease_until IS NULL OR lease_until <= ?3) ORDER BY next_attempt_at LIMIT ?4{}) "
+    "RETURNING id, account, region, function, qualifier, payload, attempts";
+
+// PostgreSQL: rows another node is claiming are skipped, not waited for. SQLite has one
+// writer, so a claim never meets another.
+const std::string& ClaimSql(store::Engine engine) {
+  static const std::string kSqlite = fmt::format(kClaimSql, "");
+  static const std::string kPostgres = fmt::format(kClaimSql, " FOR UPDATE SKIP LOCKED");
+  return engine == store::Engine::kPostgres ? kPostgres : kSqlite;
+}
+
+void LogError(std::string_view message) {
+  std::fprintf(stderr, "lambkin: event queue: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+}
 }  // namespace
 
 const store::Migrations& EventQueueSchema() {
   static const store::Migrations kMigrations = {
       {"event_queue", 1, kEventQueueDdl, ""},
+      {"event_queue", 2, kEventLeasesDdl, ""},
   };
   return kMigrations;
 }
 
 using Txn = store::Database::Txn;
+
+// The lease operations are single statements that check the lease owner themselves: they need
+// no serialised transaction (row locks suffice on PostgreSQL).
+
+Result<std::vector<ClaimedEvent>> ClaimDueEvents(store::Database& db, std::string_view node,
+                                                 int64_t now, int64_t lease_until, int limit) {
+  std::vector<ClaimedEvent> claimed;
+  if (limit <= 0) return claimed;
+  Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
+    claimed.clear();
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(ClaimSql(txn.engine())));
+    st.Bind(1, node).Bind(2, lease_until).Bind(3, now).Bind(4, static_cast<int64_t>(limit));
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      claimed.push_back(ClaimedEvent{st.ColumnText(0),
+                                     {st.ColumnText(1), st.ColumnText(2)},
+                                     st.ColumnText(3),
+                                     st.ColumnText(4),
+                                     st.ColumnBlob(5),
+                                     st.ColumnInt(6),
+                                     lease_until});
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return claimed;
+}
+
+Result<bool> ExtendEventLease(store::Database& db, std::string_view id, std::string_view node,
+                              int64_t lease_until) {
+  bool held = false;
+  Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("UPDATE event_invocations SET lease_until = ?1 WHERE id = ?2 AND "
+                             "lease_owner = ?3 AND state = 'queued'"));
+    LAMBKIN_RETURN_IF_ERROR(st.Bind(1, lease_until).Bind(2, id).Bind(3, node).Run());
+    held = txn.Changes() == 1;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return held;
+}
+
+Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_view node,
+                         const EventSettlement& settlement) {
+  bool held = false;
+  Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("UPDATE event_invocations SET attempts = ?1, next_attempt_at = ?2, "
+                             "state = ?3, last_error = ?4, lease_owner = NULL, lease_until = NULL "
+                             "WHERE id = ?5 AND lease_owner = ?6"));
+    st.Bind(1, settlement.attempts).Bind(2, settlement.next_attempt_at).Bind(3, settlement.state);
+    st.Bind(4, settlement.last_error).Bind(5, id).Bind(6, node);
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
+    held = txn.Changes() == 1;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return held;
+}
+
+Result<int64_t> ReleaseEventLeases(store::Database& db, std::optional<std::string_view> node) {
+  int64_t released = 0;
+  Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare(node ? "UPDATE event_invocations SET lease_owner = NULL, lease_until "
+                                    "= NULL WHERE state = 'queued' AND lease_owner = ?1"
+                                  : "UPDATE event_invocations SET lease_owner = NULL, lease_until "
+                                    "= NULL WHERE state = 'queued' AND lease_owner IS NOT NULL"));
+    if (node) st.Bind(1, *node);
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
+    released = txn.Changes();
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return released;
+}
 
 EventQueue::EventQueue(store::Database* db, boost::asio::io_context& ioc, Invoker* invoker,
                        functions::FunctionService* functions, const Clock* clock,
@@ -53,7 +162,8 @@ Status EventQueue::Enqueue(const functions::Scope& scope, const std::string& fun
                            const std::string& qualifier, const std::string& payload,
                            const std::string& request_id) {
   int64_t now = clock_->NowMillis();
-  Status s = db_->Transact([&](Txn& txn) -> Status {
+  // A new row: nothing to serialise against other writers.
+  Status s = db_->TransactConcurrent([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("INSERT INTO event_invocations (id, account, region, function, "
                              "qualifier, payload, enqueued_at, next_attempt_at, state) VALUES "
@@ -70,6 +180,18 @@ void EventQueue::Start() {
   {
     std::lock_guard lock(mu_);
     stopped_ = false;
+    // Leases this node id holds come from an earlier run that is gone (a crash or restart), so
+    // their events run again now instead of when the leases expire. SQLite has one node (the
+    // data directory is locked): every lease there is an earlier run's, whatever its node id.
+    // (Nothing is released when this queue was stopped and started again while its own events
+    // still run.)
+    if (in_flight_.empty()) {
+      auto released =
+          ReleaseEventLeases(*db_, db_->engine() == store::Engine::kSqlite
+                                       ? std::nullopt
+                                       : std::optional<std::string_view>(options_.node_id));
+      if (!released.ok()) LogError(released.status().message());
+    }
   }
   Schedule(std::chrono::milliseconds(0));
 }
@@ -90,44 +212,30 @@ void EventQueue::Schedule(std::chrono::milliseconds after) {
 }
 
 void EventQueue::Dispatch() {
-  std::vector<Event> due;
+  std::vector<ClaimedEvent> claimed;
   {
+    // Held across the claim, so concurrent dispatches never claim more than there is room for.
     std::lock_guard lock(mu_);
     if (stopped_) return;
     int room = options_.max_in_flight - static_cast<int>(in_flight_.size());
     if (room <= 0) return;
     int64_t now = clock_->NowMillis();
-    Status s = db_->Read([&](Txn& txn) -> Status {
-      LAMBKIN_ASSIGN_OR_RETURN(
-          auto st, txn.Prepare("SELECT id, account, region, function, qualifier, payload, "
-                               "attempts FROM event_invocations WHERE state = 'queued' AND "
-                               "next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"));
-      st.Bind(1, now).Bind(2, room + static_cast<int64_t>(in_flight_.size()));
-      while (true) {
-        LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) break;
-        std::string id = st.ColumnText(0);
-        if (in_flight_.contains(id)) continue;
-        due.push_back(Event{id,
-                            {st.ColumnText(1), st.ColumnText(2)},
-                            st.ColumnText(3),
-                            st.ColumnText(4),
-                            st.ColumnBlob(5),
-                            st.ColumnInt(6)});
-        if (static_cast<int>(due.size()) == room) break;
-      }
-      return Status::Ok();
-    });
-    if (!s.ok()) {
-      std::fprintf(stderr, "lambkin: event queue: %s\n", s.message().c_str());
+    auto events = ClaimDueEvents(*db_, options_.node_id, now, now + options_.claim_lease_ms, room);
+    if (!events.ok()) {
+      LogError(events.status().message());
       return;
     }
-    for (const auto& e : due) in_flight_.insert(e.id);
+    for (auto& e : *events) {
+      // Still running here although its lease expired (the clock jumped): it runs once; the
+      // running invocation settles it.
+      if (!in_flight_.insert(e.id).second) continue;
+      claimed.push_back(std::move(e));
+    }
   }
-  for (const auto& e : due) Run(e);
+  for (const auto& e : claimed) Run(e);
 }
 
-void EventQueue::Run(const Event& event) {
+void EventQueue::Run(const ClaimedEvent& event) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   auto version = functions_->ResolveInvocation(event.scope, event.function, event.qualifier, draw);
@@ -142,6 +250,18 @@ void EventQueue::Run(const Event& event) {
     return Settle(event, Status(StatusCode::kTooManyRequests,
                                 "ReservedFunctionConcurrentInvocationLimitExceeded"));
   }
+  // The lease must outlast the invocation: its timeout plus the margin. The claim's lease
+  // (taken before the function was known) covers most functions; a longer timeout extends it
+  // before the invocation starts, which also checks that this node still holds it.
+  int64_t needed = clock_->NowMillis() + version->config.timeout * 1000 + options_.lease_margin_ms;
+  if (needed > event.lease_until) {
+    auto held = ExtendEventLease(*db_, event.id, options_.node_id, needed);
+    if (!held.ok() || !*held) {
+      LogError(held.ok() ? fmt::format("event {}: lease lost before it started", event.id)
+                         : held.status().message());
+      return Done(event.id);
+    }
+  }
   InvokeRequest request{event.id, event.payload,
                         functions::FunctionArn(event.scope, event.function, event.qualifier), "",
                         false};
@@ -149,35 +269,37 @@ void EventQueue::Run(const Event& event) {
                    [this, event](const Result<InvokeOutcome>& outcome) { Settle(event, outcome); });
 }
 
-void EventQueue::Settle(const Event& event, const Result<InvokeOutcome>& outcome) {
+void EventQueue::Settle(const ClaimedEvent& event, const Result<InvokeOutcome>& outcome) {
   int64_t now = clock_->NowMillis();
   bool throttled = !outcome.ok() && outcome.status().code() == StatusCode::kTooManyRequests;
   bool gone = !outcome.ok() && outcome.status().code() == StatusCode::kResourceNotFound;
   bool failed = !outcome.ok() || outcome->function_error.has_value();
-  int64_t attempts = event.attempts + (throttled ? 0 : 1);
-  std::string state = "queued";
-  int64_t next = now;
+  EventSettlement next{"queued", event.attempts + (throttled ? 0 : 1), now, ""};
   if (!failed) {
-    state = "succeeded";
+    next.state = "succeeded";
   } else if (throttled) {
-    next = now + options_.throttle_delay_ms;
-  } else if (gone || attempts > static_cast<int64_t>(options_.retry_delays_ms.size())) {
-    state = "failed";
+    next.next_attempt_at = now + options_.throttle_delay_ms;
+  } else if (gone || next.attempts > static_cast<int64_t>(options_.retry_delays_ms.size())) {
+    next.state = "failed";
   } else {
-    next = now + options_.retry_delays_ms[static_cast<size_t>(attempts - 1)];
+    next.next_attempt_at = now + options_.retry_delays_ms[static_cast<size_t>(next.attempts - 1)];
   }
-  std::string error =
+  next.last_error =
       outcome.ok() ? (failed ? outcome->payload : std::string()) : outcome.status().message();
-  Status s = db_->Transact([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("UPDATE event_invocations SET attempts = ?, next_attempt_at = ?, "
-                             "state = ?, last_error = ? WHERE id = ?"));
-    st.Bind(1, attempts).Bind(2, next).Bind(3, state).Bind(4, error).Bind(5, event.id);
-    return st.Run();
-  });
-  if (!s.ok()) std::fprintf(stderr, "lambkin: event queue: %s\n", s.message().c_str());
+  auto settled = SettleEvent(*db_, event.id, options_.node_id, next);
+  if (!settled.ok()) {
+    // Still leased here: it runs again when the lease expires.
+    LogError(settled.status().message());
+  } else if (!*settled) {
+    // The lease expired and another node took the event over: that node delivers it.
+    LogError(fmt::format("event {}: lease lost; its result is not recorded", event.id));
+  }
+  Done(event.id);
+}
+
+void EventQueue::Done(const std::string& id) {
   std::lock_guard lock(mu_);
-  in_flight_.erase(event.id);
+  in_flight_.erase(id);
 }
 
 }  // namespace lambkin::exec

@@ -1,18 +1,30 @@
 // EventQueue: asynchronous (InvocationType Event) invocations, durable and retried.
 //
-// Enqueue() stores the event before the caller gets its 202, so a server restart loses none:
-// on start the queue resumes every event not yet finished (at-least-once). Events run on the
-// Invoker like synchronous ones. As on Lambda, an event whose invocation fails (a function
-// error, timeout or crash) is retried twice, after one and then two minutes (the delays are
-// configurable); a throttled event is retried shortly without counting as an attempt. An
-// event that failed every attempt is kept, marked failed. Thread-safe.
+// Enqueue() stores the event before the caller gets its 202. Every node sharing the store
+// delivers queued events: a node claims due events by taking a lease on them (its node id and
+// an expiry), runs them on its Invoker like synchronous invocations, and settles each under its
+// lease. A claim skips events another node holds, so nodes deliver different events without
+// waiting on each other (row locks, SKIP LOCKED, on PostgreSQL). A lease lasts the function's
+// timeout plus a margin; if the node dies, its events become claimable when their leases expire
+// and another node delivers them. A settle that finds its lease taken over changes nothing.
+// Delivery is therefore at-least-once, as on Lambda: an event whose node died mid-invocation
+// may run twice. A node that restarts under the same id (the single-node default) releases its
+// old leases on Start(), as does any start on SQLite (one node), so it resumes every unfinished
+// event at once.
+//
+// As on Lambda, an event whose invocation fails (a function error, timeout or crash) is retried
+// twice, after one and then two minutes (the delays are configurable); a throttled event is
+// retried shortly without counting as an attempt. An event that failed every attempt is kept,
+// marked failed. Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -33,7 +45,52 @@ struct EventQueueOptions {
   int64_t throttle_delay_ms = 1000;
   int max_in_flight = 16;
   std::chrono::milliseconds poll{100};
+  // This node's name on its leases; unique among the nodes sharing the store.
+  std::string node_id = "local";
+  // The lease a claim takes, before the function (and so its timeout) is known: enough for a
+  // function whose timeout is up to 60 s; a longer one extends its lease when it starts.
+  int64_t claim_lease_ms = 90000;
+  // A started invocation's lease: the function's timeout plus this (its init phase, 10 s by
+  // default, and the settle).
+  int64_t lease_margin_ms = 30000;
 };
+
+// A queued event as a claim returns it.
+struct ClaimedEvent {
+  std::string id;
+  functions::Scope scope;
+  std::string function;
+  std::string qualifier;
+  std::string payload;
+  int64_t attempts = 0;
+  int64_t lease_until = 0;
+};
+
+// What an attempt leaves behind.
+struct EventSettlement {
+  std::string state;  // queued (a retry) | succeeded | failed
+  int64_t attempts = 0;
+  int64_t next_attempt_at = 0;
+  std::string last_error;
+};
+
+// The queue's store operations, one statement each (used by EventQueue; public for tests).
+// Times are ms since the epoch, by the queue's Clock.
+//
+// Leases the due events (queued, next_attempt_at <= now, no unexpired lease) for `node` until
+// `lease_until`, oldest first, at most `limit`; events other nodes are claiming are skipped.
+Result<std::vector<ClaimedEvent>> ClaimDueEvents(store::Database& db, std::string_view node,
+                                                 int64_t now, int64_t lease_until, int limit);
+// Moves the expiry of `node`'s lease on event `id`; false when `node` no longer holds it.
+Result<bool> ExtendEventLease(store::Database& db, std::string_view id, std::string_view node,
+                              int64_t lease_until);
+// Records an attempt's result and ends the lease, if `node` still holds it; false (and nothing
+// changed) when it does not.
+Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_view node,
+                         const EventSettlement& settlement);
+// Ends the leases on queued events (they become due again) that `node` holds, or with nullopt
+// every node's; returns how many.
+Result<int64_t> ReleaseEventLeases(store::Database& db, std::optional<std::string_view> node);
 
 class EventQueue {
  public:
@@ -45,23 +102,19 @@ class EventQueue {
   Status Enqueue(const functions::Scope& scope, const std::string& function,
                  const std::string& qualifier, const std::string& payload,
                  const std::string& request_id);
-  // Starts dispatching (including events left by an earlier run).
+  // Starts dispatching. Leases left by an earlier run of this node (a crash, a restart) are
+  // released first, so those events run again at once: those of this node id, and on SQLite,
+  // which has one node, every lease (each start may bring a new node id).
   void Start();
   void Stop();
 
  private:
-  struct Event {
-    std::string id;
-    functions::Scope scope;
-    std::string function;
-    std::string qualifier;
-    std::string payload;
-    int64_t attempts = 0;
-  };
   void Schedule(std::chrono::milliseconds after);
   void Dispatch();
-  void Run(const Event& event);
-  void Settle(const Event& event, const Result<InvokeOutcome>& outcome);
+  void Run(const ClaimedEvent& event);
+  void Settle(const ClaimedEvent& event, const Result<InvokeOutcome>& outcome);
+  // Forgets an event this node no longer runs.
+  void Done(const std::string& id);
 
   store::Database* db_;
   boost::asio::io_context& ioc_;
@@ -72,8 +125,9 @@ class EventQueue {
   boost::asio::steady_timer timer_;
 
   std::mutex mu_;
+  // Events this node is running: never run twice at once here, whatever the leases say.
   std::set<std::string> in_flight_;
-  bool stopped_ = false;
+  bool stopped_ = true;
 };
 
 }  // namespace lambkin::exec

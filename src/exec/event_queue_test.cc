@@ -1,0 +1,360 @@
+#include "exec/event_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/crypto.h"
+#include "store/postgres_testing.h"
+
+namespace lambkin::exec {
+namespace {
+
+namespace fs = std::filesystem;
+using Txn = store::Database::Txn;
+
+constexpr int64_t kStart = 1700000000000;
+constexpr int64_t kLease = 90000;
+
+// Each test on a fresh store of either engine: a SQLite file, or a new database on the
+// PostgreSQL server LAMBKIN_TEST_POSTGRES names (skipped without it). Nodes are separate
+// Database handles on that store, as separate processes would have.
+class EventLeaseTest : public ::testing::TestWithParam<store::Engine> {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/events-" + RandomUuid();
+    fs::create_directories(dir_);
+    location_ = dir_ + "/db";
+    if (GetParam() == store::Engine::kPostgres) {
+      auto pg = store::testing::TestPostgresDatabase::Create();
+      ASSERT_TRUE(pg.ok()) << pg.status().message();
+      if (*pg == nullptr) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+      pg_ = std::move(*pg);
+      location_ = pg_->url();
+    }
+  }
+
+  void TearDown() override {
+    queue_.reset();
+    nodes_.clear();
+    pg_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // A node's handle on the store (migrated to `migrations`).
+  store::Database& Node(const store::Migrations& migrations = EventQueueSchema()) {
+    auto db = store::Database::Open(location_, migrations);
+    EXPECT_TRUE(db.ok()) << db.status().message();
+    if (!db.ok()) std::abort();
+    nodes_.push_back(std::move(*db));
+    return *nodes_.back();
+  }
+
+  // An EventQueue of node `node_id` that only enqueues (nothing runs its io_context).
+  EventQueue& Queue(store::Database& db, const std::string& node_id = "local") {
+    EventQueueOptions options;
+    options.node_id = node_id;
+    queue_ = std::make_unique<EventQueue>(&db, ioc_, nullptr, nullptr, &clock_, options);
+    return *queue_;
+  }
+
+  void Enqueue(store::Database& db, const std::string& id, const std::string& payload = "{}") {
+    EventQueue& q = queue_ ? *queue_ : Queue(db);
+    ASSERT_TRUE(q.Enqueue(scope_, "fn", "$LATEST", payload, id).ok());
+  }
+
+  struct Row {
+    std::string state;
+    int64_t attempts = 0;
+    int64_t next_attempt_at = 0;
+    std::optional<std::string> lease_owner;
+    std::optional<int64_t> lease_until;
+  };
+  Row Get(store::Database& db, const std::string& id) {
+    Row row;
+    Status s = db.Read([&](Txn& txn) -> Status {
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto st, txn.Prepare("SELECT state, attempts, next_attempt_at, lease_owner, lease_until "
+                               "FROM event_invocations WHERE id = ?"));
+      st.Bind(1, id);
+      LAMBKIN_ASSIGN_OR_RETURN(bool found, st.Step());
+      if (!found) return NotFound(id);
+      row = {st.ColumnText(0), st.ColumnInt(1), st.ColumnInt(2), st.ColumnOptionalText(3),
+             st.ColumnOptionalInt(4)};
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.message();
+    return row;
+  }
+
+  static std::vector<std::string> Ids(const std::vector<ClaimedEvent>& events) {
+    std::vector<std::string> ids;
+    ids.reserve(events.size());
+    for (const auto& e : events) ids.push_back(e.id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  std::string dir_, location_;
+  std::unique_ptr<store::testing::TestPostgresDatabase> pg_;
+  ManualClock clock_{kStart};
+  functions::Scope scope_{"123456789012", "us-east-1"};
+  std::vector<std::unique_ptr<store::Database>> nodes_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<EventQueue> queue_;
+};
+
+TEST_P(EventLeaseTest, ClaimHidesEventFromOtherNodesUntilTheLeaseExpires) {
+  store::Database& a = Node();
+  store::Database& b = Node();
+  Enqueue(a, "e1", R"({"n":1})");
+
+  int64_t now = clock_.NowMillis();
+  auto claimed = ClaimDueEvents(a, "node-a", now, now + kLease, 16);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().message();
+  ASSERT_EQ(claimed->size(), 1u);
+  const ClaimedEvent& e = claimed->front();
+  EXPECT_EQ(e.id, "e1");
+  EXPECT_EQ(e.scope.account, scope_.account);
+  EXPECT_EQ(e.scope.region, scope_.region);
+  EXPECT_EQ(e.function, "fn");
+  EXPECT_EQ(e.qualifier, "$LATEST");
+  EXPECT_EQ(e.payload, R"({"n":1})");
+  EXPECT_EQ(e.attempts, 0);
+  EXPECT_EQ(e.lease_until, now + kLease);
+  Row row = Get(b, "e1");
+  EXPECT_EQ(row.lease_owner, "node-a");
+  EXPECT_EQ(row.lease_until, now + kLease);
+
+  // Neither B nor A itself claims it again while the lease holds.
+  clock_.Advance(kLease - 1);
+  now = clock_.NowMillis();
+  auto none = ClaimDueEvents(b, "node-b", now, now + kLease, 16);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_TRUE(none->empty());
+  none = ClaimDueEvents(a, "node-a", now, now + kLease, 16);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  // A died: once its lease expires, B claims the event and delivers it.
+  clock_.Advance(1);
+  now = clock_.NowMillis();
+  auto taken = ClaimDueEvents(b, "node-b", now, now + kLease, 16);
+  ASSERT_TRUE(taken.ok()) << taken.status().message();
+  ASSERT_EQ(Ids(*taken), std::vector<std::string>{"e1"});
+  EXPECT_EQ(taken->front().payload, R"({"n":1})");
+  EXPECT_EQ(Get(a, "e1").lease_owner, "node-b");
+  auto settled = SettleEvent(b, "e1", "node-b", {"succeeded", 1, now, ""});
+  ASSERT_TRUE(settled.ok()) << settled.status().message();
+  EXPECT_TRUE(*settled);
+
+  row = Get(a, "e1");
+  EXPECT_EQ(row.state, "succeeded");
+  EXPECT_EQ(row.attempts, 1);
+  EXPECT_FALSE(row.lease_owner);
+  EXPECT_FALSE(row.lease_until);
+  clock_.Advance(10 * kLease);
+  now = clock_.NowMillis();
+  none = ClaimDueEvents(a, "node-a", now, now + kLease, 16);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "a delivered event is not claimed again";
+}
+
+TEST_P(EventLeaseTest, SettleAfterLosingTheLeaseChangesNothing) {
+  store::Database& a = Node();
+  store::Database& b = Node();
+  Enqueue(a, "e1");
+  int64_t now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(a, "node-a", now, now + kLease, 16)->size(), 1u);
+  clock_.Advance(kLease);
+  now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(b, "node-b", now, now + kLease, 16)->size(), 1u);
+
+  // A's invocation ends late: its failure (a retry), its lease extension, change nothing.
+  auto settled = SettleEvent(a, "e1", "node-a", {"queued", 1, now + 60000, "boom"});
+  ASSERT_TRUE(settled.ok()) << settled.status().message();
+  EXPECT_FALSE(*settled);
+  auto extended = ExtendEventLease(a, "e1", "node-a", now + 10 * kLease);
+  ASSERT_TRUE(extended.ok()) << extended.status().message();
+  EXPECT_FALSE(*extended);
+  Row row = Get(a, "e1");
+  EXPECT_EQ(row.state, "queued");
+  EXPECT_EQ(row.attempts, 0);
+  EXPECT_EQ(row.next_attempt_at, kStart);
+  EXPECT_EQ(row.lease_owner, "node-b");
+  EXPECT_EQ(row.lease_until, now + kLease);
+
+  // B's settle applies; A's, after it, still changes nothing.
+  settled = SettleEvent(b, "e1", "node-b", {"succeeded", 1, now, ""});
+  ASSERT_TRUE(settled.ok());
+  EXPECT_TRUE(*settled);
+  settled = SettleEvent(a, "e1", "node-a", {"failed", 3, now, "late"});
+  ASSERT_TRUE(settled.ok());
+  EXPECT_FALSE(*settled);
+  row = Get(a, "e1");
+  EXPECT_EQ(row.state, "succeeded");
+  EXPECT_EQ(row.attempts, 1);
+  EXPECT_FALSE(row.lease_owner);
+}
+
+TEST_P(EventLeaseTest, ExtendedLeaseHoldsPastTheClaimLease) {
+  store::Database& a = Node();
+  store::Database& b = Node();
+  Enqueue(a, "long");
+  int64_t now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(a, "node-a", now, now + kLease, 16)->size(), 1u);
+  // A function with a 900 s timeout starts: its lease becomes 900 s plus the margin.
+  auto extended = ExtendEventLease(a, "long", "node-a", now + 930000);
+  ASSERT_TRUE(extended.ok()) << extended.status().message();
+  EXPECT_TRUE(*extended);
+  clock_.Advance(kLease);
+  now = clock_.NowMillis();
+  EXPECT_TRUE(ClaimDueEvents(b, "node-b", now, now + kLease, 16)->empty());
+  clock_.Advance(930000 - kLease);
+  now = clock_.NowMillis();
+  EXPECT_EQ(ClaimDueEvents(b, "node-b", now, now + kLease, 16)->size(), 1u);
+}
+
+TEST_P(EventLeaseTest, RetryWaitsForItsTimeAndCountsTheAttempt) {
+  store::Database& a = Node();
+  Enqueue(a, "e1");
+  int64_t now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(a, "node-a", now, now + kLease, 16)->size(), 1u);
+  auto settled = SettleEvent(a, "e1", "node-a", {"queued", 1, now + 60000, "boom"});
+  ASSERT_TRUE(settled.ok() && *settled);
+  clock_.Advance(59999);
+  now = clock_.NowMillis();
+  EXPECT_TRUE(ClaimDueEvents(a, "node-b", now, now + kLease, 16)->empty());
+  clock_.Advance(1);
+  now = clock_.NowMillis();
+  auto retry = ClaimDueEvents(a, "node-b", now, now + kLease, 16);
+  ASSERT_TRUE(retry.ok());
+  ASSERT_EQ(retry->size(), 1u);
+  EXPECT_EQ(retry->front().attempts, 1);
+}
+
+TEST_P(EventLeaseTest, ClaimTakesTheOldestDueEventsUpToTheLimit) {
+  store::Database& a = Node();
+  for (int i = 0; i < 5; ++i) {
+    Enqueue(a, fmt::format("e{}", i));
+    clock_.Advance(1);
+  }
+  int64_t now = clock_.NowMillis();
+  auto first = ClaimDueEvents(a, "node-a", now, now + kLease, 2);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(Ids(*first), (std::vector<std::string>{"e0", "e1"}));
+  auto rest = ClaimDueEvents(a, "node-b", now, now + kLease, 16);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(Ids(*rest), (std::vector<std::string>{"e2", "e3", "e4"}));
+  EXPECT_TRUE(ClaimDueEvents(a, "node-a", now, now + kLease, 0)->empty());
+}
+
+TEST_P(EventLeaseTest, StartReleasesTheLeasesOfThisNodesEarlierRun) {
+  store::Database& db = Node();
+  Enqueue(db, "mine");
+  Enqueue(db, "theirs");
+  int64_t now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(db, "node-a", now, now + kLease, 1)->size(), 1u);
+  ASSERT_EQ(ClaimDueEvents(db, "node-b", now, now + kLease, 1)->size(), 1u);
+  // The process that held node-a's leases died; one under the same node id starts.
+  store::Database& restarted = Node();
+  Queue(restarted, "node-a").Start();
+  auto again = ClaimDueEvents(restarted, "node-a", now, now + kLease, 16);
+  ASSERT_TRUE(again.ok());
+  if (GetParam() == store::Engine::kPostgres) {
+    EXPECT_EQ(Ids(*again), std::vector<std::string>{"mine"});
+    EXPECT_EQ(Get(db, "theirs").lease_owner, "node-b");
+  } else {
+    // SQLite has one node: every lease left is an earlier run's.
+    EXPECT_EQ(Ids(*again), (std::vector<std::string>{"mine", "theirs"}));
+  }
+}
+
+TEST_P(EventLeaseTest, RestartUnderANewNodeIdOnSqliteResumesAtOnce) {
+  if (GetParam() != store::Engine::kSqlite) GTEST_SKIP() << "a SQLite store has one node";
+  store::Database& db = Node();
+  Enqueue(db, "e1");
+  int64_t now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(db, "first-run", now, now + kLease, 16)->size(), 1u);
+  store::Database& restarted = Node();
+  Queue(restarted, "second-run").Start();
+  auto again = ClaimDueEvents(restarted, "second-run", now, now + kLease, 16);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Ids(*again), std::vector<std::string>{"e1"});
+}
+
+TEST_P(EventLeaseTest, ConcurrentNodesClaimEachEventOnce) {
+  constexpr int kEvents = 60;
+  constexpr int kNodes = 4;
+  store::Database& first = Node();
+  for (int i = 0; i < kEvents; ++i) Enqueue(first, fmt::format("e{:02}", i));
+  std::vector<store::Database*> nodes;
+  nodes.reserve(kNodes);
+  for (int n = 0; n < kNodes; ++n) nodes.push_back(&Node());
+  std::mutex mu;
+  std::vector<std::string> all;
+  std::vector<std::thread> threads;
+  threads.reserve(kNodes);
+  int64_t now = clock_.NowMillis();
+  for (int n = 0; n < kNodes; ++n) {
+    threads.emplace_back([&, n] {
+      std::string node = fmt::format("node-{}", n);
+      while (true) {
+        auto claimed = ClaimDueEvents(*nodes[static_cast<size_t>(n)], node, now, now + kLease, 3);
+        ASSERT_TRUE(claimed.ok()) << claimed.status().message();
+        if (claimed->empty()) return;
+        for (const auto& e : *claimed) {
+          auto settled =
+              SettleEvent(*nodes[static_cast<size_t>(n)], e.id, node, {"succeeded", 1, now, ""});
+          ASSERT_TRUE(settled.ok() && *settled) << e.id;
+        }
+        std::lock_guard lock(mu);
+        for (const auto& e : *claimed) all.push_back(e.id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "an event claimed twice";
+}
+
+TEST_P(EventLeaseTest, StoreWithoutLeasesMigratesAndDeliversItsQueue) {
+  {
+    // A store written before leases: the first migration only, an event queued.
+    store::Database& old = Node({EventQueueSchema().front()});
+    Status s = old.Transact([&](Txn& txn) -> Status {
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto st, txn.Prepare("INSERT INTO event_invocations (id, account, region, function, "
+                               "qualifier, payload, enqueued_at, next_attempt_at, state) VALUES "
+                               "('old', ?, ?, 'fn', '$LATEST', ?, ?, ?, 'queued')"));
+      st.Bind(1, scope_.account).Bind(2, scope_.region).BindBlob(3, "{\"old\":true}");
+      return st.Bind(4, kStart).Bind(5, kStart).Run();
+    });
+    ASSERT_TRUE(s.ok()) << s.message();
+    nodes_.clear();
+  }
+  store::Database& db = Node();
+  int64_t now = clock_.NowMillis();
+  auto claimed = ClaimDueEvents(db, "local", now, now + kLease, 16);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().message();
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(claimed->front().id, "old");
+  EXPECT_EQ(claimed->front().payload, "{\"old\":true}");
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, EventLeaseTest,
+                         ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
+                         [](const auto& info) {
+                           return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+}  // namespace
+}  // namespace lambkin::exec
