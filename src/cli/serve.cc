@@ -98,6 +98,12 @@ Result<Config> LoadConfig(const std::string& path) {
       if (e.contains("event_retry_delays_ms")) {
         config.events.retry_delays_ms = e["event_retry_delays_ms"].get<std::vector<int64_t>>();
       }
+      if (e.contains("event_lease_ms")) {
+        config.events.claim_lease_ms = e["event_lease_ms"].get<int64_t>();
+        if (config.events.claim_lease_ms < 1000) {
+          return InvalidParameter("config: execution.event_lease_ms must be at least 1000");
+        }
+      }
     } catch (const nlohmann::json::exception& ex) {
       return InvalidParameter(fmt::format("config: execution: {}", ex.what()));
     }
@@ -249,6 +255,9 @@ int Serve(const ServeOptions& options) {
   service.SetObserver(&invoker);
   rollouts.SetObserver(&invoker);
   invoker.SetInvocationObserver(rollouts.health());
+  // This process's node id: its Event leases and its row among the nodes sharing the store.
+  const std::string node_id = RandomUuid();
+  config->events.node_id = node_id;
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
   // The directory: the development user (unless in production), then the declaration file.
   iam::Directory directory(db->get());
@@ -277,7 +286,6 @@ int Serve(const ServeOptions& options) {
                           options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
                           config->account);
   // The nodes sharing the store (this one alone on SQLite); its address is known once listening.
-  const std::string node_id = RandomUuid();
   cluster::Cluster nodes(db->get(), {node_id, ""});
   cluster::Forwarder forwarder(http.io_context(), node_id);
   lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,

@@ -51,9 +51,10 @@ Status HealthStats::Flush() {
         auto st,
         txn.Prepare(
             "INSERT INTO invocation_stats (region, runtime_version, account, name, version, "
-            "invocations, errors) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-            "invocations = invocations + excluded.invocations, "
-            "errors = errors + excluded.errors"));
+            "invocations, errors) VALUES (?,?,?,?,?,?,?) ON CONFLICT (region, runtime_version, "
+            "account, name, version) DO UPDATE SET "
+            "invocations = invocation_stats.invocations + excluded.invocations, "
+            "errors = invocation_stats.errors + excluded.errors"));
     for (const auto& [key, counts] : batch) {
       const auto& [account, region, name, version, rv] = key;
       st.Bind(1, region).Bind(2, rv).Bind(3, account).Bind(4, name).Bind(5, version);

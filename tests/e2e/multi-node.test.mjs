@@ -1,0 +1,214 @@
+// Several nodes on one PostgreSQL database: any node answers any call and sees every write at
+// once, invokes run on the function's home node (forwarded by the others), a killed node's
+// work goes on elsewhere, caches follow changes made on other nodes, and concurrent writers on
+// one function lose no update. Runs only with the suite on PostgreSQL (LAMBKIN_TEST_POSTGRES).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListTagsCommand,
+  PutRuntimeManagementConfigCommand, TagResourceCommand, UpdateFunctionConfigurationCommand,
+  waitUntilFunctionActiveV2,
+} from '@aws-sdk/client-lambda';
+import {
+  account, awsError, createStore, dropStore, lambkinBin, makeZip, role, shellBootstrap, startServer,
+  storeKind, storeQuery,
+} from './helpers.mjs';
+
+const run = promisify(execFile);
+const skip = storeKind !== 'postgres' && 'needs the suite on PostgreSQL (LAMBKIN_TEST_POSTGRES)';
+
+// `count` nodes, each with its own data directory, on one database.
+async function startNodes(count, { config } = {}) {
+  const shared = mkdtempSync(path.join(tmpdir(), 'lambkin-nodes-'));
+  const store = createStore(shared);
+  const args = ['--store', store];
+  if (config) {
+    const file = path.join(shared, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    args.push('--config', file);
+  }
+  const nodes = [];
+  for (let i = 0; i < count; i++) nodes.push(await startServer({ args }));
+  return {
+    nodes,
+    shared,
+    async stop() {
+      for (const n of nodes) await n.kill('SIGKILL');
+      for (const n of nodes) rmSync(n.dataDir, { recursive: true, force: true });
+      dropStore(shared);
+      rmSync(shared, { recursive: true, force: true });
+    },
+  };
+}
+
+// Counts INIT_START lines across the function's log streams.
+async function initStarts(dataDir, name) {
+  const rows = storeQuery(dataDir, `SELECT COUNT(*) FROM log_events e JOIN log_streams s ON e.stream_id = s.id
+    WHERE s.group_name = '/aws/lambda/${name}' AND e.message LIKE 'INIT_START%'`);
+  return Number(rows);
+}
+
+const echo = () => makeZip({ bootstrap: shellBootstrap({ handle: 'echo "{\\"pid\\": $$, \\"event\\": $EVENT}"' }) });
+
+async function createFunction(client, name, extra = {}) {
+  await client.send(new CreateFunctionCommand({
+    FunctionName: name, Runtime: 'provided.al2023', Role: role, Handler: 'x',
+    Code: { ZipFile: echo() }, ...extra,
+  }));
+  await waitUntilFunctionActiveV2({ client, maxWaitTime: 30 }, { FunctionName: name });
+}
+
+test('any node answers any call and sees every write at once; invokes go to one home node', { skip }, async () => {
+  const cluster = await startNodes(3);
+  try {
+    const [a, b, c] = cluster.nodes.map((n) => n.client());
+    for (const n of cluster.nodes) assert.match(n.stdout, /node [0-9a-f-]{36} at 127\.0\.0\.1:\d+/);
+    await createFunction(a, 'shared-fn');
+    // Read-your-writes on another node, and an update there seen on the third.
+    const got = await b.send(new GetFunctionCommand({ FunctionName: 'shared-fn' }));
+    assert.equal(got.Configuration.FunctionName, 'shared-fn');
+    await b.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'shared-fn', Description: 'from b' }));
+    const seen = await c.send(new GetFunctionCommand({ FunctionName: 'shared-fn' }));
+    assert.equal(seen.Configuration.Description, 'from b');
+    await waitUntilFunctionActiveV2({ client: c, maxWaitTime: 30 }, { FunctionName: 'shared-fn' });
+
+    // Invokes through every node run in one warm environment on the home node: one process.
+    const pids = new Set();
+    for (let round = 0; round < 2; round++) {
+      for (const client of [a, b, c]) {
+        const out = await client.send(new InvokeCommand({ FunctionName: 'shared-fn', Payload: Buffer.from('{"n":1}') }));
+        assert.equal(out.StatusCode, 200);
+        assert.equal(out.FunctionError, undefined);
+        const body = JSON.parse(Buffer.from(out.Payload).toString());
+        assert.deepEqual(body.event, { n: 1 });
+        pids.add(body.pid);
+      }
+    }
+    assert.equal(pids.size, 1, 'every invoke reached the same warm environment');
+    assert.equal(await initStarts(cluster.shared, 'shared-fn'), 1);
+
+    // A forwarded request is authenticated where it runs: a bad signature is refused the same.
+    const bad = new LambdaClient({ endpoint: cluster.nodes[1].endpoint, region: 'us-east-1', maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIALAMBKINDEV000001', secretAccessKey: 'wrong' } });
+    const refused = await awsError(bad.send(new InvokeCommand({ FunctionName: 'shared-fn' })));
+    assert.equal(refused.name, 'InvalidSignatureException');
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('killing the home node: the next invoke starts an environment on another node', { skip }, async () => {
+  const cluster = await startNodes(3);
+  try {
+    const clients = cluster.nodes.map((n) => n.client());
+    await createFunction(clients[0], 'homeless');
+    const first = await clients[0].send(new InvokeCommand({ FunctionName: 'homeless', Payload: Buffer.from('{}') }));
+    const firstPid = JSON.parse(Buffer.from(first.Payload).toString()).pid;
+    // Kill the nodes one at a time, without warning, invoking through a survivor each time.
+    for (let killed = 0; killed < 2; killed++) {
+      await cluster.nodes[killed].kill('SIGKILL');
+      const survivor = clients[2];
+      const out = await survivor.send(new InvokeCommand({ FunctionName: 'homeless', Payload: Buffer.from('{"after":1}') }));
+      assert.equal(out.StatusCode, 200);
+      assert.deepEqual(JSON.parse(Buffer.from(out.Payload).toString()).event, { after: 1 });
+    }
+    const last = await clients[2].send(new InvokeCommand({ FunctionName: 'homeless', Payload: Buffer.from('{}') }));
+    assert.ok(JSON.parse(Buffer.from(last.Payload).toString()).pid > 0);
+    assert.ok(firstPid > 0);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('Event invocations queued on a node that is killed are all delivered by the others', { skip }, async () => {
+  const cluster = await startNodes(3, { config: { execution: { event_lease_ms: 3000 } } });
+  try {
+    const [a, b] = cluster.nodes.map((n) => n.client());
+    await createFunction(b, 'queued-fn');
+    const sent = 12;
+    await Promise.all(Array.from({ length: sent }, (_, i) => a.send(new InvokeCommand({
+      FunctionName: 'queued-fn', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ i })),
+    }))));
+    await cluster.nodes[0].kill('SIGKILL');
+    const dir = cluster.shared;
+    const deadline = Date.now() + 60000;
+    let done = 0;
+    while (Date.now() < deadline) {
+      done = Number(storeQuery(dir, "SELECT COUNT(*) FROM event_invocations WHERE state = 'succeeded'"));
+      if (done === sent) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(done, sent, 'every acknowledged Event invocation ran');
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('concurrent writers on one function through three nodes lose no update', { skip }, async () => {
+  const cluster = await startNodes(3);
+  try {
+    const clients = cluster.nodes.map((n) => n.client());
+    await createFunction(clients[0], 'contended');
+    const arn = `arn:aws:lambda:us-east-1:${account}:function:contended`;
+    // Tags are a read-modify-write of one row: 30 writers, each adding its own tag.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => clients[i % 3].send(
+      new TagResourceCommand({ Resource: arn, Tags: { [`k${i}`]: `v${i}` } }))));
+    const tags = (await clients[1].send(new ListTagsCommand({ Resource: arn }))).Tags;
+    assert.equal(Object.keys(tags).length, 30);
+    // Runtime management configuration written from every node: the last write wins whole,
+    // and the history records each change once.
+    await Promise.all(clients.map((c, i) => c.send(new PutRuntimeManagementConfigCommand({
+      FunctionName: 'contended', UpdateRuntimeOn: i === 0 ? 'FunctionUpdate' : 'Auto' }))));
+    const modes = storeQuery(cluster.shared,
+      "SELECT COUNT(*) FROM function_versions WHERE name = 'contended' AND version = 0");
+    assert.equal(Number(modes), 1);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('a new SCP and a deleted key take effect on every node within a second', { skip }, async () => {
+  const cluster = await startNodes(2);
+  try {
+    const [a, b] = cluster.nodes;
+    await createFunction(a.client(), 'governed');
+    const cli = (node, ...args) => run(lambkinBin, args, { env: { ...process.env, LAMBKIN_ENDPOINT: node.endpoint } });
+    const key = JSON.parse((await cli(a, 'iam', 'create-access-key', '--user', 'lambkin-developer', '--json')).stdout);
+    const viaKey = new LambdaClient({ endpoint: b.endpoint, region: 'us-east-1', maxAttempts: 1,
+      credentials: { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey } });
+    // Made on a, usable on b at once (b reloads on the change notification).
+    let ok = false;
+    for (let i = 0; i < 20 && !ok; i++) {
+      ok = await viaKey.send(new GetFunctionCommand({ FunctionName: 'governed' })).then(() => true, () => false);
+      if (!ok) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(ok, 'a key created on one node works on another within 2 s');
+    await cli(a, 'iam', 'delete-access-key', key.AccessKeyId);
+    await new Promise((r) => setTimeout(r, 1200));
+    const revoked = await awsError(viaKey.send(new GetFunctionCommand({ FunctionName: 'governed' })));
+    assert.equal(revoked.name, 'UnrecognizedClientException');
+
+    // An SCP applied on a denies on b.
+    const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-scp-'));
+    const file = path.join(dir, 'org.json');
+    writeFileSync(file, JSON.stringify({ organization: {
+      management_account: '999999999999',
+      root: { accounts: [account] },
+      policies: { NoPinning: { targets: ['Root'], document: { Version: '2012-10-17', Statement: [
+        { Effect: 'Deny', Action: 'lambda:PutRuntimeManagementConfig', Resource: '*' }] } } },
+    } }));
+    await cli(a, 'iam', 'apply', file);
+    await new Promise((r) => setTimeout(r, 1200));
+    const denied = await awsError(b.client().send(new PutRuntimeManagementConfigCommand({
+      FunctionName: 'governed', UpdateRuntimeOn: 'FunctionUpdate' })));
+    assert.equal(denied.name, 'AccessDeniedException');
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    await cluster.stop();
+  }
+});
