@@ -957,9 +957,10 @@ Result<Page<Alias>> FunctionService::ListAliases(const Scope& scope, const std::
   Status s = db_->Read([&](Txn& txn) -> Status {
     LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("SELECT alias FROM aliases WHERE account = ? AND region = ? AND "
-                             "name = ? AND alias > ? AND (CAST(? AS TEXT) IS NULL OR function_version = ?) "
-                             "ORDER BY alias LIMIT ?"));
+        auto st,
+        txn.Prepare("SELECT alias FROM aliases WHERE account = ? AND region = ? AND "
+                    "name = ? AND alias > ? AND (CAST(? AS TEXT) IS NULL OR function_version = ?) "
+                    "ORDER BY alias LIMIT ?"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, function).Bind(4, after);
     st.Bind(5, function_version).Bind(6, function_version).Bind(7, max_items + 1);
     std::vector<std::string> names;

@@ -93,7 +93,6 @@ struct ScanStats {
   int64_t bytes = 0;   // their message bytes
 };
 
-
 class LogStore {
  public:
   LogStore(store::Database* db, const Clock* clock) : db_(db), clock_(clock) {}

@@ -142,6 +142,11 @@ struct RolloutEngine::Action {
   int64_t rv = 0;
   std::string region;
   int64_t due = 0;
+  // A step planned from the region's row (every kind but the operator commands) carries the
+  // batch it was planned for: it runs only if the row is still in that state when the step's
+  // transaction reads it. Every node plans steps; whichever runs a step first moves the row on,
+  // and the others' copies of that step then do nothing (compare-and-set).
+  std::optional<int64_t> planned_batch;
 };
 
 namespace {
@@ -337,11 +342,12 @@ std::optional<RolloutEngine::Action> RolloutEngine::NextActionLocked(
       if (r.held || !r.due_at) continue;
       if (r.phase == "pending") {
         // A hold anywhere keeps new waves from starting.
-        if (!held) consider({Action::kStartWave, l.version.id, r.region, *r.due_at});
+        if (!held) consider({Action::kStartWave, l.version.id, r.region, *r.due_at, r.batch});
       } else if (r.phase == "phase1") {
-        consider({Action::kStartPhase2, l.version.id, r.region, *r.due_at});
+        consider({Action::kStartPhase2, l.version.id, r.region, *r.due_at, r.batch});
       } else if (r.phase == "phase2") {
-        consider({Sweeping(r) ? Action::kSweep : Action::kGate, l.version.id, r.region, *r.due_at});
+        consider({Sweeping(r) ? Action::kSweep : Action::kGate, l.version.id, r.region, *r.due_at,
+                  r.batch});
       }
     }
   }
@@ -401,8 +407,8 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto load, txn.Prepare("SELECT r.phase, r.wave, r.batch, r.batch_target, r.batch_done, "
-                               "r.base_count, r.extensions, o.pacing, r.reverted FROM "
-                               "rollout_regions r JOIN "
+                               "r.base_count, r.extensions, o.pacing, r.reverted, r.due_at, "
+                               "r.held FROM rollout_regions r JOIN "
                                "rollouts o USING (runtime_version) WHERE r.runtime_version = ? "
                                "AND r.region = ?"));
     load.Bind(1, action.rv).Bind(2, action.region);
@@ -415,6 +421,19 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
     int extensions = static_cast<int>(load.ColumnInt(6));
     const Pacing& pacing = options_.PacingFor(load.ColumnText(7));
     bool exclusions = load.ColumnInt(8) > 0;
+    if (action.planned_batch) {
+      // Another node ran this step (or changed the region) since it was planned: nothing to do.
+      std::optional<int64_t> due_at = load.ColumnOptionalInt(9);
+      bool sweeping = target < 0 || done < target;
+      const char* expected = action.kind == Action::kStartWave     ? "pending"
+                             : action.kind == Action::kStartPhase2 ? "phase1"
+                                                                   : "phase2";
+      if (phase != expected || batch != *action.planned_batch || !due_at || *due_at > at ||
+          !load.ColumnIsNull(10) ||
+          (phase == "phase2" && sweeping != (action.kind == Action::kSweep))) {
+        return Status::Ok();
+      }
+    }
 
     auto update = [&](const std::string& sets, auto&&... binds) -> Status {
       LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("UPDATE rollout_regions SET " + sets +

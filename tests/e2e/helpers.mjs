@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end suite: start a real `lambkin serve` on a fresh data
 // directory and a free port, build real zip files, and make SDK clients that point at it.
+import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,6 +79,23 @@ export function storeQuery(dataDir, sql) {
       { env: { ...process.env, PGOPTIONS: '-c default_transaction_read_only=on' } }).trim();
   }
   return execFileSync('sqlite3', ['-readonly', path.join(dataDir, 'lambkin.db'), sql]).toString().trim();
+}
+
+// The phase-2 sweep's invariants for runtime version `rv` in us-east-1, read from the store of
+// the server on `dataDir` in one statement (one snapshot on PostgreSQL too, where a commit a
+// killed server sent may still land while we look): no function version migrated twice, every
+// version on `rv` has exactly one sweep edit, and the rollout's progress agrees. Returns the
+// number migrated so far.
+export function checkSweep(dataDir, rv) {
+  const [twice, edits, onNew, migrated] = storeQuery(dataDir, `SELECT
+    (SELECT COUNT(*) FROM (SELECT 1 FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv} GROUP BY account, region, name, version HAVING COUNT(*) > 1) AS twice),
+    (SELECT COUNT(*) FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv}),
+    (SELECT COUNT(*) FROM function_versions WHERE runtime_version = ${rv}),
+    (SELECT migrated FROM rollout_regions WHERE runtime_version = ${rv} AND region = 'us-east-1')`).split('|').map(Number);
+  assert.equal(twice, 0, 'a function version was migrated twice');
+  assert.equal(onNew, edits, 'every version on the new runtime version has exactly one sweep edit');
+  assert.equal(migrated, edits, 'the rollout progress agrees with the edits');
+  return edits;
 }
 
 // Starts a server; resolves once it prints its address. `dataDir` lets a test restart a

@@ -11,22 +11,23 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListTagsCommand,
-  PutRuntimeManagementConfigCommand, TagResourceCommand, UpdateFunctionConfigurationCommand,
+  PublishVersionCommand, PutRuntimeManagementConfigCommand, TagResourceCommand,
+  UpdateFunctionConfigurationCommand,
   waitUntilFunctionActiveV2,
 } from '@aws-sdk/client-lambda';
 import {
-  account, awsError, createStore, dropStore, lambkinBin, makeZip, role, shellBootstrap, startServer,
-  storeKind, storeQuery,
+  account, adminJson, awsError, checkSweep, createStore, dropStore, lambkinBin, makeZip, pythonImage,
+  role, runtimeVersions, shellBootstrap, startServer, storeKind, storeQuery, versionEcho,
 } from './helpers.mjs';
 
 const run = promisify(execFile);
 const skip = storeKind !== 'postgres' && 'needs the suite on PostgreSQL (LAMBKIN_TEST_POSTGRES)';
 
 // `count` nodes, each with its own data directory, on one database.
-async function startNodes(count, { config } = {}) {
+async function startNodes(count, { config, args: extra = [] } = {}) {
   const shared = mkdtempSync(path.join(tmpdir(), 'lambkin-nodes-'));
   const store = createStore(shared);
-  const args = ['--store', store];
+  const args = ['--store', store, ...extra];
   if (config) {
     const file = path.join(shared, 'config.json');
     writeFileSync(file, JSON.stringify(config));
@@ -208,6 +209,51 @@ test('a new SCP and a deleted key take effect on every node within a second', { 
       FunctionName: 'governed', UpdateRuntimeOn: 'FunctionUpdate' })));
     assert.equal(denied.name, 'AccessDeniedException');
     rmSync(dir, { recursive: true, force: true });
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('SIGKILL a node in the middle of a phase-2 sweep: the others finish it, each version migrated once', { skip }, async () => {
+  const cluster = await startNodes(3, { args: ['--clock', 'simulated'], config: {
+    regions: { runtime_management: ['us-east-1'], without_runtime_management: [] },
+    rollout: { batches: [0.5], gate: { min_samples: 0 }, sweep: { chunk_size: 3, max_migrations_per_second: 30 } },
+  } });
+  const { nodes, shared } = cluster;
+  try {
+    const python = (await runtimeVersions(nodes[0].endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
+    const lambda = nodes[1].client();
+    const zip = versionEcho();
+    const functions = 30;
+    for (let i = 0; i < functions; i++) {
+      const name = `s${String(i).padStart(3, '0')}`;
+      await lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: python, Handler: 'app.handler', Role: role, Code: { ZipFile: zip } }));
+      await lambda.send(new PublishVersionCommand({ FunctionName: name }));
+    }
+    const total = functions * 2;
+    const cli = (node, ...a) => run(lambkinBin, a, { env: { ...process.env, LAMBKIN_ENDPOINT: node.endpoint } });
+    await cli(nodes[0], 'runtime', 'publish', '--runtime', python, '--version', '2', '--image', pythonImage, '--severity', 'critical');
+    const rv = storeQuery(shared, "SELECT MAX(id) FROM runtime_versions WHERE runtime LIKE 'python%'");
+    // Past phase 1 and into the sweep (slow, rate-limited); every node sweeps.
+    await cli(nodes[2], 'clock', 'advance', '1h');
+    await new Promise((r) => setTimeout(r, 400));
+    await nodes[0].kill('SIGKILL');
+    const atKill = checkSweep(shared, rv);
+    // The survivors carry on through the bakes.
+    for (let i = 0; i < 6 && checkSweep(shared, rv) < total; i++) {
+      await cli(nodes[1 + (i % 2)], 'clock', 'advance', '1d');
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    const deadline = Date.now() + 30000;
+    while (checkSweep(shared, rv) < total && Date.now() < deadline) {
+      await cli(nodes[2], 'clock', 'advance', '1d');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal(checkSweep(shared, rv), total);
+    assert.ok(atKill <= total);
+    const status = (await adminJson(nodes[1].endpoint, '/lambkin/v1/rollouts')).Rollouts[0];
+    assert.equal(status.State, 'complete');
+    assert.equal(status.Regions[0].Migrated, total);
   } finally {
     await cluster.stop();
   }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateFunctionCommand, PublishVersionCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { startServer, role, lambkinBin, runtimeVersions, pythonImage, versionEcho, adminJson, dropStore, storeQuery } from './helpers.mjs';
+import { startServer, role, lambkinBin, runtimeVersions, pythonImage, versionEcho, adminJson, dropStore, storeQuery, checkSweep } from './helpers.mjs';
 
 const execFileP = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -47,19 +47,7 @@ test('SIGKILL during a sweep, again and again: nothing migrated twice, nothing s
   await cli('runtime', 'publish', '--runtime', python, '--version', '2', '--image', pythonImage, '--severity', 'critical');
   const rv = storeQuery(dataDir, "SELECT MAX(id) FROM runtime_versions WHERE runtime LIKE 'python%'");
 
-  // One statement, so one snapshot on PostgreSQL too (where a commit the killed server sent may
-  // still land while we look).
-  const check = () => {
-    const [twice, edits, onNew, migrated] = storeQuery(dataDir, `SELECT
-      (SELECT COUNT(*) FROM (SELECT 1 FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv} GROUP BY account, region, name, version HAVING COUNT(*) > 1) AS twice),
-      (SELECT COUNT(*) FROM runtime_version_edits WHERE cause = 'phase2' AND new_runtime_version = ${rv}),
-      (SELECT COUNT(*) FROM function_versions WHERE runtime_version = ${rv}),
-      (SELECT migrated FROM rollout_regions WHERE runtime_version = ${rv} AND region = 'us-east-1')`).split('|').map(Number);
-    assert.equal(twice, 0, 'a function version was migrated twice');
-    assert.equal(onNew, edits, 'every version on the new runtime version has exactly one sweep edit');
-    assert.equal(migrated, edits, 'the rollout progress agrees with the edits');
-    return edits;
-  };
+  const check = () => checkSweep(dataDir, rv);
 
   let last = 0;
   const kills = 5;
