@@ -36,11 +36,13 @@ run: build
 test: lint test-unit test-e2e test-e2e-postgres
 
 # $(call with-postgres,DIR) starts a throwaway PostgreSQL 15 server in DIR (scripts/pg-test-server.sh,
-# after stopping any leftover), sets LAMBKIN_TEST_POSTGRES to its base URL for the rest of the
+# after stopping any leftover), sets LAMBKIN_TEST_POSTGRES to its base URL (and
+# LAMBKIN_TEST_POSTGRES_DIR to DIR, for tests that restart it) for the rest of the
 # recipe line and stops it when the line ends, keeping the line's exit status.
 PG_TEST_SERVER := $(abspath scripts/pg-test-server.sh)
 with-postgres = $(PG_TEST_SERVER) stop $(1) && url=$$($(PG_TEST_SERVER) start $(1)) && \
-  trap '$(PG_TEST_SERVER) stop $(1)' EXIT && export LAMBKIN_TEST_POSTGRES=$$url && \
+  trap '$(PG_TEST_SERVER) stop $(1)' EXIT && export LAMBKIN_TEST_POSTGRES=$$url \
+  LAMBKIN_TEST_POSTGRES_DIR=$(1) && \
   echo "LAMBKIN_TEST_POSTGRES=$$url" &&
 
 # Unit tests that need PostgreSQL read LAMBKIN_TEST_POSTGRES (and skip without it).
