@@ -33,8 +33,8 @@ double WeightDraw() {
 // heartbeat has not timed out yet); this node, when its turn comes, runs it through its own
 // listener.
 void ForwardInvoke(cluster::Forwarder* forwarder,
-                   std::shared_ptr<const server::HttpRequest> request,
-                   std::shared_ptr<const std::vector<cluster::Node>> placement, size_t next,
+                   const std::shared_ptr<const server::HttpRequest>& request,
+                   const std::shared_ptr<const std::vector<cluster::Node>>& placement, size_t next,
                    server::Respond respond) {
   if (next >= placement->size()) {
     return respond(ErrorResponse(Unavailable("No node can run the function now")));
