@@ -255,9 +255,15 @@ int Serve(const ServeOptions& options) {
   service.SetObserver(&invoker);
   rollouts.SetObserver(&invoker);
   invoker.SetInvocationObserver(rollouts.health());
-  // This process's node id: its Event leases and its row among the nodes sharing the store.
+  // This process's node id: its Event leases and its row among the nodes sharing the store
+  // (this one alone on SQLite); its address is known once listening.
   const std::string node_id = RandomUuid();
+  cluster::Cluster nodes(db->get(), {node_id, ""});
   config->events.node_id = node_id;
+  config->events.home_of = [&nodes](const functions::Scope& scope, const std::string& function) {
+    return nodes.Home(cluster::FunctionKey(scope.account, scope.region, function));
+  };
+  config->events.other_nodes = [&nodes] { return nodes.Others(); };
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
   // The directory: the development user (unless in production), then the declaration file.
   iam::Directory directory(db->get());
@@ -285,8 +291,6 @@ int Serve(const ServeOptions& options) {
   iam::Authenticator auth(&config->regions, &system_clock, &directory,
                           options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
                           config->account);
-  // The nodes sharing the store (this one alone on SQLite); its address is known once listening.
-  cluster::Cluster nodes(db->get(), {node_id, ""});
   cluster::Forwarder forwarder(http.io_context(), node_id);
   lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,
                                options.production ? &directory : nullptr, &system_clock, &nodes,

@@ -213,6 +213,19 @@ std::vector<Node> Cluster::Live() const {
   return live_;
 }
 
+std::string Cluster::Home(std::string_view key) const {
+  std::vector<Node> order = Placement(key);
+  return order.empty() ? self_.id : order.front().id;
+}
+
+std::vector<std::string> Cluster::Others() const {
+  std::vector<std::string> ids;
+  for (const Node& n : Live()) {
+    if (n.id != self_.id) ids.push_back(n.id);
+  }
+  return ids;
+}
+
 std::vector<Node> Cluster::Placement(std::string_view key) const {
   std::vector<Node> nodes = Live();
   std::vector<std::pair<uint64_t, size_t>> scored;

@@ -19,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -38,6 +39,16 @@ struct Node {
   std::string address;  // host:port of its HTTP listener
   bool operator==(const Node&) const = default;
 };
+
+// The key a function is placed by: its invocations (and Event invocations) run on the home
+// node of this key.
+inline std::string FunctionKey(std::string_view account, std::string_view region,
+                               std::string_view name) {
+  std::string key;
+  key.reserve(account.size() + region.size() + name.size() + 2);
+  key.append(account).append("/").append(region).append("/").append(name);
+  return key;
+}
 
 class Cluster {
  public:
@@ -66,6 +77,10 @@ class Cluster {
   std::vector<Node> Live() const;
   // The live nodes in `key`'s rendezvous order: the home first, then the fallbacks.
   std::vector<Node> Placement(std::string_view key) const;
+  // The id of `key`'s home node.
+  std::string Home(std::string_view key) const;
+  // The ids of the live nodes other than this one.
+  std::vector<std::string> Others() const;
 
  private:
   Status Beat();

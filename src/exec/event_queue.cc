@@ -36,19 +36,30 @@ CREATE INDEX IF NOT EXISTS event_invocations_claim
   ON event_invocations (next_attempt_at, lease_until) WHERE state = 'queued';
 )sql";
 
-// One statement: due events, oldest first, leased to ?1 until ?2. {} is the locking clause.
+// The node an event's function was homed on when it was queued (placement; NULL: any node).
+constexpr char kEventHomeDdl[] = R"sql(
+ALTER TABLE event_invocations ADD COLUMN home_node TEXT;
+)sql";
+
+// One statement: due events, oldest first, leased to ?1 until ?2. {0} leaves out the events
+// homed on another live node (?5…), {1} is the locking clause.
 constexpr char kClaimSql[] =
     "UPDATE event_invocations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
     "SELECT id FROM event_invocations WHERE state = 'queued' AND next_attempt_at <= ?3 AND "
-    "(lease_until IS NULL OR lease_until <= ?3) ORDER BY next_attempt_at LIMIT ?4{}) "
+    "(lease_until IS NULL OR lease_until <= ?3){0} ORDER BY next_attempt_at LIMIT ?4{1}) "
     "RETURNING id, account, region, function, qualifier, payload, attempts";
 
 // PostgreSQL: rows another node is claiming are skipped, not waited for. SQLite has one
 // writer, so a claim never meets another.
-const std::string& ClaimSql(store::Engine engine) {
-  static const std::string kSqlite = fmt::format(kClaimSql, "");
-  static const std::string kPostgres = fmt::format(kClaimSql, " FOR UPDATE SKIP LOCKED");
-  return engine == store::Engine::kPostgres ? kPostgres : kSqlite;
+std::string ClaimSql(store::Engine engine, size_t other_nodes) {
+  std::string others;
+  if (other_nodes > 0) {
+    others = " AND (home_node IS NULL OR home_node NOT IN (";
+    for (size_t i = 0; i < other_nodes; ++i) others += fmt::format("{}?{}", i ? ", " : "", i + 5);
+    others += "))";
+  }
+  return fmt::format(kClaimSql, others,
+                     engine == store::Engine::kPostgres ? " FOR UPDATE SKIP LOCKED" : "");
 }
 
 void LogError(std::string_view message) {
@@ -61,6 +72,7 @@ const store::Migrations& EventQueueSchema() {
   static const store::Migrations kMigrations = {
       {"event_queue", 1, kEventQueueDdl, ""},
       {"event_queue", 2, kEventLeasesDdl, ""},
+      {"event_queue", 3, kEventHomeDdl, ""},
   };
   return kMigrations;
 }
@@ -71,13 +83,17 @@ using Txn = store::Database::Txn;
 // no serialised transaction (row locks suffice on PostgreSQL).
 
 Result<std::vector<ClaimedEvent>> ClaimDueEvents(store::Database& db, std::string_view node,
-                                                 int64_t now, int64_t lease_until, int limit) {
+                                                 int64_t now, int64_t lease_until, int limit,
+                                                 const std::vector<std::string>& other_nodes) {
   std::vector<ClaimedEvent> claimed;
   if (limit <= 0) return claimed;
   Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
     claimed.clear();
-    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(ClaimSql(txn.engine())));
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(ClaimSql(txn.engine(), other_nodes.size())));
     st.Bind(1, node).Bind(2, lease_until).Bind(3, now).Bind(4, static_cast<int64_t>(limit));
+    for (size_t i = 0; i < other_nodes.size(); ++i) {
+      st.Bind(static_cast<int>(i) + 5, other_nodes[i]);
+    }
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -166,10 +182,15 @@ Status EventQueue::Enqueue(const functions::Scope& scope, const std::string& fun
   Status s = db_->TransactConcurrent([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("INSERT INTO event_invocations (id, account, region, function, "
-                             "qualifier, payload, enqueued_at, next_attempt_at, state) VALUES "
-                             "(?,?,?,?,?,?,?,?,'queued')"));
+                             "qualifier, payload, enqueued_at, next_attempt_at, state, "
+                             "home_node) VALUES (?,?,?,?,?,?,?,?,'queued',?)"));
     st.Bind(1, request_id).Bind(2, scope.account).Bind(3, scope.region).Bind(4, function);
     st.Bind(5, qualifier).BindBlob(6, payload).Bind(7, now).Bind(8, now);
+    if (options_.home_of) {
+      st.Bind(9, options_.home_of(scope, function));
+    } else {
+      st.BindNull(9);
+    }
     return st.Run();
   });
   if (s.ok()) boost::asio::post(ioc_, [this] { Dispatch(); });
@@ -220,7 +241,9 @@ void EventQueue::Dispatch() {
     int room = options_.max_in_flight - static_cast<int>(in_flight_.size());
     if (room <= 0) return;
     int64_t now = clock_->NowMillis();
-    auto events = ClaimDueEvents(*db_, options_.node_id, now, now + options_.claim_lease_ms, room);
+    auto events =
+        ClaimDueEvents(*db_, options_.node_id, now, now + options_.claim_lease_ms, room,
+                       options_.other_nodes ? options_.other_nodes() : std::vector<std::string>());
     if (!events.ok()) {
       LogError(events.status().message());
       return;

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -53,6 +54,12 @@ struct EventQueueOptions {
   // A started invocation's lease: the function's timeout plus this (its init phase, 10 s by
   // default, and the settle).
   int64_t lease_margin_ms = 30000;
+  // Several nodes: an event runs on its function's home node (where its warm environments are
+  // and its reserved concurrency is counted), recorded when it is queued (`home_of`); a node
+  // claims no event homed on another live node (`other_nodes`), so an event homed on a node
+  // that is gone is anyone's. Unset: any node claims any event.
+  std::function<std::string(const functions::Scope&, const std::string& function)> home_of;
+  std::function<std::vector<std::string>()> other_nodes;
 };
 
 // A queued event as a claim returns it.
@@ -78,9 +85,11 @@ struct EventSettlement {
 // Times are ms since the epoch, by the queue's Clock.
 //
 // Leases the due events (queued, next_attempt_at <= now, no unexpired lease) for `node` until
-// `lease_until`, oldest first, at most `limit`; events other nodes are claiming are skipped.
+// `lease_until`, oldest first, at most `limit`; events other nodes are claiming are skipped,
+// and so are events homed on one of `other_nodes` (the other live nodes).
 Result<std::vector<ClaimedEvent>> ClaimDueEvents(store::Database& db, std::string_view node,
-                                                 int64_t now, int64_t lease_until, int limit);
+                                                 int64_t now, int64_t lease_until, int limit,
+                                                 const std::vector<std::string>& other_nodes = {});
 // Moves the expiry of `node`'s lease on event `id`; false when `node` no longer holds it.
 Result<bool> ExtendEventLease(store::Database& db, std::string_view id, std::string_view node,
                               int64_t lease_until);

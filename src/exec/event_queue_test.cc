@@ -57,10 +57,15 @@ class EventLeaseTest : public ::testing::TestWithParam<store::Engine> {
     return *nodes_.back();
   }
 
-  // An EventQueue of node `node_id` that only enqueues (nothing runs its io_context).
-  EventQueue& Queue(store::Database& db, const std::string& node_id = "local") {
+  // An EventQueue of node `node_id` that only enqueues (nothing runs its io_context); its
+  // events are homed on `home` when given.
+  EventQueue& Queue(store::Database& db, const std::string& node_id = "local",
+                    const std::string& home = "") {
     EventQueueOptions options;
     options.node_id = node_id;
+    if (!home.empty()) {
+      options.home_of = [home](const functions::Scope&, const std::string&) { return home; };
+    }
     queue_ = std::make_unique<EventQueue>(&db, ioc_, nullptr, nullptr, &clock_, options);
     return *queue_;
   }
@@ -110,6 +115,28 @@ class EventLeaseTest : public ::testing::TestWithParam<store::Engine> {
   boost::asio::io_context ioc_;
   std::unique_ptr<EventQueue> queue_;
 };
+
+TEST_P(EventLeaseTest, AnEventRunsOnItsHomeNodeWhileThatNodeIsLive) {
+  store::Database& a = Node();
+  store::Database& b = Node();
+  Queue(a, "node-a", "node-b");
+  Enqueue(a, "homed-on-b");
+  int64_t now = clock_.NowMillis();
+  // node-a sees node-b live: the event is b's.
+  auto by_a = ClaimDueEvents(a, "node-a", now, now + kLease, 16, {"node-b"});
+  ASSERT_TRUE(by_a.ok()) << by_a.status().message();
+  EXPECT_TRUE(by_a->empty());
+  auto by_b = ClaimDueEvents(b, "node-b", now, now + kLease, 16, {"node-a"});
+  ASSERT_TRUE(by_b.ok()) << by_b.status().message();
+  EXPECT_EQ(Ids(*by_b), std::vector<std::string>{"homed-on-b"});
+  EXPECT_EQ(Get(a, "homed-on-b").lease_owner, "node-b");
+
+  // node-b gone (no longer among the live others): its events are anyone's once leases allow.
+  Enqueue(a, "orphan");
+  auto orphan = ClaimDueEvents(a, "node-a", now, now + kLease, 16, {"node-c"});
+  ASSERT_TRUE(orphan.ok()) << orphan.status().message();
+  EXPECT_EQ(Ids(*orphan), std::vector<std::string>{"orphan"});
+}
 
 TEST_P(EventLeaseTest, ClaimHidesEventFromOtherNodesUntilTheLeaseExpires) {
   store::Database& a = Node();

@@ -95,7 +95,7 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
       ctx.cluster->multi_node() && call.request.FindHeader(cluster::kForwardedHeader) == nullptr) {
     // The function's home node keeps its warm environments and counts its concurrency.
     auto placement = std::make_shared<const std::vector<cluster::Node>>(ctx.cluster->Placement(
-        fmt::format("{}/{}/{}", call.scope.account, call.scope.region, ref->name)));
+        cluster::FunctionKey(call.scope.account, call.scope.region, ref->name)));
     if (!placement->empty() && placement->front().id != ctx.cluster->self().id) {
       return ForwardInvoke(ctx.forwarder, std::make_shared<const server::HttpRequest>(call.request),
                            placement, 0, std::move(respond));

@@ -35,6 +35,8 @@ async function startNodes(count, { config, args: extra = [] } = {}) {
   }
   const nodes = [];
   for (let i = 0; i < count; i++) nodes.push(await startServer({ args }));
+  // Each node reads the live nodes every second: after that long they all agree on placement.
+  await new Promise((r) => setTimeout(r, 1500));
   return {
     nodes,
     shared,
