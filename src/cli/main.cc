@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   lambkin::cli::ServeOptions serve;
   serve.runtimes_dir = EnvOr("LAMBKIN_RUNTIMES_DIR", LAMBKIN_DEFAULT_RUNTIMES_DIR);
   auto* serve_cmd = app.add_subcommand("serve", "Run the Lambkin server");
-  serve_cmd->add_option("--data", serve.data_dir, "Data directory (the SQLite store unless --store)")
+  serve_cmd
+      ->add_option("--data", serve.data_dir, "Data directory (the SQLite store unless --store)")
       ->capture_default_str();
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free)")
       ->capture_default_str();
