@@ -55,9 +55,20 @@ CREATE TABLE IF NOT EXISTS logs_meta (
 )sql";
 }  // namespace
 
+namespace {
+// On PostgreSQL the head is BYTEA: a first field cut to kHeadBytes may end inside a UTF-8
+// character, and its prefix scans compare bytes (the bounds are bound with BindBytes).
+std::string LogsPostgresDdl() {
+  std::string ddl = store::PostgresDdl(kLogsDdl);
+  const std::string text_head = "head TEXT COLLATE \"C\"";
+  ddl.replace(ddl.find(text_head), text_head.size(), "head BYTEA");
+  return ddl;
+}
+}  // namespace
+
 const store::Migrations& Schema() {
   static const store::Migrations kMigrations = {
-      {"logs", 1, kLogsDdl, "",
+      {"logs", 1, kLogsDdl, LogsPostgresDdl(),
        [](store::Txn& txn) -> Status {
          // Stores from before the head index: rows without a head are read in full.
          LAMBKIN_RETURN_IF_ERROR(store::AddColumnIfMissing(txn, "log_events", "head", "TEXT"));
@@ -71,6 +82,50 @@ const store::Migrations& Schema() {
 }
 
 namespace {
+
+// The length of the valid UTF-8 sequence at the start of `s` (0 when it is not one). NUL is not
+// text to PostgreSQL, so it counts as invalid too.
+size_t Utf8Sequence(std::string_view s) {
+  auto c = static_cast<unsigned char>(s[0]);
+  if (c == 0) return 0;
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+  if (n == 0 || s.size() < n) return 0;
+  auto b1 = static_cast<unsigned char>(s[1]);
+  // No overlong forms, no surrogates, nothing above U+10FFFF.
+  if ((c == 0xE0 && b1 < 0xA0) || (c == 0xED && b1 > 0x9F) || (c == 0xF0 && b1 < 0x90) ||
+      (c == 0xF4 && b1 > 0x8F)) {
+    return 0;
+  }
+  for (size_t i = 1; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// A message as the store keeps it: bytes that are not UTF-8 (and NUL) become U+FFFD, as
+// CloudWatch Logs shows them. Returns nullopt when the message is valid already.
+std::optional<std::string> ValidUtf8(std::string_view message) {
+  size_t i = 0;
+  while (i < message.size()) {
+    size_t n = Utf8Sequence(message.substr(i));
+    if (n == 0) break;
+    i += n;
+  }
+  if (i == message.size()) return std::nullopt;
+  std::string out(message.substr(0, i));
+  while (i < message.size()) {
+    size_t n = Utf8Sequence(message.substr(i));
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(message.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
 
 Status GroupNotFound() { return NotFound("The specified log group does not exist."); }
 Status StreamNotFound() { return NotFound("The specified log stream does not exist."); }
@@ -173,12 +228,14 @@ Status LogStore::Append(const Scope& scope, const std::string& group, const std:
                                                       "timestamp, ingestion_time, message, head) "
                                                       "VALUES (?,?,?,?,?)"));
     for (const auto& e : events) {
-      insert.Bind(1, *id).Bind(2, e.timestamp).Bind(3, now).Bind(4, e.message);
-      std::string_view head = ClfHead(e.message);
+      std::optional<std::string> repaired = ValidUtf8(e.message);
+      std::string_view message = repaired ? *repaired : e.message;
+      insert.Bind(1, *id).Bind(2, e.timestamp).Bind(3, now).Bind(4, message);
+      std::string_view head = ClfHead(message);
       if (head.empty()) {
         insert.BindNull(5);
       } else {
-        insert.Bind(5, head);
+        insert.BindBytes(5, head);
       }
       LAMBKIN_RETURN_IF_ERROR(insert.Run());
       // A cached statement is reset by its destructor; reuse needs an explicit reset.
@@ -420,8 +477,8 @@ Status ScanShard(Database* db, const ScanRequest& request,
       if (from >= to) return Status::Ok();
       LAMBKIN_ASSIGN_OR_RETURN(auto st, t.Prepare(sql));
       st.Bind(1, from).Bind(2, to);
-      if (a != nullptr) st.Bind(3, *a);
-      if (b != nullptr) st.Bind(4, *b);
+      if (a != nullptr) st.BindBytes(3, *a);
+      if (b != nullptr) st.BindBytes(4, *b);
       while (true) {
         LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) return Status::Ok();

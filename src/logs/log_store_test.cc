@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "common/crypto.h"
+#include "logs/clf.h"
+#include "store/postgres_testing.h"
 
 namespace lambkin::logs {
 namespace {
@@ -36,21 +38,34 @@ TEST(FilterPatternTest, TermsQuotesOptionalAndExcluded) {
   EXPECT_FALSE(FilterPattern::Parse("\"unterminated").ok());
 }
 
-class LogStoreTest : public ::testing::Test {
+class LogStoreTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
     std::string dir = ::testing::TempDir() + "/logs-" + RandomUuid();
     std::filesystem::create_directories(dir);
-    db_ = std::move(store::Database::Open(dir + "/db", Schema())).value();
+    std::string location = dir + "/db";
+    if (GetParam() == store::Engine::kPostgres) {
+      auto pg = store::testing::TestPostgresDatabase::Create();
+      ASSERT_TRUE(pg.ok()) << pg.status().message();
+      if (*pg == nullptr) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+      pg_ = std::move(*pg);
+      location = pg_->url();
+    }
+    db_ = std::move(store::Database::Open(location, Schema())).value();
     store_ = std::make_unique<LogStore>(db_.get(), &clock_);
   }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+  std::unique_ptr<store::testing::TestPostgresDatabase> pg_;
   ManualClock clock_{1700000000000};
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<LogStore> store_;
   Scope scope_{"123456789012", "us-east-1"};
 };
 
-TEST_F(LogStoreTest, AppendsInOrderAndPagesBothWays) {
+TEST_P(LogStoreTest, AppendsInOrderAndPagesBothWays) {
   std::vector<LogEvent> events;
   for (int i = 0; i < 7; ++i) events.push_back({1000 + i, "e" + std::to_string(i)});
   ASSERT_TRUE(store_->Append(scope_, "/g", "s", events, /*create=*/true).ok());
@@ -71,6 +86,32 @@ TEST_F(LogStoreTest, AppendsInOrderAndPagesBothWays) {
             StatusCode::kResourceNotFound);
   EXPECT_EQ(store_->CreateGroup(scope_, "/g").code(), StatusCode::kResourceConflict);
 }
+
+// Function output is bytes: what is not UTF-8 (and NUL) is kept as U+FFFD, as CloudWatch Logs
+// shows it, on both engines (PostgreSQL's text holds only UTF-8); a first field cut inside a
+// character still indexes and filters.
+TEST_P(LogStoreTest, BytesThatAreNotUtf8AreStoredAsReplacementCharacters) {
+  std::string bad = "ok \xff\xfe bytes";
+  bad += '\0';
+  bad += " end \xe2\x82";
+  std::string long_head(kHeadBytes - 1, 'a');
+  long_head += "\xc3\xa9 rest";  // the cut falls inside the é
+  std::vector<LogEvent> events = {{1000, bad}, {1001, long_head}, {1002, "plain"}};
+  ASSERT_TRUE(store_->Append(scope_, "/g", "s", events, /*create=*/true).ok());
+  auto got = store_->GetEvents(scope_, "/g", "s", 0, 0, "", /*start_from_head=*/true, 10);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_EQ(got->events.size(), 3u);
+  EXPECT_EQ(got->events[0].message,
+            "ok \xEF\xBF\xBD\xEF\xBF\xBD bytes\xEF\xBF\xBD end \xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(got->events[1].message, long_head);
+  EXPECT_EQ(got->events[2].message, "plain");
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, LogStoreTest,
+                         ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
+                         [](const auto& info) {
+                           return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 }  // namespace
 }  // namespace lambkin::logs

@@ -49,6 +49,9 @@ class StatementImpl {
   virtual ~StatementImpl() = default;
   virtual void BindText(int index, std::string_view text) = 0;
   virtual void BindBlob(int index, std::string_view bytes) = 0;
+  // Bytes compared bytewise that may not be UTF-8, in a column that is TEXT on SQLite and BYTEA
+  // on PostgreSQL.
+  virtual void BindBytes(int index, std::string_view bytes) = 0;
   virtual void BindInt(int index, int64_t value) = 0;
   virtual void BindReal(int index, double value) = 0;
   virtual void BindNull(int index) = 0;
@@ -93,6 +96,12 @@ class Statement {
   }
   Statement& BindBlob(int index, std::string_view bytes) {
     impl_->BindBlob(index, bytes);
+    return *this;
+  }
+  // Bytes for a column that is TEXT on SQLite and BYTEA on PostgreSQL (bytewise comparisons of
+  // text that may not be UTF-8, such as a cut-off prefix).
+  Statement& BindBytes(int index, std::string_view bytes) {
+    impl_->BindBytes(index, bytes);
     return *this;
   }
   Statement& BindNull(int index) {

@@ -88,6 +88,7 @@ class PgStatement final : public StatementImpl {
 
   void BindText(int index, std::string_view text) override { Set(index, text, 0); }
   void BindBlob(int index, std::string_view bytes) override { Set(index, bytes, 1); }
+  void BindBytes(int index, std::string_view bytes) override { Set(index, bytes, 1); }
   void BindInt(int index, int64_t value) override { Set(index, fmt::format("{}", value), 0); }
   void BindReal(int index, double value) override { Set(index, fmt::format("{}", value), 0); }
   void BindNull(int index) override {

@@ -31,6 +31,7 @@ class SqliteStatement final : public StatementImpl {
   void BindBlob(int index, std::string_view bytes) override {
     sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
   }
+  void BindBytes(int index, std::string_view bytes) override { BindText(index, bytes); }
   void BindInt(int index, int64_t value) override { sqlite3_bind_int64(stmt_, index, value); }
   void BindReal(int index, double value) override { sqlite3_bind_double(stmt_, index, value); }
   void BindNull(int index) override { sqlite3_bind_null(stmt_, index); }
