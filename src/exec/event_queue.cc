@@ -41,24 +41,30 @@ constexpr char kEventHomeDdl[] = R"sql(
 ALTER TABLE event_invocations ADD COLUMN home_node TEXT;
 )sql";
 
-// One statement: due events, oldest first, leased to ?1 until ?2. {0} leaves out the events
-// homed on another live node (?5…), {1} is the locking clause.
+// One statement: due events, oldest first, leased to ?1 until ?2. An event is free when it has
+// no lease, its lease expired, or its lease holder is not a live node (this one, ?1, or the
+// others, {0}: ?5…); {1} leaves out the events homed on another live node; {2} is the locking
+// clause.
 constexpr char kClaimSql[] =
     "UPDATE event_invocations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
     "SELECT id FROM event_invocations WHERE state = 'queued' AND next_attempt_at <= ?3 AND "
-    "(lease_until IS NULL OR lease_until <= ?3){0} ORDER BY next_attempt_at LIMIT ?4{1}) "
+    "(lease_until IS NULL OR lease_until <= ?3{0}){1} "
+    "ORDER BY next_attempt_at LIMIT ?4{2}) "
     "RETURNING id, account, region, function, qualifier, payload, attempts";
 
 // PostgreSQL: rows another node is claiming are skipped, not waited for. SQLite has one
 // writer, so a claim never meets another.
-std::string ClaimSql(store::Engine engine, size_t other_nodes) {
-  std::string others;
-  if (other_nodes > 0) {
-    others = " AND (home_node IS NULL OR home_node NOT IN (";
-    for (size_t i = 0; i < other_nodes; ++i) others += fmt::format("{}?{}", i ? ", " : "", i + 5);
-    others += "))";
+// Without the live nodes (`live` unset) leases hold until they expire and homes are ignored.
+std::string ClaimSql(store::Engine engine, std::optional<size_t> other_nodes) {
+  std::string others, free_lease, homed;
+  if (other_nodes) {
+    for (size_t i = 0; i < *other_nodes; ++i) others += fmt::format(", ?{}", i + 5);
+    free_lease = fmt::format(" OR lease_owner NOT IN (?1{})", others);
+    if (*other_nodes > 0) {
+      homed = fmt::format(" AND (home_node IS NULL OR home_node NOT IN ({}))", others.substr(2));
+    }
   }
-  return fmt::format(kClaimSql, others,
+  return fmt::format(kClaimSql, free_lease, homed,
                      engine == store::Engine::kPostgres ? " FOR UPDATE SKIP LOCKED" : "");
 }
 
@@ -82,17 +88,19 @@ using Txn = store::Database::Txn;
 // The lease operations are single statements that check the lease owner themselves: they need
 // no serialised transaction (row locks suffice on PostgreSQL).
 
-Result<std::vector<ClaimedEvent>> ClaimDueEvents(store::Database& db, std::string_view node,
-                                                 int64_t now, int64_t lease_until, int limit,
-                                                 const std::vector<std::string>& other_nodes) {
+Result<std::vector<ClaimedEvent>> ClaimDueEvents(
+    store::Database& db, std::string_view node, int64_t now, int64_t lease_until, int limit,
+    const std::optional<std::vector<std::string>>& other_nodes) {
   std::vector<ClaimedEvent> claimed;
   if (limit <= 0) return claimed;
   Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
     claimed.clear();
-    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(ClaimSql(txn.engine(), other_nodes.size())));
+    std::optional<size_t> count;
+    if (other_nodes) count = other_nodes->size();
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(ClaimSql(txn.engine(), count)));
     st.Bind(1, node).Bind(2, lease_until).Bind(3, now).Bind(4, static_cast<int64_t>(limit));
-    for (size_t i = 0; i < other_nodes.size(); ++i) {
-      st.Bind(static_cast<int>(i) + 5, other_nodes[i]);
+    for (size_t i = 0; other_nodes && i < other_nodes->size(); ++i) {
+      st.Bind(static_cast<int>(i) + 5, (*other_nodes)[i]);
     }
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -241,9 +249,10 @@ void EventQueue::Dispatch() {
     int room = options_.max_in_flight - static_cast<int>(in_flight_.size());
     if (room <= 0) return;
     int64_t now = clock_->NowMillis();
-    auto events =
-        ClaimDueEvents(*db_, options_.node_id, now, now + options_.claim_lease_ms, room,
-                       options_.other_nodes ? options_.other_nodes() : std::vector<std::string>());
+    auto events = ClaimDueEvents(
+        *db_, options_.node_id, now, now + options_.claim_lease_ms, room,
+        options_.other_nodes ? std::optional<std::vector<std::string>>(options_.other_nodes())
+                             : std::nullopt);
     if (!events.ok()) {
       LogError(events.status().message());
       return;

@@ -57,7 +57,8 @@ struct EventQueueOptions {
   // Several nodes: an event runs on its function's home node (where its warm environments are
   // and its reserved concurrency is counted), recorded when it is queued (`home_of`); a node
   // claims no event homed on another live node (`other_nodes`), so an event homed on a node
-  // that is gone is anyone's. Unset: any node claims any event.
+  // that is gone is anyone's, and so is one leased by a node that is gone (no waiting for the
+  // lease to expire). Unset: any node claims any event, and leases hold until they expire.
   std::function<std::string(const functions::Scope&, const std::string& function)> home_of;
   std::function<std::vector<std::string>()> other_nodes;
 };
@@ -86,10 +87,11 @@ struct EventSettlement {
 //
 // Leases the due events (queued, next_attempt_at <= now, no unexpired lease) for `node` until
 // `lease_until`, oldest first, at most `limit`; events other nodes are claiming are skipped,
-// and so are events homed on one of `other_nodes` (the other live nodes).
-Result<std::vector<ClaimedEvent>> ClaimDueEvents(store::Database& db, std::string_view node,
-                                                 int64_t now, int64_t lease_until, int limit,
-                                                 const std::vector<std::string>& other_nodes = {});
+// and so are events homed on one of `other_nodes` (the other live nodes, when known). A lease
+// whose holder is neither `node` nor one of `other_nodes` is void: its node is gone.
+Result<std::vector<ClaimedEvent>> ClaimDueEvents(
+    store::Database& db, std::string_view node, int64_t now, int64_t lease_until, int limit,
+    const std::optional<std::vector<std::string>>& other_nodes = std::nullopt);
 // Moves the expiry of `node`'s lease on event `id`; false when `node` no longer holds it.
 Result<bool> ExtendEventLease(store::Database& db, std::string_view id, std::string_view node,
                               int64_t lease_until);

@@ -123,19 +123,29 @@ TEST_P(EventLeaseTest, AnEventRunsOnItsHomeNodeWhileThatNodeIsLive) {
   Enqueue(a, "homed-on-b");
   int64_t now = clock_.NowMillis();
   // node-a sees node-b live: the event is b's.
-  auto by_a = ClaimDueEvents(a, "node-a", now, now + kLease, 16, {"node-b"});
+  auto by_a = ClaimDueEvents(a, "node-a", now, now + kLease, 16, {{"node-b"}});
   ASSERT_TRUE(by_a.ok()) << by_a.status().message();
   EXPECT_TRUE(by_a->empty());
-  auto by_b = ClaimDueEvents(b, "node-b", now, now + kLease, 16, {"node-a"});
+  auto by_b = ClaimDueEvents(b, "node-b", now, now + kLease, 16, {{"node-a"}});
   ASSERT_TRUE(by_b.ok()) << by_b.status().message();
   EXPECT_EQ(Ids(*by_b), std::vector<std::string>{"homed-on-b"});
   EXPECT_EQ(Get(a, "homed-on-b").lease_owner, "node-b");
 
-  // node-b gone (no longer among the live others): its events are anyone's once leases allow.
+  // node-b gone (no longer among the live others): its events are anyone's, and its lease on
+  // homed-on-b is void.
   Enqueue(a, "orphan");
-  auto orphan = ClaimDueEvents(a, "node-a", now, now + kLease, 16, {"node-c"});
+  auto orphan = ClaimDueEvents(a, "node-a", now, now + kLease, 16, {{"node-c"}});
   ASSERT_TRUE(orphan.ok()) << orphan.status().message();
-  EXPECT_EQ(Ids(*orphan), std::vector<std::string>{"orphan"});
+  EXPECT_EQ(Ids(*orphan), (std::vector<std::string>{"homed-on-b", "orphan"}));
+
+  // node-a's leases hold while node-a is live, and are void once node-a is gone.
+  auto while_live = ClaimDueEvents(b, "node-b", now, now + kLease, 16, {{"node-a"}});
+  ASSERT_TRUE(while_live.ok()) << while_live.status().message();
+  EXPECT_TRUE(while_live->empty());
+  auto after = ClaimDueEvents(b, "node-b", now, now + kLease, 16, {{}});
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  EXPECT_EQ(Ids(*after), (std::vector<std::string>{"homed-on-b", "orphan"}));
+  EXPECT_EQ(Get(a, "orphan").lease_owner, "node-b");
 }
 
 TEST_P(EventLeaseTest, ClaimHidesEventFromOtherNodesUntilTheLeaseExpires) {
