@@ -334,6 +334,8 @@ int Serve(const ServeOptions& options) {
   Result<uint16_t> port = http.Listen(options.listen, api);
   if (!port.ok()) return Fail(port.status());
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  // A client may stop the server as soon as it says it listens: a stop before Run is handled.
+  http.HandleSignals();
   // Peers reach this node at its advertised address. Caches follow changes made on any node.
   std::string advertise = options.advertise;
   if (advertise.empty()) {

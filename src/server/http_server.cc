@@ -303,6 +303,7 @@ struct HttpServer::Impl {
   std::mutex mu;
   std::map<uint64_t, std::shared_ptr<Listener>> listeners;  // by port, or by Adopt's id
   uint64_t next_adopted = uint64_t{1} << 16;                // above every port
+  std::optional<asio::signal_set> signals;                  // SIGINT/SIGTERM stop the server
 };
 
 HttpServer::HttpServer(int threads) : impl_(std::make_unique<Impl>(threads)) {}
@@ -377,12 +378,14 @@ void HttpServer::Close(uint64_t id) {
   });
 }
 
+void HttpServer::HandleSignals() {
+  if (impl_->signals) return;
+  impl_->signals.emplace(impl_->ioc, SIGINT, SIGTERM);
+  impl_->signals->async_wait([this](beast::error_code, int) { Stop(); });
+}
+
 void HttpServer::Run(bool handle_signals) {
-  std::optional<asio::signal_set> signals;
-  if (handle_signals) {
-    signals.emplace(impl_->ioc, SIGINT, SIGTERM);
-    signals->async_wait([this](beast::error_code, int) { Stop(); });
-  }
+  if (handle_signals) HandleSignals();
   auto guard = asio::make_work_guard(impl_->ioc);
   std::vector<std::thread> workers;
   for (int i = 1; i < impl_->threads; ++i) workers.emplace_back([this] { impl_->ioc.run(); });

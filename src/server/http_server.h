@@ -46,6 +46,9 @@ class HttpServer {
   // Stops accepting on the listener `id` (Listen's port, or Adopt's id); connections already
   // open finish their current request.
   void Close(uint64_t id);
+  // From now on SIGINT and SIGTERM stop the server (also one that arrives before Run: it is
+  // handled once Run starts), instead of killing the process.
+  void HandleSignals();
   void Run(bool handle_signals);
   void Stop();
   // The server's I/O context, for timers and child-process watches that share its threads.
