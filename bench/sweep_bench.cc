@@ -35,17 +35,20 @@
 //   progress    concurrent, plus one shared progress row updated in each chunk's transaction
 //               (as the engine's rollout_regions row is): the row lock is held from the update
 //               to the commit, so that much of each chunk is serialised again.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -90,7 +93,9 @@ std::string WriteSecondImage(const fs::path& dir) {
 
 // Every version migrated exactly once: `total` phase-2 edits to `to`, none twice for one
 // function version, and no function version left on another runtime version. Exits otherwise.
-void CheckMigratedOnce(store::Database* db, int64_t to, int64_t total, const char* what) {
+// Returns the edits per phase-2 batch.
+std::map<int64_t, int64_t> CheckMigratedOnce(store::Database* db, int64_t to, int64_t total,
+                                             const char* what) {
   int64_t edits = -1, twice = -1, left = -1;
   std::map<int64_t, int64_t> per_batch;
   Check(db->Read([&](store::Txn& txn) -> Status {
@@ -138,6 +143,7 @@ void CheckMigratedOnce(store::Database* db, int64_t to, int64_t total, const cha
   }
   std::printf("  checked: %lld phase-2 edits, one per version (edits per batch:%s)\n",
               static_cast<long long>(edits), batches.c_str());
+  return per_batch;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,6 +363,77 @@ struct Run {
   int nodes = 0;
   double seconds = 0;
   std::vector<int64_t> per_node;
+  double server_cpu = -1;  // CPU seconds of the PostgreSQL server (-1: not on this machine)
+  double bench_cpu = 0;    // of this process (the nodes)
+};
+
+// The fields of /proc/PID/stat after the command name, from field 3 (state) on.
+std::vector<std::string> StatFields(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> fields;
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return fields;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string f;
+  while (rest >> f) fields.push_back(f);
+  return fields;
+}
+
+// CPU seconds used so far by a PostgreSQL server on this machine: the postmaster, the children
+// it has reaped, and every live backend and worker.
+double ServerCpuSeconds(pid_t postmaster) {
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::vector<std::string> pm = StatFields(postmaster);
+  if (pm.size() < 15) return -1;
+  // utime, stime, cutime, cstime are fields 14 to 17.
+  double ticks = std::stod(pm[11]) + std::stod(pm[12]) + std::stod(pm[13]) + std::stod(pm[14]);
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", postmaster), ec)) {
+    std::ifstream children(task.path() / "children");
+    pid_t child;
+    while (children >> child) {
+      std::vector<std::string> c = StatFields(child);
+      if (c.size() >= 13) ticks += std::stod(c[11]) + std::stod(c[12]);
+    }
+  }
+  return ticks / tick;
+}
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// The PostgreSQL server's postmaster, when it runs on this machine (else -1).
+pid_t FindPostmaster(const std::string& url) {
+  auto conn = store::OpenPostgres(url);
+  if (!conn.ok()) return -1;
+  auto st = (*conn)->Prepare("SELECT pg_backend_pid()");
+  if (!st.ok()) return -1;
+  auto row = st->Step();
+  if (!row.ok() || !*row) return -1;
+  std::vector<std::string> backend = StatFields(static_cast<pid_t>(st->ColumnInt(0)));
+  if (backend.size() < 2) return -1;
+  pid_t parent = std::stoi(backend[1]);
+  std::ifstream comm(fmt::format("/proc/{}/comm", parent));
+  std::string name;
+  comm >> name;
+  return name == "postgres" ? parent : -1;
+}
+
+// CPU used between construction and Finish() by the server and by this process.
+struct CpuMeter {
+  pid_t postmaster;
+  double server0, bench0;
+  explicit CpuMeter(pid_t pm)
+      : postmaster(pm), server0(pm > 0 ? ServerCpuSeconds(pm) : -1), bench0(ProcessCpuSeconds()) {}
+  void Finish(Run& run) const {
+    if (postmaster > 0 && server0 >= 0) run.server_cpu = ServerCpuSeconds(postmaster) - server0;
+    run.bench_cpu = ProcessCpuSeconds() - bench0;
+  }
 };
 
 struct PgBench {
@@ -370,6 +447,7 @@ struct PgBench {
   catalog::RegionSet regions = catalog::RegionSet::Default();
   SystemClock clock;
   int copies = 0;
+  pid_t postmaster = -1;
 
   std::string NextCopy() { return fmt::format("{}_{}", seed, ++copies); }
 
@@ -470,6 +548,7 @@ struct PgBench {
     std::this_thread::sleep_for(std::chrono::milliseconds(due - clock.NowMillis() + 5));
     // Every node's loop finds phase 2 due at once, as nodes woken by the same clock would.
     auto t0 = std::chrono::steady_clock::now();
+    CpuMeter cpu(postmaster);
     for (Node& n : nodes) n.engine->Start();
     auto monitor = store::Database::Open(url_copy);
     Check(monitor.status(), "monitor");
@@ -492,10 +571,30 @@ struct PgBench {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     Run run{"engine", count, Seconds(std::chrono::steady_clock::now() - t0), {}};
+    cpu.Finish(run);
     for (Node& n : nodes) n.engine->Stop();
     for (const auto& c : counters) run.per_node.push_back(c->count.load());
-    CheckMigratedOnce(monitor->get(), v2->id, total, "engine");
+    std::map<int64_t, int64_t> per_batch =
+        CheckMigratedOnce(monitor->get(), v2->id, total, "engine");
     PrintEvents(monitor->get(), v2->id);
+    // The batches the engine plans: 1 version, then fractions of the candidates, then the rest.
+    std::map<int64_t, int64_t> planned = {{1, 1}};
+    int64_t left = total - 1;
+    for (size_t i = 0; i < options.batch_fractions.size(); ++i) {
+      auto n = std::min<int64_t>(left, static_cast<int64_t>(std::ceil(options.batch_fractions[i] *
+                                                                      static_cast<double>(total))));
+      planned[static_cast<int64_t>(i) + 2] = n;
+      left -= n;
+    }
+    planned[static_cast<int64_t>(options.batch_fractions.size()) + 2] = left;
+    if (per_batch != planned) {
+      std::printf(
+          "  WARNING: the batches differ from the engine's plan (1 version, then %zu fractions of "
+          "the candidates, then the rest): a node ran a step planned from a stale read (a gate "
+          "passed a batch that had not been migrated, or a sweep re-armed a finished batch's "
+          "bake); the health gate's staged exposure was skipped\n",
+          options.batch_fractions.size());
+    }
     monitor->reset();
     nodes.clear();
     DropDatabase(name);
@@ -549,6 +648,7 @@ struct PgBench {
     std::vector<std::thread> threads;
     std::atomic<bool> failed{false};
     auto t0 = std::chrono::steady_clock::now();
+    CpuMeter cpu(postmaster);
     for (int i = 0; i < count; ++i) {
       threads.emplace_back([&, i] {
         store::Database* db = nodes[i].db.get();
@@ -577,6 +677,7 @@ struct PgBench {
     }
     for (auto& t : threads) t.join();
     Run run{mode, count, Seconds(std::chrono::steady_clock::now() - t0), moved};
+    cpu.Finish(run);
     if (failed) std::exit(1);
     CheckMigratedOnce(nodes[0].db.get(), v2->id, total, mode.c_str());
     nodes.clear();
@@ -627,6 +728,7 @@ int RunPostgres(const std::string& url, int functions, const std::vector<int>& n
   std::printf("store: PostgreSQL (%s), every measurement on a fresh copy of one seeded database\n",
               WithDatabase(url, b.seed).c_str());
   b.Seed(functions, image);
+  b.postmaster = FindPostmaster(url);
 
   double baseline_before = b.Baseline();
   std::printf("baseline bare UPDATE: %lld rows in %.2f s (%.0f rows/s)\n",
@@ -642,9 +744,9 @@ int RunPostgres(const std::string& url, int functions, const std::vector<int>& n
       for (int64_t n : r.per_node) shares += fmt::format(" {}", n);
       std::printf(
           "  %-10s %d node(s): %lld migrations in %.2f s = %.0f migrations/s "
-          "(aim >= 50000); migrated per node:%s\n",
+          "(aim >= 50000); migrated per node:%s; CPU: server %.1f s, nodes %.1f s\n",
           mode.c_str(), count, static_cast<long long>(b.total), r.seconds, b.total / r.seconds,
-          shares.c_str());
+          shares.c_str(), r.server_cpu, r.bench_cpu);
       std::fflush(stdout);
       runs.push_back(r);
     }
@@ -655,8 +757,8 @@ int RunPostgres(const std::string& url, int functions, const std::vector<int>& n
   std::printf("baseline bare UPDATE again: %.2f s; ratios below use the faster, %.2f s\n",
               baseline_after, baseline);
 
-  std::printf("\n%-11s %5s %10s %14s %12s %14s\n", "mode", "nodes", "seconds", "migrations/s",
-              "vs bare", "vs 1 node");
+  std::printf("\n%-11s %5s %10s %14s %12s %10s %14s %12s\n", "mode", "nodes", "seconds",
+              "migrations/s", "vs bare", "vs 1 node", "server CPU s", "cores busy");
   std::map<std::string, double> one_node;
   for (const Run& r : runs) {
     if (r.nodes == 1) one_node[r.mode] = r.seconds;
@@ -665,8 +767,15 @@ int RunPostgres(const std::string& url, int functions, const std::vector<int>& n
     std::string speedup = one_node.contains(r.mode)
                               ? fmt::format("{:.2f}x", one_node[r.mode] / r.seconds)
                               : std::string("-");
-    std::printf("%-11s %5d %10.2f %14.0f %11.2fx %14s\n", r.mode.c_str(), r.nodes, r.seconds,
-                b.total / r.seconds, r.seconds / baseline, speedup.c_str());
+    std::printf("%-11s %5d %10.2f %14.0f %11.2fx %10s %14.1f %12.2f\n", r.mode.c_str(), r.nodes,
+                r.seconds, b.total / r.seconds, r.seconds / baseline, speedup.c_str(), r.server_cpu,
+                (r.server_cpu + r.bench_cpu) / r.seconds);
+  }
+  if (b.postmaster > 0) {
+    std::printf(
+        "(server CPU: the PostgreSQL server's processes on this machine; cores busy: "
+        "server and nodes together, averaged over the run, of %ld cores)\n",
+        sysconf(_SC_NPROCESSORS_ONLN));
   }
   std::printf(
       "(aims: >= 50000 migrations/s with one node, more with three, <= 3x the bare "
