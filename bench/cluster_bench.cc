@@ -37,12 +37,14 @@
 #include "bench_util.h"
 #include "common/crypto.h"
 #include "functions/zip_testing.h"
+#include "postgres_bench.h"
 #include "store/database.h"
 
 namespace {
 
 using lambkin::bench::Connection;
 using lambkin::bench::Server;
+using lambkin::bench::WithDatabase;
 using Clock = std::chrono::steady_clock;
 using tcp = boost::asio::ip::tcp;
 
@@ -67,18 +69,6 @@ Stats Summarise(std::vector<double> v) {
 void Die(const std::string& what) {
   std::fprintf(stderr, "FAILED: %s\n", what.c_str());
   std::exit(1);
-}
-
-// `url` with its database replaced by `db` (a libpq URI: postgres://authority[/db][?params]).
-std::string WithDatabase(const std::string& url, const std::string& db) {
-  size_t authority = url.find("://") + 3;
-  size_t end = url.find_first_of("/?", authority);
-  std::string params;
-  if (end != std::string::npos) {
-    size_t q = url.find('?', end);
-    if (q != std::string::npos) params = url.substr(q);
-  }
-  return url.substr(0, end == std::string::npos ? url.size() : end) + "/" + db + params;
 }
 
 std::string g_admin_url;
@@ -251,16 +241,32 @@ void StopCluster(Cluster& c) {
 
 struct Throughputs {
   double health = 0, config = 0;
+  // CPU per GetFunctionConfiguration in microseconds: the nodes', and the PostgreSQL server's
+  // (-1: not on this machine, or SQLite).
+  double node_us = 0, server_us = -1;
 };
 
-Throughputs MeasureThroughput(const Options& o, const Cluster& c) {
+double NodesCpuSeconds(const Cluster& c) {
+  double total = 0;
+  for (const Server& s : c.nodes) total += lambkin::bench::CpuSeconds(s.pid);
+  return total;
+}
+
+Throughputs MeasureThroughput(const Options& o, const Cluster& c, pid_t postmaster) {
   const std::string config = "/2015-03-31/functions/bench/configuration";
   std::vector<unsigned> ports = c.Ports();
   lambkin::bench::Throughput(ports, "/lambkin/v1/health", o.connections, 0.5);  // warm-up
   lambkin::bench::Throughput(ports, config, o.connections, 0.5);
   Throughputs t;
   t.health = lambkin::bench::Throughput(ports, "/lambkin/v1/health", o.connections, o.seconds);
+  bool server = postmaster > 0 && !c.database.empty();
+  double nodes0 = NodesCpuSeconds(c);
+  double server0 = server ? lambkin::bench::ServerCpuSeconds(postmaster) : 0;
   t.config = lambkin::bench::Throughput(ports, config, o.connections, o.seconds);
+  double requests = t.config * o.seconds;
+  t.node_us = (NodesCpuSeconds(c) - nodes0) / requests * 1e6;
+  if (server)
+    t.server_us = (lambkin::bench::ServerCpuSeconds(postmaster) - server0) / requests * 1e6;
   return t;
 }
 
@@ -364,6 +370,7 @@ int main(int argc, char** argv) {
   }
   g_admin_url = o.store;
   std::atexit(DropAll);
+  const pid_t postmaster = lambkin::bench::FindPostmaster(o.store);
   const std::string compiled =
       lambkin::functions::testing::MakeZip({{"bootstrap", ReadFile(o.bootstrap)}});
   std::printf(
@@ -374,20 +381,20 @@ int main(int argc, char** argv) {
   // For reference: one node on SQLite.
   Cluster lite = StartCluster(o, 0);
   lambkin::bench::CreateBenchFunction(lite.nodes[0].port);
-  Throughputs t0 = MeasureThroughput(o, lite);
+  Throughputs t0 = MeasureThroughput(o, lite, postmaster);
   StopCluster(lite);
 
   // One node on PostgreSQL.
   Cluster one = StartCluster(o, 1);
   lambkin::bench::CreateBenchFunction(one.nodes[0].port);
-  Throughputs t1 = MeasureThroughput(o, one);
+  Throughputs t1 = MeasureThroughput(o, one, postmaster);
   Invokes i1 = MeasureInvokes(o, one, compiled, {});
   StopCluster(one);
 
   // Three nodes.
   Cluster three = StartCluster(o, 3);
   lambkin::bench::CreateBenchFunction(three.nodes[0].port);
-  Throughputs t3 = MeasureThroughput(o, three);
+  Throughputs t3 = MeasureThroughput(o, three, postmaster);
   Invokes i3 = MeasureInvokes(o, three, compiled, {});
   StopCluster(three);
 
@@ -412,6 +419,20 @@ int main(int argc, char** argv) {
       "  ratio 3 nodes / 1 node: %.2f (health handler: %.2f); PostgreSQL 1 node / SQLite: "
       "%.2f\n",
       t3.config / t1.config, t3.health / t1.health, t1.config / t0.config);
+  auto cpu = [](const char* what, const Throughputs& t) {
+    if (t.server_us < 0) {
+      std::printf("  CPU per request, %-20s nodes %6.1f us\n", what, t.node_us);
+    } else {
+      std::printf(
+          "  CPU per request, %-20s nodes %6.1f us + PostgreSQL server %6.1f us = %6.1f us\n", what,
+          t.node_us, t.server_us, t.node_us + t.server_us);
+    }
+  };
+  cpu("SQLite, 1 node:", t0);
+  cpu("PostgreSQL, 1 node:", t1);
+  cpu("PostgreSQL, 3 nodes:", t3);
+  std::printf("  (the client's threads run on the same %ld cores)\n",
+              sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("\nwarm invoke (compiled bootstrap), %d per path, interleaved in 20 rounds:\n",
               o.runs);
   std::printf("  PostgreSQL, 1 node: median %.3f ms, p99 %.3f ms\n", i1.through[0].median,

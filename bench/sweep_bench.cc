@@ -3,6 +3,7 @@
 //
 //   sweep_bench [--versions N] [--store sqlite | postgres://USER@HOST:PORT[/DB]]
 //               [--nodes 1,3] [--modes engine,transact,concurrent,progress] [--chunk N]
+//               [--rounds N]
 //   sweep_bench FUNCTIONS   (the old form: FUNCTIONS x 4 versions on SQLite)
 //
 // The store holds FUNCTIONS = N / 4 functions x 4 Auto versions ($LATEST + 3 published) of
@@ -19,6 +20,7 @@
 // PostgreSQL: the bench connects to the server named by --store (to DB, default the user's
 // database), seeds a database of its own (INSERT … SELECT generate_series), and runs every
 // measurement on a fresh copy of it (CREATE DATABASE … TEMPLATE), dropping them all at the end.
+// With --rounds N every run is repeated N times, in alternating order, and the best time counts.
 // Each node is a separate store::Database (its own connections) in its own thread, as separate
 // `lambkin serve` processes would be. Modes (each with 1 and 3 nodes by default):
 //   engine      the real RolloutEngine on every node (Start(): the background loop serve runs,
@@ -64,14 +66,18 @@
 #include "functions/function_service.h"
 #include "functions/runtime_moves.h"
 #include "in_process.h"
+#include "postgres_bench.h"
 #include "rollout/engine.h"
 #include "store/database.h"
 
 namespace fs = std::filesystem;
 using namespace lambkin;
 using bench::Check;
+using bench::FindPostmaster;
 using bench::PeakRssMb;
 using bench::Seconds;
+using bench::ServerCpuSeconds;
+using bench::WithDatabase;
 
 namespace {
 
@@ -282,18 +288,6 @@ int RunSqlite(int functions) {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL.
 
-// `url` with its database replaced by `db` (a libpq URI: postgres://authority[/db][?params]).
-std::string WithDatabase(const std::string& url, const std::string& db) {
-  size_t authority = url.find("://") + 3;
-  size_t end = url.find_first_of("/?", authority);
-  std::string params;
-  if (end != std::string::npos) {
-    size_t q = url.find('?', end);
-    if (q != std::string::npos) params = url.substr(q);
-  }
-  return url.substr(0, end == std::string::npos ? url.size() : end) + "/" + db + params;
-}
-
 // The databases this run made, dropped at exit (also when a check fails).
 std::string g_admin_url;
 std::vector<std::string> g_databases;
@@ -367,61 +361,11 @@ struct Run {
   double bench_cpu = 0;    // of this process (the nodes)
 };
 
-// The fields of /proc/PID/stat after the command name, from field 3 (state) on.
-std::vector<std::string> StatFields(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> fields;
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return fields;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string f;
-  while (rest >> f) fields.push_back(f);
-  return fields;
-}
-
-// CPU seconds used so far by a PostgreSQL server on this machine: the postmaster, the children
-// it has reaped, and every live backend and worker.
-double ServerCpuSeconds(pid_t postmaster) {
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  std::vector<std::string> pm = StatFields(postmaster);
-  if (pm.size() < 15) return -1;
-  // utime, stime, cutime, cstime are fields 14 to 17.
-  double ticks = std::stod(pm[11]) + std::stod(pm[12]) + std::stod(pm[13]) + std::stod(pm[14]);
-  std::error_code ec;
-  for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", postmaster), ec)) {
-    std::ifstream children(task.path() / "children");
-    pid_t child;
-    while (children >> child) {
-      std::vector<std::string> c = StatFields(child);
-      if (c.size() >= 13) ticks += std::stod(c[11]) + std::stod(c[12]);
-    }
-  }
-  return ticks / tick;
-}
-
 double ProcessCpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   return s(u.ru_utime) + s(u.ru_stime);
-}
-
-// The PostgreSQL server's postmaster, when it runs on this machine (else -1).
-pid_t FindPostmaster(const std::string& url) {
-  auto conn = store::OpenPostgres(url);
-  if (!conn.ok()) return -1;
-  auto st = (*conn)->Prepare("SELECT pg_backend_pid()");
-  if (!st.ok()) return -1;
-  auto row = st->Step();
-  if (!row.ok() || !*row) return -1;
-  std::vector<std::string> backend = StatFields(static_cast<pid_t>(st->ColumnInt(0)));
-  if (backend.size() < 2) return -1;
-  pid_t parent = std::stoi(backend[1]);
-  std::ifstream comm(fmt::format("/proc/{}/comm", parent));
-  std::string name;
-  comm >> name;
-  return name == "postgres" ? parent : -1;
 }
 
 // CPU used between construction and Finish() by the server and by this process.
@@ -713,7 +657,7 @@ std::vector<std::string> Split(const std::string& list) {
 }
 
 int RunPostgres(const std::string& url, int functions, const std::vector<int>& node_counts,
-                const std::vector<std::string>& modes, int64_t chunk) {
+                const std::vector<std::string>& modes, int64_t chunk, int rounds) {
   PgBench b;
   b.url = url;
   g_admin_url = url;
@@ -730,15 +674,24 @@ int RunPostgres(const std::string& url, int functions, const std::vector<int>& n
   b.Seed(functions, image);
   b.postmaster = FindPostmaster(url);
 
-  double baseline_before = b.Baseline();
+  // Rounds alternate the order of the runs (a busier or quieter machine later in the run
+  // favours neither); each figure is the best of the rounds, the baseline too.
+  std::vector<double> baselines = {b.Baseline()};
   std::printf("baseline bare UPDATE: %lld rows in %.2f s (%.0f rows/s)\n",
-              static_cast<long long>(b.total), baseline_before, b.total / baseline_before);
+              static_cast<long long>(b.total), baselines[0], b.total / baselines[0]);
   std::fflush(stdout);
-  std::vector<Run> runs;
+  std::vector<std::pair<std::string, int>> plan;
   for (const std::string& mode : modes) {
     std::printf("mode %s: %s; chunk %lld\n", mode.c_str(), Describe(mode).c_str(),
                 static_cast<long long>(chunk));
-    for (int count : node_counts) {
+    for (int count : node_counts) plan.emplace_back(mode, count);
+  }
+  std::vector<Run> runs(plan.size());
+  for (int round = 0; round < rounds; ++round) {
+    if (rounds > 1) std::printf("round %d of %d\n", round + 1, rounds);
+    for (size_t k = 0; k < plan.size(); ++k) {
+      size_t i = round % 2 == 0 ? k : plan.size() - 1 - k;
+      const auto& [mode, count] = plan[i];
       Run r = mode == "engine" ? b.Engine(count) : b.Chunks(mode, count);
       std::string shares;
       for (int64_t n : r.per_node) shares += fmt::format(" {}", n);
@@ -748,14 +701,14 @@ int RunPostgres(const std::string& url, int functions, const std::vector<int>& n
           mode.c_str(), count, static_cast<long long>(b.total), r.seconds, b.total / r.seconds,
           shares.c_str(), r.server_cpu, r.bench_cpu);
       std::fflush(stdout);
-      runs.push_back(r);
+      if (runs[i].nodes == 0 || r.seconds < runs[i].seconds) runs[i] = r;
     }
+    baselines.push_back(b.Baseline());
+    std::printf("baseline bare UPDATE again: %.2f s\n", baselines.back());
   }
-  // Again at the end: the machine may have been busier or quieter meanwhile.
-  double baseline_after = b.Baseline();
-  double baseline = std::min(baseline_before, baseline_after);
-  std::printf("baseline bare UPDATE again: %.2f s; ratios below use the faster, %.2f s\n",
-              baseline_after, baseline);
+  double baseline = *std::min_element(baselines.begin(), baselines.end());
+  std::printf("ratios below use the fastest bare UPDATE, %.2f s%s\n", baseline,
+              rounds > 1 ? "; each run is the best of its rounds" : "");
 
   std::printf("\n%-11s %5s %10s %14s %12s %10s %14s %12s\n", "mode", "nodes", "seconds",
               "migrations/s", "vs bare", "vs 1 node", "server CPU s", "cores busy");
@@ -805,6 +758,7 @@ int main(int argc, char** argv) {
   std::string nodes_arg, modes_arg = "engine,transact,concurrent,progress";
   int64_t chunk = rollout::SweepOptions().chunk_size;
   int functions = kFunctions;
+  int rounds = 1;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -824,12 +778,15 @@ int main(int argc, char** argv) {
       modes_arg = value();
     } else if (arg == "--chunk") {
       chunk = std::atoll(value().c_str());
+    } else if (arg == "--rounds") {
+      rounds = std::max(1, std::atoi(value().c_str()));
     } else if (!arg.empty() && std::isdigit(static_cast<unsigned char>(arg[0]))) {
       functions = std::atoi(arg.c_str());  // the old form: a number of functions
     } else {
       std::fprintf(stderr,
                    "usage: sweep_bench [--versions N] [--store sqlite|postgres://…] "
-                   "[--nodes 1,3] [--modes engine,transact,concurrent,progress] [--chunk N]\n");
+                   "[--nodes 1,3] [--modes engine,transact,concurrent,progress] [--chunk N] "
+                   "[--rounds N]\n");
       return 2;
     }
   }
@@ -857,5 +814,5 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  return RunPostgres(store, functions, node_counts, modes, chunk);
+  return RunPostgres(store, functions, node_counts, modes, chunk, rounds);
 }
