@@ -88,6 +88,10 @@ bench: build
 	$(BUILD)/bench/http_throughput_bench --lambkin $(BUILD)/src/lambkin
 	$(BUILD)/bench/invoke_bench --lambkin $(BUILD)/src/lambkin --bootstrap $(BUILD)/bench/minimal_bootstrap
 	$(BUILD)/bench/sweep_bench
+	$(call with-postgres,$(abspath $(BUILD))/pg-bench) \
+	  $(BUILD)/bench/sweep_bench --store $$url && \
+	  $(BUILD)/bench/cluster_bench --store $$url --lambkin $(BUILD)/src/lambkin \
+	    --bootstrap $(BUILD)/bench/minimal_bootstrap --runtimes $(BUILD)/runtimes
 	$(BUILD)/bench/insights_bench
 	$(BUILD)/bench/auth_bench --lambkin $(BUILD)/src/lambkin
 	$(BUILD)/bench/runtime_bench --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes --definitions runtimes
@@ -106,5 +110,6 @@ tidy: build
 clean:
 	$(PG_TEST_SERVER) stop $(abspath $(BUILD))/pg-test
 	$(PG_TEST_SERVER) stop $(abspath $(BUILD))/pg-test-unit
+	$(PG_TEST_SERVER) stop $(abspath $(BUILD))/pg-bench
 	$(PG_TEST_SERVER) stop $(abspath $(ASAN_BUILD))/pg-test-unit
 	rm -rf $(BUILD) $(ASAN_BUILD)

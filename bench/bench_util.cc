@@ -151,11 +151,16 @@ void CreateBenchFunction(unsigned port, const Credentials& credentials) {
 
 double Throughput(unsigned port, const std::string& target, int connections, double seconds,
                   const Credentials& credentials) {
+  return Throughput(std::vector<unsigned>{port}, target, connections, seconds, credentials);
+}
+
+double Throughput(const std::vector<unsigned>& ports, const std::string& target, int connections,
+                  double seconds, const Credentials& credentials) {
   std::atomic<long> total{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < connections; ++i) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, port = ports[i % ports.size()]] {
       Connection conn(port, credentials);
       long n = 0;
       while (!stop.load(std::memory_order_relaxed)) {

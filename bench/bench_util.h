@@ -60,5 +60,8 @@ void CreateBenchFunction(unsigned port, const Credentials& credentials = {});
 // exits the process if one is not answered 200.
 double Throughput(unsigned port, const std::string& target, int connections, double seconds,
                   const Credentials& credentials = {});
+// The same with the connections spread over several servers (connection i to ports[i % n]).
+double Throughput(const std::vector<unsigned>& ports, const std::string& target, int connections,
+                  double seconds, const Credentials& credentials = {});
 
 }  // namespace lambkin::bench
