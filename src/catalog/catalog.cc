@@ -352,6 +352,15 @@ Status AddMountPoints(const std::string& rootfs) {
   return Status::Ok();
 }
 
+std::optional<std::string> Catalog::SharedRootFilesystem(std::string_view hex) const {
+  std::error_code ec;
+  for (const auto& shared : shared_rootfs_) {
+    fs::path candidate = fs::path(shared) / hex;
+    if (fs::is_directory(candidate / "var/lambkin", ec)) return candidate.string();
+  }
+  return std::nullopt;
+}
+
 Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
                                             std::vector<BomEntry>* bom) {
   std::string hex = image.descriptor.digest.substr(7);
@@ -359,12 +368,9 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
   fs::path rootfs = dir / "rootfs";
   std::lock_guard lock(unpack_mu_);
   std::error_code ec;
-  for (const auto& shared : shared_rootfs_) {
-    fs::path candidate = fs::path(shared) / hex;
-    if (fs::is_directory(candidate / "var/lambkin", ec)) {
-      LAMBKIN_ASSIGN_OR_RETURN(*bom, ReadBom(candidate.string()));
-      return candidate.string();
-    }
+  if (std::optional<std::string> shared = SharedRootFilesystem(hex)) {
+    LAMBKIN_ASSIGN_OR_RETURN(*bom, ReadBom(*shared));
+    return *shared;
   }
   if (!fs::exists(dir / "bom.json", ec)) {
     fs::create_directories(dir.parent_path(), ec);
@@ -414,11 +420,7 @@ Result<std::string> Catalog::LocalRootFilesystem(int64_t id) {
     return Internal(fmt::format("runtime version {} has no root filesystem on this node", v->name));
   }
   std::string hex = v->image_digest.substr(7);
-  std::string found;
-  for (const auto& shared : shared_rootfs_) {
-    fs::path candidate = fs::path(shared) / hex;
-    if (fs::is_directory(candidate / "var/lambkin", ec)) found = candidate.string();
-  }
+  std::string found = SharedRootFilesystem(hex).value_or("");
   fs::path own = fs::path(data_dir_) / "runtime-versions" / hex;
   if (found.empty() && fs::exists(own / "bom.json", ec)) found = (own / "rootfs").string();
   if (found.empty()) {

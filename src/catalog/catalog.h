@@ -191,6 +191,8 @@ class Catalog {
         fetch_(std::move(fetch)) {}
   // The unpacked root filesystem of an image (made on first use) and its bill of materials.
   Result<std::string> RootFilesystem(const oci::ResolvedImage& image, std::vector<BomEntry>* bom);
+  // The root filesystem of the image with digest sha256:`hex` in a shared store, if one has it.
+  std::optional<std::string> SharedRootFilesystem(std::string_view hex) const;
   Status Load();
   void IndexLocked(const RuntimeVersion& v);
 

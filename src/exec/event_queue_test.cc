@@ -31,14 +31,10 @@ class EventLeaseTest : public ::testing::TestWithParam<store::Engine> {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/events-" + RandomUuid();
     fs::create_directories(dir_);
-    location_ = dir_ + "/db";
-    if (GetParam() == store::Engine::kPostgres) {
-      auto pg = store::testing::TestPostgresDatabase::Create();
-      ASSERT_TRUE(pg.ok()) << pg.status().message();
-      if (*pg == nullptr) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
-      pg_ = std::move(*pg);
-      location_ = pg_->url();
-    }
+    auto location = store::testing::StoreLocation(GetParam(), dir_ + "/db", &pg_);
+    ASSERT_TRUE(location.ok()) << location.status().message();
+    if (location->empty()) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+    location_ = *location;
   }
 
   void TearDown() override {
@@ -389,9 +385,7 @@ TEST_P(EventLeaseTest, StoreWithoutLeasesMigratesAndDeliversItsQueue) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, EventLeaseTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
-                         [](const auto& info) {
-                           return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
-                         });
+                         store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);
 
 }  // namespace
 }  // namespace lambkin::exec

@@ -27,15 +27,10 @@ class FunctionServiceTest : public ::testing::TestWithParam<store::Engine> {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/functions-" + RandomUuid();
     fs::create_directories(dir_);
-    std::string location = dir_ + "/db";
-    if (GetParam() == store::Engine::kPostgres) {
-      auto pg = store::testing::TestPostgresDatabase::Create();
-      ASSERT_TRUE(pg.ok()) << pg.status().message();
-      if (*pg == nullptr) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
-      pg_ = std::move(*pg);
-      location = pg_->url();
-    }
-    auto db = store::Database::Open(location, catalog::Schema() + Schema());
+    auto location = store::testing::StoreLocation(GetParam(), dir_ + "/db", &pg_);
+    ASSERT_TRUE(location.ok()) << location.status().message();
+    if (location->empty()) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+    auto db = store::Database::Open(*location, catalog::Schema() + Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
     blobs_ = std::move(oci::BlobStore::Open(dir_ + "/blobs")).value();
@@ -348,9 +343,7 @@ TEST_P(FunctionServiceTest, NodesUploadPackagesTheTableLacks) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
-                         [](const auto& info) {
-                           return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
-                         });
+                         store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);
 
 }  // namespace
 }  // namespace lambkin::functions

@@ -43,15 +43,10 @@ class LogStoreTest : public ::testing::TestWithParam<store::Engine> {
   void SetUp() override {
     std::string dir = ::testing::TempDir() + "/logs-" + RandomUuid();
     std::filesystem::create_directories(dir);
-    std::string location = dir + "/db";
-    if (GetParam() == store::Engine::kPostgres) {
-      auto pg = store::testing::TestPostgresDatabase::Create();
-      ASSERT_TRUE(pg.ok()) << pg.status().message();
-      if (*pg == nullptr) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
-      pg_ = std::move(*pg);
-      location = pg_->url();
-    }
-    db_ = std::move(store::Database::Open(location, Schema())).value();
+    auto location = store::testing::StoreLocation(GetParam(), dir + "/db", &pg_);
+    ASSERT_TRUE(location.ok()) << location.status().message();
+    if (location->empty()) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+    db_ = std::move(store::Database::Open(*location, Schema())).value();
     store_ = std::make_unique<LogStore>(db_.get(), &clock_);
   }
   void TearDown() override {
@@ -109,9 +104,7 @@ TEST_P(LogStoreTest, BytesThatAreNotUtf8AreStoredAsReplacementCharacters) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, LogStoreTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
-                         [](const auto& info) {
-                           return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
-                         });
+                         store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);
 
 }  // namespace
 }  // namespace lambkin::logs

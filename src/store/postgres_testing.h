@@ -13,6 +13,7 @@
 
 #include "common/crypto.h"
 #include "common/status.h"
+#include "store/database.h"
 
 namespace lambkin::store::testing {
 
@@ -79,5 +80,21 @@ class TestPostgresDatabase {
   std::string url_;
   bool created_ = true;
 };
+
+// Where a test run on `engine` keeps its store: `sqlite_path` on SQLite; on PostgreSQL a fresh
+// database, held in `*pg` for the test's life. Empty when the test must skip (PostgreSQL without
+// LAMBKIN_TEST_POSTGRES).
+inline Result<std::string> StoreLocation(Engine engine, std::string sqlite_path,
+                                         std::unique_ptr<TestPostgresDatabase>* pg) {
+  if (engine == Engine::kSqlite) return sqlite_path;
+  LAMBKIN_ASSIGN_OR_RETURN(*pg, TestPostgresDatabase::Create());
+  return *pg == nullptr ? std::string() : (*pg)->url();
+}
+
+// Names a test instance after its engine parameter ("Sqlite", "Postgres").
+template <typename ParamInfo>
+std::string EngineName(const ParamInfo& info) {
+  return info.param == Engine::kSqlite ? "Sqlite" : "Postgres";
+}
 
 }  // namespace lambkin::store::testing

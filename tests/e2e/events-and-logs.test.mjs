@@ -14,20 +14,10 @@ import {
   CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand,
   GetLogEventsCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, awsError, devCredentials, lambkinBin, runtimeVersions, shellBootstrap } from './helpers.mjs';
+import { startServer, makeZip, role, awsError, devCredentials, lambkinBin, runtimeVersions, shellBootstrap, waitFor } from './helpers.mjs';
 
 const run = promisify(execFile);
 const logsClient = (endpoint) => new CloudWatchLogsClient({ endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
-
-async function waitFor(what, fn, ms = 15000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function messages(logs, fn) {
   const out = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${fn}` }))

@@ -81,6 +81,17 @@ export function storeQuery(dataDir, sql) {
   return execFileSync('sqlite3', ['-readonly', path.join(dataDir, 'lambkin.db'), sql]).toString().trim();
 }
 
+// Calls `fn` until it returns something truthy (returned), every `every` ms, failing after `ms`.
+export async function waitFor(what, fn, ms = 15000, every = 100) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
 // The phase-2 sweep's invariants for runtime version `rv` in us-east-1, read from the store of
 // the server on `dataDir` in one statement (one snapshot on PostgreSQL too, where a commit a
 // killed server sent may still land while we look): no function version migrated twice, every

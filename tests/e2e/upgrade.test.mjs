@@ -23,7 +23,7 @@ import {
 import {
   CloudWatchClient, DescribeInsightRulesCommand, GetInsightRuleReportCommand,
 } from '@aws-sdk/client-cloudwatch';
-import { account, awsError, builtRuntimes, devCredentials, lambkinBin, startServer } from './helpers.mjs';
+import { account, awsError, builtRuntimes, devCredentials, lambkinBin, startServer, waitFor as waitForAny } from './helpers.mjs';
 import { lambdaRule } from './fixtures/previous-release/rule.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -54,15 +54,7 @@ async function start() {
   cw = new CloudWatchClient(options);
 }
 
-async function waitFor(what, fn, ms = 30000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const waitFor = (what, fn) => waitForAny(what, fn, 30000, 200);
 
 async function invoke(FunctionName, payload, client = lambda) {
   const out = await client.send(new InvokeCommand({ FunctionName, Payload: Buffer.from(JSON.stringify(payload)) }));
