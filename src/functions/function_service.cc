@@ -88,6 +88,37 @@ CREATE TABLE IF NOT EXISTS code_packages (
 // without fetching the whole value.
 constexpr char kCodePackagesPostgresDdl[] =
     "ALTER TABLE code_packages ALTER COLUMN bytes SET STORAGE EXTERNAL;";
+// Image versions have no runtime version: runtime_version becomes nullable (SQLite cannot drop a
+// NOT NULL constraint, so the table is rebuilt; nothing references it).
+constexpr char kNullableRuntimeVersionSqlite[] = R"sql(
+CREATE TABLE function_versions_v3 (
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,            -- 0 is $LATEST
+  config TEXT NOT NULL,
+  revision_id TEXT NOT NULL,
+  last_modified INTEGER NOT NULL,
+  runtime TEXT NOT NULL,               -- '' for an image
+  architecture TEXT NOT NULL,
+  update_mode TEXT NOT NULL,
+  runtime_version INTEGER REFERENCES runtime_versions (id),  -- NULL for an image
+  code_sha256 TEXT NOT NULL,           -- hex: the stored package, or the image's manifest digest
+  PRIMARY KEY (account, region, name, version),
+  FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE
+);
+INSERT INTO function_versions_v3 (account, region, name, version, config, revision_id,
+  last_modified, runtime, architecture, update_mode, runtime_version, code_sha256)
+SELECT account, region, name, version, config, revision_id, last_modified, runtime,
+  architecture, update_mode, runtime_version, code_sha256 FROM function_versions;
+DROP TABLE function_versions;
+ALTER TABLE function_versions_v3 RENAME TO function_versions;
+CREATE INDEX function_versions_for_sweep
+  ON function_versions (region, runtime, update_mode, runtime_version);
+CREATE INDEX function_versions_by_code ON function_versions (code_sha256);
+)sql";
+constexpr char kNullableRuntimeVersionPostgres[] =
+    "ALTER TABLE function_versions ALTER COLUMN runtime_version DROP NOT NULL;";
 }  // namespace
 
 const store::Migrations& Schema() {
@@ -99,6 +130,7 @@ const store::Migrations& Schema() {
        }},
       {"functions", 2, kCodePackagesDdl,
        store::PostgresDdl(kCodePackagesDdl) + kCodePackagesPostgresDdl, nullptr},
+      {"functions", 3, kNullableRuntimeVersionSqlite, kNullableRuntimeVersionPostgres, nullptr},
   };
   return kMigrations;
 }
@@ -140,6 +172,21 @@ nlohmann::json ConfigToJson(const FunctionConfig& c) {
                       {"code_sha256", c.code_sha256},
                       {"code_size", c.code_size}};
   if (c.environment) j["environment"] = *c.environment;
+  if (c.package_type == PackageType::kImage) {
+    j["package_type"] = "Image";
+    j["image_uri"] = c.image_uri;
+    j["image_digest"] = c.image_digest;
+    j["image_base"] = c.image_base;
+    if (c.image_config) {
+      nlohmann::json ic = nlohmann::json::object();
+      if (c.image_config->entry_point) ic["EntryPoint"] = *c.image_config->entry_point;
+      if (c.image_config->command) ic["Command"] = *c.image_config->command;
+      if (c.image_config->working_directory) {
+        ic["WorkingDirectory"] = *c.image_config->working_directory;
+      }
+      j["image_config"] = std::move(ic);
+    }
+  }
   return j;
 }
 
@@ -156,6 +203,22 @@ FunctionConfig ConfigFromJson(const std::string& text) {
   c.code_size = j.value("code_size", int64_t{0});
   if (j.contains("environment")) {
     c.environment = j["environment"].get<std::map<std::string, std::string>>();
+  }
+  if (j.value("package_type", "Zip") == "Image") {
+    c.package_type = PackageType::kImage;
+    c.image_uri = j.value("image_uri", "");
+    c.image_digest = j.value("image_digest", "");
+    c.image_base = j.value("image_base", int64_t{0});
+    if (j.contains("image_config")) {
+      const nlohmann::json& ic = j["image_config"];
+      ImageConfigOverrides o;
+      if (ic.contains("EntryPoint")) o.entry_point = ic["EntryPoint"].get<std::vector<std::string>>();
+      if (ic.contains("Command")) o.command = ic["Command"].get<std::vector<std::string>>();
+      if (ic.contains("WorkingDirectory")) {
+        o.working_directory = ic["WorkingDirectory"].get<std::string>();
+      }
+      c.image_config = std::move(o);
+    }
   }
   return c;
 }
@@ -209,7 +272,12 @@ Status StoreVersion(Txn& txn, const Scope& scope, const FunctionVersion& v) {
   st.Bind(4, *VersionNumber(v.version)).Bind(5, ConfigToJson(v.config).dump());
   st.Bind(6, v.revision_id).Bind(7, v.last_modified).Bind(8, v.config.runtime);
   st.Bind(9, catalog::ArchitectureName(v.config.architecture));
-  st.Bind(10, UpdateModeName(v.update_mode)).Bind(11, v.runtime_version);
+  st.Bind(10, UpdateModeName(v.update_mode));
+  if (v.config.package_type == PackageType::kImage) {
+    st.BindNull(11);
+  } else {
+    st.Bind(11, v.runtime_version);
+  }
   st.Bind(12, CodeSha256Hex(v.config));
   return st.Run();
 }
@@ -303,7 +371,24 @@ Result<std::string> DecodeMarker(const std::string& marker) {
 
 }  // namespace
 
+std::string_view PackageTypeName(PackageType type) {
+  return type == PackageType::kImage ? "Image" : "Zip";
+}
+
+std::string ResolvedImageUri(const FunctionConfig& config) {
+  std::string_view uri = config.image_uri;
+  if (size_t at = uri.find('@'); at != std::string_view::npos) {
+    uri = uri.substr(0, at);
+  } else if (size_t colon = uri.rfind(':');
+             colon != std::string_view::npos && uri.find('/', colon) == std::string_view::npos &&
+             colon > uri.find('/')) {
+    uri = uri.substr(0, colon);  // the tag (a port is before the first '/')
+  }
+  return fmt::format("{}@{}", uri, config.image_digest);
+}
+
 std::string CodeSha256Hex(const FunctionConfig& config) {
+  if (config.package_type == PackageType::kImage) return config.code_sha256;
   auto raw = Base64Decode(config.code_sha256);
   return raw ? HexEncode(*raw) : std::string();
 }

@@ -28,8 +28,22 @@ struct Scope {
   std::string region;
 };
 
+// How a version's code is deployed: a .zip archive on a managed runtime, or a container image.
+enum class PackageType { kZip, kImage };
+std::string_view PackageTypeName(PackageType type);
+
+// ImageConfig: what overrides the image config's Entrypoint, Cmd and WorkingDir. Only the
+// members given are kept (and echoed); an absent one leaves the image's value.
+struct ImageConfigOverrides {
+  std::optional<std::vector<std::string>> entry_point;
+  std::optional<std::vector<std::string>> command;
+  std::optional<std::string> working_directory;
+  bool empty() const { return !entry_point && !command && !working_directory; }
+};
+
 // The configuration of one function version (everything a user sets, plus the code).
 struct FunctionConfig {
+  PackageType package_type = PackageType::kZip;
   std::string runtime;
   catalog::Architecture architecture = catalog::Architecture::kX86_64;
   std::string handler;
@@ -39,9 +53,18 @@ struct FunctionConfig {
   int64_t timeout = 3;
   int64_t ephemeral_storage = 512;
   std::optional<std::map<std::string, std::string>> environment;
-  std::string code_sha256;  // base64 of the zip's SHA-256, as AWS reports it
-  int64_t code_size = 0;
+  std::string code_sha256;  // Zip: base64 of the zip's SHA-256; Image: hex of the manifest digest
+  int64_t code_size = 0;    // Zip: bytes of the zip; Image: 0, as AWS reports it
+  // Image only (runtime and handler are empty; the version has no runtime version):
+  std::string image_uri;     // Code.ImageUri as the caller wrote it (tag kept)
+  std::string image_digest;  // sha256:<hex>, the manifest the tag resolved to when deployed
+  std::optional<ImageConfigOverrides> image_config;
+  // The runtime version the image was recognised as built FROM (catalog id), 0 when none.
+  int64_t image_base = 0;
 };
+
+// registry/repository@sha256:<hex>: the image a version runs (GetFunction's ResolvedImageUri).
+std::string ResolvedImageUri(const FunctionConfig& config);
 
 // The hex SHA-256 of the config's code package (the name it is stored under).
 std::string CodeSha256Hex(const FunctionConfig& config);
