@@ -32,6 +32,9 @@ namespace lambkin::cluster {
 class Cluster;
 class Forwarder;
 }  // namespace lambkin::cluster
+namespace lambkin::images {
+class ImageStore;
+}  // namespace lambkin::images
 
 namespace lambkin::lambdaapi {
 
@@ -51,6 +54,12 @@ struct ApiContext {
   // the warm environments are; other nodes forward it there.
   const cluster::Cluster* cluster = nullptr;
   cluster::Forwarder* forwarder = nullptr;
+  // Container images: pulled (verified, into the blob store) when a function is created or its
+  // code updated. Null: PackageType Image is refused.
+  images::ImageStore* images = nullptr;
+  // Refuse image indexes as AWS does (1.3 row 11) instead of resolving them to the function's
+  // architecture (`images.strict_index`).
+  bool strict_image_index = false;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.
