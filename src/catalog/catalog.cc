@@ -409,6 +409,26 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
   return rootfs.string();
 }
 
+Status Catalog::EnsureImage(int64_t id) {
+  std::optional<RuntimeVersion> v = Get(id);
+  if (!v) return NotFound(fmt::format("no runtime version with id {}", id));
+  if (v->image_digest.empty()) {
+    return InvalidParameter(fmt::format("runtime version {} was not made from an image", v->name));
+  }
+  if (blobs_->Has(v->image_digest)) return Status::Ok();
+  return FetchPublished(*v).status();
+}
+
+Result<oci::ResolvedImage> Catalog::FetchPublished(const RuntimeVersion& v) {
+  oci::Platform platform{"linux", std::string(oci::HostOciArchitecture()), ""};
+  LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, fetch_(v.image_source, platform, blobs_));
+  if (image.descriptor.digest != v.image_digest) {
+    return Internal(fmt::format("{} is now {}, not the image {} was published from ({})",
+                                v.image_source, image.descriptor.digest, v.name, v.image_digest));
+  }
+  return image;
+}
+
 Result<std::string> Catalog::LocalRootFilesystem(int64_t id) {
   std::optional<RuntimeVersion> v = Get(id);
   if (!v) return NotFound(fmt::format("no runtime version with id {}", id));
@@ -424,13 +444,7 @@ Result<std::string> Catalog::LocalRootFilesystem(int64_t id) {
   fs::path own = fs::path(data_dir_) / "runtime-versions" / hex;
   if (found.empty() && fs::exists(own / "bom.json", ec)) found = (own / "rootfs").string();
   if (found.empty()) {
-    oci::Platform platform{"linux", std::string(oci::HostOciArchitecture()), ""};
-    LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, fetch_(v->image_source, platform, blobs_));
-    if (image.descriptor.digest != v->image_digest) {
-      return Internal(fmt::format("{} is now {}, not the image {} was published from ({})",
-                                  v->image_source, image.descriptor.digest, v->name,
-                                  v->image_digest));
-    }
+    LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, FetchPublished(*v));
     std::vector<BomEntry> bom;
     LAMBKIN_ASSIGN_OR_RETURN(found, RootFilesystem(image, &bom));
   }
