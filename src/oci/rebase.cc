@@ -45,8 +45,8 @@ Result<LoadedImage> Load(const BlobStore& blobs, const std::string& digest, std:
                                         image.manifest.layers.size()));
   }
   // Both parsed above, so both are JSON objects.
-  image.manifest_doc = Json::parse(*body);
-  image.config_doc = Json::parse(*config_body);
+  image.manifest_doc = Json::parse(*body, nullptr, /*allow_exceptions=*/false);
+  image.config_doc = Json::parse(*config_body, nullptr, /*allow_exceptions=*/false);
   return image;
 }
 
@@ -185,6 +185,7 @@ Result<RebasedImage> Rebase(BlobStore* blobs, const RebaseRequest& request) {
   Json manifest = image.manifest_doc;
   manifest["config"]["digest"] = DigestOf(config_bytes);
   manifest["config"]["size"] = config_bytes.size();
+  manifest["config"].erase("data");  // the old config's bytes, when embedded
   manifest["layers"] = std::move(layers);
   if (manifest_type == kOciManifest) {
     Json& annotations = manifest["annotations"];
