@@ -394,8 +394,8 @@ TEST_P(FunctionServiceTest, ImageFunctionsHaveNoRuntimeVersionAndFollowTheirBase
   ASSERT_TRUE(svc_->PublishVersion(scope_, "img", {}).ok());
   catalog::RuntimeVersion v2 = Publish(2);
   UpdateCodeCommand rebase;
-  rebase.image = ImageCode{"registry.example:5000/fn:v1-rebased",
-                           "sha256:" + std::string(64, 'b'), v2.id};
+  rebase.image =
+      ImageCode{"registry.example:5000/fn:v1-rebased", "sha256:" + std::string(64, 'b'), v2.id};
   rebase.cause = "image-rebase";
   auto updated = svc_->UpdateFunctionCode(scope_, "img", rebase);
   ASSERT_TRUE(updated.ok()) << updated.status().message();
