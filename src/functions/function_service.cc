@@ -225,7 +225,9 @@ FunctionConfig ConfigFromJson(const std::string& text) {
     if (j.contains("image_config")) {
       const nlohmann::json& ic = j["image_config"];
       ImageConfigOverrides o;
-      if (ic.contains("EntryPoint")) o.entry_point = ic["EntryPoint"].get<std::vector<std::string>>();
+      if (ic.contains("EntryPoint")) {
+        o.entry_point = ic["EntryPoint"].get<std::vector<std::string>>();
+      }
       if (ic.contains("Command")) o.command = ic["Command"].get<std::vector<std::string>>();
       if (ic.contains("WorkingDirectory")) {
         o.working_directory = ic["WorkingDirectory"].get<std::string>();
@@ -400,9 +402,9 @@ std::string ResolvedImageUri(const FunctionConfig& config) {
   std::string_view uri = config.image_uri;
   if (size_t at = uri.find('@'); at != std::string_view::npos) {
     uri = uri.substr(0, at);
-  } else if (size_t colon = uri.rfind(':');
-             colon != std::string_view::npos && uri.find('/', colon) == std::string_view::npos &&
-             colon > uri.find('/')) {
+  } else if (size_t colon = uri.rfind(':'); colon != std::string_view::npos &&
+                                            uri.find('/', colon) == std::string_view::npos &&
+                                            colon > uri.find('/')) {
     uri = uri.substr(0, colon);  // the tag (a port is before the first '/')
   }
   return fmt::format("{}@{}", uri, config.image_digest);
@@ -568,9 +570,9 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
     LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadFunction(txn, scope, cmd.name));
     if (existing) return Conflict(fmt::format("Function already exist: {}", cmd.name));
     if (!image) {
-      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version,
-                               NewestRuntimeVersion(txn, scope, latest.config.runtime,
-                                                    catalog::ReleaseStage::kPhase1));
+      LAMBKIN_ASSIGN_OR_RETURN(
+          latest.runtime_version,
+          NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
       LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
     }
     LAMBKIN_ASSIGN_OR_RETURN(
