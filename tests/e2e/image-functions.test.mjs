@@ -20,7 +20,7 @@ import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cl
 import { startServer, makeZip, role, account, awsError, devCredentials, lambkinBin, runtimeVersions, waitFor } from './helpers.mjs';
 import {
   Layout, tarOf, tarOfDir, run, startRegistry, startTokenServer, tokenCertificate, skopeoCopy, remoteDigest,
-  startProxy, mediaTypes, hostArch, copyLayout,
+  startProxy, mediaTypes, hostArch, copyLayout, stageUserland,
 } from './oci.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -118,28 +118,6 @@ async function refusedOrFailed(name, imageUri) {
   await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: name })));
   await lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
   return state;
-}
-
-// The host's binaries (and the libraries ldd names) a from-scratch image needs for AWS's
-// tutorial bootstrap: a shell, curl and a few coreutils.
-function stageUserland(dir) {
-  const bins = { '/bin/sh': '/usr/bin/bash', '/usr/bin/curl': '/usr/bin/curl' };
-  for (const b of ['mktemp', 'grep', 'tr', 'cut', 'cat', 'rm', 'sleep']) bins[`/usr/bin/${b}`] = execFileSync('sh', ['-c', `command -v ${b}`]).toString().trim();
-  const libs = new Set();
-  for (const src of Object.values(bins)) {
-    for (const line of execFileSync('ldd', [src]).toString().split('\n')) {
-      const m = line.match(/(\/\S+) \(0x/);
-      if (m) libs.add(m[1]);
-    }
-  }
-  const copy = (src, dest) => {
-    mkdirSync(path.dirname(path.join(dir, dest)), { recursive: true });
-    cpSync(src, path.join(dir, dest), { dereference: true });
-  };
-  for (const [dest, src] of Object.entries(bins)) copy(src, dest);
-  for (const lib of libs) copy(lib, lib);
-  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  mkdirSync(path.join(dir, 'var', 'task'), { recursive: true });
 }
 
 async function push(ref, name, extra = []) {

@@ -271,3 +271,25 @@ export function copyLayout(from, to) {
   cpSync(from, to, { recursive: true });
   return new Layout(to);
 }
+
+// The host's binaries (and the libraries ldd names) a from-scratch image needs for AWS's
+// tutorial bootstrap: a shell, curl and a few coreutils.
+export function stageUserland(dir) {
+  const bins = { '/bin/sh': '/usr/bin/bash', '/usr/bin/curl': '/usr/bin/curl' };
+  for (const b of ['mktemp', 'grep', 'tr', 'cut', 'cat', 'rm', 'sleep']) bins[`/usr/bin/${b}`] = execFileSync('sh', ['-c', `command -v ${b}`]).toString().trim();
+  const libs = new Set();
+  for (const src of Object.values(bins)) {
+    for (const line of execFileSync('ldd', [src]).toString().split('\n')) {
+      const m = line.match(/(\/\S+) \(0x/);
+      if (m) libs.add(m[1]);
+    }
+  }
+  const copy = (src, dest) => {
+    mkdirSync(path.dirname(path.join(dir, dest)), { recursive: true });
+    cpSync(src, path.join(dir, dest), { dereference: true });
+  };
+  for (const [dest, src] of Object.entries(bins)) copy(src, dest);
+  for (const lib of libs) copy(lib, lib);
+  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  mkdirSync(path.join(dir, 'var', 'task'), { recursive: true });
+}
