@@ -556,3 +556,67 @@ Status Catalog::RegisterBuiltins(const std::string& source_dir) {
 }
 
 }  // namespace lambkin::catalog
+
+namespace lambkin::catalog {
+
+namespace {
+
+constexpr char kBaseDigestAnnotation[] = "org.opencontainers.image.base.digest";
+
+// How many of `image`'s first layers are `base`'s layers, by digest or by diff_id; 0 if base's
+// layers are not all a prefix of image's.
+size_t SharedBaseLayers(const oci::ResolvedImage& image, const oci::Manifest& base,
+                        const oci::ImageConfig& base_config) {
+  size_t n = base.layers.size();
+  if (n == 0 || n > image.manifest.layers.size()) return 0;
+  bool by_digest = true;
+  for (size_t i = 0; i < n && by_digest; ++i) {
+    by_digest = image.manifest.layers[i].digest == base.layers[i].digest;
+  }
+  if (by_digest) return n;
+  const auto& ids = image.config.diff_ids;
+  const auto& base_ids = base_config.diff_ids;
+  if (base_ids.size() != n || ids.size() < n) return 0;
+  return std::equal(base_ids.begin(), base_ids.end(), ids.begin()) ? n : 0;
+}
+
+}  // namespace
+
+std::optional<int64_t> Catalog::RecognizeBase(const oci::ResolvedImage& image) const {
+  std::shared_lock lock(mu_);
+  if (auto it = image.manifest.annotations.find(kBaseDigestAnnotation);
+      it != image.manifest.annotations.end()) {
+    std::optional<int64_t> named;
+    for (const auto& [id, v] : versions_) {
+      if (v.image_digest == it->second && (!named || versions_.at(*named).number < v.number)) {
+        named = id;
+      }
+    }
+    if (named) return named;
+  }
+  std::optional<int64_t> best;
+  size_t best_layers = 0;
+  for (const auto& [id, v] : versions_) {
+    if (v.image_digest.empty() || !blobs_->Has(v.image_digest)) continue;
+    Result<std::string> body = blobs_->Read(v.image_digest);
+    if (!body.ok()) continue;
+    Result<oci::Manifest> base = oci::ParseManifest(*body, v.image_media_type);
+    if (!base.ok()) continue;
+    oci::ImageConfig base_config;
+    if (Result<std::string> cfg = blobs_->Read(base->config.digest); cfg.ok()) {
+      if (Result<oci::ImageConfig> parsed = oci::ParseImageConfig(*cfg); parsed.ok()) {
+        base_config = std::move(parsed).value();
+      }
+    }
+    size_t shared = SharedBaseLayers(image, *base, base_config);
+    if (shared == 0) continue;
+    if (!best || shared > best_layers ||
+        (shared == best_layers && versions_.at(*best).number < v.number)) {
+      best = id;
+      best_layers = shared;
+    }
+  }
+  return best;
+}
+
+}  // namespace lambkin::catalog

@@ -169,6 +169,13 @@ class Catalog {
   // against the recorded digest and unpacked (a version another node published).
   Result<std::string> LocalRootFilesystem(int64_t id);
 
+  // The runtime version an image was built FROM, if Lambkin recognises one: the version whose
+  // image digest the image's `org.opencontainers.image.base.digest` annotation names, else the
+  // one whose layers (by digest, or by uncompressed diff_id) are the longest prefix of the
+  // image's (the newest on a tie). Versions whose image is not in this node's blob store are
+  // not considered.
+  std::optional<int64_t> RecognizeBase(const oci::ResolvedImage& image) const;
+
   std::string Arn(const RuntimeVersion& version, std::string_view region, Architecture arch) const;
   std::string Arn(int64_t id, std::string_view region, Architecture arch) const;
 

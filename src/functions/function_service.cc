@@ -137,6 +137,19 @@ const store::Migrations& Schema() {
 
 namespace {
 
+constexpr char kImageUriRequired[] =
+    "Please provide ImageUri when updating a function with packageType Image.";
+constexpr char kImageUriRefused[] =
+    "Please don't provide ImageUri when updating a function with packageType Zip.";
+constexpr char kImageRuntimeHandler[] =
+    "Please don't provide Handler or Runtime or Layer when the intended function PackageType is "
+    "Image.";
+constexpr char kImageConfigOnZip[] =
+    "ImageConfig can only be set on a function with packageType Image.";
+constexpr char kImageRuntimeManagement[] =
+    "Runtime management configuration is not available for functions with packageType Image: "
+    "rebuild the image from the updated base image and redeploy the function.";
+
 constexpr char kRevisionMismatch[] =
     "The Revision Id provided does not match the latest Revision Id. Call the "
     "GetFunction/GetAlias API to retrieve the latest Revision Id";
@@ -282,15 +295,23 @@ Status StoreVersion(Txn& txn, const Scope& scope, const FunctionVersion& v) {
   return st.Run();
 }
 
+// The runtime version a version's history follows: its own, or for an image the runtime
+// version recognised as its base (0: none).
+int64_t TrackedRuntimeVersion(const FunctionVersion& v) {
+  return v.config.package_type == PackageType::kImage ? v.config.image_base : v.runtime_version;
+}
+
 Status RecordEdit(Txn& txn, const Scope& scope, const FunctionVersion& v,
                   std::optional<int64_t> old_rv, std::string_view cause, int64_t now) {
-  if (old_rv && *old_rv == v.runtime_version) return Status::Ok();
+  int64_t new_rv = TrackedRuntimeVersion(v);
+  if (new_rv == 0 || (old_rv && *old_rv == new_rv)) return Status::Ok();
+  if (old_rv && *old_rv == 0) old_rv.reset();
   LAMBKIN_ASSIGN_OR_RETURN(
       auto st, txn.Prepare("INSERT INTO runtime_version_edits (at, account, region, name, "
                            "version, old_runtime_version, new_runtime_version, update_mode, "
                            "cause) VALUES (?,?,?,?,?,?,?,?,?)"));
   st.Bind(1, now).Bind(2, scope.account).Bind(3, scope.region).Bind(4, v.function_name);
-  st.Bind(5, *VersionNumber(v.version)).Bind(6, old_rv).Bind(7, v.runtime_version);
+  st.Bind(5, *VersionNumber(v.version)).Bind(6, old_rv).Bind(7, new_rv);
   st.Bind(8, UpdateModeName(v.update_mode)).Bind(9, cause);
   return st.Run();
 }
@@ -519,9 +540,17 @@ Result<FunctionVersion> PublishLocked(Txn& txn, const Scope& scope, const Functi
 }  // namespace
 
 Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFunctionCommand cmd) {
-  LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(cmd.zip));
-  if (!catalog_->HasRuntime(cmd.config.runtime)) {
-    return InvalidParameter(fmt::format("Runtime {} is not available", cmd.config.runtime));
+  const bool image = cmd.config.package_type == PackageType::kImage;
+  CodePackageInfo info;
+  if (image) {
+    cmd.config.runtime.clear();
+    cmd.config.handler.clear();
+    info.sha256_base64 = cmd.config.code_sha256;  // the manifest digest's hex
+  } else {
+    LAMBKIN_ASSIGN_OR_RETURN(info, InspectZip(cmd.zip));
+    if (!catalog_->HasRuntime(cmd.config.runtime)) {
+      return InvalidParameter(fmt::format("Runtime {} is not available", cmd.config.runtime));
+    }
   }
   int64_t now = clock_->NowMillis();
   FunctionVersion latest;
@@ -538,10 +567,12 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadFunction(txn, scope, cmd.name));
     if (existing) return Conflict(fmt::format("Function already exist: {}", cmd.name));
-    LAMBKIN_ASSIGN_OR_RETURN(
-        latest.runtime_version,
-        NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
-    LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
+    if (!image) {
+      LAMBKIN_ASSIGN_OR_RETURN(latest.runtime_version,
+                               NewestRuntimeVersion(txn, scope, latest.config.runtime,
+                                                    catalog::ReleaseStage::kPhase1));
+      LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
+    }
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("INSERT INTO functions (account, region, name, tags, next_version) "
                              "VALUES (?,?,?,?,1)"));
@@ -707,11 +738,40 @@ Result<Page<FunctionVersion>> FunctionService::ListFunctions(const Scope& scope,
 
 Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, const std::string& name,
                                                         UpdateCodeCommand cmd) {
-  LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(cmd.zip));
+  CodePackageInfo info;
+  if (!cmd.image) {
+    LAMBKIN_ASSIGN_OR_RETURN(info, InspectZip(cmd.zip));
+  }
   int64_t now = clock_->NowMillis();
   WriteResult result;
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(FunctionVersion latest, RequireVersion(txn, scope, name, ""));
+    if (latest.config.package_type == PackageType::kImage) {
+      if (!cmd.image) return InvalidParameter(kImageUriRequired);
+      if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
+      std::optional<int64_t> old_base = TrackedRuntimeVersion(latest);
+      if (cmd.architecture) latest.config.architecture = *cmd.architecture;
+      latest.config.image_uri = cmd.image->uri;
+      latest.config.image_digest = cmd.image->digest;
+      latest.config.image_base = cmd.image->base;
+      latest.config.code_sha256 = cmd.image->digest.substr(cmd.image->digest.find(':') + 1);
+      latest.config.code_size = 0;
+      if (cmd.dry_run) {
+        result.latest = latest;
+        return Status::Ok();
+      }
+      latest.revision_id = RandomUuid();
+      latest.last_modified = now;
+      LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, latest));
+      LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, old_base, cmd.cause, now));
+      result.latest = latest;
+      if (cmd.publish) {
+        LAMBKIN_ASSIGN_OR_RETURN(result.published,
+                                 PublishLocked(txn, scope, latest, std::nullopt, now));
+      }
+      return Status::Ok();
+    }
+    if (cmd.image) return InvalidParameter(kImageUriRefused);
     if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
     bool arch_change = cmd.architecture && *cmd.architecture != latest.config.architecture;
     if (arch_change && latest.update_mode == UpdateMode::kManual) {
@@ -744,7 +804,7 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
       LAMBKIN_RETURN_IF_ERROR(
           RemoveUnusedPackages(txn, code_, {old_code}, CodePackageStore::Local::kKeep));
     }
-    LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, old_rv, "function-update", now));
+    LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, old_rv, cmd.cause, now));
     result.latest = latest;
     if (cmd.publish) {
       LAMBKIN_ASSIGN_OR_RETURN(result.published,
@@ -769,6 +829,9 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
   Status s = db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(FunctionVersion latest, RequireVersion(txn, scope, name, ""));
     if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
+    const bool image = latest.config.package_type == PackageType::kImage;
+    if (image && (cmd.runtime || cmd.handler)) return InvalidParameter(kImageRuntimeHandler);
+    if (!image && cmd.image_config) return InvalidParameter(kImageConfigOnZip);
     bool runtime_change = cmd.runtime && *cmd.runtime != latest.config.runtime;
     if (runtime_change && latest.update_mode == UpdateMode::kManual) {
       return InvalidParameter(fmt::format(
@@ -786,7 +849,10 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     if (cmd.timeout) c.timeout = *cmd.timeout;
     if (cmd.ephemeral_storage) c.ephemeral_storage = *cmd.ephemeral_storage;
     if (cmd.environment) c.environment = *cmd.environment;
-    if (latest.update_mode != UpdateMode::kManual) {
+    if (cmd.image_config) {
+      c.image_config = cmd.image_config->empty() ? std::nullopt : cmd.image_config;
+    }
+    if (!image && latest.update_mode != UpdateMode::kManual) {
       LAMBKIN_ASSIGN_OR_RETURN(
           latest.runtime_version,
           NewestRuntimeVersion(txn, scope, c.runtime, catalog::ReleaseStage::kPhase1));
@@ -1101,12 +1167,13 @@ Result<RuntimeManagementConfig> FunctionService::GetRuntimeManagementConfig(
   RuntimeManagementConfig out;
   Status s = db_->ReadOne([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("SELECT update_mode, runtime_version, architecture FROM "
+        auto st, txn.Prepare("SELECT update_mode, runtime_version, architecture, runtime FROM "
                              "function_versions WHERE account = ? AND region = ? AND name = ? "
                              "AND version = ?"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, num);
     LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return FunctionNotFound(scope, name, qualifier);
+    if (st.ColumnView(3).empty()) return InvalidParameter(kImageRuntimeManagement);
     out.update_mode = ParseUpdateMode(st.ColumnText(0)).value_or(UpdateMode::kAuto);
     if (out.update_mode == UpdateMode::kManual) {
       out.runtime_version_arn = catalog_->Arn(
@@ -1145,6 +1212,9 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
     LAMBKIN_ASSIGN_OR_RETURN(auto found, LoadVersion(txn, scope, name, num));
     if (!found) return FunctionNotFound(scope, name, qualifier);
     FunctionVersion v = *found;
+    if (v.config.package_type == PackageType::kImage) {
+      return InvalidParameter(kImageRuntimeManagement);
+    }
     int64_t old_rv = v.runtime_version;
     std::string cause;
     switch (cfg.update_mode) {

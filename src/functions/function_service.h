@@ -50,12 +50,23 @@ struct CreateFunctionCommand {
   std::map<std::string, std::string> tags;
 };
 
+// A container image, resolved and pulled by the caller (lambdaapi) before the command runs.
+struct ImageCode {
+  std::string uri;     // as the caller wrote it
+  std::string digest;  // sha256:<hex> of the manifest it resolved to
+  int64_t base = 0;    // the runtime version recognised as its base (catalog id), 0: none
+};
+
 struct UpdateCodeCommand {
   std::string zip;
   std::optional<catalog::Architecture> architecture;
   bool publish = false;
   bool dry_run = false;
   std::optional<std::string> revision_id;
+  std::optional<ImageCode> image;  // instead of `zip`, for an Image function
+  // The cause recorded in the runtime history when the change moves the version to another
+  // runtime version (for an image: another recognised base).
+  std::string cause = "function-update";
 };
 
 struct UpdateConfigurationCommand {
@@ -68,6 +79,8 @@ struct UpdateConfigurationCommand {
   std::optional<int64_t> ephemeral_storage;
   std::optional<std::map<std::string, std::string>> environment;
   std::optional<std::string> revision_id;
+  // Image functions: replaces the whole ImageConfig (an empty one removes it).
+  std::optional<ImageConfigOverrides> image_config;
 };
 
 struct PublishVersionCommand {
@@ -176,7 +189,7 @@ class FunctionService {
     std::optional<int64_t> old_runtime_version;
     int64_t new_runtime_version = 0;
     std::string cause;  // create, function-update, runtime-change, publish, pin, auto, phase2,
-                        // revert, block
+                        // revert, block, image-rebase (an image's base: its runtime version)
     std::string update_mode;       // the version's mode after the change
     std::optional<int64_t> batch;  // phase-2 batch (phase2, revert)
   };

@@ -109,6 +109,17 @@ std::string CodeLocation(const ApiContext& ctx, const Call& call, const Function
 // characters not starting with "aws:", values up to 256, at most 50).
 Result<std::map<std::string, std::string>> ParseTags(const nlohmann::json* tags);
 
+// Code.ImageUri (CreateFunction) or ImageUri (UpdateFunctionCode): checked as AWS checks an
+// image URI (a registry host and a tag or digest written out), pulled for `arch` with every blob
+// verified (an index resolved to the architecture unless strict), and its base recognised among
+// the runtime versions. Errors are AWS's (images.md §1.3).
+Result<functions::ImageCode> PullImageCode(const ApiContext& ctx, std::string_view uri,
+                                           catalog::Architecture arch);
+// ImageConfig {EntryPoint, Command, WorkingDirectory} of a CreateFunction or
+// UpdateFunctionConfiguration body (nullopt when absent), constraints checked into `v`.
+Result<std::optional<functions::ImageConfigOverrides>> ParseImageConfigMember(const Body& body,
+                                                                              Validator& v);
+
 // The page size a list operation returns: ?MaxItems= (validated into `v`, 1-10000), capped at
 // 50 as AWS caps it.
 Result<int> MaxItemsOf(const Call& call, Validator& v);

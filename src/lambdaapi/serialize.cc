@@ -21,7 +21,17 @@ nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions:
   j["EphemeralStorage"] = {{"Size", c.ephemeral_storage}};
   j["FunctionArn"] = functions::FunctionArn(scope, v.function_name, arn_qualifier);
   j["FunctionName"] = v.function_name;
-  j["Handler"] = c.handler;
+  const bool image = c.package_type == functions::PackageType::kImage;
+  if (!image) j["Handler"] = c.handler;
+  if (image && c.image_config && view != ConfigView::kListItem) {
+    json ic = json::object();
+    if (c.image_config->command) ic["Command"] = *c.image_config->command;
+    if (c.image_config->entry_point) ic["EntryPoint"] = *c.image_config->entry_point;
+    if (c.image_config->working_directory) {
+      ic["WorkingDirectory"] = *c.image_config->working_directory;
+    }
+    j["ImageConfigResponse"] = {{"ImageConfig", std::move(ic)}};
+  }
   j["LastModified"] = FormatAwsTimestamp(v.last_modified);
   if (view == ConfigView::kUpdated) {
     j["LastUpdateStatus"] = "InProgress";
@@ -33,11 +43,11 @@ nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions:
   j["LoggingConfig"] = {{"LogFormat", "Text"},
                         {"LogGroup", fmt::format("/aws/lambda/{}", v.function_name)}};
   j["MemorySize"] = c.memory_size;
-  j["PackageType"] = "Zip";
+  j["PackageType"] = functions::PackageTypeName(c.package_type);
   j["RevisionId"] = v.revision_id;
   j["Role"] = c.role;
-  j["Runtime"] = c.runtime;
-  if (view != ConfigView::kListItem) {
+  if (!image) j["Runtime"] = c.runtime;
+  if (!image && view != ConfigView::kListItem) {
     j["RuntimeVersionConfig"] = {{"RuntimeVersionArn", ctx.functions->RuntimeVersionArn(scope, v)}};
   }
   j["SnapStart"] = {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}};
