@@ -90,6 +90,37 @@ Result<catalog::RuntimeVersion> NamedVersion(const AdminApi::Deps& d, const std:
 
 // The rollouts (of one runtime, or all when `runtime` is empty) with the server's time: the
 // answer to GetRolloutStatus and to every rollout command.
+// Rollouts never touch image functions; instead, every image function version whose image was
+// built FROM a runtime version older than its runtime's newest (of `runtime`, or of any) is
+// listed with what its owner must do.
+Result<json> StaleImages(const AdminApi::Deps& d, const std::string& runtime) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto versions, d.functions->ListImageVersions());
+  std::vector<catalog::RuntimeVersion> all = d.catalog->List();
+  json out = json::array();
+  for (const auto& v : versions) {
+    std::optional<catalog::RuntimeVersion> base = d.catalog->Get(v.config.image_base);
+    if (!base || (!runtime.empty() && base->runtime != runtime)) continue;
+    std::optional<catalog::RuntimeVersion> newest = d.catalog->Newest(base->runtime);
+    if (!newest || newest->number <= base->number) continue;
+    int64_t behind = std::count_if(all.begin(), all.end(), [&](const catalog::RuntimeVersion& r) {
+      return r.runtime == base->runtime && r.number > base->number &&
+             r.state != catalog::RuntimeVersionState::kBlocked;
+    });
+    out.push_back({{"Account", v.scope.account},
+                   {"Region", v.scope.region},
+                   {"FunctionName", v.function_name},
+                   {"Version", v.version},
+                   {"ImageUri", v.config.image_uri},
+                   {"ResolvedImageUri", functions::ResolvedImageUri(v.config)},
+                   {"Runtime", base->runtime},
+                   {"BaseRuntimeVersion", base->name},
+                   {"NewestRuntimeVersion", newest->name},
+                   {"VersionsBehind", behind},
+                   {"Action", fmt::format("rebuild from {}", newest->name)}});
+  }
+  return out;
+}
+
 HttpResponse RolloutsOf(const AdminApi::Deps& d, const std::string& runtime) {
   ASSIGN_OR_ERROR(std::vector<rollout::RolloutStatus> list, d.rollout->List(runtime));
   json out = json::array();
@@ -132,8 +163,12 @@ HttpResponse RolloutsOf(const AdminApi::Deps& d, const std::string& runtime) {
                    {"Regions", regions},
                    {"Events", events}});
   }
+  ASSIGN_OR_ERROR(json stale, StaleImages(d, runtime));
   int64_t now = d.clock->NowMillis();
-  return Ok({{"Rollouts", out}, {"Now", FormatAwsTimestamp(now)}, {"NowMillis", now}});
+  return Ok({{"Rollouts", out},
+             {"StaleImages", std::move(stale)},
+             {"Now", FormatAwsTimestamp(now)},
+             {"NowMillis", now}});
 }
 
 // A rollout command on the version {Name}: the body may name a "Region" (resume and advance

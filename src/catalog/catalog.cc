@@ -17,6 +17,7 @@
 
 #include "common/crypto.h"
 #include "common/files.h"
+#include "oci/rebase.h"
 
 namespace lambkin::catalog {
 
@@ -409,6 +410,26 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
   return rootfs.string();
 }
 
+Status Catalog::EnsureImage(int64_t id) {
+  std::optional<RuntimeVersion> v = Get(id);
+  if (!v) return NotFound(fmt::format("no runtime version with id {}", id));
+  if (v->image_digest.empty()) {
+    return InvalidParameter(fmt::format("runtime version {} was not made from an image", v->name));
+  }
+  if (blobs_->Has(v->image_digest)) return Status::Ok();
+  return FetchPublished(*v).status();
+}
+
+Result<oci::ResolvedImage> Catalog::FetchPublished(const RuntimeVersion& v) {
+  oci::Platform platform{"linux", std::string(oci::HostOciArchitecture()), ""};
+  LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, fetch_(v.image_source, platform, blobs_));
+  if (image.descriptor.digest != v.image_digest) {
+    return Internal(fmt::format("{} is now {}, not the image {} was published from ({})",
+                                v.image_source, image.descriptor.digest, v.name, v.image_digest));
+  }
+  return image;
+}
+
 Result<std::string> Catalog::LocalRootFilesystem(int64_t id) {
   std::optional<RuntimeVersion> v = Get(id);
   if (!v) return NotFound(fmt::format("no runtime version with id {}", id));
@@ -424,13 +445,7 @@ Result<std::string> Catalog::LocalRootFilesystem(int64_t id) {
   fs::path own = fs::path(data_dir_) / "runtime-versions" / hex;
   if (found.empty() && fs::exists(own / "bom.json", ec)) found = (own / "rootfs").string();
   if (found.empty()) {
-    oci::Platform platform{"linux", std::string(oci::HostOciArchitecture()), ""};
-    LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, fetch_(v->image_source, platform, blobs_));
-    if (image.descriptor.digest != v->image_digest) {
-      return Internal(fmt::format("{} is now {}, not the image {} was published from ({})",
-                                  v->image_source, image.descriptor.digest, v->name,
-                                  v->image_digest));
-    }
+    LAMBKIN_ASSIGN_OR_RETURN(oci::ResolvedImage image, FetchPublished(*v));
     std::vector<BomEntry> bom;
     LAMBKIN_ASSIGN_OR_RETURN(found, RootFilesystem(image, &bom));
   }
@@ -559,32 +574,9 @@ Status Catalog::RegisterBuiltins(const std::string& source_dir) {
 
 namespace lambkin::catalog {
 
-namespace {
-
-constexpr char kBaseDigestAnnotation[] = "org.opencontainers.image.base.digest";
-
-// How many of `image`'s first layers are `base`'s layers, by digest or by diff_id; 0 if base's
-// layers are not all a prefix of image's.
-size_t SharedBaseLayers(const oci::ResolvedImage& image, const oci::Manifest& base,
-                        const oci::ImageConfig& base_config) {
-  size_t n = base.layers.size();
-  if (n == 0 || n > image.manifest.layers.size()) return 0;
-  bool by_digest = true;
-  for (size_t i = 0; i < n && by_digest; ++i) {
-    by_digest = image.manifest.layers[i].digest == base.layers[i].digest;
-  }
-  if (by_digest) return n;
-  const auto& ids = image.config.diff_ids;
-  const auto& base_ids = base_config.diff_ids;
-  if (base_ids.size() != n || ids.size() < n) return 0;
-  return std::equal(base_ids.begin(), base_ids.end(), ids.begin()) ? n : 0;
-}
-
-}  // namespace
-
 std::optional<int64_t> Catalog::RecognizeBase(const oci::ResolvedImage& image) const {
   std::shared_lock lock(mu_);
-  if (auto it = image.manifest.annotations.find(kBaseDigestAnnotation);
+  if (auto it = image.manifest.annotations.find(std::string(oci::kBaseDigestAnnotation));
       it != image.manifest.annotations.end()) {
     std::optional<int64_t> named;
     for (const auto& [id, v] : versions_) {
@@ -608,7 +600,8 @@ std::optional<int64_t> Catalog::RecognizeBase(const oci::ResolvedImage& image) c
         base_config = std::move(parsed).value();
       }
     }
-    size_t shared = SharedBaseLayers(image, *base, base_config);
+    size_t shared =
+        oci::BaseLayerCount(image.manifest, image.config, *base, base_config).value_or(0);
     if (shared == 0) continue;
     if (!best || shared > best_layers ||
         (shared == best_layers && versions_.at(*best).number < v.number)) {

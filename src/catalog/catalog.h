@@ -175,6 +175,9 @@ class Catalog {
   // image's (the newest on a tie). Versions whose image is not in this node's blob store are
   // not considered.
   std::optional<int64_t> RecognizeBase(const oci::ResolvedImage& image) const;
+  // Makes sure the version's image (manifest, config, layers) is in this node's blob store,
+  // fetching it again from its source (checked against the recorded digest) if not.
+  Status EnsureImage(int64_t id);
 
   std::string Arn(const RuntimeVersion& version, std::string_view region, Architecture arch) const;
   std::string Arn(int64_t id, std::string_view region, Architecture arch) const;
@@ -198,6 +201,9 @@ class Catalog {
         fetch_(std::move(fetch)) {}
   // The unpacked root filesystem of an image (made on first use) and its bill of materials.
   Result<std::string> RootFilesystem(const oci::ResolvedImage& image, std::vector<BomEntry>* bom);
+  // The version's image fetched again from its source into the blob store, checked against the
+  // digest it was published with.
+  Result<oci::ResolvedImage> FetchPublished(const RuntimeVersion& v);
   // The root filesystem of the image with digest sha256:`hex` in a shared store, if one has it.
   std::optional<std::string> SharedRootFilesystem(std::string_view hex) const;
   Status Load();

@@ -82,6 +82,7 @@ std::string CauseLabel(const json& e) {
   if (cause == "phase2") return fmt::format("phase-2 sweep (batch {})", e["Batch"].dump());
   if (cause == "revert") return "reverted by the health gate";
   if (cause == "block") return "version blocked: moved back";
+  if (cause == "image-rebase") return "image rebased on a newer runtime version";
   return cause;
 }
 
@@ -117,6 +118,20 @@ int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events)
   for (const auto& rollout : (*r)["Rollouts"]) {
     std::printf("\n");
     PrintRollout(rollout, (*r)["NowMillis"], events);
+  }
+  const json& stale = (*r)["StaleImages"];
+  if (stale.is_array() && !stale.empty()) {
+    std::printf("\nImage functions are never patched by rollouts; these were built FROM older "
+                "runtime versions:\n");
+    std::printf("  %-12s %-14s %-40s %-22s %6s  %s\n", "ACCOUNT", "REGION", "FUNCTION", "BASE",
+                "BEHIND", "ACTION");
+    for (const auto& s : stale) {
+      std::string fn = fmt::format("{}:{}", Str(s, "FunctionName"), Str(s, "Version"));
+      std::printf("  %-12s %-14s %-40s %-22s %6lld  %s\n", Str(s, "Account").c_str(),
+                  Str(s, "Region").c_str(), fn.c_str(), Str(s, "BaseRuntimeVersion").c_str(),
+                  static_cast<long long>(s["VersionsBehind"].get<int64_t>()),
+                  Str(s, "Action").c_str());
+    }
   }
   return 0;
 }

@@ -870,6 +870,30 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
   return out;
 }
 
+Result<std::vector<FunctionService::ImageVersion>> FunctionService::ListImageVersions() {
+  std::vector<ImageVersion> out;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    out.clear();
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("SELECT account, region, name, version, config FROM "
+                             "function_versions WHERE runtime = '' ORDER BY account, region, "
+                             "name, version"));
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      ImageVersion v;
+      v.scope = Scope{st.ColumnText(0), st.ColumnText(1)};
+      v.function_name = st.ColumnText(2);
+      v.version = VersionName(st.ColumnInt(3));
+      v.config = ConfigFromJson(st.ColumnText(4));
+      if (v.config.package_type == PackageType::kImage) out.push_back(std::move(v));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 Result<FunctionVersion> FunctionService::PublishVersion(const Scope& scope, const std::string& name,
                                                         const PublishVersionCommand& cmd) {
   int64_t now = clock_->NowMillis();

@@ -193,6 +193,16 @@ class FunctionService {
     std::string update_mode;       // the version's mode after the change
     std::optional<int64_t> batch;  // phase-2 batch (phase2, revert)
   };
+  // Every image function version in every account and region, with the runtime version its
+  // image was recognised as built FROM (0: none): what staleness reports read.
+  struct ImageVersion {
+    Scope scope;
+    std::string function_name;
+    std::string version;
+    FunctionConfig config;
+  };
+  Result<std::vector<ImageVersion>> ListImageVersions();
+
   // The recorded runtime version changes of one function, oldest first.
   Result<std::vector<RuntimeVersionEdit>> RuntimeVersionHistory(const Scope& scope,
                                                                 const std::string& name);

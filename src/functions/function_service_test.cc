@@ -341,6 +341,85 @@ TEST_P(FunctionServiceTest, NodesUploadPackagesTheTableLacks) {
   EXPECT_EQ(*got, zip);
 }
 
+// An image function: no runtime version (so no sweep ever moves it), code is the image digest,
+// ImageConfig replaced whole, runtime management refused, the recognised base in the history.
+TEST_P(FunctionServiceTest, ImageFunctionsHaveNoRuntimeVersionAndFollowTheirBase) {
+  CreateFunctionCommand cmd;
+  cmd.name = "img";
+  cmd.config.package_type = PackageType::kImage;
+  cmd.config.role = "arn:aws:iam::123456789012:role/r";
+  cmd.config.image_uri = "registry.example:5000/fn:v1";
+  cmd.config.image_digest = "sha256:" + std::string(64, 'a');
+  cmd.config.code_sha256 = std::string(64, 'a');
+  cmd.config.image_base = v1_.id;
+  cmd.config.image_config = ImageConfigOverrides{std::vector<std::string>{"/bin/sh"},
+                                                 std::vector<std::string>{"-c", "x"}, "/app"};
+  auto created = svc_->CreateFunction(scope_, std::move(cmd));
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  auto latest = svc_->GetFunctionVersion(scope_, "img", "");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->config.package_type, PackageType::kImage);
+  EXPECT_EQ(latest->runtime_version, 0);
+  EXPECT_EQ(latest->config.runtime, "");
+  EXPECT_EQ(ResolvedImageUri(latest->config),
+            "registry.example:5000/fn@sha256:" + std::string(64, 'a'));
+  EXPECT_EQ(latest->config.image_config->working_directory, "/app");
+
+  // Runtime management is refused, and refused calls change nothing.
+  auto get = svc_->GetRuntimeManagementConfig(scope_, "img", "");
+  EXPECT_EQ(get.status().code(), StatusCode::kInvalidParameterValue);
+  auto put = svc_->PutRuntimeManagementConfig(scope_, "img", "", {});
+  EXPECT_EQ(put.status().code(), StatusCode::kInvalidParameterValue);
+  UpdateCodeCommand zip{testing::MakeZip({{"bootstrap", "#!/bin/sh\n"}})};
+  auto refused = svc_->UpdateFunctionCode(scope_, "img", zip);
+  EXPECT_EQ(refused.status().message(),
+            "Please provide ImageUri when updating a function with packageType Image.");
+  UpdateConfigurationCommand runtime;
+  runtime.runtime = "provided.al2023";
+  EXPECT_EQ(svc_->UpdateFunctionConfiguration(scope_, "img", runtime).status().code(),
+            StatusCode::kInvalidParameterValue);
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "img", "")->revision_id, latest->revision_id);
+
+  // ImageConfig is replaced whole; an empty one removes it.
+  UpdateConfigurationCommand replace;
+  replace.image_config = ImageConfigOverrides{std::nullopt, std::vector<std::string>{"h"}, {}};
+  auto replaced = svc_->UpdateFunctionConfiguration(scope_, "img", replace);
+  ASSERT_TRUE(replaced.ok()) << replaced.status().message();
+  EXPECT_FALSE(replaced->config.image_config->entry_point);
+  UpdateConfigurationCommand clear;
+  clear.image_config = ImageConfigOverrides{};
+  EXPECT_FALSE(svc_->UpdateFunctionConfiguration(scope_, "img", clear)->config.image_config);
+
+  // A new image on a newer base: recorded as the cause says; published versions keep theirs.
+  ASSERT_TRUE(svc_->PublishVersion(scope_, "img", {}).ok());
+  catalog::RuntimeVersion v2 = Publish(2);
+  UpdateCodeCommand rebase;
+  rebase.image =
+      ImageCode{"registry.example:5000/fn:v1-rebased", "sha256:" + std::string(64, 'b'), v2.id};
+  rebase.cause = "image-rebase";
+  auto updated = svc_->UpdateFunctionCode(scope_, "img", rebase);
+  ASSERT_TRUE(updated.ok()) << updated.status().message();
+  EXPECT_EQ(updated->latest.config.code_sha256, std::string(64, 'b'));
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "img", "1")->config.image_digest,
+            "sha256:" + std::string(64, 'a'));
+  auto history = svc_->RuntimeVersionHistory(scope_, "img");
+  ASSERT_TRUE(history.ok());
+  ASSERT_FALSE(history->empty());
+  EXPECT_EQ(history->back().cause, "image-rebase");
+  EXPECT_EQ(history->back().new_runtime_version, v2.id);
+  EXPECT_EQ(history->back().old_runtime_version, v1_.id);
+
+  // A Zip function is refused an image, and an image function is listed as one.
+  ASSERT_TRUE(Create("zip").ok());
+  UpdateCodeCommand to_image;
+  to_image.image = rebase.image;
+  EXPECT_EQ(svc_->UpdateFunctionCode(scope_, "zip", to_image).status().message(),
+            "Please don't provide ImageUri when updating a function with packageType Zip.");
+  auto images = svc_->ListImageVersions();
+  ASSERT_TRUE(images.ok());
+  EXPECT_EQ(images->size(), 2u);  // $LATEST and 1
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
                          store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);

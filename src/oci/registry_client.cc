@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <set>
 
 #include "common/crypto.h"
 #include "common/uri.h"
@@ -119,27 +120,74 @@ boost::system::error_code RunOne(asio::io_context& ioc, Initiate&& initiate) {
   return result;
 }
 
-template <typename Stream>
-Result<HttpResult> Exchange(asio::io_context& ioc, Stream& stream, const Url& url,
-                            const Headers& headers, const Sink* sink, size_t body_limit) {
+// One request: its method, extra headers and body (bytes, or a file streamed from disk).
+struct Request {
+  http::verb method = http::verb::get;
+  Headers headers;
+  std::string body;       // sent when body_file is empty
+  std::string body_file;  // streamed from this file (a blob being uploaded)
+};
+
+// "GET http://host/path" for messages.
+std::string Describe(const Request& request, const Url& url) {
+  return fmt::format("{} {}", std::string_view(http::to_string(request.method)), url.ToString());
+}
+
+// Writes `req` piece by piece: the idle timeout applies to each piece, not to the whole upload.
+template <typename Stream, typename Body>
+boost::system::error_code WriteRequest(asio::io_context& ioc, Stream& stream,
+                                       http::request<Body>& req) {
   auto& lowest = beast::get_lowest_layer(stream);
-  http::request<http::empty_body> req{http::verb::get, url.target, 11};
+  http::request_serializer<Body> serializer(req);
+  boost::system::error_code ec;
+  while (!ec && !serializer.is_done()) {
+    lowest.expires_after(kIdleTimeout);
+    ec = RunOne(
+        ioc, [&](auto handler) { http::async_write_some(stream, serializer, std::move(handler)); });
+  }
+  return ec;
+}
+
+template <typename Body>
+void SetHeaders(http::request<Body>& req, const Url& url, const Request& request) {
   req.set(http::field::host, url.Authority());
   req.set(http::field::user_agent, "lambkin");
-  for (const auto& [k, v] : headers) req.set(k, v);
-  lowest.expires_after(kIdleTimeout);
-  boost::system::error_code ec =
-      RunOne(ioc, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
-  if (ec) return Internal(fmt::format("GET {}: cannot send: {}", url.ToString(), ec.message()));
+  for (const auto& [k, v] : request.headers) req.set(k, v);
+  req.prepare_payload();
+}
+
+template <typename Stream>
+Result<HttpResult> Exchange(asio::io_context& ioc, Stream& stream, const Url& url,
+                            const Request& request, const Sink* sink, size_t body_limit) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  boost::system::error_code ec;
+  if (request.body_file.empty()) {
+    http::request<http::string_body> req{request.method, url.target, 11};
+    req.body() = request.body;
+    SetHeaders(req, url, request);
+    ec = WriteRequest(ioc, stream, req);
+  } else {
+    http::request<http::file_body> req{request.method, url.target, 11};
+    req.body().open(request.body_file.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      return Internal(fmt::format("{}: cannot open {}: {}", Describe(request, url),
+                                  request.body_file, ec.message()));
+    }
+    SetHeaders(req, url, request);
+    ec = WriteRequest(ioc, stream, req);
+  }
+  if (ec) return Internal(fmt::format("{}: cannot send: {}", Describe(request, url), ec.message()));
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
+  // A HEAD answer announces a Content-Length but carries no body.
+  if (request.method == http::verb::head) parser.skip(true);
   lowest.expires_after(kIdleTimeout);
   ec = RunOne(ioc, [&](auto handler) {
     http::async_read_header(stream, buffer, parser, std::move(handler));
   });
-  if (ec) return Internal(fmt::format("GET {}: no answer: {}", url.ToString(), ec.message()));
+  if (ec) return Internal(fmt::format("{}: no answer: {}", Describe(request, url), ec.message()));
   HttpResult result;
   result.status = static_cast<int>(parser.get().result_int());
   for (const auto& field : parser.get()) {
@@ -157,7 +205,7 @@ Result<HttpResult> Exchange(asio::io_context& ioc, Stream& stream, const Url& ur
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       return Internal(
-          fmt::format("GET {}: the answer broke off: {}", url.ToString(), ec.message()));
+          fmt::format("{}: the answer broke off: {}", Describe(request, url), ec.message()));
     }
     std::string_view piece(chunk.data(), chunk.size() - parser.get().body().size);
     if (to_sink) {
@@ -165,7 +213,7 @@ Result<HttpResult> Exchange(asio::io_context& ioc, Stream& stream, const Url& ur
     } else if (result.body.size() + piece.size() > limit) {
       if (result.status / 100 == 2) {
         return InvalidParameter(
-            fmt::format("GET {}: the answer is over {} bytes", url.ToString(), limit));
+            fmt::format("{}: the answer is over {} bytes", Describe(request, url), limit));
       }
       break;  // an error page: its beginning is enough
     } else {
@@ -176,9 +224,9 @@ Result<HttpResult> Exchange(asio::io_context& ioc, Stream& stream, const Url& ur
   return result;
 }
 
-// One GET on a fresh connection.
-Result<HttpResult> Get(const Url& url, const Headers& headers, const Sink* sink,
-                       size_t body_limit) {
+// One request on a fresh connection.
+Result<HttpResult> Send(const Url& url, const Request& request, const Sink* sink,
+                        size_t body_limit) {
   try {
     asio::io_context ioc;
     tcp::resolver resolver(ioc);
@@ -199,7 +247,7 @@ Result<HttpResult> Get(const Url& url, const Headers& headers, const Sink* sink,
       if (ec) {
         return Internal(fmt::format("cannot connect to {}: {}", url.Authority(), ec.message()));
       }
-      return Exchange(ioc, stream, url, headers, sink, body_limit);
+      return Exchange(ioc, stream, url, request, sink, body_limit);
     }
     asio::ssl::context ctx(asio::ssl::context::tls_client);
     ctx.set_default_verify_paths();
@@ -223,9 +271,9 @@ Result<HttpResult> Get(const Url& url, const Headers& headers, const Sink* sink,
       return Internal(fmt::format("TLS with {} failed (certificate not trusted for this host?): {}",
                                   url.Authority(), ec.message()));
     }
-    return Exchange(ioc, stream, url, headers, sink, body_limit);
+    return Exchange(ioc, stream, url, request, sink, body_limit);
   } catch (const std::exception& e) {
-    return Internal(fmt::format("GET {}: {}", url.ToString(), e.what()));
+    return Internal(fmt::format("{}: {}", Describe(request, url), e.what()));
   }
 }
 
@@ -285,10 +333,31 @@ std::string RegistryErrorText(const std::string& body) {
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
-// The requests of one pull: one registry, one repository, the authorization they earned.
+// Where `location` (an absolute URL, an absolute path or a relative one, as in a redirect or
+// an upload's Location header) points, seen from `base`.
+Result<Url> ResolveLocation(const Url& base, const std::string& location) {
+  if (location.starts_with("http://") || location.starts_with("https://")) {
+    return ParseUrl(location);
+  }
+  Url next = base;
+  if (location.starts_with('/')) {
+    next.target = location;
+  } else {
+    std::string_view path = std::string_view(base.target).substr(0, base.target.find('?'));
+    next.target = std::string(path.substr(0, path.rfind('/') + 1)) + location;
+  }
+  return next;
+}
+
+// What a session asks the token service for on its repository.
+enum class Access { kPull, kPullPush };
+
+// The requests of one pull or push: one registry, one repository, the authorization they
+// earned.
 class Session {
  public:
-  Session(const ImageReference& ref, const RegistryCredentials& credentials) : ref_(ref) {
+  Session(const ImageReference& ref, const RegistryCredentials& credentials, Access access)
+      : ref_(ref), access_(access) {
     auto it = credentials.find(ref.registry);
     if (it != credentials.end()) credential_ = it->second;
     insecure_ = credential_ && credential_->insecure;
@@ -301,23 +370,37 @@ class Session {
     return fmt::format("registry {}, repository {}", ref_.registry, ref_.repository);
   }
 
+  // The URL of `path` on the registry.
+  Result<Url> UrlOf(const std::string& path) const {
+    return ParseUrl(fmt::format("{}://{}{}", insecure_ ? "http" : "https", host_, path));
+  }
+
   // GET <registry><path>, authenticating when asked to and following redirects.
   Result<HttpResult> Fetch(const std::string& path, const Headers& extra, const Sink* sink,
                            size_t body_limit) {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        Url url, ParseUrl(fmt::format("{}://{}{}", insecure_ ? "http" : "https", host_, path)));
+    LAMBKIN_ASSIGN_OR_RETURN(Url url, UrlOf(path));
+    return Send(url, Request{http::verb::get, extra, {}, {}}, sink, body_limit);
+  }
+
+  // `request` to `url`, authenticating when asked to; GET and HEAD follow redirects.
+  Result<HttpResult> Send(const Url& url, const Request& request, const Sink* sink,
+                          size_t body_limit) {
     for (int attempt = 0;; ++attempt) {
-      LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, GetFollowing(url, extra, sink, body_limit));
+      LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, SendFollowing(url, request, sink, body_limit));
       if (res.status != 401 || attempt == 1) return res;
       LAMBKIN_RETURN_IF_ERROR(Authenticate(res.Header("www-authenticate")));
     }
   }
 
-  Status Failure(std::string_view what, const HttpResult& res) const {
+  // The error for an unexpected answer: AccessDenied for 401 and 403 (the session has already
+  // authenticated when it sees them), `not_found` for 404, Internal otherwise; with the
+  // registry's own error codes and messages.
+  Status Failure(std::string_view what, const HttpResult& res,
+                 StatusCode not_found = StatusCode::kResourceNotFound) const {
     std::string detail = RegistryErrorText(res.body);
     std::string message = fmt::format("{}: {}: HTTP {}{}", What(), what, res.status,
                                       detail.empty() ? "" : " (" + detail + ")");
-    if (res.status == 404) return NotFound(message);
+    if (res.status == 404) return Status(not_found, message);
     if (res.status == 401 || res.status == 403) {
       return Status(StatusCode::kAccessDenied, message);
     }
@@ -325,32 +408,24 @@ class Session {
   }
 
  private:
-  Result<HttpResult> GetFollowing(Url url, const Headers& extra, const Sink* sink,
-                                  size_t body_limit) {
+  Result<HttpResult> SendFollowing(Url url, const Request& request, const Sink* sink,
+                                   size_t body_limit) {
+    bool follow = request.method == http::verb::get || request.method == http::verb::head;
     for (int redirects = 0;; ++redirects) {
-      Headers headers = extra;
+      Request sent = request;
       // Storage a registry redirects to (S3 and the like) gets no registry credentials.
       if (!authorization_.empty() && url.Authority() == base_authority_) {
-        headers.emplace_back("authorization", authorization_);
+        sent.headers.emplace_back("authorization", authorization_);
       }
-      LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, Get(url, headers, sink, body_limit));
+      LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, oci::Send(url, sent, sink, body_limit));
       bool redirect = res.status == 301 || res.status == 302 || res.status == 303 ||
                       res.status == 307 || res.status == 308;
       std::string location = res.Header("location");
-      if (!redirect || location.empty()) return res;
+      if (!follow || !redirect || location.empty()) return res;
       if (redirects == kMaxRedirects) {
         return Internal(fmt::format("{}: too many redirects (last to {})", What(), location));
       }
-      Url next;
-      if (location.starts_with("http://") || location.starts_with("https://")) {
-        LAMBKIN_ASSIGN_OR_RETURN(next, ParseUrl(location));
-      } else if (location.starts_with('/')) {
-        next = url;
-        next.target = location;
-      } else {
-        next = url;
-        next.target = url.target.substr(0, url.target.rfind('/') + 1) + location;
-      }
+      LAMBKIN_ASSIGN_OR_RETURN(Url next, ResolveLocation(url, location));
       if (url.tls && !next.tls) {
         return Internal(fmt::format("{}: refusing a redirect from HTTPS to {}", What(), location));
       }
@@ -382,8 +457,13 @@ class Session {
                                 "marked insecure",
                                 What(), challenge.params["realm"]));
     }
+    // A pull takes the scope the registry names; a push asks for push on its repository from
+    // the start (the challenge of its first request, a HEAD, names pull only).
     std::string scope = challenge.params["scope"];
-    if (scope.empty()) scope = fmt::format("repository:{}:pull", ref_.repository);
+    if (scope.empty() || access_ == Access::kPullPush) {
+      scope = fmt::format("repository:{}:{}", ref_.repository,
+                          access_ == Access::kPullPush ? "pull,push" : "pull");
+    }
     std::string query;
     if (!challenge.params["service"].empty()) {
       query += "service=" + UriEncode(challenge.params["service"], false) + "&";
@@ -395,7 +475,9 @@ class Session {
       headers.emplace_back("authorization", "Basic " + Base64Encode(credential_->username + ":" +
                                                                     credential_->password));
     }
-    LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, Get(realm, headers, nullptr, kMaxManifestBytes));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        HttpResult res,
+        oci::Send(realm, Request{http::verb::get, headers, {}, {}}, nullptr, kMaxManifestBytes));
     if (res.status != 200) {
       return Status(
           StatusCode::kAccessDenied,
@@ -420,6 +502,7 @@ class Session {
   }
 
   ImageReference ref_;
+  Access access_;
   std::optional<RegistryCredential> credential_;
   bool insecure_ = false;
   std::string host_;
@@ -453,6 +536,58 @@ Status FetchBlob(Session& session, const ImageReference& ref, const Descriptor& 
                                         session.What(), d.digest, committed.status().message()));
   }
   return Status::Ok();
+}
+
+// Checks the Docker-Content-Digest a registry answered a push with, when it sent one.
+Status CheckAnnouncedDigest(const Session& session, std::string_view what, const HttpResult& res,
+                            const std::string& digest) {
+  std::string announced = res.Header("docker-content-digest");
+  if (!announced.empty() && announced != digest) {
+    return Internal(fmt::format("{}: {}: the registry stored {}, not {}", session.What(), what,
+                                announced, digest));
+  }
+  return Status::Ok();
+}
+
+// Uploads blob `d` from `blobs` unless the repository has it: HEAD, then POST to open an
+// upload and one monolithic PUT of the bytes to the Location it answered.
+Status PushBlob(Session& session, const ImageReference& ref, const Descriptor& d,
+                const BlobStore& blobs) {
+  LAMBKIN_ASSIGN_OR_RETURN(Url blob_url,
+                           session.UrlOf(fmt::format("/v2/{}/blobs/{}", ref.repository, d.digest)));
+  LAMBKIN_ASSIGN_OR_RETURN(
+      HttpResult head,
+      session.Send(blob_url, Request{http::verb::head, {}, {}, {}}, nullptr, kMaxManifestBytes));
+  if (head.status == 200) return Status::Ok();
+  if (head.status != 404) {
+    return session.Failure(fmt::format("HEAD blob {}", d.digest), head, StatusCode::kInternal);
+  }
+
+  LAMBKIN_ASSIGN_OR_RETURN(Url uploads,
+                           session.UrlOf(fmt::format("/v2/{}/blobs/uploads/", ref.repository)));
+  LAMBKIN_ASSIGN_OR_RETURN(
+      HttpResult started,
+      session.Send(uploads, Request{http::verb::post, {}, {}, {}}, nullptr, kMaxManifestBytes));
+  std::string location = started.Header("location");
+  if (started.status != 202 || location.empty()) {
+    return session.Failure(fmt::format("POST an upload for blob {}{}", d.digest,
+                                       started.status == 202 ? " (answer without Location)" : ""),
+                           started, StatusCode::kInternal);
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(Url upload, ResolveLocation(uploads, location));
+  if (uploads.tls && !upload.tls) {
+    return Internal(
+        fmt::format("{}: refusing the plain-HTTP upload location {}", session.What(), location));
+  }
+  upload.target += upload.target.find('?') == std::string::npos ? "?" : "&";
+  upload.target += "digest=" + UriEncode(d.digest, false);
+  Request put{
+      http::verb::put, {{"content-type", "application/octet-stream"}}, {}, blobs.Path(d.digest)};
+  LAMBKIN_ASSIGN_OR_RETURN(HttpResult done, session.Send(upload, put, nullptr, kMaxManifestBytes));
+  if (done.status != 201) {
+    return session.Failure(fmt::format("PUT blob {}", d.digest), done, StatusCode::kInternal);
+  }
+  return CheckAnnouncedDigest(session, fmt::format("PUT blob {}", d.digest), done, d.digest);
 }
 
 bool MatchesAll(const std::string& text, const char* pattern) {
@@ -531,7 +666,7 @@ Result<ImageReference> ParseImageReference(std::string_view text) {
 
 Result<ResolvedImage> Pull(const ImageReference& ref, const Platform& platform,
                            const RegistryCredentials& credentials, BlobStore* blobs) {
-  Session session(ref, credentials);
+  Session session(ref, credentials, Access::kPull);
   std::string reference = ref.digest.empty() ? ref.tag : ref.digest;
   std::string expected_digest = ref.digest;
   int64_t expected_size = -1;
@@ -590,6 +725,46 @@ Result<ResolvedImage> Pull(const ImageReference& ref, const Platform& platform,
     Descriptor descriptor{media_type, stored, static_cast<int64_t>(body.size())};
     return ResolvedImage{std::move(descriptor), std::move(manifest).value(), std::move(config)};
   }
+}
+
+Status Push(const ImageReference& dest, const Descriptor& manifest, const BlobStore& blobs,
+            const RegistryCredentials& credentials) {
+  if (!IsManifestMediaType(manifest.media_type)) {
+    return InvalidParameter(
+        fmt::format("cannot push {}: only image manifests ({} or {}) are pushed",
+                    manifest.media_type, kOciManifest, kDockerManifest));
+  }
+  if (!dest.digest.empty() && dest.digest != manifest.digest) {
+    return InvalidParameter(fmt::format("cannot push manifest {} as {}: the digests differ",
+                                        manifest.digest, dest.ToString()));
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::string body, blobs.Read(manifest.digest));
+  LAMBKIN_ASSIGN_OR_RETURN(Manifest parsed, ParseManifest(body, manifest.media_type));
+  Session session(dest, credentials, Access::kPullPush);
+  std::vector<const Descriptor*> needed = {&parsed.config};
+  for (const Descriptor& layer : parsed.layers) needed.push_back(&layer);
+  // Every blob at hand before the first request.
+  for (const Descriptor* d : needed) {
+    LAMBKIN_ASSIGN_OR_RETURN(int64_t size, blobs.Size(d->digest));
+    if (size != d->size) {
+      return InvalidParameter(fmt::format("blob {} is {} bytes in the store; the manifest says {}",
+                                          d->digest, size, d->size));
+    }
+  }
+  std::set<std::string> pushed;
+  for (const Descriptor* d : needed) {
+    if (!pushed.insert(d->digest).second) continue;
+    LAMBKIN_RETURN_IF_ERROR(PushBlob(session, dest, *d, blobs));
+  }
+  // The manifest last: the registry refuses one whose blobs it does not have.
+  std::string reference = dest.tag.empty() ? manifest.digest : dest.tag;
+  std::string what = fmt::format("PUT manifest {}", reference);
+  LAMBKIN_ASSIGN_OR_RETURN(
+      Url url, session.UrlOf(fmt::format("/v2/{}/manifests/{}", dest.repository, reference)));
+  Request put{http::verb::put, {{"content-type", manifest.media_type}}, std::move(body), {}};
+  LAMBKIN_ASSIGN_OR_RETURN(HttpResult res, session.Send(url, put, nullptr, kMaxManifestBytes));
+  if (res.status != 201) return session.Failure(what, res, StatusCode::kInternal);
+  return CheckAnnouncedDigest(session, what, res, manifest.digest);
 }
 
 Result<ResolvedImage> FetchImage(std::string_view source, const Platform& platform,

@@ -94,14 +94,17 @@ int RunShell(const std::string& command, const std::string& log) {
 // A docker-registry process with its own storage and configuration.
 class Registry {
  public:
-  // `htpasswd`: an htpasswd file's content, turning on Basic authentication.
-  explicit Registry(const std::string& dir, const std::string& htpasswd = "")
+  // `htpasswd`: an htpasswd file's content, turning on Basic authentication. `storage_extra`:
+  // more of the storage section (YAML, indented by two).
+  explicit Registry(const std::string& dir, const std::string& htpasswd = "",
+                    const std::string& storage_extra = "")
       : storage_(dir + "/storage"), port_(FreePort()) {
     std::filesystem::create_directories(storage_);
     std::string config =
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
         "    rootdirectory: " +
-        storage_ + "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
+        storage_ + "\n" + storage_extra + "http:\n  addr: 127.0.0.1:" + std::to_string(port_) +
+        "\n";
     if (!htpasswd.empty()) {
       testing::WriteFile(dir + "/htpasswd", htpasswd);
       config += "auth:\n  htpasswd:\n    realm: lambkin-test\n    path: " + dir + "/htpasswd\n";
@@ -163,8 +166,8 @@ class RegistryTest : public ::testing::Test {
   }
 
   // skopeo copy of the layout's `name` to `registry`/lambkin/runtime:`tag`.
-  void Push(const Registry& registry, const std::string& name, const std::string& tag,
-            const std::string& creds = "") {
+  void SkopeoPush(const Registry& registry, const std::string& name, const std::string& tag,
+                  const std::string& creds = "") {
     std::string command = std::string(kSkopeo) + " --insecure-policy copy --all --quiet " +
                           "--dest-tls-verify=false " +
                           (creds.empty() ? "" : "--dest-creds " + creds + " ") +
@@ -176,6 +179,41 @@ class RegistryTest : public ::testing::Test {
   }
 
   static Platform Host() { return Platform{"linux", std::string(HostOciArchitecture()), ""}; }
+
+  // The layout's "single" image, imported into store_.
+  ResolvedImage Single() {
+    Result<ResolvedImage> image =
+        FetchImage("oci:" + tmp_.Sub("layout") + ":single", Host(), {}, store_.get());
+    EXPECT_TRUE(image.ok()) << image.status().message();
+    return *image;
+  }
+
+  // The same image as a Docker v2 schema 2 manifest (same config and gzip layer), in store_.
+  Descriptor DockerCopy(const ResolvedImage& image) {
+    nlohmann::json doc = nlohmann::json::parse(*store_->Read(image.descriptor.digest));
+    doc["mediaType"] = kDockerManifest;
+    doc["config"]["mediaType"] = kDockerConfig;
+    for (auto& layer : doc["layers"]) layer["mediaType"] = kDockerLayerGzip;
+    std::string bytes = doc.dump();
+    return Descriptor{std::string(kDockerManifest),
+                      *store_->Put(bytes),
+                      static_cast<int64_t>(bytes.size()),
+                      {},
+                      {}};
+  }
+
+  // The digest skopeo reports for `reference` (host/repository:tag) on a plain-HTTP registry.
+  std::string SkopeoDigest(const std::string& reference) {
+    std::string out = tmp_.Sub("inspect.json");
+    // In a subshell: RunShell sends the command's own output to the log.
+    std::string command = "(" + std::string(kSkopeo) + " inspect --tls-verify=false docker://" +
+                          reference + " >" + out + ")";
+    EXPECT_EQ(RunShell(command, tmp_.Sub("skopeo.log")), 0)
+        << command << "\n"
+        << testing::ReadFile(tmp_.Sub("skopeo.log"));
+    nlohmann::json doc = nlohmann::json::parse(testing::ReadFile(out), nullptr, false);
+    return doc.is_object() ? doc.value("Digest", "") : "";
+  }
   RegistryCredentials Insecure(const Registry& r, const std::string& user = "",
                                const std::string& password = "") {
     return {{r.host(), RegistryCredential{user, password, true}}};
@@ -189,7 +227,7 @@ class RegistryTest : public ::testing::Test {
 TEST_F(RegistryTest, PullByTagAndByDigest) {
   Registry registry(tmp_.Sub("registry"));
   ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
-  Push(registry, "single", "v1");
+  SkopeoPush(registry, "single", "v1");
 
   Result<ResolvedImage> image = FetchImage("docker://" + registry.host() + "/lambkin/runtime:v1",
                                            Host(), Insecure(registry), store_.get());
@@ -234,7 +272,7 @@ TEST_F(RegistryTest, PullByTagAndByDigest) {
 TEST_F(RegistryTest, IndexResolvedToThePlatform) {
   Registry registry(tmp_.Sub("registry"));
   ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
-  Push(registry, "multi", "multi");
+  SkopeoPush(registry, "multi", "multi");
   for (std::string arch :
        {std::string(HostOciArchitecture()), std::string("amd64"), std::string("arm64")}) {
     Result<ResolvedImage> image = Pull({registry.host(), "lambkin/runtime", "multi", ""},
@@ -254,7 +292,7 @@ TEST_F(RegistryTest, IndexResolvedToThePlatform) {
 TEST_F(RegistryTest, DamagedBlobInTheRegistryRefused) {
   Registry registry(tmp_.Sub("registry"));
   ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
-  Push(registry, "single", "v1");
+  SkopeoPush(registry, "single", "v1");
   Result<Manifest> manifest =
       ParseManifest(testing::ReadFile(tmp_.Sub("layout/blobs/sha256/" + single_.digest.substr(7))));
   ASSERT_TRUE(manifest.ok());
@@ -287,7 +325,7 @@ TEST_F(RegistryTest, BasicAuthentication) {
   ASSERT_TRUE(testing::ReadFile(out).starts_with("alice:$2"));
   Registry registry(tmp_.Sub("registry"), testing::ReadFile(out));
   ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
-  Push(registry, "single", "v1", "alice:s3cret");
+  SkopeoPush(registry, "single", "v1", "alice:s3cret");
 
   ImageReference ref{registry.host(), "lambkin/runtime", "v1", ""};
   Result<ResolvedImage> anonymous = Pull(ref, Host(), Insecure(registry), store_.get());
@@ -301,12 +339,22 @@ TEST_F(RegistryTest, BasicAuthentication) {
   Result<ResolvedImage> image =
       Pull(ref, Host(), Insecure(registry, "alice", "s3cret"), store_.get());
   ASSERT_TRUE(image.ok()) << image.status().message();
+
+  // Pushing with Basic credentials, and without.
+  ImageReference copy{registry.host(), "lambkin/copy", "v1", ""};
+  Status pushed = Push(copy, image->descriptor, *store_, Insecure(registry, "alice", "s3cret"));
+  EXPECT_TRUE(pushed.ok()) << pushed.message();
+  Status refused = Push(copy, image->descriptor, *store_, Insecure(registry, "alice", "wrong"));
+  EXPECT_EQ(refused.code(), StatusCode::kAccessDenied);
+  EXPECT_NE(refused.message().find("HTTP 401"), std::string::npos) << refused.message();
 }
 
 // A token service and registry front in one: /v2/ answers 401 with a Bearer challenge unless
-// the request carries the token; /token issues it for alice's Basic credentials; blob requests
-// are redirected to /storage/, as registries redirect to their object storage. Everything else
-// is forwarded to the real registry behind it.
+// the request carries a token; /token issues one for alice's Basic credentials (a push token
+// when the scope asks for pull,push) and a pull-only one for bob's whatever he asks (a partial
+// grant); writes need the push token. Blob reads are redirected to /storage/, as registries
+// redirect to their object storage. Everything else is forwarded to the real registry behind
+// it, with the Location of a started upload (202) made relative.
 class TokenFront {
  public:
   explicit TokenFront(int upstream_port)
@@ -322,6 +370,7 @@ class TokenFront {
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   int token_requests() const { return token_requests_; }
   int redirects() const { return redirects_; }
+  int relative_locations() const { return relative_locations_; }
 
  private:
   using Request = http::request<http::string_body>;
@@ -349,23 +398,31 @@ class TokenFront {
     Response res{http::status::ok, 11};
     if (target.starts_with("/token")) {
       ++token_requests_;
-      bool good = req[http::field::authorization] == "Basic " + Base64Encode("alice:s3cret") &&
-                  target.find("service=lambkin-test") != std::string::npos &&
+      std::string login(req[http::field::authorization]);
+      bool alice = login == "Basic " + Base64Encode("alice:s3cret");
+      bool bob = login == "Basic " + Base64Encode("bob:b0b");
+      bool good = (alice || bob) && target.find("service=lambkin-test") != std::string::npos &&
                   target.find("scope=repository%3Alambkin%2Fruntime%3Apull") != std::string::npos;
+      bool push = alice && target.find("%3Apull%2Cpush") != std::string::npos;
       res.result(good ? http::status::ok : http::status::unauthorized);
-      res.body() = good ? R"({"access_token":"tok-123","expires_in":300})" : "{}";
+      res.body() = !good  ? "{}"
+                   : push ? R"({"token":"tok-push","expires_in":300})"
+                          : R"({"access_token":"tok-123","expires_in":300})";
       return res;
     }
     if (target.starts_with("/storage/")) return Forward(target.substr(8), req);
-    if (req[http::field::authorization] != "Bearer tok-123") {
+    bool read = req.method() == http::verb::get || req.method() == http::verb::head;
+    std::string token(req[http::field::authorization]);
+    if (token != "Bearer tok-push" && !(read && token == "Bearer tok-123")) {
       res.result(http::status::unauthorized);
       res.set(http::field::www_authenticate,
               "Bearer realm=\"http://" + host() +
-                  "/token\",service=\"lambkin-test\",scope=\"repository:lambkin/runtime:pull\"");
+                  "/token\",service=\"lambkin-test\",scope=\"repository:lambkin/runtime:" +
+                  (read ? "pull" : "pull,push") + "\"");
       res.body() = R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})";
       return res;
     }
-    if (target.find("/blobs/") != std::string::npos) {
+    if (read && target.find("/blobs/sha256:") != std::string::npos) {
       ++redirects_;
       res.result(http::status::temporary_redirect);
       res.set(http::field::location, "/storage" + target);
@@ -379,16 +436,28 @@ class TokenFront {
     beast::tcp_stream stream(ioc);
     stream.connect(
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(upstream_port_)));
-    Request up{http::verb::get, target, 11};
-    up.set(http::field::host, "127.0.0.1");
-    if (req.count(http::field::accept)) up.set(http::field::accept, req[http::field::accept]);
+    Request up{req.method(), target, 11};
+    // The registry builds the Locations it answers from the Host it was asked for.
+    up.set(http::field::host, host());
+    for (http::field f : {http::field::accept, http::field::content_type}) {
+      if (req.count(f)) up.set(f, req[f]);
+    }
+    up.body() = req.body();
+    up.prepare_payload();
     http::write(stream, up);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1 << 26);
+    if (req.method() == http::verb::head) parser.skip(true);
     http::read(stream, buffer, parser);
     Response res = parser.release();
     res.keep_alive(false);
+    std::string location(res[http::field::location]);
+    if (std::string absolute = "http://" + host();
+        res.result() == http::status::accepted && location.starts_with(absolute)) {
+      res.set(http::field::location, location.substr(absolute.size()));
+      ++relative_locations_;
+    }
     return res;
   }
 
@@ -399,13 +468,14 @@ class TokenFront {
   std::atomic<bool> stop_{false};
   std::atomic<int> token_requests_{0};
   std::atomic<int> redirects_{0};
+  std::atomic<int> relative_locations_{0};
   std::thread thread_;
 };
 
 TEST_F(RegistryTest, BearerTokenFlowAndRedirects) {
   Registry registry(tmp_.Sub("registry"));
   ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
-  Push(registry, "multi", "multi");
+  SkopeoPush(registry, "multi", "multi");
   TokenFront front(std::stoi(registry.host().substr(registry.host().find(':') + 1)));
 
   ImageReference ref{front.host(), "lambkin/runtime", "multi", ""};
@@ -422,6 +492,118 @@ TEST_F(RegistryTest, BearerTokenFlowAndRedirects) {
   EXPECT_EQ(denied.status().code(), StatusCode::kAccessDenied);
   EXPECT_NE(denied.status().message().find("token service"), std::string::npos)
       << denied.status().message();
+}
+
+TEST_F(RegistryTest, PushThenPullBack) {
+  Registry registry(tmp_.Sub("registry"));
+  ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
+  ResolvedImage image = Single();
+  ImageReference dest{registry.host(), "lambkin/fn", "v1", ""};
+  Status pushed = Push(dest, image.descriptor, *store_, Insecure(registry));
+  ASSERT_TRUE(pushed.ok()) << pushed.message();
+  for (const Descriptor& d : {image.manifest.config, image.manifest.layers[0]}) {
+    EXPECT_EQ(testing::ReadFile(registry.BlobData(d.digest)),
+              testing::ReadFile(store_->Path(d.digest)));
+  }
+  auto other = std::move(BlobStore::Open(tmp_.Sub("blobs2"))).value();
+  Result<ResolvedImage> pulled = Pull(dest, Host(), Insecure(registry), other.get());
+  ASSERT_TRUE(pulled.ok()) << pulled.status().message();
+  EXPECT_EQ(pulled->descriptor.digest, image.descriptor.digest);
+  EXPECT_EQ(pulled->descriptor.media_type, kOciManifest);
+  EXPECT_EQ(SkopeoDigest(registry.host() + "/lambkin/fn:v1"), image.descriptor.digest);
+
+  // Again, with every blob already there, and by digest alone into another repository.
+  pushed = Push(dest, image.descriptor, *store_, Insecure(registry));
+  EXPECT_TRUE(pushed.ok()) << pushed.message();
+  ImageReference by_digest{registry.host(), "lambkin/other", "", image.descriptor.digest};
+  pushed = Push(by_digest, image.descriptor, *store_, Insecure(registry));
+  ASSERT_TRUE(pushed.ok()) << pushed.message();
+  EXPECT_TRUE(Pull(by_digest, Host(), Insecure(registry), other.get()).ok());
+
+  // Docker v2 schema 2.
+  Descriptor docker = DockerCopy(image);
+  ImageReference docker_dest{registry.host(), "lambkin/fn", "docker", ""};
+  pushed = Push(docker_dest, docker, *store_, Insecure(registry));
+  ASSERT_TRUE(pushed.ok()) << pushed.message();
+  Result<ResolvedImage> pulled_docker = Pull(docker_dest, Host(), Insecure(registry), other.get());
+  ASSERT_TRUE(pulled_docker.ok()) << pulled_docker.status().message();
+  EXPECT_EQ(pulled_docker->descriptor.digest, docker.digest);
+  EXPECT_EQ(pulled_docker->descriptor.media_type, kDockerManifest);
+  EXPECT_EQ(SkopeoDigest(registry.host() + "/lambkin/fn:docker"), docker.digest);
+
+  // A manifest the registry refuses: its error code and message come back. (Sent as Docker v2
+  // schema 2 without the mediaType member that format requires; Lambkin's parser lets the
+  // Content-Type decide.)
+  nlohmann::json doc = nlohmann::json::parse(*store_->Read(docker.digest));
+  doc.erase("mediaType");
+  std::string bytes = doc.dump();
+  Descriptor invalid{std::string(kDockerManifest),
+                     *store_->Put(bytes),
+                     static_cast<int64_t>(bytes.size()),
+                     {},
+                     {}};
+  Status refused = Push(docker_dest, invalid, *store_, Insecure(registry));
+  EXPECT_EQ(refused.code(), StatusCode::kInternal);
+  EXPECT_NE(refused.message().find("PUT manifest docker: HTTP 400 (MANIFEST_INVALID: "),
+            std::string::npos)
+      << refused.message();
+}
+
+TEST_F(RegistryTest, PushRefusals) {
+  Registry registry(tmp_.Sub("registry"), "",
+                    "  maintenance:\n    readonly:\n      enabled: true\n");
+  ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
+  ResolvedImage image = Single();
+  ImageReference dest{registry.host(), "lambkin/fn", "v1", ""};
+
+  // A read-only registry refuses to start an upload (405, with no error document).
+  Status readonly = Push(dest, image.descriptor, *store_, Insecure(registry));
+  EXPECT_EQ(readonly.code(), StatusCode::kInternal);
+  EXPECT_NE(readonly.message().find("POST an upload for blob " + image.manifest.config.digest +
+                                    ": HTTP 405"),
+            std::string::npos)
+      << readonly.message();
+
+  // Refused before any request.
+  Status index = Push(dest, Descriptor{std::string(kOciIndex), DigestOf("x"), 1, {}, {}}, *store_,
+                      Insecure(registry));
+  EXPECT_EQ(index.code(), StatusCode::kInvalidParameterValue);
+  ImageReference other_digest{registry.host(), "lambkin/fn", "", DigestOf("other")};
+  EXPECT_EQ(Push(other_digest, image.descriptor, *store_, Insecure(registry)).code(),
+            StatusCode::kInvalidParameterValue);
+  nlohmann::json doc = nlohmann::json::parse(*store_->Read(image.descriptor.digest));
+  doc["layers"][0]["digest"] = DigestOf("not in the store");
+  std::string bytes = doc.dump();
+  Descriptor missing{
+      std::string(kOciManifest), *store_->Put(bytes), static_cast<int64_t>(bytes.size()), {}, {}};
+  EXPECT_EQ(Push(dest, missing, *store_, Insecure(registry)).code(), StatusCode::kResourceNotFound);
+}
+
+TEST_F(RegistryTest, PushWithBearerTokens) {
+  Registry registry(tmp_.Sub("registry"));
+  ASSERT_TRUE(registry.up()) << testing::ReadFile(registry.log());
+  TokenFront front(std::stoi(registry.host().substr(registry.host().find(':') + 1)));
+  ResolvedImage image = Single();
+
+  ImageReference dest{front.host(), "lambkin/runtime", "pushed", ""};
+  RegistryCredentials alice = {{front.host(), RegistryCredential{"alice", "s3cret", true}}};
+  Status pushed = Push(dest, image.descriptor, *store_, alice);
+  ASSERT_TRUE(pushed.ok()) << pushed.message();
+  EXPECT_EQ(front.token_requests(), 1);      // pull,push asked for at once
+  EXPECT_EQ(front.relative_locations(), 2);  // the config's and the layer's uploads
+  auto other = std::move(BlobStore::Open(tmp_.Sub("blobs2"))).value();
+  Result<ResolvedImage> pulled = Pull(dest, Host(), alice, other.get());
+  ASSERT_TRUE(pulled.ok()) << pulled.status().message();
+  EXPECT_EQ(pulled->descriptor.digest, image.descriptor.digest);
+  EXPECT_EQ(SkopeoDigest(registry.host() + "/lambkin/runtime:pushed"), image.descriptor.digest);
+
+  // Bob's token is for pulls only: the blobs are there, the manifest's PUT is refused.
+  RegistryCredentials bob = {{front.host(), RegistryCredential{"bob", "b0b", true}}};
+  Status denied =
+      Push({front.host(), "lambkin/runtime", "bobs", ""}, DockerCopy(image), *store_, bob);
+  EXPECT_EQ(denied.code(), StatusCode::kAccessDenied);
+  EXPECT_NE(denied.message().find("PUT manifest bobs: HTTP 401 (UNAUTHORIZED"), std::string::npos)
+      << denied.message();
 }
 
 TEST_F(RegistryTest, FetchImageFromALayout) {
