@@ -3,7 +3,7 @@
 // materials, and served as an OCI base image that skopeo and umoci read from Lambkin's registry.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { startServer, makeZip, role, devCredentials, lambkinBin, runtimeVersions, builtRuntimes } from './helpers.mjs';
+import { startRegistry, skopeoCopy } from './oci.mjs';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -60,9 +61,8 @@ before(async () => {
   }
   // A registry an operator pushes runtime images to (Debian's docker-registry), with pull
   // credentials for it in the server's configuration.
-  registryPort = 20000 + Math.floor(Math.random() * 20000);
-  writeFileSync(path.join(work, 'registry.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${registryPort}\n`);
-  registry = spawn('/usr/bin/docker-registry', ['serve', path.join(work, 'registry.yml')], { stdio: 'ignore' });
+  registry = await startRegistry(path.join(work, 'registry'));
+  registryPort = registry.port;
   writeFileSync(path.join(work, 'config.json'), JSON.stringify({ registries: { [`127.0.0.1:${registryPort}`]: { insecure: true } } }));
   server = await startServer({ args: ['--runtimes', path.join(work, 'runtimes'), '--clock', 'simulated', '--config', path.join(work, 'config.json')] });
   lambda = server.client();
@@ -70,7 +70,7 @@ before(async () => {
 });
 after(() => {
   server?.stop();
-  registry?.kill();
+  registry?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -182,15 +182,7 @@ test('skopeo and umoci read every runtime version from the registry; pulls need 
 test('a runtime version published from a registry: pulled over the distribution API, digests checked, refused when absent', async () => {
   // An operator's image: the built nodejs20.x layout pushed to the registry by skopeo.
   const target = `127.0.0.1:${registryPort}/runtimes/nodejs:20-patched`;
-  for (let i = 0; ; i++) {
-    try {
-      await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${path.join(builtRuntimes, 'nodejs20.x')}`, `docker://${target}`]);
-      break;
-    } catch (e) {
-      if (i > 50) throw e;
-      await new Promise((r) => setTimeout(r, 100));  // the registry is still starting
-    }
-  }
+  await skopeoCopy(`oci:${path.join(builtRuntimes, 'nodejs20.x')}`, `docker://${target}`);
   const missing = await run(lambkinBin, ['runtime', 'publish', '--runtime', 'nodejs20.x', '--image', `127.0.0.1:${registryPort}/runtimes/nodejs:nope`],
     { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } }).catch((e) => e);
   assert.equal(missing.code, 1);
