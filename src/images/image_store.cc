@@ -67,8 +67,8 @@ ImageStore::ImageStore(oci::BlobStore* blobs, ImageStoreOptions options)
   // Sandboxes' host users walk through to the root filesystems; they need not list them.
   ::chmod(images_dir_.c_str(), 0711);
   // What an unpack interrupted by a crash or a kill left behind.
-  for (auto it = fs::directory_iterator(images_dir_, ec);
-       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::directory_iterator(images_dir_, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
     if (it->path().filename().string().starts_with(kStagingPrefix)) RemoveTree(it->path());
   }
 }
@@ -96,8 +96,7 @@ Result<PulledImage> ImageStore::Pull(const oci::ImageReference& ref,
     if (stored.ok()) {
       if (Status s = oci::CheckPlatform(stored->config, platform); !s.ok()) {
         return InvalidParameter(fmt::format("registry {}, repository {}: manifest {}: {}",
-                                            ref.registry, ref.repository, ref.digest,
-                                            s.message()));
+                                            ref.registry, ref.repository, ref.digest, s.message()));
       }
       return PulledImage{std::move(stored).value(), false};
     }
@@ -119,12 +118,12 @@ Result<oci::ResolvedImage> ImageStore::Stored(std::string_view digest, bool laye
   }
   oci::ResolvedImage image;
   LAMBKIN_ASSIGN_OR_RETURN(image.manifest, oci::ParseManifest(body));
-  image.descriptor = oci::Descriptor{image.manifest.media_type, d,
-                                     static_cast<int64_t>(body.size()), std::nullopt, {}};
+  image.descriptor = oci::Descriptor{
+      image.manifest.media_type, d, static_cast<int64_t>(body.size()), std::nullopt, {}};
   const std::string& config_digest = image.manifest.config.digest;
   if (!blobs_->Has(config_digest)) {
-    return NotFound(fmt::format("config {} of manifest {} is not in the blob store", config_digest,
-                                d));
+    return NotFound(
+        fmt::format("config {} of manifest {} is not in the blob store", config_digest, d));
   }
   LAMBKIN_ASSIGN_OR_RETURN(std::string config, blobs_->Read(config_digest));
   LAMBKIN_ASSIGN_OR_RETURN(image.config, oci::ParseImageConfig(config));
@@ -132,8 +131,8 @@ Result<oci::ResolvedImage> ImageStore::Stored(std::string_view digest, bool laye
     for (const oci::Descriptor& layer : image.manifest.layers) {
       Result<int64_t> size = blobs_->Size(layer.digest);
       if (!size.ok() || *size != layer.size) {
-        return NotFound(fmt::format("layer {} of manifest {} is not in the blob store",
-                                    layer.digest, d));
+        return NotFound(
+            fmt::format("layer {} of manifest {} is not in the blob store", layer.digest, d));
       }
     }
   }
@@ -171,13 +170,11 @@ Status ImageStore::UnpackImage(const oci::ResolvedImage& image) {
   std::string rootfs = staging + "/rootfs";
   Status unpacked = oci::Unpack(*blobs_, image.manifest, rootfs, &image.config.diff_ids);
   if (!unpacked.ok()) {
-    return Status(unpacked.code(),
-                  fmt::format("image {}: {}", digest, unpacked.message()));
+    return Status(unpacked.code(), fmt::format("image {}: {}", digest, unpacked.message()));
   }
   Status mount_points = catalog::AddMountPoints(rootfs);
   if (!mount_points.ok()) {
-    return Status(mount_points.code(),
-                  fmt::format("image {}: {}", digest, mount_points.message()));
+    return Status(mount_points.code(), fmt::format("image {}: {}", digest, mount_points.message()));
   }
   LAMBKIN_RETURN_IF_ERROR(SyncTree(staging));
   std::string dir = ImageDir(digest);

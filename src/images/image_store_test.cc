@@ -27,7 +27,9 @@ using oci::testing::Registry;
 using oci::testing::TempDir;
 
 oci::Platform Host() { return {"linux", std::string(oci::HostOciArchitecture()), ""}; }
-std::string OtherArchitecture() { return oci::HostOciArchitecture() == "amd64" ? "arm64" : "amd64"; }
+std::string OtherArchitecture() {
+  return oci::HostOciArchitecture() == "amd64" ? "arm64" : "amd64";
+}
 
 class ImageStoreTest : public ::testing::Test {
  protected:
@@ -41,42 +43,40 @@ class ImageStoreTest : public ::testing::Test {
     std::string arch(oci::HostOciArchitecture());
     // A function image as a user builds one: a base layer, then the function's (zstd), the
     // second whiting out a file of the first and making a directory opaque.
-    std::string base = MakeTar(
-        {{"bin/", 'd', "", "", 0755},
-         {"bin/handler", 'f', "#!/bin/sh\necho handled\n", "", 0755},
-         {"etc/", 'd', "", "", 0755},
-         {"etc/old-config", 'f', "old"},
-         {"app/", 'd', "", "", 0755},
-         {"app/stale", 'f', "stale"}},
-        Compression::kGzip);
+    std::string base = MakeTar({{"bin/", 'd', "", "", 0755},
+                                {"bin/handler", 'f', "#!/bin/sh\necho handled\n", "", 0755},
+                                {"etc/", 'd', "", "", 0755},
+                                {"etc/old-config", 'f', "old"},
+                                {"app/", 'd', "", "", 0755},
+                                {"app/stale", 'f', "stale"}},
+                               Compression::kGzip);
     std::vector<oci::testing::TarEntry> function_entries = {
         {"etc/.wh.old-config", 'f'},
         {"app/.wh..wh..opq", 'f'},
         {"app/main.sh", 'f', "#!/bin/sh\necho main\n", "", 0755}};
-    layout_image_ =
-        AddImage(layout, arch,
-                 {{base, oci::kOciLayerGzip},
-                  {MakeTar(function_entries, Compression::kZstd), oci::kOciLayerZstd}});
+    layout_image_ = AddImage(layout, arch,
+                             {{base, oci::kOciLayerGzip},
+                              {MakeTar(function_entries, Compression::kZstd), oci::kOciLayerZstd}});
     // The same with gzip layers only: Docker's format knows no zstd.
     Descriptor gzip_only =
         AddImage(layout, arch,
                  {{base, oci::kOciLayerGzip},
                   {MakeTar(function_entries, Compression::kGzip), oci::kOciLayerGzip}});
-    Descriptor other = AddImage(layout, OtherArchitecture(),
-                                {{MakeTar({{"arch", 'f', OtherArchitecture()}}),
-                                  oci::kOciLayerTar}});
+    Descriptor other =
+        AddImage(layout, OtherArchitecture(),
+                 {{MakeTar({{"arch", 'f', OtherArchitecture()}}), oci::kOciLayerTar}});
     Descriptor index = layout.AddIndex({layout_image_, other});
     // An umoci-style layer: no end-of-archive blocks.
-    Descriptor umoci = AddImage(
-        layout, arch,
-        {{MakeTar({{"umoci", 'f', "no end blocks"}}, Compression::kNone, false),
-          oci::kOciLayerTar}});
+    Descriptor umoci =
+        AddImage(layout, arch,
+                 {{MakeTar({{"umoci", 'f', "no end blocks"}}, Compression::kNone, false),
+                   oci::kOciLayerTar}});
     // A config whose diff_id does not name the layer.
-    Descriptor bad_diff = AddImage(layout, arch,
-                                   {{MakeTar({{"file", 'f', "x"}}), oci::kOciLayerTar}},
-                                   /*wrong_diff_id=*/true);
-    Descriptor foreign = AddImage(
-        layout, OtherArchitecture(), {{MakeTar({{"arch", 'f', "other"}}), oci::kOciLayerTar}});
+    Descriptor bad_diff =
+        AddImage(layout, arch, {{MakeTar({{"file", 'f', "x"}}), oci::kOciLayerTar}},
+                 /*wrong_diff_id=*/true);
+    Descriptor foreign = AddImage(layout, OtherArchitecture(),
+                                  {{MakeTar({{"arch", 'f', "other"}}), oci::kOciLayerTar}});
     layout.WriteTopIndex({{"fn", layout_image_},
                           {"multi", index},
                           {"umoci", umoci},
@@ -262,8 +262,8 @@ TEST_F(ImageStoreTest, AnotherNodePullsByDigest) {
   // Pinned by digest and complete: no registry needed any more.
   std::string repository = Repository();
   registry_.reset();
-  Result<PulledImage> offline = node2.Pull(
-      oci::ImageReference{"127.0.0.1:1", "fn/image", "", layout_image_.digest}, Host());
+  Result<PulledImage> offline =
+      node2.Pull(oci::ImageReference{"127.0.0.1:1", "fn/image", "", layout_image_.digest}, Host());
   ASSERT_TRUE(offline.ok()) << offline.status().message();
   EXPECT_EQ(offline->image.descriptor.digest, layout_image_.digest);
   // A digest nobody has, with the registry gone: the network error says where it failed.
@@ -281,8 +281,7 @@ TEST_F(ImageStoreTest, ErrorsSayWhatWentWrong) {
                                             ", repository fn/image: GET manifest nope: HTTP 404"),
             std::string::npos)
       << missing.status().message();
-  Result<PulledImage> no_repo =
-      store_->Pull({registry_->host(), "no/such", "latest", ""}, Host());
+  Result<PulledImage> no_repo = store_->Pull({registry_->host(), "no/such", "latest", ""}, Host());
   EXPECT_EQ(no_repo.status().code(), StatusCode::kResourceNotFound);
 
   Result<PulledImage> foreign = store_->Pull(Ref("foreign"), Host());
@@ -327,8 +326,7 @@ TEST_F(ImageStoreTest, ErrorsSayWhatWentWrong) {
   ASSERT_TRUE(blobs_->Put(ReadFile(raw)).ok());
   index = store_->Local(Repository(), pushed_index, Host());
   EXPECT_EQ(index.status().code(), StatusCode::kInvalidParameterValue);
-  EXPECT_NE(index.status().message().find(pushed_index + " is an image index"),
-            std::string::npos)
+  EXPECT_NE(index.status().message().find(pushed_index + " is an image index"), std::string::npos)
       << index.status().message();
 }
 

@@ -99,11 +99,11 @@ class RegistryTest : public ::testing::Test {
   // skopeo copy of the layout's `name` to `registry`/lambkin/runtime:`tag`.
   void Push(const Registry& registry, const std::string& name, const std::string& tag,
             const std::string& creds = "") {
-    ASSERT_EQ(testing::SkopeoCopy("oci:" + tmp_.Sub("layout") + ":" + name,
-                                  registry.host() + "/lambkin/runtime:" + tag,
-                                  tmp_.Sub("skopeo.log"),
-                                  creds.empty() ? "" : "--dest-creds " + creds),
-              "");
+    ASSERT_EQ(
+        testing::SkopeoCopy("oci:" + tmp_.Sub("layout") + ":" + name,
+                            registry.host() + "/lambkin/runtime:" + tag, tmp_.Sub("skopeo.log"),
+                            creds.empty() ? "" : "--dest-creds " + creds),
+        "");
   }
 
   static Platform Host() { return Platform{"linux", std::string(HostOciArchitecture()), ""}; }

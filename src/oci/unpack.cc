@@ -534,8 +534,8 @@ Status Applier::ApplyLayer(const std::string& file, const Descriptor& layer,
   }
   auto unreadable = [&](struct archive* a) {
     const char* e = archive_error_string(a);
-    return InvalidParameter(fmt::format("layer {} is not a {}: {}", layer.digest,
-                                        layer.media_type, e != nullptr ? e : "unreadable"));
+    return InvalidParameter(fmt::format("layer {} is not a {}: {}", layer.digest, layer.media_type,
+                                        e != nullptr ? e : "unreadable"));
   };
   if (archive_read_open_filename(stream.raw, file.c_str(), 1 << 16) != ARCHIVE_OK) {
     return unreadable(stream.raw);
@@ -554,8 +554,8 @@ Status Applier::ApplyLayer(const std::string& file, const Descriptor& layer,
   } else if (archive_read_open(ar, &stream, nullptr, &UncompressedStream::Read, nullptr) !=
              ARCHIVE_OK) {
     status = !stream.error.empty()
-                 ? InvalidParameter(fmt::format("layer {} cannot be decompressed: {}",
-                                                layer.digest, stream.error))
+                 ? InvalidParameter(fmt::format("layer {} cannot be decompressed: {}", layer.digest,
+                                                stream.error))
                  : unreadable(ar);
   }
   while (status.ok() && !empty) {
