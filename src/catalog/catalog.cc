@@ -384,7 +384,8 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
       }
     } cleanup{staging};
     fs::create_directories(staging, ec);
-    LAMBKIN_RETURN_IF_ERROR(oci::Unpack(*blobs_, image.manifest, (staging / "rootfs").string()));
+    LAMBKIN_RETURN_IF_ERROR(oci::Unpack(*blobs_, image.manifest, (staging / "rootfs").string(),
+                                        &image.config.diff_ids));
     fs::path bootstrap = staging / "rootfs/var/runtime/bootstrap";
     struct stat st {};
     if (::stat(bootstrap.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {

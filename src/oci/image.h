@@ -160,8 +160,12 @@ class BlobStore {
 // directories (.wh..wh..opq) as the OCI layer spec says; tar streams that end without the two
 // end-of-archive blocks; hard links and symlinks kept inside `dest` (an entry whose path or
 // link target would leave `dest` is refused). Device nodes are skipped. Owners are kept when
-// running as root. Each layer's digest is verified before it is applied.
-Status Unpack(const BlobStore& blobs, const Manifest& manifest, const std::string& dest);
+// running as root. Each layer's digest is verified before it is applied; with `diff_ids` (the
+// image config's rootfs.diff_ids) each layer's uncompressed stream is hashed while it is
+// applied and must have its diff_id, and there must be one diff_id per layer. A refused image
+// leaves `dest` partly written: unpack into a staging directory.
+Status Unpack(const BlobStore& blobs, const Manifest& manifest, const std::string& dest,
+              const std::vector<std::string>* diff_ids = nullptr);
 
 // An OCI image layout directory (image-spec image-layout.md): oci-layout, index.json and
 // blobs/sha256/. Resolves `reference` (the org.opencontainers.image.ref.name annotation, or a
@@ -171,6 +175,8 @@ struct ResolvedImage {
   Descriptor descriptor;  // of the image manifest (after any index was resolved)
   Manifest manifest;
   ImageConfig config;
+  // The reference named an index (or Docker manifest list), resolved to the platform's entry.
+  bool from_index = false;
 };
 Result<ResolvedImage> ImportLayout(const std::string& layout_dir, std::string_view reference,
                                    const Platform& platform, BlobStore* blobs);

@@ -83,6 +83,7 @@ Result<ResolvedImage> ImportLayout(const std::string& layout_dir, std::string_vi
 
   Descriptor descriptor = *matches.front();
   std::string body;
+  bool from_index = false;
   for (int depth = 0;; ++depth) {
     LAMBKIN_ASSIGN_OR_RETURN(body, ReadLayoutDocument(layout_dir, descriptor));
     if (IsManifestMediaType(descriptor.media_type)) break;
@@ -91,6 +92,7 @@ Result<ResolvedImage> ImportLayout(const std::string& layout_dir, std::string_vi
     }
     LAMBKIN_ASSIGN_OR_RETURN(Index index, ParseIndex(body, descriptor.media_type));
     LAMBKIN_ASSIGN_OR_RETURN(descriptor, SelectPlatform(index, platform));
+    from_index = true;
   }
   LAMBKIN_ASSIGN_OR_RETURN(Manifest manifest, ParseManifest(body, descriptor.media_type));
 
@@ -116,7 +118,7 @@ Result<ResolvedImage> ImportLayout(const std::string& layout_dir, std::string_vi
   // The manifest last: a manifest in the store means everything it names is there too.
   LAMBKIN_ASSIGN_OR_RETURN(std::string manifest_digest, blobs->Put(body));
   (void)manifest_digest;
-  return ResolvedImage{std::move(descriptor), std::move(manifest), std::move(config)};
+  return ResolvedImage{std::move(descriptor), std::move(manifest), std::move(config), from_index};
 }
 
 }  // namespace lambkin::oci

@@ -670,6 +670,7 @@ Result<ResolvedImage> Pull(const ImageReference& ref, const Platform& platform,
   std::string reference = ref.digest.empty() ? ref.tag : ref.digest;
   std::string expected_digest = ref.digest;
   int64_t expected_size = -1;
+  bool from_index = false;
   const Headers accept = {{"accept", fmt::format("{}, {}, {}, {}", kOciManifest, kOciIndex,
                                                  kDockerManifest, kDockerManifestList)}};
   for (int depth = 0;; ++depth) {
@@ -696,16 +697,33 @@ Result<ResolvedImage> Pull(const ImageReference& ref, const Platform& platform,
     std::string media_type = StripParameters(res.Header("content-type"));
     if (!IsManifestMediaType(media_type) && !IsIndexMediaType(media_type)) {
       // Some registries answer application/json; the document says what it is.
-      LAMBKIN_ASSIGN_OR_RETURN(media_type, DocumentMediaType(body));
+      Result<std::string> declared = DocumentMediaType(body);
+      if (!declared.ok()) {
+        return InvalidParameter(fmt::format("{}: manifest {} (served as \"{}\"): {}",
+                                            session.What(), reference, media_type,
+                                            declared.status().message()));
+      }
+      media_type = *declared;
     }
     if (IsIndexMediaType(media_type)) {
       if (depth == kMaxIndexDepth) {
         return InvalidParameter(fmt::format("{}: indexes nested too deeply", session.What()));
       }
-      LAMBKIN_ASSIGN_OR_RETURN(Index index, ParseIndex(body, media_type));
-      LAMBKIN_ASSIGN_OR_RETURN(Descriptor chosen, SelectPlatform(index, platform));
-      reference = expected_digest = chosen.digest;
-      expected_size = chosen.size;
+      Result<Index> index = ParseIndex(body, media_type);
+      if (!index.ok()) {
+        return InvalidParameter(
+            fmt::format("{}: index {}: {}", session.What(), digest, index.status().message()));
+      }
+      // An index without the platform is an image that cannot run here (like a single
+      // manifest of another architecture), not a missing one.
+      Result<Descriptor> chosen = SelectPlatform(*index, platform);
+      if (!chosen.ok()) {
+        return InvalidParameter(
+            fmt::format("{}: {}: {}", session.What(), reference, chosen.status().message()));
+      }
+      reference = expected_digest = chosen->digest;
+      expected_size = chosen->size;
+      from_index = true;
       continue;
     }
     Result<Manifest> manifest = ParseManifest(body, media_type);
@@ -715,15 +733,24 @@ Result<ResolvedImage> Pull(const ImageReference& ref, const Platform& platform,
     }
     LAMBKIN_RETURN_IF_ERROR(FetchBlob(session, ref, manifest->config, blobs));
     LAMBKIN_ASSIGN_OR_RETURN(std::string config_body, blobs->Read(manifest->config.digest));
-    LAMBKIN_ASSIGN_OR_RETURN(ImageConfig config, ParseImageConfig(config_body));
-    LAMBKIN_RETURN_IF_ERROR(CheckPlatform(config, platform));
+    Result<ImageConfig> config = ParseImageConfig(config_body);
+    if (!config.ok()) {
+      return InvalidParameter(fmt::format("{}: config {} of manifest {}: {}", session.What(),
+                                          manifest->config.digest, digest,
+                                          config.status().message()));
+    }
+    if (Status platform_ok = CheckPlatform(*config, platform); !platform_ok.ok()) {
+      return InvalidParameter(
+          fmt::format("{}: manifest {}: {}", session.What(), digest, platform_ok.message()));
+    }
     for (const Descriptor& layer : manifest->layers) {
       LAMBKIN_RETURN_IF_ERROR(FetchBlob(session, ref, layer, blobs));
     }
     // The manifest last: a manifest in the store means everything it names is there too.
     LAMBKIN_ASSIGN_OR_RETURN(std::string stored, blobs->Put(body));
     Descriptor descriptor{media_type, stored, static_cast<int64_t>(body.size())};
-    return ResolvedImage{std::move(descriptor), std::move(manifest).value(), std::move(config)};
+    return ResolvedImage{std::move(descriptor), std::move(manifest).value(),
+                         std::move(config).value(), from_index};
   }
 }
 

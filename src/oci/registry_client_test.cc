@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "oci/test_registry.h"
 #include "oci/test_util.h"
 
 namespace lambkin::oci {
@@ -30,8 +31,11 @@ using tcp = asio::ip::tcp;
 using testing::MakeTar;
 using testing::TempDir;
 
-constexpr char kRegistryBinary[] = "/usr/bin/docker-registry";
-constexpr char kSkopeo[] = "/usr/bin/skopeo";
+using testing::Answers;
+using testing::kRegistryBinary;
+using testing::kSkopeo;
+using testing::Registry;
+using testing::RunShell;
 
 TEST(ImageReferenceTest, Grammar) {
   struct Case {
@@ -71,79 +75,6 @@ TEST(ImageReferenceTest, Grammar) {
   }
 }
 
-int FreePort() {
-  asio::io_context ioc;
-  tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
-bool Answers(int port) {
-  asio::io_context ioc;
-  tcp::socket s(ioc);
-  boost::system::error_code ec;
-  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)), ec);
-  return !ec;
-}
-
-// Runs a shell command; its exit status (output into `log`).
-int RunShell(const std::string& command, const std::string& log) {
-  int rc = std::system((command + " >>" + log + " 2>&1").c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-// A docker-registry process with its own storage and configuration.
-class Registry {
- public:
-  // `htpasswd`: an htpasswd file's content, turning on Basic authentication. `storage_extra`:
-  // more of the storage section (YAML, indented by two).
-  explicit Registry(const std::string& dir, const std::string& htpasswd = "",
-                    const std::string& storage_extra = "")
-      : storage_(dir + "/storage"), port_(FreePort()) {
-    std::filesystem::create_directories(storage_);
-    std::string config =
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        "    rootdirectory: " +
-        storage_ + "\n" + storage_extra + "http:\n  addr: 127.0.0.1:" + std::to_string(port_) +
-        "\n";
-    if (!htpasswd.empty()) {
-      testing::WriteFile(dir + "/htpasswd", htpasswd);
-      config += "auth:\n  htpasswd:\n    realm: lambkin-test\n    path: " + dir + "/htpasswd\n";
-    }
-    testing::WriteFile(dir + "/config.yml", config);
-    log_ = dir + "/registry.log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execl(kRegistryBinary, "docker-registry", "serve", (dir + "/config.yml").c_str(), nullptr);
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200 && !Answers(port_); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // an outside process
-    }
-  }
-  ~Registry() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool up() const { return Answers(port_); }
-  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::string BlobData(const std::string& digest) const {
-    std::string hex = digest.substr(7);
-    return storage_ + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
-  }
-  const std::string& log() const { return log_; }
-
- private:
-  std::string storage_;
-  int port_;
-  pid_t pid_ = -1;
-  std::string log_;
-};
-
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -168,14 +99,11 @@ class RegistryTest : public ::testing::Test {
   // skopeo copy of the layout's `name` to `registry`/lambkin/runtime:`tag`.
   void SkopeoPush(const Registry& registry, const std::string& name, const std::string& tag,
                   const std::string& creds = "") {
-    std::string command = std::string(kSkopeo) + " --insecure-policy copy --all --quiet " +
-                          "--dest-tls-verify=false " +
-                          (creds.empty() ? "" : "--dest-creds " + creds + " ") +
-                          "oci:" + tmp_.Sub("layout") + ":" + name + " docker://" +
-                          registry.host() + "/lambkin/runtime:" + tag;
-    ASSERT_EQ(RunShell(command, tmp_.Sub("skopeo.log")), 0)
-        << command << "\n"
-        << testing::ReadFile(tmp_.Sub("skopeo.log"));
+    ASSERT_EQ(
+        testing::SkopeoCopy("oci:" + tmp_.Sub("layout") + ":" + name,
+                            registry.host() + "/lambkin/runtime:" + tag, tmp_.Sub("skopeo.log"),
+                            creds.empty() ? "" : "--dest-creds " + creds),
+        "");
   }
 
   static Platform Host() { return Platform{"linux", std::string(HostOciArchitecture()), ""}; }
@@ -233,6 +161,7 @@ TEST_F(RegistryTest, PullByTagAndByDigest) {
                                            Host(), Insecure(registry), store_.get());
   ASSERT_TRUE(image.ok()) << image.status().message();
   EXPECT_EQ(image->config.architecture, HostOciArchitecture());
+  EXPECT_FALSE(image->from_index);
   EXPECT_EQ(image->config.entrypoint, std::vector<std::string>{"/bootstrap"});
   ASSERT_EQ(image->manifest.layers.size(), 1u);
   EXPECT_TRUE(store_->Has(image->descriptor.digest));
@@ -279,13 +208,15 @@ TEST_F(RegistryTest, IndexResolvedToThePlatform) {
                                        {"linux", arch, ""}, Insecure(registry), store_.get());
     ASSERT_TRUE(image.ok()) << image.status().message();
     EXPECT_EQ(image->config.architecture, arch);
+    EXPECT_TRUE(image->from_index);
     std::string rootfs = tmp_.Sub("rootfs-" + arch + std::to_string(std::rand()));
     ASSERT_TRUE(Unpack(*store_, image->manifest, rootfs).ok());
     EXPECT_EQ(testing::ReadFile(rootfs + "/arch"), arch);
   }
   Result<ResolvedImage> none = Pull({registry.host(), "lambkin/runtime", "multi", ""},
                                     {"linux", "riscv64", ""}, Insecure(registry), store_.get());
-  EXPECT_EQ(none.status().code(), StatusCode::kResourceNotFound);
+  // An index without the platform is an image that cannot run here, not a missing one.
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidParameterValue);
   EXPECT_NE(none.status().message().find("linux/amd64, linux/arm64"), std::string::npos);
 }
 

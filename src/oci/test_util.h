@@ -104,6 +104,24 @@ inline std::string MakeTar(const std::vector<TarEntry>& entries,
   return out;
 }
 
+// The digest of `layer` decompressed (gzip, zstd or none): its diff_id.
+inline std::string UncompressedDigest(const std::string& layer) {
+  struct archive* a = archive_read_new();
+  archive_read_support_format_raw(a);
+  archive_read_support_filter_all(a);
+  archive_read_open_memory(a, layer.data(), layer.size());
+  std::string out;
+  struct archive_entry* entry = nullptr;
+  if (archive_read_next_header(a, &entry) == ARCHIVE_OK) {
+    char buf[1 << 16];
+    for (la_ssize_t n; (n = archive_read_data(a, buf, sizeof buf)) > 0;) {
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  archive_read_free(a);
+  return DigestOf(out);
+}
+
 inline void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream(path, std::ios::binary) << contents;
 }
@@ -152,7 +170,7 @@ class LayoutWriter {
     for (const std::string& layer : layers) {
       Descriptor d = AddBlob(layer, std::string(layer_type));
       layer_list.push_back({{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}});
-      diffs.push_back(d.digest);  // the test layers are uncompressed or it does not matter here
+      diffs.push_back(UncompressedDigest(layer));
     }
     Descriptor config = AddBlob(ConfigJson(arch, diffs, labels), std::string(kOciConfig));
     nlohmann::json manifest = {

@@ -113,7 +113,9 @@ class Applier {
  public:
   explicit Applier(int root_fd) : root_fd_(root_fd), as_root_(::geteuid() == 0) {}
 
-  Status ApplyLayer(const std::string& file, const Descriptor& layer);
+  // Applies one layer; `diff_id` (may be empty: not checked) is the digest its uncompressed
+  // stream must have.
+  Status ApplyLayer(const std::string& file, const Descriptor& layer, const std::string& diff_id);
   Status FinishDirectories();
 
  private:
@@ -471,35 +473,102 @@ Status VerifyLayer(const std::string& file, const Descriptor& layer) {
   return Status::Ok();
 }
 
-Status Applier::ApplyLayer(const std::string& file, const Descriptor& layer) {
+// The uncompressed stream of a layer: a raw libarchive reader that only decompresses, read by
+// the tar reader through callbacks that hash every byte on the way (rootfs.diff_ids).
+struct UncompressedStream {
+  struct archive* raw = nullptr;
+  Sha256Hasher hasher;
+  std::string error;  // what the decompressor said, when it failed
+
+  ~UncompressedStream() {
+    if (raw != nullptr) archive_read_free(raw);
+  }
+
+  static la_ssize_t Read(struct archive* /*tar*/, void* self, const void** buffer) {
+    auto* s = static_cast<UncompressedStream*>(self);
+    size_t size = 0;
+    la_int64_t offset = 0;
+    int rc = archive_read_data_block(s->raw, buffer, &size, &offset);
+    if (rc == ARCHIVE_EOF) return 0;
+    if (rc != ARCHIVE_OK) {
+      const char* e = archive_error_string(s->raw);
+      s->error = e != nullptr ? e : "cannot decompress";
+      return -1;
+    }
+    s->hasher.Update(std::string_view(static_cast<const char*>(*buffer), size));
+    return static_cast<la_ssize_t>(size);
+  }
+
+  // Hashes what the tar reader left unread (the archive's end blocks and padding).
+  Status Drain() {
+    const void* buffer = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    for (;;) {
+      int rc = archive_read_data_block(raw, &buffer, &size, &offset);
+      if (rc == ARCHIVE_EOF) return Status::Ok();
+      if (rc != ARCHIVE_OK) {
+        const char* e = archive_error_string(raw);
+        return InvalidParameter(e != nullptr ? e : "cannot decompress");
+      }
+      hasher.Update(std::string_view(static_cast<const char*>(buffer), size));
+    }
+  }
+};
+
+Status Applier::ApplyLayer(const std::string& file, const Descriptor& layer,
+                           const std::string& diff_id) {
   LAMBKIN_RETURN_IF_ERROR(VerifyLayer(file, layer));
   layer_paths_.clear();
-  struct archive* ar = archive_read_new();
-  if (ar == nullptr) return Internal("cannot allocate an archive reader");
-  archive_read_support_format_tar(ar);
+  UncompressedStream stream;
+  stream.raw = archive_read_new();
+  if (stream.raw == nullptr) return Internal("cannot allocate an archive reader");
+  archive_read_support_format_raw(stream.raw);
   if (layer.media_type == kOciLayerGzip || layer.media_type == kDockerLayerGzip) {
-    archive_read_support_filter_gzip(ar);
+    archive_read_support_filter_gzip(stream.raw);
   } else if (layer.media_type == kOciLayerZstd) {
-    archive_read_support_filter_zstd(ar);
+    archive_read_support_filter_zstd(stream.raw);
   } else if (layer.media_type != kOciLayerTar) {
-    archive_read_free(ar);
     return InvalidParameter(
         fmt::format("layer {} has unsupported media type {}", layer.digest, layer.media_type));
   }
-  Status status;
-  if (archive_read_open_filename(ar, file.c_str(), 1 << 16) != ARCHIVE_OK) {
-    status = InvalidParameter(
-        fmt::format("layer {} is not a {}: {}", layer.digest, layer.media_type,
-                    archive_error_string(ar) ? archive_error_string(ar) : "unreadable"));
+  auto unreadable = [&](struct archive* a) {
+    const char* e = archive_error_string(a);
+    return InvalidParameter(fmt::format("layer {} is not a {}: {}", layer.digest, layer.media_type,
+                                        e != nullptr ? e : "unreadable"));
+  };
+  if (archive_read_open_filename(stream.raw, file.c_str(), 1 << 16) != ARCHIVE_OK) {
+    return unreadable(stream.raw);
   }
-  while (status.ok()) {
+  struct archive_entry* raw_entry = nullptr;
+  int raw_rc = archive_read_next_header(stream.raw, &raw_entry);
+  if (raw_rc != ARCHIVE_OK && raw_rc != ARCHIVE_EOF) return unreadable(stream.raw);
+  bool empty = raw_rc == ARCHIVE_EOF;
+
+  struct archive* ar = archive_read_new();
+  if (ar == nullptr) return Internal("cannot allocate an archive reader");
+  archive_read_support_format_tar(ar);
+  Status status;
+  if (empty) {
+    // Nothing at all: a layer without entries.
+  } else if (archive_read_open(ar, &stream, nullptr, &UncompressedStream::Read, nullptr) !=
+             ARCHIVE_OK) {
+    status = !stream.error.empty()
+                 ? InvalidParameter(fmt::format("layer {} cannot be decompressed: {}", layer.digest,
+                                                stream.error))
+                 : unreadable(ar);
+  }
+  while (status.ok() && !empty) {
     struct archive_entry* entry = nullptr;
     int rc = archive_read_next_header(ar, &entry);
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
       const char* error = archive_error_string(ar);
-      status = InvalidParameter(fmt::format("layer {} is not a valid tar stream: {}", layer.digest,
-                                            error ? error : "unknown error"));
+      status = !stream.error.empty()
+                   ? InvalidParameter(fmt::format("layer {} cannot be decompressed: {}",
+                                                  layer.digest, stream.error))
+                   : InvalidParameter(fmt::format("layer {} is not a valid tar stream: {}",
+                                                  layer.digest, error ? error : "unknown error"));
       break;
     }
     status = ApplyEntry(ar, entry);
@@ -508,7 +577,19 @@ Status Applier::ApplyLayer(const std::string& file, const Descriptor& layer) {
     }
   }
   archive_read_free(ar);
-  return status;
+  LAMBKIN_RETURN_IF_ERROR(status);
+  if (diff_id.empty()) return Status::Ok();
+  if (Status drained = empty ? Status::Ok() : stream.Drain(); !drained.ok()) {
+    return InvalidParameter(
+        fmt::format("layer {} cannot be decompressed: {}", layer.digest, drained.message()));
+  }
+  std::string actual = "sha256:" + HexEncode(stream.hasher.Finish());
+  if (actual != diff_id) {
+    return InvalidParameter(
+        fmt::format("layer {} uncompressed is {}, not the diff_id {} the image config names",
+                    layer.digest, actual, diff_id));
+  }
+  return Status::Ok();
 }
 
 Status Applier::FinishDirectories() {
@@ -536,7 +617,13 @@ Status Applier::FinishDirectories() {
 
 }  // namespace
 
-Status Unpack(const BlobStore& blobs, const Manifest& manifest, const std::string& dest) {
+Status Unpack(const BlobStore& blobs, const Manifest& manifest, const std::string& dest,
+              const std::vector<std::string>* diff_ids) {
+  if (diff_ids != nullptr && diff_ids->size() != manifest.layers.size()) {
+    return InvalidParameter(
+        fmt::format("the image config names {} diff_ids for the manifest's {} layers",
+                    diff_ids->size(), manifest.layers.size()));
+  }
   if (::mkdir(dest.c_str(), 0755) != 0 && errno != EEXIST) {
     return Internal(fmt::format("cannot create {}: {}", dest, ErrnoText()));
   }
@@ -554,11 +641,13 @@ Status Unpack(const BlobStore& blobs, const Manifest& manifest, const std::strin
     if (!empty) return InvalidParameter(fmt::format("{} is not empty", dest));
   }
   Applier applier(root.get());
-  for (const Descriptor& layer : manifest.layers) {
+  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+    const Descriptor& layer = manifest.layers[i];
     if (!IsDigest(layer.digest)) {
       return InvalidParameter(fmt::format("layer digest \"{}\" is not a digest", layer.digest));
     }
-    LAMBKIN_RETURN_IF_ERROR(applier.ApplyLayer(blobs.Path(layer.digest), layer));
+    LAMBKIN_RETURN_IF_ERROR(applier.ApplyLayer(blobs.Path(layer.digest), layer,
+                                               diff_ids != nullptr ? (*diff_ids)[i] : ""));
   }
   return applier.FinishDirectories();
 }

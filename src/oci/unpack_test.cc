@@ -27,11 +27,12 @@ class UnpackTest : public ::testing::Test {
                       static_cast<int64_t>(bytes.size())};
   }
 
-  Status Apply(const std::vector<Descriptor>& layers) {
+  Status Apply(const std::vector<Descriptor>& layers,
+               const std::vector<std::string>* diff_ids = nullptr) {
     Manifest m;
     m.media_type = kOciManifest;
     m.layers = layers;
-    return Unpack(*store_, m, dest());
+    return Unpack(*store_, m, dest(), diff_ids);
   }
 
   std::string dest() const { return tmp_.Sub("rootfs"); }
@@ -100,6 +101,51 @@ TEST_F(UnpackTest, MissingEndBlocksAccepted) {
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(ReadFile(At("a")), "alpha");
   EXPECT_EQ(ReadFile(At("b")), std::string(700, 'b'));
+}
+
+// rootfs.diff_ids name each layer's uncompressed tar stream, whatever its compression, its end
+// blocks included (or missing, as umoci writes them).
+TEST_F(UnpackTest, DiffIdsVerifiedOnTheUncompressedStream) {
+  std::vector<TarEntry> entries = {{"a", 'f', "alpha"}, {"d/", 'd'}, {"d/b", 'f', "beta"}};
+  std::string plain = MakeTar(entries);
+  std::string no_end = MakeTar({{"c", 'f', "gamma"}}, Compression::kNone, /*end_blocks=*/false);
+  std::vector<Descriptor> layers = {Layer(MakeTar(entries, Compression::kGzip), kOciLayerGzip),
+                                    Layer(MakeTar(entries, Compression::kZstd), kOciLayerZstd),
+                                    Layer(plain), Layer(no_end)};
+  std::vector<std::string> diff_ids = {DigestOf(plain), DigestOf(plain), DigestOf(plain),
+                                       DigestOf(no_end)};
+  EXPECT_EQ(testing::UncompressedDigest(MakeTar(entries, Compression::kGzip)), DigestOf(plain));
+  Status s = Apply(layers, &diff_ids);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(ReadFile(At("d/b")), "beta");
+  EXPECT_EQ(ReadFile(At("c")), "gamma");
+
+  // The compressed layer's own digest is not its diff_id.
+  for (size_t wrong : {0, 1, 3}) {
+    SCOPED_TRACE(wrong);
+    fs::remove_all(dest());
+    std::vector<std::string> bad = diff_ids;
+    bad[wrong] = layers[wrong].digest;
+    if (wrong == 3) bad[wrong] = DigestOf(plain);
+    Status refused = Apply(layers, &bad);
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidParameterValue);
+    EXPECT_NE(refused.message().find("layer " + layers[wrong].digest + " uncompressed is " +
+                                     diff_ids[wrong] + ", not the diff_id " + bad[wrong]),
+              std::string::npos)
+        << refused.message();
+  }
+  fs::remove_all(dest());
+  std::vector<std::string> short_list = {DigestOf(plain)};
+  Status count = Apply(layers, &short_list);
+  EXPECT_EQ(count.code(), StatusCode::kInvalidParameterValue);
+  EXPECT_EQ(count.message(), "the image config names 1 diff_ids for the manifest's 4 layers");
+
+  // A gzip layer whose stream is cut short is refused, not half applied as a success.
+  fs::remove_all(dest());
+  std::string gz = MakeTar({{"big", 'f', std::string(200000, 'x')}}, Compression::kGzip);
+  std::vector<std::string> one = {DigestOf(MakeTar({{"big", 'f', std::string(200000, 'x')}}))};
+  Status cut = Apply({Layer(gz.substr(0, gz.size() / 2), kOciLayerGzip)}, &one);
+  EXPECT_EQ(cut.code(), StatusCode::kInvalidParameterValue) << cut.message();
 }
 
 TEST_F(UnpackTest, WhiteoutsAndOpaqueDirectories) {
