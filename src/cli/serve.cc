@@ -28,6 +28,7 @@
 #include "iam/authenticator.h"
 #include "iam/directory.h"
 #include "iam/role_sessions.h"
+#include "images/image_store.h"
 #include "insights/insight_rules.h"
 #include "insightsapi/insights_api.h"
 #include "lambdaapi/api.h"
@@ -60,6 +61,9 @@ struct Config {
   // speaks plain HTTP.
   oci::RegistryCredentials registry_credentials;
   bool registry_anonymous_pull = false;
+  // `images.strict_index`: refuse image indexes as AWS does, instead of resolving them to the
+  // function's architecture.
+  bool strict_image_index = false;
   std::string store;  // "sqlite" or a postgres:// URI (the config file's `store`)
 };
 
@@ -153,6 +157,13 @@ Result<Config> LoadConfig(const std::string& path) {
       return InvalidParameter(
           "config: insights: max_rules_per_region must be >= 0 and backfill_threads >= 1");
     }
+  }
+  if (doc.contains("images")) {
+    const auto& i = doc["images"];
+    if (!i.is_object() || (i.contains("strict_index") && !i["strict_index"].is_boolean())) {
+      return InvalidParameter("config: images must be an object; strict_index a boolean");
+    }
+    config.strict_image_index = i.value("strict_index", false);
   }
   if (doc.contains("registry")) {
     const auto& r = doc["registry"];
@@ -248,8 +259,12 @@ int Serve(const ServeOptions& options) {
     if (!mode.ok()) return Fail(mode.status());
     config->invoker.sandbox.network = *mode;
   }
+  // Functions' container images: in the same blob store, pulled with the same registry
+  // credentials, unpacked under <data>/images.
+  images::ImageStore image_store(blobs->get(), {options.data_dir, config->registry_credentials});
   exec::Invoker invoker(http.io_context(), &http, catalog->get(), &code, &log_writer, &clock,
                         config->invoker);
+  invoker.SetImageStore(&image_store);
   Result<std::vector<std::string>> sandbox = invoker.CheckSandbox();
   if (!sandbox.ok()) return Fail(sandbox.status());
   service.SetObserver(&invoker);
@@ -294,7 +309,7 @@ int Serve(const ServeOptions& options) {
   cluster::Forwarder forwarder(http.io_context(), node_id);
   lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,
                                options.production ? &directory : nullptr, &system_clock, &nodes,
-                               &forwarder});
+                               &forwarder, &image_store, config->strict_image_index});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory, &auth});

@@ -23,6 +23,13 @@ namespace lambkin::exec {
 // The most descriptors one message or one child takes.
 inline constexpr size_t kMaxPassedDescriptors = 16;
 
+// What lambkin-init tells the server on its control socket when, after the go-ahead, it cannot
+// start the runtime: one of these tags, then the errno (4 bytes, native order), then it exits.
+// A successful exec closes the socket instead (it is close-on-exec).
+inline constexpr char kInitBadWorkingDir = 'W';  // chdir to the working directory failed
+inline constexpr char kInitBadProgram = 'X';     // the program cannot be executed
+inline constexpr size_t kInitFailureSize = 1 + sizeof(int);
+
 // Sends `data` (`size` bytes, one message) with `fds` attached. True when all of it went.
 inline bool SendWithDescriptors(int socket, const void* data, size_t size, const int* fds,
                                 size_t n_fds) {

@@ -8,6 +8,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
@@ -89,10 +91,19 @@ std::string ExitText(int status) {
   return "Runtime exited without providing a reason";
 }
 
+// errno's text as Go spells it (what Lambda's own messages show): "no such file or directory".
+std::string ErrnoText(int error) {
+  std::string text = std::strerror(error);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
 void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
                          std::vector<std::string>& env) {
   auto set = [&](const std::string& k, const std::string& v) { env.push_back(k + "=" + v); };
-  // Customer variables first; reserved names are not theirs to set.
+  const bool image = c.image_command.has_value();
+  // Customer variables first (an image's Env before them); reserved names are not theirs to
+  // set.
   static const std::set<std::string> kReserved = {"_HANDLER",
                                                   "AWS_REGION",
                                                   "AWS_DEFAULT_REGION",
@@ -113,31 +124,48 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
                                                   "LAMBDA_RUNTIME_DIR",
                                                   "LAMBKIN_RUNTIME_VERSION",
                                                   "LAMBKIN_RUNTIME_VERSION_ARN"};
-  if (c.function.environment) {
-    for (const auto& [k, v] : *c.function.environment) {
-      if (!kReserved.contains(k) && !k.starts_with("_")) set(k, v);
-    }
-  }
+  auto customer = [&](const std::string& k) {
+    return !kReserved.contains(k) && !k.starts_with("_");
+  };
+  auto function_sets = [&](const std::string& k) {
+    return c.function.environment && c.function.environment->contains(k) && customer(k);
+  };
   auto has = [&](const std::string& k) {
     return std::any_of(env.begin(), env.end(),
                        [&](const std::string& e) { return e.starts_with(k + "="); });
   };
-  // Then the runtime version's image Env (PATH, LANG, LD_LIBRARY_PATH, ...), for what the
-  // function did not set itself.
-  for (const auto& entry : c.image_env) {
-    size_t eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) continue;
-    std::string k = entry.substr(0, eq);
-    if (!kReserved.contains(k) && !has(k)) env.push_back(entry);
+  // The image's Env (PATH, LANG, LD_LIBRARY_PATH, ...), for what the function does not set
+  // itself: for an image function before the function's variables (images.md §2), for a zip
+  // function after them.
+  auto add_image_env = [&] {
+    for (const auto& entry : c.image_env) {
+      size_t eq = entry.find('=');
+      if (eq == std::string::npos || eq == 0) continue;
+      std::string k = entry.substr(0, eq);
+      if (!kReserved.contains(k) && !function_sets(k) && !has(k)) env.push_back(entry);
+    }
+  };
+  if (image) add_image_env();
+  if (c.function.environment) {
+    for (const auto& [k, v] : *c.function.environment) {
+      if (customer(k)) set(k, v);
+    }
   }
+  if (!image) add_image_env();
   // Both served inside the environment's own network namespace (exec/sandbox.h).
   set("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
   set("AWS_ENDPOINT_URL", "http://127.0.0.1:9002");
   for (const auto& credential : c.credentials) env.push_back(credential);
-  set("_HANDLER", c.function.handler);
+  if (!image) {
+    set("_HANDLER", c.function.handler);
+  } else if (!c.image_command->cmd.empty()) {
+    // An image has no Handler: its Cmd's last element is what the AWS base images' entrypoint
+    // (and the runtime interface emulator) take as the handler.
+    set("_HANDLER", c.image_command->cmd.back());
+  }
   set("AWS_REGION", c.scope.region);
   set("AWS_DEFAULT_REGION", c.scope.region);
-  if (!c.function.runtime.starts_with("provided")) {
+  if (!image && !c.function.runtime.starts_with("provided")) {
     set("AWS_EXECUTION_ENV", fmt::format("AWS_Lambda_{}", c.function.runtime));
   }
   set("AWS_LAMBDA_FUNCTION_NAME", c.function_name);
@@ -151,8 +179,10 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
   set("LAMBDA_RUNTIME_DIR", "/var/runtime");
   // Lambkin's own: which runtime version this environment runs (Lambda logs it only in
   // INIT_START); images shared by several versions cannot say it themselves.
-  set("LAMBKIN_RUNTIME_VERSION", c.runtime_version_name);
-  set("LAMBKIN_RUNTIME_VERSION_ARN", c.runtime_version_arn);
+  if (!c.runtime_version_name.empty()) {
+    set("LAMBKIN_RUNTIME_VERSION", c.runtime_version_name);
+    set("LAMBKIN_RUNTIME_VERSION_ARN", c.runtime_version_arn);
+  }
   if (!has("LANG")) set("LANG", "en_US.UTF-8");
   if (!has("TZ")) set("TZ", ":UTC");
   if (!has("PATH")) set("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
@@ -168,7 +198,29 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
   }
 }
 
+std::string Bracketed(const std::vector<std::string>& words) {
+  return fmt::format("[{}]", fmt::join(words, " "));
+}
+
 }  // namespace
+
+std::vector<std::string> ImageCommand::Argv() const {
+  std::vector<std::string> argv = entrypoint;
+  argv.insert(argv.end(), cmd.begin(), cmd.end());
+  return argv;
+}
+
+ImageCommand ResolveImageCommand(const oci::ImageConfig& image,
+                                 const std::optional<functions::ImageConfigOverrides>& overrides) {
+  ImageCommand c{image.entrypoint, image.cmd, image.working_dir};
+  if (overrides) {
+    if (overrides->entry_point) c.entrypoint = *overrides->entry_point;
+    if (overrides->command) c.cmd = *overrides->command;
+    if (overrides->working_directory) c.working_dir = *overrides->working_directory;
+  }
+  if (c.working_dir.empty()) c.working_dir = "/";
+  return c;
+}
 
 std::string_view EnvStateName(EnvState s) {
   switch (s) {
@@ -299,12 +351,36 @@ void Environment::DoStart(Pending first) {
   request.rootfs_dir = config_.rootfs_dir;
   request.tmp_bytes = config_.function.ephemeral_storage * 1024 * 1024;
   request.memory_bytes = config_.function.memory_size * 1024 * 1024;
-  request.program = "/var/runtime/bootstrap";
+  if (config_.image_command) {
+    std::vector<std::string> argv = config_.image_command->Argv();
+    if (!argv.empty()) {
+      request.program = argv.front();
+      request.args.assign(argv.begin() + 1, argv.end());
+    }
+    request.working_dir = config_.image_command->working_dir;
+  } else {
+    request.program = "/var/runtime/bootstrap";
+  }
   ReservedEnvironment(config_, log_stream_, request.env);
 
-  Log(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: {}\n",
-                  config_.runtime_version_name, config_.runtime_version_arn));
+  // INIT_START names the runtime version the environment runs. Lambkin's rule for image
+  // functions: an image recognised as built FROM a runtime version (FunctionConfig::image_base)
+  // names that version and its ARN exactly as a zip function does; an image without such a base
+  // has no INIT_START line at all, there being no runtime version to name.
+  if (!config_.runtime_version_name.empty()) {
+    Log(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: {}\n",
+                    config_.runtime_version_name, config_.runtime_version_arn));
+  }
   spawned_at_ = std::chrono::steady_clock::now();
+  if (config_.image_command && request.program.empty()) {
+    std::string text =
+        "the image has no ENTRYPOINT or CMD, and the function's ImageConfig sets no EntryPoint "
+        "or Command";
+    LogImageLaunchError(text);
+    return InitFailed("Runtime.InvalidEntrypoint", "error",
+                      PlatformError("Runtime.InvalidEntrypoint",
+                                    pending_ ? pending_->request.request_id : std::string(), text));
+  }
   Result<std::unique_ptr<SandboxedProcess>> launched = config_.sandbox->Launch(request);
   if (!launched.ok()) return fail_start(launched.status());
   sandboxed_ = std::move(*launched);
@@ -622,6 +698,12 @@ void Environment::InitFailed(std::string_view error_type, std::string_view statu
   Stop();
 }
 
+void Environment::LogImageLaunchError(const std::string& reason) {
+  const ImageCommand& c = *config_.image_command;
+  Log(fmt::format("IMAGE\tLaunch error: {}\tEntrypoint: {}\tCmd: {}\tWorkingDir: [{}]\n", reason,
+                  Bracketed(c.entrypoint), Bracketed(c.cmd), c.working_dir));
+}
+
 void Environment::OnInitTimeout() {
   if (state_ != EnvState::kInitializing) return;
   InitFailed(
@@ -656,7 +738,28 @@ void Environment::OnExit() {
                 (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
   bool oom = killed && sandboxed_ && sandboxed_->cgroup() && sandboxed_->cgroup()->LimitHit();
   std::string text = ExitText(status);
-  if (state_ == EnvState::kInitializing) {
+  std::optional<StartFailure> start_failure;
+  if (state_ == EnvState::kInitializing && sandboxed_) {
+    start_failure = sandboxed_->TakeStartFailure();
+  }
+  if (start_failure) {
+    // Init could not enter the working directory or execute the program (RIE's
+    // doRuntimeBootstrap failures; the wording is Go's, as Lambda's messages show it).
+    bool dir = start_failure->kind == StartFailure::Kind::kWorkingDir;
+    std::string type = dir ? "Runtime.InvalidWorkingDir" : "Runtime.InvalidEntrypoint";
+    std::string program = config_.image_command ? config_.image_command->Argv().front()
+                                                : std::string("/var/runtime/bootstrap");
+    std::string reason =
+        dir ? fmt::format("chdir {}: {}",
+                          config_.image_command ? config_.image_command->working_dir
+                                                : std::string("/var/task"),
+                          ErrnoText(start_failure->error))
+            : fmt::format("fork/exec {}: {}", program, ErrnoText(start_failure->error));
+    if (config_.image_command) LogImageLaunchError(reason);
+    InitFailed(
+        type, "error",
+        PlatformError(type, pending_ ? pending_->request.request_id : std::string(), reason));
+  } else if (state_ == EnvState::kInitializing) {
     InitFailed(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", "error",
                PlatformError(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError",
                              pending_ ? pending_->request.request_id : std::string(), text));

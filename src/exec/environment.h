@@ -1,5 +1,6 @@
 // ExecutionEnvironment: one sandbox (exec/sandbox.h) running one runtime version's bootstrap for
-// one function version, speaking the Lambda Runtime API at 127.0.0.1:9001 inside the sandbox's
+// one function version (or, for an image function, its image's command on the image's root
+// filesystem), speaking the Lambda Runtime API at 127.0.0.1:9001 inside the sandbox's
 // own network namespace, with Lambkin's AWS APIs at 127.0.0.1:9002 (AWS_ENDPOINT_URL) and the
 // execution role's credentials in its environment.
 //
@@ -27,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -37,6 +39,7 @@
 #include "exec/sandbox.h"
 #include "functions/model.h"
 #include "logs/log_writer.h"
+#include "oci/image.h"
 #include "server/http_server.h"
 
 namespace lambkin::exec {
@@ -64,17 +67,35 @@ struct InvokeOutcome {
 
 using InvokeCallback = std::function<void(InvokeOutcome)>;
 
+// What an image function runs (images.md §2): the image config's Entrypoint, Cmd and
+// WorkingDir, each replaced by the function's ImageConfig member (EntryPoint, Command,
+// WorkingDirectory) when that member is given; an absent member keeps the image's value.
+struct ImageCommand {
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::string working_dir;  // "/" when neither the image nor ImageConfig names one
+  // Entrypoint ++ Cmd; without an Entrypoint, Cmd[0] is the program. Empty: nothing to run.
+  std::vector<std::string> Argv() const;
+};
+ImageCommand ResolveImageCommand(const oci::ImageConfig& image,
+                                 const std::optional<functions::ImageConfigOverrides>& overrides);
+
 struct EnvironmentConfig {
   functions::Scope scope;
   std::string function_name;
   std::string version;  // "$LATEST" or the number
   functions::FunctionConfig function;
+  // The runtime version the environment runs (for an image function, the one its image was
+  // built FROM); an empty name when there is none (an image without a recognised base).
   int64_t runtime_version_id = 0;
   std::string runtime_version_name;
   std::string runtime_version_arn;
-  std::string code_dir;
+  std::string code_dir;  // empty for an image function
   std::string rootfs_dir;
-  std::vector<std::string> image_env;  // the runtime version's image config Env
+  // The runtime version's image config Env (zip), or the function image's Env (image).
+  std::vector<std::string> image_env;
+  // Image functions only: what runs instead of the runtime version's /var/runtime/bootstrap.
+  std::optional<ImageCommand> image_command;
   Sandbox* sandbox = nullptr;
   // Serves the AWS endpoint inside the environment (the server's public APIs, authenticated
   // like any other request).
@@ -146,6 +167,8 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void Finish(InvokeOutcome outcome, bool timeout);
   void FailPending(std::optional<Pending>& p, std::string_view type, std::string_view text);
   void InitFailed(std::string_view error_type, std::string_view status, const std::string& payload);
+  // Lambda's log line for an image that cannot be started ("IMAGE\tLaunch error: ...").
+  void LogImageLaunchError(const std::string& reason);
   void Stop();
   void NotifyStopped();
 

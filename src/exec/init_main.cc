@@ -7,13 +7,20 @@
 // the control socket it inherited as fd 3 (SCM_RIGHTS). The server accepts on them from the
 // host side, so requests reach it without a bridge process and nothing in the sandbox can
 // reach anything else. Init waits for the server's go-ahead (one byte: its listeners and,
-// with outbound networking, the sandbox's network are ready), closes the control socket and
-// every other inherited descriptor, so that the function's code never holds one, and execs the
-// runtime: argv[1...].
+// with outbound networking, the sandbox's network are ready), closes every other inherited
+// descriptor and marks the control socket close-on-exec, so that the function's code never
+// holds one, changes to the working directory (--workdir, for an image function its WorkingDir)
+// and execs the runtime: the program and its arguments. A program without a '/' is looked up
+// in the PATH of the runtime's environment, as a container runtime does for an image's
+// Entrypoint. When the directory or the program fails, init tells the server which and why on
+// the control socket (exec/descriptors.h) before it exits, so that the server can report
+// Runtime.InvalidWorkingDir or Runtime.InvalidEntrypoint rather than a bare exit status.
+//
+// Usage: lambkin-init [--workdir DIR] PROGRAM [ARG...]
 //
 // Statically linked: it runs before anything of the runtime's root filesystem is trusted.
 // Exit codes: 111 when the endpoints cannot be made, 112 when the server does not answer,
-// 127 when the runtime cannot be executed.
+// 113 when the working directory cannot be entered, 127 when the runtime cannot be executed.
 //
 // `lambkin-init --launch` is the other half of exec/process.h's PreparedProcess: started ahead
 // of time in an environment's cgroups (moving a process between cgroup v1 groups waits for an
@@ -22,6 +29,7 @@
 // becomes it (bubblewrap, which then starts init's first half inside the sandbox).
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -31,6 +39,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "exec/descriptors.h"
@@ -65,6 +74,46 @@ int ListenOn(uint16_t port) {
 [[noreturn]] void Die(int code, const char* what) {
   std::fprintf(stderr, "lambkin-init: %s: %s\n", what, std::strerror(errno));
   _exit(code);
+}
+
+// Tells the server why the runtime could not start (see the file comment), then dies.
+[[noreturn]] void StartFailed(char tag, int code, const char* what) {
+  int error = errno;
+  char message[lambkin::exec::kInitFailureSize];
+  message[0] = tag;
+  std::memcpy(message + 1, &error, sizeof error);
+  (void)::send(kControlFd, message, sizeof message, MSG_NOSIGNAL);
+  errno = error;
+  Die(code, what);
+}
+
+// execv of `program`, or of the first executable `program` in $PATH when it has no '/' (the
+// error of the most telling failure when none can run, as execvp reports it; never /bin/sh for
+// a file that is not an executable).
+void Exec(const char* program, char** argv) {
+  if (std::strchr(program, '/') != nullptr) {
+    ::execv(program, argv);
+    return;
+  }
+  const char* path = std::getenv("PATH");
+  if (path == nullptr || *path == '\0') path = "/usr/local/bin:/usr/bin:/bin";
+  int error = ENOENT;
+  static char candidate[4096];
+  for (const char* p = path;;) {
+    const char* end = std::strchr(p, ':');
+    size_t len = end != nullptr ? static_cast<size_t>(end - p) : std::strlen(p);
+    // An empty entry is the working directory.
+    int n = len == 0 ? std::snprintf(candidate, sizeof candidate, "./%s", program)
+                     : std::snprintf(candidate, sizeof candidate, "%.*s/%s", static_cast<int>(len),
+                                     p, program);
+    if (n > 0 && static_cast<size_t>(n) < sizeof candidate) {
+      ::execv(candidate, argv);
+      if (errno != ENOENT && errno != ENOTDIR) error = errno;  // EACCES, ENOEXEC: say so
+    }
+    if (end == nullptr) break;
+    p = end + 1;
+  }
+  errno = error;
 }
 
 }  // namespace
@@ -138,8 +187,14 @@ int ListenOn(uint16_t port) {
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "--launch") == 0) Launch();
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: lambkin-init PROGRAM [ARG...]\n");
+  const char* workdir = nullptr;
+  int first = 1;  // the program's index in argv
+  if (argc >= 3 && std::strcmp(argv[1], "--workdir") == 0) {
+    workdir = argv[2];
+    first = 3;
+  }
+  if (argc <= first) {
+    std::fprintf(stderr, "usage: lambkin-init [--workdir DIR] PROGRAM [ARG...]\n");
     return 2;
   }
   int fds[2] = {ListenOn(9001), ListenOn(9002)};
@@ -156,10 +211,15 @@ int main(int argc, char** argv) {
     n = ::read(kControlFd, &go, 1);
   } while (n < 0 && errno == EINTR);
   if (n != 1 || go != 'G') Die(112, "the server did not start the environment");
-  // Nothing but stdin, stdout and stderr reaches the runtime: not the control socket, and not
-  // a descriptor bubblewrap was given (a host directory's O_PATH descriptor is a way out).
-  ::close_range(kControlFd, ~0U, 0);
+  // Nothing but stdin, stdout and stderr reaches the runtime: not the control socket (closed
+  // by the exec), and not a descriptor bubblewrap was given (a host directory's O_PATH
+  // descriptor is a way out).
+  ::close_range(kControlFd + 1, ~0U, 0);
+  if (::fcntl(kControlFd, F_SETFD, FD_CLOEXEC) != 0) Die(112, "control socket");
 
-  ::execv(argv[1], argv + 1);
-  Die(127, argv[1]);
+  if (workdir != nullptr && ::chdir(workdir) != 0) {
+    StartFailed(lambkin::exec::kInitBadWorkingDir, 113, workdir);
+  }
+  Exec(argv[first], argv + first);
+  StartFailed(lambkin::exec::kInitBadProgram, 127, argv[first]);
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/asio/post.hpp>
+
 #include <fmt/format.h>
 
 namespace lambkin::exec {
@@ -31,7 +33,11 @@ Invoker::Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog
   ScheduleReap();
 }
 
-Invoker::~Invoker() { TerminateAll(); }
+Invoker::~Invoker() {
+  TerminateAll();
+  // Cold starts still waiting for an image find the invoker shutting down.
+  blocking_.join();
+}
 
 void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
                      std::optional<int64_t> reserved, InvokeRequest request, const Done& done) {
@@ -75,38 +81,90 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   for (auto& o : outdated) o->Shutdown();
   if (env) return env->Assign(std::move(request), finish);
 
-  // A new environment: the code unpacked once per package, the runtime version's bundle.
-  Result<std::string> code_dir = code_->Unpacked(functions::CodeSha256Hex(version.config));
-  if (!code_dir.ok()) return done(code_dir.status());
-  auto rv = catalog_->Get(version.runtime_version);
-  if (!rv) return done(Internal("runtime version of the function is missing from the catalogue"));
+  if (version.config.package_type == functions::PackageType::kImage && images_ != nullptr &&
+      !images_->IsLocal(version.config.image_digest)) {
+    // Pulling and unpacking an image takes seconds to minutes: not on an I/O thread.
+    boost::asio::post(blocking_, [this, scope, version, reserved, request = std::move(request),
+                                  done, finish]() mutable {
+      StartNew(scope, version, reserved, std::move(request), done, finish);
+    });
+    return;
+  }
+  StartNew(scope, version, reserved, std::move(request), done, finish);
+}
+
+Result<EnvironmentConfig> Invoker::NewEnvironmentConfig(const functions::Scope& scope,
+                                                        const functions::FunctionVersion& version,
+                                                        int64_t* credentials_expire_ms) {
   EnvironmentConfig config;
   config.scope = scope;
   config.function_name = version.function_name;
   config.version = version.version;
   config.function = version.config;
-  config.runtime_version_id = rv->id;
-  config.runtime_version_name = rv->name;
-  config.runtime_version_arn = catalog_->Arn(*rv, scope.region, version.config.architecture);
-  config.code_dir = *code_dir;
-  Result<std::string> rootfs = catalog_->LocalRootFilesystem(rv->id);
-  if (!rootfs.ok()) return done(rootfs.status());
-  config.rootfs_dir = *rootfs;
-  config.image_env = rv->image_env;
+  const functions::FunctionConfig& f = version.config;
+  if (f.package_type == functions::PackageType::kImage) {
+    // The image is the whole root filesystem; its config says what runs, in which directory.
+    if (images_ == nullptr) return Internal("this server has no image store to run images from");
+    std::string resolved = functions::ResolvedImageUri(f);
+    std::string repository = resolved.substr(0, resolved.find('@'));
+    oci::Platform platform{
+        "linux", std::string(oci::OciArchitecture(catalog::ArchitectureName(f.architecture))), ""};
+    LAMBKIN_ASSIGN_OR_RETURN(images::LocalImage image,
+                             images_->Local(repository, f.image_digest, platform));
+    config.rootfs_dir = image.rootfs;
+    config.image_env = image.config.env;
+    config.image_command = ResolveImageCommand(image.config, f.image_config);
+    // The runtime version the image was built FROM, when it was recognised: INIT_START names
+    // it (exec/environment.cc).
+    if (f.image_base != 0) {
+      if (auto base = catalog_->Get(f.image_base)) {
+        config.runtime_version_id = base->id;
+        config.runtime_version_name = base->name;
+        config.runtime_version_arn = catalog_->Arn(*base, scope.region, f.architecture);
+      }
+    }
+  } else {
+    // The code unpacked once per package, the runtime version's bundle.
+    LAMBKIN_ASSIGN_OR_RETURN(config.code_dir, code_->Unpacked(functions::CodeSha256Hex(f)));
+    auto rv = catalog_->Get(version.runtime_version);
+    if (!rv) {
+      return Internal("runtime version of the function is missing from the catalogue");
+    }
+    config.runtime_version_id = rv->id;
+    config.runtime_version_name = rv->name;
+    config.runtime_version_arn = catalog_->Arn(*rv, scope.region, f.architecture);
+    LAMBKIN_ASSIGN_OR_RETURN(config.rootfs_dir, catalog_->LocalRootFilesystem(rv->id));
+    config.image_env = rv->image_env;
+  }
   config.sandbox = &sandbox_;
   config.api_handler = api_handler_;
   config.init_timeout = options_.init_timeout;
-  int64_t credentials_expire_ms = 0;
   if (credentials_) {
     // Lambda names the role session after the function.
-    if (auto c = credentials_(version.config.role, version.function_name)) {
+    if (auto c = credentials_(f.role, version.function_name)) {
       config.credentials = {"AWS_ACCESS_KEY_ID=" + c->access_key_id,
                             "AWS_SECRET_ACCESS_KEY=" + c->secret_access_key,
                             "AWS_SESSION_TOKEN=" + c->session_token};
-      credentials_expire_ms = c->expiration_ms;
+      *credentials_expire_ms = c->expiration_ms;
     }
   }
-  env = std::make_shared<Environment>(ioc_, http_, logs_, clock_, std::move(config), this);
+  return config;
+}
+
+void Invoker::StartNew(const functions::Scope& scope, const functions::FunctionVersion& version,
+                       std::optional<int64_t> reserved, InvokeRequest request, const Done& done,
+                       const InvokeCallback& finish) {
+  {
+    std::lock_guard lock(mu_);
+    if (shutting_down_) return done(Internal("The server is shutting down"));
+  }
+  std::string fkey = FunctionKey(scope, version.function_name);
+  std::string vkey = fkey + "|" + version.version;
+  int64_t credentials_expire_ms = 0;
+  Result<EnvironmentConfig> config = NewEnvironmentConfig(scope, version, &credentials_expire_ms);
+  if (!config.ok()) return done(config.status());
+  auto env =
+      std::make_shared<Environment>(ioc_, http_, logs_, clock_, std::move(config).value(), this);
   {
     // Limits are checked and the slot taken in one step, so concurrent callers cannot
     // overshoot them.

@@ -8,6 +8,11 @@
 // is none, a new environment starts, unless the function is at its reserved concurrency or the
 // server at its environment limit, in which case the invocation is throttled. Idle environments
 // are reaped after a while. Thread-safe.
+//
+// An environment's root filesystem is its runtime version's (zip functions, with the code at
+// /var/task) or its function's image (PackageType Image, from images::ImageStore). An image
+// that is not yet unpacked on this node is pulled and unpacked on the invoker's own threads,
+// never on the server's I/O threads; the invocation waits for it.
 #pragma once
 
 #include <chrono>
@@ -21,11 +26,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "catalog/catalog.h"
 #include "exec/environment.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
+#include "images/image_store.h"
 #include "logs/log_writer.h"
 #include "server/http_server.h"
 
@@ -78,6 +85,9 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   // Where environments get their execution role's credentials. REQUIRES: before the first
   // Invoke; without it environments have none.
   void SetCredentialSource(CredentialSource source) { credentials_ = std::move(source); }
+  // Where image functions' root filesystems come from. REQUIRES: before the first Invoke;
+  // without it image functions fail to start.
+  void SetImageStore(images::ImageStore* images) { images_ = images; }
   // Checks that sandboxes can start here; warnings name what they do without.
   Result<std::vector<std::string>> CheckSandbox() { return sandbox_.Check(); }
 
@@ -115,6 +125,15 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   };
   // Environments of a function that are starting or running an invocation. REQUIRES: mu_.
   size_t BusyLocked(const std::string& function_key);
+  // What a new environment of `version` runs: its root filesystem (unpacked, or pulled and
+  // unpacked, first when needed: this may take seconds), code, command and variables.
+  Result<EnvironmentConfig> NewEnvironmentConfig(const functions::Scope& scope,
+                                                 const functions::FunctionVersion& version,
+                                                 int64_t* credentials_expire_ms);
+  // Starts a new environment of `version` with `request` (Invoke found no idle one).
+  void StartNew(const functions::Scope& scope, const functions::FunctionVersion& version,
+                std::optional<int64_t> reserved, InvokeRequest request, const Done& done,
+                const InvokeCallback& finish);
   void ScheduleReap();
   void Reap();
 
@@ -128,8 +147,11 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   InvocationObserver* invocation_observer_ = nullptr;
   std::shared_ptr<const server::Handler> api_handler_;
   CredentialSource credentials_;
+  images::ImageStore* images_ = nullptr;
   Sandbox sandbox_;
   boost::asio::steady_timer reap_timer_;
+  // Where cold starts wait for an image to be pulled and unpacked.
+  boost::asio::thread_pool blocking_{4};
 
   std::mutex mu_;
   std::map<Environment*, Entry> all_;

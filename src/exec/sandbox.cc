@@ -435,9 +435,14 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   } else {
     a.insert(a.end(), {"--size", std::to_string(request.tmp_bytes), "--tmpfs", "/tmp"});
   }
-  a.insert(a.end(), {"--ro-bind", Visible(request.code_dir), "/var/task", "--ro-bind",
-                     init_visible_, "/var/lambkin/init", "--chdir", "/var/task", "--seccomp",
-                     seccomp_fd, "/var/lambkin/init", request.program});
+  if (!request.code_dir.empty()) {
+    a.insert(a.end(), {"--ro-bind", Visible(request.code_dir), "/var/task"});
+  }
+  // Init enters the working directory itself, so that a missing one is reported as such.
+  a.insert(a.end(), {"--ro-bind", init_visible_, "/var/lambkin/init", "--chdir", "/", "--seccomp",
+                     seccomp_fd, "/var/lambkin/init", "--workdir",
+                     request.working_dir.empty() ? "/" : request.working_dir, request.program});
+  a.insert(a.end(), request.args.begin(), request.args.end());
 
   SpawnSpec spec;
   spec.argv = std::move(a);
@@ -521,9 +526,23 @@ Status SandboxedProcess::Go() {
   }
   char go = 'G';
   if (::send(control_fd_, &go, 1, MSG_NOSIGNAL) != 1) return Errno("control socket");
-  ::close(control_fd_);
-  control_fd_ = -1;
+  // Kept open: init reports a program it cannot start on it (TakeStartFailure).
   return Status::Ok();
+}
+
+std::optional<StartFailure> SandboxedProcess::TakeStartFailure() {
+  if (control_fd_ < 0) return std::nullopt;
+  char message[kInitFailureSize];
+  ssize_t n = ::recv(control_fd_, message, sizeof message, MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(sizeof message) ||
+      (message[0] != kInitBadWorkingDir && message[0] != kInitBadProgram)) {
+    return std::nullopt;
+  }
+  StartFailure failure{message[0] == kInitBadWorkingDir ? StartFailure::Kind::kWorkingDir
+                                                        : StartFailure::Kind::kProgram,
+                       0};
+  std::memcpy(&failure.error, message + 1, sizeof failure.error);
+  return failure;
 }
 
 }  // namespace lambkin::exec

@@ -36,6 +36,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,15 +83,29 @@ struct SandboxOptions {
 
 // What one environment runs.
 struct SandboxRequest {
-  std::string name;      // unique, for cgroups
-  std::string code_dir;  // mounted at /var/task
-  // The runtime version's root filesystem, mounted read-only as / (it has the mount points
-  // /proc, /dev, /tmp, /var/task, /opt, /var/lambkin/init and /etc/resolv.conf).
+  std::string name;  // unique, for cgroups
+  // The function's code, mounted read-only at /var/task. Empty for an image function: its
+  // image is the whole root filesystem, /var/task included.
+  std::string code_dir;
+  // The runtime version's (or the function image's) root filesystem, mounted read-only as /
+  // (it has the mount points /proc, /dev, /tmp, /var/task, /opt, /var/lambkin/init and
+  // /etc/resolv.conf: catalog::AddMountPoints).
   std::string rootfs_dir;
   int64_t tmp_bytes = 512LL << 20;
   int64_t memory_bytes = 128LL << 20;
-  std::string program;  // path inside the sandbox
+  // What runs: `program` (a path inside the sandbox, or a name looked up in the PATH of `env`)
+  // with `args` after it, in `working_dir`.
+  std::string program;
+  std::vector<std::string> args;
+  std::string working_dir = "/var/task";
   std::vector<std::string> env;
+};
+
+// Why the sandbox's init could not start the program (it says so before it exits).
+struct StartFailure {
+  enum class Kind { kWorkingDir, kProgram };
+  Kind kind;
+  int error;  // errno
 };
 
 class Sandbox;
@@ -115,6 +130,9 @@ class SandboxedProcess {
   Result<std::array<int, 2>> ReceiveEndpoints();
   // Lets init run the runtime, once the sandbox's outbound network (if any) is up.
   Status Go();
+  // After Go: what init said when it could not enter the working directory or execute the
+  // program; nullopt when it said nothing (the program runs, or has run). Does not block.
+  std::optional<StartFailure> TakeStartFailure();
   // Kills every process of the sandbox.
   void Kill();
 

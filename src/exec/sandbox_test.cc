@@ -10,9 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -78,6 +81,25 @@ class SandboxTest : public ::testing::Test {
     request.memory_bytes = memory_bytes;
     request.program = "/var/task/bootstrap";
     request.env = {"PATH=/usr/bin:/bin"};
+    return Collect(sandbox, request, host_uid, memory_limit);
+  }
+
+  // Runs `request` in a sandbox of its own; what it printed, as KEY=VALUE lines.
+  std::map<std::string, std::string> RunRequest(SandboxRequest request,
+                                                std::optional<StartFailure>* failure = nullptr) {
+    SandboxOptions options;
+    options.init = LAMBKIN_INIT_PATH;
+    options.data_dir = (root_ / "data").string();
+    Sandbox sandbox(options);
+    auto check = sandbox.Check();
+    EXPECT_TRUE(check.ok()) << check.status().message();
+    request.name = "sandbox-test-" + std::to_string(::getpid()) + "-" + std::to_string(runs_++);
+    return Collect(sandbox, request, nullptr, nullptr, failure);
+  }
+
+  std::map<std::string, std::string> Collect(Sandbox& sandbox, const SandboxRequest& request,
+                                             uid_t* host_uid, std::string* memory_limit,
+                                             std::optional<StartFailure>* failure = nullptr) {
     auto launched = sandbox.Launch(request);
     EXPECT_TRUE(launched.ok()) << launched.status().message();
     if (!launched.ok()) return {};
@@ -111,6 +133,7 @@ class SandboxTest : public ::testing::Test {
       out.append(buf, static_cast<size_t>(n));
     }
     ::waitpid(p.child().pid, nullptr, 0);
+    if (failure) *failure = p.TakeStartFailure();
     if (endpoints.ok()) {  // the server holds them while the environment lives
       ::close((*endpoints)[0]);
       ::close((*endpoints)[1]);
@@ -256,6 +279,82 @@ TEST_F(SandboxTest, StoppingWithSandboxesStillToTearDown) {
     if (reaped == 0) ::usleep(10000);
   }
   EXPECT_EQ(reaped, pid) << "a sandbox outlived the server";
+}
+
+// An image function: the image is the whole root filesystem (its own /var/task, no code
+// mounted), its command runs with arguments in its working directory, / stays read-only and
+// /tmp writable.
+TEST_F(SandboxTest, RunsAnImageCommandWithArgumentsInItsWorkingDirectory) {
+  fs::create_directories(fs::path(rootfs()) / "app");
+  std::ofstream(fs::path(rootfs()) / "var/task/from-the-image") << "image\n";
+  std::ofstream(fs::path(rootfs()) / "app/entry.sh")
+      << "#!/bin/sh\n"
+         "echo argc=$#\n"
+         "echo args=\"$1|$2\"\n"
+         "echo pwd=$(pwd)\n"
+         "echo task=$(ls /var/task)\n"
+         "echo image_var=$IMAGE_VAR\n"
+         "touch /app/x 2>/dev/null && echo app_write=yes || echo app_write=no\n"
+         "touch /new 2>/dev/null && echo root_write=yes || echo root_write=no\n"
+         "echo hi >/tmp/x && echo tmp_write=yes || echo tmp_write=no\n";
+  fs::permissions(fs::path(rootfs()) / "app/entry.sh", fs::perms(0755));
+  SandboxRequest request;
+  request.rootfs_dir = rootfs();
+  request.program = "/app/entry.sh";
+  request.args = {"first arg", "second"};
+  request.working_dir = "/app";
+  request.env = {"PATH=/usr/bin:/bin", "IMAGE_VAR=set"};
+  std::optional<StartFailure> failure;
+  auto kv = RunRequest(request, &failure);
+  EXPECT_FALSE(failure.has_value());
+  EXPECT_EQ(kv["argc"], "2") << kv["_output"];
+  EXPECT_EQ(kv["args"], "first arg|second");
+  EXPECT_EQ(kv["pwd"], "/app");
+  EXPECT_EQ(kv["task"], "from-the-image");
+  EXPECT_EQ(kv["image_var"], "set");
+  EXPECT_EQ(kv["app_write"], "no");
+  EXPECT_EQ(kv["root_write"], "no");
+  EXPECT_EQ(kv["tmp_write"], "yes");
+
+  // A program named without a '/' is looked up in the PATH of its environment.
+  request.program = "entry.sh";
+  request.env = {"PATH=/nowhere:/app:/usr/bin:/bin"};
+  kv = RunRequest(request, &failure);
+  EXPECT_FALSE(failure.has_value());
+  EXPECT_EQ(kv["args"], "first arg|second") << kv["_output"];
+}
+
+// What init cannot start it reports, and why, before it exits.
+TEST_F(SandboxTest, ReportsAProgramOrWorkingDirectoryItCannotStart) {
+  fs::create_directories(fs::path(rootfs()) / "app");
+  std::ofstream(fs::path(rootfs()) / "app/not-executable") << "#!/bin/sh\necho ran=yes\n";
+  fs::permissions(fs::path(rootfs()) / "app/not-executable", fs::perms(0644));
+  std::ofstream(fs::path(rootfs()) / "app/ok") << "#!/bin/sh\necho ran=yes\n";
+  fs::permissions(fs::path(rootfs()) / "app/ok", fs::perms(0755));
+  struct Case {
+    std::string program, working_dir;
+    StartFailure::Kind kind;
+    int error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/app/missing", "/app", StartFailure::Kind::kProgram, ENOENT},
+           {"missing-in-path", "/", StartFailure::Kind::kProgram, ENOENT},
+           {"/app/not-executable", "/app", StartFailure::Kind::kProgram, EACCES},
+           {"/app/ok", "/no/such/dir", StartFailure::Kind::kWorkingDir, ENOENT},
+       }) {
+    SCOPED_TRACE(c.program + " in " + c.working_dir);
+    SandboxRequest request;
+    request.rootfs_dir = rootfs();
+    request.program = c.program;
+    request.working_dir = c.working_dir;
+    request.env = {"PATH=/usr/bin:/bin"};
+    std::optional<StartFailure> failure;
+    auto kv = RunRequest(request, &failure);
+    EXPECT_EQ(kv["ran"], "");
+    ASSERT_TRUE(failure.has_value()) << kv["_output"];
+    EXPECT_EQ(failure->kind, c.kind);
+    EXPECT_EQ(failure->error, c.error) << std::strerror(failure->error);
+  }
 }
 
 // The host's first IPv4 address that is not loopback, if any.
