@@ -24,8 +24,13 @@
 #include "iam/directory.h"
 #include "insights/insight_rules.h"
 #include "logs/log_writer.h"
+#include "oci/registry_client.h"
 #include "rollout/engine.h"
 #include "server/request.h"
+
+namespace lambkin::images {
+class ImageStore;
+}  // namespace lambkin::images
 
 namespace lambkin::admin {
 
@@ -47,6 +52,11 @@ class AdminApi {
     std::string account;
     iam::Directory* directory;
     const iam::Authenticator* auth;  // who is calling
+    // Image functions (`lambkin image rebase`): where images are pulled to, and the
+    // operator's registry credentials the rebased image is pushed with. Null: no rebase.
+    images::ImageStore* images = nullptr;
+    oci::BlobStore* blobs = nullptr;  // the store `images` pulls into
+    const oci::RegistryCredentials* registry_credentials = nullptr;
   };
   explicit AdminApi(Deps deps) : d_(std::move(deps)) {}
   // nullopt when the request is not for the admin API (its path is not under /lambkin/v1/).

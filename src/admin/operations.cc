@@ -9,10 +9,12 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "images/image_store.h"
 #include "lambdaapi/errors.h"
 #include "lambdaapi/names.h"
 #include "lambdaapi/serialize.h"
 #include "lambdaapi/validation.h"
+#include "oci/rebase.h"
 
 namespace lambkin::admin {
 
@@ -485,3 +487,103 @@ HttpResponse DeleteAccessKey(const AdminApi::Deps& d, const Call& call) {
 }  // namespace ops
 
 }  // namespace lambkin::admin
+
+namespace lambkin::admin::ops {
+
+namespace {
+
+// A tag for the rebased image: the deployed tag (or "image") and the new base's name, in the
+// tag grammar ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}).
+std::string RebasedTag(const oci::ImageReference& from, const std::string& base_name) {
+  std::string tag =
+      fmt::format("{}-rebased-{}", from.digest.empty() ? from.tag : "image", base_name);
+  for (char& c : tag) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) c = '-';
+  }
+  if (tag.size() > 128) tag.resize(128);
+  return tag;
+}
+
+}  // namespace
+
+// POST /lambkin/v1/functions/<name>/image-rebase?region=R  {"Publish": bool}
+// Moves $LATEST of an image function from the runtime version its image was built FROM to its
+// runtime's newest: the base layers swapped (oci/rebase.h), the result pushed to the function's
+// repository and deployed as its new code, recorded with cause image-rebase.
+HttpResponse RebaseFunctionImage(const AdminApi::Deps& d, const Call& call) {
+  if (d.images == nullptr || d.blobs == nullptr || d.registry_credentials == nullptr) {
+    return lambdaapi::ErrorResponse(InvalidParameter("This server runs no container images."));
+  }
+  ASSIGN_OR_ERROR(const json& body, call.JsonObject());
+  bool publish =
+      body.contains("Publish") && body["Publish"].is_boolean() && body["Publish"].get<bool>();
+  ASSIGN_OR_ERROR(std::string region, RegionOf(d, call.request));
+  functions::Scope scope{d.account, region};
+  const std::string& name = call.Label("FunctionName");
+  ASSIGN_OR_ERROR(functions::FunctionVersion latest,
+                  d.functions->GetFunctionVersion(scope, name, ""));
+  const functions::FunctionConfig& c = latest.config;
+  if (c.package_type != functions::PackageType::kImage) {
+    return lambdaapi::ErrorResponse(InvalidParameter(fmt::format(
+        "{} is a .zip function: its runtime is patched by rollouts; rebase is for images.",
+        functions::FunctionArn(scope, name))));
+  }
+  std::optional<catalog::RuntimeVersion> base = d.catalog->Get(c.image_base);
+  if (!base) {
+    return lambdaapi::ErrorResponse(InvalidParameter(fmt::format(
+        "The image {} was not built FROM a runtime version Lambkin knows (no "
+        "org.opencontainers.image.base.digest annotation naming one, and no runtime version's "
+        "layers at its bottom): rebuild it from a Lambkin base image instead.",
+        functions::ResolvedImageUri(c))));
+  }
+  std::optional<catalog::RuntimeVersion> newest = d.catalog->Newest(base->runtime);
+  if (!newest || newest->number <= base->number) {
+    return Ok({{"Rebased", false},
+               {"FunctionArn", functions::FunctionArn(scope, name)},
+               {"BaseRuntimeVersion", base->name},
+               {"Message", fmt::format("{} is already built FROM {}, the newest version of {}.",
+                                       name, base->name, base->runtime)}});
+  }
+  // The three images in this node's blob store: the function's (by digest) and both bases.
+  ASSIGN_OR_ERROR(oci::ImageReference deployed,
+                  oci::ParseImageReference(functions::ResolvedImageUri(c)));
+  oci::Platform platform{
+      "linux", std::string(oci::OciArchitecture(catalog::ArchitectureName(c.architecture))), ""};
+  RETURN_ERROR_IF(d.images->Pull(deployed, platform).status());
+  RETURN_ERROR_IF(d.catalog->EnsureImage(base->id));
+  RETURN_ERROR_IF(d.catalog->EnsureImage(newest->id));
+  std::string host = call.request.Header("host").value_or("");
+  auto [repository, tag] = catalog::ImageRepositoryAndTag(newest->name);
+  std::string base_name = host.empty() ? fmt::format("{}:{}", repository, tag)
+                                       : fmt::format("{}/{}:{}", host, repository, tag);
+  ASSIGN_OR_ERROR(
+      oci::RebasedImage rebased,
+      oci::Rebase(d.blobs, {c.image_digest, base->image_digest, newest->image_digest, base_name}));
+  ASSIGN_OR_ERROR(oci::ImageReference written, oci::ParseImageReference(c.image_uri));
+  oci::ImageReference dest{deployed.registry, deployed.repository,
+                           RebasedTag(written, newest->name), ""};
+  RETURN_ERROR_IF(oci::Push(dest, rebased.descriptor, *d.blobs, *d.registry_credentials));
+
+  functions::UpdateCodeCommand cmd;
+  cmd.image = functions::ImageCode{dest.ToString(), rebased.descriptor.digest, newest->id};
+  cmd.revision_id = latest.revision_id;  // nobody changed it meanwhile
+  cmd.publish = publish;
+  cmd.cause = "image-rebase";
+  ASSIGN_OR_ERROR(functions::WriteResult result,
+                  d.functions->UpdateFunctionCode(scope, name, std::move(cmd)));
+  json out = {{"Rebased", true},
+              {"FunctionArn", functions::FunctionArn(scope, name)},
+              {"From", base->name},
+              {"To", newest->name},
+              {"ImageUri", result.latest.config.image_uri},
+              {"ResolvedImageUri", functions::ResolvedImageUri(result.latest.config)},
+              {"CodeSha256", result.latest.config.code_sha256},
+              {"ReplacedLayers", rebased.replaced_layers},
+              {"RevisionId", result.latest.revision_id}};
+  if (result.published) out["Version"] = result.published->version;
+  return Ok(out);
+}
+
+}  // namespace lambkin::admin::ops

@@ -59,6 +59,7 @@ server::HttpResponse GetIamDirectory(const AdminApi::Deps&, const Call&);
 server::HttpResponse ApplyIamDeclaration(const AdminApi::Deps&, const Call&);
 server::HttpResponse CreateAccessKey(const AdminApi::Deps&, const Call&);
 server::HttpResponse DeleteAccessKey(const AdminApi::Deps&, const Call&);
+server::HttpResponse RebaseFunctionImage(const AdminApi::Deps&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::admin

@@ -107,6 +107,13 @@ std::string KeyOwnerResource(const AdminApi::Deps&, const Call& call) {
   return key != nullptr ? key->caller.principal_arn : "*";
 }
 
+// The image function a rebase acts on (in the server's account, in ?region=).
+std::string RebaseResource(const AdminApi::Deps& d, const Call& call) {
+  functions::Scope scope{d.account,
+                         call.request.Query("region").value_or(d.regions->default_region())};
+  return functions::FunctionArn(scope, call.Label("FunctionName"));
+}
+
 constexpr Route kRoutes[] = {
     {"GET", "/lambkin/v1/health", "", ops::Health},
     {"GET", "/lambkin/v1/runtime-versions", "lambkin:ListRuntimeVersions",
@@ -141,6 +148,8 @@ constexpr Route kRoutes[] = {
     {"GET", "/lambkin/v1/code/{Sha256}", "lambda:GetFunction", ops::GetFunctionCode, CodeResource},
     {"GET", "/lambkin/v1/insights/report", "lambkin:GetInsightReport", ops::GetInsightReport,
      InsightRuleResource},
+    {"POST", "/lambkin/v1/functions/{FunctionName}/image-rebase", "lambkin:RebaseFunctionImage",
+     ops::RebaseFunctionImage, RebaseResource},
     {"GET", "/lambkin/v1/iam", "lambkin:GetIamDirectory", ops::GetIamDirectory},
     {"POST", "/lambkin/v1/iam/apply", "lambkin:ApplyIamDeclaration", ops::ApplyIamDeclaration},
     {"POST", "/lambkin/v1/iam/access-keys", "lambkin:CreateAccessKey", ops::CreateAccessKey,

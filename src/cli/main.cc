@@ -194,6 +194,18 @@ int main(int argc, char** argv) {
   history_cmd->add_option("--region", region_flag, "Region of the function");
   add_common(history_cmd);
 
+  auto* image_cmd = app.add_subcommand("image", "Container-image functions");
+  image_cmd->require_subcommand(1);
+  bool rebase_publish = false;
+  auto* rebase_cmd = image_cmd->add_subcommand(
+      "rebase",
+      "Rebuild a function's image on its runtime's newest version (swap the base layers, push, "
+      "deploy)");
+  rebase_cmd->add_option("function", function, "Function name")->required();
+  rebase_cmd->add_option("--region", region_flag, "Region of the function");
+  rebase_cmd->add_flag("--publish", rebase_publish, "Also publish a version of the result");
+  add_common(rebase_cmd);
+
   auto* clock_cmd = app.add_subcommand("clock", "The server's clock (simulated mode)");
   clock_cmd->require_subcommand(1);
   auto* clock_show = clock_cmd->add_subcommand("show", "Print the server's time");
@@ -291,6 +303,9 @@ int main(int argc, char** argv) {
   if (status_cmd->parsed()) return lambkin::cli::RolloutStatus(admin, runtime_filter, events);
   if (history_cmd->parsed()) {
     return lambkin::cli::RolloutHistory(admin, function, qualifier, client.region);
+  }
+  if (rebase_cmd->parsed()) {
+    return lambkin::cli::ImageRebase(admin, function, client.region, rebase_publish);
   }
   if (clock_show->parsed()) return lambkin::cli::ClockShow(admin);
   if (clock_advance->parsed()) return lambkin::cli::ClockAdvance(admin, duration);

@@ -121,8 +121,9 @@ int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events)
   }
   const json& stale = (*r)["StaleImages"];
   if (stale.is_array() && !stale.empty()) {
-    std::printf("\nImage functions are never patched by rollouts; these were built FROM older "
-                "runtime versions:\n");
+    std::printf(
+        "\nImage functions are never patched by rollouts; these were built FROM older "
+        "runtime versions:\n");
     std::printf("  %-12s %-14s %-40s %-22s %6s  %s\n", "ACCOUNT", "REGION", "FUNCTION", "BASE",
                 "BEHIND", "ACTION");
     for (const auto& s : stale) {
@@ -173,6 +174,30 @@ int RolloutHistory(const AdminOptions& o, const std::string& function, const std
     std::printf("  %-28s %-9s %-22s %-22s %-14s %s\n", Str(e, "At").c_str(),
                 Str(e, "Qualifier").c_str(), from.c_str(), Str(e, "To").c_str(),
                 Str(e, "UpdateMode").c_str(), CauseLabel(e).c_str());
+  }
+  return 0;
+}
+
+int ImageRebase(const AdminOptions& o, const std::string& function, const std::string& region,
+                bool publish) {
+  std::string path =
+      fmt::format("/lambkin/v1/functions/{}/image-rebase", UriEncode(function, false));
+  if (!region.empty()) path += "?region=" + UriEncode(region, false);
+  json body = json::object();
+  if (publish) body["Publish"] = true;
+  Result<json> r = AdminCall(o.client, path, body);
+  if (!r.ok()) return Fail("image rebase", r.status());
+  if (o.json) {
+    std::printf("%s\n", r->dump(2).c_str());
+  } else if (!(*r)["Rebased"].get<bool>()) {
+    std::printf("%s\n", Str(*r, "Message").c_str());
+  } else {
+    std::printf("%s: rebased from %s to %s (%lld base layers replaced)\n  now %s\n  (%s)\n",
+                Str(*r, "FunctionArn").c_str(), Str(*r, "From").c_str(), Str(*r, "To").c_str(),
+                static_cast<long long>((*r)["ReplacedLayers"].get<int64_t>()),
+                Str(*r, "ImageUri").c_str(), Str(*r, "ResolvedImageUri").c_str());
+    if ((*r).contains("Version"))
+      std::printf("  published as version %s\n", Str(*r, "Version").c_str());
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // Operator verbs over rollouts, runtime version lifecycles and the simulated clock:
 //   lambkin runtime deprecate|block VERSION
 //   lambkin rollout status|pause|resume|advance|abort|fast-track|history
+//   lambkin image rebase FUNCTION
 //   lambkin clock show|advance
 // Each talks to a running server's admin API and prints for a person, or JSON with --json.
 #pragma once
@@ -28,6 +29,9 @@ int RolloutCommand(const AdminOptions& o, const std::string& verb, const std::st
                    const std::string& region);
 int RolloutHistory(const AdminOptions& o, const std::string& function, const std::string& qualifier,
                    const std::string& region);
+// Rebases $LATEST of an image function on its runtime's newest version.
+int ImageRebase(const AdminOptions& o, const std::string& function, const std::string& region,
+                bool publish);
 int ClockShow(const AdminOptions& o);
 int ClockAdvance(const AdminOptions& o, const std::string& duration);
 

@@ -312,7 +312,8 @@ int Serve(const ServeOptions& options) {
                                &forwarder, &image_store, config->strict_image_index});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
-                         &directory, &auth});
+                         &directory, &auth, &image_store, blobs->get(),
+                         &config->registry_credentials});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
   // Runtime-version images, pulled through the OCI distribution API under /v2/.

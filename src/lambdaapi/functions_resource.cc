@@ -149,16 +149,23 @@ Result<ConfigMembers> ParseConfigMembers(const Body& body, Validator& v) {
   return m;
 }
 
-// Code.ZipFile (base64 in JSON); S3 and image sources are answered as AWS would for this
-// deployment, which has no S3 and runs no images.
+// A string member of the Code object (CreateFunction) or of the body (UpdateFunctionCode).
+std::optional<std::string> CodeString(const json& code, const char* key) {
+  if (!code.contains(key) || code[key].is_null()) return std::nullopt;
+  if (!code[key].is_string()) return std::string();
+  return code[key].get<std::string>();
+}
+
+constexpr char kNoCodeSource[] = "Please provide a source for function code.";
+
+// Code.ZipFile (base64 in JSON); S3 sources are answered as AWS would for this deployment,
+// which has no S3. An ImageUri for a Zip function: AWS's words for an update, and for a create
+// (where the image is simply not a source of a .zip package) row 7 of images.md §1.3.
 Result<std::string> ParseZip(const Body& body, const json* code_object) {
   const json& code = code_object != nullptr ? *code_object : body.doc();
-  auto str = [&](const char* key) -> std::optional<std::string> {
-    if (!code.contains(key) || code[key].is_null()) return std::nullopt;
-    if (!code[key].is_string()) return std::string();
-    return code[key].get<std::string>();
-  };
+  auto str = [&](const char* key) { return CodeString(code, key); };
   if (str("ImageUri")) {
+    if (code_object != nullptr) return InvalidParameter(kNoCodeSource);
     return InvalidParameter(
         "Please don't provide ImageUri when updating a function with "
         "packageType Zip.");
@@ -231,14 +238,57 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(const json* tags, body.Object("Tags"));
   RETURN_ERROR_IF(v.ToStatus());
 
-  if (package_type == "Image") {
+  ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
+  RETURN_ERROR_IF(v.ToStatus());
+  const bool image = package_type == "Image";
+  if (image && (m.runtime || m.handler || body.Has("Layers"))) {
     return ErrorResponse(InvalidParameter(
-        "Lambkin runs Zip packages on managed runtimes; PackageType Image is not supported."));
+        "Please don't provide Handler or Runtime or Layer when the intended function PackageType "
+        "is Image."));
+  }
+  if (!image && image_config) {
+    return ErrorResponse(
+        InvalidParameter("ImageConfig can only be set on a function with packageType Image."));
   }
   // The name may be given as an ARN; the function is created under its name part.
   ASSIGN_OR_ERROR(FunctionRef ref,
                   call.ResolveFunction(*name, shapes::kFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
+  if (image) {
+    RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
+    std::optional<std::string> uri = CodeString(*code, "ImageUri");
+    if (!uri || CodeString(*code, "ZipFile") || CodeString(*code, "S3Bucket") ||
+        CodeString(*code, "S3Key")) {
+      return ErrorResponse(InvalidParameter(kNoCodeSource));
+    }
+    // A name in use is refused before anything is pulled.
+    if (ctx.functions->GetFunction(call.scope, ref.name).ok()) {
+      return ErrorResponse(Conflict(fmt::format("Function already exist: {}", ref.name)));
+    }
+    functions::CreateFunctionCommand cmd;
+    cmd.name = ref.name;
+    cmd.config.package_type = functions::PackageType::kImage;
+    cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
+    ASSIGN_OR_ERROR(functions::ImageCode pulled, PullImageCode(ctx, *uri, cmd.config.architecture));
+    cmd.config.image_uri = pulled.uri;
+    cmd.config.image_digest = pulled.digest;
+    cmd.config.image_base = pulled.base;
+    cmd.config.code_sha256 = pulled.digest.substr(pulled.digest.find(':') + 1);
+    cmd.config.image_config = image_config;
+    cmd.config.role = *m.role;
+    cmd.config.description = m.description.value_or("");
+    cmd.config.memory_size = m.memory_size.value_or(128);
+    cmd.config.timeout = m.timeout.value_or(3);
+    cmd.config.ephemeral_storage = m.ephemeral_storage.value_or(512);
+    cmd.config.environment = m.environment;
+    cmd.publish = publish.value_or(false);
+    ASSIGN_OR_ERROR(cmd.tags, ParseTags(tags));
+    ASSIGN_OR_ERROR(functions::WriteResult result,
+                    ctx.functions->CreateFunction(call.scope, std::move(cmd)));
+    const FunctionVersion& shown = result.published ? *result.published : result.latest;
+    return JsonResponse(
+        201, FunctionConfigurationJson(ctx, call.scope, shown, "", ConfigView::kCreated));
+  }
   if (!m.runtime || !m.handler) {
     return ErrorResponse(InvalidParameter(
         "Runtime and Handler are mandatory parameters for functions created with deployment "
@@ -274,11 +324,18 @@ HttpResponse GetFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionVersion v,
                   ctx.functions->GetFunctionVersion(call.scope, ref.name, ref.qualifier));
   ASSIGN_OR_ERROR(functions::Function fn, ctx.functions->GetFunction(call.scope, ref.name));
+  json code;
+  if (v.config.package_type == functions::PackageType::kImage) {
+    code = {{"ImageUri", v.config.image_uri},
+            {"RepositoryType", "ECR"},
+            {"ResolvedImageUri", functions::ResolvedImageUri(v.config)}};
+  } else {
+    code = {{"RepositoryType", "S3"},
+            {"Location", CodeLocation(ctx, call, ref, functions::CodeSha256Hex(v.config))}};
+  }
   json body = {{"Configuration",
                 FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent)},
-               {"Code",
-                {{"RepositoryType", "S3"},
-                 {"Location", CodeLocation(ctx, call, ref, functions::CodeSha256Hex(v.config))}}}};
+               {"Code", std::move(code)}};
   if (!fn.tags.empty()) body["Tags"] = fn.tags;
   return JsonResponse(200, body);
 }
@@ -325,9 +382,30 @@ HttpResponse UpdateFunctionCode(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(auto dry_run, body.Bool("DryRun"));
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   RETURN_ERROR_IF(v.ToStatus());
-  ASSIGN_OR_ERROR(std::string zip, ParseZip(body, nullptr));
-  functions::UpdateCodeCommand cmd{std::move(zip), arch, publish.value_or(false),
-                                   dry_run.value_or(false), revision};
+  functions::UpdateCodeCommand cmd;
+  cmd.architecture = arch;
+  cmd.publish = publish.value_or(false);
+  cmd.dry_run = dry_run.value_or(false);
+  cmd.revision_id = revision;
+  // The package type decides which source is wanted (checked again when the change commits).
+  ASSIGN_OR_ERROR(FunctionVersion current, ctx.functions->GetFunctionVersion(call.scope, name, ""));
+  if (current.config.package_type == functions::PackageType::kImage) {
+    std::optional<std::string> uri = CodeString(body.doc(), "ImageUri");
+    if (!uri) {
+      return ErrorResponse(InvalidParameter(
+          "Please provide ImageUri when updating a function with packageType Image."));
+    }
+    if (revision && *revision != current.revision_id) {
+      return ErrorResponse(
+          {StatusCode::kPreconditionFailed,
+           "The Revision Id provided does not match the latest Revision Id. Call the "
+           "GetFunction/GetAlias API to retrieve the latest Revision Id"});
+    }
+    ASSIGN_OR_ERROR(cmd.image,
+                    PullImageCode(ctx, *uri, arch.value_or(current.config.architecture)));
+  } else {
+    ASSIGN_OR_ERROR(cmd.zip, ParseZip(body, nullptr));
+  }
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->UpdateFunctionCode(call.scope, name, std::move(cmd)));
   const FunctionVersion& shown = result.published ? *result.published : result.latest;
@@ -341,12 +419,22 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   Validator v;
   ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
+  ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
   RETURN_ERROR_IF(v.ToStatus());
+  if (body.Has("Layers")) {
+    ASSIGN_OR_ERROR(FunctionVersion current,
+                    ctx.functions->GetFunctionVersion(call.scope, name, ""));
+    if (current.config.package_type == functions::PackageType::kImage) {
+      return ErrorResponse(InvalidParameter(
+          "Please don't provide Handler or Runtime or Layer when the intended function "
+          "PackageType is Image."));
+    }
+  }
   if (m.runtime) RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
   if (m.role) RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
   functions::UpdateConfigurationCommand cmd{
-      m.runtime, m.handler,           m.description, m.role,  m.memory_size,
-      m.timeout, m.ephemeral_storage, m.environment, revision};
+      m.runtime, m.handler,           m.description, m.role,   m.memory_size,
+      m.timeout, m.ephemeral_storage, m.environment, revision, image_config};
   ASSIGN_OR_ERROR(FunctionVersion latest,
                   ctx.functions->UpdateFunctionConfiguration(call.scope, name, cmd));
   return JsonResponse(200,
