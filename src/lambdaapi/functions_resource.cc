@@ -141,7 +141,15 @@ Result<ConfigMembers> ParseConfigMembers(const Body& body, Validator& v) {
     }
   }
   if (m.role) v.String("role", *m.role, shapes::kRoleArn);
-  if (m.handler) v.String("handler", *m.handler, shapes::kHandler);
+  if (m.handler) {
+    v.String("handler", *m.handler, shapes::kHandler);
+    // AWS checks the pattern on an empty handler too ([^\s]+ needs one character).
+    if (m.handler->empty()) {
+      v.Fail("''", "handler",
+             fmt::format("Member must satisfy regular expression pattern: {}",
+                         shapes::kHandler.pattern));
+    }
+  }
   if (m.description) v.String("description", *m.description, shapes::kDescription);
   if (m.memory_size) v.Range("memorySize", *m.memory_size, 128, 10240);
   if (m.timeout) v.Range("timeout", *m.timeout, 1, 900);

@@ -1,5 +1,7 @@
 // Container images in the Lambda API: Code.ImageUri / ImageUri checked as AWS checks an ECR
 // URI, pulled (every blob verified) before the function changes, and ImageConfig.
+#include <cstdio>
+
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
@@ -47,6 +49,9 @@ Result<oci::ImageReference> ParseImageUri(std::string_view uri) {
 // A pull's failure as the Lambda API answers it (images.md §1.3).
 Status PullFailure(std::string_view uri, const Status& s) {
   const std::string& detail = s.message();
+  // AWS's texts hide the cause; the operator's log keeps it.
+  std::fprintf(stderr, "lambkin: cannot deploy image %.*s: %s\n", static_cast<int>(uri.size()),
+               uri.data(), detail.c_str());
   switch (s.code()) {
     case StatusCode::kResourceNotFound:
       // An index without the function's platform is an unsupported image, not a missing one.

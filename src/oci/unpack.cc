@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -132,6 +133,9 @@ class Applier {
 
   int root_fd_;
   bool as_root_;
+  // The layer's tar stream ended right after the last entry's data, without the padding to a
+  // whole block or the end-of-archive blocks (layers `umoci insert` writes): nothing follows.
+  bool ended_after_data_ = false;
   // Paths (resolved, relative to the root) the current layer wrote: whiteouts and opaque
   // directories only hide what lower layers left.
   std::set<std::string> layer_paths_;
@@ -314,12 +318,19 @@ Status Applier::WriteFile(struct archive* ar, int dir_fd, const std::string& nam
   const void* buf = nullptr;
   size_t size = 0;
   la_int64_t offset = 0;
+  int64_t end = 0;  // of the data read so far
   for (;;) {
     int rc = archive_read_data_block(ar, &buf, &size, &offset);
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK) {
+      // All of the entry's data arrived; only its padding is missing: the stream's end.
+      if (end == archive_entry_size(entry) && archive_entry_size(entry) % 512 != 0) {
+        ended_after_data_ = true;
+        break;
+      }
       return InvalidParameter(fmt::format("{}: {}", what, archive_error_string(ar)));
     }
+    end = std::max<int64_t>(end, offset + static_cast<int64_t>(size));
     const char* p = static_cast<const char*>(buf);
     while (size > 0) {
       ssize_t n = ::pwrite(fd.get(), p, size, offset);
@@ -558,7 +569,8 @@ Status Applier::ApplyLayer(const std::string& file, const Descriptor& layer,
                                                 stream.error))
                  : unreadable(ar);
   }
-  while (status.ok() && !empty) {
+  ended_after_data_ = false;
+  while (status.ok() && !empty && !ended_after_data_) {
     struct archive_entry* entry = nullptr;
     int rc = archive_read_next_header(ar, &entry);
     if (rc == ARCHIVE_EOF) break;

@@ -103,6 +103,24 @@ TEST_F(UnpackTest, MissingEndBlocksAccepted) {
   EXPECT_EQ(ReadFile(At("b")), std::string(700, 'b'));
 }
 
+// `umoci insert` ends its layers right after the last entry's data: no padding to a whole
+// block, no end-of-archive blocks.
+TEST_F(UnpackTest, StreamEndingRightAfterTheLastEntrysDataAccepted) {
+  std::string tar = MakeTar({{"a", 'f', "alpha"}, {"b", 'f', std::string(700, 'b')}},
+                            Compression::kNone, /*end_blocks=*/false);
+  tar.resize(tar.size() - (1024 - 700));  // b's data without its padding
+  std::vector<std::string> diff_ids = {DigestOf(tar)};
+  Status s = Apply({Layer(tar)}, &diff_ids);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(ReadFile(At("a")), "alpha");
+  EXPECT_EQ(ReadFile(At("b")), std::string(700, 'b'));
+  // Data cut short is still refused.
+  fs::remove_all(dest());
+  tar.resize(tar.size() - 10);
+  diff_ids = {DigestOf(tar)};
+  EXPECT_EQ(Apply({Layer(tar)}, &diff_ids).code(), StatusCode::kInvalidParameterValue);
+}
+
 // rootfs.diff_ids name each layer's uncompressed tar stream, whatever its compression, its end
 // blocks included (or missing, as umoci writes them).
 TEST_F(UnpackTest, DiffIdsVerifiedOnTheUncompressedStream) {

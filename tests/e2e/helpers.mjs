@@ -143,6 +143,7 @@ export async function startServer({ dataDir, args = [] } = {}) {
     child,
     // What the server printed so far.
     get stdout() { return out; },
+    get stderr() { return stderr; },
     client(region = 'us-east-1') {
       return new LambdaClient({ endpoint, region, credentials: devCredentials, maxAttempts: 1 });
     },
