@@ -124,14 +124,12 @@ int RolloutStatus(const AdminOptions& o, const std::string& runtime, int events)
     std::printf(
         "\nImage functions are never patched by rollouts; these were built FROM older "
         "runtime versions:\n");
-    std::printf("  %-12s %-14s %-40s %-22s %6s  %s\n", "ACCOUNT", "REGION", "FUNCTION", "BASE",
-                "BEHIND", "ACTION");
     for (const auto& s : stale) {
-      std::string fn = fmt::format("{}:{}", Str(s, "FunctionName"), Str(s, "Version"));
-      std::printf("  %-12s %-14s %-40s %-22s %6lld  %s\n", Str(s, "Account").c_str(),
-                  Str(s, "Region").c_str(), fn.c_str(), Str(s, "BaseRuntimeVersion").c_str(),
-                  static_cast<long long>(s["VersionsBehind"].get<int64_t>()),
-                  Str(s, "Action").c_str());
+      int64_t behind = s["VersionsBehind"].get<int64_t>();
+      std::printf("  %s %s %s:%s  FROM %s, %lld version%s behind: %s\n", Str(s, "Account").c_str(),
+                  Str(s, "Region").c_str(), Str(s, "FunctionName").c_str(),
+                  Str(s, "Version").c_str(), Str(s, "BaseRuntimeVersion").c_str(),
+                  static_cast<long long>(behind), behind == 1 ? "" : "s", Str(s, "Action").c_str());
     }
   }
   return 0;

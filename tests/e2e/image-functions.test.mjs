@@ -46,7 +46,7 @@ def probe():
     for root, dirs, files in os.walk("/opt"):
         for n in dirs + files:
             full = os.path.join(root, n)
-            out["opt"][full] = open(full).read() if os.path.isfile(full) and not os.path.islink(full) else ("link:" + os.readlink(full) if os.path.islink(full) else "dir")
+            out["opt"][full] = (open(full, errors="replace").read() if os.path.getsize(full) < 4096 else f"{os.path.getsize(full)} bytes") if os.path.isfile(full) and not os.path.islink(full) else ("link:" + os.readlink(full) if os.path.islink(full) else "dir")
     out["patch"] = open("/etc/lambkin-patch").read() if os.path.exists("/etc/lambkin-patch") else None
     return out
 def handler(event, context):
