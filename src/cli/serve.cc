@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_api.h"
@@ -307,9 +309,14 @@ int Serve(const ServeOptions& options) {
                           options.auth == "none" ? iam::AuthMode::kNone : iam::AuthMode::kSigV4,
                           config->account);
   cluster::Forwarder forwarder(http.io_context(), node_id);
+  // Image pulls of CreateFunction/UpdateFunctionCode run here, never on an I/O thread.
+  boost::asio::thread_pool image_pulls(2);
   lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,
                                options.production ? &directory : nullptr, &system_clock, &nodes,
-                               &forwarder, &image_store, config->strict_image_index});
+                               &forwarder, &image_store, config->strict_image_index,
+                               [&image_pulls](std::function<void()> work) {
+                                 boost::asio::post(image_pulls, std::move(work));
+                               }});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory, &auth, &image_store, blobs->get(),

@@ -60,6 +60,9 @@ struct ApiContext {
   // Refuse image indexes as AWS does (1.3 row 11) instead of resolving them to the function's
   // architecture (`images.strict_index`).
   bool strict_image_index = false;
+  // Runs work that blocks for long (pulling an image) off the server's I/O threads; null: in
+  // place.
+  std::function<void(std::function<void()>)> offload;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.

@@ -18,10 +18,24 @@ struct Route {
   std::string_view action;   // the IAM action the caller must be allowed
   Operation operation;
   AsyncOperation async_operation = nullptr;
+  // Whether this call may block for long (it pulls an container image): it then runs through
+  // ApiContext::offload, off the I/O threads.
+  bool (*blocks)(const Call&) = nullptr;
 };
 
+// CreateFunction of an image, UpdateFunctionCode with an ImageUri: both pull the image.
+bool PullsImage(const Call& call) {
+  Result<std::reference_wrapper<const Body>> body = call.JsonBody();
+  if (!body.ok()) return false;
+  const nlohmann::json& doc = body->get().doc();
+  auto it = doc.find("PackageType");
+  return doc.contains("ImageUri") ||
+         (it != doc.end() && it->is_string() && it->get<std::string>() == "Image");
+}
+
 constexpr Route kRoutes[] = {
-    {"POST", "/2015-03-31/functions", "lambda:CreateFunction", ops::CreateFunction},
+    {"POST", "/2015-03-31/functions", "lambda:CreateFunction", ops::CreateFunction, nullptr,
+     PullsImage},
     {"GET", "/2015-03-31/functions", "lambda:ListFunctions", ops::ListFunctions},
     {"GET", "/2015-03-31/functions/{FunctionName}", "lambda:GetFunction", ops::GetFunction},
     {"DELETE", "/2015-03-31/functions/{FunctionName}", "lambda:DeleteFunction",
@@ -31,7 +45,7 @@ constexpr Route kRoutes[] = {
     {"PUT", "/2015-03-31/functions/{FunctionName}/configuration",
      "lambda:UpdateFunctionConfiguration", ops::UpdateFunctionConfiguration},
     {"PUT", "/2015-03-31/functions/{FunctionName}/code", "lambda:UpdateFunctionCode",
-     ops::UpdateFunctionCode},
+     ops::UpdateFunctionCode, nullptr, PullsImage},
     {"POST", "/2015-03-31/functions/{FunctionName}/versions", "lambda:PublishVersion",
      ops::PublishVersion},
     {"GET", "/2015-03-31/functions/{FunctionName}/versions", "lambda:ListVersionsByFunction",
@@ -141,6 +155,13 @@ bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& resp
     }
     if (route.async_operation != nullptr) {
       route.async_operation(ctx_, call, std::move(respond));
+    } else if (route.blocks != nullptr && ctx_.offload && route.blocks(call)) {
+      // The request, the caller and the labels go with the work; nothing refers back here.
+      ctx_.offload([ctx = ctx_, operation = route.operation, request = request,
+                    identity = *identity, labels = call.labels, respond = std::move(respond)] {
+        Call moved{request, identity.scope, labels, &identity};
+        respond(operation(ctx, moved));
+      });
     } else {
       respond(route.operation(ctx_, call));
     }
