@@ -52,8 +52,10 @@ async function active(lambda, name) {
 }
 
 async function invoke(lambda, name, payload) {
-  const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(payload) }));
+  const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(payload), LogType: 'Tail' }));
   if (out.FunctionError) throw new Error(`${name}: ${Buffer.from(out.Payload).toString()}`);
+  const tail = out.LogResult ? Buffer.from(out.LogResult, 'base64').toString() : '';
+  out.initMs = Number((/Init Duration: ([0-9.]+) ms/.exec(tail) ?? [])[1] ?? NaN);
   return out;
 }
 
@@ -128,12 +130,14 @@ try {
   const lambda = server.client();
   const zip = makeZip({ 'app.py': app });
   const cold = { image: [], zip: [] };
+  const init = { image: [], zip: [] };
   const createAndTime = async (name, params, list) => {
     await lambda.send(new CreateFunctionCommand({ FunctionName: name, Role: role, ...params }));
     await active(lambda, name);
     const t = now();
-    await invoke(lambda, name, '{}');
+    const out = await invoke(lambda, name, '{}');
     list.push(now() - t);
+    (list === cold.image ? init.image : list === cold.zip ? init.zip : []).push(out.initMs);
   };
   await createAndTime('warmup-image', { PackageType: 'Image', Code: { ImageUri: `${registry.host}/bench/py:v1` } }, []);
   await createAndTime('warmup-zip', { Runtime: 'python3.11', Handler: 'app.handler', Code: { ZipFile: zip } }, []);
@@ -145,6 +149,7 @@ try {
   console.log(`\n2. cold start (first invoke of a new function, image already pulled), median of ${opts.cold}`);
   console.log(`  zip python3.11:                          ${ms(median(cold.zip))}`);
   console.log(`  image FROM python:3.11.v1:               ${ms(median(cold.image))}  ratio ${(median(cold.image) / median(cold.zip)).toFixed(2)} (aim <= 1.5)`);
+  console.log(`  of which Init Duration (REPORT): zip ${median(init.zip).toFixed(1)} ms, image ${median(init.image).toFixed(1)} ms`);
 } finally {
   registry.stop();
   rmSync(work, { recursive: true, force: true });
