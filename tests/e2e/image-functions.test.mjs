@@ -17,7 +17,10 @@ import {
   GetRuntimeManagementConfigCommand, PutRuntimeManagementConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, account, awsError, devCredentials, lambkinBin, runtimeVersions, waitFor, dropStore } from './helpers.mjs';
+import {
+  startServer, makeZip, role, account, awsError, devCredentials, lambkinBin, runtimeVersions, waitFor, dropStore,
+  startRolloutServer, versionEcho,
+} from './helpers.mjs';
 import {
   Layout, tarOf, tarOfDir, run, startRegistry, startTokenServer, tokenCertificate, skopeoCopy, remoteDigest,
   startProxy, mediaTypes, hostArch, copyLayout, stageUserland,
@@ -66,9 +69,9 @@ const lambkinHost = () => server.endpoint.replace('http://', '');
 const fnArn = (name) => `arn:aws:lambda:us-east-1:${account}:function:${name}`;
 const hex = (digest) => digest.replace('sha256:', '');
 
-async function active(name, qualifier) {
+async function active(name, qualifier, client = lambda) {
   return waitFor(`${name} to leave Pending`, async () => {
-    const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name, Qualifier: qualifier }));
+    const c = await client.send(new GetFunctionConfigurationCommand({ FunctionName: name, Qualifier: qualifier }));
     if (c.State === 'Pending' || c.LastUpdateStatus === 'InProgress') return false;
     assert.equal(c.State, 'Active', `${name}: ${c.State} ${c.StateReasonCode} ${c.StateReason} ${c.LastUpdateStatusReason ?? ''}`);
     return c;
@@ -83,8 +86,8 @@ async function invoke(name, payload = {}, extra = {}) {
 }
 
 // The INIT_START lines a function's environments logged.
-async function initStarts(name) {
-  const logs = new CloudWatchLogsClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
+async function initStarts(name, endpoint = server.endpoint) {
+  const logs = new CloudWatchLogsClient({ endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
   return waitFor(`${name}'s log group`, async () => {
     try {
       return (await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${name}` }))).events
@@ -95,8 +98,8 @@ async function initStarts(name) {
     }
   });
 }
-const v1Init = async () => `INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: ${
-  (await runtimeVersions(server.endpoint)).find((v) => v.Name === 'python:3.11.v1').Arns.x86_64}\n`;
+const v1Init = async (endpoint = server.endpoint) => `INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: ${
+  (await runtimeVersions(endpoint)).find((v) => v.Name === 'python:3.11.v1').Arns.x86_64}\n`;
 
 async function createImage(name, imageUri, extra = {}) {
   const out = await lambda.send(new CreateFunctionCommand({ FunctionName: name, Role: role, PackageType: 'Image',
@@ -713,6 +716,20 @@ test('SIGKILL while a large image is being pulled: after a restart nothing is ha
   assert.equal((await invoke('img')).json.mark, 'v1');
 });
 
+// python:3.11.v2 for the operator to publish: python:3.11.v1's root filesystem plus a patch
+// file (/etc/lambkin-patch), tagged v2 in a layout of its own.
+let patchedLayout;
+function patchedBase() {
+  if (patchedLayout) return patchedLayout;
+  const patched = copyLayout(layout.dir, path.join(work, 'patched'));
+  const base = patched.read('base');
+  const patch = patched.layer(tarOf({ 'etc/lambkin-patch': 'v2' }));
+  patched.tag('v2', patched.image({ config: { ...base.config, history: undefined }, base: base.layers, layers: [patch],
+    annotations: base.manifest.annotations }));
+  patchedLayout = patched;
+  return patched;
+}
+
 // Staleness and rebase (issue 15, built by the rest of the team): written from the issue; the
 // operator surface is `lambkin rollout status` and `lambkin image rebase FUNCTION`.
 const rebaseLanded = () => {
@@ -726,11 +743,7 @@ test('a stale base is reported per image function version; `lambkin image rebase
     const cli = async (...args) => (await run(lambkinBin, args, { env: { ...process.env, LAMBKIN_ENDPOINT: server.endpoint } })).stdout;
     await createImage('stale', `${plain.host}/app/py:v1`);
     // python:3.11.v2: the same root filesystem plus a patch file, published by the operator.
-    const patched = copyLayout(layout.dir, path.join(work, 'patched'));
-    const base = patched.read('base');
-    const patch = patched.layer(tarOf({ 'etc/lambkin-patch': 'v2' }));
-    const v2 = patched.image({ config: { ...base.config, history: undefined }, base: base.layers, layers: [patch], annotations: base.manifest.annotations });
-    patched.tag('v2', v2);
+    const patched = patchedBase();
     assert.match(await cli('runtime', 'publish', '--runtime', 'python3.11', '--image', `oci:${patched.dir}:v2`, '--severity', 'low'),
       /published python:3\.11\.v2/);
     const v2Digest = (await runtimeVersions(server.endpoint)).find((v) => v.Name === 'python:3.11.v2').Image.Digest;
@@ -768,3 +781,68 @@ test('a stale base is reported per image function version; `lambkin image rebase
     assert.match(inits.at(-1), /^INIT_START Runtime Version: python:3\.11\.v2\t/);
     assert.deepEqual(await staleOf('stale'), [], 'no longer stale');
   });
+
+test('a critical rollout to python:3.11.v2 migrates zip functions and never touches an image function built FROM v1', async () => {
+  // A server of its own (its rollouts would change this file's other functions), on the
+  // simulated clock, pulling from the plain registry: its built-in python:3.11.v1 is the one
+  // app/py:v1 was built FROM.
+  const t = await startRolloutServer({ registries: { [plain.host]: { insecure: true } },
+    regions: { default_region: 'us-east-1', runtime_management: ['us-east-1'], without_runtime_management: [] } });
+  try {
+    const c = t.server.client();
+    const versions = await runtimeVersions(t.server.endpoint);
+    assert.equal(versions.find((v) => v.Name === 'python:3.11.v1').Image.Digest, d.base);
+    const arnOf = (n) => versions.find((v) => v.Name === `python:3.11.v${n}`)?.Arns.x86_64;
+    await c.send(new CreateFunctionCommand({ FunctionName: 'zip-py', Runtime: 'python3.11', Handler: 'app.handler', Role: role,
+      Code: { ZipFile: versionEcho() } }));
+    await c.send(new CreateFunctionCommand({ FunctionName: 'img-py', Role: role, PackageType: 'Image',
+      Code: { ImageUri: `${plain.host}/app/py:v1` } }));
+    await active('zip-py', undefined, c);
+    await active('img-py', undefined, c);
+    const image = async () => {
+      const got = await c.send(new GetFunctionCommand({ FunctionName: 'img-py' }));
+      return { CodeSha256: got.Configuration.CodeSha256, ResolvedImageUri: got.Code.ResolvedImageUri, RevisionId: got.Configuration.RevisionId };
+    };
+    const before = await image();
+    assert.equal(before.ResolvedImageUri, `${plain.host}/app/py@${d.v1}`);
+
+    assert.match(await t.cli('runtime', 'publish', '--runtime', 'python3.11', '--image', `oci:${patchedBase().dir}:v2`, '--severity', 'critical'),
+      /published python:3\.11\.v2/);
+    const v2 = (await runtimeVersions(t.server.endpoint)).find((v) => v.Name === 'python:3.11.v2').Arns.x86_64;
+    // Through every wait on the simulated clock, skipping what remains of each.
+    let [r] = await t.status();
+    for (let i = 0; i < 10 && r.State !== 'complete'; i++) {
+      await t.cli('clock', 'advance', '1d');
+      [r] = await t.status();
+      if (r.State !== 'complete') {
+        await t.cli('rollout', 'advance', 'python:3.11.v2');
+        [r] = await t.status();
+      }
+    }
+    assert.equal(r.State, 'complete', JSON.stringify(r));
+    assert.deepEqual(r.Regions.map((g) => [g.Region, g.Phase, g.Migrated, g.Remaining]), [['us-east-1', 'complete', 1, 0]],
+      'the zip function is the only version migrated');
+
+    const zip = await c.send(new GetFunctionConfigurationCommand({ FunctionName: 'zip-py' }));
+    assert.equal(zip.RuntimeVersionConfig.RuntimeVersionArn, v2);
+    assert.notEqual(v2, arnOf(1));
+    assert.deepEqual(await image(), before, 'the image function\'s code and revision are untouched');
+    assert.ok((await t.history('img-py')).every((e) => e.Cause !== 'phase2' && e.Cause !== 'phase1'), JSON.stringify(await t.history('img-py')));
+
+    // Its first environment after the rollout still runs on the base it was built FROM.
+    const out = await c.send(new InvokeCommand({ FunctionName: 'img-py', Payload: Buffer.from('{"echo":"after"}') }));
+    assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload).toString());
+    assert.equal(JSON.parse(Buffer.from(out.Payload).toString()).mark, 'v1');
+    assert.deepEqual(await initStarts('img-py', t.server.endpoint), [await v1Init(t.server.endpoint)]);
+    const zipOut = await c.send(new InvokeCommand({ FunctionName: 'zip-py' }));
+    assert.equal(JSON.parse(Buffer.from(zipOut.Payload).toString()), 'python:3.11.v2');
+
+    // And the operator is told what its owner must do.
+    const status = JSON.parse(await t.cli('rollout', 'status', '--json'));
+    assert.deepEqual(status.StaleImages.map((s) => [s.FunctionName, s.Version, s.BaseRuntimeVersion, s.NewestRuntimeVersion, s.VersionsBehind, s.Action]),
+      [['img-py', '$LATEST', 'python:3.11.v1', 'python:3.11.v2', 1, 'rebuild from python:3.11.v2']]);
+    assert.equal(status.StaleImages[0].ResolvedImageUri, before.ResolvedImageUri);
+  } finally {
+    await t.server.stop();
+  }
+});

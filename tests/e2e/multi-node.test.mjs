@@ -5,20 +5,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListTagsCommand,
   PublishVersionCommand, PutRuntimeManagementConfigCommand, TagResourceCommand,
-  UpdateFunctionConfigurationCommand,
-  waitUntilFunctionActiveV2,
+  UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
+  waitUntilFunctionActiveV2, waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
 import {
   account, adminJson, awsError, checkSweep, createStore, dropStore, lambkinBin, makeZip, pythonImage,
   role, runtimeVersions, shellBootstrap, startServer, storeKind, storeQuery, versionEcho,
 } from './helpers.mjs';
+import { Layout, hostArch, remoteDigest, skopeoCopy, stageUserland, startProxy, startRegistry, tarOfDir } from './oci.mjs';
 
 const run = promisify(execFile);
 const skip = storeKind !== 'postgres' && 'needs the suite on PostgreSQL (LAMBKIN_TEST_POSTGRES)';
@@ -306,5 +307,84 @@ test('PostgreSQL restarts under load: nodes reconnect, clients get 503 in the ga
     }
   } finally {
     await cluster.stop();
+  }
+});
+
+test('an image function created on one node runs on the others, each pulling it by digest; UpdateFunctionCode is seen everywhere', { skip }, async () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'lambkin-mn-image-'));
+  const registry = await startRegistry(path.join(work, 'registry'));
+  // Clients name a proxy in front of the registry, which records what each pull asked for.
+  const proxy = await startProxy(registry.host);
+  // From scratch: the host's shell and curl, and a bootstrap answering with the image's mark.
+  const root = path.join(work, 'root');
+  stageUserland(root);
+  writeFileSync(path.join(root, 'var/task/bootstrap'), shellBootstrap({
+    handle: 'echo "{\\"mark\\": \\"$VERSION_MARK\\", \\"event\\": $EVENT}"' }), { mode: 0o755 });
+  const layout = new Layout(path.join(work, 'layout'));
+  const layer = layout.layer(tarOfDir(root));
+  const digests = {};
+  for (const mark of ['v1', 'v2']) {
+    const desc = layout.image({ layers: [layer], config: { architecture: hostArch, os: 'linux', config: {
+      Entrypoint: ['/var/task/bootstrap'], WorkingDir: '/var/task', Env: ['PATH=/usr/bin:/bin', `VERSION_MARK=${mark}`] } } });
+    await skopeoCopy(layout.tag(mark, desc), `docker://${registry.host}/mn/app:${mark}`);
+    digests[mark] = await remoteDigest(`${registry.host}/mn/app:${mark}`);
+    assert.equal(digests[mark], desc.digest);
+  }
+  const cluster = await startNodes(3, { config: { registries: { [proxy.host]: { insecure: true } } } });
+  const { nodes } = cluster;
+  const hex = (mark) => digests[mark].replace('sha256:', '');
+  // Has `node` the image in its own data directory: unpacked, and its manifest in its blob store?
+  const holds = (node, mark) => {
+    const blob = (dir) => readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory()
+      ? e.name !== 'images' && blob(path.join(dir, e.name)) : e.name === hex(mark)));
+    return existsSync(path.join(node.dataDir, 'images', hex(mark), 'rootfs')) && blob(node.dataDir);
+  };
+  const byDigest = (mark, since) => proxy.requests.slice(since).filter((r) => r === `GET /v2/mn/app/manifests/${digests[mark]}`).length;
+  const invoke = async (node, payload) => {
+    const out = await node.client().send(new InvokeCommand({ FunctionName: 'mn-image', Payload: Buffer.from(JSON.stringify(payload)) }));
+    const body = Buffer.from(out.Payload ?? []).toString();
+    assert.equal(out.FunctionError, undefined, body);
+    return JSON.parse(body);
+  };
+  try {
+    const [a, b, c] = nodes.map((n) => n.client());
+    const created = await a.send(new CreateFunctionCommand({ FunctionName: 'mn-image', Role: role, PackageType: 'Image',
+      Code: { ImageUri: `${proxy.host}/mn/app:v1` } }));
+    assert.equal(created.CodeSha256, hex('v1'));
+    await waitUntilFunctionActiveV2({ client: b, maxWaitTime: 30 }, { FunctionName: 'mn-image' });
+    assert.deepEqual(await invoke(nodes[1], { via: 'b' }), { mark: 'v1', event: { via: 'b' } });
+    assert.deepEqual(await invoke(nodes[2], { via: 'c' }), { mark: 'v1', event: { via: 'c' } });
+    // The home node ran it from its own data directory (A's came with the create).
+    assert.ok(nodes.some((n) => holds(n, 'v1')), 'some node unpacked v1 in its data directory');
+
+    // A new tag deployed through A, invoked through B and C.
+    const pullsBefore = proxy.requests.length;
+    const updated = await a.send(new UpdateFunctionCodeCommand({ FunctionName: 'mn-image', ImageUri: `${proxy.host}/mn/app:v2` }));
+    assert.equal(updated.CodeSha256, hex('v2'));
+    assert.ok(proxy.requests.slice(pullsBefore).includes('GET /v2/mn/app/manifests/v2'), 'the tag was resolved by the updating node');
+    const afterUpdate = proxy.requests.length;
+    await waitUntilFunctionUpdatedV2({ client: c, maxWaitTime: 30 }, { FunctionName: 'mn-image' });
+    const got = await c.send(new GetFunctionCommand({ FunctionName: 'mn-image' }));
+    assert.equal(got.Code.ResolvedImageUri, `${proxy.host}/mn/app@${digests.v2}`);
+    assert.deepEqual(await invoke(nodes[1], { n: 1 }), { mark: 'v2', event: { n: 1 } });
+    assert.deepEqual(await invoke(nodes[2], { n: 2 }), { mark: 'v2', event: { n: 2 } });
+
+    // A is gone: its functions move to B or C, which pulls v2 by digest. Then that node is
+    // gone too, and the last one pulls it.
+    await nodes[0].kill('SIGKILL');
+    assert.deepEqual(await invoke(nodes[1], { n: 3 }), { mark: 'v2', event: { n: 3 } });
+    assert.deepEqual(await invoke(nodes[2], { n: 4 }), { mark: 'v2', event: { n: 4 } });
+    const home = [nodes[1], nodes[2]].filter((n) => holds(n, 'v2'));
+    assert.equal(home.length, 1, 'exactly the home node among B and C has v2 (only A pulled it at the update)');
+    const last = home[0] === nodes[1] ? nodes[2] : nodes[1];
+    await home[0].kill('SIGKILL');
+    assert.deepEqual(await invoke(last, { n: 5 }), { mark: 'v2', event: { n: 5 } });
+    assert.ok(holds(nodes[1], 'v2') && holds(nodes[2], 'v2'), 'B and C each hold v2 in their own data directory');
+    assert.equal(byDigest('v2', afterUpdate), 2, `B and C each pulled v2's manifest by digest once: ${proxy.requests.join(', ')}`);
+  } finally {
+    await cluster.stop();
+    proxy.close();
+    registry.stop();
+    rmSync(work, { recursive: true, force: true });
   }
 });
