@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -129,7 +130,7 @@ Result<int> MaxItemsOf(const Call& call, Validator& v);
 
 class LambdaApi {
  public:
-  explicit LambdaApi(ApiContext ctx) : ctx_(ctx) {}
+  explicit LambdaApi(ApiContext ctx) : ctx_(std::move(ctx)) {}
   // Routes a request and answers it through `respond`; false (and `respond` untouched) when no
   // Lambda route matches, so another API may take it.
   bool Handle(const server::HttpRequest& request, server::Respond& respond) const;
