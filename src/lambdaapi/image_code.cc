@@ -67,6 +67,7 @@ Status PullFailure(std::string_view uri, const Status& s) {
       if (detail.find("hashes to") != std::string::npos ||
           detail.find("does not match") != std::string::npos ||
           detail.find("larger than") != std::string::npos ||
+          detail.find("not the diff_id") != std::string::npos ||
           detail.find("bytes; its index says") != std::string::npos) {
         return InvalidParameter(fmt::format(
             "Source image {} failed verification: {}. Lambkin does not deploy an image whose "
