@@ -23,12 +23,22 @@
 #include <boost/beast/http.hpp>
 
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace lambkin::bench {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
+
+std::string ReadFileOrExit(const std::string& path) {
+  Result<std::string> bytes = ReadWholeFile(path);
+  if (!bytes.ok()) {
+    std::fprintf(stderr, "cannot read %s: %s\n", path.c_str(), bytes.status().message().c_str());
+    std::exit(1);
+  }
+  return std::move(bytes).value();
+}
 
 Server StartServer(const std::string& binary, const std::string& extra_args) {
   Server s;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <utility>
@@ -24,6 +25,12 @@ struct Server {
 // Starts `binary serve` and waits until it listens. Exits the process on failure.
 Server StartServer(const std::string& binary, const std::string& extra_args = "");
 void StopServer(Server& server);
+// Milliseconds of a steady-clock duration.
+inline double Ms(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+// The whole file; exits the process when it cannot be read.
+std::string ReadFileOrExit(const std::string& path);
 long RssKb(pid_t pid);
 // CPU time (user + system) the process has used so far, in seconds.
 double CpuSeconds(pid_t pid);

@@ -43,19 +43,12 @@
 namespace {
 
 using lambkin::bench::Connection;
+using lambkin::bench::Ms;
+using lambkin::bench::ReadFileOrExit;
 using lambkin::bench::Server;
 using lambkin::bench::WithDatabase;
 using Clock = std::chrono::steady_clock;
 using tcp = boost::asio::ip::tcp;
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 struct Stats {
   double median = 0, p99 = 0;
@@ -372,7 +365,7 @@ int main(int argc, char** argv) {
   std::atexit(DropAll);
   const pid_t postmaster = lambkin::bench::FindPostmaster(o.store);
   const std::string compiled =
-      lambkin::functions::testing::MakeZip({{"bootstrap", ReadFile(o.bootstrap)}});
+      lambkin::functions::testing::MakeZip({{"bootstrap", ReadFileOrExit(o.bootstrap)}});
   std::printf(
       "nodes: %s serve --threads 2, each its own --data; PostgreSQL %s (a fresh database "
       "per cluster)\n",

@@ -28,16 +28,9 @@
 namespace {
 
 using lambkin::bench::Connection;
+using lambkin::bench::Ms;
+using lambkin::bench::ReadFileOrExit;
 using Clock = std::chrono::steady_clock;
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void Create(Connection& c, const std::string& name, const std::string& runtime,
             const std::string& handler, const std::string& zip) {
@@ -128,7 +121,7 @@ int main(int argc, char** argv) {
                                    runtimes.find('"', runtimes.find("\"python3.") + 9) -
                                        runtimes.find("\"python3.") - 9);
   Create(c, "compiled", "provided.al2023", "h",
-         lambkin::functions::testing::MakeZip({{"bootstrap", ReadFile(bootstrap)}}));
+         lambkin::functions::testing::MakeZip({{"bootstrap", ReadFileOrExit(bootstrap)}}));
   Create(c, "python", python, "app.handler",
          lambkin::functions::testing::MakeZip({{"app.py", "def handler(e, c):\n    return e\n"}}));
   Create(c, "node", "nodejs20.x", "index.handler",

@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "catalog/catalog.h"
 #include "exec/sandbox.h"
+#include "exec/testing.h"
 #include "logs/log_store.h"
 #include "oci/image.h"
 #include "store/database.h"
@@ -112,12 +112,8 @@ class ImageEnvironmentTest : public ::testing::Test, public EnvironmentObserver 
     ASSERT_TRUE(kPrivateMounts);
     root_ = fs::temp_directory_path() / ("lambkin-env-test-" + std::to_string(::getpid()));
     fs::create_directories(root_ / "data");
-    auto blobs = oci::BlobStore::Open((root_ / "blobs").string());
-    ASSERT_TRUE(blobs.ok());
-    oci::Platform host{"linux", std::string(oci::HostOciArchitecture()), ""};
-    auto image = oci::ImportLayout(LAMBKIN_RUNTIMES_DIR "/provided.al2023", "", host, blobs->get());
-    ASSERT_TRUE(image.ok()) << image.status().message() << " (run make build first)";
-    ASSERT_TRUE(oci::Unpack(**blobs, image->manifest, rootfs()).ok());
+    Status unpacked = testing::UnpackBuiltinRootfs((root_ / "blobs").string(), rootfs());
+    ASSERT_TRUE(unpacked.ok()) << unpacked.message();
     fs::create_directories(fs::path(rootfs()) / "app");
     // A runtime in bash and curl: answers its one invocation with its arguments, working
     // directory and environment (as it was given, in order: bash's own `env` reorders it).
@@ -133,7 +129,6 @@ class ImageEnvironmentTest : public ::testing::Test, public EnvironmentObserver 
            "curl -sS -o /dev/null --data-binary @/tmp/out $api/invocation/$id/response\n"
            "sleep 30\n";
     fs::permissions(fs::path(rootfs()) / "app/runtime.sh", fs::perms(0755));
-    ASSERT_TRUE(catalog::AddMountPoints(rootfs()).ok());
 
     auto db = store::Database::Open((root_ / "logs.db").string(), logs::Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();

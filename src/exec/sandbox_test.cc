@@ -1,6 +1,7 @@
 // Starts real sandboxes (bubblewrap, lambkin-init) and checks from inside what a function sees.
 
 #include "exec/sandbox.h"
+#include "exec/testing.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -19,9 +20,6 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
-
-#include "catalog/catalog.h"
-#include "oci/image.h"
 
 namespace lambkin::exec {
 namespace {
@@ -42,13 +40,8 @@ class SandboxTest : public ::testing::Test {
     fs::permissions(root_, fs::perms(0700));
     // The root filesystem: the built-in provided.al2023 runtime version, as the catalog
     // unpacks it (make build makes its layout).
-    auto blobs = oci::BlobStore::Open((root_ / "blobs").string());
-    ASSERT_TRUE(blobs.ok());
-    oci::Platform host{"linux", std::string(oci::HostOciArchitecture()), ""};
-    auto image = oci::ImportLayout(LAMBKIN_RUNTIMES_DIR "/provided.al2023", "", host, blobs->get());
-    ASSERT_TRUE(image.ok()) << image.status().message() << " (run make build first)";
-    ASSERT_TRUE(oci::Unpack(**blobs, image->manifest, rootfs()).ok());
-    ASSERT_TRUE(catalog::AddMountPoints(rootfs()).ok());
+    Status unpacked = testing::UnpackBuiltinRootfs((root_ / "blobs").string(), rootfs());
+    ASSERT_TRUE(unpacked.ok()) << unpacked.message();
   }
   void TearDown() override { fs::remove_all(root_); }
   std::string rootfs() const { return (root_ / "data" / "rootfs").string(); }

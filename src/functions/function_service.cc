@@ -15,7 +15,7 @@ using catalog::Architecture;
 using store::Database;
 
 namespace {
-constexpr char kFunctionsDdl[] = R"sql(
+constexpr char kFunctionsTableDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS functions (
   account TEXT NOT NULL,
   region TEXT NOT NULL,
@@ -27,7 +27,12 @@ CREATE TABLE IF NOT EXISTS functions (
   reserved_concurrency INTEGER,
   PRIMARY KEY (account, region, name)
 );
-CREATE TABLE IF NOT EXISTS function_versions (
+)sql";
+// function_versions as it is since functions migration 3: runtime_version NULL for an image.
+// `create` is the statement's head ("CREATE TABLE IF NOT EXISTS function_versions").
+std::string FunctionVersionsDdl(std::string_view create) {
+  return fmt::format(R"sql(
+{} (
   account TEXT NOT NULL,
   region TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -35,18 +40,23 @@ CREATE TABLE IF NOT EXISTS function_versions (
   config TEXT NOT NULL,
   revision_id TEXT NOT NULL,
   last_modified INTEGER NOT NULL,
-  runtime TEXT NOT NULL,
+  runtime TEXT NOT NULL,               -- '' for an image
   architecture TEXT NOT NULL,
   update_mode TEXT NOT NULL,
-  runtime_version INTEGER NOT NULL REFERENCES runtime_versions (id),
-  code_sha256 TEXT NOT NULL,           -- hex, names the stored package
+  runtime_version INTEGER REFERENCES runtime_versions (id),  -- NULL for an image
+  code_sha256 TEXT NOT NULL,           -- hex: the stored package, or the image's manifest digest
   PRIMARY KEY (account, region, name, version),
   FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE
 );
-DROP INDEX IF EXISTS function_versions_by_runtime;
+)sql",
+                     create);
+}
+constexpr char kFunctionVersionsIndexes[] = R"sql(
 CREATE INDEX IF NOT EXISTS function_versions_for_sweep
   ON function_versions (region, runtime, update_mode, runtime_version);
 CREATE INDEX IF NOT EXISTS function_versions_by_code ON function_versions (code_sha256);
+)sql";
+constexpr char kOtherTablesDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS aliases (
   account TEXT NOT NULL,
   region TEXT NOT NULL,
@@ -75,6 +85,11 @@ CREATE TABLE IF NOT EXISTS runtime_version_edits (
 CREATE INDEX IF NOT EXISTS runtime_version_edits_by_function
   ON runtime_version_edits (account, region, name, seq);
 )sql";
+std::string FunctionsDdl() {
+  return kFunctionsTableDdl + FunctionVersionsDdl("CREATE TABLE IF NOT EXISTS function_versions") +
+         "DROP INDEX IF EXISTS function_versions_by_runtime;\n" + kFunctionVersionsIndexes +
+         kOtherTablesDdl;
+}
 
 // Code packages by digest (functions/code_package.h): used on PostgreSQL, empty on SQLite.
 constexpr char kCodePackagesDdl[] = R"sql(
@@ -90,32 +105,13 @@ constexpr char kCodePackagesPostgresDdl[] =
     "ALTER TABLE code_packages ALTER COLUMN bytes SET STORAGE EXTERNAL;";
 // Image versions have no runtime version: runtime_version becomes nullable (SQLite cannot drop a
 // NOT NULL constraint, so the table is rebuilt; nothing references it).
-constexpr char kNullableRuntimeVersionSqlite[] = R"sql(
-CREATE TABLE function_versions_v3 (
-  account TEXT NOT NULL,
-  region TEXT NOT NULL,
-  name TEXT NOT NULL,
-  version INTEGER NOT NULL,            -- 0 is $LATEST
-  config TEXT NOT NULL,
-  revision_id TEXT NOT NULL,
-  last_modified INTEGER NOT NULL,
-  runtime TEXT NOT NULL,               -- '' for an image
-  architecture TEXT NOT NULL,
-  update_mode TEXT NOT NULL,
-  runtime_version INTEGER REFERENCES runtime_versions (id),  -- NULL for an image
-  code_sha256 TEXT NOT NULL,           -- hex: the stored package, or the image's manifest digest
-  PRIMARY KEY (account, region, name, version),
-  FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE
-);
+constexpr char kNullableRuntimeVersionCopy[] = R"sql(
 INSERT INTO function_versions_v3 (account, region, name, version, config, revision_id,
   last_modified, runtime, architecture, update_mode, runtime_version, code_sha256)
 SELECT account, region, name, version, config, revision_id, last_modified, runtime,
   architecture, update_mode, runtime_version, code_sha256 FROM function_versions;
 DROP TABLE function_versions;
 ALTER TABLE function_versions_v3 RENAME TO function_versions;
-CREATE INDEX function_versions_for_sweep
-  ON function_versions (region, runtime, update_mode, runtime_version);
-CREATE INDEX function_versions_by_code ON function_versions (code_sha256);
 )sql";
 constexpr char kNullableRuntimeVersionPostgres[] =
     "ALTER TABLE function_versions ALTER COLUMN runtime_version DROP NOT NULL;";
@@ -123,14 +119,17 @@ constexpr char kNullableRuntimeVersionPostgres[] =
 
 const store::Migrations& Schema() {
   static const store::Migrations kMigrations = {
-      {"functions", 1, kFunctionsDdl, "",
+      {"functions", 1, FunctionsDdl(), "",
        [](store::Txn& txn) {
          // Stores from before phase-2 batches were recorded.
          return store::AddColumnIfMissing(txn, "runtime_version_edits", "batch", "INTEGER");
        }},
       {"functions", 2, kCodePackagesDdl,
        store::PostgresDdl(kCodePackagesDdl) + kCodePackagesPostgresDdl, nullptr},
-      {"functions", 3, kNullableRuntimeVersionSqlite, kNullableRuntimeVersionPostgres, nullptr},
+      {"functions", 3,
+       FunctionVersionsDdl("CREATE TABLE function_versions_v3") + kNullableRuntimeVersionCopy +
+           kFunctionVersionsIndexes,
+       kNullableRuntimeVersionPostgres, nullptr},
   };
   return kMigrations;
 }
@@ -295,6 +294,11 @@ Status StoreVersion(Txn& txn, const Scope& scope, const FunctionVersion& v) {
   }
   st.Bind(12, CodeSha256Hex(v.config));
   return st.Run();
+}
+
+// sha256:<hex> -> <hex>: an image's CodeSha256.
+std::string DigestHex(std::string_view digest) {
+  return std::string(digest.substr(digest.find(':') + 1));
 }
 
 // The runtime version a version's history follows: its own, or for an image the runtime
@@ -547,7 +551,7 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
   if (image) {
     cmd.config.runtime.clear();
     cmd.config.handler.clear();
-    info.sha256_base64 = cmd.config.code_sha256;  // the manifest digest's hex
+    info.sha256_base64 = DigestHex(cmd.config.image_digest);  // CodeSha256; size 0
   } else {
     LAMBKIN_ASSIGN_OR_RETURN(info, InspectZip(cmd.zip));
     if (!catalog_->HasRuntime(cmd.config.runtime)) {
@@ -756,7 +760,7 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
       latest.config.image_uri = cmd.image->uri;
       latest.config.image_digest = cmd.image->digest;
       latest.config.image_base = cmd.image->base;
-      latest.config.code_sha256 = cmd.image->digest.substr(cmd.image->digest.find(':') + 1);
+      latest.config.code_sha256 = DigestHex(cmd.image->digest);
       latest.config.code_size = 0;
       if (cmd.dry_run) {
         result.latest = latest;

@@ -350,7 +350,6 @@ TEST_P(FunctionServiceTest, ImageFunctionsHaveNoRuntimeVersionAndFollowTheirBase
   cmd.config.role = "arn:aws:iam::123456789012:role/r";
   cmd.config.image_uri = "registry.example:5000/fn:v1";
   cmd.config.image_digest = "sha256:" + std::string(64, 'a');
-  cmd.config.code_sha256 = std::string(64, 'a');
   cmd.config.image_base = v1_.id;
   cmd.config.image_config = ImageConfigOverrides{std::vector<std::string>{"/bin/sh"},
                                                  std::vector<std::string>{"-c", "x"}, "/app"};

@@ -262,6 +262,9 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionRef ref,
                   call.ResolveFunction(*name, shapes::kFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
+  functions::CreateFunctionCommand cmd;
+  cmd.name = ref.name;
+  cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
   if (image) {
     RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
     std::optional<std::string> uri = CodeString(*code, "ImageUri");
@@ -273,51 +276,30 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
     if (ctx.functions->GetFunction(call.scope, ref.name).ok()) {
       return ErrorResponse(Conflict(fmt::format("Function already exist: {}", ref.name)));
     }
-    functions::CreateFunctionCommand cmd;
-    cmd.name = ref.name;
-    cmd.config.package_type = functions::PackageType::kImage;
-    cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
     ASSIGN_OR_ERROR(functions::ImageCode pulled, PullImageCode(ctx, *uri, cmd.config.architecture));
+    cmd.config.package_type = functions::PackageType::kImage;
     cmd.config.image_uri = pulled.uri;
     cmd.config.image_digest = pulled.digest;
     cmd.config.image_base = pulled.base;
-    cmd.config.code_sha256 = pulled.digest.substr(pulled.digest.find(':') + 1);
     cmd.config.image_config = image_config;
-    cmd.config.role = *m.role;
-    cmd.config.description = m.description.value_or("");
-    cmd.config.memory_size = m.memory_size.value_or(128);
-    cmd.config.timeout = m.timeout.value_or(3);
-    cmd.config.ephemeral_storage = m.ephemeral_storage.value_or(512);
-    cmd.config.environment = m.environment;
-    cmd.publish = publish.value_or(false);
-    ASSIGN_OR_ERROR(cmd.tags, ParseTags(tags));
-    ASSIGN_OR_ERROR(functions::WriteResult result,
-                    ctx.functions->CreateFunction(call.scope, std::move(cmd)));
-    const FunctionVersion& shown = result.published ? *result.published : result.latest;
-    return JsonResponse(
-        201, FunctionConfigurationJson(ctx, call.scope, shown, "", ConfigView::kCreated));
+  } else {
+    if (!m.runtime || !m.handler) {
+      return ErrorResponse(InvalidParameter(
+          "Runtime and Handler are mandatory parameters for functions created with deployment "
+          "packages."));
+    }
+    RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
+    RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
+    ASSIGN_OR_ERROR(cmd.zip, ParseZip(body, code));
+    cmd.config.runtime = *m.runtime;
+    cmd.config.handler = *m.handler;
   }
-  if (!m.runtime || !m.handler) {
-    return ErrorResponse(InvalidParameter(
-        "Runtime and Handler are mandatory parameters for functions created with deployment "
-        "packages."));
-  }
-  RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
-  RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
-  ASSIGN_OR_ERROR(std::string zip, ParseZip(body, code));
-
-  functions::CreateFunctionCommand cmd;
-  cmd.name = ref.name;
-  cmd.config.runtime = *m.runtime;
-  cmd.config.handler = *m.handler;
   cmd.config.role = *m.role;
   cmd.config.description = m.description.value_or("");
   cmd.config.memory_size = m.memory_size.value_or(128);
   cmd.config.timeout = m.timeout.value_or(3);
   cmd.config.ephemeral_storage = m.ephemeral_storage.value_or(512);
   cmd.config.environment = m.environment;
-  cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
-  cmd.zip = std::move(zip);
   cmd.publish = publish.value_or(false);
   ASSIGN_OR_ERROR(cmd.tags, ParseTags(tags));
   ASSIGN_OR_ERROR(functions::WriteResult result,
