@@ -184,6 +184,8 @@ nlohmann::json ConfigToJson(const FunctionConfig& c) {
                       {"code_sha256", c.code_sha256},
                       {"code_size", c.code_size}};
   if (c.environment) j["environment"] = *c.environment;
+  if (c.tracing_mode != "PassThrough") j["tracing_mode"] = c.tracing_mode;
+  if (c.vpc_config) j["vpc_config"] = true;
   if (c.package_type == PackageType::kImage) {
     j["package_type"] = "Image";
     j["image_uri"] = c.image_uri;
@@ -216,6 +218,8 @@ FunctionConfig ConfigFromJson(const std::string& text) {
   if (j.contains("environment")) {
     c.environment = j["environment"].get<std::map<std::string, std::string>>();
   }
+  c.tracing_mode = j.value("tracing_mode", "PassThrough");
+  c.vpc_config = j.value("vpc_config", false);
   if (j.value("package_type", "Zip") == "Image") {
     c.package_type = PackageType::kImage;
     c.image_uri = j.value("image_uri", "");
@@ -518,8 +522,8 @@ Status RemoveUnusedPackages(Txn& txn, CodePackageStore* code, const std::set<std
 }
 
 // Publishes $LATEST as a new version inside `txn` (or returns the existing one if $LATEST has
-// not changed since the last publish).
-Result<FunctionVersion> PublishLocked(Txn& txn, const Scope& scope, const FunctionVersion& latest,
+// not changed since the last publish). `latest` takes $LATEST's new RevisionId.
+Result<FunctionVersion> PublishLocked(Txn& txn, const Scope& scope, FunctionVersion& latest,
                                       const std::optional<std::string>& description, int64_t now) {
   LAMBKIN_ASSIGN_OR_RETURN(auto fn, LoadFunction(txn, scope, latest.function_name));
   if (fn->published_revision == latest.revision_id && fn->published_version) {
@@ -534,6 +538,10 @@ Result<FunctionVersion> PublishLocked(Txn& txn, const Scope& scope, const Functi
   if (description) v.config.description = *description;
   LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, v));
   LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, v, std::nullopt, "publish", now));
+  // Publishing from $LATEST changes its metadata: AWS gives it a new RevisionId (and the
+  // published version its own). The new one is what "unchanged since the last publish" compares.
+  latest.revision_id = RandomUuid();
+  LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, latest));
   LAMBKIN_ASSIGN_OR_RETURN(
       auto st, txn.Prepare("UPDATE functions SET next_version = ?, published_revision = ?, "
                            "published_version = ? WHERE account = ? AND region = ? AND name = ?"));
@@ -590,7 +598,7 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
     result.latest = latest;
     if (cmd.publish) {
       LAMBKIN_ASSIGN_OR_RETURN(result.published,
-                               PublishLocked(txn, scope, latest, std::nullopt, now));
+                               PublishLocked(txn, scope, result.latest, std::nullopt, now));
     }
     return Status::Ok();
   });
@@ -650,7 +658,7 @@ Result<std::optional<int64_t>> FunctionService::GetReservedConcurrency(const Sco
                              "region = ? AND name = ?"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
     LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return FunctionNotFound(scope, name, kLatest);
+    if (!row) return FunctionNotFound(scope, name, {});  // AWS names no qualifier here
     out = st.ColumnOptionalInt(0);
     return Status::Ok();
   });
@@ -682,11 +690,23 @@ Status FunctionService::TagFunction(const Scope& scope, const std::string& name,
     if (f->tags.size() > kMaxTags) {
       return InvalidParameter("Number of tags exceeds resource tag limit.");
     }
-    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("UPDATE functions SET tags = ? WHERE account = ? "
-                                                  "AND region = ? AND name = ?"));
-    st.Bind(1, nlohmann::json(f->tags).dump()).Bind(2, scope.account).Bind(3, scope.region);
-    st.Bind(4, name);
-    return st.Run();
+    // Tags are metadata of $LATEST for RevisionId purposes: AWS issues it a new one. A tag
+    // change alone is not a change worth a new version, so "published" follows the bump.
+    LAMBKIN_ASSIGN_OR_RETURN(auto latest, LoadVersion(txn, scope, name, 0));
+    if (!latest) return FunctionNotFound(scope, name, {});
+    std::string revision = RandomUuid();
+    if (f->published_revision == latest->revision_id) f->published_revision = revision;
+    LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                             txn.Prepare("UPDATE functions SET tags = ?, published_revision = ? "
+                                         "WHERE account = ? AND region = ? AND name = ?"));
+    st.Bind(1, nlohmann::json(f->tags).dump()).Bind(2, f->published_revision);
+    st.Bind(3, scope.account).Bind(4, scope.region).Bind(5, name);
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto bump, txn.Prepare("UPDATE function_versions SET revision_id = ? WHERE account = ? "
+                               "AND region = ? AND name = ? AND version = 0"));
+    bump.Bind(1, revision).Bind(2, scope.account).Bind(3, scope.region).Bind(4, name);
+    return bump.Run();
   });
 }
 
@@ -773,7 +793,7 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
       result.latest = latest;
       if (cmd.publish) {
         LAMBKIN_ASSIGN_OR_RETURN(result.published,
-                                 PublishLocked(txn, scope, latest, std::nullopt, now));
+                                 PublishLocked(txn, scope, result.latest, std::nullopt, now));
       }
       return Status::Ok();
     }
@@ -814,7 +834,7 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
     result.latest = latest;
     if (cmd.publish) {
       LAMBKIN_ASSIGN_OR_RETURN(result.published,
-                               PublishLocked(txn, scope, latest, std::nullopt, now));
+                               PublishLocked(txn, scope, result.latest, std::nullopt, now));
     }
     return Status::Ok();
   });
@@ -855,6 +875,8 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     if (cmd.timeout) c.timeout = *cmd.timeout;
     if (cmd.ephemeral_storage) c.ephemeral_storage = *cmd.ephemeral_storage;
     if (cmd.environment) c.environment = *cmd.environment;
+    if (cmd.tracing_mode) c.tracing_mode = *cmd.tracing_mode;
+    if (cmd.vpc_config) c.vpc_config = true;
     if (cmd.image_config) {
       c.image_config = cmd.image_config->empty() ? std::nullopt : cmd.image_config;
     }
@@ -1061,7 +1083,9 @@ Result<Alias> FunctionService::CreateAlias(const Scope& scope, const std::string
   if (cmd.routing && !cmd.routing->additional_version_weights.empty()) a.routing = cmd.routing;
   a.revision_id = RandomUuid();
   Status s = db_->Transact([&](Txn& txn) -> Status {
-    LAMBKIN_RETURN_IF_ERROR(RequireFunction(txn, scope, function));
+    // AWS names the version the alias would point to.
+    LAMBKIN_ASSIGN_OR_RETURN(auto fn, LoadFunction(txn, scope, function));
+    if (!fn) return FunctionNotFound(scope, function, a.function_version);
     LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadAlias(txn, scope, function, cmd.name));
     if (existing) {
       return Conflict(

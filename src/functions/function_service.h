@@ -81,6 +81,8 @@ struct UpdateConfigurationCommand {
   std::optional<std::string> revision_id;
   // Image functions: replaces the whole ImageConfig (an empty one removes it).
   std::optional<ImageConfigOverrides> image_config;
+  std::optional<std::string> tracing_mode;  // TracingConfig.Mode
+  bool vpc_config = false;                  // an empty VpcConfig was given
 };
 
 struct PublishVersionCommand {

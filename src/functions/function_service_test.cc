@@ -419,6 +419,52 @@ TEST_P(FunctionServiceTest, ImageFunctionsHaveNoRuntimeVersionAndFollowTheirBase
   EXPECT_EQ(images->size(), 2u);  // $LATEST and 1
 }
 
+// RevisionId changes as AWS's does: publishing gives the new version its own and $LATEST a new
+// one; tagging gives $LATEST a new one; a publish with nothing changed changes nothing.
+TEST_P(FunctionServiceTest, RevisionIdChangesWhereAwsChangesIt) {
+  ASSERT_TRUE(Create("f").ok());
+  auto revision = [&](const std::string& qualifier) {
+    auto v = svc_->GetFunctionVersion(scope_, "f", qualifier);
+    EXPECT_TRUE(v.ok()) << v.status().message();
+    return v.ok() ? v->revision_id : std::string();
+  };
+  std::string created = revision("");
+  auto v1 = svc_->PublishVersion(scope_, "f", {std::nullopt, std::nullopt, created});
+  ASSERT_TRUE(v1.ok()) << v1.status().message();
+  std::string after_publish = revision("");
+  EXPECT_NE(after_publish, created);
+  EXPECT_NE(v1->revision_id, created);
+  EXPECT_NE(v1->revision_id, after_publish);
+  EXPECT_EQ(revision("1"), v1->revision_id);
+  // The revision $LATEST had before publishing is stale now.
+  EXPECT_EQ(
+      svc_->PublishVersion(scope_, "f", {std::nullopt, std::nullopt, created}).status().code(),
+      StatusCode::kPreconditionFailed);
+
+  // Nothing changed: the same version, and no new RevisionId anywhere.
+  auto again = svc_->PublishVersion(scope_, "f", {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->version, "1");
+  EXPECT_EQ(again->revision_id, v1->revision_id);
+  EXPECT_EQ(revision(""), after_publish);
+
+  ASSERT_TRUE(svc_->TagFunction(scope_, "f", {{"team", "a"}}, {}).ok());
+  std::string after_tag = revision("");
+  EXPECT_NE(after_tag, after_publish);
+  EXPECT_EQ(revision("1"), v1->revision_id);
+  ASSERT_TRUE(svc_->TagFunction(scope_, "f", {}, {"team"}).ok());
+  EXPECT_NE(revision(""), after_tag);
+  // A tag change is no reason for a new version.
+  EXPECT_EQ(svc_->PublishVersion(scope_, "f", {})->version, "1");
+
+  // Create with Publish: $LATEST and version 1 each have their own, stored.
+  auto g = Create("g", true);
+  ASSERT_TRUE(g.ok() && g->published);
+  EXPECT_NE(g->published->revision_id, g->latest.revision_id);
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "g", "")->revision_id, g->latest.revision_id);
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "g", "1")->revision_id, g->published->revision_id);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
                          store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);

@@ -61,6 +61,11 @@ struct FunctionConfig {
   std::optional<ImageConfigOverrides> image_config;
   // The runtime version the image was recognised as built FROM (catalog id), 0 when none.
   int64_t image_base = 0;
+  // TracingConfig.Mode: "PassThrough" (AWS's default) or "Active"; stored and echoed.
+  std::string tracing_mode = "PassThrough";
+  // An (empty) VpcConfig was given: echoed as AWS echoes a function without VPC access once
+  // configured. Lambkin has no VPCs, so subnets and security groups are refused.
+  bool vpc_config = false;
 };
 
 // registry/repository@sha256:<hex>: the image a version runs (GetFunction's ResolvedImageUri).

@@ -99,6 +99,13 @@ namespace ops {
 HttpResponse CreateAlias(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(std::string function, UnqualifiedFunctionName(call));
   ASSIGN_OR_ERROR(functions::AliasCommand cmd, ParseAlias(call, true));
+  if (cmd.function_version == functions::kLatest && cmd.routing &&
+      !cmd.routing->additional_version_weights.empty()) {
+    // AWS's answer to this one carries no Type.
+    return ErrorResponse(
+        InvalidParameter("$LATEST is not supported for an alias pointing to more than 1 version"),
+        false);
+  }
   ASSIGN_OR_ERROR(functions::Alias a, ctx.functions->CreateAlias(call.scope, function, cmd));
   return JsonResponse(201, AliasJson(call.scope, a));
 }

@@ -46,11 +46,15 @@ std::string DumpJson(const nlohmann::json& body) {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-server::HttpResponse ErrorResponse(const Status& status) {
+server::HttpResponse ErrorResponse(const Status& status, bool with_type) {
   const WireError& e = WireErrorFor(status.code());
   nlohmann::json body = nlohmann::json::object();
-  if (!e.body_type.empty()) body["Type"] = e.body_type;
-  body[std::string(e.message_key)] = status.message();
+  if (with_type && !e.body_type.empty()) body["Type"] = e.body_type;
+  if (status.message().empty()) {
+    body[std::string(e.message_key)] = nullptr;
+  } else {
+    body[std::string(e.message_key)] = status.message();
+  }
   body["__type"] = e.type_name;
   server::HttpResponse r;
   if (status.code() == StatusCode::kTooManyRequests) {

@@ -29,7 +29,9 @@ const WireError& WireErrorFor(StatusCode code);
 std::string DumpJson(const nlohmann::json& body);
 
 // The AWS error response for a non-OK status. A kTooManyRequests status carries the AWS
-// `Reason` (ReservedFunctionConcurrentInvocationLimitExceeded, ...) as its message.
-server::HttpResponse ErrorResponse(const Status& status);
+// `Reason` (ReservedFunctionConcurrentInvocationLimitExceeded, ...) as its message. An empty
+// message is written as null, as AWS writes it (a cross-account AccessDeniedException).
+// `with_type` false leaves out the body's `Type` where AWS sends none for that error.
+server::HttpResponse ErrorResponse(const Status& status, bool with_type = true);
 
 }  // namespace lambkin::lambdaapi

@@ -5,6 +5,7 @@
 
 #include "common/crypto.h"
 #include "lambdaapi/api.h"
+#include "lambdaapi/config_members.h"
 #include "lambdaapi/errors.h"
 #include "lambdaapi/names.h"
 #include "lambdaapi/serialize.h"
@@ -30,6 +31,14 @@ constexpr std::string_view kDeprecatedRuntimes[] = {
     "java8",         "go1.x",         "ruby2.5",    "ruby2.7",    "dotnetcore1.0", "dotnetcore2.0",
     "dotnetcore2.1", "dotnetcore3.1", "dotnet6",    "provided"};
 
+// The runtimes AWS lists when it refuses an unknown one (recorded answer, its order).
+constexpr std::string_view kAwsRuntimeEnum[] = {
+    "nodejs20.x", "python3.14", "provided.al2023", "python3.12",   "python3.13",
+    "nodejs24.x", "nodejs22.x", "java25",          "python3.10",   "python3.11",
+    "java21",     "ruby3.3",    "ruby3.4",         "ruby3.2",      "python3.8",
+    "python3.9",  "java17",     "nodejs16.x",      "dotnet10",     "dotnet8",
+    "java11",     "dotnet6",    "nodejs18.x",      "provided.al2", "java8.al2"};
+
 Status CheckRuntime(const ApiContext& ctx, const std::string& runtime) {
   if (ctx.catalog->HasRuntime(runtime)) return Status::Ok();
   if (std::find(std::begin(kDeprecatedRuntimes), std::end(kDeprecatedRuntimes), runtime) !=
@@ -40,10 +49,16 @@ Status CheckRuntime(const ApiContext& ctx, const std::string& runtime) {
         "functions.",
         runtime));
   }
+  if (std::find(std::begin(kAwsRuntimeEnum), std::end(kAwsRuntimeEnum), runtime) !=
+      std::end(kAwsRuntimeEnum)) {
+    return InvalidParameter(fmt::format("Runtime {} is not available", runtime));
+  }
+  // AWS names the runtimes it accepts, in its own order (as recorded), whatever this
+  // deployment's catalog offers.
   return InvalidParameter(fmt::format(
       "Value {} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
       "[{}] or be a valid ARN",
-      runtime, fmt::join(ctx.catalog->Runtimes(), ", ")));
+      runtime, fmt::join(kAwsRuntimeEnum, ", ")));
 }
 
 // In production, Lambda must be able to assume the function's role: a role of the directory, in
@@ -244,6 +259,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(auto arch, ParseArchitectures(body, v));
   ASSIGN_OR_ERROR(auto publish, body.Bool("Publish"));
   ASSIGN_OR_ERROR(const json* tags, body.Object("Tags"));
+  ASSIGN_OR_ERROR(FeatureMembers features, ParseFeatureMembers(body, v));
   RETURN_ERROR_IF(v.ToStatus());
 
   ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
@@ -262,6 +278,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionRef ref,
                   call.ResolveFunction(*name, shapes::kFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
+  RETURN_ERROR_IF(features.Refused(ref.name));
   functions::CreateFunctionCommand cmd;
   cmd.name = ref.name;
   cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
@@ -300,10 +317,13 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   cmd.config.timeout = m.timeout.value_or(3);
   cmd.config.ephemeral_storage = m.ephemeral_storage.value_or(512);
   cmd.config.environment = m.environment;
+  cmd.config.tracing_mode = features.tracing_mode.value_or("PassThrough");
+  cmd.config.vpc_config = features.vpc_config;
   cmd.publish = publish.value_or(false);
   ASSIGN_OR_ERROR(cmd.tags, ParseTags(tags));
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->CreateFunction(call.scope, std::move(cmd)));
+  // With Publish, AWS answers the new version (Version "1") under the unqualified ARN.
   const FunctionVersion& shown = result.published ? *result.published : result.latest;
   return JsonResponse(201,
                       FunctionConfigurationJson(ctx, call.scope, shown, "", ConfigView::kCreated));
@@ -326,6 +346,8 @@ HttpResponse GetFunction(const ApiContext& ctx, const Call& call) {
   json body = {{"Configuration",
                 FunctionConfigurationJson(ctx, call.scope, v, ref.qualifier, ConfigView::kCurrent)},
                {"Code", std::move(code)}};
+  ASSIGN_OR_ERROR(auto reserved, ctx.functions->GetReservedConcurrency(call.scope, ref.name));
+  if (reserved) body["Concurrency"] = {{"ReservedConcurrentExecutions", *reserved}};
   if (!fn.tags.empty()) body["Tags"] = fn.tags;
   return JsonResponse(200, body);
 }
@@ -372,6 +394,7 @@ HttpResponse UpdateFunctionCode(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(auto dry_run, body.Bool("DryRun"));
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   RETURN_ERROR_IF(v.ToStatus());
+  RETURN_ERROR_IF(RefuseCodeFeatureMembers(body));
   functions::UpdateCodeCommand cmd;
   cmd.architecture = arch;
   cmd.publish = publish.value_or(false);
@@ -398,9 +421,14 @@ HttpResponse UpdateFunctionCode(const ApiContext& ctx, const Call& call) {
   }
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->UpdateFunctionCode(call.scope, name, std::move(cmd)));
-  const FunctionVersion& shown = result.published ? *result.published : result.latest;
-  return JsonResponse(200,
-                      FunctionConfigurationJson(ctx, call.scope, shown, "", ConfigView::kUpdated));
+  // With Publish, AWS answers the new version as it is being created, under its qualified ARN.
+  if (result.published) {
+    return JsonResponse(200,
+                        FunctionConfigurationJson(ctx, call.scope, *result.published,
+                                                  result.published->version, ConfigView::kCreated));
+  }
+  return JsonResponse(
+      200, FunctionConfigurationJson(ctx, call.scope, result.latest, "", ConfigView::kUpdated));
 }
 
 HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call) {
@@ -410,7 +438,9 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
+  ASSIGN_OR_ERROR(FeatureMembers features, ParseFeatureMembers(body, v));
   RETURN_ERROR_IF(v.ToStatus());
+  RETURN_ERROR_IF(features.Refused(name));
   if (body.Has("Layers")) {
     ASSIGN_OR_ERROR(FunctionVersion current,
                     ctx.functions->GetFunctionVersion(call.scope, name, ""));
@@ -423,8 +453,9 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   if (m.runtime) RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
   if (m.role) RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
   functions::UpdateConfigurationCommand cmd{
-      m.runtime, m.handler,           m.description, m.role,   m.memory_size,
-      m.timeout, m.ephemeral_storage, m.environment, revision, image_config};
+      m.runtime,     m.handler,    m.description,         m.role,
+      m.memory_size, m.timeout,    m.ephemeral_storage,   m.environment,
+      revision,      image_config, features.tracing_mode, features.vpc_config};
   ASSIGN_OR_ERROR(FunctionVersion latest,
                   ctx.functions->UpdateFunctionConfiguration(call.scope, name, cmd));
   return JsonResponse(200,
@@ -440,6 +471,7 @@ HttpResponse PublishVersion(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   if (description) v.String("description", *description, shapes::kDescription);
   RETURN_ERROR_IF(v.ToStatus());
+  RETURN_ERROR_IF(RefuseCodeFeatureMembers(body));
   ASSIGN_OR_ERROR(FunctionVersion published,
                   ctx.functions->PublishVersion(call.scope, name, {sha, description, revision}));
   return JsonResponse(201, FunctionConfigurationJson(ctx, call.scope, published, published.version,

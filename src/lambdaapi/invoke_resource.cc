@@ -66,6 +66,15 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
   v.Enum("invocationType", type, {"Event", "RequestResponse", "DryRun"});
   v.Enum("logType", log_type, {"None", "Tail"});
   if (!v.ok()) return fail(v.ToStatus());
+  // Tenant isolation and durable executions are not implemented: refused, not ignored.
+  for (auto [header, name] :
+       {std::pair{"x-amz-tenant-id", "X-Amz-Tenant-Id"},
+        std::pair{"x-amz-durable-execution-name", "X-Amz-Durable-Execution-Name"}}) {
+    if (call.request.FindHeader(header) != nullptr) {
+      return fail(InvalidParameter(
+          fmt::format("Lambkin does not support {}: this feature is not implemented", name)));
+    }
+  }
   std::string client_context;
   if (auto cc = call.request.Header("x-amz-client-context")) {
     if (cc->size() > kMaxClientContext) {

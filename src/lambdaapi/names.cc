@@ -64,7 +64,9 @@ Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& sha
   std::string_view name = parts[i];
   std::string_view qualifier = i + 1 < parts.size() ? parts[i + 1] : std::string_view();
 
-  if (name.size() > 64) {
+  // Operations that read a function (Get/Delete/Invoke, the namespaced shape) answer a longer
+  // name with 404 as AWS does; the others refuse it.
+  if (name.size() > 64 && &shape == &shapes::kFunctionName) {
     return InvalidParameter(fmt::format(
         "1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
         "Member must have length less than or equal to 64",

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/crypto.h"
 #include "lambdaapi/errors.h"
 
 namespace lambkin::lambdaapi {
@@ -44,7 +45,11 @@ nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions:
                         {"LogGroup", fmt::format("/aws/lambda/{}", v.function_name)}};
   j["MemorySize"] = c.memory_size;
   j["PackageType"] = functions::PackageTypeName(c.package_type);
-  j["RevisionId"] = v.revision_id;
+  // A write's answer describes the version while the work is in progress. AWS issues a new
+  // RevisionId when it finishes, so the answer's is never the one a later read shows; Lambkin
+  // finishes before answering, so the answer's RevisionId is one no precondition will match.
+  const bool in_progress = view == ConfigView::kCreated || view == ConfigView::kUpdated;
+  j["RevisionId"] = in_progress ? RandomUuid() : v.revision_id;
   j["Role"] = c.role;
   if (!image) j["Runtime"] = c.runtime;
   if (!image && view != ConfigView::kListItem) {
@@ -59,8 +64,14 @@ nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions:
     j["State"] = "Active";
   }
   j["Timeout"] = c.timeout;
-  j["TracingConfig"] = {{"Mode", "PassThrough"}};
+  j["TracingConfig"] = {{"Mode", c.tracing_mode}};
   j["Version"] = v.version;
+  if (c.vpc_config) {
+    j["VpcConfig"] = {{"Ipv6AllowedForDualStack", false},
+                      {"SecurityGroupIds", json::array()},
+                      {"SubnetIds", json::array()},
+                      {"VpcId", ""}};
+  }
   return j;
 }
 

@@ -14,15 +14,24 @@ using server::HttpResponse;
 
 namespace {
 
-// The function a tags call names: a function ARN, never a version or alias.
+// The function a tags call names: a function ARN, never a version or alias. Other taggable
+// resources (the model's TaggableResource) do not exist in Lambkin: AWS's not-found for them.
 Result<std::string> TaggedFunction(const Call& call) {
   const std::string& raw = call.Label("ARN");
-  if (!raw.starts_with("arn:")) {
-    return ValidationError(raw, "resource",
-                           "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?"
-                           ":lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:"
-                           "function:[a-zA-Z0-9-_]+");
+  Validator v;
+  v.String("resource", raw, shapes::kTaggableResource);
+  LAMBKIN_RETURN_IF_ERROR(v.ToStatus());
+  // arn:<partition>:lambda:<region>:<account>:<type>:... (the pattern has matched)
+  std::string_view rest = raw;
+  for (int i = 0; i < 5; ++i) rest = rest.substr(rest.find(':') + 1);
+  std::string_view type = rest.substr(0, rest.find(':'));
+  if (type == "event-source-mapping") {
+    return NotFound(fmt::format("Event source mapping not found: {}", raw));
   }
+  if (type == "capacity-provider") {
+    return NotFound(fmt::format("Capacity provider not found: {}", raw));
+  }
+  if (type != "function") return NotFound(fmt::format("Resource not found: {}", raw));
   LAMBKIN_ASSIGN_OR_RETURN(
       FunctionRef ref, call.ResolveFunction(raw, shapes::kNamespacedFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) {
@@ -74,6 +83,10 @@ HttpResponse TagResource(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   ASSIGN_OR_ERROR(const json* tags, body.Object("Tags"));
   if (tags == nullptr) RETURN_ERROR_IF(ValidationError("null", "tags", "Member must not be null"));
+  if (tags->empty()) {
+    return ErrorResponse(
+        InvalidParameter("An error occurred and the request cannot be processed."));
+  }
   ASSIGN_OR_ERROR(auto parsed, ParseTags(tags));
   return StatusResponse(ctx.functions->TagFunction(call.scope, name, parsed, {}));
 }

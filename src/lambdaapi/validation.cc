@@ -27,6 +27,13 @@ const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_
 const StringShape kHandler = {R"([^\s]+)", 0, 128};
 const StringShape kDescription = {"", 0, 256};
 const StringShape kEnvironmentVariableName = {R"([a-zA-Z]([a-zA-Z0-9_])+)", 0, SIZE_MAX};
+const StringShape kSubnetId = {R"(subnet-[0-9a-z]*)", 0, 1024};
+const StringShape kSecurityGroupId = {R"(sg-[0-9a-zA-Z]*)", 0, 1024};
+const StringShape kKmsKeyArn = {R"((arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())", 0, 10000};
+const StringShape kLogGroup = {R"([\.\-_/#A-Za-z0-9]+)", 1, 512};
+const StringShape kTaggableResource = {
+    R"(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64}))",
+    1, 10000};
 }  // namespace shapes
 
 namespace {
@@ -66,7 +73,8 @@ const boost::regex& Compiled(std::string_view pattern) {
          {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
           &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
           &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
-          &shapes::kEnvironmentVariableName}) {
+          &shapes::kEnvironmentVariableName, &shapes::kSubnetId, &shapes::kSecurityGroupId,
+          &shapes::kKmsKeyArn, &shapes::kLogGroup, &shapes::kTaggableResource}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
     }

@@ -35,6 +35,11 @@ extern const StringShape kRoleArn;
 extern const StringShape kHandler;
 extern const StringShape kDescription;
 extern const StringShape kEnvironmentVariableName;
+extern const StringShape kSubnetId;
+extern const StringShape kSecurityGroupId;
+extern const StringShape kKmsKeyArn;  // also ResourceArn (DeadLetterConfig.TargetArn)
+extern const StringShape kLogGroup;
+extern const StringShape kTaggableResource;
 }  // namespace shapes
 
 // Whole-string match of `value` against the shape's pattern.

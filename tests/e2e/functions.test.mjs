@@ -106,14 +106,17 @@ test('UpdateFunctionCode and UpdateFunctionConfiguration change $LATEST; Runtime
   assert.equal(code.LastUpdateStatus, 'InProgress');
   assert.equal(code.CodeSha256, createHash('sha256').update(zip).digest('base64'));
   assert.equal(code.RuntimeVersionConfig.RuntimeVersionArn, arnOf('provided.al2023', 'arm64'));
+  // As on AWS, the finished update has a RevisionId of its own: the answer's is stale.
+  const finished = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'page-0' }));
+  assert.notEqual(finished.RevisionId, code.RevisionId);
   const cfg = await lambda.send(new UpdateFunctionConfigurationCommand({
     FunctionName: 'page-0', Runtime: 'nodejs20.x', Handler: 'index.handler', MemorySize: 512,
-    RevisionId: code.RevisionId }));
+    RevisionId: finished.RevisionId }));
   assert.equal(cfg.Runtime, 'nodejs20.x');
   assert.equal(cfg.MemorySize, 512);
   assert.equal(cfg.RuntimeVersionConfig.RuntimeVersionArn, arnOf('nodejs20.x', 'arm64'));
   const stale = await awsError(lambda.send(new UpdateFunctionConfigurationCommand({
-    FunctionName: 'page-0', Timeout: 30, RevisionId: code.RevisionId })));
+    FunctionName: 'page-0', Timeout: 30, RevisionId: finished.RevisionId })));
   assert.equal(stale.name, 'PreconditionFailedException');
   assert.equal(stale.$metadata.httpStatusCode, 412);
   const after = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'page-0' }));
