@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/crypto.h"
 #include "common/files.h"
@@ -254,6 +255,44 @@ Status CodePackageStore::Remove(store::Txn& txn, std::string_view sha256_hex, Lo
   std::filesystem::remove(PathOf(sha256_hex), ec);
   std::filesystem::remove_all(fmt::format("{}/unpacked/{}", dir_, sha256_hex), ec);
   return Status::Ok();
+}
+
+Result<std::string> CodePackageStore::Merged(const std::vector<std::string>& sha256_hexes) {
+  namespace fs = std::filesystem;
+  std::string key = Sha256Hex(fmt::format("{}", fmt::join(sha256_hexes, "\n")));
+  std::string target = fmt::format("{}/opt/{}", dir_, key);
+  std::error_code ec;
+  if (fs::is_directory(target, ec)) return target;
+  std::vector<std::string> sources;
+  for (const std::string& sha : sha256_hexes) {
+    LAMBKIN_ASSIGN_OR_RETURN(std::string dir, Unpacked(sha));
+    sources.push_back(std::move(dir));
+  }
+  std::shared_ptr<std::mutex> m = PackageMutex("opt/" + key);
+  std::lock_guard lock(*m);
+  if (fs::is_directory(target, ec)) return target;  // merged meanwhile
+  // Merge beside the target, then rename: a reader never sees a half-merged directory.
+  std::string staging = fmt::format("{}/opt/.staging-{}", dir_, RandomUuid());
+  fs::create_directories(staging, ec);
+  if (ec) return Internal(fmt::format("cannot create {}: {}", staging, ec.message()));
+  for (const std::string& source : sources) {
+    fs::copy(source, staging,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing |
+                 fs::copy_options::copy_symlinks,
+             ec);
+    if (ec) {
+      fs::remove_all(staging, ec);
+      return Internal(fmt::format("cannot merge layer {} into /opt: {}", source, ec.message()));
+    }
+  }
+  fs::permissions(staging, fs::perms(0755), ec);
+  fs::rename(staging, target, ec);
+  if (ec) {
+    fs::remove_all(staging, ec);
+    if (fs::is_directory(target)) return target;
+    return Internal(fmt::format("cannot move merged layers: {}", ec.message()));
+  }
+  return target;
 }
 
 Result<std::string> CodePackageStore::Unpacked(std::string_view sha256_hex) {

@@ -244,6 +244,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(auto arch, ParseArchitectures(body, v));
   ASSIGN_OR_ERROR(auto publish, body.Bool("Publish"));
   ASSIGN_OR_ERROR(const json* tags, body.Object("Tags"));
+  ASSIGN_OR_ERROR(std::vector<std::string> layers, ParseLayersMember(body, v));
   RETURN_ERROR_IF(v.ToStatus());
 
   ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
@@ -301,6 +302,8 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   cmd.config.ephemeral_storage = m.ephemeral_storage.value_or(512);
   cmd.config.environment = m.environment;
   cmd.publish = publish.value_or(false);
+  cmd.layers = std::move(layers);
+  cmd.layer_caller = LayerCallerOf(call.identity, call.scope);
   ASSIGN_OR_ERROR(cmd.tags, ParseTags(tags));
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->CreateFunction(call.scope, std::move(cmd)));
@@ -410,6 +413,7 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
+  ASSIGN_OR_ERROR(std::vector<std::string> layers, ParseLayersMember(body, v));
   RETURN_ERROR_IF(v.ToStatus());
   if (body.Has("Layers")) {
     ASSIGN_OR_ERROR(FunctionVersion current,
@@ -425,6 +429,10 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   functions::UpdateConfigurationCommand cmd{
       m.runtime, m.handler,           m.description, m.role,   m.memory_size,
       m.timeout, m.ephemeral_storage, m.environment, revision, image_config};
+  if (body.Has("Layers")) {
+    cmd.layers = std::move(layers);
+    cmd.layer_caller = LayerCallerOf(call.identity, call.scope);
+  }
   ASSIGN_OR_ERROR(FunctionVersion latest,
                   ctx.functions->UpdateFunctionConfiguration(call.scope, name, cmd));
   return JsonResponse(200,

@@ -35,6 +35,13 @@ extern const StringShape kRoleArn;
 extern const StringShape kHandler;
 extern const StringShape kDescription;
 extern const StringShape kEnvironmentVariableName;
+extern const StringShape kLayerName;
+extern const StringShape kLayerVersionArn;
+extern const StringShape kStatementId;
+extern const StringShape kLayerPrincipal;  // LayerPermissionAllowedPrincipal
+extern const StringShape kOrganizationId;
+extern const StringShape kLayerAction;  // LayerPermissionAllowedAction
+extern const StringShape kLicenseInfo;
 }  // namespace shapes
 
 // Whole-string match of `value` against the shape's pattern.
