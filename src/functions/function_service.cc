@@ -234,7 +234,8 @@ FunctionConfig ConfigFromJson(const std::string& text) {
   if (auto it = j.find("layers"); it != j.end()) {
     for (const nlohmann::json& l : *it) {
       c.layers.push_back(FunctionLayer{l.value("arn", ""), l.value("code_size", int64_t{0}),
-                                       l.value("sha256", ""), l.value("unzipped_size", int64_t{0})});
+                                       l.value("sha256", ""),
+                                       l.value("unzipped_size", int64_t{0})});
     }
   }
   if (j.value("package_type", "Zip") == "Image") {
@@ -598,9 +599,9 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
       LAMBKIN_ASSIGN_OR_RETURN(
           latest.runtime_version,
           NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
-      LAMBKIN_ASSIGN_OR_RETURN(latest.config.layers,
-                               ResolveFunctionLayers(txn, scope, cmd.layer_caller, cmd.layers,
-                                                     info.unzipped_size));
+      LAMBKIN_ASSIGN_OR_RETURN(
+          latest.config.layers,
+          ResolveFunctionLayers(txn, scope, cmd.layer_caller, cmd.layers, info.unzipped_size));
       LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
     }
     LAMBKIN_ASSIGN_OR_RETURN(

@@ -561,8 +561,7 @@ TEST_P(FunctionServiceTest, LayerVersionPolicy) {
             "No policy is associated with the given resource.");
   EXPECT_EQ(layers.GetPolicy(scope_, "p", 2).status().message(),
             "Layer version arn:aws:lambda:us-east-1:123456789012:layer:p:2 does not exist.");
-  AddLayerPermissionCommand all{"s1", "lambda:GetLayerVersion", "*", "o-abcdefghij",
-                                std::nullopt};
+  AddLayerPermissionCommand all{"s1", "lambda:GetLayerVersion", "*", "o-abcdefghij", std::nullopt};
   auto s1 = layers.AddPermission(scope_, "p", 1, all);
   ASSERT_TRUE(s1.ok());
   EXPECT_EQ(layers.AddPermission(scope_, "p", 1, all).status().code(),
@@ -596,13 +595,14 @@ TEST_P(FunctionServiceTest, MergedLayersLaterOverridesEarlier) {
   std::string second = testing::MakeZip({{"shared.txt", "second"}, {"two.txt", "2"}});
   std::vector<std::string> shas;
   ASSERT_TRUE(db_->Transact([&](store::Txn& txn) -> Status {
-                  for (const std::string* zip : {&first, &second}) {
-                    LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(*zip));
-                    shas.push_back(info.sha256_hex);
-                    LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, *zip));
-                  }
-                  return Status::Ok();
-                }).ok());
+                   for (const std::string* zip : {&first, &second}) {
+                     LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(*zip));
+                     shas.push_back(info.sha256_hex);
+                     LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, *zip));
+                   }
+                   return Status::Ok();
+                 })
+                  .ok());
   auto merged = code_->Merged(shas);
   ASSERT_TRUE(merged.ok()) << merged.status().message();
   auto read = [](const fs::path& p) {

@@ -126,7 +126,8 @@ Result<StoredPolicy> LoadPolicy(Txn& txn, const Scope& owner, const std::string&
   st.Bind(1, owner.account).Bind(2, owner.region).Bind(3, name).Bind(4, version);
   LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) {
-    return NotFound(fmt::format("Layer version {} does not exist.", LayerArn(owner, name, version)));
+    return NotFound(
+        fmt::format("Layer version {} does not exist.", LayerArn(owner, name, version)));
   }
   StoredPolicy p;
   if (!st.ColumnIsNull(0)) {
@@ -206,8 +207,7 @@ Status CheckGrant(Txn& txn, const LayerCaller& caller, const Scope& owner, const
 }
 
 bool Contains(const std::optional<std::vector<std::string>>& list, const std::string& value) {
-  return value.empty() ||
-         (list && std::find(list->begin(), list->end(), value) != list->end());
+  return value.empty() || (list && std::find(list->begin(), list->end(), value) != list->end());
 }
 
 std::string EncodeMarker(std::string_view key) { return Base64Encode(key); }
@@ -285,10 +285,10 @@ Result<LayerVersion> LayerService::Publish(const Scope& scope, PublishLayerVersi
     v.version = next.ColumnInt(0) - 1;
     LAMBKIN_RETURN_IF_ERROR(next.Reset());
     LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto ins, txn.Prepare(fmt::format("INSERT INTO layer_versions ({}) VALUES "
-                                          "(?,?,?,?,?,?,?,?,?,?,?,?)",
-                                          kVersionColumns)));
+    LAMBKIN_ASSIGN_OR_RETURN(auto ins,
+                             txn.Prepare(fmt::format("INSERT INTO layer_versions ({}) VALUES "
+                                                     "(?,?,?,?,?,?,?,?,?,?,?,?)",
+                                                     kVersionColumns)));
     ins.Bind(1, scope.account).Bind(2, scope.region).Bind(3, v.name).Bind(4, v.version);
     ins.Bind(5, v.description).Bind(6, v.license_info).Bind(7, v.created);
     ins.Bind(8, list_json(v.compatible_runtimes)).Bind(9, list_json(v.compatible_architectures));
@@ -440,9 +440,8 @@ Status LayerService::RemovePermission(const Scope& scope, const std::string& nam
                                       const std::optional<std::string>& revision_id) {
   return db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(StoredPolicy p, LoadPolicy(txn, scope, name, version));
-    auto it = std::find_if(p.statements.begin(), p.statements.end(), [&](const auto& st) {
-      return st.value("Sid", "") == statement_id;
-    });
+    auto it = std::find_if(p.statements.begin(), p.statements.end(),
+                           [&](const auto& st) { return st.value("Sid", "") == statement_id; });
     if (it == p.statements.end()) {
       return NotFound(fmt::format("Statement {} is not found in resource policy.", statement_id));
     }

@@ -59,8 +59,9 @@ std::string CodeLocation(const ApiContext& ctx, const Call& call, const Function
 
 std::string LayerCodeLocation(const ApiContext& ctx, const Call& call,
                               std::string_view layer_version_arn, std::string_view sha256_hex) {
-  return PresignedOperatorLink(ctx, call, fmt::format("/lambkin/v1/layer-code/{}", sha256_hex),
-                               fmt::format("LayerVersionArn={}", UriEncode(layer_version_arn, true)));
+  return PresignedOperatorLink(
+      ctx, call, fmt::format("/lambkin/v1/layer-code/{}", sha256_hex),
+      fmt::format("LayerVersionArn={}", UriEncode(layer_version_arn, true)));
 }
 
 }  // namespace lambkin::lambdaapi

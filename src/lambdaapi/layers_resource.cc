@@ -20,16 +20,16 @@ namespace {
 
 // The Runtime enum of the model: what CompatibleRuntimes members and filters may name.
 constexpr std::string_view kRuntimeEnum[] = {
-    "nodejs",        "nodejs4.3",     "nodejs6.10",     "nodejs8.10",    "nodejs10.x",
-    "nodejs12.x",    "nodejs14.x",    "nodejs16.x",     "nodejs18.x",    "nodejs20.x",
-    "nodejs22.x",    "nodejs24.x",    "java8",          "java8.al2",     "java11",
-    "java17",        "java21",        "java25",         "python2.7",     "python3.6",
-    "python3.7",     "python3.8",     "python3.9",      "python3.10",    "python3.11",
-    "python3.12",    "python3.13",    "python3.14",     "dotnetcore1.0", "dotnetcore2.0",
-    "dotnetcore2.1", "dotnetcore3.1", "dotnet6",        "dotnet8",       "dotnet10",
-    "nodejs4.3-edge", "go1.x",        "ruby2.5",        "ruby2.7",       "ruby3.2",
-    "ruby3.3",       "ruby3.4",       "ruby4.0",        "provided",      "provided.al2",
-    "provided.al2023", "nodejs26.x",  "python3.15",     "java8.al2023",  "java11.al2023",
+    "nodejs",          "nodejs4.3",     "nodejs6.10", "nodejs8.10",    "nodejs10.x",
+    "nodejs12.x",      "nodejs14.x",    "nodejs16.x", "nodejs18.x",    "nodejs20.x",
+    "nodejs22.x",      "nodejs24.x",    "java8",      "java8.al2",     "java11",
+    "java17",          "java21",        "java25",     "python2.7",     "python3.6",
+    "python3.7",       "python3.8",     "python3.9",  "python3.10",    "python3.11",
+    "python3.12",      "python3.13",    "python3.14", "dotnetcore1.0", "dotnetcore2.0",
+    "dotnetcore2.1",   "dotnetcore3.1", "dotnet6",    "dotnet8",       "dotnet10",
+    "nodejs4.3-edge",  "go1.x",         "ruby2.5",    "ruby2.7",       "ruby3.2",
+    "ruby3.3",         "ruby3.4",       "ruby4.0",    "provided",      "provided.al2",
+    "provided.al2023", "nodejs26.x",    "python3.15", "java8.al2023",  "java11.al2023",
     "java17.al2023"};
 // The enum sets AWS's messages quote (recorded answers), in AWS's own order.
 constexpr char kPublishRuntimesMessage[] =
@@ -86,8 +86,7 @@ Result<LayerRef> ResolveLayer(const Call& call) {
   LAMBKIN_RETURN_IF_ERROR(v.ToStatus());
   if (!raw.starts_with("arn:")) return LayerRef{call.scope, raw};
   // arn:<partition>:lambda:<region>:<account>:layer:<name>
-  std::optional<functions::LayerVersionRef> parsed =
-      functions::ParseLayerVersionArn(raw + ":1");
+  std::optional<functions::LayerVersionRef> parsed = functions::ParseLayerVersionArn(raw + ":1");
   if (!parsed) return InvalidParameter(fmt::format("Invalid layer name: {}", raw));
   return LayerRef{parsed->owner, parsed->name};
 }
@@ -233,11 +232,11 @@ HttpResponse PublishLayerVersion(const ApiContext& ctx, const Call& call) {
   if (content == nullptr) v.NotNull("content");
   if (description) v.String("description", *description, shapes::kDescription);
   if (license) v.String("licenseInfo", *license, shapes::kLicenseInfo);
-  ASSIGN_OR_ERROR(auto runtimes,
-                  ParseEnumList(body, "CompatibleRuntimes", "compatibleRuntimes", 15, KnownRuntime,
-                                fmt::format("Member must satisfy enum value set: [{}]",
-                                            kPublishRuntimesMessage),
-                                v));
+  ASSIGN_OR_ERROR(
+      auto runtimes,
+      ParseEnumList(
+          body, "CompatibleRuntimes", "compatibleRuntimes", 15, KnownRuntime,
+          fmt::format("Member must satisfy enum value set: [{}]", kPublishRuntimesMessage), v));
   ASSIGN_OR_ERROR(auto architectures,
                   ParseEnumList(body, "CompatibleArchitectures", "compatibleArchitectures", 2,
                                 KnownArchitecture,
@@ -256,16 +255,14 @@ HttpResponse PublishLayerVersion(const ApiContext& ctx, const Call& call) {
   }
   auto zip64 = content->find("ZipFile");
   if (zip64 == content->end() || !zip64->is_string()) {
-    return ErrorResponse(InvalidParameter("Please provide a source for the layer: Content.ZipFile."));
+    return ErrorResponse(
+        InvalidParameter("Please provide a source for the layer: Content.ZipFile."));
   }
   auto zip = Base64Decode(zip64->get<std::string>());
   if (!zip) return ErrorResponse(BadContent("member ZipFile is not valid base64"));
-  functions::PublishLayerVersionCommand cmd{ref.name,
-                                            std::move(*zip),
-                                            description.value_or(""),
-                                            license,
-                                            std::move(runtimes),
-                                            std::move(architectures)};
+  functions::PublishLayerVersionCommand cmd{
+      ref.name, std::move(*zip),     description.value_or(""),
+      license,  std::move(runtimes), std::move(architectures)};
   ASSIGN_OR_ERROR(LayerVersion published, ctx.layers->Publish(ref.owner, std::move(cmd)));
   return JsonResponse(201, VersionJson(ctx, call, published));
 }
@@ -273,8 +270,8 @@ HttpResponse PublishLayerVersion(const ApiContext& ctx, const Call& call) {
 HttpResponse GetLayerVersion(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(LayerRef ref, ResolveLayer(call));
   ASSIGN_OR_ERROR(int64_t version, VersionOf(call));
-  ASSIGN_OR_ERROR(LayerVersion v,
-                  ctx.layers->Get(LayerCallerOf(call.identity, call.scope), ref.owner, ref.name, version));
+  ASSIGN_OR_ERROR(LayerVersion v, ctx.layers->Get(LayerCallerOf(call.identity, call.scope),
+                                                  ref.owner, ref.name, version));
   return JsonResponse(200, VersionJson(ctx, call, v));
 }
 
@@ -292,8 +289,8 @@ HttpResponse GetLayerVersionByArn(const ApiContext& ctx, const Call& call) {
   if (ref->version < 1) {
     return ErrorResponse(InvalidParameter("Layer Version Cannot be less than 1"));
   }
-  ASSIGN_OR_ERROR(LayerVersion found,
-                  ctx.layers->Get(LayerCallerOf(call.identity, call.scope), ref->owner, ref->name, ref->version));
+  ASSIGN_OR_ERROR(LayerVersion found, ctx.layers->Get(LayerCallerOf(call.identity, call.scope),
+                                                      ref->owner, ref->name, ref->version));
   return JsonResponse(200, VersionJson(ctx, call, found));
 }
 
@@ -303,9 +300,9 @@ HttpResponse ListLayers(const ApiContext& ctx, const Call& call) {
   RETURN_ERROR_IF(ParseFilters(call, runtime, architecture, v));
   ASSIGN_OR_ERROR(int max_items, LayerMaxItems(call, v));
   RETURN_ERROR_IF(v.ToStatus());
-  ASSIGN_OR_ERROR(auto page, ctx.layers->ListLayers(call.scope, runtime, architecture,
-                                                    call.request.Query("Marker").value_or(""),
-                                                    max_items));
+  ASSIGN_OR_ERROR(auto page,
+                  ctx.layers->ListLayers(call.scope, runtime, architecture,
+                                         call.request.Query("Marker").value_or(""), max_items));
   json items = json::array();
   for (const LayerVersion& latest : page.items) {
     items.push_back({{"LayerName", latest.name},
@@ -324,9 +321,9 @@ HttpResponse ListLayerVersions(const ApiContext& ctx, const Call& call) {
   RETURN_ERROR_IF(ParseFilters(call, runtime, architecture, v));
   ASSIGN_OR_ERROR(int max_items, LayerMaxItems(call, v));
   RETURN_ERROR_IF(v.ToStatus());
-  ASSIGN_OR_ERROR(auto page, ctx.layers->ListVersions(ref.owner, ref.name, runtime, architecture,
-                                                      call.request.Query("Marker").value_or(""),
-                                                      max_items));
+  ASSIGN_OR_ERROR(auto page,
+                  ctx.layers->ListVersions(ref.owner, ref.name, runtime, architecture,
+                                           call.request.Query("Marker").value_or(""), max_items));
   json items = json::array();
   for (const LayerVersion& lv : page.items) items.push_back(VersionListItem(lv));
   json body = {{"LayerVersions", items}};
@@ -367,8 +364,8 @@ HttpResponse AddLayerVersionPermission(const ApiContext& ctx, const Call& call) 
   if (organization) v.String("organizationId", *organization, shapes::kOrganizationId);
   RETURN_ERROR_IF(v.ToStatus());
   if (organization && *principal != "*") {
-    return ErrorResponse(InvalidParameter(
-        "OrganizationId can only be specified when the principal is \"*\"."));
+    return ErrorResponse(
+        InvalidParameter("OrganizationId can only be specified when the principal is \"*\"."));
   }
   functions::AddLayerPermissionCommand cmd{*sid, *action, *principal, organization,
                                            call.request.Query("RevisionId")};
@@ -383,9 +380,8 @@ HttpResponse RemoveLayerVersionPermission(const ApiContext& ctx, const Call& cal
   Validator v;
   v.String("statementId", call.Label("StatementId"), shapes::kStatementId);
   RETURN_ERROR_IF(v.ToStatus());
-  return StatusResponse(ctx.layers->RemovePermission(ref.owner, ref.name, version,
-                                                     call.Label("StatementId"),
-                                                     call.request.Query("RevisionId")));
+  return StatusResponse(ctx.layers->RemovePermission(
+      ref.owner, ref.name, version, call.Label("StatementId"), call.request.Query("RevisionId")));
 }
 
 HttpResponse GetLayerVersionPolicy(const ApiContext& ctx, const Call& call) {
