@@ -75,6 +75,37 @@ Status WriteFileDurably(const std::string& path, std::string_view data) {
   return Status::Ok();
 }
 
+// Lays the tree `from` over `to`: directories made, files hard-linked (the unpacked packages
+// are never written again, so sharing their files costs no copy), a file or link already there
+// replaced.
+Status LinkTree(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    fs::path target = fs::path(to) / fs::relative(it->path(), from, ec);
+    if (ec) break;
+    fs::file_status st = it->symlink_status(ec);
+    if (ec) break;
+    if (fs::is_directory(st)) {
+      // A directory replaces a file or link of an earlier layer.
+      if (!fs::is_directory(fs::symlink_status(target, ec))) fs::remove(target, ec);
+      fs::create_directories(target, ec);
+      fs::permissions(target, fs::perms(0755), ec);
+    } else {
+      fs::remove_all(target, ec);
+      if (fs::is_symlink(st)) {
+        fs::copy_symlink(it->path(), target, ec);
+      } else {
+        fs::create_hard_link(it->path(), target, ec);
+      }
+    }
+    if (ec) break;
+  }
+  if (ec) return Internal(fmt::format("cannot merge layer {} into /opt: {}", from, ec.message()));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<CodePackageInfo> InspectZip(std::string_view zip) {
@@ -276,13 +307,9 @@ Result<std::string> CodePackageStore::Merged(const std::vector<std::string>& sha
   fs::create_directories(staging, ec);
   if (ec) return Internal(fmt::format("cannot create {}: {}", staging, ec.message()));
   for (const std::string& source : sources) {
-    fs::copy(source, staging,
-             fs::copy_options::recursive | fs::copy_options::overwrite_existing |
-                 fs::copy_options::copy_symlinks,
-             ec);
-    if (ec) {
+    if (Status s = LinkTree(source, staging); !s.ok()) {
       fs::remove_all(staging, ec);
-      return Internal(fmt::format("cannot merge layer {} into /opt: {}", source, ec.message()));
+      return s;
     }
   }
   fs::permissions(staging, fs::perms(0755), ec);
