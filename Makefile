@@ -97,6 +97,7 @@ bench: build
 	$(BUILD)/bench/runtime_bench --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes --definitions runtimes
 	@scripts/install-deps.sh --with-npm
 	node bench/image_pull_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
+	node bench/layers_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 
 lint:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }

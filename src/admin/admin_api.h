@@ -57,6 +57,8 @@ class AdminApi {
     images::ImageStore* images = nullptr;
     oci::BlobStore* blobs = nullptr;  // the store `images` pulls into
     const oci::RegistryCredentials* registry_credentials = nullptr;
+    // Layer archives (GetLayerVersion's Content.Location).
+    functions::LayerService* layers = nullptr;
   };
   explicit AdminApi(Deps deps) : d_(std::move(deps)) {}
   // nullopt when the request is not for the admin API (its path is not under /lambkin/v1/).

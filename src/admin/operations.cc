@@ -389,6 +389,29 @@ HttpResponse GetFunctionCode(const AdminApi::Deps& d, const Call& call) {
   return r;
 }
 
+// GET /lambkin/v1/layer-code/<sha256 hex>?LayerVersionArn=A: the archive of a layer version, as
+// GetLayerVersion's presigned Content.Location names it, for a caller who may get that version.
+HttpResponse GetLayerCode(const AdminApi::Deps& d, const Call& call) {
+  const std::string& sha = call.Label("Sha256");
+  std::string arn = call.request.Query("LayerVersionArn").value_or("");
+  std::optional<functions::LayerVersionRef> ref = functions::ParseLayerVersionArn(arn);
+  if (d.layers == nullptr || !ref) {
+    return lambdaapi::ErrorResponse(NotFound("The resource you requested does not exist."));
+  }
+  ASSIGN_OR_ERROR(functions::LayerVersion v,
+                  d.layers->Get(lambdaapi::LayerCallerOf(&call.identity, call.identity.scope),
+                                ref->owner, ref->name, ref->version));
+  if (v.code_sha256_hex != sha) {
+    return lambdaapi::ErrorResponse(
+        NotFound(fmt::format("The code package {} is not the archive of {}", sha, arn)));
+  }
+  ASSIGN_OR_ERROR(std::string zip, d.code->Get(sha));
+  HttpResponse r;
+  r.SetHeader("Content-Type", "application/zip");
+  r.body = std::move(zip);
+  return r;
+}
+
 // GET /lambkin/v1/insights/report?rule=N&period=S[&since=D | &start=MS&end=MS][&region=R][&max=N]:
 // a Contributor Insights report with every metric.
 HttpResponse GetInsightReport(const AdminApi::Deps& d, const Call& call) {

@@ -54,6 +54,7 @@ server::HttpResponse GetRuntimeHistory(const AdminApi::Deps&, const Call&);
 server::HttpResponse GetClock(const AdminApi::Deps&, const Call&);
 server::HttpResponse AdvanceClock(const AdminApi::Deps&, const Call&);
 server::HttpResponse GetFunctionCode(const AdminApi::Deps&, const Call&);
+server::HttpResponse GetLayerCode(const AdminApi::Deps&, const Call&);
 server::HttpResponse GetInsightReport(const AdminApi::Deps&, const Call&);
 server::HttpResponse GetIamDirectory(const AdminApi::Deps&, const Call&);
 server::HttpResponse ApplyIamDeclaration(const AdminApi::Deps&, const Call&);

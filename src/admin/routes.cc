@@ -80,6 +80,11 @@ std::string CodeResource(const AdminApi::Deps&, const Call& call) {
   return functions::FunctionArn(call.identity.scope, named.name, named.qualifier);
 }
 
+// The layer version a layer archive link was made for (GetLayerVersion authorised it).
+std::string LayerCodeResource(const AdminApi::Deps&, const Call& call) {
+  return call.request.Query("LayerVersionArn").value_or("");
+}
+
 std::string InsightRuleResource(const AdminApi::Deps& d, const Call& call) {
   const server::HttpRequest& r = call.request;
   return fmt::format("arn:aws:cloudwatch:{}:{}:insight-rule/{}",
@@ -146,6 +151,9 @@ constexpr Route kRoutes[] = {
     // GetFunction's Code.Location, presigned by the caller's key: the caller must still be
     // allowed to get the function when the link is used.
     {"GET", "/lambkin/v1/code/{Sha256}", "lambda:GetFunction", ops::GetFunctionCode, CodeResource},
+    // GetLayerVersion's Content.Location, likewise.
+    {"GET", "/lambkin/v1/layer-code/{Sha256}", "lambda:GetLayerVersion", ops::GetLayerCode,
+     LayerCodeResource},
     {"GET", "/lambkin/v1/insights/report", "lambkin:GetInsightReport", ops::GetInsightReport,
      InsightRuleResource},
     {"POST", "/lambkin/v1/functions/{FunctionName}/image-rebase", "lambkin:RebaseFunctionImage",

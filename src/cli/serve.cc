@@ -249,6 +249,7 @@ int Serve(const ServeOptions& options) {
   functions::CodePackageStore code(db->get(), options.data_dir + "/code");
   if (Status s = code.Init(); !s.ok()) return Fail(s);
   functions::FunctionService service(db->get(), catalog->get(), &config->regions, &code, &clock);
+  functions::LayerService layers(db->get(), &code, &clock);
   logs::LogStore log_store(db->get(), &clock);
   insights::InsightRules insight_rules(db->get(), &log_store, &clock, config->insights);
   if (Status s = insight_rules.Start(); !s.ok()) return Fail(s);
@@ -316,11 +317,12 @@ int Serve(const ServeOptions& options) {
                                &forwarder, &image_store, config->strict_image_index,
                                [&image_pulls](std::function<void()> work) {
                                  boost::asio::post(image_pulls, std::move(work));
-                               }});
+                               },
+                               &layers});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory, &auth, &image_store, blobs->get(),
-                         &config->registry_credentials});
+                         &config->registry_credentials, &layers});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
   // Runtime-version images, pulled through the OCI distribution API under /v2/.

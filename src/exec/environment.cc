@@ -348,6 +348,7 @@ void Environment::DoStart(Pending first) {
   SandboxRequest request;
   request.name = id_;
   request.code_dir = config_.code_dir;
+  request.opt_dir = config_.opt_dir;
   request.rootfs_dir = config_.rootfs_dir;
   request.tmp_bytes = config_.function.ephemeral_storage * 1024 * 1024;
   request.memory_bytes = config_.function.memory_size * 1024 * 1024;

@@ -91,6 +91,7 @@ struct EnvironmentConfig {
   std::string runtime_version_name;
   std::string runtime_version_arn;
   std::string code_dir;  // empty for an image function
+  std::string opt_dir;   // the layers merged, at /opt; empty for none
   std::string rootfs_dir;
   // The runtime version's image config Env (zip), or the function image's Env (image).
   std::vector<std::string> image_env;

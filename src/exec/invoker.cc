@@ -126,6 +126,11 @@ Result<EnvironmentConfig> Invoker::NewEnvironmentConfig(const functions::Scope& 
   } else {
     // The code unpacked once per package, the runtime version's bundle.
     LAMBKIN_ASSIGN_OR_RETURN(config.code_dir, code_->Unpacked(functions::CodeSha256Hex(f)));
+    if (!f.layers.empty()) {
+      std::vector<std::string> layers;
+      for (const functions::FunctionLayer& l : f.layers) layers.push_back(l.sha256_hex);
+      LAMBKIN_ASSIGN_OR_RETURN(config.opt_dir, code_->Merged(layers));
+    }
     auto rv = catalog_->Get(version.runtime_version);
     if (!rv) {
       return Internal("runtime version of the function is missing from the catalogue");

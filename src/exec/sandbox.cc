@@ -438,6 +438,9 @@ Result<std::unique_ptr<SandboxedProcess>> Sandbox::Launch(const SandboxRequest& 
   if (!request.code_dir.empty()) {
     a.insert(a.end(), {"--ro-bind", Visible(request.code_dir), "/var/task"});
   }
+  if (!request.opt_dir.empty()) {
+    a.insert(a.end(), {"--ro-bind", Visible(request.opt_dir), "/opt"});
+  }
   // Init enters the working directory itself, so that a missing one is reported as such.
   a.insert(a.end(), {"--ro-bind", init_visible_, "/var/lambkin/init", "--chdir", "/", "--seccomp",
                      seccomp_fd, "/var/lambkin/init", "--workdir",

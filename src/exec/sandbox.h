@@ -87,6 +87,9 @@ struct SandboxRequest {
   // The function's code, mounted read-only at /var/task. Empty for an image function: its
   // image is the whole root filesystem, /var/task included.
   std::string code_dir;
+  // The function's layers merged (CodePackageStore::Merged), mounted read-only at /opt; empty
+  // for none.
+  std::string opt_dir;
   // The runtime version's (or the function image's) root filesystem, mounted read-only as /
   // (it has the mount points /proc, /dev, /tmp, /var/task, /opt, /var/lambkin/init and
   // /etc/resolv.conf: catalog::AddMountPoints).

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/crypto.h"
 #include "common/files.h"
@@ -71,6 +72,37 @@ Status WriteFileDurably(const std::string& path, std::string_view data) {
     ::fsync(dfd);
     ::close(dfd);
   }
+  return Status::Ok();
+}
+
+// Lays the tree `from` over `to`: directories made, files hard-linked (the unpacked packages
+// are never written again, so sharing their files costs no copy), a file or link already there
+// replaced.
+Status LinkTree(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    fs::path target = fs::path(to) / fs::relative(it->path(), from, ec);
+    if (ec) break;
+    fs::file_status st = it->symlink_status(ec);
+    if (ec) break;
+    if (fs::is_directory(st)) {
+      // A directory replaces a file or link of an earlier layer.
+      if (!fs::is_directory(fs::symlink_status(target, ec))) fs::remove(target, ec);
+      fs::create_directories(target, ec);
+      fs::permissions(target, fs::perms(0755), ec);
+    } else {
+      fs::remove_all(target, ec);
+      if (fs::is_symlink(st)) {
+        fs::copy_symlink(it->path(), target, ec);
+      } else {
+        fs::create_hard_link(it->path(), target, ec);
+      }
+    }
+    if (ec) break;
+  }
+  if (ec) return Internal(fmt::format("cannot merge layer {} into /opt: {}", from, ec.message()));
   return Status::Ok();
 }
 
@@ -254,6 +286,40 @@ Status CodePackageStore::Remove(store::Txn& txn, std::string_view sha256_hex, Lo
   std::filesystem::remove(PathOf(sha256_hex), ec);
   std::filesystem::remove_all(fmt::format("{}/unpacked/{}", dir_, sha256_hex), ec);
   return Status::Ok();
+}
+
+Result<std::string> CodePackageStore::Merged(const std::vector<std::string>& sha256_hexes) {
+  namespace fs = std::filesystem;
+  std::string key = Sha256Hex(fmt::format("{}", fmt::join(sha256_hexes, "\n")));
+  std::string target = fmt::format("{}/opt/{}", dir_, key);
+  std::error_code ec;
+  if (fs::is_directory(target, ec)) return target;
+  std::vector<std::string> sources;
+  for (const std::string& sha : sha256_hexes) {
+    LAMBKIN_ASSIGN_OR_RETURN(std::string dir, Unpacked(sha));
+    sources.push_back(std::move(dir));
+  }
+  std::shared_ptr<std::mutex> m = PackageMutex("opt/" + key);
+  std::lock_guard lock(*m);
+  if (fs::is_directory(target, ec)) return target;  // merged meanwhile
+  // Merge beside the target, then rename: a reader never sees a half-merged directory.
+  std::string staging = fmt::format("{}/opt/.staging-{}", dir_, RandomUuid());
+  fs::create_directories(staging, ec);
+  if (ec) return Internal(fmt::format("cannot create {}: {}", staging, ec.message()));
+  for (const std::string& source : sources) {
+    if (Status s = LinkTree(source, staging); !s.ok()) {
+      fs::remove_all(staging, ec);
+      return s;
+    }
+  }
+  fs::permissions(staging, fs::perms(0755), ec);
+  fs::rename(staging, target, ec);
+  if (ec) {
+    fs::remove_all(staging, ec);
+    if (fs::is_directory(target)) return target;
+    return Internal(fmt::format("cannot move merged layers: {}", ec.message()));
+  }
+  return target;
 }
 
 Result<std::string> CodePackageStore::Unpacked(std::string_view sha256_hex) {

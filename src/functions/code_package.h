@@ -28,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "store/database.h"
@@ -73,6 +74,10 @@ class CodePackageStore {
   // execution environment mounts read-only at /var/task. Every file is made readable by all,
   // as Lambda's sandbox user must read it; executable bits are kept.
   Result<std::string> Unpacked(std::string_view sha256_hex);
+  // The packages (a function's layers) unpacked in this order into one directory, a later
+  // package's files replacing an earlier one's: what an environment mounts read-only at /opt.
+  // Made once per ordered list, under `<dir>/opt/<sha256 of the list>/`, then reused.
+  Result<std::string> Merged(const std::vector<std::string>& sha256_hexes);
 
  private:
   bool shared() const { return db_->engine() == store::Engine::kPostgres; }

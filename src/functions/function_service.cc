@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "functions/layers.h"
 
 namespace lambkin::functions {
 
@@ -131,7 +132,9 @@ const store::Migrations& Schema() {
            kFunctionVersionsIndexes,
        kNullableRuntimeVersionPostgres, nullptr},
   };
-  return kMigrations;
+  // Function versions record their layers (layers.h), so the layers subsystem comes with them.
+  static const store::Migrations kWithLayers = kMigrations + LayersSchema();
+  return kWithLayers;
 }
 
 namespace {
@@ -186,6 +189,17 @@ nlohmann::json ConfigToJson(const FunctionConfig& c) {
   if (c.environment) j["environment"] = *c.environment;
   if (c.tracing_mode != "PassThrough") j["tracing_mode"] = c.tracing_mode;
   if (c.vpc_config) j["vpc_config"] = true;
+  if (c.code_unzipped_size != 0) j["code_unzipped_size"] = c.code_unzipped_size;
+  if (!c.layers.empty()) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const FunctionLayer& l : c.layers) {
+      layers.push_back({{"arn", l.arn},
+                        {"code_size", l.code_size},
+                        {"sha256", l.sha256_hex},
+                        {"unzipped_size", l.unzipped_size}});
+    }
+    j["layers"] = std::move(layers);
+  }
   if (c.package_type == PackageType::kImage) {
     j["package_type"] = "Image";
     j["image_uri"] = c.image_uri;
@@ -220,6 +234,14 @@ FunctionConfig ConfigFromJson(const std::string& text) {
   }
   c.tracing_mode = j.value("tracing_mode", "PassThrough");
   c.vpc_config = j.value("vpc_config", false);
+  c.code_unzipped_size = j.value("code_unzipped_size", int64_t{0});
+  if (auto it = j.find("layers"); it != j.end()) {
+    for (const nlohmann::json& l : *it) {
+      c.layers.push_back(FunctionLayer{l.value("arn", ""), l.value("code_size", int64_t{0}),
+                                       l.value("sha256", ""),
+                                       l.value("unzipped_size", int64_t{0})});
+    }
+  }
   if (j.value("package_type", "Zip") == "Image") {
     c.package_type = PackageType::kImage;
     c.image_uri = j.value("image_uri", "");
@@ -297,7 +319,9 @@ Status StoreVersion(Txn& txn, const Scope& scope, const FunctionVersion& v) {
     st.Bind(11, v.runtime_version);
   }
   st.Bind(12, CodeSha256Hex(v.config));
-  return st.Run();
+  LAMBKIN_RETURN_IF_ERROR(st.Run());
+  return StoreFunctionVersionLayers(txn, scope, v.function_name, *VersionNumber(v.version),
+                                    v.config.layers);
 }
 
 // sha256:<hex> -> <hex>: an image's CodeSha256.
@@ -512,11 +536,7 @@ namespace {
 Status RemoveUnusedPackages(Txn& txn, CodePackageStore* code, const std::set<std::string>& codes,
                             CodePackageStore::Local local) {
   for (const auto& sha : codes) {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto used, txn.Prepare("SELECT 1 FROM function_versions WHERE code_sha256 = ? LIMIT 1"));
-    used.Bind(1, sha);
-    LAMBKIN_ASSIGN_OR_RETURN(bool row, used.Step());
-    if (!row) LAMBKIN_RETURN_IF_ERROR(code->Remove(txn, sha, local));
+    LAMBKIN_RETURN_IF_ERROR(RemoveUnusedPackage(txn, code, sha, local));
   }
   return Status::Ok();
 }
@@ -557,6 +577,7 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
   const bool image = cmd.config.package_type == PackageType::kImage;
   CodePackageInfo info;
   if (image) {
+    if (!cmd.layers.empty()) return InvalidParameter(kImageRuntimeHandler);
     cmd.config.runtime.clear();
     cmd.config.handler.clear();
     info.sha256_base64 = DigestHex(cmd.config.image_digest);  // CodeSha256; size 0
@@ -573,6 +594,7 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
   latest.config = std::move(cmd.config);
   latest.config.code_sha256 = info.sha256_base64;
   latest.config.code_size = info.size;
+  latest.config.code_unzipped_size = info.unzipped_size;
   latest.revision_id = RandomUuid();
   latest.last_modified = now;
   latest.update_mode = UpdateMode::kAuto;
@@ -585,6 +607,9 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
       LAMBKIN_ASSIGN_OR_RETURN(
           latest.runtime_version,
           NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
+      LAMBKIN_ASSIGN_OR_RETURN(
+          latest.config.layers,
+          ResolveFunctionLayers(txn, scope, cmd.layer_caller, cmd.layers, info.unzipped_size));
       LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
     }
     LAMBKIN_ASSIGN_OR_RETURN(
@@ -811,6 +836,9 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
     if (cmd.architecture) latest.config.architecture = *cmd.architecture;
     latest.config.code_sha256 = info.sha256_base64;
     latest.config.code_size = info.size;
+    latest.config.code_unzipped_size = info.unzipped_size;
+    // The new code must still fit beside the layers.
+    LAMBKIN_RETURN_IF_ERROR(CheckCombinedSize(info.unzipped_size, latest.config.layers));
     if (latest.update_mode != UpdateMode::kManual) {
       LAMBKIN_ASSIGN_OR_RETURN(
           latest.runtime_version,
@@ -856,7 +884,9 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     LAMBKIN_ASSIGN_OR_RETURN(FunctionVersion latest, RequireVersion(txn, scope, name, ""));
     if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
     const bool image = latest.config.package_type == PackageType::kImage;
-    if (image && (cmd.runtime || cmd.handler)) return InvalidParameter(kImageRuntimeHandler);
+    if (image && (cmd.runtime || cmd.handler || (cmd.layers && !cmd.layers->empty()))) {
+      return InvalidParameter(kImageRuntimeHandler);
+    }
     if (!image && cmd.image_config) return InvalidParameter(kImageConfigOnZip);
     bool runtime_change = cmd.runtime && *cmd.runtime != latest.config.runtime;
     if (runtime_change && latest.update_mode == UpdateMode::kManual) {
@@ -880,6 +910,12 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     if (cmd.image_config) {
       c.image_config = cmd.image_config->empty() ? std::nullopt : cmd.image_config;
     }
+    std::set<std::string> old_layers;
+    if (cmd.layers) {
+      for (const FunctionLayer& l : c.layers) old_layers.insert(l.sha256_hex);
+      LAMBKIN_ASSIGN_OR_RETURN(c.layers, ResolveFunctionLayers(txn, scope, cmd.layer_caller,
+                                                               *cmd.layers, c.code_unzipped_size));
+    }
     if (!image && latest.update_mode != UpdateMode::kManual) {
       LAMBKIN_ASSIGN_OR_RETURN(
           latest.runtime_version,
@@ -890,6 +926,10 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, latest));
     LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, latest, old_rv,
                                        runtime_change ? "runtime-change" : "function-update", now));
+    // Layers no longer used, as replaced code is (this node's copy stays for running
+    // environments).
+    LAMBKIN_RETURN_IF_ERROR(
+        RemoveUnusedPackages(txn, code_, old_layers, CodePackageStore::Local::kKeep));
     out = latest;
     return Status::Ok();
   });
@@ -991,6 +1031,9 @@ Status FunctionService::DeleteFunction(const Scope& scope, const std::string& na
         if (!row) break;
         codes.insert(st.ColumnText(0));
       }
+      LAMBKIN_ASSIGN_OR_RETURN(std::set<std::string> layers,
+                               FunctionLayerPackages(txn, scope, name, std::nullopt));
+      codes.insert(layers.begin(), layers.end());
     }
     if (qualifier.empty()) {
       LAMBKIN_ASSIGN_OR_RETURN(

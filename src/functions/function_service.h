@@ -27,12 +27,13 @@
 #include "catalog/regions.h"
 #include "common/clock.h"
 #include "functions/code_package.h"
+#include "functions/layers.h"
 #include "functions/model.h"
 #include "store/database.h"
 
 namespace lambkin::functions {
 
-// Its tables, as numbered migrations (store/database.h).
+// Its tables, as numbered migrations (store/database.h), followed by LayersSchema().
 const store::Migrations& Schema();
 
 // arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
@@ -48,6 +49,10 @@ struct CreateFunctionCommand {
   bool publish = false;
   std::string publish_description;
   std::map<std::string, std::string> tags;
+  // Layers: layer version ARNs in order (resolved in the create's transaction), and who asks
+  // (another account's layer version needs a grant to that caller).
+  std::vector<std::string> layers;
+  LayerCaller layer_caller;
 };
 
 // A container image, resolved and pulled by the caller (lambdaapi) before the command runs.
@@ -83,6 +88,9 @@ struct UpdateConfigurationCommand {
   std::optional<ImageConfigOverrides> image_config;
   std::optional<std::string> tracing_mode;  // TracingConfig.Mode
   bool vpc_config = false;                  // an empty VpcConfig was given
+  // Replaces the layers (an empty list removes them); see CreateFunctionCommand.
+  std::optional<std::vector<std::string>> layers;
+  LayerCaller layer_caller;
 };
 
 struct PublishVersionCommand {

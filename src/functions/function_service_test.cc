@@ -465,6 +465,207 @@ TEST_P(FunctionServiceTest, RevisionIdChangesWhereAwsChangesIt) {
   EXPECT_EQ(svc_->GetFunctionVersion(scope_, "g", "1")->revision_id, g->published->revision_id);
 }
 
+// Layers (layers.h): the layer service over the same store and code packages.
+
+PublishLayerVersionCommand LayerCommand(const std::string& name, std::string zip) {
+  PublishLayerVersionCommand cmd;
+  cmd.name = name;
+  cmd.zip = std::move(zip);
+  return cmd;
+}
+
+TEST_P(FunctionServiceTest, LayerVersionNumbersAreNeverReused) {
+  LayerService layers(db_.get(), code_.get(), &clock_);
+  std::string zip = testing::MakeZip({{"python/m.py", "x = 1\n"}});
+  auto v1 = layers.Publish(scope_, LayerCommand("lib", zip));
+  ASSERT_TRUE(v1.ok()) << v1.status().message();
+  auto v2 = layers.Publish(scope_, LayerCommand("lib", zip));
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v1->version, 1);
+  EXPECT_EQ(v2->version, 2);
+  EXPECT_EQ(v2->arn(), "arn:aws:lambda:us-east-1:123456789012:layer:lib:2");
+  EXPECT_EQ(v1->code_sha256, Base64Encode(Sha256(zip)));
+  auto listed = layers.ListVersions(scope_, "lib", "", "", "", 50);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items.size(), 2u);
+  EXPECT_EQ(listed->items[0].version, 2);  // newest first
+  ASSERT_TRUE(layers.Delete(scope_, "lib", 1).ok());
+  ASSERT_TRUE(layers.Delete(scope_, "lib", 2).ok());
+  ASSERT_TRUE(layers.Delete(scope_, "lib", 2).ok());  // deleting again succeeds
+  EXPECT_TRUE(layers.ListVersions(scope_, "lib", "", "", "", 50)->items.empty());
+  auto v3 = layers.Publish(scope_, LayerCommand("lib", zip));
+  ASSERT_TRUE(v3.ok());
+  EXPECT_EQ(v3->version, 3);
+  LayerCaller me{scope_.account, "", "arn:aws:iam::123456789012:user/me"};
+  EXPECT_EQ(layers.Get(me, scope_, "lib", 1).status().code(), StatusCode::kResourceNotFound);
+}
+
+TEST_P(FunctionServiceTest, ListLayersShowsTheNewestMatchingVersion) {
+  LayerService layers(db_.get(), code_.get(), &clock_);
+  std::string zip = testing::MakeZip({{"a", "a"}});
+  auto py = LayerCommand("a", zip);
+  py.compatible_runtimes = std::vector<std::string>{"python3.12"};
+  ASSERT_TRUE(layers.Publish(scope_, py).ok());
+  auto node = LayerCommand("a", zip);
+  node.compatible_runtimes = std::vector<std::string>{"nodejs20.x"};
+  ASSERT_TRUE(layers.Publish(scope_, node).ok());
+  ASSERT_TRUE(layers.Publish(scope_, LayerCommand("b", zip)).ok());
+  auto all = layers.ListLayers(scope_, "", "", "", 50);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->items.size(), 2u);
+  EXPECT_EQ(all->items[0].version, 2);
+  auto python = layers.ListLayers(scope_, "python3.12", "", "", 50);
+  ASSERT_EQ(python->items.size(), 1u);
+  EXPECT_EQ(python->items[0].name, "a");
+  EXPECT_EQ(python->items[0].version, 1);
+  auto first = layers.ListLayers(scope_, "", "", "", 1);
+  ASSERT_EQ(first->items.size(), 1u);
+  auto second = layers.ListLayers(scope_, "", "", first->next_marker, 1);
+  ASSERT_EQ(second->items.size(), 1u);
+  EXPECT_EQ(second->items[0].name, "b");
+  EXPECT_TRUE(second->next_marker.empty());
+}
+
+TEST_P(FunctionServiceTest, FunctionLayersAreCheckedKeptAndPublished) {
+  LayerService layers(db_.get(), code_.get(), &clock_);
+  std::string zip = testing::MakeZip({{"lib/only-in-layer", "layer"}});
+  auto lib = layers.Publish(scope_, LayerCommand("lib", zip));
+  ASSERT_TRUE(lib.ok());
+  auto lib2 = layers.Publish(scope_, LayerCommand("lib", zip));
+  ASSERT_TRUE(lib2.ok());
+  LayerCaller me{scope_.account, "", "arn:aws:iam::123456789012:user/me"};
+  auto create = [&](std::vector<std::string> arns) {
+    CreateFunctionCommand cmd;
+    cmd.name = "f";
+    cmd.config.runtime = "provided.al2023";
+    cmd.config.handler = "h";
+    cmd.config.role = "arn:aws:iam::123456789012:role/r";
+    cmd.zip = testing::MakeZip({{"bootstrap", "#!/bin/sh\n"}});
+    cmd.layers = std::move(arns);
+    cmd.layer_caller = me;
+    return svc_->CreateFunction(scope_, std::move(cmd));
+  };
+  EXPECT_EQ(create(std::vector<std::string>(6, lib->arn())).status().message(),
+            "Cannot reference more than 5 layers.");
+  EXPECT_EQ(create({lib->arn(), lib2->arn()}).status().message(),
+            fmt::format("Two different versions of the same layer are not allowed to be "
+                        "referenced in the same function. {} and {} are versions of the same "
+                        "layer.",
+                        lib->arn(), lib2->arn()));
+  EXPECT_EQ(create({"arn:aws:lambda:eu-west-1:123456789012:layer:lib:1"}).status().message(),
+            "Layers are not in the same region as the function. Layers are expected to be in "
+            "region us-east-1.");
+  EXPECT_EQ(create({"arn:aws:lambda:us-east-1:123456789012:layer:lib:9"}).status().message(),
+            "Layer version arn:aws:lambda:us-east-1:123456789012:layer:lib:9 does not exist.");
+  // Another account's layer version needs a grant.
+  Scope other{"210987654321", "us-east-1"};
+  auto theirs = layers.Publish(other, LayerCommand("shared", zip));
+  ASSERT_TRUE(theirs.ok());
+  EXPECT_EQ(create({theirs->arn()}).status().code(), StatusCode::kAccessDenied);
+  EXPECT_EQ(layers.Get(me, other, "shared", 1).status().code(), StatusCode::kAccessDenied);
+  AddLayerPermissionCommand grant{"me", "lambda:GetLayerVersion", "123456789012", std::nullopt,
+                                  std::nullopt};
+  auto added = layers.AddPermission(other, "shared", 1, grant);
+  ASSERT_TRUE(added.ok()) << added.status().message();
+  EXPECT_EQ(added->document,
+            R"({"Sid":"me","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},)"
+            R"("Action":"lambda:GetLayerVersion","Resource":"arn:aws:lambda:us-east-1:)"
+            R"(210987654321:layer:shared:1"})");
+  EXPECT_TRUE(layers.Get(me, other, "shared", 1).ok());
+
+  auto created = create({lib->arn(), theirs->arn()});
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  ASSERT_EQ(created->latest.config.layers.size(), 2u);
+  EXPECT_EQ(created->latest.config.layers[0].arn, lib->arn());
+  EXPECT_EQ(created->latest.config.layers[1].code_size, static_cast<int64_t>(zip.size()));
+  auto published = svc_->PublishVersion(scope_, "f", {});
+  ASSERT_TRUE(published.ok());
+  // Replacing $LATEST's layers leaves the published version's.
+  UpdateConfigurationCommand update;
+  update.layers = std::vector<std::string>{lib2->arn()};
+  update.layer_caller = me;
+  ASSERT_TRUE(svc_->UpdateFunctionConfiguration(scope_, "f", update).ok());
+  auto v1 = svc_->GetFunctionVersion(scope_, "f", "1");
+  ASSERT_TRUE(v1.ok());
+  ASSERT_EQ(v1->config.layers.size(), 2u);
+  EXPECT_EQ(v1->config.layers[0].arn, lib->arn());
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "f", "")->config.layers[0].arn, lib2->arn());
+
+  // Deleting every layer version keeps the package while function versions use it...
+  for (int64_t v : {1, 2}) ASSERT_TRUE(layers.Delete(scope_, "lib", v).ok());
+  ASSERT_TRUE(layers.Delete(other, "shared", 1).ok());
+  EXPECT_TRUE(code_->Get(lib->code_sha256_hex).ok());
+  // ...and the function's deletion removes it.
+  ASSERT_TRUE(svc_->DeleteFunction(scope_, "f", "").ok());
+  EXPECT_FALSE(fs::exists(code_->PathOf(lib->code_sha256_hex)));
+}
+
+TEST_P(FunctionServiceTest, LayerVersionPolicy) {
+  LayerService layers(db_.get(), code_.get(), &clock_);
+  ASSERT_TRUE(layers.Publish(scope_, LayerCommand("p", testing::MakeZip({{"a", "a"}}))).ok());
+  EXPECT_EQ(layers.GetPolicy(scope_, "p", 1).status().message(),
+            "No policy is associated with the given resource.");
+  EXPECT_EQ(layers.GetPolicy(scope_, "p", 2).status().message(),
+            "Layer version arn:aws:lambda:us-east-1:123456789012:layer:p:2 does not exist.");
+  AddLayerPermissionCommand all{"s1", "lambda:GetLayerVersion", "*", "o-abcdefghij", std::nullopt};
+  auto s1 = layers.AddPermission(scope_, "p", 1, all);
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(layers.AddPermission(scope_, "p", 1, all).status().code(),
+            StatusCode::kResourceConflict);
+  all.statement_id = "s2";
+  all.revision_id = "wrong";
+  EXPECT_EQ(layers.AddPermission(scope_, "p", 1, all).status().code(),
+            StatusCode::kPreconditionFailed);
+  // The organization condition: only callers of that organization are granted.
+  Scope other{"210987654321", "us-east-1"};
+  LayerCaller outsider{other.account, "", "arn:aws:iam::210987654321:user/x"};
+  LayerCaller member{other.account, "o-abcdefghij", "arn:aws:iam::210987654321:user/x"};
+  EXPECT_EQ(layers.Get(outsider, scope_, "p", 1).status().code(), StatusCode::kAccessDenied);
+  EXPECT_TRUE(layers.Get(member, scope_, "p", 1).ok());
+  auto policy = layers.GetPolicy(scope_, "p", 1);
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(policy->revision_id, s1->revision_id);
+  EXPECT_EQ(policy->document,
+            R"({"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"s1","Effect":"Allow",)"
+            R"("Principal":"*","Action":"lambda:GetLayerVersion","Resource":"arn:aws:lambda:)"
+            R"(us-east-1:123456789012:layer:p:1","Condition":{"StringEquals":)"
+            R"({"aws:PrincipalOrgID":"o-abcdefghij"}}}]})");
+  EXPECT_EQ(layers.RemovePermission(scope_, "p", 1, "nope", std::nullopt).message(),
+            "Statement nope is not found in resource policy.");
+  ASSERT_TRUE(layers.RemovePermission(scope_, "p", 1, "s1", s1->revision_id).ok());
+  EXPECT_EQ(layers.GetPolicy(scope_, "p", 1).status().code(), StatusCode::kResourceNotFound);
+}
+
+TEST_P(FunctionServiceTest, MergedLayersLaterOverridesEarlier) {
+  std::string first = testing::MakeZip({{"shared.txt", "first"}, {"one.txt", "1"}});
+  std::string second = testing::MakeZip({{"shared.txt", "second"}, {"two.txt", "2"}});
+  std::vector<std::string> shas;
+  ASSERT_TRUE(db_->Transact([&](store::Txn& txn) -> Status {
+                   for (const std::string* zip : {&first, &second}) {
+                     LAMBKIN_ASSIGN_OR_RETURN(CodePackageInfo info, InspectZip(*zip));
+                     shas.push_back(info.sha256_hex);
+                     LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, *zip));
+                   }
+                   return Status::Ok();
+                 })
+                  .ok());
+  auto merged = code_->Merged(shas);
+  ASSERT_TRUE(merged.ok()) << merged.status().message();
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(fs::path(*merged) / "shared.txt"), "second");
+  EXPECT_EQ(read(fs::path(*merged) / "one.txt"), "1");
+  EXPECT_EQ(read(fs::path(*merged) / "two.txt"), "2");
+  EXPECT_EQ(*code_->Merged(shas), *merged);  // made once
+  std::reverse(shas.begin(), shas.end());
+  auto reversed = code_->Merged(shas);
+  ASSERT_TRUE(reversed.ok());
+  EXPECT_NE(*reversed, *merged);
+  EXPECT_EQ(read(fs::path(*reversed) / "shared.txt"), "first");
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
                          store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);

@@ -41,6 +41,15 @@ struct ImageConfigOverrides {
   bool empty() const { return !entry_point && !command && !working_directory; }
 };
 
+// A layer version a function version uses (its Layers member), resolved when the function was
+// created or configured: the package stays available even if the layer version is deleted.
+struct FunctionLayer {
+  std::string arn;  // the layer version ARN
+  int64_t code_size = 0;
+  std::string sha256_hex;  // the layer's code package
+  int64_t unzipped_size = 0;
+};
+
 // The configuration of one function version (everything a user sets, plus the code).
 struct FunctionConfig {
   PackageType package_type = PackageType::kZip;
@@ -66,6 +75,10 @@ struct FunctionConfig {
   // An (empty) VpcConfig was given: echoed as AWS echoes a function without VPC access once
   // configured. Lambkin has no VPCs, so subnets and security groups are refused.
   bool vpc_config = false;
+  // Zip only: the layers extracted in this order into /opt, and the code's unzipped size (for
+  // the 250 MB limit of code and layers together; 0 for versions stored before it was kept).
+  std::vector<FunctionLayer> layers;
+  int64_t code_unzipped_size = 0;
 };
 
 // registry/repository@sha256:<hex>: the image a version runs (GetFunction's ResolvedImageUri).

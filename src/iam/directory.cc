@@ -807,6 +807,7 @@ Status Directory::Load() {
                         std::optional<std::string> parent = st.ColumnOptionalText(1);
                         if (!org || !parent) return Status::Ok();
                         a.in_organization = true;
+                        a.organization_id = org->id;
                         a.management = st.ColumnText(0) == org->management;
                         // Account first, then up to the root; reversed below.
                         std::vector<std::string> path{st.ColumnText(0)};

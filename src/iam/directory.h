@@ -59,6 +59,7 @@ class Snapshot {
   struct Account {
     bool management = false;
     bool in_organization = false;
+    std::string organization_id;  // o-…, empty outside an organization (aws:PrincipalOrgID)
     // The SCPs attached at each level of the account's path: root, each OU, the account.
     std::vector<std::vector<const Policy*>> scp_levels;
   };

@@ -64,6 +64,7 @@ struct ApiContext {
   // Runs work that blocks for long (pulling an image) off the server's I/O threads; null: in
   // place.
   std::function<void(std::function<void()>)> offload;
+  functions::LayerService* layers = nullptr;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.
@@ -108,6 +109,19 @@ Result<std::string> UnqualifiedFunctionName(const Call& call);
 // key, which nothing checks.
 std::string CodeLocation(const ApiContext& ctx, const Call& call, const FunctionRef& ref,
                          std::string_view sha256_hex);
+
+// PublishLayerVersion's and GetLayerVersion's Content.Location: like CodeLocation, a presigned
+// operator API link to the layer version's archive, for whoever may get that layer version.
+std::string LayerCodeLocation(const ApiContext& ctx, const Call& call,
+                              std::string_view layer_version_arn, std::string_view sha256_hex);
+// The caller as a layer's permissions see them (their account's organization from the
+// directory, their ARN for AccessDenied messages).
+functions::LayerCaller LayerCallerOf(const iam::Identity* identity, const functions::Scope& scope);
+// The layer (version) ARN a layer route names, for authorisation; nullopt for other routes.
+std::optional<std::string> LayerResource(const Call& call);
+// The Layers member of CreateFunction / UpdateFunctionConfiguration (each checked against the
+// LayerVersionArn pattern into `v`); empty when absent.
+Result<std::vector<std::string>> ParseLayersMember(const Body& body, Validator& v);
 
 // The Tags of a CreateFunction or TagResource body, validated as Lambda does (keys 1-128
 // characters not starting with "aws:", values up to 256, at most 50).
@@ -164,6 +178,15 @@ server::HttpResponse DeleteFunctionConcurrency(const ApiContext&, const Call&);
 server::HttpResponse TagResource(const ApiContext&, const Call&);
 server::HttpResponse UntagResource(const ApiContext&, const Call&);
 server::HttpResponse ListTags(const ApiContext&, const Call&);
+server::HttpResponse PublishLayerVersion(const ApiContext&, const Call&);
+server::HttpResponse GetLayerVersion(const ApiContext&, const Call&);
+server::HttpResponse GetLayerVersionByArn(const ApiContext&, const Call&);
+server::HttpResponse ListLayers(const ApiContext&, const Call&);
+server::HttpResponse ListLayerVersions(const ApiContext&, const Call&);
+server::HttpResponse DeleteLayerVersion(const ApiContext&, const Call&);
+server::HttpResponse AddLayerVersionPermission(const ApiContext&, const Call&);
+server::HttpResponse RemoveLayerVersionPermission(const ApiContext&, const Call&);
+server::HttpResponse GetLayerVersionPolicy(const ApiContext&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::lambdaapi

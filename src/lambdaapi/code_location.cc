@@ -15,16 +15,10 @@ constexpr int64_t kCodeLinkSeconds = 600;
 // (admin::kSigningService; admin builds on lambdaapi, not the other way round).
 constexpr char kOperatorService[] = "lambkin";
 
-}  // namespace
-
-std::string CodeLocation(const ApiContext& ctx, const Call& call, const FunctionRef& ref,
-                         std::string_view sha256_hex) {
+// `path` with `query` on this server, presigned by the caller for the operator API.
+std::string PresignedOperatorLink(const ApiContext& ctx, const Call& call, const std::string& path,
+                                  const std::string& query) {
   std::string host = call.request.Header("host").value_or("localhost");
-  std::string path = fmt::format("/lambkin/v1/code/{}", sha256_hex);
-  std::string query = fmt::format("FunctionName={}", UriEncode(ref.name, false));
-  if (!ref.qualifier.empty()) {
-    query += fmt::format("&Qualifier={}", UriEncode(ref.qualifier, false));
-  }
   // Signed with the key the caller signed this request with, and its session token.
   std::string access_key = iam::kDevelopmentAccessKey;
   std::string secret = iam::kDevelopmentSecretKey;
@@ -50,6 +44,24 @@ std::string CodeLocation(const ApiContext& ctx, const Call& call, const Function
   return fmt::format("http://{}{}?{}", host, path,
                      iam::PresignedQuery("GET", host, path, query, credential, secret, date,
                                          kCodeLinkSeconds, token));
+}
+
+}  // namespace
+
+std::string CodeLocation(const ApiContext& ctx, const Call& call, const FunctionRef& ref,
+                         std::string_view sha256_hex) {
+  std::string query = fmt::format("FunctionName={}", UriEncode(ref.name, false));
+  if (!ref.qualifier.empty()) {
+    query += fmt::format("&Qualifier={}", UriEncode(ref.qualifier, false));
+  }
+  return PresignedOperatorLink(ctx, call, fmt::format("/lambkin/v1/code/{}", sha256_hex), query);
+}
+
+std::string LayerCodeLocation(const ApiContext& ctx, const Call& call,
+                              std::string_view layer_version_arn, std::string_view sha256_hex) {
+  return PresignedOperatorLink(
+      ctx, call, fmt::format("/lambkin/v1/layer-code/{}", sha256_hex),
+      fmt::format("LayerVersionArn={}", UriEncode(layer_version_arn, true)));
 }
 
 }  // namespace lambkin::lambdaapi

@@ -260,6 +260,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(auto publish, body.Bool("Publish"));
   ASSIGN_OR_ERROR(const json* tags, body.Object("Tags"));
   ASSIGN_OR_ERROR(FeatureMembers features, ParseFeatureMembers(body, v));
+  ASSIGN_OR_ERROR(std::vector<std::string> layers, ParseLayersMember(body, v));
   RETURN_ERROR_IF(v.ToStatus());
 
   ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
@@ -320,6 +321,8 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   cmd.config.tracing_mode = features.tracing_mode.value_or("PassThrough");
   cmd.config.vpc_config = features.vpc_config;
   cmd.publish = publish.value_or(false);
+  cmd.layers = std::move(layers);
+  cmd.layer_caller = LayerCallerOf(call.identity, call.scope);
   ASSIGN_OR_ERROR(cmd.tags, ParseTags(tags));
   ASSIGN_OR_ERROR(functions::WriteResult result,
                   ctx.functions->CreateFunction(call.scope, std::move(cmd)));
@@ -439,6 +442,7 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
   ASSIGN_OR_ERROR(FeatureMembers features, ParseFeatureMembers(body, v));
+  ASSIGN_OR_ERROR(std::vector<std::string> layers, ParseLayersMember(body, v));
   RETURN_ERROR_IF(v.ToStatus());
   RETURN_ERROR_IF(features.Refused(name));
   if (body.Has("Layers")) {
@@ -456,6 +460,10 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
       m.runtime,     m.handler,    m.description,         m.role,
       m.memory_size, m.timeout,    m.ephemeral_storage,   m.environment,
       revision,      image_config, features.tracing_mode, features.vpc_config};
+  if (body.Has("Layers")) {
+    cmd.layers = std::move(layers);
+    cmd.layer_caller = LayerCallerOf(call.identity, call.scope);
+  }
   ASSIGN_OR_ERROR(FunctionVersion latest,
                   ctx.functions->UpdateFunctionConfiguration(call.scope, name, cmd));
   return JsonResponse(200,

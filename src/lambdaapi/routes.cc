@@ -21,7 +21,15 @@ struct Route {
   // Whether this call may block for long (it pulls an container image): it then runs through
   // ApiContext::offload, off the I/O threads.
   bool (*blocks)(const Call&) = nullptr;
+  // A query parameter the request must carry ("find=LayerVersion"), empty for none.
+  std::string_view query = {};
 };
+
+bool MatchesQuery(const Route& route, const server::HttpRequest& request) {
+  if (route.query.empty()) return true;
+  size_t eq = route.query.find('=');
+  return request.Query(route.query.substr(0, eq)) == route.query.substr(eq + 1);
+}
 
 // CreateFunction of an image, UpdateFunctionCode with an ImageUri: both pull the image.
 bool PullsImage(const Call& call) {
@@ -74,6 +82,23 @@ constexpr Route kRoutes[] = {
     {"POST", "/2017-03-31/tags/{ARN}", "lambda:TagResource", ops::TagResource},
     {"DELETE", "/2017-03-31/tags/{ARN}", "lambda:UntagResource", ops::UntagResource},
     {"GET", "/2017-03-31/tags/{ARN}", "lambda:ListTags", ops::ListTags},
+    {"GET", "/2018-10-31/layers", "lambda:GetLayerVersion", ops::GetLayerVersionByArn, nullptr,
+     nullptr, "find=LayerVersion"},
+    {"GET", "/2018-10-31/layers", "lambda:ListLayers", ops::ListLayers},
+    {"POST", "/2018-10-31/layers/{LayerName}/versions", "lambda:PublishLayerVersion",
+     ops::PublishLayerVersion},
+    {"GET", "/2018-10-31/layers/{LayerName}/versions", "lambda:ListLayerVersions",
+     ops::ListLayerVersions},
+    {"GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "lambda:GetLayerVersion",
+     ops::GetLayerVersion},
+    {"DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
+     "lambda:DeleteLayerVersion", ops::DeleteLayerVersion},
+    {"POST", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy",
+     "lambda:AddLayerVersionPermission", ops::AddLayerVersionPermission},
+    {"GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy",
+     "lambda:GetLayerVersionPolicy", ops::GetLayerVersionPolicy},
+    {"DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}",
+     "lambda:RemoveLayerVersionPermission", ops::RemoveLayerVersionPermission},
 };
 
 // Whether the caller may make this call: the route's action on the function it names
@@ -86,6 +111,11 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
   iam::RequestContext request;
   request.action = std::string(route.action);
   const server::HttpRequest& http = call.request;
+  // Layer routes name a layer (version); the rest a function.
+  if (route.pattern.starts_with("/2018-10-31/layers")) {
+    if (std::optional<std::string> layer = LayerResource(call)) request.resource = *layer;
+    return identity.Allow(request);
+  }
   std::optional<std::string> raw;
   if (auto it = call.labels.find("FunctionName"); it != call.labels.end()) raw = it->second;
   if (auto it = call.labels.find("ARN"); it != call.labels.end()) raw = it->second;
@@ -142,7 +172,7 @@ bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& resp
   for (const Route& route : kRoutes) {
     std::map<std::string, std::string> labels;
     if (!server::MatchRoute(route.pattern, request.path, labels)) continue;
-    if (route.method != request.method) continue;
+    if (route.method != request.method || !MatchesQuery(route, request)) continue;
     Result<iam::Identity> identity = ctx_.auth->Authenticate(request, "lambda");
     if (!identity.ok()) {
       respond(ErrorResponse(identity.status()));

@@ -41,6 +41,13 @@ nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions:
   } else if (view == ConfigView::kCurrent) {
     j["LastUpdateStatus"] = "Successful";
   }
+  if (!c.layers.empty()) {
+    json layers = json::array();
+    for (const functions::FunctionLayer& l : c.layers) {
+      layers.push_back({{"Arn", l.arn}, {"CodeSize", l.code_size}});
+    }
+    j["Layers"] = std::move(layers);
+  }
   j["LoggingConfig"] = {{"LogFormat", "Text"},
                         {"LogGroup", fmt::format("/aws/lambda/{}", v.function_name)}};
   j["MemorySize"] = c.memory_size;

@@ -34,6 +34,18 @@ const StringShape kLogGroup = {R"([\.\-_/#A-Za-z0-9]+)", 1, 512};
 const StringShape kTaggableResource = {
     R"(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64}))",
     1, 10000};
+const StringShape kLayerName = {
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+)",
+    1, 140};
+// The model's pattern without its outer parentheses, as AWS's messages quote it.
+const StringShape kLayerVersionArn = {
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))",
+    1, 2048};
+const StringShape kStatementId = {R"(([a-zA-Z0-9-_]+))", 1, 100};
+const StringShape kLayerPrincipal = {R"(\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root)", 0, 10000};
+const StringShape kOrganizationId = {R"(o-[a-z0-9]{10,32})", 0, 34};
+const StringShape kLayerAction = {R"(lambda:GetLayerVersion)", 0, 22};
+const StringShape kLicenseInfo = {"", 0, 512};
 }  // namespace shapes
 
 namespace {
@@ -74,7 +86,10 @@ const boost::regex& Compiled(std::string_view pattern) {
           &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
           &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
           &shapes::kEnvironmentVariableName, &shapes::kSubnetId, &shapes::kSecurityGroupId,
-          &shapes::kKmsKeyArn, &shapes::kLogGroup, &shapes::kTaggableResource}) {
+          &shapes::kKmsKeyArn, &shapes::kLogGroup, &shapes::kTaggableResource,
+          &shapes::kLayerName, &shapes::kLayerVersionArn,
+          &shapes::kStatementId, &shapes::kLayerPrincipal, &shapes::kOrganizationId,
+          &shapes::kLayerAction}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
     }

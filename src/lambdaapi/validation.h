@@ -40,6 +40,13 @@ extern const StringShape kSecurityGroupId;
 extern const StringShape kKmsKeyArn;  // also ResourceArn (DeadLetterConfig.TargetArn)
 extern const StringShape kLogGroup;
 extern const StringShape kTaggableResource;
+extern const StringShape kLayerName;
+extern const StringShape kLayerVersionArn;
+extern const StringShape kStatementId;
+extern const StringShape kLayerPrincipal;  // LayerPermissionAllowedPrincipal
+extern const StringShape kOrganizationId;
+extern const StringShape kLayerAction;  // LayerPermissionAllowedAction
+extern const StringShape kLicenseInfo;
 }  // namespace shapes
 
 // Whole-string match of `value` against the shape's pattern.

@@ -174,7 +174,10 @@ def fail_init(client, exc, error_type, message):
 
 
 def main():
-    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+    # As Lambda's Python runtimes order it: the function's code, then its layers' packages.
+    layers = "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]
+    for path in ("/opt/python", layers, os.environ.get("LAMBDA_TASK_ROOT", "/var/task")):
+        sys.path.insert(0, path)
     setup_logging()
     client = RuntimeClient(API)
     handler = load_handler(client)
