@@ -664,6 +664,14 @@ TEST_P(FunctionServiceTest, MergedLayersLaterOverridesEarlier) {
   ASSERT_TRUE(reversed.ok());
   EXPECT_NE(*reversed, *merged);
   EXPECT_EQ(read(fs::path(*reversed) / "shared.txt"), "first");
+  // Another node sharing the PostgreSQL store fetches the archives it lacks.
+  if (GetParam() == store::Engine::kPostgres) {
+    CodePackageStore other(db_.get(), dir_ + "/other-node");
+    ASSERT_TRUE(other.Init().ok());
+    auto fetched = other.Merged(shas);
+    ASSERT_TRUE(fetched.ok()) << fetched.status().message();
+    EXPECT_EQ(read(fs::path(*fetched) / "shared.txt"), "first");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,
