@@ -164,6 +164,9 @@ server::HttpResponse DeleteFunctionConcurrency(const ApiContext&, const Call&);
 server::HttpResponse TagResource(const ApiContext&, const Call&);
 server::HttpResponse UntagResource(const ApiContext&, const Call&);
 server::HttpResponse ListTags(const ApiContext&, const Call&);
+server::HttpResponse GetAccountSettings(const ApiContext&, const Call&);
+server::HttpResponse GetFunctionCodeSigningConfig(const ApiContext&, const Call&);
+server::HttpResponse DeleteFunctionCodeSigningConfig(const ApiContext&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::lambdaapi
