@@ -27,6 +27,8 @@ const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_
 const StringShape kHandler = {R"([^\s]+)", 0, 128};
 const StringShape kDescription = {"", 0, 256};
 const StringShape kEnvironmentVariableName = {R"([a-zA-Z]([a-zA-Z0-9_])+)", 0, SIZE_MAX};
+const StringShape kMasterRegion = {R"(ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})",
+                                   1, 50};
 }  // namespace shapes
 
 namespace {
@@ -66,7 +68,7 @@ const boost::regex& Compiled(std::string_view pattern) {
          {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
           &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
           &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
-          &shapes::kEnvironmentVariableName}) {
+          &shapes::kEnvironmentVariableName, &shapes::kMasterRegion}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
     }

@@ -35,6 +35,7 @@ extern const StringShape kRoleArn;
 extern const StringShape kHandler;
 extern const StringShape kDescription;
 extern const StringShape kEnvironmentVariableName;
+extern const StringShape kMasterRegion;  // ListFunctions' MasterRegion
 }  // namespace shapes
 
 // Whole-string match of `value` against the shape's pattern.
