@@ -37,6 +37,7 @@
 #include "lambdaapi/errors.h"
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
+#include "logs/retention_sweeper.h"
 #include "logsapi/logs_api.h"
 #include "oci/image.h"
 #include "oci/registry_client.h"
@@ -67,7 +68,46 @@ struct Config {
   // function's architecture.
   bool strict_image_index = false;
   std::string store;  // "sqlite" or a postgres:// URI (the config file's `store`)
+  // `account_limits`: the quotas GetAccountSettings reports and PutFunctionConcurrency keeps.
+  functions::AccountLimits account_limits;
+  // `logs.retention_sweep_interval`: how often this node deletes expired log events.
+  int64_t retention_sweep_ms = 10LL * 60 * 1000;
 };
+
+// The `account_limits` and `logs` members of the config file.
+Status LoadLimitsAndLogs(const nlohmann::json& doc, Config& config) {
+  try {
+    if (doc.contains("account_limits")) {
+      const auto& a = doc["account_limits"];
+      if (!a.is_object()) return InvalidParameter("config: account_limits must be an object");
+      functions::AccountLimits& limits = config.account_limits;
+      limits.concurrent_executions = a.value("concurrent_executions", limits.concurrent_executions);
+      limits.total_code_size = a.value("code_storage_bytes", limits.total_code_size);
+      if (limits.concurrent_executions < limits.min_unreserved_concurrency ||
+          limits.total_code_size < 0) {
+        return InvalidParameter(fmt::format(
+            "config: account_limits: concurrent_executions must be at least {} (the unreserved "
+            "minimum) and code_storage_bytes at least 0",
+            limits.min_unreserved_concurrency));
+      }
+    }
+    if (doc.contains("logs")) {
+      const auto& l = doc["logs"];
+      if (!l.is_object()) return InvalidParameter("config: logs must be an object");
+      if (l.contains("retention_sweep_interval")) {
+        auto every = ParseDurationMillis(l["retention_sweep_interval"].get<std::string>());
+        if (!every || *every < 1000) {
+          return InvalidParameter(
+              "config: logs.retention_sweep_interval: a duration of at least 1s");
+        }
+        config.retention_sweep_ms = *every;
+      }
+    }
+  } catch (const nlohmann::json::exception& ex) {
+    return InvalidParameter(fmt::format("config: {}", ex.what()));
+  }
+  return Status::Ok();
+}
 
 Result<Config> LoadConfig(const std::string& path) {
   Config config;
@@ -137,6 +177,7 @@ Result<Config> LoadConfig(const std::string& path) {
     LAMBKIN_ASSIGN_OR_RETURN(config.regions, catalog::RegionSet::FromJson(doc["regions"].dump()));
   }
   if (doc.contains("rollout")) config.rollout_json = doc["rollout"].dump();
+  LAMBKIN_RETURN_IF_ERROR(LoadLimitsAndLogs(doc, config));
   if (doc.contains("insights")) {
     const auto& i = doc["insights"];
     if (!i.is_object()) return InvalidParameter("config: insights must be an object");
@@ -250,7 +291,10 @@ int Serve(const ServeOptions& options) {
   if (Status s = code.Init(); !s.ok()) return Fail(s);
   functions::FunctionService service(db->get(), catalog->get(), &config->regions, &code, &clock);
   functions::LayerService layers(db->get(), &code, &clock);
+  service.SetAccountLimits(config->account_limits);
   logs::LogStore log_store(db->get(), &clock);
+  logs::RetentionSweeper retention(&log_store,
+                                   std::chrono::milliseconds(config->retention_sweep_ms));
   insights::InsightRules insight_rules(db->get(), &log_store, &clock, config->insights);
   if (Status s = insight_rules.Start(); !s.ok()) return Fail(s);
   logs::LogWriter log_writer(&log_store);
@@ -404,8 +448,10 @@ int Serve(const ServeOptions& options) {
   std::fflush(stdout);
   events.Start();
   rollouts.Start();
+  retention.Start();
   http.Run(/*handle_signals=*/true);
   nodes.Stop();
+  retention.Stop();
   rollouts.Stop();
   events.Stop();
   invoker.TerminateAll();

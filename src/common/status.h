@@ -20,6 +20,8 @@ enum class StatusCode {
   kOk,
   kValidation,                  // a member failed a model constraint (pattern, length, enum, range)
   kInvalidParameterValue,       // semantically invalid input
+  kBelowAccountMinimum,         // would leave an account quota below its floor (unreserved
+                                // concurrency): AWS's InvalidParameterValue without a Type
   kInvalidRequestContent,       // body is not valid JSON / wrong types
   kResourceNotFound,            // the named resource does not exist
   kResourceConflict,            // the resource exists or is in a conflicting state

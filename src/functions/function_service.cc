@@ -263,6 +263,15 @@ FunctionConfig ConfigFromJson(const std::string& text) {
   return c;
 }
 
+// The reserved concurrency of all the scope's functions together.
+Result<int64_t> ReservedConcurrencySum(Txn& txn, const Scope& scope) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT COALESCE(SUM(reserved_concurrency), 0) "
+                                                "FROM functions WHERE account = ? AND region = ?"));
+  st.Bind(1, scope.account).Bind(2, scope.region);
+  LAMBKIN_RETURN_IF_ERROR(st.Step().status());
+  return st.ColumnInt(0);
+}
+
 constexpr char kVersionColumns[] =
     "name, version, config, revision_id, last_modified, runtime, architecture, update_mode, "
     "runtime_version";
@@ -700,8 +709,44 @@ Status FunctionService::PutReservedConcurrency(const Scope& scope, const std::st
     st.Bind(1, reserved).Bind(2, scope.account).Bind(3, scope.region).Bind(4, name);
     LAMBKIN_RETURN_IF_ERROR(st.Run());
     if (txn.Changes() == 0) return FunctionNotFound(scope, name, kLatest);
+    if (!reserved) return Status::Ok();
+    // The sum includes the new value; write transactions are serialised, so no other
+    // reservation can commit between this check and ours.
+    LAMBKIN_ASSIGN_OR_RETURN(int64_t total, ReservedConcurrencySum(txn, scope));
+    if (limits_.concurrent_executions - total < limits_.min_unreserved_concurrency) {
+      return Status(StatusCode::kBelowAccountMinimum,
+                    fmt::format("Specified ReservedConcurrentExecutions for function decreases "
+                                "account's UnreservedConcurrentExecution below its minimum value "
+                                "of [{}].",
+                                limits_.min_unreserved_concurrency));
+    }
     return Status::Ok();
   });
+}
+
+Result<AccountUsage> FunctionService::GetAccountUsage(const Scope& scope) {
+  AccountUsage usage;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto count, txn.Prepare("SELECT COUNT(*) FROM functions WHERE account = ? AND region = ?"));
+    count.Bind(1, scope.account).Bind(2, scope.region);
+    LAMBKIN_RETURN_IF_ERROR(count.Step().status());
+    usage.function_count = count.ColumnInt(0);
+    LAMBKIN_ASSIGN_OR_RETURN(usage.reserved_concurrency, ReservedConcurrencySum(txn, scope));
+    // Every version keeps its own package, as Lambda counts it (a publish adds its size again).
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto configs,
+        txn.Prepare("SELECT config FROM function_versions WHERE account = ? AND region = ?"));
+    configs.Bind(1, scope.account).Bind(2, scope.region);
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, configs.Step());
+      if (!row) break;
+      usage.total_code_size += ConfigFromJson(configs.ColumnText(0)).code_size;
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return usage;
 }
 
 Status FunctionService::TagFunction(const Scope& scope, const std::string& name,

@@ -122,6 +122,25 @@ class FunctionObserver {
                                  const std::optional<std::string>& version) = 0;
 };
 
+// Lambda's quotas per account and region as this server applies them: the code sizes are
+// AWS's fixed limits (code_package.h); the concurrency and the code storage are the operator's
+// (docs/configuration.md), AWS's defaults unless configured.
+struct AccountLimits {
+  int64_t total_code_size = 80530636800;  // 75 GB
+  int64_t code_size_unzipped = kMaxUnzippedBytes;
+  int64_t code_size_zipped = kMaxZippedBytes;
+  int64_t concurrent_executions = 1000;
+  // Reserved concurrency may never leave less than this unreserved (AWS: 100).
+  int64_t min_unreserved_concurrency = 100;
+};
+
+// What an account uses in a region (GetAccountSettings' AccountUsage).
+struct AccountUsage {
+  int64_t total_code_size = 0;  // the code packages of every version, $LATEST included
+  int64_t function_count = 0;
+  int64_t reserved_concurrency = 0;  // summed over the functions
+};
+
 // What a create/update returns: the changed $LATEST, and the version published with it.
 struct WriteResult {
   FunctionVersion latest;
@@ -136,6 +155,10 @@ class FunctionService {
 
   // REQUIRES: called before the service is used concurrently.
   void SetObserver(FunctionObserver* observer) { observer_ = observer; }
+  // REQUIRES: called before the service is used concurrently.
+  void SetAccountLimits(const AccountLimits& limits) { limits_ = limits; }
+  const AccountLimits& account_limits() const { return limits_; }
+  Result<AccountUsage> GetAccountUsage(const Scope& scope);
 
   Result<WriteResult> CreateFunction(const Scope& scope, CreateFunctionCommand cmd);
   // `qualifier` may be empty ($LATEST), "$LATEST", a version number or an alias name.
@@ -153,7 +176,9 @@ class FunctionService {
   Status TagFunction(const Scope& scope, const std::string& name,
                      const std::map<std::string, std::string>& add,
                      const std::vector<std::string>& remove);
-  // Sets (or with nullopt removes) the reserved concurrency.
+  // Sets (or with nullopt removes) the reserved concurrency. kBelowAccountMinimum when the
+  // reservations of the scope's functions would leave less than the minimum unreserved; checked
+  // in the write's transaction, so concurrent calls cannot both pass.
   Status PutReservedConcurrency(const Scope& scope, const std::string& name,
                                 std::optional<int64_t> reserved);
   // all_versions=false lists $LATEST of each function.
@@ -228,6 +253,7 @@ class FunctionService {
   CodePackageStore* code_;
   const Clock* clock_;
   FunctionObserver* observer_ = nullptr;
+  AccountLimits limits_;
 };
 
 }  // namespace lambkin::functions

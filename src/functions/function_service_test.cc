@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -672,6 +673,52 @@ TEST_P(FunctionServiceTest, MergedLayersLaterOverridesEarlier) {
     ASSERT_TRUE(fetched.ok()) << fetched.status().message();
     EXPECT_EQ(read(fs::path(*fetched) / "shared.txt"), "first");
   }
+}
+
+// Reserved concurrency may not leave less than the minimum unreserved; the function's own
+// current value does not count against its new one; usage counts every version's package.
+TEST_P(FunctionServiceTest, ReservedConcurrencyKeepsTheUnreservedMinimum) {
+  svc_->SetAccountLimits({.concurrent_executions = 300});
+  ASSERT_TRUE(Create("a", /*publish=*/true).ok());
+  ASSERT_TRUE(Create("b").ok());
+  ASSERT_TRUE(svc_->PutReservedConcurrency(scope_, "a", 150).ok());
+  ASSERT_TRUE(svc_->PutReservedConcurrency(scope_, "a", 200).ok());  // replaces its own 150
+  Status over = svc_->PutReservedConcurrency(scope_, "b", 1);
+  EXPECT_EQ(over.code(), StatusCode::kBelowAccountMinimum);
+  EXPECT_EQ(over.message(),
+            "Specified ReservedConcurrentExecutions for function decreases account's "
+            "UnreservedConcurrentExecution below its minimum value of [100].");
+  EXPECT_FALSE(*svc_->GetReservedConcurrency(scope_, "b"));  // the refusal changed nothing
+  EXPECT_EQ(svc_->PutReservedConcurrency(scope_, "missing", 1000).code(),
+            StatusCode::kResourceNotFound);
+  ASSERT_TRUE(svc_->PutReservedConcurrency(scope_, "a", std::nullopt).ok());
+  ASSERT_TRUE(svc_->PutReservedConcurrency(scope_, "b", 200).ok());
+
+  auto usage = svc_->GetAccountUsage(scope_);
+  ASSERT_TRUE(usage.ok()) << usage.status().message();
+  EXPECT_EQ(usage->function_count, 2);
+  EXPECT_EQ(usage->reserved_concurrency, 200);
+  int64_t size = svc_->GetFunctionVersion(scope_, "a", "")->config.code_size;
+  EXPECT_GT(size, 0);
+  EXPECT_EQ(usage->total_code_size, 3 * size);  // a's $LATEST and 1, b's $LATEST
+  EXPECT_EQ(svc_->GetAccountUsage({"123456789012", "eu-west-1"})->function_count, 0);
+}
+
+// Concurrent reservations are checked in their write transactions: of several that each fit
+// alone but not together, only as many as fit commit.
+TEST_P(FunctionServiceTest, ConcurrentReservationsCannotBothPass) {
+  svc_->SetAccountLimits({.concurrent_executions = 400});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Create(fmt::format("f{}", i)).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> passed{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      if (svc_->PutReservedConcurrency(scope_, fmt::format("f{}", i), 150).ok()) ++passed;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(passed.load(), 2);
+  EXPECT_EQ(svc_->GetAccountUsage(scope_)->reserved_concurrency, 300);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,

@@ -187,6 +187,9 @@ server::HttpResponse DeleteLayerVersion(const ApiContext&, const Call&);
 server::HttpResponse AddLayerVersionPermission(const ApiContext&, const Call&);
 server::HttpResponse RemoveLayerVersionPermission(const ApiContext&, const Call&);
 server::HttpResponse GetLayerVersionPolicy(const ApiContext&, const Call&);
+server::HttpResponse GetAccountSettings(const ApiContext&, const Call&);
+server::HttpResponse GetFunctionCodeSigningConfig(const ApiContext&, const Call&);
+server::HttpResponse DeleteFunctionCodeSigningConfig(const ApiContext&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::lambdaapi

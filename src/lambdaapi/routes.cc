@@ -99,12 +99,19 @@ constexpr Route kRoutes[] = {
      "lambda:GetLayerVersionPolicy", ops::GetLayerVersionPolicy},
     {"DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}",
      "lambda:RemoveLayerVersionPermission", ops::RemoveLayerVersionPermission},
+    // The JS SDK sends no trailing slash, botocore sends one.
+    {"GET", "/2016-08-19/account-settings", "lambda:GetAccountSettings", ops::GetAccountSettings},
+    {"GET", "/2016-08-19/account-settings/", "lambda:GetAccountSettings", ops::GetAccountSettings},
+    {"GET", "/2020-06-30/functions/{FunctionName}/code-signing-config",
+     "lambda:GetFunctionCodeSigningConfig", ops::GetFunctionCodeSigningConfig},
+    {"DELETE", "/2020-06-30/functions/{FunctionName}/code-signing-config",
+     "lambda:DeleteFunctionCodeSigningConfig", ops::DeleteFunctionCodeSigningConfig},
 };
 
 // Whether the caller may make this call: the route's action on the function it names
-// (qualified when a qualifier or alias is given; `*` for ListFunctions), with the function's tags
-// as aws:ResourceTag/<key> and, for tagging calls, the tags asked for as aws:RequestTag/<key>
-// and aws:TagKeys.
+// (qualified when a qualifier or alias is given; `*` for ListFunctions and GetAccountSettings),
+// with the function's tags as aws:ResourceTag/<key> and, for tagging calls, the tags asked for as
+// aws:RequestTag/<key> and aws:TagKeys.
 Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
                  const iam::Identity& identity) {
   if (!identity.authorises()) return Status::Ok();  // --auth none: nothing to prepare

@@ -46,6 +46,8 @@ const StringShape kLayerPrincipal = {R"(\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12
 const StringShape kOrganizationId = {R"(o-[a-z0-9]{10,32})", 0, 34};
 const StringShape kLayerAction = {R"(lambda:GetLayerVersion)", 0, 22};
 const StringShape kLicenseInfo = {"", 0, 512};
+const StringShape kMasterRegion = {R"(ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})",
+                                   1, 50};
 }  // namespace shapes
 
 namespace {
@@ -89,7 +91,7 @@ const boost::regex& Compiled(std::string_view pattern) {
           &shapes::kKmsKeyArn, &shapes::kLogGroup, &shapes::kTaggableResource,
           &shapes::kLayerName, &shapes::kLayerVersionArn,
           &shapes::kStatementId, &shapes::kLayerPrincipal, &shapes::kOrganizationId,
-          &shapes::kLayerAction}) {
+          &shapes::kLayerAction, &shapes::kMasterRegion}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
     }

@@ -47,6 +47,7 @@ extern const StringShape kLayerPrincipal;  // LayerPermissionAllowedPrincipal
 extern const StringShape kOrganizationId;
 extern const StringShape kLayerAction;  // LayerPermissionAllowedAction
 extern const StringShape kLicenseInfo;
+extern const StringShape kMasterRegion;  // ListFunctions' MasterRegion
 }  // namespace shapes
 
 // Whole-string match of `value` against the shape's pattern.

@@ -77,6 +77,11 @@ const store::Migrations& Schema() {
              "COALESCE(MAX(seq), 0) + 1 FROM log_events WHERE true ON CONFLICT (key) DO NOTHING"));
          return txn.Exec("CREATE INDEX IF NOT EXISTS log_events_by_head ON log_events (head)");
        }},
+      // Retention (PutRetentionPolicy): NULL keeps events for ever, as CloudWatch's default.
+      {"logs", 2, "", "",
+       [](store::Txn& txn) -> Status {
+         return store::AddColumnIfMissing(txn, "log_groups", "retention_days", "INTEGER");
+       }},
   };
   return kMigrations;
 }
@@ -136,6 +141,72 @@ Result<bool> GroupExists(Txn& txn, const Scope& scope, const std::string& group)
       txn.Prepare("SELECT 1 FROM log_groups WHERE account = ? AND region = ? AND name = ?"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
   return st.Step();
+}
+
+// The oldest event timestamp a read of the group may return at `now` (INT64_MIN without a
+// retention): expired events stay invisible until the sweep deletes them. kResourceNotFound
+// without the group.
+Result<int64_t> KeptSince(Txn& txn, const Scope& scope, const std::string& group, int64_t now) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT retention_days FROM log_groups WHERE "
+                                                "account = ? AND region = ? AND name = ?"));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
+  LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return GroupNotFound();
+  std::optional<int64_t> days = st.ColumnOptionalInt(0);
+  return days ? now - *days * kDayMillis : INT64_MIN;
+}
+
+// A message's size in bytes as Append counted it, in each engine's SQL.
+std::string_view MessageBytes(const Txn& txn) {
+  return txn.engine() == store::Engine::kSqlite ? "length(CAST(message AS BLOB))"
+                                                : "octet_length(message)";
+}
+
+// Deletes the events of stream `id` with timestamp < `before` (all with INT64_MAX) and takes
+// their bytes off the stream's and its group's stored bytes. Returns the events deleted.
+Result<int64_t> DeleteStreamEvents(Txn& txn, const Scope& scope, const std::string& group,
+                                   int64_t id, int64_t before) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto sum, txn.Prepare(fmt::format("SELECT COUNT(*), COALESCE(SUM({}), 0) FROM log_events "
+                                        "WHERE stream_id = ? AND timestamp < ?",
+                                        MessageBytes(txn))));
+  sum.Bind(1, id).Bind(2, before);
+  LAMBKIN_RETURN_IF_ERROR(sum.Step().status());
+  int64_t count = sum.ColumnInt(0), bytes = sum.ColumnInt(1);
+  if (count == 0) return count;
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto del, txn.Prepare("DELETE FROM log_events WHERE stream_id = ? AND timestamp < ?"));
+  del.Bind(1, id).Bind(2, before);
+  LAMBKIN_RETURN_IF_ERROR(del.Run());
+  // The first event is now the oldest one kept (the last one stays what it was).
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto upd, txn.Prepare("UPDATE log_streams SET stored_bytes = CASE WHEN stored_bytes > ?1 "
+                            "THEN stored_bytes - ?1 ELSE 0 END, first_event = COALESCE((SELECT "
+                            "MIN(timestamp) FROM log_events WHERE stream_id = ?2), first_event) "
+                            "WHERE id = ?2"));
+  upd.Bind(1, bytes).Bind(2, id);
+  LAMBKIN_RETURN_IF_ERROR(upd.Run());
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto grp, txn.Prepare("UPDATE log_groups SET stored_bytes = CASE WHEN stored_bytes > ?1 "
+                            "THEN stored_bytes - ?1 ELSE 0 END WHERE account = ?2 AND region = ?3 "
+                            "AND name = ?4"));
+  grp.Bind(1, bytes).Bind(2, scope.account).Bind(3, scope.region).Bind(4, group);
+  LAMBKIN_RETURN_IF_ERROR(grp.Run());
+  return count;
+}
+
+// The ids of a group's streams.
+Result<std::vector<int64_t>> GroupStreams(Txn& txn, const Scope& scope, const std::string& group) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT id FROM log_streams WHERE account = ? "
+                                                "AND region = ? AND group_name = ?"));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
+  std::vector<int64_t> ids;
+  while (true) {
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    ids.push_back(st.ColumnInt(0));
+  }
+  return ids;
 }
 
 Result<std::optional<int64_t>> StreamId(Txn& txn, const Scope& scope, const std::string& group,
@@ -262,6 +333,94 @@ Status LogStore::Append(const Scope& scope, const std::string& group, const std:
   });
 }
 
+Status LogStore::DeleteGroup(const Scope& scope, const std::string& group) {
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
+    if (!exists) return GroupNotFound();
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto events,
+        txn.Prepare("DELETE FROM log_events WHERE stream_id IN (SELECT id FROM "
+                    "log_streams WHERE account = ? AND region = ? AND group_name = ?)"));
+    events.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
+    LAMBKIN_RETURN_IF_ERROR(events.Run());
+    LAMBKIN_ASSIGN_OR_RETURN(auto streams, txn.Prepare("DELETE FROM log_streams WHERE account = ? "
+                                                       "AND region = ? AND group_name = ?"));
+    streams.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
+    LAMBKIN_RETURN_IF_ERROR(streams.Run());
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto grp,
+        txn.Prepare("DELETE FROM log_groups WHERE account = ? AND region = ? AND name = ?"));
+    grp.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
+    return grp.Run();
+  });
+}
+
+Status LogStore::DeleteStream(const Scope& scope, const std::string& group,
+                              const std::string& stream) {
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
+    if (!exists) return GroupNotFound();
+    LAMBKIN_ASSIGN_OR_RETURN(auto id, StreamId(txn, scope, group, stream));
+    if (!id) return StreamNotFound();
+    LAMBKIN_RETURN_IF_ERROR(DeleteStreamEvents(txn, scope, group, *id, INT64_MAX).status());
+    LAMBKIN_ASSIGN_OR_RETURN(auto del, txn.Prepare("DELETE FROM log_streams WHERE id = ?"));
+    del.Bind(1, *id);
+    return del.Run();
+  });
+}
+
+Status LogStore::PutRetention(const Scope& scope, const std::string& group,
+                              std::optional<int64_t> retention_days) {
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("UPDATE log_groups SET retention_days = ? WHERE "
+                                                  "account = ? AND region = ? AND name = ?"));
+    st.Bind(1, retention_days).Bind(2, scope.account).Bind(3, scope.region).Bind(4, group);
+    LAMBKIN_RETURN_IF_ERROR(st.Run());
+    if (txn.Changes() == 0) return GroupNotFound();
+    return Status::Ok();
+  });
+}
+
+Result<int64_t> LogStore::DeleteExpired() {
+  struct Expiring {
+    Scope scope;
+    std::string group;
+  };
+  std::vector<Expiring> groups;
+  LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT account, region, name FROM log_groups "
+                                                  "WHERE retention_days IS NOT NULL"));
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      groups.push_back({Scope{st.ColumnText(0), st.ColumnText(1)}, st.ColumnText(2)});
+    }
+    return Status::Ok();
+  }));
+  int64_t deleted = 0;
+  for (const Expiring& g : groups) {
+    int64_t now = clock_->NowMillis();
+    // The retention is read again in the write transaction: it may have changed, or the group
+    // gone, since; another node sweeping at the same time finds nothing left to delete.
+    LAMBKIN_RETURN_IF_ERROR(db_->Transact([&](Txn& txn) -> Status {
+      Result<int64_t> kept_since = KeptSince(txn, g.scope, g.group, now);
+      if (!kept_since.ok()) {
+        return kept_since.status().code() == StatusCode::kResourceNotFound ? Status::Ok()
+                                                                           : kept_since.status();
+      }
+      if (*kept_since == INT64_MIN) return Status::Ok();
+      LAMBKIN_ASSIGN_OR_RETURN(std::vector<int64_t> streams, GroupStreams(txn, g.scope, g.group));
+      for (int64_t id : streams) {
+        LAMBKIN_ASSIGN_OR_RETURN(int64_t n,
+                                 DeleteStreamEvents(txn, g.scope, g.group, id, *kept_since));
+        deleted += n;
+      }
+      return Status::Ok();
+    }));
+  }
+  return deleted;
+}
+
 Result<std::vector<LogGroup>> LogStore::DescribeGroups(const Scope& scope,
                                                        const std::string& prefix,
                                                        const std::string& after, int limit) {
@@ -270,7 +429,7 @@ Result<std::vector<LogGroup>> LogStore::DescribeGroups(const Scope& scope,
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st,
         txn.Prepare(
-            "SELECT name, created_at, stored_bytes FROM log_groups WHERE "
+            "SELECT name, created_at, stored_bytes, retention_days FROM log_groups WHERE "
             "account = ? AND region = ? AND substr(name, 1, length(CAST(? AS TEXT))) = ? AND "
             "name > ? ORDER BY name LIMIT ?"));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, prefix).Bind(4, prefix);
@@ -278,7 +437,7 @@ Result<std::vector<LogGroup>> LogStore::DescribeGroups(const Scope& scope,
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      out.push_back({st.ColumnText(0), st.ColumnInt(1), st.ColumnInt(2)});
+      out.push_back({st.ColumnText(0), st.ColumnInt(1), st.ColumnInt(2), st.ColumnOptionalInt(3)});
     }
     return Status::Ok();
   });
@@ -322,9 +481,10 @@ Result<EventsPage> LogStore::GetEvents(const Scope& scope, const std::string& gr
   LAMBKIN_ASSIGN_OR_RETURN(std::optional<Token> tok, ParseToken(token));
   bool forward = tok ? tok->direction == 'f' : start_from_head;
   EventsPage page;
+  int64_t now = clock_->NowMillis();
   Status s = db_->Read([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
-    if (!exists) return GroupNotFound();
+    LAMBKIN_ASSIGN_OR_RETURN(int64_t kept_since, KeptSince(txn, scope, group, now));
+    start = std::max(start, kept_since);
     LAMBKIN_ASSIGN_OR_RETURN(auto id, StreamId(txn, scope, group, stream));
     if (!id) return StreamNotFound();
     std::string sql = forward
@@ -378,9 +538,10 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
     }
   }
   FilterPage page;
+  int64_t now = clock_->NowMillis();
   Status s = db_->Read([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
-    if (!exists) return GroupNotFound();
+    LAMBKIN_ASSIGN_OR_RETURN(int64_t kept_since, KeptSince(txn, scope, group, now));
+    start = std::max(start, kept_since);
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st,
         txn.Prepare("SELECT e.seq, e.timestamp, e.ingestion_time, e.message, s.name "
@@ -565,6 +726,18 @@ Result<ScanStats> LogStore::Scan(const ScanRequest& request, int shards,
   }
   return total;
 }
+
+namespace {
+constexpr int64_t kRetentionDays[] = {1,   3,   5,   7,   14,   30,   60,   90,   120,  150,  180,
+                                      365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
+}  // namespace
+
+bool ValidRetentionDays(int64_t days) {
+  return std::find(std::begin(kRetentionDays), std::end(kRetentionDays), days) !=
+         std::end(kRetentionDays);
+}
+
+std::string RetentionDaysList() { return fmt::format("{}", fmt::join(kRetentionDays, ", ")); }
 
 Result<FilterPattern> FilterPattern::Parse(const std::string& pattern) {
   FilterPattern p;

@@ -1,8 +1,11 @@
 // LogStore: CloudWatch-compatible log groups, streams and events, stored append-only.
 //
 // Groups and streams are scoped by account and region like every Lambkin resource. Events are
-// never changed or deleted once stored; each gets an ingestion time from the injected clock.
-// Reads page with opaque tokens. Thread-safe (the store serialises writers).
+// never changed once stored; each gets an ingestion time from the injected clock. They go when
+// their stream or group is deleted, or when they are older (by event timestamp, against the
+// clock) than their group's retention: reads never return such events, and DeleteExpired() (run
+// periodically by RetentionSweeper on every node) removes them. Reads page with opaque tokens.
+// Thread-safe (the store serialises writers, so several nodes may sweep one store).
 #pragma once
 
 #include <cstdint>
@@ -35,7 +38,14 @@ struct LogGroup {
   std::string name;
   int64_t creation_time = 0;
   int64_t stored_bytes = 0;
+  std::optional<int64_t> retention_days;  // nullopt: events never expire
 };
+
+constexpr int64_t kDayMillis = 24LL * 3600 * 1000;
+// Whether `days` is a retention period CloudWatch Logs accepts (1, 3, 5, 7, 14, ... 3653).
+bool ValidRetentionDays(int64_t days);
+// The accepted periods as AWS lists them in its error: "1, 3, 5, ..., 3653".
+std::string RetentionDaysList();
 
 struct LogStream {
   std::string name;
@@ -108,6 +118,18 @@ class LogStore {
   // Appends events in order; with `create`, makes the group and stream first if missing.
   Status Append(const Scope& scope, const std::string& group, const std::string& stream,
                 const std::vector<LogEvent>& events, bool create);
+
+  // Deletes a group with its streams and their events; kResourceNotFound without the group.
+  Status DeleteGroup(const Scope& scope, const std::string& group);
+  // Deletes a stream and its events; kResourceNotFound without the group or the stream.
+  Status DeleteStream(const Scope& scope, const std::string& group, const std::string& stream);
+  // Sets (nullopt: removes) the group's retention in days (REQUIRES: ValidRetentionDays).
+  // kResourceNotFound without the group.
+  Status PutRetention(const Scope& scope, const std::string& group,
+                      std::optional<int64_t> retention_days);
+  // Deletes the events older than their group's retention, one group per transaction, and
+  // takes them off the streams' and groups' stored bytes. Returns how many were deleted.
+  Result<int64_t> DeleteExpired();
 
   Result<std::vector<LogGroup>> DescribeGroups(const Scope& scope, const std::string& prefix,
                                                const std::string& after, int limit);

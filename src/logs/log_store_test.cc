@@ -102,6 +102,99 @@ TEST_P(LogStoreTest, BytesThatAreNotUtf8AreStoredAsReplacementCharacters) {
   EXPECT_EQ(got->events[2].message, "plain");
 }
 
+TEST(RetentionDaysTest, OnlyCloudWatchsPeriods) {
+  for (int64_t days : {1,   3,   5,   7,   14,   30,   60,   90,   120,  150,  180,
+                       365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}) {
+    EXPECT_TRUE(ValidRetentionDays(days)) << days;
+  }
+  for (int64_t days : {-1, 0, 2, 10, 366, 3654}) EXPECT_FALSE(ValidRetentionDays(days)) << days;
+  EXPECT_TRUE(RetentionDaysList().starts_with("1, 3, 5, 7, 14, 30,"));
+  EXPECT_TRUE(RetentionDaysList().ends_with("3288, 3653"));
+}
+
+// Events older than the retention are hidden from reads at once, deleted by the sweep (bytes
+// and all), and a group's other streams and other groups are untouched.
+TEST_P(LogStoreTest, RetentionHidesThenDeletesOldEvents) {
+  int64_t now = clock_.NowMillis();
+  std::vector<LogEvent> old_and_new = {{now - 3 * kDayMillis, "old"},
+                                       {now - kDayMillis / 2, "new"}};
+  ASSERT_TRUE(store_->Append(scope_, "/g", "s", old_and_new, /*create=*/true).ok());
+  ASSERT_TRUE(store_->Append(scope_, "/kept", "s", old_and_new, /*create=*/true).ok());
+  EXPECT_EQ(store_->PutRetention(scope_, "/none", 1).code(), StatusCode::kResourceNotFound);
+  ASSERT_TRUE(store_->PutRetention(scope_, "/g", 1).ok());
+  auto groups = store_->DescribeGroups(scope_, "", "", 10);
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->size(), 2u);
+  EXPECT_EQ((*groups)[0].name, "/g");
+  EXPECT_EQ((*groups)[0].retention_days, std::optional<int64_t>(1));
+  EXPECT_EQ((*groups)[0].stored_bytes, 6);
+  EXPECT_FALSE((*groups)[1].retention_days);
+
+  auto read = store_->GetEvents(scope_, "/g", "s", 0, 0, "", true, 10);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->events.size(), 1u);
+  EXPECT_EQ(read->events[0].message, "new");
+  auto filtered = store_->Filter(scope_, "/g", {}, "", "", 0, 0, "", 10);
+  ASSERT_TRUE(filtered.ok());
+  ASSERT_EQ(filtered->events.size(), 1u);
+
+  auto deleted = store_->DeleteExpired();
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_EQ(*store_->DeleteExpired(), 0);  // a second sweep (another node) finds nothing
+  groups = store_->DescribeGroups(scope_, "", "", 10);
+  EXPECT_EQ((*groups)[0].stored_bytes, 3);
+  EXPECT_EQ((*groups)[1].stored_bytes, 6);
+  auto streams = store_->DescribeStreams(scope_, "/g", "", false, false, 0, 10);
+  ASSERT_EQ(streams->size(), 1u);
+  EXPECT_EQ((*streams)[0].stored_bytes, 3);
+  EXPECT_EQ((*streams)[0].first_event, std::optional<int64_t>(now - kDayMillis / 2));
+
+  // A day later the other event expires too; without a retention nothing ever does.
+  clock_.Advance(kDayMillis);
+  EXPECT_TRUE(store_->GetEvents(scope_, "/g", "s", 0, 0, "", true, 10)->events.empty());
+  EXPECT_EQ(*store_->DeleteExpired(), 1);
+  ASSERT_TRUE(store_->PutRetention(scope_, "/g", std::nullopt).ok());
+  EXPECT_EQ(store_->GetEvents(scope_, "/kept", "s", 0, 0, "", true, 10)->events.size(), 2u);
+}
+
+TEST_P(LogStoreTest, DeletingAGroupOrStreamTakesItsEvents) {
+  std::vector<LogEvent> events = {{1000, "a"}, {1001, "bb"}};
+  ASSERT_TRUE(store_->Append(scope_, "/g", "s1", events, /*create=*/true).ok());
+  ASSERT_TRUE(store_->Append(scope_, "/g", "s2", events, /*create=*/true).ok());
+  EXPECT_EQ(store_->DeleteStream(scope_, "/none", "s1").message(),
+            "The specified log group does not exist.");
+  EXPECT_EQ(store_->DeleteStream(scope_, "/g", "none").message(),
+            "The specified log stream does not exist.");
+  ASSERT_TRUE(store_->DeleteStream(scope_, "/g", "s1").ok());
+  EXPECT_EQ(store_->GetEvents(scope_, "/g", "s1", 0, 0, "", true, 10).status().code(),
+            StatusCode::kResourceNotFound);
+  EXPECT_EQ((*store_->DescribeGroups(scope_, "", "", 10))[0].stored_bytes, 3);
+  ASSERT_TRUE(store_->DeleteGroup(scope_, "/g").ok());
+  EXPECT_EQ(store_->DeleteGroup(scope_, "/g").code(), StatusCode::kResourceNotFound);
+  EXPECT_TRUE(store_->DescribeGroups(scope_, "", "", 10)->empty());
+  // The writer's next batch makes the group and stream again, empty but for itself.
+  ASSERT_TRUE(store_->Append(scope_, "/g", "s2", {{2000, "again"}}, /*create=*/true).ok());
+  auto read = store_->GetEvents(scope_, "/g", "s2", 0, 0, "", true, 10);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->events.size(), 1u);
+  EXPECT_EQ(read->events[0].message, "again");
+  ScanRequest everything{{}, 0, std::nullopt};
+  Result<std::vector<StreamRef>> refs = [&]() -> Result<std::vector<StreamRef>> {
+    std::vector<StreamRef> out;
+    LAMBKIN_RETURN_IF_ERROR(db_->Read([&](store::Database::Txn& txn) -> Status {
+      LAMBKIN_ASSIGN_OR_RETURN(out, LogStore::Streams(txn));
+      return Status::Ok();
+    }));
+    return out;
+  }();
+  ASSERT_TRUE(refs.ok());
+  for (const auto& r : *refs) everything.streams.push_back(r.id);
+  auto scanned = store_->Scan(everything, 1, [](int, int64_t, int64_t, std::string_view) {});
+  ASSERT_TRUE(scanned.ok());
+  EXPECT_EQ(scanned->events, 1);  // nothing of the deleted streams is left to scan
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, LogStoreTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
                          store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);

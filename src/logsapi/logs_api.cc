@@ -1,6 +1,7 @@
 #include "logsapi/logs_api.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -121,6 +122,15 @@ Result<std::string> GroupOf(const JsonInput& in) {
   return g;
 }
 
+// logGroupName and logStreamName, both required and checked.
+Result<std::pair<std::string, std::string>> NamedStream(const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  LAMBKIN_RETURN_IF_ERROR(CheckStream(stream));
+  return std::make_pair(std::move(group), std::move(stream));
+}
+
 std::string GroupArn(const functions::Scope& s, const std::string& group) {
   return fmt::format("arn:{}:logs:{}:{}:log-group:{}", catalog::PartitionOf(s.region), s.region,
                      s.account, group);
@@ -149,11 +159,53 @@ Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, co
 
 Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s,
                              const JsonInput& in) {
-  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
-  LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
-  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
-  LAMBKIN_RETURN_IF_ERROR(CheckStream(stream));
+  LAMBKIN_ASSIGN_OR_RETURN(auto named, NamedStream(in));
+  const auto& [group, stream] = named;
   LAMBKIN_RETURN_IF_ERROR(store->CreateStream(s, group, stream));
+  return json::object();
+}
+
+Result<json> DeleteLogGroup(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  LAMBKIN_RETURN_IF_ERROR(store->DeleteGroup(s, group));
+  return json::object();
+}
+
+Result<json> DeleteLogStream(logs::LogStore* store, const functions::Scope& s,
+                             const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto named, NamedStream(in));
+  const auto& [group, stream] = named;
+  LAMBKIN_RETURN_IF_ERROR(store->DeleteStream(s, group, stream));
+  return json::object();
+}
+
+Result<json> PutRetentionPolicy(logs::LogStore* store, const functions::Scope& s,
+                                const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  if (!in.Has("retentionInDays")) {
+    return Status(StatusCode::kValidation,
+                  "1 validation error detected: Value null at 'retentionInDays' failed to "
+                  "satisfy constraint: Member must not be null");
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(int64_t days, in.Int("retentionInDays", 0));
+  if (!logs::ValidRetentionDays(days)) {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value '{}' at 'retentionInDays' "
+                              "failed to satisfy constraint: Member must satisfy enum value set: "
+                              "[{}]",
+                              days, logs::RetentionDaysList()));
+  }
+  LAMBKIN_RETURN_IF_ERROR(store->PutRetention(s, group, days));
+  return json::object();
+}
+
+Result<json> DeleteRetentionPolicy(logs::LogStore* store, const functions::Scope& s,
+                                   const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  LAMBKIN_RETURN_IF_ERROR(store->PutRetention(s, group, std::nullopt));
   return json::object();
 }
 
@@ -166,13 +218,16 @@ Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
   json out = {{"logGroups", json::array()}};
   for (size_t i = 0; i < groups.size() && static_cast<int>(i) < limit; ++i) {
     const auto& g = groups[i];
-    out["logGroups"].push_back({{"logGroupName", g.name},
-                                {"creationTime", g.creation_time},
-                                {"metricFilterCount", 0},
-                                {"arn", GroupArn(s, g.name) + ":*"},
-                                {"logGroupArn", GroupArn(s, g.name)},
-                                {"storedBytes", g.stored_bytes},
-                                {"logGroupClass", "STANDARD"}});
+    json item = {{"logGroupName", g.name},
+                 {"creationTime", g.creation_time},
+                 {"metricFilterCount", 0},
+                 {"arn", GroupArn(s, g.name) + ":*"},
+                 {"logGroupArn", GroupArn(s, g.name)},
+                 {"storedBytes", g.stored_bytes},
+                 {"logGroupClass", "STANDARD"}};
+    // Absent while the events never expire, as CloudWatch answers.
+    if (g.retention_days) item["retentionInDays"] = *g.retention_days;
+    out["logGroups"].push_back(std::move(item));
   }
   if (static_cast<int>(groups.size()) > limit) out["nextToken"] = groups[limit - 1].name;
   return out;
@@ -226,10 +281,8 @@ Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s
 
 Result<json> PutLogEvents(logs::LogStore* store, const Clock* clock, const functions::Scope& s,
                           const JsonInput& in) {
-  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
-  LAMBKIN_ASSIGN_OR_RETURN(std::string stream, in.RequiredString("logStreamName"));
-  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
-  LAMBKIN_RETURN_IF_ERROR(CheckStream(stream));
+  LAMBKIN_ASSIGN_OR_RETURN(auto named, NamedStream(in));
+  const auto& [group, stream] = named;
   if (!in.Has("logEvents") || !in["logEvents"].is_array()) {
     return Status(StatusCode::kValidation,
                   "1 validation error detected: Value null at 'logEvents' failed to satisfy "
@@ -365,13 +418,19 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
       group != body.end() && group->is_string() ? group->get<std::string>() : std::string("*"));
   if (Status s = identity->Allow("logs:" + op, resource); !s.ok()) return Error(s);
   JsonInput in(std::move(body));
-  if (op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("Filter")) {
+  // Reads see what functions logged; a deletion is not undone by a batch still buffered.
+  if (op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("Filter") ||
+      op.starts_with("Delete")) {
     writer_->Flush();
   }
   Result<json> out = Status(StatusCode::kNotImplemented,
                             fmt::format("Lambkin does not implement CloudWatch Logs {}", op));
   if (op == "CreateLogGroup") out = CreateLogGroup(store_, *scope, in);
   if (op == "CreateLogStream") out = CreateLogStream(store_, *scope, in);
+  if (op == "DeleteLogGroup") out = DeleteLogGroup(store_, *scope, in);
+  if (op == "DeleteLogStream") out = DeleteLogStream(store_, *scope, in);
+  if (op == "PutRetentionPolicy") out = PutRetentionPolicy(store_, *scope, in);
+  if (op == "DeleteRetentionPolicy") out = DeleteRetentionPolicy(store_, *scope, in);
   if (op == "DescribeLogGroups") out = DescribeLogGroups(store_, *scope, in);
   if (op == "DescribeLogStreams") out = DescribeLogStreams(store_, *scope, in);
   if (op == "PutLogEvents") out = PutLogEvents(store_, store_->clock(), *scope, in);
