@@ -24,6 +24,9 @@ const StringShape kRuntimeVersionArn = {
     26, 2048};
 const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)", 0,
                               10000};
+const StringShape kDestinationArn = {
+    R"($|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))",
+    0, 350};
 const StringShape kHandler = {R"([^\s]+)", 0, 128};
 const StringShape kDescription = {"", 0, 256};
 const StringShape kEnvironmentVariableName = {R"([a-zA-Z]([a-zA-Z0-9_])+)", 0, SIZE_MAX};
@@ -65,7 +68,8 @@ const boost::regex& Compiled(std::string_view pattern) {
     for (const StringShape* shape :
          {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
           &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
-          &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
+          &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kDestinationArn,
+          &shapes::kHandler,
           &shapes::kEnvironmentVariableName}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
