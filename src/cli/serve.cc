@@ -223,8 +223,9 @@ int Serve(const ServeOptions& options) {
   }
   auto db = store::Database::Open(
       store_location, catalog::Schema() + functions::Schema() + logs::Schema() +
-                          exec::EventQueueSchema() + exec::EventInvokeConfigSchema() + rollout::HealthSchema() + rollout::Schema() +
-                          insights::Schema() + iam::Schema() + cluster::Schema());
+                          exec::EventQueueSchema() + exec::EventInvokeConfigSchema() +
+                          rollout::HealthSchema() + rollout::Schema() + insights::Schema() +
+                          iam::Schema() + cluster::Schema());
   if (!db.ok()) return Fail(db.status());
   // Images (runtime versions) in one content-addressed store; pulls use the operator's
   // registry credentials.

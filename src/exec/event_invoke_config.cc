@@ -162,9 +162,10 @@ Result<bool> EventInvokeConfigStore::Delete(const functions::Scope& scope,
   return deleted;
 }
 
-Result<std::vector<EventInvokeConfig>> EventInvokeConfigStore::List(
-    const functions::Scope& scope, const std::string& function, const std::string& after,
-    int limit) const {
+Result<std::vector<EventInvokeConfig>> EventInvokeConfigStore::List(const functions::Scope& scope,
+                                                                    const std::string& function,
+                                                                    const std::string& after,
+                                                                    int limit) const {
   std::vector<EventInvokeConfig> configs;
   Status s = db_->ReadOne([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
@@ -234,8 +235,7 @@ std::string InvocationRecord(std::string_view request_id, std::string_view funct
       {"requestPayload", PayloadJson(request_payload)},
   };
   if (response) {
-    nlohmann::json context = {{"statusCode", 200},
-                              {"executedVersion", response->executed_version}};
+    nlohmann::json context = {{"statusCode", 200}, {"executedVersion", response->executed_version}};
     if (response->function_error) context["functionError"] = *response->function_error;
     record["responseContext"] = std::move(context);
     record["responsePayload"] = PayloadJson(response->payload);

@@ -77,8 +77,8 @@ class EventInvokeConfigStore {
   // The configurations of `function` ordered by qualifier, those after `after` (a page's
   // marker, "" for the first), at most `limit`.
   Result<std::vector<EventInvokeConfig>> List(const functions::Scope& scope,
-                                              const std::string& function,
-                                              const std::string& after, int limit) const;
+                                              const std::string& function, const std::string& after,
+                                              int limit) const;
 
  private:
   store::Database* db_;
@@ -86,7 +86,7 @@ class EventInvokeConfigStore {
 
 // What the event queue does with one event, from its qualifier's configuration.
 struct AsyncPolicy {
-  int64_t maximum_retry_attempts = 2;          // Lambda's default
+  int64_t maximum_retry_attempts = 2;           // Lambda's default
   int64_t maximum_event_age_ms = 21600 * 1000;  // 6 hours
   std::optional<std::string> on_success;
   std::optional<std::string> on_failure;

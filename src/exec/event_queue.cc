@@ -207,9 +207,8 @@ AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* ou
     }
   }
   if (outcome != nullptr) {
-    end.settlement.last_error =
-        outcome->ok() ? (failed ? (*outcome)->payload : std::string())
-                      : outcome->status().message();
+    end.settlement.last_error = outcome->ok() ? (failed ? (*outcome)->payload : std::string())
+                                              : outcome->status().message();
   }
   const std::optional<std::string>& destination =
       end.condition == "Success" ? policy.on_success : policy.on_failure;
@@ -275,8 +274,8 @@ Status EventQueue::Enqueue(const functions::Scope& scope, const std::string& fun
   // A new row: nothing to serialise against other writers.
   QueuedEvent event{request_id, scope, function, qualifier, payload, std::nullopt};
   if (options_.home_of) event.home_node = options_.home_of(scope, function);
-  Status s = db_->TransactConcurrent(
-      [&](Txn& txn) -> Status { return InsertEvent(txn, event, now); });
+  Status s =
+      db_->TransactConcurrent([&](Txn& txn) -> Status { return InsertEvent(txn, event, now); });
   if (s.ok()) boost::asio::post(ioc_, [this] { Dispatch(); });
   return s;
 }
@@ -347,14 +346,13 @@ void EventQueue::Run(const ClaimedEvent& event) {
   // The configuration of the qualifier the event was invoked with, read now: a change applies
   // to the attempts that start after it.
   auto config = EventInvokeConfigStore(db_).Get(event.scope, event.function,
-                                               ConfigQualifier(event.qualifier));
+                                                ConfigQualifier(event.qualifier));
   if (!config.ok()) {
     // Still leased here: it runs when the lease expires.
     LogError(config.status().message());
     return Done(event.id);
   }
-  AsyncPolicy policy =
-      PolicyOf(*config, static_cast<int64_t>(options_.retry_delays_ms.size()));
+  AsyncPolicy policy = PolicyOf(*config, static_cast<int64_t>(options_.retry_delays_ms.size()));
   if (clock_->NowMillis() >= event.enqueued_at + policy.maximum_event_age_ms) {
     return Settle(event, nullptr, policy);
   }

@@ -576,8 +576,8 @@ TEST_P(EventLeaseTest, TheRecordIsQueuedWithTheSettleAndOnlyByTheLeaseHolder) {
 }
 
 TEST_P(EventLeaseTest, ConfigurationsArePerQualifierAndGoWithTheirFunction) {
-  store::Database& db =
-      Node(catalog::Schema() + functions::Schema() + EventQueueSchema() + EventInvokeConfigSchema());
+  store::Database& db = Node(catalog::Schema() + functions::Schema() + EventQueueSchema() +
+                             EventInvokeConfigSchema());
   EventInvokeConfigStore configs(&db);
   EventInvokeConfig latest{"$LATEST", 0, 3600, std::nullopt, "arn:aws:lambda:x", kStart};
   // No function: nothing stored.

@@ -51,7 +51,8 @@ Result<std::optional<std::string>> DestinationMember(const json& config, const c
   if (!it->is_object()) return BadContent(fmt::format("DestinationConfig.{}", member));
   auto dest = it->find("Destination");
   if (dest == it->end() || dest->is_null()) return std::optional<std::string>("");
-  if (!dest->is_string()) return BadContent(fmt::format("DestinationConfig.{}.Destination", member));
+  if (!dest->is_string())
+    return BadContent(fmt::format("DestinationConfig.{}.Destination", member));
   std::string arn = dest->get<std::string>();
   v.String(path, arn, shapes::kDestinationArn);
   return std::optional<std::string>(std::move(arn));
@@ -77,7 +78,8 @@ Result<EventConfigMembers> ParseMembers(const Call& call) {
   }
   LAMBKIN_RETURN_IF_ERROR(v.ToStatus());
   if (!m.retries && !m.max_age && !m.destination_config) {
-    return InvalidParameter("You must specify at least one of error handling or destination setting.");
+    return InvalidParameter(
+        "You must specify at least one of error handling or destination setting.");
   }
   return m;
 }
@@ -95,7 +97,8 @@ std::string DescribeDestinations(const EventConfigMembers& m) {
 // A destination must be another existing function of the caller's account and region. ARNs of
 // the services AWS also delivers to are refused by name: Lambkin runs none of them.
 Status CheckDestination(const ApiContext& ctx, const Call& call, const std::string& function,
-                        const EventConfigMembers& m, std::string_view member, const std::string& arn) {
+                        const EventConfigMembers& m, std::string_view member,
+                        const std::string& arn) {
   if (arn.empty()) return Status::Ok();
   std::string_view service;
   if (arn.starts_with("arn:")) {
@@ -138,7 +141,7 @@ Status CheckTargets(const ApiContext& ctx, const Call& call, const FunctionRef& 
       ctx.functions->GetFunctionVersion(call.scope, ref.name, ref.qualifier);
   if (!version.ok()) {
     return version.status().code() == StatusCode::kResourceNotFound ? FunctionDoesNotExist()
-                                                                     : version.status();
+                                                                    : version.status();
   }
   if (m.on_success) {
     LAMBKIN_RETURN_IF_ERROR(CheckDestination(ctx, call, ref.name, m, "OnSuccess", *m.on_success));
@@ -188,8 +191,12 @@ HttpResponse PutFunctionEventInvokeConfig(const ApiContext& ctx, const Call& cal
   ASSIGN_OR_ERROR(FunctionRef ref, QualifiedRef(call));
   ASSIGN_OR_ERROR(EventConfigMembers m, ParseMembers(call));
   RETURN_ERROR_IF(CheckTargets(ctx, call, ref, m));
-  exec::EventInvokeConfig config{exec::ConfigQualifier(ref.qualifier), m.retries, m.max_age,
-                                 m.on_success, m.on_failure, NowMillis(ctx)};
+  exec::EventInvokeConfig config{exec::ConfigQualifier(ref.qualifier),
+                                 m.retries,
+                                 m.max_age,
+                                 m.on_success,
+                                 m.on_failure,
+                                 NowMillis(ctx)};
   if (config.on_success && config.on_success->empty()) config.on_success.reset();
   if (config.on_failure && config.on_failure->empty()) config.on_failure.reset();
   RETURN_ERROR_IF(ctx.event_invoke_configs->Put(call.scope, ref.name, config));
@@ -202,10 +209,9 @@ HttpResponse UpdateFunctionEventInvokeConfig(const ApiContext& ctx, const Call& 
   ASSIGN_OR_ERROR(EventConfigMembers m, ParseMembers(call));
   RETURN_ERROR_IF(CheckTargets(ctx, call, ref, m));
   exec::EventInvokeConfigUpdate update{m.retries, m.max_age, m.on_success, m.on_failure};
-  ASSIGN_OR_ERROR(auto config,
-                  ctx.event_invoke_configs->Update(call.scope, ref.name,
-                                                   exec::ConfigQualifier(ref.qualifier), update,
-                                                   NowMillis(ctx)));
+  ASSIGN_OR_ERROR(auto config, ctx.event_invoke_configs->Update(
+                                   call.scope, ref.name, exec::ConfigQualifier(ref.qualifier),
+                                   update, NowMillis(ctx)));
   if (!config) return ErrorResponse(NoConfig(call, ref));
   return JsonResponse(200, ConfigJson(call, ref.name, *config));
 }
@@ -213,8 +219,8 @@ HttpResponse UpdateFunctionEventInvokeConfig(const ApiContext& ctx, const Call& 
 HttpResponse GetFunctionEventInvokeConfig(const ApiContext& ctx, const Call& call) {
   RETURN_ERROR_IF(Unconfigured(ctx));
   ASSIGN_OR_ERROR(FunctionRef ref, QualifiedRef(call));
-  ASSIGN_OR_ERROR(auto config, ctx.event_invoke_configs->Get(
-                                   call.scope, ref.name, exec::ConfigQualifier(ref.qualifier)));
+  ASSIGN_OR_ERROR(auto config, ctx.event_invoke_configs->Get(call.scope, ref.name,
+                                                             exec::ConfigQualifier(ref.qualifier)));
   if (!config) return ErrorResponse(NoConfig(call, ref));
   return JsonResponse(200, ConfigJson(call, ref.name, *config));
 }
@@ -232,9 +238,9 @@ HttpResponse DeleteFunctionEventInvokeConfig(const ApiContext& ctx, const Call& 
 
 HttpResponse ListFunctionEventInvokeConfigs(const ApiContext& ctx, const Call& call) {
   RETURN_ERROR_IF(Unconfigured(ctx));
-  ASSIGN_OR_ERROR(FunctionRef ref, call.ResolveFunction(call.Label("FunctionName"),
-                                                        shapes::kNamespacedFunctionName,
-                                                        std::nullopt));
+  ASSIGN_OR_ERROR(FunctionRef ref,
+                  call.ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
+                                       std::nullopt));
   Validator v;
   ASSIGN_OR_ERROR(int max_items, MaxItemsOf(call, v, kMaxListItems));
   RETURN_ERROR_IF(v.ToStatus());
@@ -245,10 +251,9 @@ HttpResponse ListFunctionEventInvokeConfigs(const ApiContext& ctx, const Call& c
                              : function.status());
   }
   // One more than the page: whether there is a next one.
-  ASSIGN_OR_ERROR(auto configs,
-                  ctx.event_invoke_configs->List(call.scope, ref.name,
-                                                 call.request.Query("Marker").value_or(""),
-                                                 max_items + 1));
+  ASSIGN_OR_ERROR(auto configs, ctx.event_invoke_configs->List(
+                                    call.scope, ref.name, call.request.Query("Marker").value_or(""),
+                                    max_items + 1));
   json items = json::array();
   for (size_t i = 0; i < configs.size() && i < static_cast<size_t>(max_items); ++i) {
     items.push_back(ConfigJson(call, ref.name, configs[i]));

@@ -20,8 +20,8 @@ using server::HttpResponse;
 
 namespace {
 
-constexpr size_t kMaxSyncPayload = 6291456;   // 6 MB
-constexpr size_t kMaxAsyncPayload = 1048576;  // 1 MB
+constexpr size_t kMaxSyncPayload = 6291456;     // 6 MB
+constexpr size_t kMaxAsyncPayload = 1048576;    // 1 MB
 constexpr size_t kMaxInvokeAsyncArgs = 262144;  // 256 KB: InvokeAsync's own limit
 constexpr size_t kMaxClientContext = 3583;
 
@@ -161,9 +161,9 @@ HttpResponse InvokeAsync(const ApiContext& ctx, const Call& call) {
   if (ctx.events == nullptr) {
     return ErrorResponse({StatusCode::kNotImplemented, "This server does not run functions"});
   }
-  ASSIGN_OR_ERROR(FunctionRef ref, call.ResolveFunction(call.Label("FunctionName"),
-                                                        shapes::kNamespacedFunctionName,
-                                                        std::nullopt));
+  ASSIGN_OR_ERROR(FunctionRef ref,
+                  call.ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
+                                       std::nullopt));
   const std::string& payload = call.request.body;
   RETURN_ERROR_IF(CheckPayload(payload, kMaxInvokeAsyncArgs, "InvokeAsync"));
   RETURN_ERROR_IF(

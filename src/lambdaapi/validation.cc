@@ -69,8 +69,7 @@ const boost::regex& Compiled(std::string_view pattern) {
          {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
           &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
           &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kDestinationArn,
-          &shapes::kHandler,
-          &shapes::kEnvironmentVariableName}) {
+          &shapes::kHandler, &shapes::kEnvironmentVariableName}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
     }
