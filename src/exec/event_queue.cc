@@ -161,6 +161,7 @@ Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_v
     st.Bind(4, settlement.last_error).Bind(5, id).Bind(6, node);
     LAMBKIN_RETURN_IF_ERROR(st.Run());
     held = txn.Changes() == 1;
+    // A record is due at once: the settlement of a finished event is at its end.
     if (held && record) return InsertEvent(txn, *record, settlement.next_attempt_at);
     return Status::Ok();
   });
@@ -203,6 +204,7 @@ AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* ou
     if (end.settlement.next_attempt_at > deadline) {
       // Lambda does not wait for a retry the event would be too old for.
       end.settlement.state = "failed";
+      end.settlement.next_attempt_at = now;
       end.condition = "EventAgeExceeded";
     }
   }

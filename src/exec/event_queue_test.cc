@@ -468,6 +468,7 @@ TEST(EndAttemptTest, AnEventTooOldForItsNextRetryFailsAtOnce) {
   EXPECT_EQ(end.settlement.state, "failed");
   EXPECT_EQ(end.condition, "EventAgeExceeded");
   EXPECT_EQ(end.settlement.attempts, 2);
+  EXPECT_EQ(end.settlement.next_attempt_at, kStart + 62000) << "finished now, not at the retry";
   // Not run at all (too old when claimed): no attempt counted.
   end = EndAttempt(Claimed(0, kStart), nullptr, policy, options, kStart + 61000);
   EXPECT_EQ(end.settlement.state, "failed");

@@ -48,11 +48,12 @@ Result<std::optional<std::string>> DestinationMember(const json& config, const c
                                                      std::string_view path, Validator& v) {
   auto it = config.find(member);
   if (it == config.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_object()) return BadContent(fmt::format("DestinationConfig.{}", member));
+  if (!it->is_object())
+    return BadContent(fmt::format("DestinationConfig.{} must be an object", member));
   auto dest = it->find("Destination");
   if (dest == it->end() || dest->is_null()) return std::optional<std::string>("");
   if (!dest->is_string())
-    return BadContent(fmt::format("DestinationConfig.{}.Destination", member));
+    return BadContent(fmt::format("DestinationConfig.{}.Destination must be a string", member));
   std::string arn = dest->get<std::string>();
   v.String(path, arn, shapes::kDestinationArn);
   return std::optional<std::string>(std::move(arn));

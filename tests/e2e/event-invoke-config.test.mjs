@@ -4,8 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -14,29 +12,16 @@ import {
   GetFunctionEventInvokeConfigCommand, DeleteFunctionEventInvokeConfigCommand,
   ListFunctionEventInvokeConfigsCommand,
 } from '@aws-sdk/client-lambda';
-import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, account, awsError, devCredentials, runtimeVersions, shellBootstrap, waitFor } from './helpers.mjs';
+import {
+  startServer, makeZip, role, account, awsError, runtimeVersions, shellBootstrap, waitFor, logsClient,
+  functionLogMessages as messages, withConfig,
+} from './helpers.mjs';
 
 const arn = (name) => `arn:aws:lambda:us-east-1:${account}:function:${name}`;
 const echo = () => makeZip({ bootstrap: shellBootstrap() });
-const logsClient = (endpoint) => new CloudWatchLogsClient({ endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
-
-async function messages(logs, fn) {
-  const out = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${fn}` }))
-    .catch((e) => (e.name === 'ResourceNotFoundException' ? { events: [] } : Promise.reject(e)));
-  return out.events.map((e) => e.message);
-}
-
 // The invocation records a destination function printed ("RECORD <json>").
 async function records(logs, fn) {
   return (await messages(logs, fn)).filter((m) => m.startsWith('RECORD ')).map((m) => JSON.parse(m.slice(7)));
-}
-
-function withConfig(config) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-cfg-'));
-  const file = path.join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config));
-  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 async function expectError(promise, name, status, message) {
