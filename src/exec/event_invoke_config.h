@@ -86,8 +86,8 @@ class EventInvokeConfigStore {
 
 // What the event queue does with one event, from its qualifier's configuration.
 struct AsyncPolicy {
-  int64_t maximum_retry_attempts = 2;           // Lambda's default
-  int64_t maximum_event_age_ms = 21600 * 1000;  // 6 hours
+  int64_t maximum_retry_attempts = 2;                    // Lambda's default
+  int64_t maximum_event_age_ms = int64_t{21600} * 1000;  // 6 hours
   std::optional<std::string> on_success;
   std::optional<std::string> on_failure;
 };
