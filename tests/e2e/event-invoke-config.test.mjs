@@ -24,6 +24,12 @@ async function records(logs, fn) {
   return (await messages(logs, fn)).filter((m) => m.startsWith('RECORD ')).map((m) => JSON.parse(m.slice(7)));
 }
 
+// Waits for the record of the event whose payload's id is `id` to reach function `fn`.
+function recordOf(logs, fn, id) {
+  return waitFor(`the record of event ${id}`, async () =>
+    (await records(logs, fn)).find((x) => x.requestPayload.id === id));
+}
+
 async function expectError(promise, name, status, message) {
   const e = await awsError(promise);
   assert.equal(e.name, name, `${e.name}: ${e.message}`);
@@ -167,10 +173,7 @@ test('a failing event lands in the OnFailure function with AWS\'s record, a succ
     const failed = await lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: Buffer.from('{"id":"f1","fail":true}') }));
     assert.equal(failed.StatusCode, 202);
     const requestId = failed.$metadata.requestId;
-    const [record] = await waitFor('the failure record', async () => {
-      const r = (await records(logs, 'dest')).filter((x) => x.requestPayload.id === 'f1');
-      return r.length ? r : null;
-    });
+    const record = await recordOf(logs, 'dest', 'f1');
     assert.equal((await messages(logs, 'work')).filter((m) => m === 'attempt f1\n').length, 3, 'two retries by default');
     assert.match(record.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.deepEqual({ ...record, timestamp: undefined, responsePayload: undefined }, {
@@ -185,10 +188,7 @@ test('a failing event lands in the OnFailure function with AWS\'s record, a succ
     assert.equal(record.responsePayload.errorType, 'RuntimeError');
 
     await lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: Buffer.from('{"id":"s1"}') }));
-    const [success] = await waitFor('the success record', async () => {
-      const r = (await records(logs, 'dest')).filter((x) => x.requestPayload.id === 's1');
-      return r.length ? r : null;
-    });
+    const success = await recordOf(logs, 'dest', 's1');
     assert.equal(success.requestContext.condition, 'Success');
     assert.equal(success.requestContext.approximateInvokeCount, 1);
     assert.deepEqual(success.responseContext, { statusCode: 200, executedVersion: '$LATEST' });
@@ -197,10 +197,7 @@ test('a failing event lands in the OnFailure function with AWS\'s record, a succ
     // MaximumRetryAttempts 0: exactly one attempt before the record.
     await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'work', MaximumRetryAttempts: 0 }));
     await lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: Buffer.from('{"id":"f0","fail":true}') }));
-    const [once] = await waitFor('the record of the single attempt', async () => {
-      const r = (await records(logs, 'dest')).filter((x) => x.requestPayload.id === 'f0');
-      return r.length ? r : null;
-    });
+    const once = await recordOf(logs, 'dest', 'f0');
     assert.equal(once.requestContext.condition, 'RetriesExhausted');
     assert.equal(once.requestContext.approximateInvokeCount, 1);
     await new Promise((r) => setTimeout(r, 700));

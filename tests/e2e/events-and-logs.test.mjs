@@ -20,6 +20,7 @@ import {
 } from './helpers.mjs';
 
 const run = promisify(execFile);
+
 test('Event invocations run asynchronously and failed ones are retried twice', async () => {
   const cfg = withConfig({ execution: { event_retry_delays_ms: [200, 200] } });
   const server = await startServer({ args: ['--config', cfg.file] });
