@@ -264,8 +264,9 @@ int Serve(const ServeOptions& options) {
   }
   auto db = store::Database::Open(
       store_location, catalog::Schema() + functions::Schema() + logs::Schema() +
-                          exec::EventQueueSchema() + rollout::HealthSchema() + rollout::Schema() +
-                          insights::Schema() + iam::Schema() + cluster::Schema());
+                          exec::EventQueueSchema() + exec::EventInvokeConfigSchema() +
+                          rollout::HealthSchema() + rollout::Schema() + insights::Schema() +
+                          iam::Schema() + cluster::Schema());
   if (!db.ok()) return Fail(db.status());
   // Images (runtime versions) in one content-addressed store; pulls use the operator's
   // registry credentials.
@@ -326,6 +327,7 @@ int Serve(const ServeOptions& options) {
     return nodes.Home(cluster::FunctionKey(scope.account, scope.region, function));
   };
   config->events.other_nodes = [&nodes] { return nodes.Others(); };
+  exec::EventInvokeConfigStore event_invoke_configs(db->get());
   exec::EventQueue events(db->get(), http.io_context(), &invoker, &service, &clock, config->events);
   // The directory: the development user (unless in production), then the declaration file.
   iam::Directory directory(db->get());
@@ -362,7 +364,7 @@ int Serve(const ServeOptions& options) {
                                [&image_pulls](std::function<void()> work) {
                                  boost::asio::post(image_pulls, std::move(work));
                                },
-                               &layers});
+                               &layers, &event_invoke_configs});
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory, &auth, &image_store, blobs->get(),

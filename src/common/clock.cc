@@ -68,12 +68,20 @@ std::string FormatDuration(int64_t millis) {
   return fmt::format("{}s", sec);
 }
 
-std::string FormatAwsTimestamp(int64_t millis) {
+namespace {
+// 2024-01-31T12:00:00.000 followed by `zone`.
+std::string FormatMillisUtc(int64_t millis, std::string_view zone) {
   std::time_t secs = static_cast<std::time_t>(millis / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis % 1000);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{}", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis % 1000,
+                     zone);
 }
+}  // namespace
+
+std::string FormatAwsTimestamp(int64_t millis) { return FormatMillisUtc(millis, "+0000"); }
+
+std::string FormatIsoTimestamp(int64_t millis) { return FormatMillisUtc(millis, "Z"); }
 
 }  // namespace lambkin

@@ -58,5 +58,8 @@ std::string FormatDuration(int64_t millis);
 
 // Formats `millis` as AWS's LastModified timestamp: 2024-01-31T12:00:00.000+0000.
 std::string FormatAwsTimestamp(int64_t millis);
+// Formats `millis` as ISO 8601 in UTC with milliseconds: 2024-01-31T12:00:00.000Z (the
+// timestamp of an asynchronous invocation record).
+std::string FormatIsoTimestamp(int64_t millis);
 
 }  // namespace lambkin

@@ -6,7 +6,11 @@
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
 
+#include "common/crypto.h"
+
 namespace lambkin::exec {
+
+using Txn = store::Database::Txn;
 
 namespace {
 constexpr char kEventQueueDdl[] = R"sql(
@@ -50,7 +54,7 @@ constexpr char kClaimSql[] =
     "SELECT id FROM event_invocations WHERE state = 'queued' AND next_attempt_at <= ?3 AND "
     "(lease_until IS NULL OR lease_until <= ?3{0}){1} "
     "ORDER BY next_attempt_at LIMIT ?4{2}) "
-    "RETURNING id, account, region, function, qualifier, payload, attempts";
+    "RETURNING id, account, region, function, qualifier, payload, attempts, enqueued_at";
 
 // PostgreSQL: rows another node is claiming are skipped, not waited for. SQLite has one
 // writer, so a claim never meets another.
@@ -72,6 +76,17 @@ void LogError(std::string_view message) {
   std::fprintf(stderr, "lambkin: event queue: %.*s\n", static_cast<int>(message.size()),
                message.data());
 }
+
+Status InsertEvent(Txn& txn, const QueuedEvent& e, int64_t now) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      auto st, txn.Prepare("INSERT INTO event_invocations (id, account, region, function, "
+                           "qualifier, payload, enqueued_at, next_attempt_at, state, "
+                           "home_node) VALUES (?,?,?,?,?,?,?,?,'queued',?)"));
+  st.Bind(1, e.id).Bind(2, e.scope.account).Bind(3, e.scope.region).Bind(4, e.function);
+  st.Bind(5, e.qualifier).BindBlob(6, e.payload).Bind(7, now).Bind(8, now);
+  st.Bind(9, e.home_node);
+  return st.Run();
+}
 }  // namespace
 
 const store::Migrations& EventQueueSchema() {
@@ -82,8 +97,6 @@ const store::Migrations& EventQueueSchema() {
   };
   return kMigrations;
 }
-
-using Txn = store::Database::Txn;
 
 // The lease operations are single statements that check the lease owner themselves: they need
 // no serialised transaction (row locks suffice on PostgreSQL).
@@ -111,7 +124,8 @@ Result<std::vector<ClaimedEvent>> ClaimDueEvents(
                                      st.ColumnText(4),
                                      st.ColumnBlob(5),
                                      st.ColumnInt(6),
-                                     lease_until});
+                                     lease_until,
+                                     st.ColumnInt(7)});
     }
     return Status::Ok();
   });
@@ -135,7 +149,8 @@ Result<bool> ExtendEventLease(store::Database& db, std::string_view id, std::str
 }
 
 Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_view node,
-                         const EventSettlement& settlement) {
+                         const EventSettlement& settlement,
+                         const std::optional<QueuedEvent>& record) {
   bool held = false;
   Status s = db.TransactConcurrent([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
@@ -146,10 +161,82 @@ Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_v
     st.Bind(4, settlement.last_error).Bind(5, id).Bind(6, node);
     LAMBKIN_RETURN_IF_ERROR(st.Run());
     held = txn.Changes() == 1;
+    // A record is due at once: the settlement of a finished event is at its end.
+    if (held && record) return InsertEvent(txn, *record, settlement.next_attempt_at);
     return Status::Ok();
   });
   if (!s.ok()) return s;
   return held;
+}
+
+AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* outcome,
+                      const AsyncPolicy& policy, const EventQueueOptions& options, int64_t now) {
+  bool throttled = outcome != nullptr && !outcome->ok() &&
+                   outcome->status().code() == StatusCode::kTooManyRequests;
+  bool gone = outcome != nullptr && !outcome->ok() &&
+              outcome->status().code() == StatusCode::kResourceNotFound;
+  bool failed = outcome == nullptr || !outcome->ok() || (*outcome)->function_error.has_value();
+  bool attempted = outcome != nullptr && !throttled && !gone;
+  AttemptEnd end{{"queued", event.attempts + (attempted ? 1 : 0), now, ""}, "", std::nullopt};
+  int64_t deadline = event.enqueued_at + policy.maximum_event_age_ms;
+  if (outcome == nullptr) {
+    end.settlement.state = "failed";
+    end.settlement.last_error = "EventAgeExceeded";
+    end.condition = "EventAgeExceeded";
+  } else if (!failed) {
+    end.settlement.state = "succeeded";
+    end.condition = "Success";
+  } else if (gone) {
+    // The function (or the version) was deleted meanwhile: nothing left to run it on, and its
+    // configuration went with it.
+    end.settlement.state = "failed";
+  } else if (end.settlement.attempts > policy.maximum_retry_attempts) {
+    end.settlement.state = "failed";
+    end.condition = "RetriesExhausted";
+  } else {
+    int64_t delay = options.throttle_delay_ms;
+    if (!throttled) {
+      size_t n = static_cast<size_t>(end.settlement.attempts - 1);
+      const auto& delays = options.retry_delays_ms;
+      delay = delays.empty() ? 0 : delays[std::min(n, delays.size() - 1)];
+    }
+    end.settlement.next_attempt_at = now + delay;
+    if (end.settlement.next_attempt_at > deadline) {
+      // Lambda does not wait for a retry the event would be too old for.
+      end.settlement.state = "failed";
+      end.settlement.next_attempt_at = now;
+      end.condition = "EventAgeExceeded";
+    }
+  }
+  if (outcome != nullptr) {
+    end.settlement.last_error = outcome->ok() ? (failed ? (*outcome)->payload : std::string())
+                                              : outcome->status().message();
+  }
+  const std::optional<std::string>& destination =
+      end.condition == "Success" ? policy.on_success : policy.on_failure;
+  if (end.condition.empty() || !destination) return end;
+  auto target = ParseFunctionDestination(*destination);
+  if (!target) {
+    LogError(fmt::format("event {}: destination {} is not a function", event.id, *destination));
+    return end;
+  }
+  std::optional<InvocationResult> response;
+  if (outcome != nullptr && outcome->ok()) {
+    response = InvocationResult{(*outcome)->executed_version, (*outcome)->function_error,
+                                (*outcome)->payload};
+  }
+  std::string arn =
+      functions::FunctionArn(event.scope, event.function, ConfigQualifier(event.qualifier));
+  QueuedEvent record{RandomUuid(),
+                     target->scope,
+                     target->function,
+                     target->qualifier,
+                     InvocationRecord(event.id, arn, end.condition, end.settlement.attempts,
+                                      event.payload, response, now),
+                     std::nullopt};
+  if (options.home_of) record.home_node = options.home_of(target->scope, target->function);
+  end.record = std::move(record);
+  return end;
 }
 
 Result<int64_t> ReleaseEventLeases(store::Database& db, std::optional<std::string_view> node) {
@@ -187,20 +274,10 @@ Status EventQueue::Enqueue(const functions::Scope& scope, const std::string& fun
                            const std::string& request_id) {
   int64_t now = clock_->NowMillis();
   // A new row: nothing to serialise against other writers.
-  Status s = db_->TransactConcurrent([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("INSERT INTO event_invocations (id, account, region, function, "
-                             "qualifier, payload, enqueued_at, next_attempt_at, state, "
-                             "home_node) VALUES (?,?,?,?,?,?,?,?,'queued',?)"));
-    st.Bind(1, request_id).Bind(2, scope.account).Bind(3, scope.region).Bind(4, function);
-    st.Bind(5, qualifier).BindBlob(6, payload).Bind(7, now).Bind(8, now);
-    if (options_.home_of) {
-      st.Bind(9, options_.home_of(scope, function));
-    } else {
-      st.BindNull(9);
-    }
-    return st.Run();
-  });
+  QueuedEvent event{request_id, scope, function, qualifier, payload, std::nullopt};
+  if (options_.home_of) event.home_node = options_.home_of(scope, function);
+  Status s =
+      db_->TransactConcurrent([&](Txn& txn) -> Status { return InsertEvent(txn, event, now); });
   if (s.ok()) boost::asio::post(ioc_, [this] { Dispatch(); });
   return s;
 }
@@ -268,19 +345,35 @@ void EventQueue::Dispatch() {
 }
 
 void EventQueue::Run(const ClaimedEvent& event) {
+  // The configuration of the qualifier the event was invoked with, read now: a change applies
+  // to the attempts that start after it.
+  auto config = EventInvokeConfigStore(db_).Get(event.scope, event.function,
+                                                ConfigQualifier(event.qualifier));
+  if (!config.ok()) {
+    // Still leased here: it runs when the lease expires.
+    LogError(config.status().message());
+    return Done(event.id);
+  }
+  AsyncPolicy policy = PolicyOf(*config, static_cast<int64_t>(options_.retry_delays_ms.size()));
+  if (clock_->NowMillis() >= event.enqueued_at + policy.maximum_event_age_ms) {
+    return Settle(event, nullptr, policy);
+  }
   thread_local std::mt19937_64 rng(std::random_device{}());
   double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   auto version = functions_->ResolveInvocation(event.scope, event.function, event.qualifier, draw);
   if (!version.ok()) {
-    // The function (or version) was deleted meanwhile: nothing left to run it on.
-    Settle(event, version.status());
-    return;
+    Result<InvokeOutcome> gone = version.status();
+    return Settle(event, &gone, policy);
   }
   auto reserved = functions_->GetReservedConcurrency(event.scope, event.function);
-  if (!reserved.ok()) return Settle(event, reserved.status());
+  if (!reserved.ok()) {
+    Result<InvokeOutcome> failed = reserved.status();
+    return Settle(event, &failed, policy);
+  }
   if (*reserved && **reserved == 0) {
-    return Settle(event, Status(StatusCode::kTooManyRequests,
-                                "ReservedFunctionConcurrentInvocationLimitExceeded"));
+    Result<InvokeOutcome> throttled =
+        Status(StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded");
+    return Settle(event, &throttled, policy);
   }
   // The lease must outlast the invocation: its timeout plus the margin. The claim's lease
   // (taken before the function was known) covers most functions; a longer timeout extends it
@@ -298,33 +391,24 @@ void EventQueue::Run(const ClaimedEvent& event) {
                         functions::FunctionArn(event.scope, event.function, event.qualifier), "",
                         false};
   invoker_->Invoke(event.scope, *version, *reserved, std::move(request),
-                   [this, event](const Result<InvokeOutcome>& outcome) { Settle(event, outcome); });
+                   [this, event, policy](const Result<InvokeOutcome>& outcome) {
+                     Settle(event, &outcome, policy);
+                   });
 }
 
-void EventQueue::Settle(const ClaimedEvent& event, const Result<InvokeOutcome>& outcome) {
-  int64_t now = clock_->NowMillis();
-  bool throttled = !outcome.ok() && outcome.status().code() == StatusCode::kTooManyRequests;
-  bool gone = !outcome.ok() && outcome.status().code() == StatusCode::kResourceNotFound;
-  bool failed = !outcome.ok() || outcome->function_error.has_value();
-  EventSettlement next{"queued", event.attempts + (throttled ? 0 : 1), now, ""};
-  if (!failed) {
-    next.state = "succeeded";
-  } else if (throttled) {
-    next.next_attempt_at = now + options_.throttle_delay_ms;
-  } else if (gone || next.attempts > static_cast<int64_t>(options_.retry_delays_ms.size())) {
-    next.state = "failed";
-  } else {
-    next.next_attempt_at = now + options_.retry_delays_ms[static_cast<size_t>(next.attempts - 1)];
-  }
-  next.last_error =
-      outcome.ok() ? (failed ? outcome->payload : std::string()) : outcome.status().message();
-  auto settled = SettleEvent(*db_, event.id, options_.node_id, next);
+void EventQueue::Settle(const ClaimedEvent& event, const Result<InvokeOutcome>* outcome,
+                        const AsyncPolicy& policy) {
+  AttemptEnd end = EndAttempt(event, outcome, policy, options_, clock_->NowMillis());
+  auto settled = SettleEvent(*db_, event.id, options_.node_id, end.settlement, end.record);
   if (!settled.ok()) {
     // Still leased here: it runs again when the lease expires.
     LogError(settled.status().message());
   } else if (!*settled) {
     // The lease expired and another node took the event over: that node delivers it.
     LogError(fmt::format("event {}: lease lost; its result is not recorded", event.id));
+  } else if (end.record) {
+    // The record is queued: deliver it now rather than at the next poll.
+    boost::asio::post(ioc_, [this] { Dispatch(); });
   }
   Done(event.id);
 }

@@ -14,8 +14,14 @@
 //
 // As on Lambda, an event whose invocation fails (a function error, timeout or crash) is retried
 // twice, after one and then two minutes (the delays are configurable); a throttled event is
-// retried shortly without counting as an attempt. An event that failed every attempt is kept,
-// marked failed. Thread-safe.
+// retried shortly without counting as an attempt. The asynchronous invocation configuration of
+// the qualifier the event was invoked with (event_invoke_config.h) changes that: its
+// MaximumRetryAttempts (0-2) bounds the retries, and an event older than its
+// MaximumEventAgeInSeconds (6 hours by default) is not run again: it fails at once when its
+// next retry would come too late, as on Lambda. An event that failed every attempt is kept,
+// marked failed. On success, and on the final failure, the invocation record goes to the
+// configured OnSuccess or OnFailure function as an event of its own, inserted in the
+// transaction that settles the attempt (so it is neither lost nor sent twice). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -32,6 +38,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/clock.h"
+#include "exec/event_invoke_config.h"
 #include "exec/invoker.h"
 #include "functions/function_service.h"
 #include "store/database.h"
@@ -72,6 +79,17 @@ struct ClaimedEvent {
   std::string payload;
   int64_t attempts = 0;
   int64_t lease_until = 0;
+  int64_t enqueued_at = 0;
+};
+
+// An event to insert into the queue.
+struct QueuedEvent {
+  std::string id;
+  functions::Scope scope;
+  std::string function;
+  std::string qualifier;
+  std::string payload;
+  std::optional<std::string> home_node;  // nullopt: any node
 };
 
 // What an attempt leaves behind.
@@ -95,10 +113,23 @@ Result<std::vector<ClaimedEvent>> ClaimDueEvents(
 // Moves the expiry of `node`'s lease on event `id`; false when `node` no longer holds it.
 Result<bool> ExtendEventLease(store::Database& db, std::string_view id, std::string_view node,
                               int64_t lease_until);
-// Records an attempt's result and ends the lease, if `node` still holds it; false (and nothing
-// changed) when it does not.
+// Records an attempt's result and ends the lease, if `node` still holds it, and then queues
+// `record` (an invocation record for a destination) in the same transaction; false (and nothing
+// changed, nothing queued) when it does not.
 Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_view node,
-                         const EventSettlement& settlement);
+                         const EventSettlement& settlement,
+                         const std::optional<QueuedEvent>& record = std::nullopt);
+
+// How an attempt ends under `policy`: its settlement, and the invocation record a destination
+// gets (with the event that carries it, homed by `options.home_of`). `outcome` null: the event
+// was not run because it is older than the policy allows.
+struct AttemptEnd {
+  EventSettlement settlement;
+  std::string condition;  // Success | RetriesExhausted | EventAgeExceeded, or empty (retried)
+  std::optional<QueuedEvent> record;
+};
+AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* outcome,
+                      const AsyncPolicy& policy, const EventQueueOptions& options, int64_t now);
 // Ends the leases on queued events (they become due again) that `node` holds, or with nullopt
 // every node's; returns how many.
 Result<int64_t> ReleaseEventLeases(store::Database& db, std::optional<std::string_view> node);
@@ -123,7 +154,8 @@ class EventQueue {
   void Schedule(std::chrono::milliseconds after);
   void Dispatch();
   void Run(const ClaimedEvent& event);
-  void Settle(const ClaimedEvent& event, const Result<InvokeOutcome>& outcome);
+  void Settle(const ClaimedEvent& event, const Result<InvokeOutcome>* outcome,
+              const AsyncPolicy& policy);
   // Forgets an event this node no longer runs.
   void Done(const std::string& id);
 

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "catalog/catalog.h"
 #include "common/crypto.h"
 #include "store/postgres_testing.h"
 
@@ -381,6 +383,272 @@ TEST_P(EventLeaseTest, StoreWithoutLeasesMigratesAndDeliversItsQueue) {
   ASSERT_EQ(claimed->size(), 1u);
   EXPECT_EQ(claimed->front().id, "old");
   EXPECT_EQ(claimed->front().payload, "{\"old\":true}");
+}
+
+// --- Asynchronous invocation configuration: retries, event age, destinations ---
+
+ClaimedEvent Claimed(int64_t attempts, int64_t enqueued_at, std::string qualifier = "") {
+  ClaimedEvent e;
+  e.id = "req-1";
+  e.scope = {"123456789012", "us-east-1"};
+  e.function = "fn";
+  e.qualifier = std::move(qualifier);
+  e.payload = R"({"n":1})";
+  e.attempts = attempts;
+  e.enqueued_at = enqueued_at;
+  return e;
+}
+
+Result<InvokeOutcome> FunctionError() {
+  return InvokeOutcome{R"({"errorMessage":"boom","errorType":"Error"})", "application/json",
+                       "Unhandled", "$LATEST", ""};
+}
+
+TEST(EndAttemptTest, MaximumRetryAttemptsDecidesTheAttempts) {
+  EventQueueOptions options;
+  options.retry_delays_ms = {100, 200};
+  Result<InvokeOutcome> failed = FunctionError();
+  // The server's delays give the default: two retries, then RetriesExhausted.
+  AsyncPolicy defaults = PolicyOf(std::nullopt, 2);
+  AttemptEnd end = EndAttempt(Claimed(0, kStart), &failed, defaults, options, kStart);
+  EXPECT_EQ(end.settlement.state, "queued");
+  EXPECT_EQ(end.settlement.attempts, 1);
+  EXPECT_EQ(end.settlement.next_attempt_at, kStart + 100);
+  EXPECT_TRUE(end.condition.empty());
+  end = EndAttempt(Claimed(1, kStart), &failed, defaults, options, kStart);
+  EXPECT_EQ(end.settlement.state, "queued");
+  EXPECT_EQ(end.settlement.next_attempt_at, kStart + 200);
+  end = EndAttempt(Claimed(2, kStart), &failed, defaults, options, kStart);
+  EXPECT_EQ(end.settlement.state, "failed");
+  EXPECT_EQ(end.settlement.attempts, 3);
+  EXPECT_EQ(end.condition, "RetriesExhausted");
+
+  // MaximumRetryAttempts 0: the first failure is the last.
+  EventInvokeConfig none{"$LATEST", 0, std::nullopt, std::nullopt, std::nullopt, kStart};
+  end = EndAttempt(Claimed(0, kStart), &failed, PolicyOf(none, 2), options, kStart);
+  EXPECT_EQ(end.settlement.state, "failed");
+  EXPECT_EQ(end.settlement.attempts, 1);
+  EXPECT_EQ(end.condition, "RetriesExhausted");
+  // 1: one retry.
+  EventInvokeConfig one{"$LATEST", 1, std::nullopt, std::nullopt, std::nullopt, kStart};
+  end = EndAttempt(Claimed(0, kStart), &failed, PolicyOf(one, 2), options, kStart);
+  EXPECT_EQ(end.settlement.state, "queued");
+  end = EndAttempt(Claimed(1, kStart), &failed, PolicyOf(one, 2), options, kStart);
+  EXPECT_EQ(end.settlement.state, "failed");
+  EXPECT_EQ(end.settlement.attempts, 2);
+
+  // A throttle is not an attempt; a success ends the event.
+  Result<InvokeOutcome> throttled = Status(StatusCode::kTooManyRequests, "limit");
+  end = EndAttempt(Claimed(0, kStart), &throttled, PolicyOf(none, 2), options, kStart);
+  EXPECT_EQ(end.settlement.state, "queued");
+  EXPECT_EQ(end.settlement.attempts, 0);
+  Result<InvokeOutcome> ok = InvokeOutcome{"{}", "application/json", std::nullopt, "1", ""};
+  end = EndAttempt(Claimed(0, kStart), &ok, PolicyOf(none, 2), options, kStart);
+  EXPECT_EQ(end.settlement.state, "succeeded");
+  EXPECT_EQ(end.condition, "Success");
+  EXPECT_FALSE(end.record) << "no destination configured";
+}
+
+TEST(EndAttemptTest, AnEventTooOldForItsNextRetryFailsAtOnce) {
+  EventQueueOptions options;
+  options.retry_delays_ms = {60000, 120000};
+  Result<InvokeOutcome> failed = FunctionError();
+  EventInvokeConfig minute{"$LATEST", std::nullopt, 60, std::nullopt, std::nullopt, kStart};
+  AsyncPolicy policy = PolicyOf(minute, 2);
+  // Invoked at once, failed a second later: the retry would come 61 s after the event.
+  AttemptEnd end = EndAttempt(Claimed(0, kStart), &failed, policy, options, kStart + 1000);
+  EXPECT_EQ(end.settlement.state, "failed");
+  EXPECT_EQ(end.settlement.attempts, 1);
+  EXPECT_EQ(end.condition, "EventAgeExceeded");
+  // With 90 s one retry fits, the second does not.
+  EventInvokeConfig ninety{"$LATEST", std::nullopt, 90, std::nullopt, std::nullopt, kStart};
+  end = EndAttempt(Claimed(0, kStart), &failed, PolicyOf(ninety, 2), options, kStart + 1000);
+  EXPECT_EQ(end.settlement.state, "queued");
+  end = EndAttempt(Claimed(1, kStart), &failed, PolicyOf(ninety, 2), options, kStart + 62000);
+  EXPECT_EQ(end.settlement.state, "failed");
+  EXPECT_EQ(end.condition, "EventAgeExceeded");
+  EXPECT_EQ(end.settlement.attempts, 2);
+  EXPECT_EQ(end.settlement.next_attempt_at, kStart + 62000) << "finished now, not at the retry";
+  // Not run at all (too old when claimed): no attempt counted.
+  end = EndAttempt(Claimed(0, kStart), nullptr, policy, options, kStart + 61000);
+  EXPECT_EQ(end.settlement.state, "failed");
+  EXPECT_EQ(end.settlement.attempts, 0);
+  EXPECT_EQ(end.condition, "EventAgeExceeded");
+  // The default age is six hours.
+  EXPECT_EQ(PolicyOf(std::nullopt).maximum_event_age_ms, 21600000);
+}
+
+TEST(EndAttemptTest, DestinationsGetAwsInvocationRecords) {
+  EventQueueOptions options;
+  options.retry_delays_ms = {100, 200};
+  options.home_of = [](const functions::Scope&, const std::string& fn) { return "home-" + fn; };
+  EventInvokeConfig config{"$LATEST",
+                           0,
+                           std::nullopt,
+                           "arn:aws:lambda:us-east-1:123456789012:function:ok-dest",
+                           "arn:aws:lambda:us-east-1:123456789012:function:fail-dest:live",
+                           kStart};
+  Result<InvokeOutcome> failed = FunctionError();
+  AttemptEnd end = EndAttempt(Claimed(0, kStart), &failed, PolicyOf(config), options, kStart);
+  ASSERT_TRUE(end.record);
+  EXPECT_EQ(end.record->function, "fail-dest");
+  EXPECT_EQ(end.record->qualifier, "live");
+  EXPECT_EQ(end.record->scope.account, "123456789012");
+  EXPECT_EQ(end.record->home_node, "home-fail-dest");
+  auto record = nlohmann::json::parse(end.record->payload);
+  EXPECT_EQ(record, nlohmann::json::parse(R"({
+    "version": "1.0",
+    "timestamp": "2023-11-14T22:13:20.000Z",
+    "requestContext": {
+      "requestId": "req-1",
+      "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST",
+      "condition": "RetriesExhausted",
+      "approximateInvokeCount": 1
+    },
+    "requestPayload": {"n": 1},
+    "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                        "functionError": "Unhandled"},
+    "responsePayload": {"errorMessage": "boom", "errorType": "Error"}
+  })"));
+
+  Result<InvokeOutcome> ok = InvokeOutcome{"\"done\"", "application/json", std::nullopt, "3", ""};
+  end = EndAttempt(Claimed(0, kStart, "prod"), &ok, PolicyOf(config), options, kStart);
+  ASSERT_TRUE(end.record);
+  EXPECT_EQ(end.record->function, "ok-dest");
+  EXPECT_EQ(end.record->qualifier, "");
+  record = nlohmann::json::parse(end.record->payload);
+  EXPECT_EQ(record["requestContext"]["functionArn"],
+            "arn:aws:lambda:us-east-1:123456789012:function:fn:prod");
+  EXPECT_EQ(record["requestContext"]["condition"], "Success");
+  EXPECT_EQ(record["responseContext"], nlohmann::json::parse(R"({"statusCode":200,
+            "executedVersion":"3"})"));
+  EXPECT_EQ(record["responsePayload"], "done");
+
+  // Too old to run: the record has no response.
+  end = EndAttempt(Claimed(0, kStart), nullptr, PolicyOf(config), options, kStart + 21600000);
+  ASSERT_TRUE(end.record);
+  record = nlohmann::json::parse(end.record->payload);
+  EXPECT_EQ(record["requestContext"]["condition"], "EventAgeExceeded");
+  EXPECT_EQ(record["requestContext"]["approximateInvokeCount"], 0);
+  EXPECT_FALSE(record.contains("responseContext"));
+  // A retry sends nothing.
+  EventInvokeConfig retrying = config;
+  retrying.maximum_retry_attempts = 2;
+  end = EndAttempt(Claimed(0, kStart), &failed, PolicyOf(retrying), options, kStart);
+  EXPECT_FALSE(end.record);
+}
+
+TEST_P(EventLeaseTest, TheRecordIsQueuedWithTheSettleAndOnlyByTheLeaseHolder) {
+  store::Database& a = Node();
+  store::Database& b = Node();
+  Enqueue(a, "e1");
+  int64_t now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(a, "node-a", now, now + kLease, 16)->size(), 1u);
+  clock_.Advance(kLease);
+  now = clock_.NowMillis();
+  ASSERT_EQ(ClaimDueEvents(b, "node-b", now, now + kLease, 16)->size(), 1u);
+  QueuedEvent record{"record-1", scope_, "dest", "", R"({"version":"1.0"})", std::nullopt};
+  // A lost its lease: its settle queues no record.
+  auto settled = SettleEvent(a, "e1", "node-a", {"failed", 1, now, "boom"}, record);
+  ASSERT_TRUE(settled.ok()) << settled.status().message();
+  EXPECT_FALSE(*settled);
+  auto none = ClaimDueEvents(a, "node-a", now, now + kLease, 16);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // B's settle does, in the same transaction.
+  settled = SettleEvent(b, "e1", "node-b", {"failed", 1, now, "boom"}, record);
+  ASSERT_TRUE(settled.ok()) << settled.status().message();
+  EXPECT_TRUE(*settled);
+  EXPECT_EQ(Get(a, "e1").state, "failed");
+  auto queued = ClaimDueEvents(a, "node-a", now, now + kLease, 16);
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  ASSERT_EQ(queued->size(), 1u);
+  EXPECT_EQ(queued->front().id, "record-1");
+  EXPECT_EQ(queued->front().function, "dest");
+  EXPECT_EQ(queued->front().payload, R"({"version":"1.0"})");
+  EXPECT_EQ(queued->front().enqueued_at, now);
+  // A settle that fails (a record with an id already queued) changes nothing at all.
+  Enqueue(a, "e2");
+  ASSERT_EQ(ClaimDueEvents(a, "node-a", now, now + kLease, 16)->size(), 1u);
+  settled = SettleEvent(a, "e2", "node-a", {"succeeded", 1, now, ""}, record);
+  EXPECT_FALSE(settled.ok());
+  EXPECT_EQ(Get(a, "e2").state, "queued");
+  EXPECT_EQ(Get(a, "e2").lease_owner, "node-a");
+}
+
+TEST_P(EventLeaseTest, ConfigurationsArePerQualifierAndGoWithTheirFunction) {
+  store::Database& db = Node(catalog::Schema() + functions::Schema() + EventQueueSchema() +
+                             EventInvokeConfigSchema());
+  EventInvokeConfigStore configs(&db);
+  EventInvokeConfig latest{"$LATEST", 0, 3600, std::nullopt, "arn:aws:lambda:x", kStart};
+  // No function: nothing stored.
+  Status missing = configs.Put(scope_, "fn", latest);
+  EXPECT_EQ(missing.code(), StatusCode::kResourceNotFound);
+  Status s = db.Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO functions (account, region, name, "
+                                                  "tags, next_version) VALUES (?, ?, 'fn', "
+                                                  "'{}', 1)"));
+    return st.Bind(1, scope_.account).Bind(2, scope_.region).Run();
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(configs.Put(scope_, "fn", latest).ok());
+  EventInvokeConfig alias{"live", 1, std::nullopt, std::nullopt, std::nullopt, kStart};
+  ASSERT_TRUE(configs.Put(scope_, "fn", alias).ok());
+  EventInvokeConfig version{"1", std::nullopt, 60, std::nullopt, std::nullopt, kStart};
+  ASSERT_TRUE(configs.Put(scope_, "fn", version).ok());
+
+  // Put replaces: members not given are gone.
+  EventInvokeConfig replaced{"$LATEST", 2, std::nullopt, std::nullopt, std::nullopt, kStart + 1};
+  ASSERT_TRUE(configs.Put(scope_, "fn", replaced).ok());
+  auto got = configs.Get(scope_, "fn", "$LATEST");
+  ASSERT_TRUE(got.ok() && *got);
+  EXPECT_EQ((*got)->maximum_retry_attempts, 2);
+  EXPECT_FALSE((*got)->maximum_event_age_seconds);
+  EXPECT_FALSE((*got)->on_failure);
+  EXPECT_EQ((*got)->last_modified_ms, kStart + 1);
+
+  // Update merges: given members replace, the others stay; "" removes a destination.
+  EventInvokeConfigUpdate update{std::nullopt, 120, "arn:aws:lambda:ok", std::nullopt};
+  auto updated = configs.Update(scope_, "fn", "1", update, kStart + 2);
+  ASSERT_TRUE(updated.ok() && *updated);
+  EXPECT_FALSE((*updated)->maximum_retry_attempts);
+  EXPECT_EQ((*updated)->maximum_event_age_seconds, 120);
+  EXPECT_EQ((*updated)->on_success, "arn:aws:lambda:ok");
+  updated = configs.Update(scope_, "fn", "1", {1, std::nullopt, "", std::nullopt}, kStart + 3);
+  ASSERT_TRUE(updated.ok() && *updated);
+  EXPECT_EQ((*updated)->maximum_retry_attempts, 1);
+  EXPECT_EQ((*updated)->maximum_event_age_seconds, 120);
+  EXPECT_FALSE((*updated)->on_success);
+  auto absent = configs.Update(scope_, "fn", "2", update, kStart);
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(*absent);
+
+  // Listed by qualifier, in pages.
+  auto page = configs.List(scope_, "fn", "", 2);
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].qualifier, "$LATEST");
+  EXPECT_EQ((*page)[1].qualifier, "1");
+  page = configs.List(scope_, "fn", "1", 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].qualifier, "live");
+
+  auto deleted = configs.Delete(scope_, "fn", "live");
+  ASSERT_TRUE(deleted.ok() && *deleted);
+  deleted = configs.Delete(scope_, "fn", "live");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_FALSE(*deleted);
+
+  // Deleting the function deletes its configurations (both engines' foreign keys).
+  s = db.Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("DELETE FROM functions WHERE name = 'fn'"));
+    return st.Run();
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  page = configs.List(scope_, "fn", "", 50);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, EventLeaseTest,

@@ -65,6 +65,9 @@ struct ApiContext {
   // place.
   std::function<void(std::function<void()>)> offload;
   functions::LayerService* layers = nullptr;
+  // Asynchronous invocation configurations (PutFunctionEventInvokeConfig and friends); null:
+  // those operations answer UnknownOperationException.
+  const exec::EventInvokeConfigStore* event_invoke_configs = nullptr;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.
@@ -138,9 +141,9 @@ Result<functions::ImageCode> PullImageCode(const ApiContext& ctx, std::string_vi
 Result<std::optional<functions::ImageConfigOverrides>> ParseImageConfigMember(const Body& body,
                                                                               Validator& v);
 
-// The page size a list operation returns: ?MaxItems= (validated into `v`, 1-10000), capped at
-// 50 as AWS caps it.
-Result<int> MaxItemsOf(const Call& call, Validator& v);
+// The page size a list operation returns: ?MaxItems= (validated into `v`, 1 to the model's
+// `model_max`), capped at 50 as AWS caps it.
+Result<int> MaxItemsOf(const Call& call, Validator& v, int model_max = 10000);
 
 class LambdaApi {
  public:
@@ -172,6 +175,12 @@ server::HttpResponse ListAliases(const ApiContext&, const Call&);
 server::HttpResponse GetRuntimeManagementConfig(const ApiContext&, const Call&);
 server::HttpResponse PutRuntimeManagementConfig(const ApiContext&, const Call&);
 void Invoke(const ApiContext&, const Call&, server::Respond);
+server::HttpResponse InvokeAsync(const ApiContext&, const Call&);
+server::HttpResponse PutFunctionEventInvokeConfig(const ApiContext&, const Call&);
+server::HttpResponse UpdateFunctionEventInvokeConfig(const ApiContext&, const Call&);
+server::HttpResponse GetFunctionEventInvokeConfig(const ApiContext&, const Call&);
+server::HttpResponse DeleteFunctionEventInvokeConfig(const ApiContext&, const Call&);
+server::HttpResponse ListFunctionEventInvokeConfigs(const ApiContext&, const Call&);
 server::HttpResponse PutFunctionConcurrency(const ApiContext&, const Call&);
 server::HttpResponse GetFunctionConcurrency(const ApiContext&, const Call&);
 server::HttpResponse DeleteFunctionConcurrency(const ApiContext&, const Call&);

@@ -209,7 +209,7 @@ Result<std::string> ParseZip(const Body& body, const json* code_object) {
 
 }  // namespace
 
-Result<int> MaxItemsOf(const Call& call, Validator& v) {
+Result<int> MaxItemsOf(const Call& call, Validator& v, int model_max) {
   auto raw = call.request.Query("MaxItems");
   if (!raw) return kMaxPageItems;
   int64_t n = 0;
@@ -220,8 +220,9 @@ Result<int> MaxItemsOf(const Call& call, Validator& v) {
   } catch (const std::exception&) {
     return BadContent(fmt::format("MaxItems '{}' is not an integer", *raw));
   }
-  v.Range("maxItems", n, 1, 10000);
-  return static_cast<int>(std::min<int64_t>(std::max<int64_t>(n, 1), kMaxPageItems));
+  v.Range("maxItems", n, 1, model_max);
+  return static_cast<int>(
+      std::min<int64_t>(std::max<int64_t>(n, 1), std::min<int64_t>(kMaxPageItems, model_max)));
 }
 
 namespace {

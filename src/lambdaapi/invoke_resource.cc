@@ -1,5 +1,6 @@
 // The invocation and concurrency resources:
-// POST /2015-03-31/functions/{FunctionName}/invocations and .../concurrency.
+// POST /2015-03-31/functions/{FunctionName}/invocations, the deprecated
+// POST /2014-11-13/functions/{FunctionName}/invoke-async/ and .../concurrency.
 #include <random>
 
 #include <fmt/format.h>
@@ -19,9 +20,25 @@ using server::HttpResponse;
 
 namespace {
 
-constexpr size_t kMaxSyncPayload = 6291456;   // 6 MB
-constexpr size_t kMaxAsyncPayload = 1048576;  // 1 MB
+constexpr size_t kMaxSyncPayload = 6291456;     // 6 MB
+constexpr size_t kMaxAsyncPayload = 1048576;    // 1 MB
+constexpr size_t kMaxInvokeAsyncArgs = 262144;  // 256 KB: InvokeAsync's own limit
 constexpr size_t kMaxClientContext = 3583;
+
+// A payload within `limit` bytes that is empty or JSON; `operation` names the limit's operation
+// in AWS's message.
+Status CheckPayload(const std::string& payload, size_t limit, std::string_view operation) {
+  if (payload.size() > limit) {
+    return {StatusCode::kRequestTooLarge,
+            fmt::format("Request must be smaller than {} bytes for the {} operation", limit,
+                        operation)};
+  }
+  if (!payload.empty() && json::parse(payload, nullptr, false).is_discarded()) {
+    return {StatusCode::kInvalidRequestContent,
+            "Could not parse request body into json: Could not parse payload into json"};
+  }
+  return Status::Ok();
+}
 
 double WeightDraw() {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -87,18 +104,10 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
     client_context = std::move(*decoded);
   }
   const std::string& payload = call.request.body;
-  size_t limit = type == "Event" ? kMaxAsyncPayload : kMaxSyncPayload;
-  if (payload.size() > limit) {
-    return fail({StatusCode::kRequestTooLarge,
-                 fmt::format("Request must be smaller than {} bytes for the {} operation", limit,
-                             type == "Event" ? "InvokeAsync" : "InvokeFunction")});
-  }
-  if (!payload.empty()) {
-    json parsed = json::parse(payload, nullptr, false);
-    if (parsed.is_discarded()) {
-      return fail({StatusCode::kInvalidRequestContent,
-                   "Could not parse request body into json: Could not parse payload into json"});
-    }
+  if (Status s = type == "Event" ? CheckPayload(payload, kMaxAsyncPayload, "InvokeAsync")
+                                 : CheckPayload(payload, kMaxSyncPayload, "InvokeFunction");
+      !s.ok()) {
+    return fail(s);
   }
   if (type == "RequestResponse" && ctx.cluster != nullptr && ctx.forwarder != nullptr &&
       ctx.cluster->multi_node() && call.request.FindHeader(cluster::kForwardedHeader) == nullptr) {
@@ -154,6 +163,26 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
                         r.body = std::move(outcome->payload);
                         respond(std::move(r));
                       });
+}
+
+// Queued exactly as an Invoke with InvocationType Event; the body is InvokeArgs, the payload.
+HttpResponse InvokeAsync(const ApiContext& ctx, const Call& call) {
+  if (ctx.events == nullptr) {
+    return ErrorResponse({StatusCode::kNotImplemented, "This server does not run functions"});
+  }
+  ASSIGN_OR_ERROR(FunctionRef ref,
+                  call.ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,
+                                       std::nullopt));
+  const std::string& payload = call.request.body;
+  RETURN_ERROR_IF(CheckPayload(payload, kMaxInvokeAsyncArgs, "InvokeAsync"));
+  RETURN_ERROR_IF(
+      ctx.functions->ResolveInvocation(call.scope, ref.name, ref.qualifier, WeightDraw()).status());
+  std::string request_id = RandomUuid();
+  RETURN_ERROR_IF(ctx.events->Enqueue(call.scope, ref.name, ref.qualifier,
+                                      payload.empty() ? "{}" : payload, request_id));
+  HttpResponse r = JsonResponse(202, {{"Status", 202}});
+  r.SetHeader("x-amzn-RequestId", request_id);
+  return r;
 }
 
 HttpResponse PutFunctionConcurrency(const ApiContext& ctx, const Call& call) {

@@ -1,7 +1,7 @@
 #include "lambdaapi/validation.h"
 
-#include <cassert>
 #include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <boost/regex.hpp>
@@ -24,6 +24,9 @@ const StringShape kRuntimeVersionArn = {
     26, 2048};
 const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)", 0,
                               10000};
+const StringShape kDestinationArn = {
+    R"($|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))",
+    0, 350};
 const StringShape kHandler = {R"([^\s]+)", 0, 128};
 const StringShape kDescription = {"", 0, 256};
 const StringShape kEnvironmentVariableName = {R"([a-zA-Z]([a-zA-Z0-9_])+)", 0, SIZE_MAX};
@@ -78,27 +81,17 @@ std::string ToBoostSyntax(std::string_view java) {
   return out;
 }
 
-// Every shape's pattern, compiled once on first use; read-only afterwards, so matching needs
-// no lock (boost::regex objects are safe to share for matching).
+// Each shape's pattern, compiled once on first use: no table to keep in step with the shapes.
+// std::map keeps references stable, and a compiled boost::regex is safe to share for matching.
 const boost::regex& Compiled(std::string_view pattern) {
-  static const std::map<std::string, boost::regex, std::less<>> kCompiled = [] {
-    std::map<std::string, boost::regex, std::less<>> m;
-    for (const StringShape* shape :
-         {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
-          &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
-          &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
-          &shapes::kEnvironmentVariableName, &shapes::kSubnetId, &shapes::kSecurityGroupId,
-          &shapes::kKmsKeyArn, &shapes::kLogGroup, &shapes::kTaggableResource,
-          &shapes::kLayerName, &shapes::kLayerVersionArn,
-          &shapes::kStatementId, &shapes::kLayerPrincipal, &shapes::kOrganizationId,
-          &shapes::kLayerAction, &shapes::kMasterRegion}) {
-      std::string p(shape->pattern);
-      m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
-    }
-    return m;
-  }();
-  auto it = kCompiled.find(pattern);
-  assert(it != kCompiled.end() && "pattern of a shape missing from the table");
+  static std::mutex mu;
+  static std::map<std::string, boost::regex, std::less<>> compiled;
+  std::lock_guard lock(mu);
+  auto it = compiled.find(pattern);
+  if (it == compiled.end()) {
+    std::string p(pattern);
+    it = compiled.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl)).first;
+  }
   return it->second;
 }
 

@@ -32,6 +32,7 @@ extern const StringShape kAliasFunctionVersion;  // VersionWithLatestPublished
 extern const StringShape kAdditionalVersion;
 extern const StringShape kRuntimeVersionArn;
 extern const StringShape kRoleArn;
+extern const StringShape kDestinationArn;  // DestinationConfig's OnSuccess / OnFailure
 extern const StringShape kHandler;
 extern const StringShape kDescription;
 extern const StringShape kEnvironmentVariableName;

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,26 +11,15 @@ import {
   CreateFunctionCommand, InvokeCommand, PutFunctionConcurrencyCommand, DeleteFunctionConcurrencyCommand,
 } from '@aws-sdk/client-lambda';
 import {
-  CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand,
+  CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand,
   GetLogEventsCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, awsError, devCredentials, lambkinBin, runtimeVersions, shellBootstrap, waitFor } from './helpers.mjs';
+import {
+  startServer, makeZip, role, awsError, lambkinBin, runtimeVersions, shellBootstrap, waitFor, logsClient,
+  functionLogMessages as messages, withConfig,
+} from './helpers.mjs';
 
 const run = promisify(execFile);
-const logsClient = (endpoint) => new CloudWatchLogsClient({ endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
-
-async function messages(logs, fn) {
-  const out = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${fn}` }))
-    .catch((e) => (e.name === 'ResourceNotFoundException' ? { events: [] } : Promise.reject(e)));
-  return out.events.map((e) => e.message);
-}
-
-function withConfig(config) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-cfg-'));
-  const file = path.join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config));
-  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 test('Event invocations run asynchronously and failed ones are retried twice', async () => {
   const cfg = withConfig({ execution: { event_retry_delays_ms: [200, 200] } });

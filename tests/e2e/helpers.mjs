@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const lambkinBin =
@@ -238,6 +239,25 @@ export const providedZip = () =>
 // The runtime identifiers this server offers (python3.x depends on the host).
 export async function runtimeVersions(endpoint, region = 'us-east-1') {
   return (await adminJson(endpoint, `/lambkin/v1/runtime-versions?region=${region}`)).RuntimeVersions;
+}
+
+// A CloudWatch Logs client for the server at `endpoint`.
+export const logsClient = (endpoint) =>
+  new CloudWatchLogsClient({ endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
+
+// The messages function `fn` logged so far ([] before its log group exists).
+export async function functionLogMessages(logs, fn) {
+  const out = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${fn}` }))
+    .catch((e) => (e.name === 'ResourceNotFoundException' ? { events: [] } : Promise.reject(e)));
+  return out.events.map((e) => e.message);
+}
+
+// A server configuration file holding `config`; cleanup() removes it.
+export function withConfig(config) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-cfg-'));
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 // Runs `fn` expecting an AWS error; returns it.
