@@ -186,6 +186,9 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(req.body());
+    beast::error_code peer_ec;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) request.remote_address = peer.address().to_string();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     if (!ParseTarget(request.target, request)) {
