@@ -19,18 +19,6 @@ using server::HttpResponse;
 
 namespace {
 
-// The model's shapes of AddPermission's members.
-constexpr StringShape kStatementId = {R"(([a-zA-Z0-9-_]+))", 1, 100};
-constexpr StringShape kNamespacedStatementId = {R"(([a-zA-Z0-9-_.]+))", 1, 100};
-constexpr StringShape kAction = {R"((lambda:[*]|lambda:[a-zA-Z]+|[*]))", 0, 10000};
-constexpr StringShape kPrincipal = {R"([^\s]+)", 0, 2048};
-constexpr StringShape kSourceArn = {
-    R"(arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))",
-    0, 10000};
-constexpr StringShape kSourceAccount = {R"(\d{12})", 0, 12};
-constexpr StringShape kEventSourceToken = {R"([a-zA-Z0-9._\-]+)", 0, 256};
-constexpr StringShape kPrincipalOrgId = {R"(o-[a-z0-9]{10,32})", 12, 34};
-
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -76,13 +64,13 @@ HttpResponse AddPermission(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(auto via_url, body.Bool("InvokedViaFunctionUrl"));
   ASSIGN_OR_ERROR(auto revision_id, body.String("RevisionId"));
   Validator v;
-  if (sid) v.String("statementId", *sid, kStatementId);
-  if (action) v.String("action", *action, kAction);
-  if (principal) v.String("principal", *principal, kPrincipal);
-  if (source_arn) v.String("sourceArn", *source_arn, kSourceArn);
-  if (source_account) v.String("sourceAccount", *source_account, kSourceAccount);
-  if (event_source_token) v.String("eventSourceToken", *event_source_token, kEventSourceToken);
-  if (org_id) v.String("principalOrgID", *org_id, kPrincipalOrgId);
+  if (sid) v.String("statementId", *sid, shapes::kStatementId);
+  if (action) v.String("action", *action, shapes::kAction);
+  if (principal) v.String("principal", *principal, shapes::kPrincipal);
+  if (source_arn) v.String("sourceArn", *source_arn, shapes::kSourceArn);
+  if (source_account) v.String("sourceAccount", *source_account, shapes::kSourceOwner);
+  if (event_source_token) v.String("eventSourceToken", *event_source_token, shapes::kEventSourceToken);
+  if (org_id) v.String("principalOrgID", *org_id, shapes::kPrincipalOrgId);
   if (url_auth_type) v.Enum("functionUrlAuthType", *url_auth_type, {"NONE", "AWS_IAM"});
   if (!sid) v.NotNull("statementId");
   if (!action) v.NotNull("action");
@@ -121,7 +109,7 @@ HttpResponse AddPermission(const ApiContext& ctx, const Call& call) {
 HttpResponse RemovePermission(const ApiContext& ctx, const Call& call) {
   const std::string& sid = call.Label("StatementId");
   Validator v;
-  v.String("statementId", sid, kNamespacedStatementId);
+  v.String("statementId", sid, shapes::kNamespacedStatementId);
   RETURN_ERROR_IF(v.ToStatus());
   ASSIGN_OR_ERROR(FunctionRef ref,
                   call.ResolveFunction(call.Label("FunctionName"), shapes::kNamespacedFunctionName,

@@ -18,21 +18,16 @@ using server::HttpResponse;
 
 namespace {
 
-constexpr StringShape kUrlFunctionName = {
-    R"((arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]{1,64})(:((?!\d+$)[0-9a-zA-Z-_]+))?)",
-    1, 140};
-constexpr StringShape kUrlQualifier = {R"(((?!^\d+$)^[0-9a-zA-Z-_]+$))", 1, 128};
-
 // The function (and alias) a URL call names; the ?Qualifier= checked against the URL
 // qualifier's pattern first, as AWS does.
 Result<FunctionRef> UrlTarget(const Call& call) {
   std::optional<std::string> qualifier = call.request.Query("Qualifier");
   if (qualifier) {
     Validator v;
-    v.String("qualifier", *qualifier, kUrlQualifier);
+    v.String("qualifier", *qualifier, shapes::kFunctionUrlQualifier);
     LAMBKIN_RETURN_IF_ERROR(v.ToStatus());
   }
-  return call.ResolveFunction(call.Label("FunctionName"), kUrlFunctionName, qualifier);
+  return call.ResolveFunction(call.Label("FunctionName"), shapes::kFunctionUrlFunctionName, qualifier);
 }
 
 // "2024-01-31T12:00:00.123000Z": ISO-8601 with microseconds, as AWS writes a URL's times.
@@ -183,7 +178,7 @@ HttpResponse DeleteFunctionUrlConfig(const ApiContext& ctx, const Call& call) {
 
 HttpResponse ListFunctionUrlConfigs(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionRef ref, call.ResolveFunction(call.Label("FunctionName"),
-                                                        kUrlFunctionName, std::nullopt));
+                                                        shapes::kFunctionUrlFunctionName, std::nullopt));
   Validator v;
   ASSIGN_OR_ERROR(int max_items, MaxItemsOf(call, v));
   RETURN_ERROR_IF(v.ToStatus());

@@ -27,6 +27,20 @@ const StringShape kRoleArn = {R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_
 const StringShape kHandler = {R"([^\s]+)", 0, 128};
 const StringShape kDescription = {"", 0, 256};
 const StringShape kEnvironmentVariableName = {R"([a-zA-Z]([a-zA-Z0-9_])+)", 0, SIZE_MAX};
+const StringShape kStatementId = {R"(([a-zA-Z0-9-_]+))", 1, 100};
+const StringShape kNamespacedStatementId = {R"(([a-zA-Z0-9-_.]+))", 1, 100};
+const StringShape kAction = {R"((lambda:[*]|lambda:[a-zA-Z]+|[*]))", 0, 10000};
+const StringShape kPrincipal = {R"([^\s]+)", 0, 2048};
+const StringShape kSourceArn = {
+    R"(arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))",
+    0, 10000};
+const StringShape kSourceOwner = {R"(\d{12})", 0, 12};
+const StringShape kEventSourceToken = {R"([a-zA-Z0-9._\-]+)", 0, 256};
+const StringShape kPrincipalOrgId = {R"(o-[a-z0-9]{10,32})", 12, 34};
+const StringShape kFunctionUrlFunctionName = {
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]{1,64})(:((?!\d+$)[0-9a-zA-Z-_]+))?)",
+    1, 140};
+const StringShape kFunctionUrlQualifier = {R"(((?!^\d+$)^[0-9a-zA-Z-_]+$))", 1, 128};
 }  // namespace shapes
 
 namespace {
@@ -66,7 +80,11 @@ const boost::regex& Compiled(std::string_view pattern) {
          {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
           &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
           &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
-          &shapes::kEnvironmentVariableName}) {
+          &shapes::kEnvironmentVariableName, &shapes::kStatementId,
+          &shapes::kNamespacedStatementId, &shapes::kAction, &shapes::kPrincipal,
+          &shapes::kSourceArn, &shapes::kSourceOwner, &shapes::kEventSourceToken,
+          &shapes::kPrincipalOrgId, &shapes::kFunctionUrlFunctionName,
+          &shapes::kFunctionUrlQualifier}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
     }

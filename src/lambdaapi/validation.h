@@ -35,6 +35,18 @@ extern const StringShape kRoleArn;
 extern const StringShape kHandler;
 extern const StringShape kDescription;
 extern const StringShape kEnvironmentVariableName;
+// AddPermission / RemovePermission.
+extern const StringShape kStatementId;
+extern const StringShape kNamespacedStatementId;
+extern const StringShape kAction;
+extern const StringShape kPrincipal;
+extern const StringShape kSourceArn;  // Arn
+extern const StringShape kSourceOwner;
+extern const StringShape kEventSourceToken;
+extern const StringShape kPrincipalOrgId;
+// Function URL operations.
+extern const StringShape kFunctionUrlFunctionName;
+extern const StringShape kFunctionUrlQualifier;
 }  // namespace shapes
 
 // Whole-string match of `value` against the shape's pattern.

@@ -229,6 +229,7 @@ test('boto3 (Debian) adds, reads and removes permissions', async () => {
   assert.deepEqual(out.gone, ['ResourceNotFoundException', 404]);
   assert.equal(out.url.AuthType, 'NONE');
   assert.match(out.url.FunctionUrl, /^http:\/\/[a-z0-9]{32}\.lambda-url\.us-east-1\.localhost:\d+\/$/);
-  assert.equal(out.url_get.InvokeMode, 'BUFFERED');
+  assert.equal(out.url_get.FunctionUrl, out.url.FunctionUrl);
+  assert.ok(out.url_get.LastModifiedTime);
   assert.deepEqual(out.url_conflict, ['ResourceConflictException', 409]);
 });
