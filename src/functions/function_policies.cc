@@ -169,14 +169,14 @@ Status FunctionPolicies::Add(const Scope& scope, const std::string& name,
     if (!exists) {
       return NotFound(fmt::format("Function not found: {}", FunctionArn(scope, name, qualifier)));
     }
-    LAMBKIN_ASSIGN_OR_RETURN(std::optional<Target> target,
-                             FindTarget(txn, scope, name, qualifier));
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<Target> target, FindTarget(txn, scope, name, qualifier));
     if (!target) return MissingTarget(scope, name, qualifier);
     LAMBKIN_RETURN_IF_ERROR(CheckRevision(*target, revision_id));
     LAMBKIN_ASSIGN_OR_RETURN(
         store::Statement insert,
         txn.Prepare("INSERT INTO function_policy_statements (account, region, name, qualifier, "
-                    "sid, seq, statement, alias) SELECT ?1, ?2, ?3, ?4, ?5, COALESCE(MAX(seq), 0) + 1, ?6, ?7 "
+                    "sid, seq, statement, alias) SELECT ?1, ?2, ?3, ?4, ?5, COALESCE(MAX(seq), 0) "
+                    "+ 1, ?6, ?7 "
                     "FROM function_policy_statements WHERE account = ?1 AND region = ?2 AND "
                     "name = ?3 AND qualifier = ?4 ON CONFLICT DO NOTHING"));
     insert.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, qualifier);

@@ -65,8 +65,7 @@ Result<bool> TargetExists(Txn& txn, const Scope& scope, const std::string& name,
   return st.Step();
 }
 
-Result<std::optional<FunctionUrlConfig>> Load(Txn& txn, const Scope& scope,
-                                              const std::string& name,
+Result<std::optional<FunctionUrlConfig>> Load(Txn& txn, const Scope& scope, const std::string& name,
                                               const std::string& qualifier) {
   LAMBKIN_ASSIGN_OR_RETURN(
       store::Statement st,
@@ -103,8 +102,8 @@ Result<FunctionUrlConfig> FunctionUrls::Create(FunctionUrlConfig config) {
   config.url_id = NewUrlId();
   config.creation_time = config.last_modified = clock_->NowMillis();
   Status s = db_->Transact([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(bool exists, TargetExists(txn, config.scope, config.function_name,
-                                                       config.qualifier));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        bool exists, TargetExists(txn, config.scope, config.function_name, config.qualifier));
     if (!exists) return FunctionMissing();
     LAMBKIN_ASSIGN_OR_RETURN(
         store::Statement st,

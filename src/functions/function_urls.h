@@ -24,9 +24,9 @@ struct FunctionUrlConfig {
   std::string function_name;
   std::string qualifier;  // "" or an alias
   std::string url_id;
-  std::string auth_type;    // NONE | AWS_IAM
-  std::string cors;         // the Cors object's JSON text, "" when none
-  std::string invoke_mode;  // BUFFERED
+  std::string auth_type;      // NONE | AWS_IAM
+  std::string cors;           // the Cors object's JSON text, "" when none
+  std::string invoke_mode;    // BUFFERED
   int64_t creation_time = 0;  // ms since epoch
   int64_t last_modified = 0;
 };
@@ -53,8 +53,10 @@ class FunctionUrls {
   Status Delete(const Scope& scope, const std::string& name, const std::string& qualifier);
   // The function's URLs ordered by qualifier (the function's first), from `marker` (the
   // qualifier to start at, "" for the start), at most `max_items`; next_marker when more remain.
-  Result<std::pair<std::vector<FunctionUrlConfig>, std::string>> List(
-      const Scope& scope, const std::string& name, const std::string& marker, int max_items);
+  Result<std::pair<std::vector<FunctionUrlConfig>, std::string>> List(const Scope& scope,
+                                                                      const std::string& name,
+                                                                      const std::string& marker,
+                                                                      int max_items);
   // The URL with this url-id (one indexed read), nullopt when none.
   Result<std::optional<FunctionUrlConfig>> Find(const std::string& url_id);
 

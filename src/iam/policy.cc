@@ -271,9 +271,8 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index, bool resou
       if (!value.is_string()) return Malformed(fmt::format("{}: Sid must be a string", where));
       const std::string sid = value.get<std::string>();
       // Lambda's statement ids (AddPermission) may also hold '-' and '_'.
-      if (!resource_based && !std::all_of(sid.begin(), sid.end(), [](unsigned char c) {
-            return std::isalnum(c) != 0;
-          })) {
+      if (!resource_based && !std::all_of(sid.begin(), sid.end(),
+                                          [](unsigned char c) { return std::isalnum(c) != 0; })) {
         return Malformed(fmt::format("Statement IDs (SID) must be alpha-numeric: {}", sid));
       }
     } else if (name == "Effect") {

@@ -19,6 +19,7 @@ struct SyncInvocation {
   std::string payload;  // the event
   std::string client_context;
   bool log_tail = false;
+  std::string request_id;  // empty: a new one
 };
 
 // `done` gets the outcome (or the error: not found, throttled…) with the request id, unless the

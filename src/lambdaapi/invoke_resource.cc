@@ -63,7 +63,8 @@ void InvokeSynchronously(const ApiContext& ctx, const server::HttpRequest& reque
                            placement, 0, std::move(forwarded));
     }
   }
-  std::string request_id = RandomUuid();
+  std::string request_id =
+      invocation.request_id.empty() ? RandomUuid() : std::move(invocation.request_id);
   Result<functions::FunctionVersion> version = ctx.functions->ResolveInvocation(
       invocation.scope, invocation.name, invocation.qualifier, WeightDraw());
   if (!version.ok()) return done(version.status(), request_id);

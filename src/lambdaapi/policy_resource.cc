@@ -38,8 +38,8 @@ Result<ordered_json> PrincipalElement(const functions::Scope& scope, const std::
     return ordered_json{
         {"AWS", fmt::format("arn:{}:iam::{}:root", catalog::PartitionOf(scope.region), p)}};
   }
-  if (p.starts_with("arn:") && (p.find(":iam::") != std::string::npos ||
-                                p.find(":sts::") != std::string::npos)) {
+  if (p.starts_with("arn:") &&
+      (p.find(":iam::") != std::string::npos || p.find(":sts::") != std::string::npos)) {
     return ordered_json{{"AWS", p}};
   }
   if (IsServicePrincipal(p)) return ordered_json{{"Service", p}};
@@ -69,7 +69,8 @@ HttpResponse AddPermission(const ApiContext& ctx, const Call& call) {
   if (principal) v.String("principal", *principal, shapes::kPrincipal);
   if (source_arn) v.String("sourceArn", *source_arn, shapes::kSourceArn);
   if (source_account) v.String("sourceAccount", *source_account, shapes::kSourceOwner);
-  if (event_source_token) v.String("eventSourceToken", *event_source_token, shapes::kEventSourceToken);
+  if (event_source_token)
+    v.String("eventSourceToken", *event_source_token, shapes::kEventSourceToken);
   if (org_id) v.String("principalOrgID", *org_id, shapes::kPrincipalOrgId);
   if (url_auth_type) v.Enum("functionUrlAuthType", *url_auth_type, {"NONE", "AWS_IAM"});
   if (!sid) v.NotNull("statementId");
@@ -101,8 +102,7 @@ HttpResponse AddPermission(const ApiContext& ctx, const Call& call) {
   }
   if (!condition.empty()) statement["Condition"] = condition;
   std::string text = statement.dump();
-  RETURN_ERROR_IF(
-      ctx.policies->Add(call.scope, ref.name, ref.qualifier, *sid, text, revision_id));
+  RETURN_ERROR_IF(ctx.policies->Add(call.scope, ref.name, ref.qualifier, *sid, text, revision_id));
   return JsonResponse(201, {{"Statement", text}});
 }
 

@@ -55,13 +55,15 @@ std::optional<UrlAddress> AddressOf(const server::HttpRequest& request, std::str
     UrlAddress a{request.path[1], "", "/"};
     // The raw path after /lambda-url/<url-id>, still encoded as received.
     std::string prefix = fmt::format("/{}/{}", kPathPrefix, request.path[1]);
-    if (request.raw_path.size() > prefix.size()) a.raw_path = request.raw_path.substr(prefix.size());
+    if (request.raw_path.size() > prefix.size())
+      a.raw_path = request.raw_path.substr(prefix.size());
     return a;
   }
   const std::string* host_header = request.FindHeader("host");
   if (host_header == nullptr) return std::nullopt;
   std::string host = AsciiLower(*host_header);
-  if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) {
+  if (size_t colon = host.rfind(':');
+      colon != std::string::npos && host.find(']') == std::string::npos) {
     host.resize(colon);
   }
   // <url-id>.lambda-url.<region>.<domain>
@@ -159,11 +161,10 @@ bool LambdaApi::HandleFunctionUrl(const server::HttpRequest& request,
   asked.Set("lambda:FunctionArn", {functions::FunctionArn(url.scope, url.function_name)});
   asked.Set("lambda:InvokedViaFunctionUrl", {"true"});
   iam::ResourcePolicy policy{
-      url.scope.account, asked.resource,
-      [this, &url]() -> Result<std::optional<iam::Policy>> {
-        LAMBKIN_ASSIGN_OR_RETURN(std::optional<std::string> doc,
-                                 ctx_.policies->Document(url.scope, url.function_name,
-                                                         url.qualifier));
+      url.scope.account, asked.resource, [this, &url]() -> Result<std::optional<iam::Policy>> {
+        LAMBKIN_ASSIGN_OR_RETURN(
+            std::optional<std::string> doc,
+            ctx_.policies->Document(url.scope, url.function_name, url.qualifier));
         if (!doc) return std::optional<iam::Policy>();
         LAMBKIN_ASSIGN_OR_RETURN(iam::Policy p, iam::Policy::ParseResourcePolicy(*doc, SIZE_MAX));
         return std::optional<iam::Policy>(std::move(p));
@@ -184,12 +185,9 @@ bool LambdaApi::HandleFunctionUrl(const server::HttpRequest& request,
       }
     }
     event.account_id = caller.account;
-    event.iam = nlohmann::json{{"accessKey", access_key},
-                               {"accountId", caller.account},
-                               {"callerId", caller.principal_arn},
-                               {"cognitoIdentity", nullptr},
-                               {"principalOrgId", nullptr},
-                               {"userArn", caller.arn},
+    event.iam = nlohmann::json{{"accessKey", access_key},          {"accountId", caller.account},
+                               {"callerId", caller.principal_arn}, {"cognitoIdentity", nullptr},
+                               {"principalOrgId", nullptr},        {"userArn", caller.arn},
                                {"userId", caller.principal_arn}};
   } else {
     if (ctx_.policies == nullptr || !iam::AuthorizeAnonymous(asked, policy).ok()) {
@@ -200,8 +198,7 @@ bool LambdaApi::HandleFunctionUrl(const server::HttpRequest& request,
   }
 
   event.url_id = url.url_id;
-  event.domain_name =
-      fmt::format("{}.lambda-url.{}.{}", url.url_id, url.scope.region, domain);
+  event.domain_name = fmt::format("{}.lambda-url.{}.{}", url.url_id, url.scope.region, domain);
   event.raw_path = address->raw_path;
   event.source_ip = request.remote_address;
   event.request_id = RandomUuid();
@@ -210,24 +207,26 @@ bool LambdaApi::HandleFunctionUrl(const server::HttpRequest& request,
     respond(Message(413, "Request Entity Too Large"));
     return true;
   }
-  SyncInvocation invocation{url.scope, url.function_name, url.qualifier,
-                            urls::RequestEvent(request, event), "", false};
-  InvokeSynchronously(
-      ctx_, request, std::move(invocation), respond,
-      [respond, cors = std::move(cors), origin](Result<exec::InvokeOutcome> outcome,
-                                                const std::string& request_id) {
-        HttpResponse r;
-        if (!outcome.ok()) {
-          r = outcome.status().code() == StatusCode::kTooManyRequests
-                  ? Message(429, "Rate Exceeded.")
-                  : Message(502, "Internal Server Error");
-        } else {
-          r = urls::ResultResponse(outcome->payload, outcome->function_error.has_value());
-        }
-        r.SetHeader("x-amzn-RequestId", request_id);
-        if (!cors.is_null() && !origin.empty()) AddCorsHeaders(cors, origin, r, false);
-        respond(std::move(r));
-      });
+  SyncInvocation invocation{
+      url.scope, url.function_name, url.qualifier, urls::RequestEvent(request, event), "",
+      false,     event.request_id};
+  InvokeSynchronously(ctx_, request, std::move(invocation), respond,
+                      [respond, cors = std::move(cors), origin](Result<exec::InvokeOutcome> outcome,
+                                                                const std::string& request_id) {
+                        HttpResponse r;
+                        if (!outcome.ok()) {
+                          r = outcome.status().code() == StatusCode::kTooManyRequests
+                                  ? Message(429, "Rate Exceeded.")
+                                  : Message(502, "Internal Server Error");
+                        } else {
+                          r = urls::ResultResponse(outcome->payload,
+                                                   outcome->function_error.has_value());
+                        }
+                        r.SetHeader("x-amzn-RequestId", request_id);
+                        if (!cors.is_null() && !origin.empty())
+                          AddCorsHeaders(cors, origin, r, false);
+                        respond(std::move(r));
+                      });
   return true;
 }
 

@@ -27,7 +27,8 @@ Result<FunctionRef> UrlTarget(const Call& call) {
     v.String("qualifier", *qualifier, shapes::kFunctionUrlQualifier);
     LAMBKIN_RETURN_IF_ERROR(v.ToStatus());
   }
-  return call.ResolveFunction(call.Label("FunctionName"), shapes::kFunctionUrlFunctionName, qualifier);
+  return call.ResolveFunction(call.Label("FunctionName"), shapes::kFunctionUrlFunctionName,
+                              qualifier);
 }
 
 // "2024-01-31T12:00:00.123000Z": ISO-8601 with microseconds, as AWS writes a URL's times.
@@ -116,8 +117,8 @@ json UrlConfigJson(const ApiContext& ctx, const functions::FunctionUrlConfig& c,
 }  // namespace
 
 std::string FunctionUrlOf(const ApiContext& ctx, const functions::FunctionUrlConfig& c) {
-  const FunctionUrlSettings& s = ctx.url_settings != nullptr ? *ctx.url_settings
-                                                              : FunctionUrlSettings{};
+  const FunctionUrlSettings& s =
+      ctx.url_settings != nullptr ? *ctx.url_settings : FunctionUrlSettings{};
   std::string port = s.port != 0 ? fmt::format(":{}", s.port) : "";
   return fmt::format("http://{}.lambda-url.{}.{}{}/", c.url_id, c.scope.region, s.domain, port);
 }
@@ -164,8 +165,8 @@ HttpResponse UpdateFunctionUrlConfig(const ApiContext& ctx, const Call& call) {
   RETURN_ERROR_IF(RefuseStreaming(update.invoke_mode));
   ASSIGN_OR_ERROR(functions::FunctionUrlConfig c,
                   ctx.urls->Update(call.scope, ref.name, ref.qualifier, update));
-  return JsonResponse(200,
-                      UrlConfigJson(ctx, c, kLastModified | (update.invoke_mode ? kInvokeMode : 0)));
+  return JsonResponse(
+      200, UrlConfigJson(ctx, c, kLastModified | (update.invoke_mode ? kInvokeMode : 0)));
 }
 
 HttpResponse DeleteFunctionUrlConfig(const ApiContext& ctx, const Call& call) {
@@ -177,15 +178,17 @@ HttpResponse DeleteFunctionUrlConfig(const ApiContext& ctx, const Call& call) {
 }
 
 HttpResponse ListFunctionUrlConfigs(const ApiContext& ctx, const Call& call) {
-  ASSIGN_OR_ERROR(FunctionRef ref, call.ResolveFunction(call.Label("FunctionName"),
-                                                        shapes::kFunctionUrlFunctionName, std::nullopt));
+  ASSIGN_OR_ERROR(FunctionRef ref,
+                  call.ResolveFunction(call.Label("FunctionName"), shapes::kFunctionUrlFunctionName,
+                                       std::nullopt));
   Validator v;
   ASSIGN_OR_ERROR(int max_items, MaxItemsOf(call, v));
   RETURN_ERROR_IF(v.ToStatus());
   ASSIGN_OR_ERROR(auto page, ctx.urls->List(call.scope, ref.name,
                                             call.request.Query("Marker").value_or(""), max_items));
   json items = json::array();
-  for (const auto& c : page.first) items.push_back(UrlConfigJson(ctx, c, kLastModified | kInvokeMode));
+  for (const auto& c : page.first)
+    items.push_back(UrlConfigJson(ctx, c, kLastModified | kInvokeMode));
   json body = {{"FunctionUrlConfigs", items}};
   if (!page.second.empty()) body["NextMarker"] = page.second;
   return JsonResponse(200, body);

@@ -76,15 +76,26 @@ std::string ToBoostSyntax(std::string_view java) {
 const boost::regex& Compiled(std::string_view pattern) {
   static const std::map<std::string, boost::regex, std::less<>> kCompiled = [] {
     std::map<std::string, boost::regex, std::less<>> m;
-    for (const StringShape* shape :
-         {&shapes::kFunctionName, &shapes::kNamespacedFunctionName, &shapes::kQualifier,
-          &shapes::kAlias, &shapes::kAliasFunctionVersion, &shapes::kAdditionalVersion,
-          &shapes::kRuntimeVersionArn, &shapes::kRoleArn, &shapes::kHandler,
-          &shapes::kEnvironmentVariableName, &shapes::kStatementId,
-          &shapes::kNamespacedStatementId, &shapes::kAction, &shapes::kPrincipal,
-          &shapes::kSourceArn, &shapes::kSourceOwner, &shapes::kEventSourceToken,
-          &shapes::kPrincipalOrgId, &shapes::kFunctionUrlFunctionName,
-          &shapes::kFunctionUrlQualifier}) {
+    for (const StringShape* shape : {&shapes::kFunctionName,
+                                     &shapes::kNamespacedFunctionName,
+                                     &shapes::kQualifier,
+                                     &shapes::kAlias,
+                                     &shapes::kAliasFunctionVersion,
+                                     &shapes::kAdditionalVersion,
+                                     &shapes::kRuntimeVersionArn,
+                                     &shapes::kRoleArn,
+                                     &shapes::kHandler,
+                                     &shapes::kEnvironmentVariableName,
+                                     &shapes::kStatementId,
+                                     &shapes::kNamespacedStatementId,
+                                     &shapes::kAction,
+                                     &shapes::kPrincipal,
+                                     &shapes::kSourceArn,
+                                     &shapes::kSourceOwner,
+                                     &shapes::kEventSourceToken,
+                                     &shapes::kPrincipalOrgId,
+                                     &shapes::kFunctionUrlFunctionName,
+                                     &shapes::kFunctionUrlQualifier}) {
       std::string p(shape->pattern);
       m.emplace(p, boost::regex(ToBoostSyntax(p), boost::regex::perl));
     }

@@ -244,9 +244,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res.result(static_cast<unsigned>(response.status));
     res.keep_alive(keep_alive);
     bool has_request_id = false;
+    // HttpResponse::SetHeader keeps one value per name; a header added several times on
+    // purpose (a function URL's Set-Cookie) is sent several times.
     for (auto& [k, v] : response.headers) {
       if (beast::iequals(k, "x-amzn-RequestId")) has_request_id = true;
-      res.set(k, v);
+      res.insert(k, v);
     }
     if (!has_request_id) res.set("x-amzn-RequestId", RandomUuid());
     // SDKs correct their clock skew from the Date of a response (a refused signature's too).

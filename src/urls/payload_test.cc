@@ -29,10 +29,8 @@ EventContext Context() {
 
 TEST(RequestEvent, PayloadFormat2WithQueryCookiesAndJoinedHeaders) {
   server::HttpRequest r = Request("POST", "/my/path?parameter1=value1&parameter1=value2&p2=v");
-  r.headers = {{"user-agent", "curl/8"},
-               {"x-multi", "a"},
-               {"x-multi", "b"},
-               {"cookie", "c1=v1; c2=v2"}};
+  r.headers = {
+      {"user-agent", "curl/8"}, {"x-multi", "a"}, {"x-multi", "b"}, {"cookie", "c1=v1; c2=v2"}};
   r.body = "Hello from client!";
   json e = json::parse(RequestEvent(r, Context()));
   EXPECT_EQ(e["version"], "2.0");
@@ -74,10 +72,10 @@ TEST(RequestEvent, BinaryBodiesAreBase64AndEmptyPartsAbsent) {
 }
 
 TEST(ResultResponse, StructuredAndInferredAndErrors) {
-  server::HttpResponse r = ResultResponse(
-      R"({"statusCode":201,"headers":{"X-A":"1","content-type":"text/plain"},)"
-      R"("cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true})",
-      false);
+  server::HttpResponse r =
+      ResultResponse(R"({"statusCode":201,"headers":{"X-A":"1","content-type":"text/plain"},)"
+                     R"("cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true})",
+                     false);
   EXPECT_EQ(r.status, 201);
   EXPECT_EQ(r.body, "hi");
   int set_cookies = 0;
