@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--store", serve.store,
                         "sqlite (the file in --data, default) or postgres://USER@HOST:PORT/DB "
                         "(one database that several nodes share)");
+  serve_cmd
+      ->add_option("--function-url-domain", serve.function_url_domain,
+                   "Domain of function URLs: <url-id>.lambda-url.<region>.<domain>")
+      ->capture_default_str();
   serve_cmd->add_option("--advertise", serve.advertise,
                         "HOST:PORT the other nodes reach this one at (default: the listen "
                         "address)");

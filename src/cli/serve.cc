@@ -26,7 +26,9 @@
 #include "exec/invoker.h"
 #include "exec/sandbox.h"
 #include "functions/code_package.h"
+#include "functions/function_policies.h"
 #include "functions/function_service.h"
+#include "functions/function_urls.h"
 #include "iam/authenticator.h"
 #include "iam/directory.h"
 #include "iam/role_sessions.h"
@@ -266,7 +268,8 @@ int Serve(const ServeOptions& options) {
       store_location, catalog::Schema() + functions::Schema() + logs::Schema() +
                           exec::EventQueueSchema() + exec::EventInvokeConfigSchema() +
                           rollout::HealthSchema() + rollout::Schema() + insights::Schema() +
-                          iam::Schema() + cluster::Schema());
+                          iam::Schema() + cluster::Schema() + functions::PolicySchema() +
+                          functions::UrlSchema());
   if (!db.ok()) return Fail(db.status());
   // Images (runtime versions) in one content-addressed store; pulls use the operator's
   // registry credentials.
@@ -358,13 +361,31 @@ int Serve(const ServeOptions& options) {
   cluster::Forwarder forwarder(http.io_context(), node_id);
   // Image pulls of CreateFunction/UpdateFunctionCode run here, never on an I/O thread.
   boost::asio::thread_pool image_pulls(2);
-  lambdaapi::LambdaApi lambda({&service, catalog->get(), &config->regions, &auth, &invoker, &events,
-                               options.production ? &directory : nullptr, &system_clock, &nodes,
-                               &forwarder, &image_store, config->strict_image_index,
-                               [&image_pulls](std::function<void()> work) {
-                                 boost::asio::post(image_pulls, std::move(work));
-                               },
-                               &layers, &event_invoke_configs});
+  functions::FunctionPolicies policies(db->get());
+  functions::FunctionUrls urls(db->get(), &clock);
+  lambdaapi::FunctionUrlSettings url_settings;
+  url_settings.domain = options.function_url_domain;
+  lambdaapi::ApiContext lambda_context{&service,
+                                       catalog->get(),
+                                       &config->regions,
+                                       &auth,
+                                       &invoker,
+                                       &events,
+                                       options.production ? &directory : nullptr,
+                                       &system_clock,
+                                       &nodes,
+                                       &forwarder,
+                                       &image_store,
+                                       config->strict_image_index,
+                                       [&image_pulls](std::function<void()> work) {
+                                         boost::asio::post(image_pulls, std::move(work));
+                                       }};
+  lambda_context.layers = &layers;
+  lambda_context.event_invoke_configs = &event_invoke_configs;
+  lambda_context.policies = &policies;
+  lambda_context.urls = &urls;
+  lambda_context.url_settings = &url_settings;
+  lambdaapi::LambdaApi lambda(std::move(lambda_context));
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory, &auth, &image_store, blobs->get(),
@@ -402,8 +423,15 @@ int Serve(const ServeOptions& options) {
         return exec::SessionCredentials{c->access_key_id, c->secret_access_key, c->session_token,
                                         c->expiration_ms};
       });
-  Result<uint16_t> port = http.Listen(options.listen, api);
+  // The listener also serves function URLs (by Host or /lambda-url/ path); the AWS endpoint
+  // inside environments does not.
+  server::Handler listener = [&](const server::HttpRequest& request, server::Respond respond) {
+    if (lambda.HandleFunctionUrl(request, respond)) return;
+    api(request, std::move(respond));
+  };
+  Result<uint16_t> port = http.Listen(options.listen, listener);
   if (!port.ok()) return Fail(port.status());
+  url_settings.port = *port;
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   // A client may stop the server as soon as it says it listens: a stop before Run is handled.
   http.HandleSignals();

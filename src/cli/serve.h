@@ -19,6 +19,8 @@ struct ServeOptions {
   bool registry_anonymous_pull = false;  // anyone may pull runtime images, without credentials
   // "sqlite" (the file in data_dir) or a postgres:// URI; empty: the config file's, else sqlite.
   std::string store;
+  // Function URLs are served at http://<url-id>.lambda-url.<region>.<domain>:<port>/.
+  std::string function_url_domain = "localhost";
   std::string advertise;  // host:port other nodes reach this one at; empty: the listen address
 };
 

@@ -3,15 +3,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "iam/authorizer.h"
 #include "iam/sigv4.h"
 
 namespace lambkin::iam {
 
-Status Identity::Allow(RequestContext& request) const {
+Status Identity::Allow(RequestContext& request, const ResourcePolicy* resource) const {
   if (!authorises()) return Status::Ok();
   request.Set("aws:requestedregion", {scope.region});
-  return Authorize(*snapshot, *caller, request);
+  return Authorize(*snapshot, *caller, request, resource);
 }
 
 Status Identity::Allow(std::string action, std::string resource) const {

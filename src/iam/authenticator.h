@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "functions/model.h"
+#include "iam/authorizer.h"
 #include "iam/directory.h"
 #include "iam/policy.h"
 #include "server/request.h"
@@ -48,8 +49,9 @@ struct Identity {
 
   // False in AuthMode::kNone, where Allow allows everything.
   bool authorises() const { return snapshot != nullptr; }
-  // OK, or kAccessDenied with AWS's message. Adds aws:RequestedRegion to `request`.
-  Status Allow(RequestContext& request) const;
+  // OK, or kAccessDenied with AWS's message. Adds aws:RequestedRegion to `request`. With
+  // `resource`, the resource's own policy takes part as AWS combines them (authorizer.h).
+  Status Allow(RequestContext& request, const ResourcePolicy* resource = nullptr) const;
   Status Allow(std::string action, std::string resource) const;
 };
 

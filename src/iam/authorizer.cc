@@ -9,15 +9,33 @@ namespace lambkin::iam {
 
 namespace {
 
-Status Denied(const Caller& caller, const RequestContext& request, std::string_view because) {
+Status Denied(std::string_view who, const RequestContext& request, std::string_view because) {
   return Status(StatusCode::kAccessDenied,
-                fmt::format("User: {} is not authorized to perform: {} on resource: {} {}",
-                            caller.arn, request.action, request.resource, because));
+                fmt::format("User: {} is not authorized to perform: {} on resource: {} {}", who,
+                            request.action, request.resource, because));
+}
+
+Status NoPolicyAllows(std::string_view who, const RequestContext& request,
+                      std::string_view policy_type) {
+  return Denied(
+      who, request,
+      fmt::format("because no {} policy allows the {} action", policy_type, request.action));
+}
+
+// The resource policy's decision, its statements matched against the ARN it is attached to.
+Result<Decision> EvaluateResourcePolicy(const ResourcePolicy& resource, RequestContext& request) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::optional<Policy> policy, resource.load());
+  if (!policy) return Decision::kNotApplicable;
+  std::string asked = std::exchange(request.resource, resource.resource);
+  Decision d = policy->Evaluate(request);
+  request.resource = std::move(asked);
+  return d;
 }
 
 }  // namespace
 
-Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext& request) {
+Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext& request,
+                 const ResourcePolicy* resource) {
   request.Set("aws:principalarn", {caller.principal_arn});
   request.Set("aws:principalaccount", {caller.account});
   const Snapshot::Account* account = snapshot.FindAccount(caller.account);
@@ -42,7 +60,7 @@ Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext&
       for (const Policy* scp : level) {
         Decision d = evaluate(scp);
         if (d == Decision::kDeny) {
-          return Denied(caller, request, "with an explicit deny in a service control policy");
+          return Denied(caller.arn, request, "with an explicit deny in a service control policy");
         }
         level_allows = level_allows || d == Decision::kAllow;
       }
@@ -54,22 +72,35 @@ Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext&
     for (const Policy& p : *policies) {
       Decision d = p.Evaluate(request);
       if (d == Decision::kDeny) {
-        return Denied(caller, request, "with an explicit deny in an identity-based policy");
+        return Denied(caller.arn, request, "with an explicit deny in an identity-based policy");
       }
       identity_allows = identity_allows || d == Decision::kAllow;
     }
   }
-  if (!scp_levels_allow) {
-    return Denied(
-        caller, request,
-        fmt::format("because no service control policy allows the {} action", request.action));
+  if (!scp_levels_allow) return NoPolicyAllows(caller.arn, request, "service control");
+  if (resource == nullptr) {
+    if (!identity_allows) return NoPolicyAllows(caller.arn, request, "identity-based");
+    return Status::Ok();
   }
-  if (!identity_allows) {
-    return Denied(
-        caller, request,
-        fmt::format("because no identity-based policy allows the {} action", request.action));
+  bool cross_account = resource->account != caller.account;
+  if (!cross_account && identity_allows) return Status::Ok();
+  if (cross_account && !identity_allows) {
+    return NoPolicyAllows(caller.arn, request, "identity-based");
   }
-  return Status::Ok();
+  LAMBKIN_ASSIGN_OR_RETURN(Decision d, EvaluateResourcePolicy(*resource, request));
+  if (d == Decision::kDeny) {
+    return Denied(caller.arn, request, "with an explicit deny in a resource-based policy");
+  }
+  if (d == Decision::kAllow) return Status::Ok();
+  return NoPolicyAllows(caller.arn, request, cross_account ? "resource-based" : "identity-based");
+}
+
+Status AuthorizeAnonymous(RequestContext& request, const ResourcePolicy& resource) {
+  LAMBKIN_ASSIGN_OR_RETURN(Decision d, EvaluateResourcePolicy(resource, request));
+  if (d == Decision::kAllow) return Status::Ok();
+  return Denied("anonymous", request,
+                d == Decision::kDeny ? "with an explicit deny in a resource-based policy"
+                                     : "because no resource-based policy allows the action");
 }
 
 }  // namespace lambkin::iam

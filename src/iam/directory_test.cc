@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
@@ -92,6 +93,26 @@ class DirectoryTest : public ::testing::Test {
     r.resource = resource;
     for (const auto& [k, v] : keys) r.Set(k, {v});
     return Authorize(*snap, key->caller, r);
+  }
+  // The same with the function's resource policy `policy` (empty: none) in `owner`'s account.
+  Status AskWithPolicy(const std::string& key_id, const std::string& action,
+                       const std::string& owner, const std::string& policy, int* loads = nullptr) {
+    auto snap = directory_->snapshot();
+    const Snapshot::Key* key = snap->FindKey(key_id);
+    EXPECT_NE(key, nullptr) << key_id;
+    if (key == nullptr) return Internal("no key");
+    std::string fn = fmt::format("arn:aws:lambda:us-east-1:{}:function:shared", owner);
+    RequestContext r;
+    r.action = action;
+    r.resource = fn;
+    ResourcePolicy resource{owner, fn, [policy, loads]() -> Result<std::optional<Policy>> {
+                              if (loads != nullptr) ++*loads;
+                              if (policy.empty()) return std::optional<Policy>();
+                              LAMBKIN_ASSIGN_OR_RETURN(Policy p,
+                                                       Policy::ParseResourcePolicy(policy, 20480));
+                              return std::optional<Policy>(std::move(p));
+                            }};
+    return Authorize(*snap, key->caller, r, &resource);
   }
 
   std::string path_;
@@ -185,6 +206,137 @@ TEST_F(DirectoryTest, EveryLevelOfThePathMustAllowAndIdentityPoliciesMustToo) {
                 .message()
                 .find("with an explicit deny in an identity-based policy"),
             std::string::npos);
+}
+
+// A function policy as AddPermission writes it, granting `principal` lambda:InvokeFunction.
+std::string FunctionPolicy(const std::string& owner, const json& principal) {
+  json doc = {
+      {"Version", "2012-10-17"},
+      {"Id", "default"},
+      {"Statement",
+       {{{"Sid", "grant"},
+         {"Effect", "Allow"},
+         {"Principal", principal},
+         {"Action", "lambda:InvokeFunction"},
+         {"Resource", fmt::format("arn:aws:lambda:us-east-1:{}:function:shared", owner)}}}}};
+  return doc.dump();
+}
+
+TEST_F(DirectoryTest, ResourcePolicyGrantsCrossAccountOnlyWithIdentityAllowAndDenyWins) {
+  ApplyOrganisation();
+  // kOther's bob may invoke anything; the function lives in kMember.
+  Apply(json::parse(R"({"accounts": {"444455556666": {"users": {"bob": {
+      "policies": {"Invoke": {"Version": "2012-10-17",
+                              "Statement": {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}}},
+      "access_keys": [{"id": "AKIABOB000000000001", "secret": "b"}]}}}}})"));
+  const std::string bob = "AKIABOB000000000001";
+  Status s = AskWithPolicy(bob, "lambda:InvokeFunction", kMember, "");
+  EXPECT_EQ(s.message(),
+            "User: arn:aws:iam::444455556666:user/bob is not authorized to perform: "
+            "lambda:InvokeFunction on resource: "
+            "arn:aws:lambda:us-east-1:111122223333:function:shared because no resource-based "
+            "policy allows the lambda:InvokeFunction action");
+  // Granted to bob's account (id or :root ARN), to bob himself or to anyone.
+  EXPECT_TRUE(AskWithPolicy(bob, "lambda:InvokeFunction", kMember,
+                            FunctionPolicy(kMember, {{"AWS", kOther}}))
+                  .ok());
+  EXPECT_TRUE(AskWithPolicy(bob, "lambda:InvokeFunction", kMember,
+                            FunctionPolicy(kMember, {{"AWS", "arn:aws:iam::444455556666:root"}}))
+                  .ok());
+  EXPECT_TRUE(
+      AskWithPolicy(bob, "lambda:InvokeFunction", kMember,
+                    FunctionPolicy(kMember, {{"AWS", "arn:aws:iam::444455556666:user/bob"}}))
+          .ok());
+  EXPECT_TRUE(
+      AskWithPolicy(bob, "lambda:InvokeFunction", kMember, FunctionPolicy(kMember, "*")).ok());
+  // Not to another account, another user, a service, or another action.
+  EXPECT_FALSE(AskWithPolicy(bob, "lambda:InvokeFunction", kMember,
+                             FunctionPolicy(kMember, {{"AWS", kManagement}}))
+                   .ok());
+  EXPECT_FALSE(
+      AskWithPolicy(bob, "lambda:InvokeFunction", kMember,
+                    FunctionPolicy(kMember, {{"AWS", "arn:aws:iam::444455556666:user/eve"}}))
+          .ok());
+  EXPECT_FALSE(AskWithPolicy(bob, "lambda:InvokeFunction", kMember,
+                             FunctionPolicy(kMember, {{"Service", "s3.amazonaws.com"}}))
+                   .ok());
+  EXPECT_FALSE(
+      AskWithPolicy(bob, "lambda:GetFunction", kMember, FunctionPolicy(kMember, "*")).ok());
+  // Cross-account, the caller's identity policy must allow too.
+  Apply(json::parse(R"({"accounts": {"444455556666": {"users": {"bob": {
+      "policies": {"Invoke": null}}}}}})"));
+  s = AskWithPolicy(bob, "lambda:InvokeFunction", kMember, FunctionPolicy(kMember, "*"));
+  EXPECT_NE(s.message().find("because no identity-based policy allows"), std::string::npos);
+  // An explicit deny in the caller's identity policy or SCP wins over the resource's allow.
+  Apply(json::parse(R"({"accounts": {"444455556666": {"users": {"bob": {
+      "policies": {"Invoke": {"Version": "2012-10-17",
+                              "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"},
+                                            {"Effect": "Deny", "Action": "lambda:InvokeFunction", "Resource": "*"}]}}}}}}})"));
+  s = AskWithPolicy(bob, "lambda:InvokeFunction", kMember, FunctionPolicy(kMember, "*"));
+  EXPECT_NE(s.message().find("with an explicit deny in an identity-based policy"),
+            std::string::npos);
+  Apply(json::parse(R"({"accounts": {"444455556666": {"users": {"bob": {
+      "policies": {"Invoke": {"Version": "2012-10-17",
+                              "Statement": {"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}}}}}}}})"));
+  EXPECT_TRUE(
+      AskWithPolicy(bob, "lambda:InvokeFunction", kMember, FunctionPolicy(kMember, "*")).ok());
+  Apply({{"organization",
+          {{"policies",
+            {{"NoInvoke",
+              {{"document", json::parse(R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny",
+                  "Action":"lambda:InvokeFunction","Resource":"*"}]})")},
+               {"targets", {kOther}}}}}}}}});
+  s = AskWithPolicy(bob, "lambda:InvokeFunction", kMember, FunctionPolicy(kMember, "*"));
+  EXPECT_NE(s.message().find("with an explicit deny in a service control policy"),
+            std::string::npos);
+}
+
+TEST_F(DirectoryTest, ResourcePolicyAloneGrantsWithinItsAccountAndIsReadOnlyWhenNeeded) {
+  ApplyOrganisation();
+  Apply(json::parse(R"({"accounts": {"111122223333": {"users": {"carol": {
+      "access_keys": [{"id": "AKIACAROL0000000001", "secret": "c"}]}}}}})"));
+  const std::string carol = "AKIACAROL0000000001";
+  EXPECT_FALSE(AskWithPolicy(carol, "lambda:InvokeFunction", kMember, "").ok());
+  EXPECT_TRUE(
+      AskWithPolicy(carol, "lambda:InvokeFunction", kMember,
+                    FunctionPolicy(kMember, {{"AWS", "arn:aws:iam::111122223333:user/carol"}}))
+          .ok());
+  // alice's identity policy allows: the function policy is not read at all.
+  int loads = 0;
+  EXPECT_TRUE(
+      AskWithPolicy("AKIAALICE0000000001", "lambda:InvokeFunction", kMember, "", &loads).ok());
+  EXPECT_EQ(loads, 0);
+}
+
+TEST(ResourcePolicy, AnonymousCallersMatchOnlyAnyoneAndConditionsApply) {
+  std::string fn = "arn:aws:lambda:us-east-1:111122223333:function:f";
+  json doc = {{"Version", "2012-10-17"},
+              {"Statement",
+               {{{"Sid", "url"},
+                 {"Effect", "Allow"},
+                 {"Principal", "*"},
+                 {"Action", "lambda:InvokeFunctionUrl"},
+                 {"Resource", fn},
+                 {"Condition", {{"StringEquals", {{"lambda:FunctionUrlAuthType", "NONE"}}}}}}}}};
+  auto load = [&doc]() -> Result<std::optional<Policy>> {
+    LAMBKIN_ASSIGN_OR_RETURN(Policy p, Policy::ParseResourcePolicy(doc.dump(), 20480));
+    return std::optional<Policy>(std::move(p));
+  };
+  ResourcePolicy resource{"111122223333", fn, load};
+  RequestContext r;
+  r.action = "lambda:InvokeFunctionUrl";
+  r.resource = fn;
+  r.Set("lambda:FunctionUrlAuthType", {"NONE"});
+  EXPECT_TRUE(AuthorizeAnonymous(r, resource).ok());
+  r.Set("lambda:FunctionUrlAuthType", {"AWS_IAM"});
+  EXPECT_EQ(AuthorizeAnonymous(r, resource).code(), StatusCode::kAccessDenied);
+  doc["Statement"][0]["Principal"] = {{"AWS", "111122223333"}};
+  r.Set("lambda:FunctionUrlAuthType", {"NONE"});
+  EXPECT_EQ(AuthorizeAnonymous(r, resource).code(), StatusCode::kAccessDenied);
+  // Identity policies may not name a principal; resource policies must.
+  EXPECT_FALSE(Policy::Parse(doc.dump(), 20480).ok());
+  doc["Statement"][0].erase("Principal");
+  EXPECT_FALSE(Policy::ParseResourcePolicy(doc.dump(), 20480).ok());
 }
 
 TEST_F(DirectoryTest, RefusedDeclarationsChangeNothing) {

@@ -102,7 +102,27 @@ bool ConditionHolds(const Policy::Condition& c, const RequestContext& request) {
   return false;
 }
 
+bool IsAccountId(std::string_view s) {
+  return s.size() == 12 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whether the request's caller is one of a resource-based statement's principals.
+bool PrincipalMatches(const Policy::Principals& p, const RequestContext& request) {
+  if (p.anyone) return true;
+  const std::vector<std::string>* account = request.Find("aws:principalaccount");
+  const std::vector<std::string>* arn = request.Find("aws:principalarn");
+  auto has = [](const std::vector<std::string>* values, const std::string& want) {
+    return values != nullptr && std::find(values->begin(), values->end(), want) != values->end();
+  };
+  return std::any_of(p.accounts.begin(), p.accounts.end(),
+                     [&](const std::string& a) { return has(account, a); }) ||
+         std::any_of(p.arns.begin(), p.arns.end(),
+                     [&](const std::string& a) { return has(arn, a); });
+}
+
 bool Applies(const Policy::Statement& s, const RequestContext& request) {
+  if (s.principal && !PrincipalMatches(*s.principal, request)) return false;
   bool action = std::any_of(s.actions.begin(), s.actions.end(), [&](const std::string& p) {
     return GlobMatch(p, request.action, /*ignore_case=*/true);
   });
@@ -206,7 +226,41 @@ Status ParseCondition(const json& block, std::vector<Policy::Condition>& out) {
   return Status::Ok();
 }
 
-Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
+Result<Policy::Principals> ParsePrincipal(const json& value) {
+  Policy::Principals out;
+  if (value == "*") {
+    out.anyone = true;
+    return out;
+  }
+  if (!value.is_object() || value.empty()) {
+    return Malformed("Principal must be \"*\" or an object of AWS and Service principals");
+  }
+  for (const auto& [kind, names] : value.items()) {
+    LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> list,
+                             Strings(names, fmt::format("Principal {}", kind)));
+    for (std::string& name : list) {
+      if (kind == "Service") {
+        out.services.push_back(std::move(name));
+      } else if (kind != "AWS") {
+        return Malformed(fmt::format("Invalid principal type: {}", kind));
+      } else if (name == "*") {
+        out.anyone = true;
+      } else if (IsAccountId(name)) {
+        out.accounts.push_back(std::move(name));
+      } else if (name.starts_with("arn:aws:iam::") && name.ends_with(":root") &&
+                 IsAccountId(std::string_view(name).substr(13, 12)) && name.size() == 30) {
+        out.accounts.push_back(name.substr(13, 12));
+      } else if (name.starts_with("arn:")) {
+        out.arns.push_back(std::move(name));
+      } else {
+        return Malformed(fmt::format("Invalid principal in policy: {}", name));
+      }
+    }
+  }
+  return out;
+}
+
+Result<Policy::Statement> ParseStatement(const json& s, size_t index, bool resource_based) {
   std::string where = fmt::format("Statement {}", index + 1);
   if (!s.is_object()) return Malformed(fmt::format("{} must be an object", where));
   Policy::Statement out;
@@ -216,8 +270,9 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
     if (name == "Sid") {
       if (!value.is_string()) return Malformed(fmt::format("{}: Sid must be a string", where));
       const std::string sid = value.get<std::string>();
-      if (!std::all_of(sid.begin(), sid.end(),
-                       [](unsigned char c) { return std::isalnum(c) != 0; })) {
+      // Lambda's statement ids (AddPermission) may also hold '-' and '_'.
+      if (!resource_based && !std::all_of(sid.begin(), sid.end(),
+                                          [](unsigned char c) { return std::isalnum(c) != 0; })) {
         return Malformed(fmt::format("Statement IDs (SID) must be alpha-numeric: {}", sid));
       }
     } else if (name == "Effect") {
@@ -259,6 +314,8 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
       }
     } else if (name == "Condition") {
       LAMBKIN_RETURN_IF_ERROR(ParseCondition(value, out.conditions));
+    } else if (name == "Principal" && resource_based) {
+      LAMBKIN_ASSIGN_OR_RETURN(out.principal, ParsePrincipal(value));
     } else if (name == "Principal" || name == "NotPrincipal") {
       return Malformed("Policy document should not specify a principal.");
     } else {
@@ -269,6 +326,9 @@ Result<Policy::Statement> ParseStatement(const json& s, size_t index) {
     return Malformed(fmt::format("Missing required field Effect ({})", where));
   if (!has_action) return Malformed(fmt::format("Missing required field Action ({})", where));
   if (!has_resource) return Malformed(fmt::format("Missing required field Resource ({})", where));
+  if (resource_based && !out.principal) {
+    return Malformed(fmt::format("Missing required field Principal ({})", where));
+  }
   return out;
 }
 
@@ -335,6 +395,15 @@ bool GlobMatch(std::string_view pattern, std::string_view text, bool ignore_case
 }
 
 Result<Policy> Policy::Parse(std::string_view document, size_t max_chars) {
+  return ParseDocument(document, max_chars, /*resource_based=*/false);
+}
+
+Result<Policy> Policy::ParseResourcePolicy(std::string_view document, size_t max_chars) {
+  return ParseDocument(document, max_chars, /*resource_based=*/true);
+}
+
+Result<Policy> Policy::ParseDocument(std::string_view document, size_t max_chars,
+                                     bool resource_based) {
   size_t chars = std::count_if(document.begin(), document.end(),
                                [](unsigned char c) { return std::isspace(c) == 0; });
   if (chars > max_chars) {
@@ -360,11 +429,11 @@ Result<Policy> Policy::Parse(std::string_view document, size_t max_chars) {
   auto statements = doc.find("Statement");
   if (statements == doc.end()) return Malformed("Missing required field Statement");
   if (statements->is_object()) {
-    LAMBKIN_ASSIGN_OR_RETURN(Statement s, ParseStatement(*statements, 0));
+    LAMBKIN_ASSIGN_OR_RETURN(Statement s, ParseStatement(*statements, 0, resource_based));
     policy.statements_.push_back(std::move(s));
   } else if (statements->is_array() && !statements->empty()) {
     for (size_t i = 0; i < statements->size(); ++i) {
-      LAMBKIN_ASSIGN_OR_RETURN(Statement s, ParseStatement((*statements)[i], i));
+      LAMBKIN_ASSIGN_OR_RETURN(Statement s, ParseStatement((*statements)[i], i, resource_based));
       policy.statements_.push_back(std::move(s));
     }
   } else {

@@ -3,8 +3,14 @@
 //
 // A document is `{"Version": "2012-10-17", "Statement": [...]}` (Statement one object or an
 // array). A statement has Sid?, Effect (Allow|Deny), exactly one of Action/NotAction, exactly
-// one of Resource/NotResource and Condition?; no Principal. Actions match case-insensitively
-// with `*`/`?` anywhere; resources match case-sensitively over the whole ARN (`*` may cross
+// one of Resource/NotResource and Condition?; no Principal in identity policies and SCPs, and
+// exactly one Principal in a resource-based policy (ParseResourcePolicy: `"*"`, or
+// `{"AWS": <account id | arn:aws:iam::<account>:root | principal ARN | "*">, "Service": <host>}`,
+// each a string or strings). A resource-based statement applies only to the principals it names,
+// read from the request's aws:PrincipalArn and aws:PrincipalAccount (an anonymous request has
+// neither and matches only `*`); service principals never call Lambkin, so they match nothing.
+// Actions match case-insensitively with `*`/`?` anywhere; resources match case-sensitively over the
+// whole ARN (`*` may cross
 // `:`). Conditions: String{Equals,NotEquals,EqualsIgnoreCase,NotEqualsIgnoreCase,Like,NotLike},
 // Arn{Equals,Like,NotEquals,NotLike} (each of the six ARN components matched on its own), Bool,
 // Null, each (but Null) with an IfExists suffix and a ForAnyValue:/ForAllValues: qualifier.
@@ -57,14 +63,19 @@ class Policy {
   // kMalformedPolicyDocument with the reason; kLimitExceeded beyond `max_chars` (the policy
   // type's size quota, whitespace not counted as IAM counts it).
   static Result<Policy> Parse(std::string_view document, size_t max_chars);
+  // A resource-based policy (a function policy): every statement names its Principal.
+  static Result<Policy> ParseResourcePolicy(std::string_view document, size_t max_chars);
 
   // kDeny when a Deny statement applies, else kAllow when an Allow statement does.
   Decision Evaluate(const RequestContext& request) const;
 
   struct Condition;
+  struct Principals;
   struct Statement;
 
  private:
+  static Result<Policy> ParseDocument(std::string_view document, size_t max_chars,
+                                      bool resource_based);
   std::vector<Statement> statements_;
 };
 
@@ -89,7 +100,16 @@ struct Policy::Condition {
   std::vector<std::string> values;
 };
 
+// Whom a resource-based statement is for.
+struct Policy::Principals {
+  bool anyone = false;                // "*" or {"AWS": "*"}
+  std::vector<std::string> accounts;  // account ids (from an id or an account's :root ARN)
+  std::vector<std::string> arns;      // users and roles (a role also matches its sessions)
+  std::vector<std::string> services;  // "s3.amazonaws.com": never a caller of Lambkin
+};
+
 struct Policy::Statement {
+  std::optional<Principals> principal;  // resource-based policies only
   bool deny = false;
   bool not_action = false;
   std::vector<std::string> actions;  // lower case patterns

@@ -22,7 +22,9 @@
 #include "common/status.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
+#include "functions/function_policies.h"
 #include "functions/function_service.h"
+#include "functions/function_urls.h"
 #include "iam/authenticator.h"
 #include "lambdaapi/body.h"
 #include "lambdaapi/names.h"
@@ -38,6 +40,13 @@ class ImageStore;
 }  // namespace lambkin::images
 
 namespace lambkin::lambdaapi {
+
+// Where function URLs are served: http://<url-id>.lambda-url.<region>.<domain>[:<port>]/ on the
+// server's own listener (docs/function-urls.md).
+struct FunctionUrlSettings {
+  std::string domain = "localhost";  // *.localhost resolves to loopback in curl and browsers
+  uint16_t port = 0;                 // the listener's; 0: none written
+};
 
 struct ApiContext {
   functions::FunctionService* functions;
@@ -68,6 +77,10 @@ struct ApiContext {
   // Asynchronous invocation configurations (PutFunctionEventInvokeConfig and friends); null:
   // those operations answer UnknownOperationException.
   const exec::EventInvokeConfigStore* event_invoke_configs = nullptr;
+  // Function policies (AddPermission…), also consulted by authorisation; function URLs.
+  functions::FunctionPolicies* policies = nullptr;
+  functions::FunctionUrls* urls = nullptr;
+  const FunctionUrlSettings* url_settings = nullptr;
 };
 
 // One matched request: the HTTP request, the caller's scope and the URI labels.
@@ -145,12 +158,18 @@ Result<std::optional<functions::ImageConfigOverrides>> ParseImageConfigMember(co
 // `model_max`), capped at 50 as AWS caps it.
 Result<int> MaxItemsOf(const Call& call, Validator& v, int model_max = 10000);
 
+// The URL a function URL configuration is called at (its FunctionUrl).
+std::string FunctionUrlOf(const ApiContext& ctx, const functions::FunctionUrlConfig& config);
+
 class LambdaApi {
  public:
   explicit LambdaApi(ApiContext ctx) : ctx_(std::move(ctx)) {}
   // Routes a request and answers it through `respond`; false (and `respond` untouched) when no
   // Lambda route matches, so another API may take it.
   bool Handle(const server::HttpRequest& request, server::Respond& respond) const;
+  // Serves a function URL request (url_invoke.cc): false when the request is not for one (its
+  // Host is no <url-id>.lambda-url.<region>.<domain>, its path not /lambda-url/…).
+  bool HandleFunctionUrl(const server::HttpRequest& request, server::Respond& respond) const;
 
  private:
   ApiContext ctx_;
@@ -199,6 +218,14 @@ server::HttpResponse GetLayerVersionPolicy(const ApiContext&, const Call&);
 server::HttpResponse GetAccountSettings(const ApiContext&, const Call&);
 server::HttpResponse GetFunctionCodeSigningConfig(const ApiContext&, const Call&);
 server::HttpResponse DeleteFunctionCodeSigningConfig(const ApiContext&, const Call&);
+server::HttpResponse AddPermission(const ApiContext&, const Call&);
+server::HttpResponse RemovePermission(const ApiContext&, const Call&);
+server::HttpResponse GetPolicy(const ApiContext&, const Call&);
+server::HttpResponse CreateFunctionUrlConfig(const ApiContext&, const Call&);
+server::HttpResponse GetFunctionUrlConfig(const ApiContext&, const Call&);
+server::HttpResponse UpdateFunctionUrlConfig(const ApiContext&, const Call&);
+server::HttpResponse DeleteFunctionUrlConfig(const ApiContext&, const Call&);
+server::HttpResponse ListFunctionUrlConfigs(const ApiContext&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::lambdaapi

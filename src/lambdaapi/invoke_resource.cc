@@ -9,6 +9,7 @@
 #include "cluster/forwarder.h"
 #include "common/crypto.h"
 #include "lambdaapi/api.h"
+#include "lambdaapi/invoke.h"
 #include "lambdaapi/names.h"
 #include "lambdaapi/serialize.h"
 #include "lambdaapi/validation.h"
@@ -67,6 +68,40 @@ void ForwardInvoke(cluster::Forwarder* forwarder,
 
 }  // namespace
 
+void InvokeSynchronously(const ApiContext& ctx, const server::HttpRequest& request,
+                         SyncInvocation invocation, server::Respond forwarded, SyncDone done) {
+  if (ctx.cluster != nullptr && ctx.forwarder != nullptr && ctx.cluster->multi_node() &&
+      request.FindHeader(cluster::kForwardedHeader) == nullptr) {
+    // The function's home node keeps its warm environments and counts its concurrency.
+    auto placement = std::make_shared<const std::vector<cluster::Node>>(ctx.cluster->Placement(
+        cluster::FunctionKey(invocation.scope.account, invocation.scope.region, invocation.name)));
+    if (!placement->empty() && placement->front().id != ctx.cluster->self().id) {
+      return ForwardInvoke(ctx.forwarder, std::make_shared<const server::HttpRequest>(request),
+                           placement, 0, std::move(forwarded));
+    }
+  }
+  std::string request_id =
+      invocation.request_id.empty() ? RandomUuid() : std::move(invocation.request_id);
+  Result<functions::FunctionVersion> version = ctx.functions->ResolveInvocation(
+      invocation.scope, invocation.name, invocation.qualifier, WeightDraw());
+  if (!version.ok()) return done(version.status(), request_id);
+  auto reserved = ctx.functions->GetReservedConcurrency(invocation.scope, invocation.name);
+  if (!reserved.ok()) return done(reserved.status(), request_id);
+  if (*reserved && **reserved == 0) {
+    return done(
+        Status{StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded"},
+        request_id);
+  }
+  std::string invoked_arn =
+      functions::FunctionArn(invocation.scope, invocation.name, invocation.qualifier);
+  exec::InvokeRequest run{request_id, std::move(invocation.payload), invoked_arn,
+                          std::move(invocation.client_context), invocation.log_tail};
+  ctx.invoker->Invoke(invocation.scope, *version, *reserved, std::move(run),
+                      [done = std::move(done), request_id](Result<exec::InvokeOutcome> outcome) {
+                        done(std::move(outcome), request_id);
+                      });
+}
+
 namespace ops {
 
 void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
@@ -109,15 +144,31 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
       !s.ok()) {
     return fail(s);
   }
-  if (type == "RequestResponse" && ctx.cluster != nullptr && ctx.forwarder != nullptr &&
-      ctx.cluster->multi_node() && call.request.FindHeader(cluster::kForwardedHeader) == nullptr) {
-    // The function's home node keeps its warm environments and counts its concurrency.
-    auto placement = std::make_shared<const std::vector<cluster::Node>>(ctx.cluster->Placement(
-        cluster::FunctionKey(call.scope.account, call.scope.region, ref->name)));
-    if (!placement->empty() && placement->front().id != ctx.cluster->self().id) {
-      return ForwardInvoke(ctx.forwarder, std::make_shared<const server::HttpRequest>(call.request),
-                           placement, 0, std::move(respond));
-    }
+  if (type == "RequestResponse") {
+    SyncInvocation invocation{call.scope,
+                              ref->name,
+                              ref->qualifier,
+                              payload.empty() ? "{}" : payload,
+                              std::move(client_context),
+                              log_type == "Tail"};
+    return InvokeSynchronously(
+        ctx, call.request, std::move(invocation), respond,
+        [respond](Result<exec::InvokeOutcome> outcome, const std::string& request_id) {
+          if (!outcome.ok()) return respond(ErrorResponse(outcome.status()));
+          HttpResponse r;
+          r.status = 200;
+          r.SetHeader("Content-Type", outcome->content_type);
+          r.SetHeader("x-amzn-RequestId", request_id);
+          r.SetHeader("X-Amz-Executed-Version", outcome->executed_version);
+          if (outcome->function_error) {
+            r.SetHeader("X-Amz-Function-Error", *outcome->function_error);
+          }
+          if (!outcome->log_tail.empty()) {
+            r.SetHeader("X-Amz-Log-Result", Base64Encode(outcome->log_tail));
+          }
+          r.body = std::move(outcome->payload);
+          respond(std::move(r));
+        });
   }
   Result<functions::FunctionVersion> version =
       ctx.functions->ResolveInvocation(call.scope, ref->name, ref->qualifier, WeightDraw());
@@ -127,42 +178,14 @@ void Invoke(const ApiContext& ctx, const Call& call, server::Respond respond) {
     r.status = 204;
     return respond(std::move(r));
   }
-  std::string invoked_arn = functions::FunctionArn(call.scope, ref->name, ref->qualifier);
   std::string request_id = RandomUuid();
-  if (type == "Event") {
-    Status queued = ctx.events->Enqueue(call.scope, ref->name, ref->qualifier,
-                                        payload.empty() ? "{}" : payload, request_id);
-    if (!queued.ok()) return fail(queued);
-    HttpResponse r;
-    r.status = 202;
-    r.SetHeader("x-amzn-RequestId", request_id);
-    return respond(std::move(r));
-  }
-  auto reserved = ctx.functions->GetReservedConcurrency(call.scope, ref->name);
-  if (!reserved.ok()) return fail(reserved.status());
-  if (*reserved && **reserved == 0) {
-    return fail(
-        {StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded"});
-  }
-  exec::InvokeRequest request{request_id, payload.empty() ? "{}" : payload, invoked_arn,
-                              client_context, log_type == "Tail"};
-  ctx.invoker->Invoke(call.scope, *version, *reserved, std::move(request),
-                      [respond, request_id](Result<exec::InvokeOutcome> outcome) {
-                        if (!outcome.ok()) return respond(ErrorResponse(outcome.status()));
-                        HttpResponse r;
-                        r.status = 200;
-                        r.SetHeader("Content-Type", outcome->content_type);
-                        r.SetHeader("x-amzn-RequestId", request_id);
-                        r.SetHeader("X-Amz-Executed-Version", outcome->executed_version);
-                        if (outcome->function_error) {
-                          r.SetHeader("X-Amz-Function-Error", *outcome->function_error);
-                        }
-                        if (!outcome->log_tail.empty()) {
-                          r.SetHeader("X-Amz-Log-Result", Base64Encode(outcome->log_tail));
-                        }
-                        r.body = std::move(outcome->payload);
-                        respond(std::move(r));
-                      });
+  Status queued = ctx.events->Enqueue(call.scope, ref->name, ref->qualifier,
+                                      payload.empty() ? "{}" : payload, request_id);
+  if (!queued.ok()) return fail(queued);
+  HttpResponse r;
+  r.status = 202;
+  r.SetHeader("x-amzn-RequestId", request_id);
+  respond(std::move(r));
 }
 
 // Queued exactly as an Invoke with InvocationType Event; the body is InvokeArgs, the payload.

@@ -26,7 +26,34 @@ bool IsAccountId(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// Where the grammar puts a function name's region and account: full ARN, account:function:name
+// (or account:name), region:account:function:name (or region:account:name); the index of the
+// part after them.
+struct Located {
+  std::optional<std::string_view> region, account;
+  size_t next = 0;
+};
+Located Locate(const std::vector<std::string_view>& parts) {
+  Located l;
+  if (parts.size() >= 6 && parts[0] == "arn" && parts[2] == "lambda") {
+    l = {parts[3], parts[4], 5};
+  } else if ((parts.size() >= 3 && parts[1] == "function" && IsAccountId(parts[0])) ||
+             (parts.size() == 2 && IsAccountId(parts[0]))) {
+    l = {std::nullopt, parts[0], 1};
+  } else if ((parts.size() >= 4 && parts[2] == "function" && IsAccountId(parts[1])) ||
+             (parts.size() == 3 && IsAccountId(parts[1]) && !IsAccountId(parts[0]))) {
+    l = {parts[0], parts[1], 2};
+  }
+  return l;
+}
+
 }  // namespace
+
+std::optional<std::string> AccountOf(std::string_view raw) {
+  Located l = Locate(Split(raw, ':'));
+  if (!l.account) return std::nullopt;
+  return std::string(*l.account);
+}
 
 Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& shape,
                                     const functions::Scope& scope,
@@ -39,22 +66,7 @@ Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& sha
   // The pattern has matched; find the parts where the grammar puts them. A name may itself
   // look like the start of an ARN ("arn:prod" is function "arn", qualifier "prod").
   std::vector<std::string_view> parts = Split(raw, ':');
-  std::optional<std::string_view> region, account;
-  size_t i = 0;
-  if (parts.size() >= 6 && parts[0] == "arn" && parts[2] == "lambda") {
-    region = parts[3];
-    account = parts[4];
-    i = 5;
-  } else if ((parts.size() >= 3 && parts[1] == "function" && IsAccountId(parts[0])) ||
-             (parts.size() == 2 && IsAccountId(parts[0]))) {
-    account = parts[0];  // account:function:name[:q] or account:name
-    i = 1;
-  } else if ((parts.size() >= 4 && parts[2] == "function" && IsAccountId(parts[1])) ||
-             (parts.size() == 3 && IsAccountId(parts[1]) && !IsAccountId(parts[0]))) {
-    region = parts[0];  // region:account:function:name[:q] or region:account:name
-    account = parts[1];
-    i = 2;
-  }
+  auto [region, account, i] = Locate(parts);
   if (i < parts.size() && parts[i] == "function" && i + 1 < parts.size()) ++i;
   if (i >= parts.size() || parts.size() - i > 2) {
     return ValidationError(

@@ -22,6 +22,9 @@ struct FunctionRef {
   std::string qualifier;  // empty when neither the name nor the request gave one
 };
 
+// The account a full or partial function ARN names (nullopt for a bare name).
+std::optional<std::string> AccountOf(std::string_view raw);
+
 // `shape` is shapes::kFunctionName or shapes::kNamespacedFunctionName.
 // `query_qualifier` is the decoded ?Qualifier=, validated here when present.
 Result<FunctionRef> ResolveFunction(std::string_view raw, const StringShape& shape,

@@ -1,5 +1,7 @@
 // Every Lambda API route in one table, and the dispatch from a request to its operation.
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -122,7 +124,80 @@ constexpr Route kRoutes[] = {
      "lambda:GetFunctionCodeSigningConfig", ops::GetFunctionCodeSigningConfig},
     {"DELETE", "/2020-06-30/functions/{FunctionName}/code-signing-config",
      "lambda:DeleteFunctionCodeSigningConfig", ops::DeleteFunctionCodeSigningConfig},
+    {"POST", "/2015-03-31/functions/{FunctionName}/policy", "lambda:AddPermission",
+     ops::AddPermission},
+    {"GET", "/2015-03-31/functions/{FunctionName}/policy", "lambda:GetPolicy", ops::GetPolicy},
+    {"DELETE", "/2015-03-31/functions/{FunctionName}/policy/{StatementId}",
+     "lambda:RemovePermission", ops::RemovePermission},
+    {"POST", "/2021-10-31/functions/{FunctionName}/url", "lambda:CreateFunctionUrlConfig",
+     ops::CreateFunctionUrlConfig},
+    {"GET", "/2021-10-31/functions/{FunctionName}/url", "lambda:GetFunctionUrlConfig",
+     ops::GetFunctionUrlConfig},
+    {"PUT", "/2021-10-31/functions/{FunctionName}/url", "lambda:UpdateFunctionUrlConfig",
+     ops::UpdateFunctionUrlConfig},
+    {"DELETE", "/2021-10-31/functions/{FunctionName}/url", "lambda:DeleteFunctionUrlConfig",
+     ops::DeleteFunctionUrlConfig},
+    {"GET", "/2021-10-31/functions/{FunctionName}/urls", "lambda:ListFunctionUrlConfigs",
+     ops::ListFunctionUrlConfigs},
 };
+
+// The actions a function policy may grant another account (Lambda's list of the operations
+// resource-based policies apply to). Addressed by a full or partial ARN of another account,
+// these act on that account's function when the caller's identity policy and the function's
+// policy both allow it; every other operation stays within the caller's account.
+constexpr std::string_view kCrossAccountActions[] = {
+    "lambda:InvokeFunction",
+    "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:UpdateFunctionCode",
+    "lambda:DeleteFunction",
+    "lambda:PublishVersion",
+    "lambda:ListVersionsByFunction",
+    "lambda:CreateAlias",
+    "lambda:GetAlias",
+    "lambda:ListAliases",
+    "lambda:UpdateAlias",
+    "lambda:DeleteAlias",
+    "lambda:GetPolicy",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+    "lambda:ListTags",
+    "lambda:TagResource",
+    "lambda:UntagResource",
+};
+
+// The scope a request acts in: the caller's, or the account its function ARN names when the
+// operation may be granted across accounts.
+functions::Scope TargetScope(const Route& route, const std::map<std::string, std::string>& labels,
+                             functions::Scope scope) {
+  if (std::find(std::begin(kCrossAccountActions), std::end(kCrossAccountActions), route.action) ==
+      std::end(kCrossAccountActions)) {
+    return scope;
+  }
+  auto it = labels.find("FunctionName");
+  if (it == labels.end()) it = labels.find("ARN");
+  if (it == labels.end()) return scope;
+  if (std::optional<std::string> account = AccountOf(it->second)) scope.account = *account;
+  return scope;
+}
+
+// The policy of the function (version, alias) `ref` names, read from the store when the
+// decision needs it.
+iam::ResourcePolicy FunctionResourcePolicy(const ApiContext& ctx, const functions::Scope& scope,
+                                           const FunctionRef& ref) {
+  std::string qualifier = ref.qualifier == "$LATEST" ? "" : ref.qualifier;
+  iam::ResourcePolicy policy{scope.account, functions::FunctionArn(scope, ref.name, qualifier),
+                             nullptr};
+  policy.load = [&ctx, scope, name = ref.name, qualifier]() -> Result<std::optional<iam::Policy>> {
+    if (ctx.policies == nullptr) return std::optional<iam::Policy>();
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<std::string> doc,
+                             ctx.policies->Document(scope, name, qualifier));
+    if (!doc) return std::optional<iam::Policy>();
+    LAMBKIN_ASSIGN_OR_RETURN(iam::Policy p, iam::Policy::ParseResourcePolicy(*doc, SIZE_MAX));
+    return std::optional<iam::Policy>(std::move(p));
+  };
+  return policy;
+}
 
 // Whether the caller may make this call: the route's action on the function it names
 // (qualified when a qualifier or alias is given; `*` for ListFunctions and GetAccountSettings),
@@ -139,6 +214,7 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
     if (std::optional<std::string> layer = LayerResource(call)) request.resource = *layer;
     return identity.Allow(request);
   }
+  std::optional<iam::ResourcePolicy> resource_policy;
   std::optional<std::string> raw;
   if (auto it = call.labels.find("FunctionName"); it != call.labels.end()) raw = it->second;
   if (auto it = call.labels.find("ARN"); it != call.labels.end()) raw = it->second;
@@ -166,6 +242,9 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
     FunctionRef named = ref.ok() ? *ref : FunctionRef{*raw, ""};
     request.resource = functions::FunctionArn(call.scope, named.name, named.qualifier);
     request.Set("lambda:FunctionArn", {functions::FunctionArn(call.scope, named.name)});
+    if (ref.ok() && route.action != "lambda:CreateFunction") {
+      resource_policy = FunctionResourcePolicy(ctx, call.scope, *ref);
+    }
     if (ref.ok()) {
       request.resource_tags = [&ctx, &call, name = ref->name] {
         Result<functions::Function> fn = ctx.functions->GetFunction(call.scope, name);
@@ -186,7 +265,13 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
     }
   }
   if (!tag_keys.empty()) request.Set("aws:TagKeys", std::move(tag_keys));
-  return identity.Allow(request);
+  if (!resource_policy && call.scope.account != identity.scope.account) {
+    // Another account's resource that has no policy to consult: nothing grants it.
+    resource_policy = iam::ResourcePolicy{
+        call.scope.account, request.resource,
+        [] { return Result<std::optional<iam::Policy>>(std::optional<iam::Policy>()); }};
+  }
+  return identity.Allow(request, resource_policy ? &*resource_policy : nullptr);
 }
 
 }  // namespace
@@ -201,7 +286,8 @@ bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& resp
       respond(ErrorResponse(identity.status()));
       return true;
     }
-    Call call{request, identity->scope, std::move(labels), &*identity};
+    functions::Scope scope = TargetScope(route, labels, identity->scope);
+    Call call{request, std::move(scope), std::move(labels), &*identity};
     if (Status allowed = Authorise(ctx_, route, call, *identity); !allowed.ok()) {
       respond(ErrorResponse(allowed));
       return true;
@@ -211,8 +297,9 @@ bool LambdaApi::Handle(const server::HttpRequest& request, server::Respond& resp
     } else if (route.blocks != nullptr && ctx_.offload && route.blocks(call)) {
       // The request, the caller and the labels go with the work; nothing refers back here.
       ctx_.offload([ctx = ctx_, operation = route.operation, request = request,
-                    identity = *identity, labels = call.labels, respond = std::move(respond)] {
-        Call moved{request, identity.scope, labels, &identity};
+                    identity = *identity, scope = call.scope, labels = call.labels,
+                    respond = std::move(respond)] {
+        Call moved{request, scope, labels, &identity};
         respond(operation(ctx, moved));
       });
     } else {

@@ -51,6 +51,19 @@ const StringShape kLayerAction = {R"(lambda:GetLayerVersion)", 0, 22};
 const StringShape kLicenseInfo = {"", 0, 512};
 const StringShape kMasterRegion = {R"(ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})",
                                    1, 50};
+const StringShape kNamespacedStatementId = {R"(([a-zA-Z0-9-_.]+))", 1, 100};
+const StringShape kAction = {R"((lambda:[*]|lambda:[a-zA-Z]+|[*]))", 0, 10000};
+const StringShape kPrincipal = {R"([^\s]+)", 0, 2048};
+const StringShape kSourceArn = {
+    R"(arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))",
+    0, 10000};
+const StringShape kSourceOwner = {R"(\d{12})", 0, 12};
+const StringShape kEventSourceToken = {R"([a-zA-Z0-9._\-]+)", 0, 256};
+const StringShape kPrincipalOrgId = {R"(o-[a-z0-9]{10,32})", 12, 34};
+const StringShape kFunctionUrlFunctionName = {
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]{1,64})(:((?!\d+$)[0-9a-zA-Z-_]+))?)",
+    1, 140};
+const StringShape kFunctionUrlQualifier = {R"(((?!^\d+$)^[0-9a-zA-Z-_]+$))", 1, 128};
 }  // namespace shapes
 
 namespace {

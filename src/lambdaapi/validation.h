@@ -49,6 +49,17 @@ extern const StringShape kOrganizationId;
 extern const StringShape kLayerAction;  // LayerPermissionAllowedAction
 extern const StringShape kLicenseInfo;
 extern const StringShape kMasterRegion;  // ListFunctions' MasterRegion
+// AddPermission / RemovePermission.
+extern const StringShape kNamespacedStatementId;
+extern const StringShape kAction;
+extern const StringShape kPrincipal;
+extern const StringShape kSourceArn;  // Arn
+extern const StringShape kSourceOwner;
+extern const StringShape kEventSourceToken;
+extern const StringShape kPrincipalOrgId;
+// Function URL operations.
+extern const StringShape kFunctionUrlFunctionName;
+extern const StringShape kFunctionUrlQualifier;
 }  // namespace shapes
 
 // Whole-string match of `value` against the shape's pattern.

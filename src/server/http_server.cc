@@ -186,6 +186,9 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(req.body());
+    beast::error_code peer_ec;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) request.remote_address = peer.address().to_string();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     if (!ParseTarget(request.target, request)) {
@@ -241,9 +244,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res.result(static_cast<unsigned>(response.status));
     res.keep_alive(keep_alive);
     bool has_request_id = false;
+    // HttpResponse::SetHeader keeps one value per name; a header added several times on
+    // purpose (a function URL's Set-Cookie) is sent several times.
     for (auto& [k, v] : response.headers) {
       if (beast::iequals(k, "x-amzn-RequestId")) has_request_id = true;
-      res.set(k, v);
+      res.insert(k, v);
     }
     if (!has_request_id) res.set("x-amzn-RequestId", RandomUuid());
     // SDKs correct their clock skew from the Date of a response (a refused signature's too).

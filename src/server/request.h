@@ -25,6 +25,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // lowercase names
   std::string body;
+  std::string remote_address;  // the peer's IP address ("" when unknown)
 
   // The first query parameter / header with this name, if any.
   std::optional<std::string> Query(std::string_view name) const;
