@@ -54,6 +54,7 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   std::shared_ptr<Environment> env;
   // An environment is not reused within a few minutes of its credentials' expiry.
   int64_t credentials_needed_until = SystemClock().NowMillis() + kCredentialMarginMs;
+  const std::string fingerprint = functions::ConfigFingerprint(version.config);
   {
     std::lock_guard lock(mu_);
     if (shutting_down_) return done(Internal("The server is shutting down"));
@@ -67,8 +68,7 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
       Environment* e = idle.back();
       idle.pop_back();
       Entry& entry = all_.at(e);
-      if (entry.revision_id == version.revision_id &&
-          entry.runtime_version == version.runtime_version &&
+      if (entry.config == fingerprint && entry.runtime_version == version.runtime_version &&
           (entry.credentials_expire_ms == 0 ||
            entry.credentials_expire_ms > credentials_needed_until)) {
         env = entry.env;
@@ -184,8 +184,12 @@ void Invoker::StartNew(const functions::Scope& scope, const functions::FunctionV
     if (static_cast<int>(live) >= options_.max_environments) {
       return done(Status(StatusCode::kTooManyRequests, "ConcurrentInvocationLimitExceeded"));
     }
-    all_[env.get()] =
-        Entry{env, fkey, vkey, version.revision_id, version.runtime_version, credentials_expire_ms};
+    all_[env.get()] = Entry{env,
+                            fkey,
+                            vkey,
+                            functions::ConfigFingerprint(version.config),
+                            version.runtime_version,
+                            credentials_expire_ms};
   }
   env->Start(std::move(request), finish);
 }

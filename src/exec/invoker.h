@@ -118,7 +118,7 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
     std::shared_ptr<Environment> env;
     std::string function_key;
     std::string version_key;
-    std::string revision_id;
+    std::string config;  // functions::ConfigFingerprint of the version it runs
     int64_t runtime_version = 0;
     int64_t credentials_expire_ms = 0;  // wall clock; 0 when it has none
     bool retiring = false;              // being shut down: no longer counts against the limits

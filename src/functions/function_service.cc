@@ -451,6 +451,8 @@ std::string ResolvedImageUri(const FunctionConfig& config) {
   return fmt::format("{}@{}", uri, config.image_digest);
 }
 
+std::string ConfigFingerprint(const FunctionConfig& config) { return ConfigToJson(config).dump(); }
+
 std::string CodeSha256Hex(const FunctionConfig& config) {
   if (config.package_type == PackageType::kImage) return config.code_sha256;
   auto raw = Base64Decode(config.code_sha256);

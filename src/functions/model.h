@@ -87,6 +87,11 @@ std::string ResolvedImageUri(const FunctionConfig& config);
 // The hex SHA-256 of the config's code package (the name it is stored under).
 std::string CodeSha256Hex(const FunctionConfig& config);
 
+// Everything of a configuration an execution environment is built from, as one string: two
+// versions with equal fingerprints can share warm environments. (RevisionId is no such key:
+// it also changes on tags, policies and publishing, which leave the environment as it was.)
+std::string ConfigFingerprint(const FunctionConfig& config);
+
 struct FunctionVersion {
   std::string function_name;
   std::string version;  // "$LATEST" or the decimal version number

@@ -215,6 +215,7 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
     return identity.Allow(request);
   }
   std::optional<iam::ResourcePolicy> resource_policy;
+  std::optional<std::string> named_function;  // the function's name, when it resolved
   std::optional<std::string> raw;
   if (auto it = call.labels.find("FunctionName"); it != call.labels.end()) raw = it->second;
   if (auto it = call.labels.find("ARN"); it != call.labels.end()) raw = it->second;
@@ -246,6 +247,7 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
       resource_policy = FunctionResourcePolicy(ctx, call.scope, *ref);
     }
     if (ref.ok()) {
+      named_function = ref->name;
       request.resource_tags = [&ctx, &call, name = ref->name] {
         Result<functions::Function> fn = ctx.functions->GetFunction(call.scope, name);
         return fn.ok() ? fn->tags : std::map<std::string, std::string>();
@@ -271,7 +273,15 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
         call.scope.account, request.resource,
         [] { return Result<std::optional<iam::Policy>>(std::optional<iam::Policy>()); }};
   }
-  return identity.Allow(request, resource_policy ? &*resource_policy : nullptr);
+  Status allowed = identity.Allow(request, resource_policy ? &*resource_policy : nullptr);
+  if (!allowed.ok() && allowed.code() == StatusCode::kAccessDenied &&
+      call.scope.account != identity.scope.account && named_function &&
+      !ctx.functions->GetFunction(call.scope, *named_function).ok()) {
+    // Another account's function that does not exist: AWS's 403 says nothing (Message null),
+    // so a denial never tells whether a function exists in an account.
+    return Status(StatusCode::kAccessDenied, "");
+  }
+  return allowed;
 }
 
 }  // namespace
