@@ -98,6 +98,7 @@ bench: build
 	@scripts/install-deps.sh --with-npm
 	node bench/image_pull_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 	node bench/layers_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
+	node bench/function_url_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 
 lint:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }
