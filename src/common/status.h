@@ -38,6 +38,7 @@ enum class StatusCode {
   kUnsupportedMediaType,
   kTooManyRequests,  // throttled; the message is the AWS Reason
   kLimitExceeded,    // a quota (number of resources) would be exceeded
+  kPolicyLengthExceeded,  // a resource-based policy would grow past its size limit
   kNotImplemented,   // the operation exists in AWS but not (yet) in Lambkin
   kUnavailable,      // the store cannot be reached now (retryable: 503)
   kInternal,         // a bug or an I/O failure on our side

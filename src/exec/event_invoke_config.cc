@@ -12,7 +12,9 @@ namespace {
 
 using Txn = store::Database::Txn;
 
-// One row per function qualifier; NULL members were not given.
+// One row per function qualifier; NULL members were not given. A version's or an alias's row
+// goes with it (`version` or `alias` names what `qualifier` does, for the foreign keys), so a
+// deleted version leaves no configuration behind and a re-created alias starts without one.
 constexpr char kEventInvokeConfigDdl[] = R"sql(
 CREATE TABLE IF NOT EXISTS event_invoke_configs (
   account TEXT NOT NULL,
@@ -24,8 +26,12 @@ CREATE TABLE IF NOT EXISTS event_invoke_configs (
   on_success TEXT,
   on_failure TEXT,
   last_modified INTEGER NOT NULL,
+  version INTEGER,                     -- the qualifier's version number (0: $LATEST), or NULL
+  alias TEXT,                          -- = qualifier when it is an alias, else NULL
   PRIMARY KEY (account, region, name, qualifier),
-  FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE
+  FOREIGN KEY (account, region, name) REFERENCES functions ON DELETE CASCADE,
+  FOREIGN KEY (account, region, name, version) REFERENCES function_versions ON DELETE CASCADE,
+  FOREIGN KEY (account, region, name, alias) REFERENCES aliases ON DELETE CASCADE
 );
 )sql";
 
@@ -57,7 +63,7 @@ Status StoreConfig(Txn& txn, const functions::Scope& scope, const std::string& f
       auto st,
       txn.Prepare("INSERT INTO event_invoke_configs (account, region, name, qualifier, "
                   "maximum_retry_attempts, maximum_event_age_seconds, on_success, on_failure, "
-                  "last_modified) VALUES (?,?,?,?,?,?,?,?,?) "
+                  "last_modified, version, alias) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                   "ON CONFLICT (account, region, name, qualifier) DO UPDATE SET "
                   "maximum_retry_attempts = excluded.maximum_retry_attempts, "
                   "maximum_event_age_seconds = excluded.maximum_event_age_seconds, "
@@ -66,6 +72,9 @@ Status StoreConfig(Txn& txn, const functions::Scope& scope, const std::string& f
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, function).Bind(4, c.qualifier);
   st.Bind(5, c.maximum_retry_attempts).Bind(6, c.maximum_event_age_seconds);
   st.Bind(7, c.on_success).Bind(8, c.on_failure).Bind(9, c.last_modified_ms);
+  std::optional<int64_t> version = functions::VersionNumber(c.qualifier);
+  st.Bind(10, version);
+  st.Bind(11, version ? std::nullopt : std::optional<std::string>(c.qualifier));
   return st.Run();
 }
 

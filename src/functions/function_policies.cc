@@ -157,6 +157,13 @@ std::string PolicyDocument(const std::vector<std::string>& statements) {
   return doc;
 }
 
+Status CheckPolicyLength(const std::string& document) {
+  if (document.size() <= kMaxPolicyBytes) return Status::Ok();
+  return Status(StatusCode::kPolicyLengthExceeded,
+                fmt::format("The final policy size ({}) is bigger than the limit ({}).",
+                            document.size(), kMaxPolicyBytes));
+}
+
 Status FunctionPolicies::Add(const Scope& scope, const std::string& name,
                              const std::string& qualifier, const std::string& sid,
                              const std::string& statement,
@@ -189,6 +196,10 @@ Status FunctionPolicies::Add(const Scope& scope, const std::string& name,
           "remove the existing statement.",
           sid));
     }
+    // Checked with the statement in (rolled back when too large), after the duplicate Sid.
+    LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> statements,
+                             Statements(txn, scope, name, qualifier));
+    LAMBKIN_RETURN_IF_ERROR(CheckPolicyLength(PolicyDocument(statements)));
     return NewRevision(txn, scope, name, qualifier, *target);
   });
 }

@@ -163,14 +163,6 @@ std::string VersionName(int64_t num) {
 }
 
 // "$LATEST"/"" -> 0, digits -> number, anything else -> nullopt (an alias name).
-std::optional<int64_t> VersionNumber(std::string_view q) {
-  if (q.empty() || q == kLatest) return 0;
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(q.data(), q.data() + q.size(), n);
-  if (ec != std::errc() || p != q.data() + q.size() || n < 1) return std::nullopt;
-  return n;
-}
-
 bool IsAllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -449,6 +441,14 @@ std::string ResolvedImageUri(const FunctionConfig& config) {
     uri = uri.substr(0, colon);  // the tag (a port is before the first '/')
   }
   return fmt::format("{}@{}", uri, config.image_digest);
+}
+
+std::optional<int64_t> VersionNumber(std::string_view q) {
+  if (q.empty() || q == kLatest) return 0;
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(q.data(), q.data() + q.size(), n);
+  if (ec != std::errc() || p != q.data() + q.size() || n < 1) return std::nullopt;
+  return n;
 }
 
 std::string ConfigFingerprint(const FunctionConfig& config) { return ConfigToJson(config).dump(); }
@@ -745,6 +745,13 @@ Result<AccountUsage> FunctionService::GetAccountUsage(const Scope& scope) {
       if (!row) break;
       usage.total_code_size += ConfigFromJson(configs.ColumnText(0)).code_size;
     }
+    // Layer archives count too ("deployment packages and layer archives").
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto layers, txn.Prepare("SELECT COALESCE(SUM(code_size), 0) FROM layer_versions WHERE "
+                                 "account = ? AND region = ?"));
+    layers.Bind(1, scope.account).Bind(2, scope.region);
+    LAMBKIN_RETURN_IF_ERROR(layers.Step().status());
+    usage.total_code_size += layers.ColumnInt(0);
     return Status::Ok();
   });
   if (!s.ok()) return s;

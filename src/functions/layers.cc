@@ -9,6 +9,7 @@
 
 #include "catalog/regions.h"
 #include "common/crypto.h"
+#include "functions/function_policies.h"
 
 namespace lambkin::functions {
 
@@ -426,6 +427,7 @@ Result<LayerPolicy> LayerService::AddPermission(const Scope& scope, const std::s
       st["Condition"] = {{"StringEquals", {{"aws:PrincipalOrgID", *cmd.organization_id}}}};
     }
     p.statements.push_back(st);
+    LAMBKIN_RETURN_IF_ERROR(CheckPolicyLength(PolicyDocument(p.statements)));
     p.revision_id = RandomUuid();
     LAMBKIN_RETURN_IF_ERROR(StorePolicy(txn, scope, name, version, p));
     out = LayerPolicy{st.dump(), *p.revision_id};

@@ -92,6 +92,10 @@ std::string CodeSha256Hex(const FunctionConfig& config);
 // it also changes on tags, policies and publishing, which leave the environment as it was.)
 std::string ConfigFingerprint(const FunctionConfig& config);
 
+// A qualifier as the version number it names: 0 for "$LATEST" (and ""), n for "n" (n >= 1),
+// nullopt for anything else (an alias name, or not a qualifier at all).
+std::optional<int64_t> VersionNumber(std::string_view qualifier);
+
 struct FunctionVersion {
   std::string function_name;
   std::string version;  // "$LATEST" or the decimal version number

@@ -21,6 +21,7 @@ constexpr WireError kWireErrors[] = {
     {StatusCode::kMalformedPolicyDocument, 400, "MalformedPolicyDocumentException", "User",
      "message"},
     {StatusCode::kLimitExceeded, 400, "LimitExceededException", "User", "message"},
+    {StatusCode::kPolicyLengthExceeded, 400, "PolicyLengthExceededException", "User", "message"},
     {StatusCode::kUnrecognizedClient, 403, "UnrecognizedClientException", "", "message"},
     {StatusCode::kExpiredToken, 403, "ExpiredTokenException", "", "message"},
     {StatusCode::kInvalidSignature, 403, "InvalidSignatureException", "", "message"},

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import {
   CreateFunctionCommand, DeleteFunctionCodeSigningConfigCommand, DeleteFunctionConcurrencyCommand,
   GetAccountSettingsCommand, GetFunctionCodeSigningConfigCommand, InvokeCommand, ListFunctionsCommand,
-  PublishVersionCommand, PutFunctionConcurrencyCommand, UpdateFunctionConfigurationCommand,
+  PublishLayerVersionCommand, PublishVersionCommand, PutFunctionConcurrencyCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import {
   CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, DeleteLogGroupCommand,
@@ -62,6 +62,10 @@ test('GetAccountSettings reports the configured limits and real usage; reservati
     await create(lambda, 'b');
     const used = await settings();
     assert.deepEqual(used.AccountUsage, { TotalCodeSize: 3 * zip.length, FunctionCount: 2 });
+    // Layer archives count as well.
+    const layerZip = makeZip({ 'python/helper.py': 'X = 1\n' });
+    await lambda.send(new PublishLayerVersionCommand({ LayerName: 'helpers', Content: { ZipFile: layerZip } }));
+    assert.deepEqual((await settings()).AccountUsage, { TotalCodeSize: 3 * zip.length + layerZip.length, FunctionCount: 2 });
     // Another region of the same account is counted apart.
     const west = await server.client('us-west-2').send(new GetAccountSettingsCommand({}));
     assert.deepEqual(west.AccountUsage, { TotalCodeSize: 0, FunctionCount: 0 });

@@ -7,10 +7,10 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
-  CreateFunctionCommand, PublishVersionCommand, CreateAliasCommand, DeleteFunctionCommand, InvokeCommand,
+  CreateFunctionCommand, PublishVersionCommand, CreateAliasCommand, DeleteAliasCommand, DeleteFunctionCommand, InvokeCommand,
   InvokeAsyncCommand, PutFunctionEventInvokeConfigCommand, UpdateFunctionEventInvokeConfigCommand,
   GetFunctionEventInvokeConfigCommand, DeleteFunctionEventInvokeConfigCommand,
-  ListFunctionEventInvokeConfigsCommand,
+  ListFunctionEventInvokeConfigsCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import {
   startServer, makeZip, role, account, awsError, runtimeVersions, shellBootstrap, waitFor, logsClient,
@@ -145,6 +145,21 @@ test('event invoke configs: every operation as AWS answers it', async () => {
       'ResourceNotFoundException', 404, `The function ${arn('fn')}:live doesn't have an EventInvokeConfig`);
     await expectError(lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'fn', Qualifier: 'live' })),
       'ResourceNotFoundException', 404, `The function ${arn('fn')}:live doesn't have an EventInvokeConfig`);
+
+    // Deleting a version or an alias deletes its config: a re-created alias starts without one.
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'fn', Description: 'two' }));
+    assert.equal((await lambda.send(new PublishVersionCommand({ FunctionName: 'fn' }))).Version, '2');
+    for (const q of ['2', 'live']) {
+      await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'fn', Qualifier: q, MaximumRetryAttempts: 0 }));
+    }
+    await lambda.send(new DeleteAliasCommand({ FunctionName: 'fn', Name: 'live' }));
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'fn', Qualifier: '2' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'fn', Name: 'live', FunctionVersion: '1' }));
+    await expectError(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'fn', Qualifier: 'live' })),
+      'ResourceNotFoundException', 404, `The function ${arn('fn')}:live doesn't have an EventInvokeConfig`);
+    const left = await lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'fn' }));
+    assert.ok(left.FunctionEventInvokeConfigs.every((c) => !c.FunctionArn.endsWith(':2') && !c.FunctionArn.endsWith(':live')),
+      JSON.stringify(left.FunctionEventInvokeConfigs));
 
     // Deleting the function deletes its configs.
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'fn' }));

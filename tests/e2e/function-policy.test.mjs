@@ -171,6 +171,31 @@ test('Policy errors are AWS\'s', async () => {
   assert.notEqual(pa.RevisionId, alias.RevisionId);
 });
 
+test('A function policy holds at most 20 KB: the statement that would pass it is refused and nothing changes', async () => {
+  await create('big');
+  const add = (i) => dev.send(new AddPermissionCommand({
+    FunctionName: 'big', StatementId: `s${i}`, Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com',
+    SourceArn: `arn:aws:s3:::bucket-${String(i).padStart(40, '0')}` }));
+  let i = 0;
+  let refused;
+  for (; i < 200 && !refused; ++i) {
+    refused = await add(i).then(() => undefined, (e) => e);
+  }
+  assert.ok(refused, 'a 20 KB policy was never refused');
+  assert.equal(refused.name, 'PolicyLengthExceededException');
+  assert.equal(refused.$metadata.httpStatusCode, 400);
+  const policy = await dev.send(new GetPolicyCommand({ FunctionName: 'big' }));
+  const size = Buffer.byteLength(policy.Policy);
+  assert.ok(size <= 20480 && size > 20480 - 400, `the policy kept is ${size} bytes`);
+  assert.match(refused.message, /^The final policy size \(\d+\) is bigger than the limit \(20480\)\.$/);
+  assert.ok(Number(refused.message.match(/\((\d+)\)/)[1]) > 20480);
+  assert.equal(JSON.parse(policy.Policy).Statement.length, i - 1, 'the refused statement was not kept');
+  assert.equal((await dev.send(new GetFunctionCommand({ FunctionName: 'big' }))).Configuration.RevisionId, policy.RevisionId);
+  // Removing one makes room again.
+  await dev.send(new RemovePermissionCommand({ FunctionName: 'big', StatementId: 's0' }));
+  await add(i);
+});
+
 test('Another account invokes only when the function policy allows it, and a deny still wins', async () => {
   await create('shared');
   const bob = as('AKIABOB000000000001');
