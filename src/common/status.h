@@ -36,12 +36,12 @@ enum class StatusCode {
   kIncompleteSignature,         // a malformed SigV4 Authorization header or presigned query
   kMissingAuthenticationToken,  // a request without SigV4 credentials
   kUnsupportedMediaType,
-  kTooManyRequests,  // throttled; the message is the AWS Reason
-  kLimitExceeded,    // a quota (number of resources) would be exceeded
+  kTooManyRequests,       // throttled; the message is the AWS Reason
+  kLimitExceeded,         // a quota (number of resources) would be exceeded
   kPolicyLengthExceeded,  // a resource-based policy would grow past its size limit
-  kNotImplemented,   // the operation exists in AWS but not (yet) in Lambkin
-  kUnavailable,      // the store cannot be reached now (retryable: 503)
-  kInternal,         // a bug or an I/O failure on our side
+  kNotImplemented,        // the operation exists in AWS but not (yet) in Lambkin
+  kUnavailable,           // the store cannot be reached now (retryable: 503)
+  kInternal,              // a bug or an I/O failure on our side
 };
 
 class [[nodiscard]] Status {

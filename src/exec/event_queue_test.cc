@@ -584,11 +584,21 @@ TEST_P(EventLeaseTest, ConfigurationsArePerQualifierAndGoWithTheirFunction) {
   // No function: nothing stored.
   Status missing = configs.Put(scope_, "fn", latest);
   EXPECT_EQ(missing.code(), StatusCode::kResourceNotFound);
+  // The function with $LATEST, version 1 and alias live (a configuration goes with each).
   Status s = db.Transact([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO functions (account, region, name, "
-                                                  "tags, next_version) VALUES (?, ?, 'fn', "
-                                                  "'{}', 1)"));
-    return st.Bind(1, scope_.account).Bind(2, scope_.region).Run();
+    for (const char* sql :
+         {"INSERT INTO functions (account, region, name, tags, next_version) VALUES (?1, ?2, "
+          "'fn', '{}', 2)",
+          "INSERT INTO function_versions (account, region, name, version, config, revision_id, "
+          "last_modified, runtime, architecture, update_mode, code_sha256) SELECT ?1, ?2, 'fn', "
+          "v, '{}', 'r', 0, '', 'x86_64', 'Auto', 'c' FROM (SELECT 0 AS v UNION ALL SELECT 1) "
+          "AS versions",
+          "INSERT INTO aliases (account, region, name, alias, function_version, description, "
+          "revision_id) VALUES (?1, ?2, 'fn', 'live', '1', '', 'r')"}) {
+      LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(sql));
+      LAMBKIN_RETURN_IF_ERROR(st.Bind(1, scope_.account).Bind(2, scope_.region).Run());
+    }
+    return Status::Ok();
   });
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_TRUE(configs.Put(scope_, "fn", latest).ok());
@@ -633,6 +643,17 @@ TEST_P(EventLeaseTest, ConfigurationsArePerQualifierAndGoWithTheirFunction) {
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->size(), 1u);
   EXPECT_EQ((*page)[0].qualifier, "live");
+
+  // Deleting version 1 deletes its configuration (both engines' foreign keys).
+  s = db.Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                             txn.Prepare("DELETE FROM function_versions WHERE version = 1"));
+    return st.Run();
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto one = configs.Get(scope_, "fn", "1");
+  ASSERT_TRUE(one.ok());
+  EXPECT_FALSE(*one);
 
   auto deleted = configs.Delete(scope_, "fn", "live");
   ASSERT_TRUE(deleted.ok() && *deleted);
