@@ -84,13 +84,13 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
   if (version.config.package_type == functions::PackageType::kImage && images_ != nullptr &&
       !images_->IsLocal(version.config.image_digest)) {
     // Pulling and unpacking an image takes seconds to minutes: not on an I/O thread.
-    boost::asio::post(blocking_, [this, scope, version, reserved, request = std::move(request),
-                                  done, finish]() mutable {
-      StartNew(scope, version, reserved, std::move(request), done, finish);
+    boost::asio::post(blocking_, [this, scope, version, fingerprint, reserved,
+                                  request = std::move(request), done, finish]() mutable {
+      StartNew(scope, version, fingerprint, reserved, std::move(request), done, finish);
     });
     return;
   }
-  StartNew(scope, version, reserved, std::move(request), done, finish);
+  StartNew(scope, version, fingerprint, reserved, std::move(request), done, finish);
 }
 
 Result<EnvironmentConfig> Invoker::NewEnvironmentConfig(const functions::Scope& scope,
@@ -157,8 +157,8 @@ Result<EnvironmentConfig> Invoker::NewEnvironmentConfig(const functions::Scope& 
 }
 
 void Invoker::StartNew(const functions::Scope& scope, const functions::FunctionVersion& version,
-                       std::optional<int64_t> reserved, InvokeRequest request, const Done& done,
-                       const InvokeCallback& finish) {
+                       const std::string& fingerprint, std::optional<int64_t> reserved,
+                       InvokeRequest request, const Done& done, const InvokeCallback& finish) {
   {
     std::lock_guard lock(mu_);
     if (shutting_down_) return done(Internal("The server is shutting down"));
@@ -184,12 +184,8 @@ void Invoker::StartNew(const functions::Scope& scope, const functions::FunctionV
     if (static_cast<int>(live) >= options_.max_environments) {
       return done(Status(StatusCode::kTooManyRequests, "ConcurrentInvocationLimitExceeded"));
     }
-    all_[env.get()] = Entry{env,
-                            fkey,
-                            vkey,
-                            functions::ConfigFingerprint(version.config),
-                            version.runtime_version,
-                            credentials_expire_ms};
+    all_[env.get()] =
+        Entry{env, fkey, vkey, fingerprint, version.runtime_version, credentials_expire_ms};
   }
   env->Start(std::move(request), finish);
 }

@@ -130,10 +130,11 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   Result<EnvironmentConfig> NewEnvironmentConfig(const functions::Scope& scope,
                                                  const functions::FunctionVersion& version,
                                                  int64_t* credentials_expire_ms);
-  // Starts a new environment of `version` with `request` (Invoke found no idle one).
+  // Starts a new environment of `version` with `request` (Invoke found no idle one);
+  // `fingerprint` is functions::ConfigFingerprint(version.config), computed once by Invoke.
   void StartNew(const functions::Scope& scope, const functions::FunctionVersion& version,
-                std::optional<int64_t> reserved, InvokeRequest request, const Done& done,
-                const InvokeCallback& finish);
+                const std::string& fingerprint, std::optional<int64_t> reserved,
+                InvokeRequest request, const Done& done, const InvokeCallback& finish);
   void ScheduleReap();
   void Reap();
 

@@ -20,14 +20,13 @@
 
 namespace lambkin::functions {
 
-// Its table, as numbered migrations (subsystem "function_policies").
-
 // A function's (per qualifier) and a layer version's policy may hold at most 20 KB, as on
 // Lambda. OK when `document` (the policy as GetPolicy would answer it) fits, else AWS's
 // kPolicyLengthExceeded.
 inline constexpr size_t kMaxPolicyBytes = 20480;
 Status CheckPolicyLength(const std::string& document);
 
+// Its table, as numbered migrations (subsystem "function_policies").
 const store::Migrations& PolicySchema();
 
 struct FunctionPolicy {

@@ -162,7 +162,6 @@ std::string VersionName(int64_t num) {
   return num == 0 ? std::string(kLatest) : std::to_string(num);
 }
 
-// "$LATEST"/"" -> 0, digits -> number, anything else -> nullopt (an alias name).
 bool IsAllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }

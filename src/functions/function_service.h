@@ -136,8 +136,8 @@ struct AccountLimits {
 
 // What an account uses in a region (GetAccountSettings' AccountUsage).
 struct AccountUsage {
-  int64_t total_code_size =
-      0;  // the code packages of every version ($LATEST included) and layer version
+  // The code packages of every version ($LATEST included) and every layer version's archive.
+  int64_t total_code_size = 0;
   int64_t function_count = 0;
   int64_t reserved_concurrency = 0;  // summed over the functions
 };
