@@ -80,8 +80,10 @@ fuzz: deps
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp -n fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ 2>/dev/null; \
 	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_BUILD)/fuzz/$${f}_fuzzer -max_total_time=$(FUZZ_SECONDS) \
-	    -max_len=4096 -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$f 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY)|ERROR" ; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	    -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$f- $(FUZZ_BUILD)/corpus/$$f \
+	    > $(FUZZ_BUILD)/$$f.log 2>&1 \
+	    && grep -E "^stat::number_of_executed_units" $(FUZZ_BUILD)/$$f.log \
+	    || { tail -n 60 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
 	done
 
 bench: build
