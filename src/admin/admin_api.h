@@ -18,6 +18,7 @@
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
 #include "common/clock.h"
+#include "compliance/package_index.h"
 #include "functions/code_package.h"
 #include "functions/function_service.h"
 #include "iam/authenticator.h"
@@ -59,6 +60,9 @@ class AdminApi {
     const oci::RegistryCredentials* registry_credentials = nullptr;
     // Layer archives (GetLayerVersion's Content.Location).
     functions::LayerService* layers = nullptr;
+    // The store (runtime lifecycles, the compliance report) and what packages bundle.
+    store::Database* db = nullptr;
+    compliance::PackageIndex* packages = nullptr;
   };
   explicit AdminApi(Deps deps) : d_(std::move(deps)) {}
   // nullopt when the request is not for the admin API (its path is not under /lambkin/v1/).

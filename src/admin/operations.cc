@@ -154,6 +154,17 @@ HttpResponse RolloutsOf(const AdminApi::Deps& d, const std::string& runtime) {
     for (const auto& e : r.events) {
       events.push_back({{"At", FormatAwsTimestamp(e.at)}, {"Region", e.region}, {"Text", e.text}});
     }
+    json predicted = json::array();
+    for (const auto& p : r.predicted) {
+      predicted.push_back({{"Account", p.account},
+                           {"Region", p.region},
+                           {"FunctionName", p.name},
+                           {"Version", p.version == 0 ? std::string(functions::kLatest)
+                                                      : std::to_string(p.version)},
+                           {"Reason", p.reason},
+                           {"PredictedAt", FormatAwsTimestamp(p.predicted_at)},
+                           {"Held", p.held}});
+    }
     out.push_back({{"RuntimeVersion", r.version.name},
                    {"Runtime", r.version.runtime},
                    {"Severity", r.version.severity},
@@ -163,6 +174,7 @@ HttpResponse RolloutsOf(const AdminApi::Deps& d, const std::string& runtime) {
                    {"CreatedAt", FormatAwsTimestamp(r.created_at)},
                    {"PausedAt", OptionalJson(Timestamp(r.paused_at))},
                    {"Regions", regions},
+                   {"PredictedBreaks", predicted},
                    {"Events", events}});
   }
   ASSIGN_OR_ERROR(json stale, StaleImages(d, runtime));

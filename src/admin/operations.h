@@ -61,6 +61,11 @@ server::HttpResponse ApplyIamDeclaration(const AdminApi::Deps&, const Call&);
 server::HttpResponse CreateAccessKey(const AdminApi::Deps&, const Call&);
 server::HttpResponse DeleteAccessKey(const AdminApi::Deps&, const Call&);
 server::HttpResponse RebaseFunctionImage(const AdminApi::Deps&, const Call&);
+// compliance_operations.cc
+server::HttpResponse ListRuntimes(const AdminApi::Deps&, const Call&);
+server::HttpResponse PutRuntimeLifecycle(const AdminApi::Deps&, const Call&);
+server::HttpResponse GetComplianceReport(const AdminApi::Deps&, const Call&);
+server::HttpResponse CheckPackage(const AdminApi::Deps&, const Call&);
 }  // namespace ops
 
 }  // namespace lambkin::admin

@@ -47,6 +47,14 @@ std::string RuntimeResource(const AdminApi::Deps&, const Call& call) {
   return fmt::format("{}runtime/{}", kServerArn, runtime->get<std::string>());
 }
 
+std::string LifecycleResource(const AdminApi::Deps&, const Call& call) {
+  return fmt::format("{}runtime/{}", kServerArn, call.Label("Runtime"));
+}
+
+std::string CheckPackageResource(const AdminApi::Deps&, const Call& call) {
+  return fmt::format("{}runtime/{}", kServerArn, call.request.Query("runtime").value_or(""));
+}
+
 std::string RuntimeVersionResource(const AdminApi::Deps& d, const Call& call) {
   return fmt::format("{}runtime-version/{}", kServerArn, VersionName(d, call));
 }
@@ -158,6 +166,13 @@ constexpr Route kRoutes[] = {
      InsightRuleResource},
     {"POST", "/lambkin/v1/functions/{FunctionName}/image-rebase", "lambkin:RebaseFunctionImage",
      ops::RebaseFunctionImage, RebaseResource},
+    {"GET", "/lambkin/v1/runtimes", "lambkin:ListRuntimes", ops::ListRuntimes},
+    {"PUT", "/lambkin/v1/runtimes/{Runtime}/lifecycle", "lambkin:PutRuntimeLifecycle",
+     ops::PutRuntimeLifecycle, LifecycleResource},
+    {"GET", "/lambkin/v1/compliance/report", "lambkin:GetComplianceReport",
+     ops::GetComplianceReport},
+    {"POST", "/lambkin/v1/compliance/check-package", "lambkin:CheckPackage", ops::CheckPackage,
+     CheckPackageResource},
     {"GET", "/lambkin/v1/iam", "lambkin:GetIamDirectory", ops::GetIamDirectory},
     {"POST", "/lambkin/v1/iam/apply", "lambkin:ApplyIamDeclaration", ops::ApplyIamDeclaration},
     {"POST", "/lambkin/v1/iam/access-keys", "lambkin:CreateAccessKey", ops::CreateAccessKey,

@@ -55,6 +55,16 @@ const store::Migrations& Schema() {
          // Stores from before runtime versions were images.
          return store::AddColumnIfMissing(txn, "runtime_versions", "image", "TEXT");
        }},
+      // Runtime lifecycles (catalog/lifecycle.h): YYYY-MM-DD dates, NULL when not scheduled.
+      {"catalog", 2, R"sql(
+CREATE TABLE IF NOT EXISTS runtime_lifecycles (
+  runtime TEXT PRIMARY KEY,
+  deprecation_date TEXT,
+  create_block_date TEXT,
+  update_block_date TEXT
+);
+)sql",
+       "", nullptr},
   };
   return kMigrations;
 }
@@ -408,6 +418,11 @@ Result<std::string> Catalog::RootFilesystem(const oci::ResolvedImage& image,
   }
   LAMBKIN_ASSIGN_OR_RETURN(std::string text, ReadWholeFile((dir / "bom.json").string()));
   *bom = BomFromJson(nlohmann::json::parse(text, nullptr, false));
+  // Written before bills of materials recorded requirements: read the root filesystem again.
+  if (std::none_of(bom->begin(), bom->end(),
+                   [](const BomEntry& e) { return !e.depends.empty(); })) {
+    LAMBKIN_ASSIGN_OR_RETURN(*bom, ReadBom(rootfs.string()));
+  }
   return rootfs.string();
 }
 

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/compliance_command.h"
 #include "cli/credentials.h"
 #include "cli/http_client.h"
 #include "cli/iam_command.h"
@@ -156,6 +157,44 @@ int main(int argc, char** argv) {
     lifecycle_cmds.push_back(cmd);
   }
 
+  lambkin::cli::LifecycleOptions lifecycle;
+  auto* lifecycle_cmd = runtime_cmd->add_subcommand(
+      "lifecycle",
+      "A runtime's deprecation, block-create and block-update dates (or all runtimes')");
+  lifecycle_cmd->add_option("runtime", lifecycle.runtime, "Runtime identifier (python3.11)");
+  lifecycle_cmd->add_option("--deprecation-date", lifecycle.deprecation_date,
+                            "YYYY-MM-DD (UTC): no more security patches from then");
+  lifecycle_cmd->add_option("--create-block-date", lifecycle.create_block_date,
+                            "YYYY-MM-DD: CreateFunction refused from then");
+  lifecycle_cmd->add_option("--update-block-date", lifecycle.update_block_date,
+                            "YYYY-MM-DD: UpdateFunctionCode/Configuration refused from then");
+  lifecycle_cmd->add_flag("--clear", lifecycle.clear, "Remove every date");
+  add_common(lifecycle_cmd);
+
+  auto* compliance_cmd =
+      app.add_subcommand("compliance", "Who must act to keep each function version patched");
+  compliance_cmd->require_subcommand(1);
+  lambkin::cli::ComplianceReportOptions compliance_report;
+  auto* compliance_report_cmd = compliance_cmd->add_subcommand(
+      "report",
+      "Every function version: update mode, runtime version lag, lifecycle, "
+      "dependencies, who must act");
+  compliance_report_cmd->add_option("--region", compliance_report.region, "Only this region");
+  compliance_report_cmd->add_option("--runtime", compliance_report.runtime,
+                                    "Only this runtime (python3.11)");
+  compliance_report_cmd->add_flag("--csv", compliance_report.csv, "CSV for auditors");
+  add_common(compliance_report_cmd);
+  std::string package_file, package_runtime, package_region;
+  auto* check_package_cmd = compliance_cmd->add_subcommand(
+      "check-package",
+      "How a deployment package's bundled packages sit against a runtime, now and in its "
+      "published newer versions (exit 3 when at risk)");
+  check_package_cmd->add_option("file", package_file, "The .zip deployment package")->required();
+  check_package_cmd->add_option("--runtime", package_runtime, "Runtime identifier (python3.11)")
+      ->required();
+  check_package_cmd->add_option("--region", package_region, "Region (default: the server's)");
+  add_common(check_package_cmd);
+
   auto* show_cmd =
       runtime_cmd->add_subcommand("show", "A runtime version, its image and bill of materials");
   show_cmd->add_option("version", version_name, "Runtime version name (python:3.11.v2) or ARN")
@@ -303,6 +342,13 @@ int main(int argc, char** argv) {
     }
   }
   if (show_cmd->parsed()) return lambkin::cli::RuntimeShow(admin, version_name);
+  if (lifecycle_cmd->parsed()) return lambkin::cli::RuntimeLifecycleDates(admin, lifecycle);
+  if (compliance_report_cmd->parsed()) {
+    return lambkin::cli::ComplianceReport(admin, compliance_report);
+  }
+  if (check_package_cmd->parsed()) {
+    return lambkin::cli::CheckPackage(admin, package_file, package_runtime, package_region);
+  }
   if (diff_cmd->parsed()) return lambkin::cli::RuntimeDiff(admin, version_name, other_version);
   if (status_cmd->parsed()) return lambkin::cli::RolloutStatus(admin, runtime_filter, events);
   if (history_cmd->parsed()) {

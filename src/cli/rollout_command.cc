@@ -69,6 +69,17 @@ void PrintRollout(const json& r, int64_t now, int events) {
                   Str(e, "Text").c_str());
     }
   }
+  const json& predicted = r["PredictedBreaks"];
+  if (predicted.is_array() && !predicted.empty()) {
+    std::printf("  predicted to break on %s (bundled packages the new runtime outgrows):\n",
+                Str(r, "RuntimeVersion").c_str());
+    for (const auto& p : predicted) {
+      std::printf("    %s %s %s:%s  %s  %s\n", Str(p, "Account").c_str(), Str(p, "Region").c_str(),
+                  Str(p, "FunctionName").c_str(), Str(p, "Version").c_str(),
+                  p["Held"].get<bool>() ? "HELD out of phase 2" : "not held",
+                  Str(p, "Reason").c_str());
+    }
+  }
 }
 
 std::string CauseLabel(const json& e) {

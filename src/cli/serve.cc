@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@
 #include "cluster/forwarder.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "compliance/package_index.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
 #include "exec/sandbox.h"
@@ -228,6 +230,9 @@ int Fail(const Status& s) {
 }  // namespace
 
 int Serve(const ServeOptions& options) {
+  // The local time zone, read once: with TZ unset glibc checks /etc/localtime at every
+  // mktime(), which libarchive calls twice per zip entry it reads.
+  ::setenv("TZ", ":/etc/localtime", 0);
   // First, while the process has one thread: the mounts sandboxes need go when it goes.
   if (Status s = exec::EnterPrivateMountNamespace(); !s.ok()) return Fail(s);
   Result<Config> config = LoadConfig(options.config_file);
@@ -269,7 +274,7 @@ int Serve(const ServeOptions& options) {
                           exec::EventQueueSchema() + exec::EventInvokeConfigSchema() +
                           rollout::HealthSchema() + rollout::Schema() + insights::Schema() +
                           iam::Schema() + cluster::Schema() + functions::PolicySchema() +
-                          functions::UrlSchema());
+                          functions::UrlSchema() + compliance::PackageIndex::Schema());
   if (!db.ok()) return Fail(db.status());
   // Images (runtime versions) in one content-addressed store; pulls use the operator's
   // registry credentials.
@@ -320,6 +325,9 @@ int Serve(const ServeOptions& options) {
   if (!sandbox.ok()) return Fail(sandbox.status());
   service.SetObserver(&invoker);
   rollouts.SetObserver(&invoker);
+  // What each deployed package bundles (the compliance report, the rollout's predictions).
+  compliance::PackageIndex packages(db->get(), &code);
+  rollouts.SetPackageIndex(&packages);
   invoker.SetInvocationObserver(rollouts.health());
   // This process's node id: its Event leases and its row among the nodes sharing the store
   // (this one alone on SQLite); its address is known once listening.
@@ -389,7 +397,7 @@ int Serve(const ServeOptions& options) {
   admin::AdminApi admin({catalog->get(), &config->regions, &code, &service, &rollouts,
                          &insight_rules, &log_writer, &clock, simulated, config->account,
                          &directory, &auth, &image_store, blobs->get(),
-                         &config->registry_credentials, &layers});
+                         &config->registry_credentials, &layers, db->get(), &packages});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
   // Runtime-version images, pulled through the OCI distribution API under /v2/.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/lifecycle.h"
 #include "common/crypto.h"
 #include "functions/layers.h"
 
@@ -614,6 +615,8 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
     LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadFunction(txn, scope, cmd.name));
     if (existing) return Conflict(fmt::format("Function already exist: {}", cmd.name));
     if (!image) {
+      LAMBKIN_RETURN_IF_ERROR(catalog::CheckLifecycle(txn, latest.config.runtime,
+                                                      catalog::LifecycleGate::kCreate, now));
       LAMBKIN_ASSIGN_OR_RETURN(
           latest.runtime_version,
           NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
@@ -877,6 +880,8 @@ Result<WriteResult> FunctionService::UpdateFunctionCode(const Scope& scope, cons
     }
     if (cmd.image) return InvalidParameter(kImageUriRefused);
     if (cmd.revision_id && *cmd.revision_id != latest.revision_id) return PreconditionFailed();
+    LAMBKIN_RETURN_IF_ERROR(
+        catalog::CheckLifecycle(txn, latest.config.runtime, catalog::LifecycleGate::kUpdate, now));
     bool arch_change = cmd.architecture && *cmd.architecture != latest.config.architecture;
     if (arch_change && latest.update_mode == UpdateMode::kManual) {
       return InvalidParameter(fmt::format(
@@ -942,6 +947,11 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     }
     if (!image && cmd.image_config) return InvalidParameter(kImageConfigOnZip);
     bool runtime_change = cmd.runtime && *cmd.runtime != latest.config.runtime;
+    // A runtime past its update block takes no more updates, except the one that moves the
+    // function to a runtime still taking new functions (the way off a deprecated runtime).
+    LAMBKIN_RETURN_IF_ERROR(catalog::CheckLifecycle(
+        txn, runtime_change ? *cmd.runtime : latest.config.runtime,
+        runtime_change ? catalog::LifecycleGate::kCreate : catalog::LifecycleGate::kUpdate, now));
     if (runtime_change && latest.update_mode == UpdateMode::kManual) {
       return InvalidParameter(fmt::format(
           "You can't change the runtime of function {} while its runtime update mode is "

@@ -44,6 +44,17 @@ Where SelectionWhere(const MoveSelection& s, int first) {
     int64_t rv = *s.excluding_reverted_of;
     w.binds.push_back([index, rv](store::Statement& st) { st.Bind(index, rv); });
   }
+  if (s.excluding_held_of) {
+    w.sql += fmt::format(
+        " AND NOT EXISTS (SELECT 1 FROM rollout_holds h WHERE h.runtime_version = ?{} AND "
+        "h.account = function_versions.account AND h.region = function_versions.region AND "
+        "h.name = function_versions.name AND h.version = function_versions.version AND "
+        "h.code_sha256 = function_versions.code_sha256)",
+        n);
+    int index = n++;
+    int64_t rv = *s.excluding_held_of;
+    w.binds.push_back([index, rv](store::Statement& st) { st.Bind(index, rv); });
+  }
   return w;
 }
 

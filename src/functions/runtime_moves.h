@@ -27,6 +27,9 @@ struct MoveSelection {
   bool auto_only = true;         // update mode Auto only
   // Leaves out the versions the health gate moved back during this runtime version's rollout.
   std::optional<int64_t> excluding_reverted_of;
+  // Leaves out the versions held out of this runtime version's rollout (rollout_holds) while
+  // their code is the code the hold was predicted on.
+  std::optional<int64_t> excluding_held_of;
 };
 
 struct MovedVersion {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "catalog/lifecycle.h"
 #include "common/crypto.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/config_members.h"
@@ -43,11 +44,7 @@ Status CheckRuntime(const ApiContext& ctx, const std::string& runtime) {
   if (ctx.catalog->HasRuntime(runtime)) return Status::Ok();
   if (std::find(std::begin(kDeprecatedRuntimes), std::end(kDeprecatedRuntimes), runtime) !=
       std::end(kDeprecatedRuntimes)) {
-    return InvalidParameter(fmt::format(
-        "The runtime parameter of {} is no longer supported for creating or updating AWS Lambda "
-        "functions. We recommend you use a supported runtime while creating or updating "
-        "functions.",
-        runtime));
+    return InvalidParameter(catalog::BlockedRuntimeMessage(runtime));
   }
   if (std::find(std::begin(kAwsRuntimeEnum), std::end(kAwsRuntimeEnum), runtime) !=
       std::end(kAwsRuntimeEnum)) {

@@ -4,8 +4,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "compliance/packages.h"
 
 namespace lambkin::rollout {
 
@@ -67,6 +72,22 @@ CREATE TABLE IF NOT EXISTS simulated_clock (
 const store::Migrations& Schema() {
   static const store::Migrations kMigrations = {
       {"rollout", 1, kRolloutDdl, ""},
+      // Function versions predicted to break on a rollout's version (its runtime's packages
+      // would need newer versions of packages they bundle), as predicted for their code.
+      {"rollout", 2, R"sql(
+CREATE TABLE IF NOT EXISTS rollout_holds (
+  runtime_version INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  code_sha256 TEXT NOT NULL,  -- the code predicted on: a new deploy ends the hold
+  reason TEXT NOT NULL,
+  predicted_at INTEGER NOT NULL,
+  PRIMARY KEY (runtime_version, account, region, name, version)
+) WITHOUT ROWID;
+)sql",
+       "", nullptr},
   };
   return kMigrations;
 }
@@ -86,20 +107,23 @@ int64_t SteadyMillis() {
 // their numbers within a runtime, so "older" is "smaller id".
 // Versions the health gate moved back are left out of the rest of that rollout (`exclusions`:
 // the region has some).
+// Versions predicted to break on `rv` are left out too while their code is unchanged (`holds`:
+// the operator setting rollout.hold_incompatible).
 functions::MoveSelection Candidates(const std::string& region, const std::string& runtime,
-                                    int64_t rv, bool controls, bool exclusions) {
+                                    int64_t rv, bool controls, bool exclusions, bool holds) {
   functions::MoveSelection s;
   s.region = region;
   s.runtime = runtime;
   s.below = rv;
   s.auto_only = controls;
   if (exclusions) s.excluding_reverted_of = rv;
+  if (holds) s.excluding_held_of = rv;
   return s;
 }
 
 Result<int64_t> CountCandidates(Txn& txn, const std::string& region, const std::string& runtime,
-                                int64_t rv, bool controls, bool exclusions) {
-  return functions::CountMovable(txn, Candidates(region, runtime, rv, controls, exclusions));
+                                int64_t rv, bool controls, bool exclusions, bool holds) {
+  return functions::CountMovable(txn, Candidates(region, runtime, rv, controls, exclusions, holds));
 }
 
 Status AddEvent(Txn& txn, int64_t rv, std::string_view region, int64_t at, std::string_view text) {
@@ -183,7 +207,7 @@ RolloutEngine::RolloutEngine(store::Database* db, catalog::Catalog* catalog,
       regions_(regions),
       clock_(clock),
       options_(std::move(options)),
-      health_(db) {}
+      health_(db, clock) {}
 
 RolloutEngine::~RolloutEngine() { Stop(); }
 
@@ -400,6 +424,10 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
     // The verdict weighs every invocation counted so far.
     LAMBKIN_RETURN_IF_ERROR(health_.Flush());
   }
+  if (action.kind == Action::kStartPhase2) {
+    // Function versions created or changed since the version was published are predicted too.
+    LAMBKIN_RETURN_IF_ERROR(PredictLocked(*version, action.region));
+  }
   Changed changed;
   Changed* collect = observer_ != nullptr ? &changed : nullptr;
   int64_t swept = 0;
@@ -466,9 +494,9 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
     };
     // The batch that follows a passed (or overridden) gate, or completion.
     auto proceed = [&]() -> Status {
-      LAMBKIN_ASSIGN_OR_RETURN(
-          int64_t remaining,
-          CountCandidates(txn, action.region, version->runtime, version->id, controls, exclusions));
+      LAMBKIN_ASSIGN_OR_RETURN(int64_t remaining,
+                               CountCandidates(txn, action.region, version->runtime, version->id,
+                                               controls, exclusions, options_.hold_incompatible));
       if (remaining == 0 || batch >= batches) {
         return complete("complete: every function version that follows the rollout runs " +
                         version->name);
@@ -531,7 +559,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
             catalog::Catalog::SetStage(txn, action.rv, action.region, ReleaseStage::kPhase2));
         LAMBKIN_ASSIGN_OR_RETURN(int64_t candidates,
                                  CountCandidates(txn, action.region, version->runtime, version->id,
-                                                 controls, exclusions));
+                                                 controls, exclusions, options_.hold_incompatible));
         LAMBKIN_RETURN_IF_ERROR(update(
             "phase = 'phase2', phase2_at = ?3, base_count = ?4, batch = 1, batch_target = ?5, "
             "batch_done = 0, due_at = ?3",
@@ -547,10 +575,11 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
         int64_t want = options_.sweep.chunk_size;
         if (target >= 0) want = std::min(want, target - done);
         LAMBKIN_ASSIGN_OR_RETURN(
-            swept,
-            functions::MoveRuntimeVersions(
-                txn, Candidates(action.region, version->runtime, version->id, controls, exclusions),
-                want, version->id, "phase2", batch, at, collect));
+            swept, functions::MoveRuntimeVersions(
+                       txn,
+                       Candidates(action.region, version->runtime, version->id, controls,
+                                  exclusions, options_.hold_incompatible),
+                       want, version->id, "phase2", batch, at, collect));
         done += swept;
         bool finished = swept < want || (target >= 0 && done >= target);
         LAMBKIN_RETURN_IF_ERROR(update("batch_done = ?3, migrated = migrated + ?4", done, swept));
@@ -718,9 +747,93 @@ Result<catalog::RuntimeVersion> RolloutEngine::Publish(const catalog::PublishReq
                         FormatDuration(pacing.bake_ms)));
       });
   if (!v.ok()) return v;
+  LAMBKIN_RETURN_IF_ERROR(PredictLocked(*v, ""));
   LAMBKIN_RETURN_IF_ERROR(RunDueLocked(lock).status());
   cv_.notify_all();
   return v;
+}
+
+Status RolloutEngine::PredictLocked(const catalog::RuntimeVersion& version,
+                                    const std::string& region) {
+  if (packages_ == nullptr) return Status::Ok();
+  struct Candidate {
+    std::string account, region, name;
+    int64_t number = 0;
+    std::vector<std::string> packages;  // the code, then its layers
+  };
+  std::vector<Candidate> candidates;
+  LAMBKIN_RETURN_IF_ERROR(db_->Read([&](Txn& txn) -> Status {
+    candidates.clear();
+    std::string sql =
+        "SELECT account, region, name, version, code_sha256, update_mode FROM function_versions "
+        "WHERE runtime = ?1 AND runtime_version < ?2";
+    if (!region.empty()) sql += " AND region = ?3";
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare(sql));
+    st.Bind(1, version.runtime).Bind(2, version.id);
+    if (!region.empty()) st.Bind(3, region);
+    std::map<std::tuple<std::string, std::string, std::string, int64_t>, size_t> index;
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      // The versions phase 2 moves: Auto ones, or all where there are no controls.
+      std::string r = st.ColumnText(1);
+      if (st.ColumnView(5) != "Auto" && regions_->HasRuntimeManagementControls(r)) continue;
+      Candidate c{st.ColumnText(0), r, st.ColumnText(2), st.ColumnInt(3), {st.ColumnText(4)}};
+      index.emplace(std::make_tuple(c.account, c.region, c.name, c.number), candidates.size());
+      candidates.push_back(std::move(c));
+    }
+    if (candidates.empty()) return Status::Ok();
+    LAMBKIN_ASSIGN_OR_RETURN(auto layers,
+                             txn.Prepare("SELECT account, region, name, version, code_sha256 FROM "
+                                         "function_version_layers ORDER BY account, region, name, "
+                                         "version, position"));
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, layers.Step());
+      if (!row) break;
+      auto it = index.find(std::make_tuple(layers.ColumnText(0), layers.ColumnText(1),
+                                           layers.ColumnText(2), layers.ColumnInt(3)));
+      if (it != index.end()) candidates[it->second].packages.push_back(layers.ColumnText(4));
+    }
+    return Status::Ok();
+  }));
+  struct Hold {
+    const Candidate* candidate;
+    std::string reason;
+  };
+  std::vector<Hold> holds;
+  for (const Candidate& c : candidates) {
+    std::vector<catalog::BomEntry> bundled;
+    for (const std::string& sha : c.packages) {
+      LAMBKIN_ASSIGN_OR_RETURN(compliance::Packages p, packages_->Of(sha));
+      bundled.insert(bundled.end(), p->begin(), p->end());
+    }
+    std::vector<compliance::Finding> findings = compliance::Predict(*version.bom, bundled);
+    if (findings.empty()) continue;
+    std::vector<std::string> why;
+    for (const compliance::Finding& f : findings) {
+      why.push_back(fmt::format("{}'s {} {} requires {} {}, the function bundles {} {}",
+                                version.name, f.a, f.a_version, f.b, f.spec, f.b, f.b_version));
+    }
+    holds.push_back({&c, fmt::format("{}", fmt::join(why, "; "))});
+  }
+  if (holds.empty()) return Status::Ok();
+  int64_t now = clock_->NowMillis();
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto ins, txn.Prepare("INSERT INTO rollout_holds (runtime_version, account, region, "
+                              "name, version, code_sha256, reason, predicted_at) VALUES "
+                              "(?,?,?,?,?,?,?,?) ON CONFLICT (runtime_version, account, region, "
+                              "name, version) DO UPDATE SET code_sha256 = excluded.code_sha256, "
+                              "reason = excluded.reason, predicted_at = excluded.predicted_at"));
+    for (const Hold& h : holds) {
+      const Candidate& c = *h.candidate;
+      ins.Bind(1, version.id).Bind(2, c.account).Bind(3, c.region).Bind(4, c.name);
+      ins.Bind(5, c.number).Bind(6, c.packages.front()).Bind(7, h.reason).Bind(8, now);
+      LAMBKIN_RETURN_IF_ERROR(ins.Run());
+      LAMBKIN_RETURN_IF_ERROR(ins.Reset());
+    }
+    return Status::Ok();
+  });
 }
 
 Result<catalog::RuntimeVersion> RolloutEngine::Deprecate(const std::string& name) {
@@ -964,6 +1077,14 @@ Result<std::vector<RolloutStatus>> RolloutEngine::List(const std::string& runtim
         auto events, txn.Prepare("SELECT at, region, text FROM (SELECT seq, at, region, text FROM "
                                  "rollout_events WHERE runtime_version = ? ORDER BY seq DESC "
                                  "LIMIT 100) AS recent ORDER BY seq"));
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto predicted,
+        txn.Prepare("SELECT h.account, h.region, h.name, h.version, h.reason, h.predicted_at, "
+                    "CASE WHEN f.code_sha256 = h.code_sha256 AND f.runtime_version < "
+                    "h.runtime_version THEN 1 ELSE 0 END, f.update_mode FROM rollout_holds h "
+                    "JOIN function_versions f ON f.account = h.account AND f.region = h.region "
+                    "AND f.name = h.name AND f.version = h.version WHERE h.runtime_version = ? "
+                    "ORDER BY h.region, h.account, h.name, h.version"));
     for (Loaded& l : loaded) {
       RolloutStatus st;
       st.version = l.version;
@@ -973,9 +1094,9 @@ Result<std::vector<RolloutStatus>> RolloutEngine::List(const std::string& runtim
       st.paused_at = l.paused_at;
       for (RegionProgress& r : l.regions) {
         if (r.phase != "complete" && r.phase != "aborted") {
-          LAMBKIN_ASSIGN_OR_RETURN(r.remaining,
-                                   CountCandidates(txn, r.region, l.version.runtime, l.version.id,
-                                                   r.controls, r.reverted > 0));
+          LAMBKIN_ASSIGN_OR_RETURN(
+              r.remaining, CountCandidates(txn, r.region, l.version.runtime, l.version.id,
+                                           r.controls, r.reverted > 0, options_.hold_incompatible));
         }
         r.next_step = NextStep(r, l.paused_at.has_value());
         st.regions.push_back(std::move(r));
@@ -987,6 +1108,20 @@ Result<std::vector<RolloutStatus>> RolloutEngine::List(const std::string& runtim
         st.events.push_back({events.ColumnInt(0), events.ColumnText(1), events.ColumnText(2)});
       }
       LAMBKIN_RETURN_IF_ERROR(events.Reset());
+      predicted.Bind(1, l.version.id);
+      while (true) {
+        LAMBKIN_ASSIGN_OR_RETURN(bool row, predicted.Step());
+        if (!row) break;
+        PredictedBreak p{predicted.ColumnText(0), predicted.ColumnText(1), predicted.ColumnText(2),
+                         predicted.ColumnInt(3),  predicted.ColumnText(4), predicted.ColumnInt(5)};
+        // Still what phase 2 would move, with the code predicted on.
+        bool movable =
+            predicted.ColumnInt(6) != 0 && (predicted.ColumnView(7) == "Auto" ||
+                                            !regions_->HasRuntimeManagementControls(p.region));
+        p.held = options_.hold_incompatible && movable && l.state == "active";
+        st.predicted.push_back(std::move(p));
+      }
+      LAMBKIN_RETURN_IF_ERROR(predicted.Reset());
       out.push_back(std::move(st));
     }
     return Status::Ok();

@@ -37,6 +37,7 @@
 #include "catalog/catalog.h"
 #include "catalog/regions.h"
 #include "common/clock.h"
+#include "compliance/package_index.h"
 #include "functions/function_service.h"
 #include "functions/runtime_moves.h"
 #include "rollout/health.h"
@@ -76,6 +77,18 @@ struct RolloutEvent {
   std::string text;
 };
 
+// A function version predicted to break on the rollout's version: the new runtime's packages
+// require newer versions of packages it bundles (spec/compliance.md §3, the "no" row).
+struct PredictedBreak {
+  std::string account, region, name;
+  int64_t version = 0;  // 0 is $LATEST
+  std::string reason;
+  int64_t predicted_at = 0;
+  // Kept out of phase 2 now: the setting is on and the version is still an Auto version on an
+  // older runtime version, with the code the prediction was made for.
+  bool held = false;
+};
+
 struct RolloutStatus {
   catalog::RuntimeVersion version;
   std::string pacing;  // the severity whose pacing applies (critical once fast-tracked)
@@ -84,6 +97,7 @@ struct RolloutStatus {
   std::optional<int64_t> paused_at;
   std::vector<RegionProgress> regions;
   std::vector<RolloutEvent> events;  // oldest first, the last 100
+  std::vector<PredictedBreak> predicted;
 };
 
 class RolloutEngine {
@@ -96,6 +110,9 @@ class RolloutEngine {
 
   // REQUIRES: both called before Start() and any operator command.
   void SetObserver(functions::FunctionObserver* observer) { observer_ = observer; }
+  // What function packages bundle: with it, publishing a version and starting its phase 2 in a
+  // region predict which Auto function versions it would break (see PredictedBreak).
+  void SetPackageIndex(compliance::PackageIndex* packages) { packages_ = packages; }
   // The clock AdvanceClock() moves (also the engine's clock); restores its persisted offset.
   Status UseSimulatedClock(SimulatedClock* clock);
   // Reads the simulated clock's offset again (another node advanced it) and wakes the loop.
@@ -147,6 +164,9 @@ class RolloutEngine {
   Result<std::vector<RegionProgress>> ActiveRegionsLocked(const catalog::RuntimeVersion& version);
   int Batches() const { return static_cast<int>(options_.batch_fractions.size()) + 2; }
   Status ExecuteLocked(const Action& action);
+  // Records the Auto function versions of `version`'s runtime (in `region`, or everywhere when
+  // empty) that its packages would break, in rollout_holds.
+  Status PredictLocked(const catalog::RuntimeVersion& version, const std::string& region);
   Result<catalog::RuntimeVersion> FindVersion(const std::string& version) const;
   Status SetSimulatedLocked(int64_t millis);
   void Notify(const std::vector<functions::MovedVersion>& changed) const;
@@ -159,6 +179,7 @@ class RolloutEngine {
   SimulatedClock* simulated_ = nullptr;
   RolloutOptions options_;
   functions::FunctionObserver* observer_ = nullptr;
+  compliance::PackageIndex* packages_ = nullptr;
   HealthStats health_;
 
   std::mutex mu_;

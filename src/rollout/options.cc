@@ -127,6 +127,7 @@ Result<RolloutOptions> RolloutOptions::FromJson(const catalog::RegionSet& region
             "config: rollout: sweep.chunk_size must be positive, max_migrations_per_second >= 0");
       }
     }
+    o.hold_incompatible = doc.value("hold_incompatible", o.hold_incompatible);
   } catch (const nlohmann::json::exception& e) {
     return InvalidParameter(fmt::format("config: rollout: {}", e.what()));
   }

@@ -44,12 +44,17 @@ struct RolloutOptions {
   std::vector<double> batch_fractions;   // of the phase-2 candidates; first batch is 1 version
   GateOptions gate;
   SweepOptions sweep;
+  // Holds the Auto function versions predicted to break on a new runtime version (its packages
+  // need newer versions of packages they bundle) out of its phase 2 until their owner deploys
+  // new code or changes their update mode. They are listed in the rollout's status either way.
+  bool hold_incompatible = true;
 
   // The documented defaults over `regions` (sequence = the regions in their configured order).
   static RolloutOptions Defaults(const catalog::RegionSet& regions);
   // Defaults overridden by a config object {"sequence": [...], "pacing": {"high":
   // {"phase1_wait": "2d", "bake": "6h", "regions_per_wave": 2}}, "batches": [0.1, 0.5],
-  // "gate": {...}, "sweep": {...}}. Durations are strings ("72h") or milliseconds.
+  // "gate": {...}, "sweep": {...}, "hold_incompatible": true}. Durations are strings ("72h") or
+  // milliseconds.
   static Result<RolloutOptions> FromJson(const catalog::RegionSet& regions,
                                          const std::string& json_text);
 
