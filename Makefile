@@ -13,7 +13,7 @@ LISTEN     ?= 127.0.0.1:9001
 export CCACHE_BASEDIR := $(abspath .)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-unit test-e2e test-e2e-postgres test-sanitize fuzz bench lint format tidy clean
+.PHONY: deps build run test test-unit test-e2e test-e2e-postgres test-sanitize asan-build fuzz fuzz-build bench lint format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -62,20 +62,26 @@ test-e2e-postgres: build
 # PostgreSQL, as test-unit runs them; the end-to-end suite on SQLite only (a second sanitized run
 # on PostgreSQL would double its time).
 # It uses the built-in runtimes `make build` made (they are data, not code under test).
-test-sanitize: build
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF \
-	  -DLAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes
-	cmake --build $(ASAN_BUILD) -j$(JOBS)
+test-sanitize: build asan-build
 	$(call with-postgres,$(abspath $(ASAN_BUILD))/pg-test-unit) cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) ctest --output-on-failure -j$(JOBS)
 	@scripts/install-deps.sh --with-npm
 	cd tests && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin LAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes npm test
 
+# The sanitized build (no benches). No `deps`: CI runs it beside `make test`, after `make build`
+# installed everything.
+asan-build:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF \
+	  -DLAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
 # A short libFuzzer run of every parser target (clang), seeded from fuzz/corpus/.
 FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token oci_documents
-fuzz: deps
+fuzz-build:
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DLAMBKIN_FUZZ=ON -DLAMBKIN_BUILD_TESTS=OFF -DLAMBKIN_BUILD_BENCH=OFF
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(addsuffix _fuzzer,$(FUZZERS))
+
+fuzz: deps fuzz-build
 	@for f in $(FUZZERS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp -n fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ 2>/dev/null; \
 	  echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
@@ -95,6 +101,8 @@ bench: build
 	  $(BUILD)/bench/cluster_bench --store $$url --lambkin $(BUILD)/src/lambkin \
 	    --bootstrap $(BUILD)/bench/minimal_bootstrap --runtimes $(BUILD)/runtimes
 	$(BUILD)/bench/insights_bench
+	$(BUILD)/bench/compliance_report_bench
+	$(BUILD)/bench/package_inspect_bench
 	$(BUILD)/bench/auth_bench --lambkin $(BUILD)/src/lambkin
 	$(BUILD)/bench/runtime_bench --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes --definitions runtimes
 	@scripts/install-deps.sh --with-npm

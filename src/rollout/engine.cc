@@ -800,6 +800,15 @@ Status RolloutEngine::PredictLocked(const catalog::RuntimeVersion& version,
     const Candidate* candidate;
     std::string reason;
   };
+  // The version it follows: the newest older one not blocked.
+  std::optional<catalog::RuntimeVersion> previous;
+  for (const catalog::RuntimeVersion& v : catalog_->List()) {
+    if (v.runtime == version.runtime && v.number < version.number &&
+        v.state != catalog::RuntimeVersionState::kBlocked &&
+        (!previous || v.number > previous->number)) {
+      previous = v;
+    }
+  }
   std::vector<Hold> holds;
   for (const Candidate& c : candidates) {
     std::vector<catalog::BomEntry> bundled;
@@ -811,8 +820,21 @@ Status RolloutEngine::PredictLocked(const catalog::RuntimeVersion& version,
     if (findings.empty()) continue;
     std::vector<std::string> why;
     for (const compliance::Finding& f : findings) {
-      why.push_back(fmt::format("{}'s {} {} requires {} {}, the function bundles {} {}",
-                                version.name, f.a, f.a_version, f.b, f.spec, f.b, f.b_version));
+      // What the version before had: the change of the runtime's package that makes it break.
+      std::string before;
+      if (previous) {
+        for (const catalog::BomEntry& e : *previous->bom) {
+          if (e.ecosystem == f.ecosystem &&
+              catalog::NormalizePackageName(e.ecosystem, e.name) ==
+                  catalog::NormalizePackageName(f.ecosystem, f.a) &&
+              e.version != f.a_version) {
+            before = fmt::format(" (was {} in {})", e.version, previous->name);
+          }
+        }
+      }
+      why.push_back(fmt::format("{}'s {} {}{} requires {} {}, the function bundles {} {}",
+                                version.name, f.a, f.a_version, before, f.b, f.spec, f.b,
+                                f.b_version));
     }
     holds.push_back({&c, fmt::format("{}", fmt::join(why, "; "))});
   }

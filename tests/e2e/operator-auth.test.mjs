@@ -69,6 +69,9 @@ test('Without valid credentials nothing but the health check answers, and nothin
       ['GET', '/lambkin/v1/clock'], ['POST', '/lambkin/v1/clock/advance', { Duration: '72h' }],
       ['GET', `/lambkin/v1/code/${'0'.repeat(64)}?FunctionName=f`], ['GET', '/lambkin/v1/insights/report?rule=r'],
       ['GET', '/lambkin/v1/no-such-thing'], ['PUT', '/lambkin/v1/health'],
+      ['GET', '/lambkin/v1/runtimes'], ['PUT', '/lambkin/v1/runtimes/python3.11/lifecycle', { DeprecationDate: '2020-01-01' }],
+      ['GET', '/lambkin/v1/compliance/report'], ['GET', '/lambkin/v1/compliance/report?format=csv'],
+      ['POST', '/lambkin/v1/compliance/check-package?runtime=python3.11', {}],
     ];
     for (const [method, target, body] of attempts) {
       const res = await fetch(`${endpoint}${target}`, { method, body: body && JSON.stringify(body) });
@@ -124,10 +127,16 @@ test('Identity policies decide each operator verb: a rollout watcher can read ro
       message: `User: arn:aws:iam::${account}:user/watcher is not authorized to perform: lambkin:CreateAccessKey on resource: `
         + `arn:aws:iam::${account}:user/lambkin-developer because no identity-based policy allows the lambkin:CreateAccessKey action` });
     for (const [method, target] of [['GET', '/lambkin/v1/iam'], ['GET', '/lambkin/v1/clock'], ['GET', '/lambkin/v1/runtime-versions'],
-      ['DELETE', `/lambkin/v1/iam/access-keys/${devCredentials.accessKeyId}`]]) {
+      ['DELETE', `/lambkin/v1/iam/access-keys/${devCredentials.accessKeyId}`], ['GET', '/lambkin/v1/compliance/report'],
+      ['GET', '/lambkin/v1/runtimes'], ['PUT', '/lambkin/v1/runtimes/python3.11/lifecycle'],
+      ['POST', '/lambkin/v1/compliance/check-package?runtime=python3.11']]) {
       const res = await adminFetch(endpoint, target, { method, credentials: watcher });
       assert.equal((await errorOf(res)).type, 'AccessDeniedException', `${method} ${target}`);
     }
+    const report = await adminFetch(endpoint, '/lambkin/v1/compliance/report', { credentials: watcher });
+    assert.deepEqual(await errorOf(report), { status: 403, type: 'AccessDeniedException',
+      message: `User: arn:aws:iam::${account}:user/watcher is not authorized to perform: lambkin:GetComplianceReport on resource: `
+        + '* because no identity-based policy allows the lambkin:GetComplianceReport action' });
     assert.deepEqual(await directory(endpoint), before, 'nothing denied changed anything');
 
     // The CLI says who signed when the server refuses.
