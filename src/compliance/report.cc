@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <memory>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,8 +22,19 @@ constexpr int64_t kDayMillis = 86400000;
 // A function version: account, region, name, version (0 is $LATEST).
 using VersionKey = std::tuple<std::string, std::string, std::string, int64_t>;
 
+// The same, flattened into one string: the hash maps' key.
+std::string FlatKey(std::string_view account, std::string_view region, std::string_view name,
+                    int64_t version) {
+  std::string key;
+  key.reserve(account.size() + region.size() + name.size() + 24);
+  key.append(account).append(1, '\x1f').append(region).append(1, '\x1f').append(name);
+  key.append(1, '\x1f').append(std::to_string(version));
+  return key;
+}
+
 struct StoredVersion {
   VersionKey key;
+  std::string flat;  // FlatKey(key)
   std::string runtime, architecture, update_mode;
   std::optional<int64_t> runtime_version;
   std::string code_sha256;
@@ -53,11 +66,11 @@ struct Stored {
   std::vector<StoredVersion> versions;
   std::map<std::pair<int64_t, std::string>, int> stages;  // (runtime version, region) → stage
   std::map<std::pair<int64_t, std::string>, RolloutRegion> rollouts;
-  std::set<std::tuple<int64_t, VersionKey>> reverted;
-  std::map<VersionKey, std::vector<Hold>> holds;
+  std::unordered_set<std::string> reverted;  // runtime version id + '#' + FlatKey
+  std::unordered_map<std::string, std::vector<Hold>> holds;
   std::map<std::string, catalog::RuntimeLifecycle, std::less<>> lifecycles;
-  std::map<VersionKey, Activity> activity;
-  std::map<VersionKey, int64_t> pinned_since;
+  std::unordered_map<std::string, Activity> activity;
+  std::unordered_map<std::string, int64_t> pinned_since;
 };
 
 std::string VersionLabel(int64_t number) {
@@ -90,6 +103,7 @@ Status ReadStore(store::Txn& txn, const ReportOptions& o, Stored* out) {
       if (!row) break;
       StoredVersion v;
       v.key = {st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3)};
+      v.flat = FlatKey(st.ColumnView(0), st.ColumnView(1), st.ColumnView(2), st.ColumnInt(3));
       v.runtime = st.ColumnText(4);
       v.architecture = st.ColumnText(5);
       v.update_mode = st.ColumnText(6);
@@ -103,8 +117,8 @@ Status ReadStore(store::Txn& txn, const ReportOptions& o, Stored* out) {
       out->versions.push_back(std::move(v));
     }
   }
-  std::map<VersionKey, size_t> index;
-  for (size_t i = 0; i < out->versions.size(); ++i) index.emplace(out->versions[i].key, i);
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < out->versions.size(); ++i) index.emplace(out->versions[i].flat, i);
   {
     LAMBKIN_ASSIGN_OR_RETURN(auto st,
                              txn.Prepare("SELECT account, region, name, version, code_sha256 FROM "
@@ -114,7 +128,7 @@ Status ReadStore(store::Txn& txn, const ReportOptions& o, Stored* out) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       auto it = index.find(
-          VersionKey{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3)});
+          FlatKey(st.ColumnView(0), st.ColumnView(1), st.ColumnView(2), st.ColumnInt(3)));
       if (it != index.end()) out->versions[it->second].layers.push_back(st.ColumnText(4));
     }
   }
@@ -149,8 +163,9 @@ Status ReadStore(store::Txn& txn, const ReportOptions& o, Stored* out) {
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      out->reverted.emplace(st.ColumnInt(0), VersionKey{st.ColumnText(1), st.ColumnText(2),
-                                                        st.ColumnText(3), st.ColumnInt(4)});
+      out->reverted.insert(fmt::format(
+          "{}#{}", st.ColumnInt(0),
+          FlatKey(st.ColumnView(1), st.ColumnView(2), st.ColumnView(3), st.ColumnInt(4))));
     }
   }
   {
@@ -160,7 +175,7 @@ Status ReadStore(store::Txn& txn, const ReportOptions& o, Stored* out) {
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      out->holds[VersionKey{st.ColumnText(1), st.ColumnText(2), st.ColumnText(3), st.ColumnInt(4)}]
+      out->holds[FlatKey(st.ColumnView(1), st.ColumnView(2), st.ColumnView(3), st.ColumnInt(4))]
           .push_back({st.ColumnInt(0), st.ColumnText(5), st.ColumnText(6)});
     }
   }
@@ -177,29 +192,29 @@ Status ReadStore(store::Txn& txn, const ReportOptions& o, Stored* out) {
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      Activity& a = out->activity[VersionKey{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2),
-                                             st.ColumnInt(3)}];
+      Activity& a = out->activity[FlatKey(st.ColumnView(0), st.ColumnView(1), st.ColumnView(2),
+                                          st.ColumnInt(3))];
       if (st.ColumnInt(4) > today - 30) a.recent += st.ColumnInt(5);
       a.last_at = std::max(a.last_at.value_or(0), st.ColumnInt(6));
     }
   }
   {
-    // When each Manual version's current streak of Manual edits began: its pin's age.
+    // When each version's current streak of Manual edits began (the pin's age): the first
+    // Manual edit after its last edit in another mode. Only Manual versions look it up.
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st, txn.Prepare("SELECT e.account, e.region, e.name, e.version, e.at, e.update_mode "
-                             "FROM runtime_version_edits e JOIN function_versions f ON "
-                             "f.account = e.account AND f.region = e.region AND f.name = e.name "
-                             "AND f.version = e.version WHERE f.update_mode = 'Manual' "
-                             "ORDER BY e.seq"));
+        auto st,
+        txn.Prepare("SELECT e.account, e.region, e.name, e.version, MIN(e.at) FROM "
+                    "runtime_version_edits e WHERE e.update_mode = 'Manual' AND e.seq > "
+                    "COALESCE((SELECT MAX(x.seq) FROM runtime_version_edits x WHERE "
+                    "x.account = e.account AND x.region = e.region AND x.name = e.name AND "
+                    "x.version = e.version AND x.update_mode <> 'Manual'), 0) "
+                    "GROUP BY e.account, e.region, e.name, e.version"));
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      VersionKey k{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3)};
-      if (st.ColumnView(5) != "Manual") {
-        out->pinned_since.erase(k);
-      } else {
-        out->pinned_since.emplace(k, st.ColumnInt(4));
-      }
+      out->pinned_since.emplace(
+          FlatKey(st.ColumnView(0), st.ColumnView(1), st.ColumnView(2), st.ColumnInt(3)),
+          st.ColumnInt(4));
     }
   }
   return Status::Ok();
@@ -274,7 +289,7 @@ class Builder {
     }
     if (!image && current != nullptr) LAMBKIN_RETURN_IF_ERROR(Dependencies(r, v, *current));
 
-    if (auto a = stored_.activity.find(v.key); a != stored_.activity.end()) {
+    if (auto a = stored_.activity.find(v.flat); a != stored_.activity.end()) {
       r.last_invoked_ms = a->second.last_at;
       r.invocations_30d = a->second.recent;
     }
@@ -294,10 +309,14 @@ class Builder {
   }
 
   // Versions of `runtime` released in `region` to at least `stage`, oldest first.
-  std::vector<const catalog::RuntimeVersion*> ReleasedIn(std::string_view runtime,
-                                                         const std::string& region,
-                                                         catalog::ReleaseStage stage) const {
-    std::vector<const catalog::RuntimeVersion*> out;
+  // Read once per runtime, region and stage.
+  const std::vector<const catalog::RuntimeVersion*>& ReleasedIn(const std::string& runtime,
+                                                                const std::string& region,
+                                                                catalog::ReleaseStage stage) {
+    auto key = std::make_tuple(runtime, region, static_cast<int>(stage));
+    auto cached = released_.find(key);
+    if (cached != released_.end()) return cached->second;
+    std::vector<const catalog::RuntimeVersion*>& out = released_[key];
     auto it = versions_.by_runtime.find(runtime);
     if (it == versions_.by_runtime.end()) return out;
     for (const auto* v : it->second) {
@@ -374,7 +393,7 @@ class Builder {
 
   void ManualReasons(ReportRow& r, const StoredVersion& v,
                      const catalog::RuntimeVersion* newest) const {
-    auto since = stored_.pinned_since.find(v.key);
+    auto since = stored_.pinned_since.find(v.flat);
     int64_t pinned_ms =
         o_.now_ms - (since != stored_.pinned_since.end() ? since->second : v.last_modified);
     if (r.versions_behind > 0 && newest != nullptr) {
@@ -414,18 +433,17 @@ class Builder {
                            Plural(r.versions_behind, "newer version was", "newer versions were"))});
   }
 
-  Status AutoReasons(ReportRow& r, const StoredVersion& v,
-                     const catalog::RuntimeVersion* current) const {
+  Status AutoReasons(ReportRow& r, const StoredVersion& v, const catalog::RuntimeVersion* current) {
     if (current == nullptr) return Status::Ok();
     // The version Auto function versions move to here: the newest released to phase 2.
-    std::vector<const catalog::RuntimeVersion*> phase2 =
+    const std::vector<const catalog::RuntimeVersion*>& phase2 =
         ReleasedIn(r.runtime, r.region, catalog::ReleaseStage::kPhase2);
     // Phase-2 rollouts still moving versions here, newest first.
     if (auto it = versions_.by_runtime.find(r.runtime); it != versions_.by_runtime.end()) {
       for (auto rit = it->second.rbegin(); rit != it->second.rend(); ++rit) {
         const catalog::RuntimeVersion* target = *rit;
         if (target->number <= current->number) break;
-        if (stored_.reverted.contains({target->id, v.key})) {
+        if (stored_.reverted.contains(fmt::format("{}#{}", target->id, v.flat))) {
           r.reasons.push_back(
               {Actor::kFunctionOwner, 700,
                fmt::format("the health gate moved it back from {} when its errors rose: fix the "
@@ -434,7 +452,7 @@ class Builder {
                            target->name, target->name)});
           return Status::Ok();
         }
-        if (auto h = stored_.holds.find(v.key); h != stored_.holds.end()) {
+        if (auto h = stored_.holds.find(v.flat); h != stored_.holds.end()) {
           for (const Hold& hold : h->second) {
             if (hold.runtime_version != target->id || hold.code_sha256 != v.code_sha256) continue;
             r.reasons.push_back(
@@ -469,18 +487,20 @@ class Builder {
   }
 
   Status Dependencies(ReportRow& r, const StoredVersion& v, const catalog::RuntimeVersion& rv) {
-    std::vector<catalog::BomEntry> bundled;
-    for (const std::string* sha : {&v.code_sha256}) {
-      LAMBKIN_ASSIGN_OR_RETURN(Packages p, packages_->Of(*sha));
-      bundled.insert(bundled.end(), p->begin(), p->end());
+    std::string key = fmt::format("{}|{}|{}", rv.id, v.code_sha256, fmt::join(v.layers, ","));
+    std::shared_ptr<const Analysis>& a = analyses_[key];
+    if (a == nullptr) {
+      std::vector<catalog::BomEntry> bundled;
+      LAMBKIN_ASSIGN_OR_RETURN(Packages code, packages_->Of(v.code_sha256));
+      bundled.insert(bundled.end(), code->begin(), code->end());
+      for (const std::string& sha : v.layers) {
+        LAMBKIN_ASSIGN_OR_RETURN(Packages p, packages_->Of(sha));
+        bundled.insert(bundled.end(), p->begin(), p->end());
+      }
+      a = std::make_shared<const Analysis>(Analyze(*rv.bom, bundled));
     }
-    for (const std::string& sha : v.layers) {
-      LAMBKIN_ASSIGN_OR_RETURN(Packages p, packages_->Of(sha));
-      bundled.insert(bundled.end(), p->begin(), p->end());
-    }
-    Analysis a = Analyze(*rv.bom, bundled);
-    r.dependency_row = a.row;
-    r.findings = std::move(a.findings);
+    r.dependency_row = a->row;
+    r.findings = a->findings;
     for (const Finding& f : r.findings) {
       if (f.row == Row::kRuntimeWithBundled) {
         r.reasons.push_back(
@@ -515,6 +535,10 @@ class Builder {
   PackageIndex* packages_;
   const ReportOptions& o_;
   Versions versions_;
+  std::map<std::tuple<std::string, std::string, int>, std::vector<const catalog::RuntimeVersion*>>
+      released_;
+  // Analyses by runtime version and packages (code, then layers): versions share code.
+  std::unordered_map<std::string, std::shared_ptr<const Analysis>> analyses_;
 };
 
 }  // namespace
@@ -559,8 +583,24 @@ Result<std::vector<ReportRow>> BuildReport(store::Database* db, const catalog::C
     }
     rows.push_back(std::move(*row));
   }
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const ReportRow& a, const ReportRow& b) { return a.urgency > b.urgency; });
+  // Most urgent first: sorted by index, then the rows permuted in place (each moved once).
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&rows](size_t a, size_t b) { return rows[a].urgency > rows[b].urgency; });
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (order[i] == i) continue;
+    ReportRow held = std::move(rows[i]);
+    size_t j = i;
+    while (order[j] != i) {
+      size_t from = order[j];
+      rows[j] = std::move(rows[from]);
+      order[j] = j;
+      j = from;
+    }
+    rows[j] = std::move(held);
+    order[j] = j;
+  }
   return rows;
 }
 
@@ -619,14 +659,17 @@ nlohmann::json ReportRowToJson(const ReportRow& r) {
 
 namespace {
 // RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
-std::string CsvField(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
-  std::string out = "\"";
+void AppendCsvField(std::string& out, std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(s);
+    return;
+  }
+  out += '"';
   for (char c : s) {
     if (c == '"') out += '"';
     out += c;
   }
-  return out + "\"";
+  out += '"';
 }
 }  // namespace
 
@@ -636,10 +679,15 @@ std::string ReportCsv(const std::vector<ReportRow>& rows) {
       "runtime_version,newest_runtime_version,versions_behind,days_behind,release_state,"
       "next_lifecycle_event,next_lifecycle_date,must_act,urgency,reasons,last_invoked,"
       "invocations_30_days,dependency_row\r\n";
+  out.reserve(out.size() + rows.size() * 320);
+  std::string reasons;
   for (const ReportRow& r : rows) {
-    std::vector<std::string> reasons;
-    for (const Reason& x : r.reasons) reasons.push_back(x.text);
-    std::vector<std::string> fields = {
+    reasons.clear();
+    for (const Reason& x : r.reasons) {
+      if (!reasons.empty()) reasons += "; ";
+      reasons += x.text;
+    }
+    const std::string_view fields[] = {
         r.account,
         r.region,
         r.function,
@@ -650,20 +698,38 @@ std::string ReportCsv(const std::vector<ReportRow>& rows) {
         r.update_mode,
         r.runtime_version,
         r.newest_runtime_version,
-        std::to_string(r.versions_behind),
-        std::to_string(r.days_behind),
+        "",  // versions_behind
+        "",  // days_behind
         r.release_state,
-        r.next_lifecycle_date ? r.next_lifecycle_date->what : "",
-        r.next_lifecycle_date ? r.next_lifecycle_date->date : "",
-        std::string(ActorName(r.must_act)),
-        std::to_string(r.urgency),
-        fmt::format("{}", fmt::join(reasons, "; ")),
-        r.last_invoked_ms ? FormatIsoTimestamp(*r.last_invoked_ms) : "",
-        std::to_string(r.invocations_30d),
-        r.dependency_row ? std::string(RowName(*r.dependency_row)) : ""};
-    for (size_t i = 0; i < fields.size(); ++i) {
+        r.next_lifecycle_date ? std::string_view(r.next_lifecycle_date->what) : "",
+        r.next_lifecycle_date ? std::string_view(r.next_lifecycle_date->date) : "",
+        ActorName(r.must_act),
+        "",  // urgency
+        reasons,
+        "",  // last_invoked
+        "",  // invocations_30_days
+        r.dependency_row ? RowName(*r.dependency_row) : ""};
+    for (size_t i = 0; i < std::size(fields); ++i) {
       if (i > 0) out += ',';
-      out += CsvField(fields[i]);
+      switch (i) {
+        case 10:
+          out += std::to_string(r.versions_behind);
+          break;
+        case 11:
+          out += std::to_string(r.days_behind);
+          break;
+        case 16:
+          out += std::to_string(r.urgency);
+          break;
+        case 18:
+          if (r.last_invoked_ms) out += FormatIsoTimestamp(*r.last_invoked_ms);
+          break;
+        case 19:
+          out += std::to_string(r.invocations_30d);
+          break;
+        default:
+          AppendCsvField(out, fields[i]);
+      }
     }
     out += "\r\n";
   }
