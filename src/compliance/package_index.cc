@@ -1,5 +1,10 @@
 #include "compliance/package_index.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -34,6 +39,23 @@ Result<Packages> PackageIndex::Inspect(const std::string& sha256_hex, std::strin
   std::lock_guard lock(mu_);
   cache_[sha256_hex] = packages;
   return Packages(packages);
+}
+
+Result<Packages> PackageIndex::InspectMapped(const std::string& sha256_hex) {
+  std::string path = code_->PathOf(sha256_hex);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NotFound(path);
+  struct stat st {};
+  void* map = MAP_FAILED;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    map = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  ::close(fd);
+  if (map == MAP_FAILED) return NotFound(path);
+  Result<Packages> out = Inspect(
+      sha256_hex, std::string_view(static_cast<const char*>(map), static_cast<size_t>(st.st_size)));
+  ::munmap(map, static_cast<size_t>(st.st_size));
+  return out;
 }
 
 Status PackageIndex::Record(const std::string& sha256_hex, std::string_view zip) {
@@ -98,6 +120,8 @@ Result<Packages> PackageIndex::Of(const std::string& sha256_hex) {
     std::lock_guard lock(mu_);
     return cache_.emplace(sha256_hex, packages).first->second;
   }
+  // The stored file mapped: inspection reads only the central directory and metadata entries.
+  if (Result<Packages> mapped = InspectMapped(sha256_hex); mapped.ok()) return mapped;
   Result<std::string> zip = code_->Get(sha256_hex);
   if (!zip.ok()) {
     if (zip.status().code() == StatusCode::kResourceNotFound) {

@@ -41,6 +41,8 @@ class PackageIndex {
 
  private:
   Result<Packages> Inspect(const std::string& sha256_hex, std::string_view zip);
+  // Inspects this node's copy of the package, mapped; kResourceNotFound when there is none.
+  Result<Packages> InspectMapped(const std::string& sha256_hex);
 
   store::Database* db_;
   functions::CodePackageStore* code_;

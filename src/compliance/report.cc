@@ -491,11 +491,20 @@ class Builder {
     std::shared_ptr<const Analysis>& a = analyses_[key];
     if (a == nullptr) {
       std::vector<catalog::BomEntry> bundled;
-      LAMBKIN_ASSIGN_OR_RETURN(Packages code, packages_->Of(v.code_sha256));
-      bundled.insert(bundled.end(), code->begin(), code->end());
-      for (const std::string& sha : v.layers) {
-        LAMBKIN_ASSIGN_OR_RETURN(Packages p, packages_->Of(sha));
-        bundled.insert(bundled.end(), p->begin(), p->end());
+      std::vector<std::string> shas = {v.code_sha256};
+      shas.insert(shas.end(), v.layers.begin(), v.layers.end());
+      for (const std::string& sha : shas) {
+        Result<Packages> p = packages_->Of(sha);
+        if (!p.ok()) {
+          // A package that cannot be read here leaves the row without a dependency verdict
+          // rather than the whole report without rows.
+          analyses_.erase(key);
+          r.reasons.push_back(
+              {Actor::kNobody, 0,
+               fmt::format("its packages could not be inspected: {}", p.status().message())});
+          return Status::Ok();
+        }
+        bundled.insert(bundled.end(), (*p)->begin(), (*p)->end());
       }
       a = std::make_shared<const Analysis>(Analyze(*rv.bom, bundled));
     }
@@ -569,7 +578,8 @@ Result<std::vector<ReportRow>> BuildReport(store::Database* db, const catalog::C
   }
   std::sort(shas.begin(), shas.end());
   shas.erase(std::unique(shas.begin(), shas.end()), shas.end());
-  LAMBKIN_RETURN_IF_ERROR(packages->Preload(shas));
+  // Best effort: a package that cannot be read is reported on its rows (Builder::Dependencies).
+  (void)packages->Preload(shas);
 
   std::vector<catalog::RuntimeVersion> all = catalog.List();
   Builder builder(all, stored, packages, options);
