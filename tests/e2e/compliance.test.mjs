@@ -18,7 +18,7 @@ import {
 import {
   role, awsError, makeZip, versionEcho, startRolloutServer, adminJson, adminFetch, builtRuntimes, lambkinBin,
 } from './helpers.mjs';
-import { Layout, copyLayout, tarOf } from './oci.mjs';
+import { Layout, copyLayout, tarOf, startRegistry, skopeoCopy } from './oci.mjs';
 
 const execFileP = promisify(execFile);
 const servers = [];
@@ -126,7 +126,17 @@ test('a runtime walked through deprecation, block-create and block-update; invoc
 });
 
 test('the report: every update mode and who must act, activity, CSV and the CLI', async () => {
-  const t = await setup({ rollout: { pacing: { low: { phase1_wait: '2d', bake: '1h', regions_per_wave: 0 } } } });
+  // A registry for an image function built on the runtime's first version.
+  const registry = await startRegistry(mkdtempSync(path.join(tmpdir(), 'lambkin-registry-')));
+  const t = await setup({ registries: { [registry.host]: { insecure: true } },
+    rollout: { pacing: { low: { phase1_wait: '2d', bake: '1h', regions_per_wave: 0 } } } });
+  try {
+    await skopeoCopy(`oci:${path.join(builtRuntimes, t.python)}:${t.python}`, `docker://${registry.host}/app/py:v1`);
+    await t.lambda.send(new CreateFunctionCommand({ FunctionName: 'image', Role: role, PackageType: 'Image',
+      Code: { ImageUri: `${registry.host}/app/py:v1` } }));
+  } finally {
+    registry.stop();
+  }
   await t.create('auto');
   await t.create('fu', { Publish: true });
   for (const q of ['$LATEST', '1']) {
@@ -138,8 +148,10 @@ test('the report: every update mode and who must act, activity, CSV and the CLI'
   for (let i = 0; i < 3; i++) assert.equal(await t.invoke('auto'), `${t.family}.v1`);
 
   let rows = await t.report();
-  assert.equal(rows.length, 4);
+  assert.equal(rows.length, 5);
   assert.ok(rows.every((r) => r.MustAct === 'nobody'), 'everything is on the newest version');
+  assert.equal(t.row(rows, 'image').UpdateMode, 'Image');
+  assert.equal(t.row(rows, 'image').RuntimeVersion, `${t.family}.v1`, 'the base it was built on');
   const auto = t.row(rows, 'auto');
   assert.equal(auto.Invocations30Days, 3);
   assert.ok(auto.LastInvoked);
@@ -158,6 +170,10 @@ test('the report: every update mode and who must act, activity, CSV and the CLI'
   assert.equal(fu.NewestRuntimeVersion, `${t.family}.v2`);
   assert.match(fu.Reasons[0].Reason, /FunctionUpdate and not updated for \d+ days? while 1 newer version was released/);
   assert.match(t.row(rows, 'fu', '1').Reasons[0].Reason, /published version in FunctionUpdate mode/);
+  const image = t.row(rows, 'image');
+  assert.equal(image.MustAct, 'function owner');
+  assert.equal(image.VersionsBehind, 1);
+  assert.match(image.Reasons[0].Reason, /container image built on .*v1; 1 newer base released .* rebuild from .*v2 and redeploy/);
   const pinned = t.row(rows, 'pinned');
   assert.equal(pinned.MustAct, 'function owner');
   assert.match(pinned.Reasons[0].Reason, new RegExp(`pinned to ${t.family.replace('.', '\\.')}\\.v1 for 1 day — Manual is a temporary rollback`));
@@ -187,17 +203,17 @@ test('the report: every update mode and who must act, activity, CSV and the CLI'
   assert.equal(csv.status, 200);
   assert.match(csv.headers.get('content-type'), /^text\/csv/);
   const lines = (await csv.text()).trim().split('\r\n');
-  assert.equal(lines.length, 5);
+  assert.equal(lines.length, 6);
   assert.match(lines[0], /^account,region,function,version,package_type,runtime/);
   assert.ok(lines.some((l) => l.startsWith('123456789012,us-east-1,pinned,$LATEST,Zip,') && l.includes('function owner')));
 
   // The CLI, for a person (grouped, most urgent first) and for machines.
   const text = await t.cli('compliance', 'report');
-  assert.match(text, /The function owner must act \(3\)/);
+  assert.match(text, /The function owner must act \(4\)/);
   assert.match(text, /Nothing to do \(1\)/);
   assert.ok(text.indexOf('pinned:$LATEST') < text.indexOf('auto:$LATEST'));
   const json = JSON.parse(await t.cli('compliance', 'report', '--json', '--region', 'us-east-1'));
-  assert.equal(json.FunctionVersions.length, 4);
+  assert.equal(json.FunctionVersions.length, 5);
   assert.equal((await t.cli('compliance', 'report', '--csv')).split('\r\n')[0].split(',')[0], 'account');
 });
 
