@@ -41,14 +41,19 @@ json RuntimeJson(const AdminApi::Deps& d, const std::string& runtime,
           {"ReleaseLifecycle", LifecycleJson(l, now_ms)}};
 }
 
-// A date member: absent or null leaves the date unset; otherwise a YYYY-MM-DD string.
-Result<std::optional<std::string>> DateMember(const json& body, const char* key) {
+// A date member into `date`: absent keeps it, null removes it, a string (YYYY-MM-DD) sets it.
+Status DateMember(const json& body, const char* key, std::optional<std::string>* date) {
   auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return std::optional<std::string>();
+  if (it == body.end()) return Status::Ok();
+  if (it->is_null()) {
+    date->reset();
+    return Status::Ok();
+  }
   if (!it->is_string()) {
     return InvalidParameter(fmt::format("{} must be a date in the form YYYY-MM-DD", key));
   }
-  return std::optional<std::string>(it->get<std::string>());
+  *date = it->get<std::string>();
+  return Status::Ok();
 }
 
 }  // namespace
@@ -73,8 +78,8 @@ HttpResponse ListRuntimes(const AdminApi::Deps& d, const Call&) {
 }
 
 // PUT /lambkin/v1/runtimes/<runtime>/lifecycle {"DeprecationDate", "FunctionCreateBlockDate",
-// "FunctionUpdateBlockDate"} (each YYYY-MM-DD or null; also accepted inside
-// "ReleaseLifecycle"): replaces the runtime's lifecycle.
+// "FunctionUpdateBlockDate"} (also accepted inside "ReleaseLifecycle"): each date given is set
+// (YYYY-MM-DD) or removed (null); dates not given stay.
 HttpResponse PutRuntimeLifecycle(const AdminApi::Deps& d, const Call& call) {
   const std::string& runtime = call.Label("Runtime");
   if (!d.catalog->HasRuntime(runtime)) {
@@ -86,11 +91,15 @@ HttpResponse PutRuntimeLifecycle(const AdminApi::Deps& d, const Call& call) {
                          : outer;
   catalog::RuntimeLifecycle l;
   l.runtime = runtime;
-  ASSIGN_OR_ERROR(l.deprecation_date, DateMember(body, "DeprecationDate"));
-  ASSIGN_OR_ERROR(l.create_block_date, DateMember(body, "FunctionCreateBlockDate"));
-  ASSIGN_OR_ERROR(l.update_block_date, DateMember(body, "FunctionUpdateBlockDate"));
-  Status s =
-      d.db->Transact([&](store::Txn& txn) -> Status { return catalog::StoreLifecycle(txn, l); });
+  Status s = d.db->Transact([&](store::Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(std::optional<catalog::RuntimeLifecycle> stored,
+                             catalog::LoadLifecycle(txn, runtime));
+    if (stored) l = *stored;
+    LAMBKIN_RETURN_IF_ERROR(DateMember(body, "DeprecationDate", &l.deprecation_date));
+    LAMBKIN_RETURN_IF_ERROR(DateMember(body, "FunctionCreateBlockDate", &l.create_block_date));
+    LAMBKIN_RETURN_IF_ERROR(DateMember(body, "FunctionUpdateBlockDate", &l.update_block_date));
+    return catalog::StoreLifecycle(txn, l);
+  });
   if (!s.ok()) return lambdaapi::ErrorResponse(s);
   return lambdaapi::JsonResponse(200, RuntimeJson(d, runtime, l, d.clock->NowMillis()));
 }

@@ -71,9 +71,14 @@ int RuntimeLifecycleDates(const AdminOptions& o, const LifecycleOptions& l) {
     if (l.runtime.empty()) {
       return Fail("runtime lifecycle", InvalidParameter("name the runtime whose dates to set"));
     }
+    // Only the dates given change; --clear removes every date.
     json body = json::object();
     auto put = [&](const char* key, const std::optional<std::string>& v) {
-      body[key] = v && !l.clear ? json(*v) : json(nullptr);
+      if (l.clear) {
+        body[key] = nullptr;
+      } else if (v) {
+        body[key] = *v;
+      }
     };
     put("DeprecationDate", l.deprecation_date);
     put("FunctionCreateBlockDate", l.create_block_date);

@@ -69,7 +69,8 @@ void PrintRollout(const json& r, int64_t now, int events) {
                   Str(e, "Text").c_str());
     }
   }
-  const json& predicted = r["PredictedBreaks"];
+  auto found = r.find("PredictedBreaks");
+  const json& predicted = found != r.end() ? *found : json::array();
   if (predicted.is_array() && !predicted.empty()) {
     std::printf("  predicted to break on %s (bundled packages the new runtime outgrows):\n",
                 Str(r, "RuntimeVersion").c_str());

@@ -82,6 +82,10 @@ std::string Days(int64_t millis) {
   return days == 1 ? "1 day" : fmt::format("{} days", days);
 }
 
+// The part of an urgency that grows with days, bounded so that age never outranks a worse kind
+// of reason (a runtime blocked for updates, 900).
+int64_t Capped(int64_t days) { return std::clamp<int64_t>(days, 0, 250); }
+
 std::string Plural(int64_t n, std::string_view one, std::string_view many) {
   return fmt::format("{} {}", n, n == 1 ? one : many);
 }
@@ -217,6 +221,19 @@ Status ReadStore(store::Txn& txn, const ReportOptions& o, Stored* out) {
           st.ColumnInt(4));
     }
   }
+  {
+    // When the mode last became Manual (recorded since this table exists; a pin to the version
+    // already running has no edit above).
+    LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT account, region, name, version, at FROM "
+                                                  "update_mode_changes WHERE update_mode = "
+                                                  "'Manual'"));
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out->pinned_since[FlatKey(st.ColumnView(0), st.ColumnView(1), st.ColumnView(2),
+                                st.ColumnInt(3))] = st.ColumnInt(4);
+    }
+  }
   return Status::Ok();
 }
 
@@ -343,13 +360,22 @@ class Builder {
     const catalog::RuntimeLifecycle& life = l->second;
     r.release_state = std::string(catalog::ReleaseState(life, o_.now_ms));
     r.next_lifecycle_date = catalog::NextLifecycleDate(life, o_.now_ms);
-    if (catalog::Blocks(life, catalog::LifecycleGate::kUpdate, o_.now_ms)) {
+    const bool image = r.package_type == "Image";
+    const std::string move =
+        image ? "rebuild the image on a supported runtime" : "move to a supported runtime";
+    if (!image && catalog::Blocks(life, catalog::LifecycleGate::kUpdate, o_.now_ms)) {
       r.reasons.push_back(
           {Actor::kFunctionOwner, 900,
-           fmt::format("{} is deprecated and takes no more updates since {}: the function can "
-                       "no longer be changed, only moved to a supported runtime — migrate now",
+           fmt::format("{} takes no more updates since {}: the function can no longer be "
+                       "changed, only moved to a supported runtime — migrate now",
                        r.runtime, *life.update_block_date)});
-    } else if (r.release_state == "DEPRECATED") {
+    } else if (r.release_state == "DEPRECATED" ||
+               (!image && catalog::Blocks(life, catalog::LifecycleGate::kCreate, o_.now_ms))) {
+      std::string since =
+          r.release_state == "DEPRECATED"
+              ? fmt::format("is deprecated since {} and gets no more security patches",
+                            *life.deprecation_date)
+              : fmt::format("takes no new functions since {}", *life.create_block_date);
       std::string next =
           r.next_lifecycle_date
               ? fmt::format("; {} from {}",
@@ -357,18 +383,19 @@ class Builder {
                                                                           : "no more updates",
                             r.next_lifecycle_date->date)
               : "";
-      r.reasons.push_back({Actor::kFunctionOwner, 800,
-                           fmt::format("{} is deprecated since {} and gets no more security "
-                                       "patches{} — move to a supported runtime",
-                                       r.runtime, *life.deprecation_date, next)});
+      r.reasons.push_back(
+          {Actor::kFunctionOwner, 800, fmt::format("{} {}{} — {}", r.runtime, since, next, move)});
     } else if (r.next_lifecycle_date &&
                r.next_lifecycle_date->at_ms - o_.now_ms <= o_.soon_days * kDayMillis) {
       int64_t days = (r.next_lifecycle_date->at_ms - o_.now_ms + kDayMillis - 1) / kDayMillis;
+      const std::string& what = r.next_lifecycle_date->what;
+      std::string event = what == "deprecation"    ? "will be deprecated"
+                          : what == "create block" ? "will take no new functions"
+                                                   : "will take no more updates";
       r.reasons.push_back(
           {Actor::kFunctionOwner, 300 + (o_.soon_days - days),
-           fmt::format("{} will be deprecated on {} (in {}) — plan the move to a supported "
-                       "runtime",
-                       r.runtime, r.next_lifecycle_date->date, Plural(days, "day", "days"))});
+           fmt::format("{} {} on {} (in {}) — plan to {}", r.runtime, event,
+                       r.next_lifecycle_date->date, Plural(days, "day", "days"), move)});
     }
   }
 
@@ -382,7 +409,7 @@ class Builder {
     }
     if (r.versions_behind > 0 && newest != nullptr) {
       r.reasons.push_back(
-          {Actor::kFunctionOwner, 500 + r.days_behind,
+          {Actor::kFunctionOwner, 500 + Capped(r.days_behind),
            fmt::format("container image built on {}; {} released since ({} behind) — "
                        "images are never patched for you: rebuild from {} and redeploy "
                        "(lambkin image rebase)",
@@ -398,7 +425,7 @@ class Builder {
         o_.now_ms - (since != stored_.pinned_since.end() ? since->second : v.last_modified);
     if (r.versions_behind > 0 && newest != nullptr) {
       r.reasons.push_back(
-          {Actor::kFunctionOwner, 600 + pinned_ms / kDayMillis,
+          {Actor::kFunctionOwner, 600 + Capped(pinned_ms / kDayMillis),
            fmt::format("pinned to {} for {} — Manual is a temporary rollback; {} released "
                        "since: fix the incompatibility and switch back to Auto on {}",
                        r.runtime_version, Days(pinned_ms),
@@ -419,7 +446,7 @@ class Builder {
     const bool latest = std::get<3>(v.key) == 0;
     int64_t idle = o_.now_ms - v.last_modified;
     r.reasons.push_back(
-        {Actor::kFunctionOwner, 400 + r.days_behind,
+        {Actor::kFunctionOwner, 400 + Capped(r.days_behind),
          latest
              ? fmt::format("FunctionUpdate and not updated for {} while {} released — "
                            "update the function (any code or configuration change picks up "
@@ -464,8 +491,10 @@ class Builder {
           }
         }
         auto g = stored_.rollouts.find({target->id, r.region});
+        // Only where the rollout has reached the region (phase 1 or 2): one paused before
+        // it got here keeps nothing behind that was released here.
         if (g != stored_.rollouts.end() && (g->second.held || g->second.paused) &&
-            g->second.phase != "complete" && g->second.phase != "aborted") {
+            (g->second.phase == "phase1" || g->second.phase == "phase2")) {
           r.reasons.push_back({Actor::kOperator, 450,
                                g->second.held
                                    ? fmt::format("the rollout of {} is held in {} ({}): resume or "

@@ -132,6 +132,21 @@ const store::Migrations& Schema() {
        FunctionVersionsDdl("CREATE TABLE function_versions_v3") + kNullableRuntimeVersionCopy +
            kFunctionVersionsIndexes,
        kNullableRuntimeVersionPostgres, nullptr},
+      // When each version's update mode last changed (a Manual pin's age in the compliance
+      // report: a pin to the version already running records no runtime version edit).
+      {"functions", 4, R"sql(
+CREATE TABLE IF NOT EXISTS update_mode_changes (
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  update_mode TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (account, region, name, version),
+  FOREIGN KEY (account, region, name, version) REFERENCES function_versions ON DELETE CASCADE
+);
+)sql",
+       "", nullptr},
   };
   // Function versions record their layers (layers.h), so the layers subsystem comes with them.
   static const store::Migrations kWithLayers = kMigrations + LayersSchema();
@@ -1432,6 +1447,16 @@ Result<RuntimeManagementConfig> FunctionService::PutRuntimeManagementConfig(
     if (v.update_mode != found->update_mode || changed) {
       LAMBKIN_RETURN_IF_ERROR(StoreVersion(txn, scope, v));
       LAMBKIN_RETURN_IF_ERROR(RecordEdit(txn, scope, v, old_rv, cause, now));
+    }
+    if (v.update_mode != found->update_mode) {
+      LAMBKIN_ASSIGN_OR_RETURN(
+          auto mode, txn.Prepare("INSERT INTO update_mode_changes (account, region, name, "
+                                 "version, update_mode, at) VALUES (?,?,?,?,?,?) ON CONFLICT "
+                                 "(account, region, name, version) DO UPDATE SET update_mode = "
+                                 "excluded.update_mode, at = excluded.at"));
+      mode.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, num);
+      mode.Bind(5, UpdateModeName(v.update_mode)).Bind(6, now);
+      LAMBKIN_RETURN_IF_ERROR(mode.Run());
     }
     out = ConfigOf(*this, scope, v);
     return Status::Ok();

@@ -426,7 +426,7 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
   }
   if (action.kind == Action::kStartPhase2) {
     // Function versions created or changed since the version was published are predicted too.
-    LAMBKIN_RETURN_IF_ERROR(PredictLocked(*version, action.region));
+    PredictBestEffortLocked(*version, action.region);
   }
   Changed changed;
   Changed* collect = observer_ != nullptr ? &changed : nullptr;
@@ -712,6 +712,9 @@ Status RolloutEngine::ExecuteLocked(const Action& action) {
 
 Result<catalog::RuntimeVersion> RolloutEngine::Publish(const catalog::PublishRequest& request,
                                                        bool fast_track) {
+  // Packages never inspected yet (deployed before this node kept their contents) are read
+  // before the engine's lock is taken, so operator commands do not wait on them.
+  WarmPackages(request.runtime);
   std::unique_lock lock(mu_);
   int64_t now = clock_->NowMillis();
   Result<catalog::RuntimeVersion> v =
@@ -747,10 +750,46 @@ Result<catalog::RuntimeVersion> RolloutEngine::Publish(const catalog::PublishReq
                         FormatDuration(pacing.bake_ms)));
       });
   if (!v.ok()) return v;
-  LAMBKIN_RETURN_IF_ERROR(PredictLocked(*v, ""));
+  // The version is published: a prediction that fails is reported, never the publish.
+  PredictBestEffortLocked(*v, "");
   LAMBKIN_RETURN_IF_ERROR(RunDueLocked(lock).status());
   cv_.notify_all();
   return v;
+}
+
+void RolloutEngine::WarmPackages(const std::string& runtime) {
+  if (packages_ == nullptr) return;
+  std::vector<std::string> shas;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    shas.clear();
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto st, txn.Prepare("SELECT DISTINCT code_sha256 FROM function_versions WHERE runtime = ? "
+                             "UNION SELECT DISTINCT l.code_sha256 FROM function_version_layers l "
+                             "JOIN function_versions f ON f.account = l.account AND f.region = "
+                             "l.region AND f.name = l.name AND f.version = l.version WHERE "
+                             "f.runtime = ?"));
+    st.Bind(1, runtime).Bind(2, runtime);
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      shas.push_back(st.ColumnText(0));
+    }
+    return Status::Ok();
+  });
+  if (s.ok()) s = packages_->Preload(shas);
+  if (!s.ok()) {
+    std::fprintf(stderr, "lambkin rollout: cannot read the packages of %s functions: %s\n",
+                 runtime.c_str(), s.message().c_str());
+  }
+}
+
+void RolloutEngine::PredictBestEffortLocked(const catalog::RuntimeVersion& version,
+                                            const std::string& region) {
+  if (Status s = PredictLocked(version, region); !s.ok()) {
+    std::fprintf(stderr, "lambkin rollout: cannot predict what %s breaks%s: %s\n",
+                 version.name.c_str(), region.empty() ? "" : (" in " + region).c_str(),
+                 s.message().c_str());
+  }
 }
 
 Status RolloutEngine::PredictLocked(const catalog::RuntimeVersion& version,
@@ -810,14 +849,27 @@ Status RolloutEngine::PredictLocked(const catalog::RuntimeVersion& version,
     }
   }
   std::vector<Hold> holds;
+  std::vector<const Candidate*> cleared;
   for (const Candidate& c : candidates) {
     std::vector<catalog::BomEntry> bundled;
+    bool readable = true;
     for (const std::string& sha : c.packages) {
-      LAMBKIN_ASSIGN_OR_RETURN(compliance::Packages p, packages_->Of(sha));
-      bundled.insert(bundled.end(), p->begin(), p->end());
+      Result<compliance::Packages> p = packages_->Of(sha);
+      if (!p.ok()) {
+        // One unreadable package leaves its function version unpredicted, not the rollout.
+        std::fprintf(stderr, "lambkin rollout: cannot inspect package %s of %s: %s\n", sha.c_str(),
+                     c.name.c_str(), p.status().message().c_str());
+        readable = false;
+        break;
+      }
+      bundled.insert(bundled.end(), (*p)->begin(), (*p)->end());
     }
+    if (!readable) continue;
     std::vector<compliance::Finding> findings = compliance::Predict(*version.bom, bundled);
-    if (findings.empty()) continue;
+    if (findings.empty()) {
+      cleared.push_back(&c);  // fixed since an earlier prediction (a layer changed, say)
+      continue;
+    }
     std::vector<std::string> why;
     for (const compliance::Finding& f : findings) {
       // What the version before had: the change of the runtime's package that makes it break.
@@ -838,9 +890,18 @@ Status RolloutEngine::PredictLocked(const catalog::RuntimeVersion& version,
     }
     holds.push_back({&c, fmt::format("{}", fmt::join(why, "; "))});
   }
-  if (holds.empty()) return Status::Ok();
+  if (holds.empty() && cleared.empty()) return Status::Ok();
   int64_t now = clock_->NowMillis();
   return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto del, txn.Prepare("DELETE FROM rollout_holds WHERE "
+                                                   "runtime_version = ? AND account = ? AND "
+                                                   "region = ? AND name = ? AND version = ?"));
+    for (const Candidate* c : cleared) {
+      del.Bind(1, version.id).Bind(2, c->account).Bind(3, c->region).Bind(4, c->name);
+      del.Bind(5, c->number);
+      LAMBKIN_RETURN_IF_ERROR(del.Run());
+      LAMBKIN_RETURN_IF_ERROR(del.Reset());
+    }
     LAMBKIN_ASSIGN_OR_RETURN(
         auto ins, txn.Prepare("INSERT INTO rollout_holds (runtime_version, account, region, "
                               "name, version, code_sha256, reason, predicted_at) VALUES "

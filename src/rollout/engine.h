@@ -167,6 +167,10 @@ class RolloutEngine {
   // Records the Auto function versions of `version`'s runtime (in `region`, or everywhere when
   // empty) that its packages would break, in rollout_holds.
   Status PredictLocked(const catalog::RuntimeVersion& version, const std::string& region);
+  // PredictLocked, its failure only logged (a publish or a phase-2 start goes on without it).
+  void PredictBestEffortLocked(const catalog::RuntimeVersion& version, const std::string& region);
+  // Reads the packages of `runtime`'s function versions into the package index.
+  void WarmPackages(const std::string& runtime);
   Result<catalog::RuntimeVersion> FindVersion(const std::string& version) const;
   Status SetSimulatedLocked(int64_t millis);
   void Notify(const std::vector<functions::MovedVersion>& changed) const;

@@ -81,6 +81,10 @@ test('a runtime walked through deprecation, block-create and block-update; invoc
   const out = await t.cli('runtime', 'lifecycle', t.python, '--deprecation-date', lifecycle.DeprecationDate,
     '--create-block-date', lifecycle.FunctionCreateBlockDate, '--update-block-date', lifecycle.FunctionUpdateBlockDate);
   assert.match(out, new RegExp(`${t.python.replace('.', '\\.')}\\s+GA\\s+${lifecycle.DeprecationDate}`));
+  // Setting one date keeps the others.
+  await t.cli('runtime', 'lifecycle', t.python, '--update-block-date', lifecycle.FunctionUpdateBlockDate);
+  runtimes = (await adminJson(t.server.endpoint, '/lambkin/v1/runtimes')).Runtimes;
+  assert.equal(runtimes.find((r) => r.Runtime === t.python).ReleaseLifecycle.DeprecationDate, lifecycle.DeprecationDate);
   await t.create('walker');
   assert.equal(t.row(await t.report(), 'walker').ReleaseState, 'GA');
   assert.match(t.row(await t.report(), 'walker').Reasons[0].Reason, /will be deprecated on/);
