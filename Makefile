@@ -75,7 +75,8 @@ asan-build:
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
 # A short libFuzzer run of every parser target (clang), seeded from fuzz/corpus/.
-FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token oci_documents
+FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token oci_documents \
+  package_metadata
 fuzz-build:
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DLAMBKIN_FUZZ=ON -DLAMBKIN_BUILD_TESTS=OFF -DLAMBKIN_BUILD_BENCH=OFF

@@ -128,8 +128,9 @@ class Cursor {
     size_t start = i_;
     int64_t n = 0;
     while (!AtEnd() && std::isdigit(static_cast<unsigned char>(s_[i_])) != 0) {
-      n = n * 10 + (s_[i_] - '0');
-      if (n > kNumberLimit) return false;
+      int64_t digit = s_[i_] - '0';
+      if (n > (kNumberLimit - digit) / 10) return false;  // checked before it can overflow
+      n = n * 10 + digit;
       ++i_;
     }
     *out = n;
