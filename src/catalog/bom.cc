@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
+
 namespace lambkin::catalog {
 
 namespace fs = std::filesystem;
@@ -69,13 +71,6 @@ std::vector<Stanza> Stanzas(std::string_view text, bool first_only) {
   return out;
 }
 
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 // Whether a PEP 508 environment marker tests the `extra` variable (outside quoted strings).
 bool MentionsExtra(std::string_view marker) {
   char quote = 0;
@@ -111,7 +106,7 @@ std::optional<Requirement> ParsePythonRequirement(std::string_view text) {
     text = text.substr(0, semi);
   }
   if (MentionsExtra(marker)) return std::nullopt;
-  text = Trim(text);
+  text = AsciiTrim(text);
   size_t end = 0;
   while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) != 0 ||
                                text[end] == '-' || text[end] == '_' || text[end] == '.')) {
@@ -119,11 +114,11 @@ std::optional<Requirement> ParsePythonRequirement(std::string_view text) {
   }
   if (end == 0) return std::nullopt;
   Requirement r{NormalizePackageName("python", text.substr(0, end)), ""};
-  std::string_view rest = Trim(text.substr(end));
+  std::string_view rest = AsciiTrim(text.substr(end));
   if (rest.starts_with('[')) {
     size_t close = rest.find(']');
     if (close == std::string_view::npos) return std::nullopt;
-    rest = Trim(rest.substr(close + 1));
+    rest = AsciiTrim(rest.substr(close + 1));
   }
   if (rest.starts_with('@')) return r;  // a direct reference: any version
   for (char c : rest) {
@@ -223,7 +218,7 @@ std::string NormalizePackageName(std::string_view ecosystem, std::string_view na
     if (c == '-' || c == '_' || c == '.') {
       if (out.empty() || out.back() != '-') out += '-';
     } else {
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out += AsciiLower(c);
     }
   }
   return out;
@@ -247,12 +242,12 @@ std::optional<BomEntry> ParsePythonMetadata(std::string_view metadata,
   while (pos < requires_txt.size()) {
     size_t eol = requires_txt.find('\n', pos);
     if (eol == std::string_view::npos) eol = requires_txt.size();
-    std::string_view line = Trim(requires_txt.substr(pos, eol - pos));
+    std::string_view line = AsciiTrim(requires_txt.substr(pos, eol - pos));
     pos = eol + 1;
     if (line.empty() || line.starts_with('#')) continue;
     if (line.starts_with('[')) {
       std::string_view section = line.substr(1, line.find(']') - 1);
-      unconditional = Trim(section.substr(0, section.find(':'))).empty();
+      unconditional = AsciiTrim(section.substr(0, section.find(':'))).empty();
       continue;
     }
     if (!unconditional) continue;

@@ -19,16 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-int Fail(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "lambkin %s: %s\n", what.c_str(), s.message().c_str());
-  return 1;
-}
-
-std::string Str(const json& j, const char* key, std::string_view fallback = "") {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
-}
-
 // Colours on a terminal (unless NO_COLOR is set); plain text otherwise.
 struct Style {
   bool on = isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr;

@@ -14,11 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-int Fail(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "lambkin iam %s: %s\n", what.c_str(), s.message().c_str());
-  return 1;
-}
-
 // The member `key` of `j` (an empty object or array when absent), kept alive for the loop
 // that walks it.
 json Member(const json& j, const char* key, const json& fallback = json::object()) {
@@ -86,7 +81,7 @@ void PrintDirectory(const json& d) {
 
 int IamShow(const AdminOptions& o) {
   Result<json> r = AdminCall(o.client, "/lambkin/v1/iam");
-  if (!r.ok()) return Fail("show", r.status());
+  if (!r.ok()) return Fail("iam show", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
   } else {
@@ -97,9 +92,9 @@ int IamShow(const AdminOptions& o) {
 
 int IamApply(const AdminOptions& o, const std::string& file) {
   Result<json> declaration = ReadJsonObject(file, "IAM declaration");
-  if (!declaration.ok()) return Fail("apply", declaration.status());
+  if (!declaration.ok()) return Fail("iam apply", declaration.status());
   Result<json> r = AdminCall(o.client, "/lambkin/v1/iam/apply", *declaration);
-  if (!r.ok()) return Fail("apply", r.status());
+  if (!r.ok()) return Fail("iam apply", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
   } else {
@@ -111,13 +106,13 @@ int IamApply(const AdminOptions& o, const std::string& file) {
 
 int IamCreateAccessKey(const AdminOptions& o, const AccessKeyOptions& key) {
   if (key.user.empty() == key.role.empty()) {
-    return Fail("create-access-key", InvalidParameter("give --user, or --role with --session"));
+    return Fail("iam create-access-key", InvalidParameter("give --user, or --role with --session"));
   }
   json body = key.user.empty() ? json{{"Role", key.role}, {"Session", key.session}}
                                : json{{"User", key.user}};
   if (!key.account.empty()) body["Account"] = key.account;
   Result<json> r = AdminCall(o.client, "/lambkin/v1/iam/access-keys", body);
-  if (!r.ok()) return Fail("create-access-key", r.status());
+  if (!r.ok()) return Fail("iam create-access-key", r.status());
   if (o.json) {
     std::printf("%s\n", r->dump(2).c_str());
   } else {
@@ -131,7 +126,7 @@ int IamCreateAccessKey(const AdminOptions& o, const AccessKeyOptions& key) {
 int IamDeleteAccessKey(const AdminOptions& o, const std::string& id) {
   Status deleted =
       AdminDelete(o.client, fmt::format("/lambkin/v1/iam/access-keys/{}", UriEncode(id, false)));
-  if (!deleted.ok()) return Fail("delete-access-key", deleted);
+  if (!deleted.ok()) return Fail("iam delete-access-key", deleted);
   if (o.json) {
     std::printf("%s\n", json{{"Deleted", id}}.dump(2).c_str());
   } else {

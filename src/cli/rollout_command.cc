@@ -16,15 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-int Fail(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "lambkin %s: %s\n", what.c_str(), s.message().c_str());
-  return 1;
-}
-
-std::string Str(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
 std::string Bar(double fraction, int width) {
   int full = static_cast<int>(std::lround(fraction * width));
   return "[" + std::string(full, '#') + std::string(width - full, '-') + "]";

@@ -6,7 +6,11 @@
 // Each talks to a running server's admin API and prints for a person, or JSON with --json.
 #pragma once
 
+#include <cstdio>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/http_client.h"
 
@@ -16,6 +20,19 @@ struct AdminOptions {
   ApiClient client;
   bool json = false;
 };
+
+// What every operator verb prints when a call fails ("lambkin <what>: <message>"); returns the
+// exit status, 1.
+inline int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "lambkin %s: %s\n", what.c_str(), s.message().c_str());
+  return 1;
+}
+
+// The string member `key` of an answer, or `fallback` when it is absent or not a string.
+inline std::string Str(const nlohmann::json& j, const char* key, std::string_view fallback = "") {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
 
 // deprecate | block
 int RuntimeLifecycle(const AdminOptions& o, const std::string& verb, const std::string& version,

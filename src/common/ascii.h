@@ -1,5 +1,5 @@
-// ASCII case helpers for protocol text (header names, IAM action and condition key names),
-// where case rules are ASCII-only by definition.
+// ASCII case and whitespace helpers for protocol and metadata text (header names, IAM action and
+// condition key names, package metadata), where the rules are ASCII-only by definition.
 #pragma once
 
 #include <algorithm>
@@ -23,6 +23,14 @@ inline bool AsciiEqualIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return AsciiLower(x) == AsciiLower(y);
          });
+}
+
+// `s` without leading and trailing spaces, tabs, CRs and LFs.
+constexpr std::string_view AsciiTrim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
 }
 
 }  // namespace lambkin

@@ -13,6 +13,14 @@
 
 namespace lambkin::compliance {
 
+namespace {
+// What package_contents holds for a package, read back.
+Packages FromText(std::string_view text) {
+  return std::make_shared<const std::vector<catalog::BomEntry>>(
+      catalog::BomFromJson(nlohmann::json::parse(text, nullptr, false)));
+}
+}  // namespace
+
 const store::Migrations& PackageIndex::Schema() {
   static const store::Migrations kMigrations = {
       {"package_contents", 1, R"sql(
@@ -58,14 +66,6 @@ Result<Packages> PackageIndex::InspectMapped(const std::string& sha256_hex) {
   return out;
 }
 
-Status PackageIndex::Record(const std::string& sha256_hex, std::string_view zip) {
-  {
-    std::lock_guard lock(mu_);
-    if (cache_.contains(sha256_hex)) return Status::Ok();
-  }
-  return Inspect(sha256_hex, zip).status();
-}
-
 Status PackageIndex::Preload(const std::vector<std::string>& sha256_hexes) {
   std::vector<std::string> wanted;
   {
@@ -85,8 +85,7 @@ Status PackageIndex::Preload(const std::vector<std::string>& sha256_hexes) {
       if (!row) break;
       std::string sha = st.ColumnText(0);
       if (!std::binary_search(wanted.begin(), wanted.end(), sha)) continue;
-      read[sha] = std::make_shared<const std::vector<catalog::BomEntry>>(
-          catalog::BomFromJson(nlohmann::json::parse(st.ColumnView(1), nullptr, false)));
+      read[sha] = FromText(st.ColumnView(1));
     }
     return Status::Ok();
   }));
@@ -95,7 +94,7 @@ Status PackageIndex::Preload(const std::vector<std::string>& sha256_hexes) {
     for (auto& [sha, p] : read) cache_.emplace(sha, std::move(p));
   }
   for (const std::string& sha : wanted) {
-    if (!read.contains(sha)) LAMBKIN_RETURN_IF_ERROR(Of(sha).status());
+    if (!read.contains(sha)) LAMBKIN_RETURN_IF_ERROR(InspectStored(sha).status());
   }
   return Status::Ok();
 }
@@ -115,11 +114,13 @@ Result<Packages> PackageIndex::Of(const std::string& sha256_hex) {
     return Status::Ok();
   }));
   if (text) {
-    auto packages = std::make_shared<const std::vector<catalog::BomEntry>>(
-        catalog::BomFromJson(nlohmann::json::parse(*text, nullptr, false)));
     std::lock_guard lock(mu_);
-    return cache_.emplace(sha256_hex, packages).first->second;
+    return cache_.emplace(sha256_hex, FromText(*text)).first->second;
   }
+  return InspectStored(sha256_hex);
+}
+
+Result<Packages> PackageIndex::InspectStored(const std::string& sha256_hex) {
   // The stored file mapped: inspection reads only the central directory and metadata entries.
   if (Result<Packages> mapped = InspectMapped(sha256_hex); mapped.ok()) return mapped;
   Result<std::string> zip = code_->Get(sha256_hex);

@@ -33,8 +33,6 @@ class PackageIndex {
 
   // What the package bundles (empty for one that is not stored, such as an image's digest).
   Result<Packages> Of(const std::string& sha256_hex);
-  // Inspects and records `zip` (its digest `sha256_hex`) now, as a deploy does.
-  Status Record(const std::string& sha256_hex, std::string_view zip);
   // Loads the recorded contents of every package in `sha256_hexes` in one read, inspecting
   // the ones never recorded.
   Status Preload(const std::vector<std::string>& sha256_hexes);
@@ -43,6 +41,9 @@ class PackageIndex {
   Result<Packages> Inspect(const std::string& sha256_hex, std::string_view zip);
   // Inspects this node's copy of the package, mapped; kResourceNotFound when there is none.
   Result<Packages> InspectMapped(const std::string& sha256_hex);
+  // Inspects the stored package (mapped, else fetched from the code store) and records it;
+  // empty for a digest the store does not have (an image's).
+  Result<Packages> InspectStored(const std::string& sha256_hex);
 
   store::Database* db_;
   functions::CodePackageStore* code_;

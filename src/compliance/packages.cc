@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "common/ascii.h"
+
 namespace lambkin::compliance {
 
 using catalog::BomEntry;
@@ -143,19 +145,6 @@ class Cursor {
   size_t i_ = 0;
 };
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 struct Pep440 {
   int64_t epoch = 0;
   std::vector<int64_t> release;
@@ -170,7 +159,7 @@ struct Pep440 {
 
 // Parses the version; with `wildcard`, also accepts a trailing ".*" (setting *wildcard).
 std::optional<Pep440> ParsePep440(std::string_view text, bool* wildcard = nullptr) {
-  std::string lower = Lower(Trim(text));
+  std::string lower = AsciiLower(AsciiTrim(text));
   Cursor c(lower);
   Pep440 v;
   c.Eat("v");
@@ -323,8 +312,8 @@ std::optional<bool> PythonClause(std::string_view clause, std::string_view raw_v
     }
   }
   if (op.empty()) return std::nullopt;
-  std::string_view operand = Trim(clause.substr(op.size()));
-  if (op == "===") return Lower(operand) == Lower(Trim(raw_version));
+  std::string_view operand = AsciiTrim(clause.substr(op.size()));
+  if (op == "===") return AsciiLower(operand) == AsciiLower(AsciiTrim(raw_version));
   bool wildcard = false;
   auto spec = ParsePep440(operand, (op == "==" || op == "!=") ? &wildcard : nullptr);
   if (!spec) return std::nullopt;
@@ -354,7 +343,7 @@ bool PythonSatisfies(std::string_view version, std::string_view spec) {
   while (start <= spec.size()) {
     size_t comma = spec.find(',', start);
     if (comma == std::string_view::npos) comma = spec.size();
-    std::string_view clause = Trim(spec.substr(start, comma - start));
+    std::string_view clause = AsciiTrim(spec.substr(start, comma - start));
     start = comma + 1;
     if (clause.empty()) continue;
     std::optional<bool> ok = PythonClause(clause, version, v);
@@ -441,7 +430,7 @@ bool ParseSuffix(Cursor* c, std::vector<std::string>* pre) {
 }
 
 std::optional<SemVer> ParseSemVer(std::string_view text) {
-  text = Trim(text);
+  text = AsciiTrim(text);
   while (text.starts_with('=') || text.starts_with('v') || text.starts_with(' ')) {
     text.remove_prefix(1);
   }
@@ -665,7 +654,7 @@ bool TestSet(const ComparatorSet& set, const SemVer& v) {
 }
 
 bool NpmSatisfies(std::string_view version, std::string_view spec) {
-  spec = Trim(spec);
+  spec = AsciiTrim(spec);
   // Not a range: a path, URL, git or GitHub reference, workspace: or npm: alias.
   if (spec.find(':') != std::string_view::npos || spec.find('/') != std::string_view::npos) {
     return true;
@@ -890,7 +879,7 @@ Result<std::vector<BomEntry>> InspectPackages(std::string_view zip) {
 }
 
 bool Satisfies(std::string_view ecosystem, std::string_view version, std::string_view spec) {
-  if (Trim(spec).empty()) return true;
+  if (AsciiTrim(spec).empty()) return true;
   if (ecosystem == "python") return PythonSatisfies(version, spec);
   if (ecosystem == "npm") return NpmSatisfies(version, spec);
   return true;
