@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
 
   lambkin::cli::ServeOptions serve;
   serve.runtimes_dir = EnvOr("LAMBKIN_RUNTIMES_DIR", LAMBKIN_DEFAULT_RUNTIMES_DIR);
+  serve.console_dir = EnvOr("LAMBKIN_CONSOLE_DIR", LAMBKIN_DEFAULT_CONSOLE_DIR);
   auto* serve_cmd = app.add_subcommand("serve", "Run the Lambkin server");
   serve_cmd
       ->add_option("--data", serve.data_dir, "Data directory (the SQLite store unless --store)")
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--config", serve.config_file, "JSON configuration file");
   serve_cmd->add_option("--runtimes", serve.runtimes_dir, "Built-in runtime bundles")
+      ->capture_default_str();
+  serve_cmd->add_option("--console", serve.console_dir, "The web console's built files")
       ->capture_default_str();
   serve_cmd->add_option("--threads", serve.threads, "Worker threads")
       ->capture_default_str()

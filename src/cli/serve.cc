@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "compliance/package_index.h"
+#include "console/console_files.h"
 #include "exec/event_queue.h"
 #include "exec/invoker.h"
 #include "exec/sandbox.h"
@@ -431,10 +432,14 @@ int Serve(const ServeOptions& options) {
         return exec::SessionCredentials{c->access_key_id, c->secret_access_key, c->session_token,
                                         c->expiration_ms};
       });
-  // The listener also serves function URLs (by Host or /lambda-url/ path); the AWS endpoint
-  // inside environments does not.
+  // The web console's files (public: every call the page makes is signed in the browser).
+  Result<console::ConsoleFiles> console_files = console::ConsoleFiles::Load(options.console_dir);
+  if (!console_files.ok()) return Fail(console_files.status());
+  // The listener also serves function URLs (by Host or /lambda-url/ path) and the console; the
+  // AWS endpoint inside environments serves neither.
   server::Handler listener = [&](const server::HttpRequest& request, server::Respond respond) {
     if (lambda.HandleFunctionUrl(request, respond)) return;
+    if (auto r = console_files->Handle(request)) return respond(std::move(*r));
     api(request, std::move(respond));
   };
   Result<uint16_t> port = http.Listen(options.listen, listener);
@@ -474,6 +479,11 @@ int Serve(const ServeOptions& options) {
   if (nodes.multi_node()) {
     std::printf("  store %s, node %s at %s (%zu live)\n", (*db)->display_name().c_str(),
                 nodes.self().id.c_str(), advertise.c_str(), nodes.Live().size());
+  }
+  if (console_files->empty()) {
+    std::printf("  warning: no console in %s (run `make build`)\n", options.console_dir.c_str());
+  } else {
+    std::printf("  console http://%s:%u/console/\n", host.c_str(), *port);
   }
   for (const auto& warning : *sandbox) std::printf("  warning: %s\n", warning.c_str());
   if (operator_credentials) {

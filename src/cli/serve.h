@@ -10,6 +10,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:9001";
   std::string config_file;   // optional JSON: {"account_id": ..., "regions": {...}}
   std::string runtimes_dir;  // built-in runtime bundles
+  std::string console_dir;   // the web console's built files, served at /console/
   int threads = 2;
   std::string clock = "real";  // or "simulated": `lambkin clock advance` moves time
   std::string iam_file;        // optional IAM declaration applied at start (docs/iam.md)

@@ -210,23 +210,31 @@ bool LambdaApi::HandleFunctionUrl(const server::HttpRequest& request,
   SyncInvocation invocation{
       url.scope, url.function_name, url.qualifier, urls::RequestEvent(request, event), "",
       false,     event.request_id};
-  InvokeSynchronously(ctx_, request, std::move(invocation), respond,
-                      [respond, cors = std::move(cors), origin](Result<exec::InvokeOutcome> outcome,
-                                                                const std::string& request_id) {
-                        HttpResponse r;
-                        if (!outcome.ok()) {
-                          r = outcome.status().code() == StatusCode::kTooManyRequests
-                                  ? Message(429, "Rate Exceeded.")
-                                  : Message(502, "Internal Server Error");
-                        } else {
-                          r = urls::ResultResponse(outcome->payload,
-                                                   outcome->function_error.has_value());
-                        }
-                        r.SetHeader("x-amzn-RequestId", request_id);
-                        if (!cors.is_null() && !origin.empty())
-                          AddCorsHeaders(cors, origin, r, false);
-                        respond(std::move(r));
-                      });
+  // The path form shares the server's origin with the console, whose tab keeps its credentials
+  // in sessionStorage: a page a function returns there is sandboxed into an origin of its own,
+  // so its scripts cannot read them (the Host form is an origin of its own already).
+  bool same_origin_as_console = address->region.empty();
+  InvokeSynchronously(
+      ctx_, request, std::move(invocation), respond,
+      [respond, cors = std::move(cors), origin, same_origin_as_console](
+          Result<exec::InvokeOutcome> outcome, const std::string& request_id) {
+        HttpResponse r;
+        if (!outcome.ok()) {
+          r = outcome.status().code() == StatusCode::kTooManyRequests
+                  ? Message(429, "Rate Exceeded.")
+                  : Message(502, "Internal Server Error");
+        } else {
+          r = urls::ResultResponse(outcome->payload, outcome->function_error.has_value());
+        }
+        r.SetHeader("x-amzn-RequestId", request_id);
+        if (!cors.is_null() && !origin.empty()) AddCorsHeaders(cors, origin, r, false);
+        if (same_origin_as_console) {
+          r.headers.emplace_back("Content-Security-Policy",
+                                 "sandbox allow-scripts allow-forms allow-popups allow-modals "
+                                 "allow-downloads");
+        }
+        respond(std::move(r));
+      });
   return true;
 }
 
