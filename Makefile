@@ -25,9 +25,12 @@ $(BUILD)/Makefile:
 # (downloaded once into ~/.cache/lambkin; a build whose inputs did not change is reused).
 RUNTIMES := $(wildcard runtimes/*/runtime.json)
 
+# The web console (console/, Vite; npm packages from console/package-lock.json) goes to
+# $(BUILD)/console, where `lambkin serve` finds it; rebuilt only when its inputs change.
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j$(JOBS)
 	$(BUILD)/src/lambkin runtime build --quiet --output $(BUILD)/runtimes $(dir $(RUNTIMES))
+	scripts/build-console.sh $(BUILD)/console
 
 run: build
 	$(BUILD)/src/lambkin serve --data $(DATA) --listen $(LISTEN)

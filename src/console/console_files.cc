@@ -104,6 +104,8 @@ Result<ConsoleFiles> ConsoleFiles::Load(const std::string& dir) {
     if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
     std::string relative = fs::relative(it->path(), dir, ec).generic_string();
     if (ec) break;
+    // Hidden files (the build's own stamps) are not part of the console.
+    if (relative.starts_with('.') || relative.find("/.") != std::string::npos) continue;
     LAMBKIN_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(it->path().string()));
     contents.emplace(std::move(relative), std::move(data));
   }

@@ -25,6 +25,7 @@ class ConsoleFilesTest : public ::testing::Test {
     Write(dir_ / "assets/index-abc123.js", "console.log(1)");
     Write(dir_ / "assets/index-abc123.js.br", "BR-JS");
     Write(dir_ / "assets/index-abc123.js.gz", "GZ-JS");
+    Write(dir_ / ".inputs.sha256", "stamp");
     Write(root_ / "secret.txt", "outside");
     fs::create_symlink(root_ / "secret.txt", dir_ / "link.txt");
   }
@@ -112,6 +113,7 @@ TEST_F(ConsoleFilesTest, NeverLeavesTheListing) {
   EXPECT_EQ(Get(*files, "/console/%2E%2E%2Fsecret.txt").status, 404);
   EXPECT_EQ(Get(*files, "/console/link.txt").status, 404);  // a symlink is not served
   EXPECT_EQ(Get(*files, "/console/missing.js").status, 404);
+  EXPECT_EQ(Get(*files, "/console/.inputs.sha256").status, 404);  // hidden files are not served
   // A file added after start is not served either.
   Write(dir_ / "later.js", "x");
   EXPECT_EQ(Get(*files, "/console/later.js").status, 404);
