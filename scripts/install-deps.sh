@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Lambkin builds and runs with (only those missing), then the
-# end-to-end suite's npm packages from the committed lock file.
+# Installs the Debian packages Lambkin builds and runs with (only those missing); with
+# --with-npm also what the end-to-end suite needs: Debian's Chromium and the npm packages of
+# tests/package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +24,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-command -v npm >/dev/null || { echo "npm is required for the end-to-end suite" >&2; exit 1; }
+command -v npm >/dev/null || { echo "npm is required for the console and the end-to-end suite" >&2; exit 1; }
 if [ "${1:-}" = "--with-npm" ]; then
+  # The console's end-to-end tests drive Debian's Chromium with playwright-core.
+  if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+    echo "installing: chromium"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
   # npm ci only when the lock file changed since the last install.
   stamp=tests/node_modules/.lambkin-lock.sha256
   want=$(sha256sum tests/package-lock.json | cut -d' ' -f1)

@@ -32,10 +32,14 @@ const routes = [
 let generation = 0;  // a page's async work stops touching the DOM once another page shows
 export const current = () => generation;
 
-async function route() {
+// Shows the page the address names again (after a change), keeping the alerts when asked.
+export const reload = (keepAlerts = true) => route(keepAlerts);
+
+async function route(keepAlerts = false) {
   const session = loadSession();
-  alerts.replaceChildren();
+  if (keepAlerts !== true) alerts.replaceChildren();
   const mine = ++generation;
+  delete main.dataset.ready;
   if (!session) {
     renderChrome(null);
     return signIn();
@@ -112,5 +116,5 @@ function signIn() {
   form.accessKeyId.focus();
 }
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => route());
 route();

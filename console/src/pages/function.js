@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { all, describeError, isDenied, lambda, logs, operator } from '../api.js';
 import { clear, copyButton, definitionList, h, section, table, when } from '../dom.js';
-import { showError, showNotice } from '../main.js';
+import { reload, showError, showNotice } from '../main.js';
 import { insightsChart } from './insights.js';
 
 const MODES = [
@@ -17,12 +17,15 @@ const MODES = [
   ['Manual', 'Manual', 'The function stays on the version you choose. For rolling back after an incompatibility: temporary, and you own its patching.'],
 ];
 
+const q = (qualifier) => (qualifier === '$LATEST' ? undefined : qualifier);
+
 export async function functionPage(main, session, [name], alive) {
   const versionParam = new URLSearchParams(location.hash.split('?')[1] || '').get('qualifier');
   const qualifier = versionParam || '$LATEST';
+  // $LATEST is named the way the Lambda console names it: by the unqualified function.
   const client = lambda(session);
   const [fn, versions, aliases] = await Promise.all([
-    client.send(new GetFunctionCommand({ FunctionName: name, Qualifier: qualifier })),
+    client.send(new GetFunctionCommand({ FunctionName: name, Qualifier: q(qualifier) })),
     all(async (Marker) => {
       const r = await client.send(new ListVersionsByFunctionCommand({ FunctionName: name, Marker }));
       return [r.Versions, r.NextMarker];
@@ -89,7 +92,7 @@ async function renderRuntimePanel(panel, session, fn, qualifier, alive) {
   }
   let config;
   try {
-    config = await lambda(session).send(new GetRuntimeManagementConfigCommand({ FunctionName: name, Qualifier: qualifier }));
+    config = await lambda(session).send(new GetRuntimeManagementConfigCommand({ FunctionName: name, Qualifier: q(qualifier) }));
   } catch (e) {
     clear(panel, basics, h('p', { class: 'error' }, describeError(e)));
     return;
@@ -110,11 +113,12 @@ async function renderRuntimePanel(panel, session, fn, qualifier, alive) {
       config.UpdateRuntimeOn === 'Manual' ? ['Pinned to', h('span', { class: 'mono wrap' }, config.RuntimeVersionArn)] : null,
     ]),
     edit);
-  edit.addEventListener('click', () => editor(panel, session, fn, qualifier, config, catalog, current, () => renderRuntimePanel(panel, session, fn, qualifier, alive)));
+  edit.addEventListener('click', () => editor(panel, session, fn, qualifier, config, catalog, current,
+    () => renderRuntimePanel(panel, session, fn, qualifier, alive), reload));
   clear(panel, basics, body);
 }
 
-function editor(panel, session, fn, qualifier, config, catalog, current, done) {
+function editor(panel, session, fn, qualifier, config, catalog, current, cancel, saved) {
   const c = fn.Configuration;
   const arch = (c.Architectures || ['x86_64'])[0];
   const offered = (catalog.versions || [])
@@ -147,7 +151,7 @@ function editor(panel, session, fn, qualifier, config, catalog, current, done) {
         h('label', { for: `mode-${value}` }, h('strong', {}, label), ` — ${help}`)))),
     manual, error,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', onclick: done }, 'Cancel'),
+      h('button', { type: 'button', onclick: cancel }, 'Cancel'),
       h('button', { type: 'submit', class: 'primary' }, 'Save')));
   const sync = () => { manual.hidden = form.mode.value !== 'Manual'; };
   form.addEventListener('change', sync);
@@ -155,7 +159,7 @@ function editor(panel, session, fn, qualifier, config, catalog, current, done) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const mode = form.mode.value;
-    const input = { FunctionName: c.FunctionName, Qualifier: qualifier, UpdateRuntimeOn: mode };
+    const input = { FunctionName: c.FunctionName, Qualifier: q(qualifier), UpdateRuntimeOn: mode };
     if (mode === 'Manual') {
       const chosen = offered.length ? form.querySelector('input[name="runtime-version"]:checked')?.value : form['manual-arn'].value.trim();
       if (!chosen) { error.textContent = 'Choose the runtime version to pin.'; return; }
@@ -164,7 +168,7 @@ function editor(panel, session, fn, qualifier, config, catalog, current, done) {
     try {
       await lambda(session).send(new PutRuntimeManagementConfigCommand(input));
       showNotice(`${c.FunctionName} (${qualifier}): update mode ${mode}${input.RuntimeVersionArn ? `, pinned to ${input.RuntimeVersionArn}` : ''}.`);
-      done();
+      saved();
     } catch (err) {
       error.textContent = describeError(err);
     }
@@ -251,7 +255,7 @@ function testInvoke(session, name, qualifier) {
       return;
     }
     try {
-      const r = await lambda(session).send(new InvokeCommand({ FunctionName: name, Qualifier: qualifier, Payload: new TextEncoder().encode(payload.value), LogType: 'Tail' }));
+      const r = await lambda(session).send(new InvokeCommand({ FunctionName: name, Qualifier: q(qualifier), Payload: new TextEncoder().encode(payload.value), LogType: 'Tail' }));
       const decoded = r.LogResult ? new TextDecoder().decode(Uint8Array.from(atob(r.LogResult), (ch) => ch.charCodeAt(0))) : '';
       clear(out,
         h('p', { class: r.FunctionError ? 'error' : 'ok' }, r.FunctionError ? `Failed (${r.FunctionError})` : 'Succeeded', ` — status ${r.StatusCode}, version ${r.ExecutedVersion}`),

@@ -111,7 +111,7 @@ function regionCard(g) {
   const held = g.Held ? badge(`held: ${g.Held}`, 'danger') : null;
   return h('li', { class: 'region', 'data-region': g.Region },
     h('h4', {}, g.Region, g.RuntimeManagementControls ? '' : h('span', { class: 'muted small-text' }, ' (no controls)')),
-    h('p', {}, h('strong', { class: 'phase' }, `phase ${g.Phase}`), g.Batches ? ` · batch ${g.Batch}/${g.Batches}` : ''),
+    h('p', {}, h('strong', { class: 'phase' }, g.Phase), g.Batches ? ` · batch ${g.Batch}/${g.Batches}` : ''),
     h('label', { class: 'small-text' }, `${done} of ${total} migrated`, h('progress', { max: total, value: done })),
     g.Reverted ? h('p', { class: 'small-text' }, `${g.Reverted} reverted by the health gate`) : null,
     g.NextStep ? h('p', { class: 'small-text' }, `next: ${g.NextStep}${g.NextStepAt ? ` at ${when(g.NextStepAt)}` : ''}`) : null,
