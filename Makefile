@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # Both install what is missing first (Debian packages, npm packages from the lock file).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
-FUZZ_BUILD ?= build-fuzz
+FUZZ_BUILD ?= $(ASAN_BUILD)
 FUZZ_SECONDS ?= 20
 JOBS       ?= 2
 DATA       ?= lambkin-data
@@ -70,20 +70,21 @@ test-sanitize: build asan-build
 	@scripts/install-deps.sh --with-npm
 	cd tests && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath scripts/lsan-suppressions.txt) LAMBKIN_BIN=$(abspath $(ASAN_BUILD))/src/lambkin LAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes npm test
 
-# The sanitized build (no benches). No `deps`: CI runs it beside `make test`, after `make build`
-# installed everything.
+# The sanitized build (no benches), with clang: AddressSanitizer + UndefinedBehaviorSanitizer on
+# everything, the unit tests, and the libFuzzer targets in the same tree (its code carries
+# libFuzzer's coverage instrumentation as well), so one compilation serves `make test-sanitize`
+# and `make fuzz`. No `deps`: CI runs it beside `make test`, after `make build` installed
+# everything. The console and the runtimes are the main build's (data, not code under test).
 asan-build:
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON -DLAMBKIN_BUILD_BENCH=OFF \
-	  -DLAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DLAMBKIN_SANITIZE=ON \
+	  -DLAMBKIN_FUZZ=ON -DLAMBKIN_BUILD_BENCH=OFF -DLAMBKIN_RUNTIMES_DIR=$(abspath $(BUILD))/runtimes \
+	  -DLAMBKIN_CONSOLE_DIR=$(abspath $(BUILD))/console
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-# A short libFuzzer run of every parser target (clang), seeded from fuzz/corpus/.
+# A short libFuzzer run of every parser target, seeded from fuzz/corpus/.
 FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token oci_documents \
   package_metadata
-fuzz-build:
-	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DLAMBKIN_FUZZ=ON -DLAMBKIN_BUILD_TESTS=OFF -DLAMBKIN_BUILD_BENCH=OFF
-	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(addsuffix _fuzzer,$(FUZZERS))
+fuzz-build: asan-build
 
 fuzz: deps fuzz-build
 	@for f in $(FUZZERS); do \
@@ -113,6 +114,7 @@ bench: build
 	node bench/image_pull_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 	node bench/layers_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 	node bench/function_url_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
+	cd tests && node ../bench/console_load_bench.mjs --lambkin $(abspath $(BUILD))/src/lambkin --runtimes $(abspath $(BUILD))/runtimes
 
 lint:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }
