@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   role, devCredentials, pythonImage, versionEcho, startRolloutServer, startServer, providedZip, runtimeVersions,
-  shellBootstrap, makeZip,
+  shellBootstrap, makeZip, adminJson,
 } from './helpers.mjs';
 
 const chromiumPath = process.env.LAMBKIN_CHROMIUM || '/usr/bin/chromium';
@@ -67,6 +67,9 @@ test('a function owner pins a function to an older runtime version in the panel,
   // Created in phase 1 of v2: on v2; the others stay on v1, one behind.
   await lambda.send(new CreateFunctionCommand({ FunctionName: 'fresh', Runtime: t.python, Handler: 'app.handler', Role: role, Code: { ZipFile: versionEcho() } }));
 
+  // The runtime reached its deprecation date (the simulated clock starts at the real time).
+  await adminJson(t.server.endpoint, `/lambkin/v1/runtimes/${t.python}/lifecycle`, { method: 'PUT', body: { DeprecationDate: '2020-01-01' } });
+
   const page = await newPage();
   const sent = [];
   page.on('request', (r) => sent.push({ url: r.url(), headers: r.headers(), body: r.postData() || '' }));
@@ -77,6 +80,7 @@ test('a function owner pins a function to an older runtime version in the panel,
   await page.waitForFunction(() => document.querySelectorAll('#functions tbody tr').length === 4);
   assert.match(await row('orders').innerText(), new RegExp(`${t.python}[\\s\\S]*Auto[\\s\\S]*${t.family}\\.v1[\\s\\S]*1 behind`));
   assert.doesNotMatch(await row('fresh').innerText(), /behind/);
+  assert.match(await row('fresh').innerText(), /deprecated/);
   await page.fill('#fn-search', 'ord');
   await page.waitForFunction(() => document.querySelectorAll('#functions tbody tr').length === 1);
   await page.selectOption('#fn-sort', 'behind');
