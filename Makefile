@@ -18,8 +18,9 @@ export CCACHE_NOHASHDIR := 1
 deps:
 	@scripts/install-deps.sh
 
-$(BUILD)/Makefile:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Release, as packagers build (BUILD_TYPE=RelWithDebInfo or Debug for debugging); CI builds and
+# tests this one.
+BUILD_TYPE ?= Release
 
 # The built-in runtimes: OCI layouts made from the pinned Debian packages in runtimes/*/
 # (downloaded once into ~/.cache/lambkin; a build whose inputs did not change is reused).
@@ -27,7 +28,8 @@ RUNTIMES := $(wildcard runtimes/*/runtime.json)
 
 # The web console (console/, Vite; npm packages from console/package-lock.json) goes to
 # $(BUILD)/console, where `lambkin serve` finds it; rebuilt only when its inputs change.
-build: deps $(BUILD)/Makefile
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 	$(BUILD)/src/lambkin runtime build --quiet --output $(BUILD)/runtimes $(dir $(RUNTIMES))
 	scripts/build-console.sh $(BUILD)/console

@@ -45,6 +45,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--console", serve.console_dir, "The web console's built files")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-connections", serve.max_connections,
+                   "Connections the listener holds at once; past it, 503 and close (default "
+                   "16384, or the configuration's http.max_connections)")
+      ->check(CLI::Range(16, 1 << 20));
+  serve_cmd
+      ->add_option("--shutdown-timeout", serve.shutdown_seconds,
+                   "Seconds in-flight requests may take to finish after SIGTERM")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
+  serve_cmd
+      ->add_option("--log-format", serve.log_format,
+                   "text, or json: JSON lines (the server's messages and one per request, with "
+                   "its request id)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
   serve_cmd->add_option("--threads", serve.threads, "Worker threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "cluster/forwarder.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/log.h"
 #include "compliance/package_index.h"
 #include "console/console_files.h"
 #include "exec/event_queue.h"
@@ -69,6 +71,8 @@ struct Config {
   // speaks plain HTTP.
   oci::RegistryCredentials registry_credentials;
   bool registry_anonymous_pull = false;
+  server::ServerLimits http;  // `http`: connection limits and timeouts of the listener
+  bool http_max_connections_given = false;
   // `images.strict_index`: refuse image indexes as AWS does, instead of resolving them to the
   // function's architecture.
   bool strict_image_index = false;
@@ -206,6 +210,37 @@ Result<Config> LoadConfig(const std::string& path) {
           "config: insights: max_rules_per_region must be >= 0 and backfill_threads >= 1");
     }
   }
+  if (doc.contains("http")) {
+    const auto& h = doc["http"];
+    if (!h.is_object()) return InvalidParameter("config: http must be an object");
+    const std::pair<const char*, int*> seconds[] = {{"idle_seconds", &config.http.idle_seconds},
+                                                    {"header_seconds", &config.http.header_seconds},
+                                                    {"body_seconds", &config.http.body_seconds},
+                                                    {"write_seconds", &config.http.write_seconds}};
+    for (const auto& [name, field] : seconds) {
+      if (!h.contains(name)) continue;
+      if (!h[name].is_number_integer() || h[name].get<int64_t>() < 1 ||
+          h[name].get<int64_t>() > 86400) {
+        return InvalidParameter(fmt::format("config: http.{} must be 1 to 86400 seconds", name));
+      }
+      *field = h[name].get<int>();
+    }
+    if (h.contains("max_connections")) {
+      if (!h["max_connections"].is_number_integer() || h["max_connections"].get<int64_t>() < 16) {
+        return InvalidParameter("config: http.max_connections must be an integer >= 16");
+      }
+      config.http.max_connections = h["max_connections"].get<size_t>();
+      config.http_max_connections_given = true;
+    }
+    if (h.contains("max_header_bytes")) {
+      if (!h["max_header_bytes"].is_number_integer() ||
+          h["max_header_bytes"].get<int64_t>() < 1024 ||
+          h["max_header_bytes"].get<int64_t>() > 1 << 20) {
+        return InvalidParameter("config: http.max_header_bytes must be 1024 to 1048576");
+      }
+      config.http.max_header_bytes = h["max_header_bytes"].get<size_t>();
+    }
+  }
   if (doc.contains("images")) {
     const auto& i = doc["images"];
     if (!i.is_object() || (i.contains("strict_index") && !i["strict_index"].is_boolean())) {
@@ -224,13 +259,37 @@ Result<Config> LoadConfig(const std::string& path) {
 }
 
 int Fail(const Status& s) {
-  std::fprintf(stderr, "lambkin serve: %s\n", s.message().c_str());
+  log::Error("serve", s.message());
   return 1;
+}
+
+// A line of what the server says on stdout: as it always read in text, or a JSON line.
+void Say(std::string_view line) {
+  if (log::Json()) {
+    std::string_view message = line;
+    if (message.starts_with("lambkin ")) message.remove_prefix(8);
+    while (message.starts_with(' ')) message.remove_prefix(1);
+    log::Info("serve", message);
+  } else {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+  }
+}
+
+// Open connections and files are descriptors: take every one the hard limit allows.
+void RaiseDescriptorLimit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 }  // namespace
 
 int Serve(const ServeOptions& options) {
+  log::SetFormat(options.log_format == "json" ? log::Format::kJson : log::Format::kText);
+  RaiseDescriptorLimit();
   // The local time zone, read once: with TZ unset glibc checks /etc/localtime at every
   // mktime(), which libarchive calls twice per zip entry it reads.
   ::setenv("TZ", ":/etc/localtime", 0);
@@ -309,6 +368,13 @@ int Serve(const ServeOptions& options) {
   if (Status s = insight_rules.Start(); !s.ok()) return Fail(s);
   logs::LogWriter log_writer(&log_store);
   server::HttpServer http(options.threads);
+  // --max-connections wins over the configuration file's http.max_connections when given.
+  server::ServerLimits limits = config->http;
+  if (options.max_connections > 0 || !config->http_max_connections_given) {
+    limits.max_connections =
+        static_cast<size_t>(options.max_connections > 0 ? options.max_connections : 16384);
+  }
+  http.SetLimits(limits);
   config->invoker.sandbox.data_dir = options.data_dir;
   config->invoker.sandbox.shared_dirs = {shared_rootfs};
   if (!options.network.empty()) {
@@ -456,9 +522,7 @@ int Serve(const ServeOptions& options) {
   }
   nodes.SetAddress(advertise);
   auto report = [](std::string_view what, const Status& s) {
-    if (!s.ok())
-      std::fprintf(stderr, "lambkin: cannot reload %.*s: %s\n", static_cast<int>(what.size()),
-                   what.data(), s.message().c_str());
+    if (!s.ok()) log::Error("", fmt::format("cannot reload {}: {}", what, s.message()));
   };
   nodes.Subscribe("iam", [&] { report("the IAM directory", directory.Load()); });
   nodes.Subscribe("catalog", [&] { report("the catalogue", (*catalog)->Reload()); });
@@ -467,33 +531,38 @@ int Serve(const ServeOptions& options) {
     nodes.Subscribe("clock", [&] { report("the clock", rollouts.ReloadSimulatedClock()); });
   }
   if (Status s = nodes.Start(); !s.ok()) return Fail(s);
-  std::printf(
-      "lambkin listening on http://%s:%u (data %s, default region %s, account %s, %s clock at "
-      "%s)\n",
-      host.c_str(), *port, options.data_dir.c_str(), config->regions.default_region().c_str(),
-      config->account.c_str(), options.clock.c_str(),
-      FormatAwsTimestamp(clock.NowMillis()).c_str());
-  for (const auto& v : (*catalog)->List()) {
-    std::printf("  runtime %-16s %s\n", v.runtime.c_str(), v.name.c_str());
-  }
+  Say(fmt::format(
+      "lambkin listening on http://{}:{} (data {}, default region {}, account {}, {} clock at {})",
+      host, *port, options.data_dir, config->regions.default_region(), config->account,
+      options.clock, FormatAwsTimestamp(clock.NowMillis())));
+  for (const auto& v : (*catalog)->List())
+    Say(fmt::format("  runtime {:<16} {}", v.runtime, v.name));
   if (nodes.multi_node()) {
-    std::printf("  store %s, node %s at %s (%zu live)\n", (*db)->display_name().c_str(),
-                nodes.self().id.c_str(), advertise.c_str(), nodes.Live().size());
+    Say(fmt::format("  store {}, node {} at {} ({} live)", (*db)->display_name(), nodes.self().id,
+                    advertise, nodes.Live().size()));
   }
   if (console_files->empty()) {
-    std::printf("  warning: no console in %s (run `make build`)\n", options.console_dir.c_str());
+    Say(fmt::format("  warning: no console in {} (run `make build`)", options.console_dir));
   } else {
-    std::printf("  console http://%s:%u/console/\n", host.c_str(), *port);
+    Say(fmt::format("  console http://{}:{}/console/", host, *port));
   }
-  for (const auto& warning : *sandbox) std::printf("  warning: %s\n", warning.c_str());
+  for (const auto& warning : *sandbox) Say(fmt::format("  warning: {}", warning));
   if (operator_credentials) {
-    std::printf(
-        "first operator credentials (user %s, profile %s) written to %s; use them with "
-        "AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s\n",
-        kOperatorUser, kOperatorProfile, operator_credentials->c_str(),
-        operator_credentials->c_str(), kOperatorProfile);
+    Say(
+        fmt::format("first operator credentials (user {}, profile {}) written to {}; use them with "
+                    "AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={}",
+                    kOperatorUser, kOperatorProfile, *operator_credentials, *operator_credentials,
+                    kOperatorProfile));
   }
   std::fflush(stdout);
+  // SIGTERM (or SIGINT): no new requests; those in flight finish (up to the deadline), then
+  // everything below stops in order and the logs are flushed.
+  http.SetDrainDeadline(options.shutdown_seconds);
+  http.OnDrain([&http, deadline = options.shutdown_seconds] {
+    Say(fmt::format("lambkin stopping: no new requests; {} in flight get up to {} s to finish",
+                    http.InFlight(), deadline));
+    std::fflush(stdout);
+  });
   events.Start();
   rollouts.Start();
   retention.Start();
@@ -505,6 +574,8 @@ int Serve(const ServeOptions& options) {
   invoker.TerminateAll();
   log_writer.Flush();
   ::close(lock_fd);
+  Say("lambkin stopped");
+  std::fflush(stdout);
   return 0;
 }
 

@@ -22,7 +22,10 @@ struct ServeOptions {
   std::string store;
   // Function URLs are served at http://<url-id>.lambda-url.<region>.<domain>:<port>/.
   std::string function_url_domain = "localhost";
-  std::string advertise;  // host:port other nodes reach this one at; empty: the listen address
+  std::string advertise;      // host:port other nodes reach this one at; empty: the listen address
+  int max_connections = 0;    // open connections on the listener; 0: the config's, else 16384
+  int shutdown_seconds = 30;  // SIGTERM: how long in-flight requests may finish
+  std::string log_format = "text";  // or "json": JSON lines, with one line per request
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

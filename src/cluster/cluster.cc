@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/log.h"
+
 namespace lambkin::cluster {
 
 namespace {
@@ -168,7 +170,7 @@ void Cluster::Loop() {
   std::unique_ptr<store::Listener> listener;
   auto next_beat = std::chrono::steady_clock::now() + kHeartbeat;
   auto report = [](const Status& s) {
-    if (!s.ok()) std::fprintf(stderr, "lambkin cluster: %s\n", s.message().c_str());
+    if (!s.ok()) log::Warning("cluster", s.message());
   };
   while (true) {
     {

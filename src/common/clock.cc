@@ -1,6 +1,7 @@
 #include "common/clock.h"
 
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -58,7 +59,10 @@ std::optional<int64_t> ParseDurationMillis(std::string_view text) {
 }
 
 std::string FormatDuration(int64_t millis) {
-  if (millis < 0) return "-" + FormatDuration(-millis);
+  // fmt, not "-" + string: GCC 12 at -O3 reports a false -Werror=restrict in operator+.
+  if (millis < 0) {
+    return fmt::format("-{}", FormatDuration(millis == INT64_MIN ? INT64_MAX : -millis));
+  }
   int64_t s = millis / 1000;
   int64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, sec = s % 60;
   if (d > 0) return h > 0 ? fmt::format("{}d {}h", d, h) : fmt::format("{}d", d);

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "common/log.h"
 #include "exec/process.h"
 
 namespace lambkin::exec {
@@ -338,8 +339,7 @@ void Environment::Log(std::string message) {
 void Environment::DoStart(Pending first) {
   pending_ = std::move(first);
   auto fail_start = [&](const Status& s) {
-    std::fprintf(stderr, "lambkin: cannot start environment %s: %s\n", id_.c_str(),
-                 s.message().c_str());
+    log::Error("", fmt::format("cannot start environment {}: {}", id_, s.message()));
     state_ = EnvState::kStopped;
     FailPending(pending_, "Sandbox.Failure", s.message());
     if (sandboxed_) config_.sandbox->Retire(std::move(sandboxed_));
@@ -419,8 +419,7 @@ void Environment::OnEndpoints() {
   // Nothing arrived: init died first, and its exit tells the rest.
   if (!endpoints.ok()) {
     if (endpoints.status().code() == StatusCode::kInternal) {
-      std::fprintf(stderr, "lambkin: environment %s: %s\n", id_.c_str(),
-                   endpoints.status().message().c_str());
+      log::Error("", fmt::format("environment {}: {}", id_, endpoints.status().message()));
       sandboxed_->Kill();
     }
     return;
@@ -449,7 +448,7 @@ void Environment::OnEndpoints() {
   Status go = runtime.ok() && aws.ok() ? sandboxed_->Go()
                                        : (runtime.ok() ? aws.status() : runtime.status());
   if (!go.ok()) {
-    std::fprintf(stderr, "lambkin: environment %s: %s\n", id_.c_str(), go.message().c_str());
+    log::Error("", fmt::format("environment {}: {}", id_, go.message()));
     sandboxed_->Kill();
   }
 }

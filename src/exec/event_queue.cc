@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/crypto.h"
+#include "common/log.h"
 
 namespace lambkin::exec {
 
@@ -73,8 +74,7 @@ std::string ClaimSql(store::Engine engine, std::optional<size_t> other_nodes) {
 }
 
 void LogError(std::string_view message) {
-  std::fprintf(stderr, "lambkin: event queue: %.*s\n", static_cast<int>(message.size()),
-               message.data());
+  log::Warning("", fmt::format("event queue: {}", message));
 }
 
 Status InsertEvent(Txn& txn, const QueuedEvent& e, int64_t now) {

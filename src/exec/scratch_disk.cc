@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "common/log.h"
 #include "exec/process.h"
 
 namespace lambkin::exec {
@@ -239,8 +240,7 @@ void ScratchDisks::Refill() {
     lock.lock();
     if (!disk.ok()) {
       // Not now (out of loop devices, disk full): the next Create tries on its own.
-      std::fprintf(stderr, "lambkin: cannot prepare a /tmp disk: %s\n",
-                   disk.status().message().c_str());
+      log::Error("", fmt::format("cannot prepare a /tmp disk: {}", disk.status().message()));
       refill_.wait_for(lock, std::chrono::seconds(5));
       continue;
     }

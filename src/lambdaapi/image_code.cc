@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
+#include "common/log.h"
 #include "images/image_store.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/errors.h"
@@ -50,8 +51,7 @@ Result<oci::ImageReference> ParseImageUri(std::string_view uri) {
 Status PullFailure(std::string_view uri, const Status& s) {
   const std::string& detail = s.message();
   // AWS's texts hide the cause; the operator's log keeps it.
-  std::fprintf(stderr, "lambkin: cannot deploy image %.*s: %s\n", static_cast<int>(uri.size()),
-               uri.data(), detail.c_str());
+  log::Warning("", fmt::format("cannot deploy image {}: {}", uri, detail));
   switch (s.code()) {
     case StatusCode::kResourceNotFound:
       // An index without the function's platform is an unsupported image, not a missing one.

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/log.h"
+
 namespace lambkin::logs {
 
 LogWriter::LogWriter(LogStore* store) : store_(store), thread_([this] { Run(); }) {}
@@ -63,7 +65,7 @@ void LogWriter::Run() {
     for (auto& [key, events] : batch) {
       const auto& [account, region, group, stream] = key;
       Status s = store_->Append(Scope{account, region}, group, stream, events, /*create=*/true);
-      if (!s.ok()) std::fprintf(stderr, "lambkin: cannot store logs: %s\n", s.message().c_str());
+      if (!s.ok()) log::Error("", fmt::format("cannot store logs: {}", s.message()));
       n += events.size();
     }
     lock.lock();

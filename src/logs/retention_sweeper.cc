@@ -2,6 +2,10 @@
 
 #include <cstdio>
 
+#include <fmt/format.h>
+
+#include "common/log.h"
+
 namespace lambkin::logs {
 
 void RetentionSweeper::Start() {
@@ -27,8 +31,8 @@ void RetentionSweeper::Loop() {
     if (cv_.wait_for(lock, interval_, [this] { return stop_; })) break;
     lock.unlock();
     if (Result<int64_t> deleted = store_->DeleteExpired(); !deleted.ok()) {
-      std::fprintf(stderr, "lambkin logs: retention sweep failed (retrying): %s\n",
-                   deleted.status().message().c_str());
+      log::Warning(
+          "logs", fmt::format("retention sweep failed (retrying): {}", deleted.status().message()));
     }
     lock.lock();
   }

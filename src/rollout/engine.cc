@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/log.h"
 #include "compliance/packages.h"
 
 namespace lambkin::rollout {
@@ -264,15 +265,13 @@ void RolloutEngine::Loop() {
   while (!stop_) {
     lock.unlock();
     if (Status s = health_.Flush(); !s.ok()) {
-      std::fprintf(stderr, "lambkin rollout: cannot record invocation health: %s\n",
-                   s.message().c_str());
+      log::Warning("rollout", fmt::format("cannot record invocation health: {}", s.message()));
     }
     lock.lock();
     if (stop_) break;
     Result<std::optional<int64_t>> next = RunDueLocked(lock);
     if (!next.ok()) {
-      std::fprintf(stderr, "lambkin rollout: step failed (retrying): %s\n",
-                   next.status().message().c_str());
+      log::Warning("rollout", fmt::format("step failed (retrying): {}", next.status().message()));
     }
     // Sleep until the next step falls due, and at least once a second flush health counts.
     int64_t wait_ms = 1000;
@@ -778,17 +777,16 @@ void RolloutEngine::WarmPackages(const std::string& runtime) {
   });
   if (s.ok()) s = packages_->Preload(shas);
   if (!s.ok()) {
-    std::fprintf(stderr, "lambkin rollout: cannot read the packages of %s functions: %s\n",
-                 runtime.c_str(), s.message().c_str());
+    log::Warning("rollout",
+                 fmt::format("cannot read the packages of {} functions: {}", runtime, s.message()));
   }
 }
 
 void RolloutEngine::PredictBestEffortLocked(const catalog::RuntimeVersion& version,
                                             const std::string& region) {
   if (Status s = PredictLocked(version, region); !s.ok()) {
-    std::fprintf(stderr, "lambkin rollout: cannot predict what %s breaks%s: %s\n",
-                 version.name.c_str(), region.empty() ? "" : (" in " + region).c_str(),
-                 s.message().c_str());
+    log::Warning("rollout", fmt::format("cannot predict what {} breaks{}: {}", version.name,
+                                        region.empty() ? "" : " in " + region, s.message()));
   }
 }
 
@@ -857,8 +855,8 @@ Status RolloutEngine::PredictLocked(const catalog::RuntimeVersion& version,
       Result<compliance::Packages> p = packages_->Of(sha);
       if (!p.ok()) {
         // One unreadable package leaves its function version unpredicted, not the rollout.
-        std::fprintf(stderr, "lambkin rollout: cannot inspect package %s of %s: %s\n", sha.c_str(),
-                     c.name.c_str(), p.status().message().c_str());
+        log::Warning("rollout", fmt::format("cannot inspect package {} of {}: {}", sha, c.name,
+                                            p.status().message()));
         readable = false;
         break;
       }

@@ -5,11 +5,14 @@
 #include <boost/beast/http.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -21,6 +24,7 @@
 
 #include "common/ascii.h"
 #include "common/crypto.h"
+#include "common/log.h"
 
 namespace lambkin::server {
 
@@ -120,18 +124,72 @@ struct FileRangeBody {
   };
 };
 
+// What every session of one server shares, and what one listener's sessions share.
+struct ServerState {
+  std::atomic<bool> draining{false};
+  std::atomic<size_t> in_flight{0};    // requests handled or being answered, public listeners
+  std::atomic<size_t> connections{0};  // open connections, public listeners
+};
+struct ListenerState {
+  std::shared_ptr<ServerState> server;
+  ServerLimits limits;
+  bool is_public = false;  // Listen()ed (limits and timeouts), or adopted (a cap only)
+  size_t max_connections = 0;
+  std::atomic<size_t> connections{0};
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const Handler> handler)
-      : stream_(std::move(socket)), handler_(std::move(handler)) {}
+  Session(tcp::socket socket, std::shared_ptr<const Handler> handler,
+          std::shared_ptr<ListenerState> state)
+      : stream_(std::move(socket)), handler_(std::move(handler)), state_(std::move(state)) {
+    ++state_->connections;
+    if (state_->is_public) ++state_->server->connections;
+  }
+  ~Session() {
+    Answered();
+    --state_->connections;
+    if (state_->is_public) --state_->server->connections;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void Start() { ReadRequest(); }
 
  private:
+  // The deadline of the next operation: `seconds` on a public listener, none on an adopted one
+  // (a function's own endpoints; their runtime long-polls and keeps connections as it likes).
+  void Expire(int seconds, uint64_t bytes = 0) {
+    if (state_->is_public) {
+      stream_.expires_after(std::chrono::seconds(seconds) +
+                            std::chrono::seconds(bytes / (uint64_t{64} * 1024)));
+    } else {
+      stream_.expires_never();
+    }
+  }
+
+  bool Draining() const { return state_->is_public && state_->server->draining.load(); }
+
   void ReadRequest() {
+    if (Draining()) return Close();
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
-    parser_->header_limit(64 * 1024);
+    parser_->header_limit(static_cast<uint32_t>(state_->limits.max_header_bytes));
+    if (buffer_.size() > 0) return ReadHeader();  // the next request is already here
+    // An idle connection waits at most idle_seconds for a request to begin.
+    Expire(state_->limits.idle_seconds);
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
+  }
+
+  // Once a request began, its header must be complete within header_seconds.
+  void ReadHeader() {
+    started_ = std::chrono::steady_clock::now();
+    Expire(state_->limits.header_seconds);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -146,6 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(expect, "100-continue") && !parser_->is_done()) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
+      Expire(state_->limits.write_seconds);
       http::async_write(stream_, *cont,
                         [self = shared_from_this(), cont](beast::error_code ec2, size_t) {
                           if (ec2) return self->Close();
@@ -157,14 +216,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    Expire(state_->limits.body_seconds, parser_->content_length().value_or(0));
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
+    // A timeout closes the socket (Beast's tcp_stream does): nothing can be answered.
     if (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-        ec == asio::error::eof || ec == asio::error::operation_aborted) {
+        ec == asio::error::eof || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout) {
       return Close();
     }
     if (ec == http::error::body_limit) {
@@ -172,6 +234,12 @@ class Session : public std::enable_shared_from_this<Session> {
                               fmt::format("Request must be smaller than {} bytes for the "
                                           "CreateFunction operation",
                                           kMaxBodyBytes)),
+                   false, 11);
+    }
+    if (ec == http::error::header_limit) {
+      return Write(PlainError(431, "RequestHeaderFieldsTooLarge",
+                              fmt::format("Request headers must be smaller than {} bytes",
+                                          state_->limits.max_header_bytes)),
                    false, 11);
     }
     if (ec) {
@@ -195,6 +263,17 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(PlainError(400, "InvalidRequestContentException", "Malformed request target"),
                    keep_alive, version);
     }
+    if (state_->is_public && log::Json()) {
+      method_ = request.method;
+      path_ = request.raw_path;
+      remote_ = request.remote_address;
+    }
+    // From here until its answer is written, the request is in flight (a drain waits for it).
+    if (state_->is_public) {
+      ++state_->server->in_flight;
+      in_flight_ = true;
+    }
+    stream_.expires_never();  // the handler takes the time it needs
     auto self = shared_from_this();
     Respond respond = [self, keep_alive, version](HttpResponse response) {
       asio::dispatch(self->stream_.get_executor(),
@@ -211,11 +290,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response, bool keep_alive, unsigned version) {
+    // A draining server answers, then closes.
+    keep_alive = keep_alive && !Draining();
     if (response.head_length) {
       auto res = std::make_shared<http::response<http::empty_body>>();
       Prepare(*res, response, keep_alive, version);
       res->content_length(*response.head_length);
-      return Send(std::move(res), keep_alive);
+      return Send(std::move(res), keep_alive, 0);
     }
     if (response.file) {
       auto res = std::make_shared<http::response<FileRangeBody>>();
@@ -228,13 +309,14 @@ class Session : public std::enable_shared_from_this<Session> {
       res->body().length = file.length;
       Prepare(*res, response, keep_alive, version);
       res->prepare_payload();
-      return Send(std::move(res), keep_alive);
+      return Send(std::move(res), keep_alive, file.length);
     }
     auto res = std::make_shared<http::response<http::string_body>>();
     Prepare(*res, response, keep_alive, version);
     res->body() = std::move(response.body);
     res->prepare_payload();
-    Send(std::move(res), keep_alive);
+    uint64_t size = res->body().size();
+    Send(std::move(res), keep_alive, size);
   }
 
   template <class Body>
@@ -256,12 +338,39 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   template <class Message>
-  void Send(std::shared_ptr<Message> res, bool keep_alive) {
+  void Send(std::shared_ptr<Message> res, bool keep_alive, uint64_t bytes) {
+    Expire(state_->limits.write_seconds, bytes);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                        if (self->state_->is_public && log::Json()) {
+                          self->LogRequest(res->result_int(), res->base()["x-amzn-RequestId"],
+                                           res->payload_size().value_or(0));
+                        }
+                        self->Answered();
                         if (ec || !keep_alive) return self->Close();
                         self->ReadRequest();
                       });
+  }
+
+  void LogRequest(unsigned status, beast::string_view request_id, uint64_t bytes) {
+    log::RequestLine line;
+    line.request_id = std::string_view(request_id.data(), request_id.size());
+    line.method = method_;
+    line.path = path_;
+    line.remote_address = remote_;
+    line.status = static_cast<int>(status);
+    line.duration_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+            .count();
+    line.response_bytes = bytes;
+    log::Request(line);
+  }
+
+  void Answered() {
+    if (in_flight_) {
+      in_flight_ = false;
+      --state_->server->in_flight;
+    }
   }
 
   void Close() {
@@ -273,42 +382,88 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<const Handler> handler_;
+  std::shared_ptr<ListenerState> state_;
+  bool in_flight_ = false;
+  std::chrono::steady_clock::time_point started_;
+  std::string method_, path_, remote_;  // for the JSON access log
 };
 
 struct Listener : std::enable_shared_from_this<Listener> {
-  Listener(asio::io_context& ioc, Handler h)
-      : acceptor(ioc), handler(std::make_shared<const Handler>(std::move(h))) {}
+  Listener(asio::io_context& ioc, Handler h, std::shared_ptr<ListenerState> s)
+      : acceptor(ioc),
+        retry(ioc),
+        handler(std::make_shared<const Handler>(std::move(h))),
+        state(std::move(s)) {}
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(acceptor.get_executor()),
-                          [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-                            if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) {
-                              return;
-                            }
-                            if (!ec) {
-                              beast::error_code ignored;
-                              s.set_option(tcp::no_delay(true), ignored);
-                              std::make_shared<Session>(std::move(s), self->handler)->Start();
-                            }
-                            self->Accept();
-                          });
+    acceptor.async_accept(
+        asio::make_strand(acceptor.get_executor()),
+        [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+          if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+          if (ec) {
+            // Out of descriptors (or another passing failure): try again shortly instead of
+            // spinning on the error.
+            self->retry.expires_after(std::chrono::milliseconds(100));
+            self->retry.async_wait([self](beast::error_code e) {
+              if (!e) self->Accept();
+            });
+            return;
+          }
+          if (self->state->connections.load() >= self->state->max_connections) {
+            // Full: say so without reading anything, and close.
+            static constexpr std::string_view kBusy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                "x-amzn-ErrorType: ServiceUnavailableException\r\nConnection: close\r\n"
+                "Content-Length: 75\r\n\r\n"
+                R"({"Type":"Service","message":"Too many connections: try again in a moment."})";
+            beast::error_code ignored;
+            s.non_blocking(true, ignored);
+            [[maybe_unused]] ssize_t n =
+                ::send(s.native_handle(), kBusy.data(), kBusy.size(), MSG_NOSIGNAL);
+            s.close(ignored);
+          } else {
+            beast::error_code ignored;
+            s.set_option(tcp::no_delay(true), ignored);
+            std::make_shared<Session>(std::move(s), self->handler, self->state)->Start();
+          }
+          self->Accept();
+        });
   }
 
   tcp::acceptor acceptor;
+  asio::steady_timer retry;
   std::shared_ptr<const Handler> handler;
+  std::shared_ptr<ListenerState> state;
 };
 
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(int n) : threads(n), ioc(n) {}
+  explicit Impl(int n) : threads(n), ioc(n), drain_timer(ioc) {}
 
   int threads;
+  std::shared_ptr<ServerState> state = std::make_shared<ServerState>();
   asio::io_context ioc;
   std::mutex mu;
+  ServerLimits limits;
   std::map<uint64_t, std::shared_ptr<Listener>> listeners;  // by port, or by Adopt's id
   uint64_t next_adopted = uint64_t{1} << 16;                // above every port
   std::optional<asio::signal_set> signals;                  // SIGINT/SIGTERM stop the server
+  int drain_deadline_seconds = 30;
+  std::function<void()> on_drain;
+  asio::steady_timer drain_timer;
+  std::chrono::steady_clock::time_point drain_until;
+
+  void PollDrain() {
+    if (state->in_flight.load() == 0 || std::chrono::steady_clock::now() >= drain_until) {
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([this](beast::error_code ec) {
+      if (!ec) PollDrain();
+    });
+  }
 };
 
 HttpServer::HttpServer(int threads) : impl_(std::make_unique<Impl>(threads)) {}
@@ -333,7 +488,15 @@ Result<uint16_t> HttpServer::Listen(const std::string& address, Handler handler)
   }
   if (port > 65535) return InvalidParameter(fmt::format("bad listen port in {}", address));
   tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
-  auto listener = std::make_shared<Listener>(impl_->ioc, std::move(handler));
+  auto state = std::make_shared<ListenerState>();
+  state->server = impl_->state;
+  state->is_public = true;
+  {
+    std::lock_guard lock(impl_->mu);
+    state->limits = impl_->limits;
+  }
+  state->max_connections = state->limits.max_connections;
+  auto listener = std::make_shared<Listener>(impl_->ioc, std::move(handler), std::move(state));
   auto& acc = listener->acceptor;
   acc.open(endpoint.protocol(), ec);
   if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
@@ -349,8 +512,19 @@ Result<uint16_t> HttpServer::Listen(const std::string& address, Handler handler)
   return bound;
 }
 
+void HttpServer::SetLimits(const ServerLimits& limits) {
+  std::lock_guard lock(impl_->mu);
+  impl_->limits = limits;
+}
+
+size_t HttpServer::InFlight() const { return impl_->state->in_flight.load(); }
+size_t HttpServer::Connections() const { return impl_->state->connections.load(); }
+
 Result<uint64_t> HttpServer::Adopt(int fd, Handler handler) {
-  auto listener = std::make_shared<Listener>(impl_->ioc, std::move(handler));
+  auto state = std::make_shared<ListenerState>();
+  state->server = impl_->state;
+  state->max_connections = kMaxAdoptedConnections;
+  auto listener = std::make_shared<Listener>(impl_->ioc, std::move(handler), std::move(state));
   beast::error_code ec;
   // The socket may come from another network namespace: its address says nothing here.
   listener->acceptor.assign(tcp::v4(), fd, ec);
@@ -386,7 +560,43 @@ void HttpServer::Close(uint64_t id) {
 void HttpServer::HandleSignals() {
   if (impl_->signals) return;
   impl_->signals.emplace(impl_->ioc, SIGINT, SIGTERM);
-  impl_->signals->async_wait([this](beast::error_code, int) { Stop(); });
+  // The first signal drains; a second one stops at once.
+  impl_->signals->async_wait([this](beast::error_code ec, int) {
+    if (ec) return;
+    Drain(impl_->drain_deadline_seconds);
+    impl_->signals->async_wait([this](beast::error_code ec2, int) {
+      if (!ec2) Stop();
+    });
+  });
+}
+
+void HttpServer::SetDrainDeadline(int seconds) { impl_->drain_deadline_seconds = seconds; }
+
+void HttpServer::OnDrain(std::function<void()> on_start) { impl_->on_drain = std::move(on_start); }
+
+void HttpServer::Drain(int deadline_seconds) {
+  if (impl_->state->draining.exchange(true)) return;
+  if (impl_->on_drain) impl_->on_drain();
+  std::vector<std::shared_ptr<Listener>> closing;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto it = impl_->listeners.begin(); it != impl_->listeners.end();) {
+      if (it->second->state->is_public) {
+        closing.push_back(it->second);
+        it = impl_->listeners.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  asio::post(impl_->ioc, [this, closing = std::move(closing), deadline_seconds] {
+    for (const auto& listener : closing) {
+      beast::error_code ec;
+      listener->acceptor.close(ec);
+    }
+    impl_->drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_seconds);
+    impl_->PollDrain();
+  });
 }
 
 void HttpServer::Run(bool handle_signals) {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,23 @@ namespace lambkin::server {
 // AWS's limit on a CreateFunction request, the largest request the Lambda API accepts.
 inline constexpr uint64_t kMaxBodyBytes = 70167211;
 
+// What one client may hold on a Listen()ed address, so that idle or slow clients (slowloris)
+// cannot exhaust the server. A timed-out request header or body is answered 408 and the
+// connection closed; a keep-alive connection idle too long is closed; past max_connections a
+// new connection is answered 503 and closed. Time spent in a handler (an invocation, a long
+// poll) never counts.
+struct ServerLimits {
+  size_t max_connections = 16384;
+  int idle_seconds = 60;    // waiting for a request's first byte (keep-alive included)
+  int header_seconds = 10;  // from a request's first byte to its last header line
+  int body_seconds = 120;   // plus one second per 64 KiB of declared Content-Length
+  int write_seconds = 60;   // sending a response, plus one second per 64 KiB of it
+  size_t max_header_bytes = 64 * 1024;
+};
+// Connections one adopted listener (an execution environment's endpoints) may hold at once: a
+// function cannot spend the server's descriptors by opening connections to its own endpoints.
+inline constexpr size_t kMaxAdoptedConnections = 64;
+
 class HttpServer {
  public:
   explicit HttpServer(int threads);
@@ -36,9 +54,15 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds `address` ("127.0.0.1:9001", port 0 picks a free port), serves it with `handler`, and
-  // returns the bound port.
+  // Binds `address` ("127.0.0.1:9001", port 0 picks a free port), serves it with `handler` under
+  // the server's limits, and returns the bound port.
   Result<uint16_t> Listen(const std::string& address, Handler handler);
+  // The limits of listeners made by Listen() from now on.
+  void SetLimits(const ServerLimits& limits);
+  // Requests being handled or answered on Listen()ed listeners right now.
+  size_t InFlight() const;
+  // Connections open on Listen()ed listeners right now.
+  size_t Connections() const;
   // Serves connections accepted on `fd`, a listening TCP socket made elsewhere (an execution
   // environment's init makes its endpoints inside the environment's network namespace); the
   // server owns the descriptor from here on, also on error. Returns the listener's id.
@@ -46,9 +70,16 @@ class HttpServer {
   // Stops accepting on the listener `id` (Listen's port, or Adopt's id); connections already
   // open finish their current request.
   void Close(uint64_t id);
-  // From now on SIGINT and SIGTERM stop the server (also one that arrives before Run: it is
-  // handled once Run starts), instead of killing the process.
+  // From now on SIGINT and SIGTERM stop the server gracefully (also one that arrives before
+  // Run: it is handled once Run starts), instead of killing the process: see Drain.
   void HandleSignals();
+  // A graceful stop: Listen()ed listeners stop accepting, keep-alive connections close after
+  // their current answer, and Run returns once every request in flight there was answered, or
+  // after `deadline_seconds` (adopted listeners, which in-flight invocations need, keep serving
+  // until then). `on_start` runs first (once), e.g. to log. Safe from any thread.
+  void Drain(int deadline_seconds);
+  void SetDrainDeadline(int seconds);
+  void OnDrain(std::function<void()> on_start);
   void Run(bool handle_signals);
   void Stop();
   // The server's I/O context, for timers and child-process watches that share its threads.
