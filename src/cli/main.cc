@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
                    "its request id)")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
+  serve_cmd->add_option("--metrics-listen", serve.metrics_listen,
+                        "HOST:PORT of a Prometheus endpoint (GET /metrics, unauthenticated: bind "
+                        "it where only your scraper reaches)");
   serve_cmd->add_option("--threads", serve.threads, "Worker threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -46,6 +46,8 @@
 #include "logs/log_writer.h"
 #include "logs/retention_sweeper.h"
 #include "logsapi/logs_api.h"
+#include "metrics/lambda_metrics.h"
+#include "metrics/prometheus.h"
 #include "oci/image.h"
 #include "oci/registry_client.h"
 #include "registry/catalog_images.h"
@@ -396,6 +398,9 @@ int Serve(const ServeOptions& options) {
   compliance::PackageIndex packages(db->get(), &code);
   rollouts.SetPackageIndex(&packages);
   invoker.SetInvocationObserver(rollouts.health());
+  // CloudWatch's Lambda metrics (and the Prometheus counters), from every invocation here.
+  metrics::LambdaMetrics lambda_metrics(&clock, catalog->get());
+  invoker.SetMetricsSink(&lambda_metrics);
   // This process's node id: its Event leases and its row among the nodes sharing the store
   // (this one alone on SQLite); its address is known once listening.
   const std::string node_id = RandomUuid();
@@ -467,6 +472,7 @@ int Serve(const ServeOptions& options) {
                          &config->registry_credentials, &layers, db->get(), &packages});
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
+  insights_api.SetMetrics(&lambda_metrics);
   // Runtime-version images, pulled through the OCI distribution API under /v2/.
   registry::CatalogImages images(catalog->get());
   registry::RegistryApi registry_api(
@@ -510,6 +516,49 @@ int Serve(const ServeOptions& options) {
   };
   Result<uint16_t> port = http.Listen(options.listen, listener);
   if (!port.ok()) return Fail(port.status());
+  // Prometheus, on a listener of its own (scrapers do not sign requests): figures only, no
+  // names beyond functions' and runtime versions', nothing to change. Environments cannot
+  // reach it (their network namespace holds only their own loopback).
+  std::optional<uint16_t> metrics_port;
+  if (!options.metrics_listen.empty()) {
+    server::Handler scrape = [&](const server::HttpRequest& request, server::Respond respond) {
+      server::HttpResponse r;
+      if (request.raw_path != "/metrics" || (request.method != "GET" && request.method != "HEAD")) {
+        r.status = 404;
+        r.SetHeader("Content-Type", "text/plain; charset=utf-8");
+        r.body = "GET /metrics\n";
+        return respond(std::move(r));
+      }
+      metrics::ServerGauges g;
+      exec::EnvironmentCounts envs = invoker.Counts();
+      g.environments_warm = envs.warm;
+      g.environments_busy = envs.busy;
+      g.http_in_flight = http.InFlight();
+      g.http_connections = http.Connections();
+      auto began = std::chrono::steady_clock::now();
+      if (Result<exec::EventQueueStats> q = exec::ReadEventQueueStats(**db, clock.NowMillis());
+          q.ok()) {
+        g.store_ping_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        g.event_queue_depth = q->depth;
+        g.event_queue_oldest_age_ms = q->oldest_age_ms;
+      }
+      if (auto list = rollouts.List(""); list.ok()) {
+        for (const auto& r : *list) {
+          for (const auto& region : r.regions) {
+            g.rollouts.push_back({r.version.name, region.region, region.phase, region.base_count,
+                                  region.migrated, region.remaining});
+          }
+        }
+      }
+      r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      r.body = metrics::RenderPrometheus(lambda_metrics.Counters(), g);
+      respond(std::move(r));
+    };
+    Result<uint16_t> bound = http.Listen(options.metrics_listen, scrape);
+    if (!bound.ok()) return Fail(bound.status());
+    metrics_port = *bound;
+  }
   url_settings.port = *port;
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   // A client may stop the server as soon as it says it listens: a stop before Run is handled.
@@ -545,6 +594,10 @@ int Serve(const ServeOptions& options) {
     Say(fmt::format("  warning: no console in {} (run `make build`)", options.console_dir));
   } else {
     Say(fmt::format("  console http://{}:{}/console/", host, *port));
+  }
+  if (metrics_port) {
+    std::string mhost = options.metrics_listen.substr(0, options.metrics_listen.rfind(':'));
+    Say(fmt::format("  metrics http://{}:{}/metrics", mhost, *metrics_port));
   }
   for (const auto& warning : *sandbox) Say(fmt::format("  warning: {}", warning));
   if (operator_credentials) {

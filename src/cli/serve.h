@@ -26,6 +26,7 @@ struct ServeOptions {
   int max_connections = 0;    // open connections on the listener; 0: the config's, else 16384
   int shutdown_seconds = 30;  // SIGTERM: how long in-flight requests may finish
   std::string log_format = "text";  // or "json": JSON lines, with one line per request
+  std::string metrics_listen;       // HOST:PORT of the Prometheus endpoint; empty: none
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

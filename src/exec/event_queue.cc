@@ -1,5 +1,6 @@
 #include "exec/event_queue.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -96,6 +97,23 @@ const store::Migrations& EventQueueSchema() {
       {"event_queue", 3, kEventHomeDdl, ""},
   };
   return kMigrations;
+}
+
+Result<EventQueueStats> ReadEventQueueStats(store::Database& db, int64_t now_ms) {
+  EventQueueStats stats;
+  Status s = db.ReadOne([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                             txn.Prepare("SELECT COUNT(*), MIN(enqueued_at) FROM event_invocations "
+                                         "WHERE state = 'queued'"));
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) {
+      stats.depth = st.ColumnInt(0);
+      if (!st.ColumnIsNull(1)) stats.oldest_age_ms = std::max<int64_t>(0, now_ms - st.ColumnInt(1));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return stats;
 }
 
 // The lease operations are single statements that check the lease owner themselves: they need

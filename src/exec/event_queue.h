@@ -134,6 +134,14 @@ AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* ou
 // every node's; returns how many.
 Result<int64_t> ReleaseEventLeases(store::Database& db, std::optional<std::string_view> node);
 
+// The events waiting to run (queued, including those leased and being retried) and how long
+// the oldest has waited, by the store's clock `now_ms`.
+struct EventQueueStats {
+  int64_t depth = 0;
+  int64_t oldest_age_ms = 0;
+};
+Result<EventQueueStats> ReadEventQueueStats(store::Database& db, int64_t now_ms);
+
 class EventQueue {
  public:
   EventQueue(store::Database* db, boost::asio::io_context& ioc, Invoker* invoker,

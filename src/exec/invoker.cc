@@ -1,6 +1,8 @@
 #include "exec/invoker.h"
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 
 #include <boost/asio/post.hpp>
 
@@ -14,6 +16,12 @@ constexpr int64_t kCredentialMarginMs = int64_t{5} * 60 * 1000;
 
 std::string FunctionKey(const functions::Scope& s, const std::string& name) {
   return fmt::format("{}|{}|{}", s.account, s.region, name);
+}
+
+// The name as invoked, with its qualifier: "fn" or "fn:prod".
+std::string ResourceOf(const std::string& invoked_arn, const std::string& function) {
+  size_t at = invoked_arn.find(":function:");
+  return at == std::string::npos ? function : invoked_arn.substr(at + 10);
 }
 
 }  // namespace
@@ -40,13 +48,41 @@ Invoker::~Invoker() {
 }
 
 void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVersion& version,
-                     std::optional<int64_t> reserved, InvokeRequest request, const Done& done) {
+                     std::optional<int64_t> reserved, InvokeRequest request, const Done& answer) {
   std::string fkey = FunctionKey(scope, version.function_name);
   std::string vkey = fkey + "|" + version.version;
-  auto finish = [done, observer = invocation_observer_, scope, name = version.function_name,
-                 qualifier = version.version, rv = version.runtime_version](InvokeOutcome o) {
+  // What the metrics count: the resource as invoked (the ARN's name and qualifier), when it
+  // began, and the function's busy environments then.
+  auto record = std::make_shared<InvocationSample>();
+  record->scope = scope;
+  record->function = version.function_name;
+  record->resource = ResourceOf(request.invoked_function_arn, version.function_name);
+  auto started = std::chrono::steady_clock::now();
+  InvocationMetricsSink* sink = metrics_sink_;
+  Done done = answer;
+  if (sink != nullptr) {
+    done = [answer, sink, record](Result<InvokeOutcome> r) {
+      if (!r.ok() && r.status().code() == StatusCode::kTooManyRequests) {
+        record->throttled = true;
+        sink->OnInvocationSample(*record);
+      }
+      answer(std::move(r));
+    };
+  }
+  auto finish = [done, observer = invocation_observer_, sink, record, started, scope,
+                 name = version.function_name, qualifier = version.version,
+                 rv = version.runtime_version](InvokeOutcome o) {
     if (observer != nullptr) {
       observer->OnInvocation(scope, name, qualifier, rv, o.function_error.has_value());
+    }
+    if (sink != nullptr) {
+      record->executed_version = o.executed_version.empty() ? qualifier : o.executed_version;
+      record->runtime_version = rv;
+      record->error = o.function_error.has_value();
+      record->duration_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
+      sink->OnInvocationSample(*record);
     }
     done(std::move(o));
   };
@@ -63,6 +99,7 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
       return done(Status(StatusCode::kTooManyRequests,
                          "ReservedFunctionConcurrentInvocationLimitExceeded"));
     }
+    if (sink != nullptr) record->concurrency = BusyLocked(fkey) + 1;
     auto& idle = idle_[vkey];
     while (!idle.empty() && !env) {
       Environment* e = idle.back();
@@ -188,6 +225,25 @@ void Invoker::StartNew(const functions::Scope& scope, const functions::FunctionV
         Entry{env, fkey, vkey, fingerprint, version.runtime_version, credentials_expire_ms};
   }
   env->Start(std::move(request), finish);
+}
+
+void Invoker::RecordThrottle(const functions::Scope& scope, const std::string& function,
+                             const std::string& invoked_arn) {
+  if (metrics_sink_ == nullptr) return;
+  InvocationSample sample;
+  sample.scope = scope;
+  sample.function = function;
+  sample.resource = ResourceOf(invoked_arn, function);
+  sample.throttled = true;
+  metrics_sink_->OnInvocationSample(sample);
+}
+
+EnvironmentCounts Invoker::Counts() {
+  std::lock_guard lock(mu_);
+  EnvironmentCounts c;
+  for (const auto& [key, idle] : idle_) c.warm += idle.size();
+  c.busy = all_.size() - std::min(all_.size(), c.warm);
+  return c;
 }
 
 size_t Invoker::BusyLocked(const std::string& function_key) {

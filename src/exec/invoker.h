@@ -68,6 +68,34 @@ class InvocationObserver {
                             const std::string& version, int64_t runtime_version, bool error) = 0;
 };
 
+// One invocation as CloudWatch's Lambda metrics count it: answered (with its duration and
+// whether it failed) or throttled. `resource` is the function name as invoked, with its
+// qualifier when one was given ("fn" or "fn:prod"); `concurrency` the function's environments
+// busy when it began, itself included.
+struct InvocationSample {
+  functions::Scope scope;
+  std::string function;
+  std::string resource;
+  std::string executed_version;
+  int64_t runtime_version = 0;  // catalog id; 0 for a throttle
+  double duration_ms = 0;
+  bool error = false;
+  bool throttled = false;
+  size_t concurrency = 0;
+};
+class InvocationMetricsSink {
+ public:
+  virtual ~InvocationMetricsSink() = default;
+  // Called on an I/O thread: keep it short.
+  virtual void OnInvocationSample(const InvocationSample& sample) = 0;
+};
+
+// Environments right now: warm (idle, ready for an invocation) and busy (starting or running).
+struct EnvironmentCounts {
+  size_t warm = 0;
+  size_t busy = 0;
+};
+
 class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
  public:
   Invoker(boost::asio::io_context& ioc, server::HttpServer* http, catalog::Catalog* catalog,
@@ -77,6 +105,12 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
 
   // REQUIRES: called before the first Invoke.
   void SetInvocationObserver(InvocationObserver* observer) { invocation_observer_ = observer; }
+  // REQUIRES: called before the first Invoke.
+  void SetMetricsSink(InvocationMetricsSink* sink) { metrics_sink_ = sink; }
+  EnvironmentCounts Counts();
+  // Counts an invocation refused before it reached the invoker (reserved concurrency 0).
+  void RecordThrottle(const functions::Scope& scope, const std::string& function,
+                      const std::string& invoked_arn);
   // What serves the AWS endpoint inside every environment (the server's public APIs).
   // REQUIRES: called before the first Invoke.
   void SetApiHandler(server::Handler handler) {
@@ -146,6 +180,7 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
   const Clock* clock_;
   InvokerOptions options_;
   InvocationObserver* invocation_observer_ = nullptr;
+  InvocationMetricsSink* metrics_sink_ = nullptr;
   std::shared_ptr<const server::Handler> api_handler_;
   CredentialSource credentials_;
   images::ImageStore* images_ = nullptr;

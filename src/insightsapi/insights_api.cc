@@ -12,6 +12,7 @@
 #include "catalog/regions.h"
 #include "common/crypto.h"
 #include "iam/authenticator.h"
+#include "insightsapi/metric_operations.h"
 #include "server/json_input.h"
 
 namespace lambkin::insightsapi {
@@ -401,7 +402,7 @@ void ToXml(const json& j, const std::string& name, std::string& out) {
     out += XmlEscape(j.get<std::string>());
   } else if (j.is_boolean()) {
     out += j.get<bool>() ? "true" : "false";
-  } else if (j.is_number() && name == "Timestamp") {
+  } else if (j.is_number() && (name == "Timestamp" || name == "Timestamps")) {
     out += IsoTime(j.get<double>());
   } else if (j.is_number_float()) {
     out += NumberText(j.get<double>());
@@ -476,6 +477,11 @@ Result<json> InsightsApi::Dispatch(const std::string& op, const iam::Identity& i
                                  ? rules_->Delete(scope, names)
                                  : rules_->SetState(scope, names, op == "EnableInsightRules"));
     return Failures(failures);
+  }
+  if (metrics_ != nullptr) {
+    if (op == "ListMetrics") return ListMetrics(*metrics_, scope, in);
+    if (op == "GetMetricStatistics") return GetMetricStatistics(*metrics_, scope, in);
+    if (op == "GetMetricData") return GetMetricData(*metrics_, scope, in);
   }
   return Status(StatusCode::kNotImplemented,
                 fmt::format("Lambkin does not implement CloudWatch {}", op));

@@ -1,7 +1,8 @@
 // InsightsApi: CloudWatch's Contributor Insights operations in the AWS JSON 1.0 protocol with
 // query compatibility, as current AWS SDKs speak it (X-Amz-Target:
 // GraniteServiceVersion20100801.<Operation>): PutInsightRule, DescribeInsightRules,
-// GetInsightRuleReport, DeleteInsightRules, EnableInsightRules, DisableInsightRules. Errors carry
+// GetInsightRuleReport, DeleteInsightRules, EnableInsightRules, DisableInsightRules, and the
+// Lambda metrics' ListMetrics, GetMetricStatistics, GetMetricData. Errors carry
 // CloudWatch's exception names and the x-amzn-query-error header the SDKs map back to them.
 // The same operations in the Query protocol (form body Action=...&Version=2010-08-01, XML
 // replies), as older SDKs such as Debian's boto3 send them. Thread-safe.
@@ -14,6 +15,7 @@
 #include "iam/authenticator.h"
 #include "insights/insight_rules.h"
 #include "logs/log_writer.h"
+#include "metrics/lambda_metrics.h"
 #include "server/json_input.h"
 #include "server/request.h"
 
@@ -26,6 +28,8 @@ class InsightsApi {
   InsightsApi(insights::InsightRules* rules, logs::LogWriter* writer,
               const iam::Authenticator* auth)
       : rules_(rules), writer_(writer), auth_(auth) {}
+  // ListMetrics, GetMetricStatistics and GetMetricData read `metrics` (AWS/Lambda).
+  void SetMetrics(const metrics::LambdaMetrics* metrics) { metrics_ = metrics; }
   // nullopt when the request is not a CloudWatch call.
   std::optional<server::HttpResponse> Handle(const server::HttpRequest& request) const;
 
@@ -37,6 +41,7 @@ class InsightsApi {
   insights::InsightRules* rules_;
   logs::LogWriter* writer_;
   const iam::Authenticator* auth_;
+  const metrics::LambdaMetrics* metrics_ = nullptr;
 };
 
 }  // namespace lambkin::insightsapi

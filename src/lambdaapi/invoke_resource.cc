@@ -88,6 +88,9 @@ void InvokeSynchronously(const ApiContext& ctx, const server::HttpRequest& reque
   auto reserved = ctx.functions->GetReservedConcurrency(invocation.scope, invocation.name);
   if (!reserved.ok()) return done(reserved.status(), request_id);
   if (*reserved && **reserved == 0) {
+    ctx.invoker->RecordThrottle(
+        invocation.scope, invocation.name,
+        functions::FunctionArn(invocation.scope, invocation.name, invocation.qualifier));
     return done(
         Status{StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded"},
         request_id);

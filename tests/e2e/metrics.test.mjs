@@ -1,0 +1,107 @@
+// Metrics people already use: CloudWatch's AWS/Lambda metrics (Invocations, Errors, Throttles,
+// Duration, ConcurrentExecutions by FunctionName, Resource and ExecutedVersion, plus Lambkin's
+// RuntimeVersion dimension) read with the unmodified @aws-sdk/client-cloudwatch, and the same
+// figures on a Prometheus endpoint of its own.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CreateAliasCommand, CreateFunctionCommand, InvokeCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
+} from '@aws-sdk/client-lambda';
+import {
+  CloudWatchClient, GetMetricDataCommand, GetMetricStatisticsCommand, ListMetricsCommand,
+} from '@aws-sdk/client-cloudwatch';
+import { startServer, role, makeZip, shellBootstrap, devCredentials, awsError, runtimeVersions } from './helpers.mjs';
+
+const servers = [];
+after(async () => { for (const s of servers) await s.stop(); });
+
+test('invocations, errors, throttles and durations as CloudWatch and Prometheus report them', async () => {
+  const server = await startServer({ args: ['--metrics-listen', '127.0.0.1:0'] });
+  servers.push(server);
+  const lambda = server.client();
+  const cw = new CloudWatchClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
+  const provided = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime === 'provided.al2023').Name;
+  const create = (name, handle) => lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'provided.al2023', Handler: 'h',
+    Role: role, Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({ handle }) }) } }));
+  await create('fn', 'echo \'"ok"\'');
+  await lambda.send(new PublishVersionCommand({ FunctionName: 'fn' }));
+  await lambda.send(new CreateAliasCommand({ FunctionName: 'fn', Name: 'live', FunctionVersion: '1' }));
+  // A function whose runtime reports an error for every event.
+  await lambda.send(new CreateFunctionCommand({ FunctionName: 'bad', Runtime: 'provided.al2023', Handler: 'h', Role: role,
+    Code: { ZipFile: makeZip({ bootstrap: ['#!/bin/sh', 'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"',
+      'while true; do', '  curl -sS -D /tmp/h "$API/invocation/next" >/dev/null',
+      '  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id /tmp/h | tr -d "[:space:]" | cut -d: -f2)',
+      '  curl -s "$API/invocation/$ID/error" -d \'{"errorMessage":"no","errorType":"Boom"}\' >/dev/null', 'done'].join('\n') }) } }));
+  await create('held', 'echo 1');
+  await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'held', ReservedConcurrentExecutions: 0 }));
+
+  for (let i = 0; i < 3; i++) await lambda.send(new InvokeCommand({ FunctionName: 'fn' }));
+  for (let i = 0; i < 2; i++) await lambda.send(new InvokeCommand({ FunctionName: 'fn', Qualifier: 'live' }));
+  const failed = await lambda.send(new InvokeCommand({ FunctionName: 'bad' }));
+  assert.equal(failed.FunctionError, 'Unhandled');
+  assert.equal((await awsError(lambda.send(new InvokeCommand({ FunctionName: 'held' })))).name, 'TooManyRequestsException');
+
+  const now = Date.now();
+  const window = { StartTime: new Date(now - 10 * 60e3), EndTime: new Date(now + 60e3), Period: 60 };
+  const sum = async (MetricName, Dimensions, Statistics = ['Sum']) => {
+    const r = await cw.send(new GetMetricStatisticsCommand({ Namespace: 'AWS/Lambda', MetricName, Dimensions, Statistics, ...window }));
+    return r.Datapoints.reduce((a, p) => a + (p.Sum ?? 0), 0);
+  };
+  const fnDim = { Name: 'FunctionName', Value: 'fn' };
+  assert.equal(await sum('Invocations', [fnDim]), 5);
+  assert.equal(await sum('Invocations', [fnDim, { Name: 'Resource', Value: 'fn' }]), 3);
+  assert.equal(await sum('Invocations', [fnDim, { Name: 'Resource', Value: 'fn:live' }]), 2);
+  assert.equal(await sum('Invocations', [fnDim, { Name: 'Resource', Value: 'fn:live' }, { Name: 'ExecutedVersion', Value: '1' }]), 2);
+  assert.equal(await sum('Errors', [fnDim]), 0);
+  assert.equal(await sum('Errors', [{ Name: 'FunctionName', Value: 'bad' }]), 1);
+  assert.equal(await sum('Throttles', [{ Name: 'FunctionName', Value: 'held' }]), 1);
+  assert.equal(await sum('Invocations', []), 6, 'the account-wide series');
+  const duration = await cw.send(new GetMetricStatisticsCommand({ Namespace: 'AWS/Lambda', MetricName: 'Duration',
+    Dimensions: [fnDim], Statistics: ['Average', 'Maximum', 'SampleCount'], ...window }));
+  assert.equal(duration.Label, 'Duration');
+  assert.equal(duration.Datapoints.reduce((a, p) => a + p.SampleCount, 0), 5);
+  assert.ok(duration.Datapoints.every((p) => p.Average > 0 && p.Maximum >= p.Average && p.Unit === 'Milliseconds'));
+
+  // Per runtime version (Lambkin's dimension), as a rollout would be charted; GetMetricData.
+  const data = await cw.send(new GetMetricDataCommand({ ...window, MetricDataQueries: [
+    { Id: 'inv', MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: [{ Name: 'RuntimeVersion', Value: provided }] }, Period: 60, Stat: 'Sum' } },
+    { Id: 'err', Label: 'errors', MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: 'bad' }, { Name: 'RuntimeVersion', Value: provided }] }, Period: 300, Stat: 'Sum' } },
+  ] }));
+  const [inv, err] = data.MetricDataResults;
+  assert.equal(inv.Id, 'inv');
+  assert.equal(inv.StatusCode, 'Complete');
+  assert.equal(inv.Values.reduce((a, v) => a + v, 0), 6);
+  assert.equal(inv.Timestamps.length, inv.Values.length);
+  assert.equal(err.Label, 'errors');
+  assert.deepEqual(err.Values, [1]);
+
+  const listed = await cw.send(new ListMetricsCommand({ Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: [{ Name: 'FunctionName', Value: 'fn' }] }));
+  const sets = listed.Metrics.map((m) => m.Dimensions.map((d) => `${d.Name}=${d.Value}`).sort().join(',')).sort();
+  assert.deepEqual(sets, [
+    'ExecutedVersion=1,FunctionName=fn,Resource=fn:live', 'FunctionName=fn', `FunctionName=fn,RuntimeVersion=${provided}`,
+    'FunctionName=fn,Resource=fn', 'FunctionName=fn,Resource=fn:live'].sort());
+
+  // Bad requests get CloudWatch's errors.
+  const badPeriod = await awsError(cw.send(new GetMetricStatisticsCommand({ Namespace: 'AWS/Lambda', MetricName: 'Invocations', Statistics: ['Sum'], ...window, Period: 30 })));
+  assert.equal(badPeriod.name, 'InvalidParameterValueException');
+  const tooMany = await awsError(cw.send(new GetMetricStatisticsCommand({ Namespace: 'AWS/Lambda', MetricName: 'Invocations', Statistics: ['Sum'],
+    StartTime: new Date(now - 2 * 86400e3), EndTime: new Date(now), Period: 60 })));
+  assert.match(tooMany.message, /You have requested up to 2880 datapoints, which exceeds the limit of 1,440/);
+  const math = await awsError(cw.send(new GetMetricDataCommand({ ...window, MetricDataQueries: [{ Id: 'e', Expression: 'SUM(METRICS())' }] })));
+  assert.match(math.message, /does not implement metric math/);
+
+  // Prometheus: its own listener, the same figures and the server's gauges.
+  const port = server.stdout.match(/metrics http:\/\/127\.0\.0\.1:(\d+)\/metrics/)[1];
+  const scrape = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(scrape.status, 200);
+  assert.match(scrape.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const text = await scrape.text();
+  assert.match(text, new RegExp(`lambkin_invocations_total\\{region="us-east-1",function="fn",runtime_version="${provided}"\\} 5\\n`));
+  assert.match(text, new RegExp(`lambkin_errors_total\\{region="us-east-1",function="bad",runtime_version="${provided}"\\} 1\\n`));
+  assert.match(text, /lambkin_throttles_total\{region="us-east-1",function="held",runtime_version=""\} 1\n/);
+  assert.match(text, /lambkin_environments\{state="warm"\} [1-9]\d*\n/);
+  assert.match(text, /lambkin_event_queue_depth 0\n/);
+  assert.match(text, /lambkin_store_up 1\n/);
+  assert.match(text, /# TYPE lambkin_invocations_total counter\n/);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/2015-03-31/functions`)).status, 404, 'the metrics listener serves nothing else');
+});
