@@ -13,7 +13,7 @@ LISTEN     ?= 127.0.0.1:9001
 export CCACHE_BASEDIR := $(abspath .)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-unit test-e2e test-e2e-postgres test-sanitize asan-build fuzz fuzz-build bench lint format tidy clean
+.PHONY: deps build run test test-unit test-e2e test-e2e-postgres test-sanitize asan-build fuzz fuzz-build bench soak lint format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -117,6 +117,11 @@ bench: build
 	node bench/layers_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 	node bench/function_url_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 	cd tests && node ../bench/console_load_bench.mjs --lambkin $(abspath $(BUILD))/src/lambkin --runtimes $(abspath $(BUILD))/runtimes
+
+# The 10-minute mixed load and soak (bench/soak_bench.mjs): not part of `make bench`.
+soak: build
+	@scripts/install-deps.sh --with-npm
+	cd tests && node ../bench/soak_bench.mjs --lambkin $(abspath $(BUILD))/src/lambkin --runtimes $(abspath $(BUILD))/runtimes
 
 lint:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }

@@ -1,4 +1,4 @@
-// Web console (issue 17): the first load of the function list with 1,000 functions, in headless
+// Web console (issue 18): the first load of the function list with 1,000 functions, in headless
 // Chromium (Debian's, driven by playwright-core). Ratios are against a baseline measured in the
 // same run: a cold-cache load of the console's sign-in page (index.html and its bundle, no API
 // call).
