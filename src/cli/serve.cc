@@ -521,7 +521,8 @@ int Serve(const ServeOptions& options) {
   // reach it (their network namespace holds only their own loopback).
   std::optional<uint16_t> metrics_port;
   if (!options.metrics_listen.empty()) {
-    server::Handler scrape = [&](const server::HttpRequest& request, server::Respond respond) {
+    server::Handler scrape = [&](const server::HttpRequest& request,
+                                 const server::Respond& respond) {
       server::HttpResponse r;
       if (request.raw_path != "/metrics" || (request.method != "GET" && request.method != "HEAD")) {
         r.status = 404;

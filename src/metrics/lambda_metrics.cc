@@ -7,7 +7,7 @@
 namespace lambkin::metrics {
 namespace {
 
-constexpr int64_t kMinuteMs = 60 * 1000;
+constexpr int64_t kMinuteMs = int64_t{60} * 1000;
 
 std::string SeriesKey(const std::string& account, const std::string& region,
                       std::string_view metric, const Dimensions& dimensions) {
@@ -118,7 +118,8 @@ std::vector<SeriesId> LambdaMetrics::List(
   std::vector<SeriesId> out;
   if (!ns.empty() && ns != kLambdaNamespace) return out;
   std::lock_guard lock(mu_);
-  for (const auto& [key, s] : series_) {
+  for (const auto& entry : series_) {
+    const Series& s = entry.second;
     if (s.account != account || s.region != region) continue;
     if (!metric.empty() && s.id.metric != metric) continue;
     bool match = std::all_of(filter.begin(), filter.end(), [&](const auto& f) {

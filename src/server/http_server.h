@@ -41,7 +41,7 @@ struct ServerLimits {
   int header_seconds = 10;  // from a request's first byte to its last header line
   int body_seconds = 120;   // plus one second per 64 KiB of declared Content-Length
   int write_seconds = 60;   // sending a response, plus one second per 64 KiB of it
-  size_t max_header_bytes = 64 * 1024;
+  size_t max_header_bytes = size_t{64} * 1024;
 };
 // Connections one adopted listener (an execution environment's endpoints) may hold at once: a
 // function cannot spend the server's descriptors by opening connections to its own endpoints.
