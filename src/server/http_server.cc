@@ -178,7 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return ReadHeader();  // the next request is already here
     // An idle connection waits at most idle_seconds for a request to begin.
     Expire(state_->limits.idle_seconds);
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
+    stream_.async_read_some(buffer_.prepare(size_t{16} * 1024),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return self->Close();
                               self->buffer_.commit(n);
