@@ -13,7 +13,7 @@ LISTEN     ?= 127.0.0.1:9001
 export CCACHE_BASEDIR := $(abspath .)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-unit test-e2e test-e2e-postgres test-sanitize asan-build fuzz fuzz-build bench soak lint format tidy clean
+.PHONY: deps build run test test-unit test-e2e test-e2e-postgres test-sanitize asan-build fuzz fuzz-build bench soak deb deb-smoke lint format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -117,6 +117,16 @@ bench: build
 	node bench/layers_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 	node bench/function_url_bench.mjs --lambkin $(BUILD)/src/lambkin --runtimes $(BUILD)/runtimes
 	cd tests && node ../bench/console_load_bench.mjs --lambkin $(abspath $(BUILD))/src/lambkin --runtimes $(abspath $(BUILD))/runtimes
+
+# The Debian package, lambkin_<version>_<arch>.deb in $(BUILD) (cmake/Packaging.cmake, packaging/).
+deb: build
+	cd $(BUILD) && cpack -G DEB
+
+# Installs that package on this machine (as root), checks its unit with systemd-analyze, starts
+# the server exactly as the unit does (its user, ExecStart and environment), calls it, stops it
+# with SIGTERM (exit 0) and purges the package again.
+deb-smoke: deb
+	scripts/deb-smoke.sh $(BUILD)
 
 # The 10-minute mixed load and soak (bench/soak_bench.mjs): not part of `make bench`.
 soak: build
