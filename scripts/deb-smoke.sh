@@ -5,6 +5,8 @@
 # first operator key it writes and with the AWS SDK for Python, stopped with SIGTERM (exit 0);
 # then the package is purged.
 set -euo pipefail
+# Installing a package and switching users take root.
+[ "$(id -u)" -eq 0 ] || exec sudo "$0" "$@"
 cd "$(dirname "$0")/.."
 build=${1:?usage: deb-smoke.sh BUILD_DIR}
 deb=$(ls -t "$build"/lambkin_*.deb | head -n 1)
