@@ -185,8 +185,11 @@ int main(int argc, char** argv) {
   double grep_rate = file_bytes / grep_s;
   std::printf("baseline: grep -c INIT_START: %.3f s, %.0f MB/s\n", grep_s, grep_rate / 1e6);
   functions::Scope scope{"123456789012", "us-east-1"};
-  for (const auto& [name, definition] :
+  for (const auto& rule :
        {std::pair{"lambda-rule", kLambdaRule}, std::pair{"full-scan-rule", kScanRule}}) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const char* name = rule.first;
+    const auto& definition = rule.second;
     insights::BackfillStats stats;
     double t = Time([&] {
       auto r = big.rules->Put(scope, {name, definition});
