@@ -74,7 +74,6 @@ struct Config {
   oci::RegistryCredentials registry_credentials;
   bool registry_anonymous_pull = false;
   server::ServerLimits http;  // `http`: connection limits and timeouts of the listener
-  bool http_max_connections_given = false;
   // `images.strict_index`: refuse image indexes as AWS does, instead of resolving them to the
   // function's architecture.
   bool strict_image_index = false;
@@ -232,7 +231,6 @@ Result<Config> LoadConfig(const std::string& path) {
         return InvalidParameter("config: http.max_connections must be an integer >= 16");
       }
       config.http.max_connections = h["max_connections"].get<size_t>();
-      config.http_max_connections_given = true;
     }
     if (h.contains("max_header_bytes")) {
       if (!h["max_header_bytes"].is_number_integer() ||
@@ -372,9 +370,8 @@ int Serve(const ServeOptions& options) {
   server::HttpServer http(options.threads);
   // --max-connections wins over the configuration file's http.max_connections when given.
   server::ServerLimits limits = config->http;
-  if (options.max_connections > 0 || !config->http_max_connections_given) {
-    limits.max_connections =
-        static_cast<size_t>(options.max_connections > 0 ? options.max_connections : 16384);
+  if (options.max_connections > 0) {
+    limits.max_connections = static_cast<size_t>(options.max_connections);
   }
   http.SetLimits(limits);
   config->invoker.sandbox.data_dir = options.data_dir;

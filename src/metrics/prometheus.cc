@@ -1,5 +1,9 @@
 #include "metrics/prometheus.h"
 
+#include <functional>
+#include <optional>
+#include <string>
+
 #include <fmt/format.h>
 
 namespace lambkin::metrics {
@@ -31,32 +35,32 @@ std::string RenderPrometheus(const std::vector<LambdaMetrics::Counter>& counters
     return fmt::format("region=\"{}\",function=\"{}\",runtime_version=\"{}\"", Label(c.region),
                        Label(c.function), Label(c.runtime_version));
   };
-  Family(out, "lambkin_invocations_total", "counter",
-         "Invocations answered (CloudWatch AWS/Lambda Invocations), by runtime version.");
-  for (const auto& c : counters) {
-    if (c.invocations > 0)
-      out += fmt::format("lambkin_invocations_total{{{}}} {}\n", labels(c), c.invocations);
-  }
-  Family(out, "lambkin_errors_total", "counter",
-         "Invocations that failed in the function, its init, a timeout or a crash (Errors).");
-  for (const auto& c : counters) {
-    if (c.invocations > 0)
-      out += fmt::format("lambkin_errors_total{{{}}} {}\n", labels(c), c.errors);
-  }
-  Family(out, "lambkin_throttles_total", "counter",
-         "Invocations refused for concurrency (Throttles).");
-  for (const auto& c : counters) {
-    if (c.throttles > 0)
-      out += fmt::format("lambkin_throttles_total{{{}}} {}\n", labels(c), c.throttles);
-  }
-  Family(out, "lambkin_invocation_duration_seconds_sum", "counter",
-         "Total time of the invocations answered (Duration).");
-  for (const auto& c : counters) {
-    if (c.invocations > 0) {
-      out += fmt::format("lambkin_invocation_duration_seconds_sum{{{}}} {:.6f}\n", labels(c),
-                         c.duration_seconds);
-    }
-  }
+  // One counter family per figure: the value of a counter, or nullopt to leave it out.
+  auto counter =
+      [&](const char* name, const char* help,
+          const std::function<std::optional<std::string>(const LambdaMetrics::Counter&)>& value) {
+        Family(out, name, "counter", help);
+        for (const auto& c : counters) {
+          if (std::optional<std::string> v = value(c)) {
+            out += fmt::format("{}{{{}}} {}\n", name, labels(c), *v);
+          }
+        }
+      };
+  auto when = [](bool present, auto v) -> std::optional<std::string> {
+    return present ? std::optional<std::string>(fmt::format("{}", v)) : std::nullopt;
+  };
+  counter("lambkin_invocations_total",
+          "Invocations answered (CloudWatch AWS/Lambda Invocations), by runtime version.",
+          [&](const auto& c) { return when(c.invocations > 0, c.invocations); });
+  counter("lambkin_errors_total",
+          "Invocations that failed in the function, its init, a timeout or a crash (Errors).",
+          [&](const auto& c) { return when(c.invocations > 0, c.errors); });
+  counter("lambkin_throttles_total", "Invocations refused for concurrency (Throttles).",
+          [&](const auto& c) { return when(c.throttles > 0, c.throttles); });
+  counter("lambkin_invocation_duration_seconds_sum",
+          "Total time of the invocations answered (Duration).", [&](const auto& c) {
+            return when(c.invocations > 0, fmt::format("{:.6f}", c.duration_seconds));
+          });
   Family(out, "lambkin_environments", "gauge", "Execution environments by state.");
   out += fmt::format("lambkin_environments{{state=\"warm\"}} {}\n", g.environments_warm);
   out += fmt::format("lambkin_environments{{state=\"busy\"}} {}\n", g.environments_busy);
