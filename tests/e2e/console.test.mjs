@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   role, devCredentials, pythonImage, versionEcho, startRolloutServer, startServer, providedZip, runtimeVersions,
-  shellBootstrap, makeZip, adminJson,
+  shellBootstrap, makeZip, adminJson, denyRuntimePinning,
 } from './helpers.mjs';
 
 const chromiumPath = process.env.LAMBKIN_CHROMIUM || '/usr/bin/chromium';
@@ -197,11 +197,7 @@ const declaration = {
         targets: ['Workloads'],
         document: {
           Version: '2012-10-17',
-          Statement: [{ Sid: 'DenyRuntimePinningUnlessApproved', Effect: 'Deny', Action: 'lambda:PutRuntimeManagementConfig',
-            Resource: 'arn:aws:lambda:*:*:function:*',
-            Condition: {
-              StringNotEquals: { 'aws:ResourceTag/runtime-pin-exception': 'approved' },
-              ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/LambdaRuntimeRollbackBreakGlass' } } }],
+          Statement: [denyRuntimePinning],
         },
       },
     },

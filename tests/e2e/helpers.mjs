@@ -24,6 +24,15 @@ export const devCredentials = {
 export const account = '123456789012';
 export const role = `arn:aws:iam::${account}:role/lambkin-test`;
 
+// The Lambda docs' high-compliance SCP statement (spec §8 B): no runtime pinning, except for
+// functions tagged as approved exceptions and for the break-glass role.
+export const denyRuntimePinning = {
+  Sid: 'DenyRuntimePinningUnlessApproved', Effect: 'Deny', Action: 'lambda:PutRuntimeManagementConfig',
+  Resource: 'arn:aws:lambda:*:*:function:*',
+  Condition: {
+    StringNotEquals: { 'aws:ResourceTag/runtime-pin-exception': 'approved' },
+    ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/LambdaRuntimeRollbackBreakGlass' } } };
+
 // Servers still running when the test process exits are killed, so a failed test never
 // leaves one behind (or keeps the runner waiting on it).
 const running = new Set();

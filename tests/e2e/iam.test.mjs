@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CloudWatchClient, DescribeInsightRulesCommand } from '@aws-sdk/client-cloudwatch';
-import { startServer, providedZip, awsError, runtimeVersions, lambkinBin, devCredentials, adminFetch } from './helpers.mjs';
+import { startServer, providedZip, awsError, runtimeVersions, lambkinBin, devCredentials, adminFetch, denyRuntimePinning } from './helpers.mjs';
 
 const run = promisify(execFile);
 const member = '111122223333';
@@ -36,11 +36,7 @@ const declaration = {
         document: {
           Version: '2012-10-17',
           Statement: [
-            { Sid: 'DenyRuntimePinningUnlessApproved', Effect: 'Deny', Action: 'lambda:PutRuntimeManagementConfig',
-              Resource: 'arn:aws:lambda:*:*:function:*',
-              Condition: {
-                StringNotEquals: { 'aws:ResourceTag/runtime-pin-exception': 'approved' },
-                ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/LambdaRuntimeRollbackBreakGlass' } } },
+            denyRuntimePinning,
             { Sid: 'ProtectExceptionTag', Effect: 'Deny', Action: ['lambda:TagResource', 'lambda:UntagResource'],
               Resource: '*',
               Condition: {
