@@ -4,6 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { startServer, role, makeZip, shellBootstrap, withConfig } from './helpers.mjs';
@@ -27,7 +28,18 @@ function connect(endpoint) {
   socket.connected = new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
   return socket;
 }
-const health = (endpoint) => fetch(`${endpoint}/lambkin/v1/health`, { signal: AbortSignal.timeout(5000) });
+// A health probe on a connection of its own that it closes (`Connection: close`): no keep-alive
+// connection left behind to count against the server's connection limit.
+function health(endpoint) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${endpoint}/lambkin/v1/health`, { agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode }));
+    });
+    req.on('timeout', () => req.destroy(new Error('health probe timed out')));
+    req.on('error', reject);
+  });
+}
 
 test('SIGTERM: no new connections, the invocation in flight finishes and is answered, logs flushed, exit 0', async () => {
   const server = await startServer({ args: ['--log-format', 'json'] });
@@ -81,13 +93,18 @@ test('slow and idle clients are cut off, a full listener answers 503, oversized 
   assert.ok(slowEnd.after >= 1500 && slowEnd.after < 6000, `slow client cut after ${slowEnd.after} ms`);
   assert.ok(idleEnd.after >= 1500 && idleEnd.after < 6000, `idle client cut after ${idleEnd.after} ms`);
 
-  // Full: 40 open connections; the next one is told so and closed.
+  // Full: 40 open connections; the next one is told so and closed. (The server must first have
+  // let go of the connections closed above.)
+  await sleep(300);
   const held = [];
   for (let i = 0; i < 40; i++) held.push(connect(server.endpoint));
   await Promise.all(held.map((s) => s.connected));
-  await sleep(200);
+  await sleep(300);
   const extra = connect(server.endpoint);
   const refused = await extra.ended;
+  let early = 0;
+  await Promise.all(held.map((s) => Promise.race([s.ended.then(() => { early += 1; }), sleep(0)])));
+  assert.equal(early, 0, 'none of the 40 held connections was refused');
   assert.match(refused.data, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
   assert.match(refused.data, /x-amzn-ErrorType: ServiceUnavailableException/);
   assert.match(refused.data, /"message":"Too many connections: try again in a moment."/);
