@@ -195,6 +195,63 @@ TEST_P(LogStoreTest, DeletingAGroupOrStreamTakesItsEvents) {
   EXPECT_EQ(scanned->events, 1);  // nothing of the deleted streams is left to scan
 }
 
+// FilterLogEvents across a group's streams: every match once, in (timestamp, seq) order, page
+// by page; only the group's own events (not another group's, nor a deleted and re-created
+// group's); a rare match found past many batches of events that do not match.
+TEST_P(LogStoreTest, FilterMergesTheGroupsStreamsInTimeOrderPageByPage) {
+  const int kEvents = 5000;
+  std::vector<std::string> expected;
+  for (int i = 0; i < kEvents; i += 700) expected.push_back("RARE " + std::to_string(i));
+  for (int s = 0; s < 3; ++s) {
+    std::vector<LogEvent> events;
+    for (int i = s; i < kEvents; i += 3) {
+      std::string message = (i % 700 == 0 ? "RARE " : "common ") + std::to_string(i);
+      // Out of order within a batch: the store orders by timestamp, not by arrival.
+      events.push_back({1000 + i, message});
+    }
+    std::swap(events.front(), events.back());
+    ASSERT_TRUE(store_->Append(scope_, "/g", "s" + std::to_string(s), events, true).ok());
+  }
+  ASSERT_TRUE(store_->Append(scope_, "/other", "s0", {{1500, "RARE other"}}, true).ok());
+  ASSERT_TRUE(store_->Append(scope_, "/gone", "s0", {{1500, "RARE gone"}}, true).ok());
+  ASSERT_TRUE(store_->DeleteGroup(scope_, "/gone").ok());
+  ASSERT_TRUE(store_->Append(scope_, "/gone", "s0", {{1600, "RARE again"}}, true).ok());
+
+  std::vector<std::string> got;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = store_->Filter(scope_, "/g", {}, "", "RARE", 0, 0, token, 2);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    for (const auto& e : page->events) got.push_back(e.message);
+    token = page->next_token;
+    ASSERT_LT(++pages, 10);
+  } while (!token.empty());
+  EXPECT_EQ(got, expected);
+
+  // Without a pattern the first page is the group's first events, from all its streams.
+  auto first = store_->Filter(scope_, "/g", {}, "", "", 0, 0, "", 4);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->events.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(first->events[i].timestamp, 1000 + i);
+    EXPECT_EQ(first->events[i].stream, "s" + std::to_string(i % 3));
+  }
+  // A stream prefix, a stream list and a time window narrow it.
+  auto s1 = store_->Filter(scope_, "/g", {"s1"}, "", "RARE", 0, 0, "", 100);
+  ASSERT_TRUE(s1.ok());
+  for (const auto& e : s1->events) EXPECT_EQ(e.stream, "s1");
+  EXPECT_EQ(store_->Filter(scope_, "/g", {}, "s2", "", 0, 0, "", 10000)->events.size(),
+            static_cast<size_t>(kEvents / 3));
+  EXPECT_EQ(store_->Filter(scope_, "/g", {}, "", "", 1100, 1200, "", 10000)->events.size(), 100u);
+  auto gone = store_->Filter(scope_, "/gone", {}, "", "", 0, 0, "", 10);
+  ASSERT_TRUE(gone.ok());
+  ASSERT_EQ(gone->events.size(), 1u);
+  EXPECT_EQ(gone->events[0].message, "RARE again");
+  EXPECT_EQ(store_->Filter(scope_, "/none", {}, "", "", 0, 0, "", 10).status().code(),
+            StatusCode::kResourceNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, LogStoreTest,
                          ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres),
                          store::testing::EngineName<::testing::TestParamInfo<store::Engine>>);
