@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/periodic.h"
 #include "compliance/package_index.h"
 #include "console/console_files.h"
 #include "exec/event_queue.h"
@@ -44,7 +45,6 @@
 #include "lambdaapi/errors.h"
 #include "logs/log_store.h"
 #include "logs/log_writer.h"
-#include "logs/retention_sweeper.h"
 #include "logsapi/logs_api.h"
 #include "metrics/lambda_metrics.h"
 #include "metrics/prometheus.h"
@@ -82,9 +82,11 @@ struct Config {
   functions::AccountLimits account_limits;
   // `logs.retention_sweep_interval`: how often this node deletes expired log events.
   int64_t retention_sweep_ms = 10LL * 60 * 1000;
+  // `metrics.flush_interval`: how often this node adds the metrics it counted to the store.
+  int64_t metrics_flush_ms = 10LL * 1000;
 };
 
-// The `account_limits` and `logs` members of the config file.
+// The `account_limits`, `logs` and `metrics` members of the config file.
 Status LoadLimitsAndLogs(const nlohmann::json& doc, Config& config) {
   try {
     if (doc.contains("account_limits")) {
@@ -111,6 +113,17 @@ Status LoadLimitsAndLogs(const nlohmann::json& doc, Config& config) {
               "config: logs.retention_sweep_interval: a duration of at least 1s");
         }
         config.retention_sweep_ms = *every;
+      }
+    }
+    if (doc.contains("metrics")) {
+      const auto& m = doc["metrics"];
+      if (!m.is_object()) return InvalidParameter("config: metrics must be an object");
+      if (m.contains("flush_interval")) {
+        auto every = ParseDurationMillis(m["flush_interval"].get<std::string>());
+        if (!every || *every < 100 || *every > 60000) {
+          return InvalidParameter("config: metrics.flush_interval: a duration from 100ms to 1m");
+        }
+        config.metrics_flush_ms = *every;
       }
     }
   } catch (const nlohmann::json::exception& ex) {
@@ -330,11 +343,11 @@ int Serve(const ServeOptions& options) {
     return Fail(InvalidParameter("--store must be sqlite or a postgres:// URI"));
   }
   auto db = store::Database::Open(
-      store_location, catalog::Schema() + functions::Schema() + logs::Schema() +
-                          exec::EventQueueSchema() + exec::EventInvokeConfigSchema() +
-                          rollout::HealthSchema() + rollout::Schema() + insights::Schema() +
-                          iam::Schema() + cluster::Schema() + functions::PolicySchema() +
-                          functions::UrlSchema() + compliance::PackageIndex::Schema());
+      store_location,
+      catalog::Schema() + functions::Schema() + logs::Schema() + exec::EventQueueSchema() +
+          exec::EventInvokeConfigSchema() + rollout::HealthSchema() + rollout::Schema() +
+          insights::Schema() + iam::Schema() + cluster::Schema() + functions::PolicySchema() +
+          functions::UrlSchema() + compliance::PackageIndex::Schema() + metrics::Schema());
   if (!db.ok()) return Fail(db.status());
   // Images (runtime versions) in one content-addressed store; pulls use the operator's
   // registry credentials.
@@ -362,8 +375,14 @@ int Serve(const ServeOptions& options) {
   functions::LayerService layers(db->get(), &code, &clock);
   service.SetAccountLimits(config->account_limits);
   logs::LogStore log_store(db->get(), &clock);
-  logs::RetentionSweeper retention(&log_store,
-                                   std::chrono::milliseconds(config->retention_sweep_ms));
+  // Every node deletes expired log events: idempotent write transactions, serialised by the
+  // store; reads hide expired events themselves, the sweep only reclaims the space.
+  Periodic retention(std::chrono::milliseconds(config->retention_sweep_ms), [&log_store] {
+    if (Result<int64_t> deleted = log_store.DeleteExpired(); !deleted.ok()) {
+      log::Warning(
+          "logs", fmt::format("retention sweep failed (retrying): {}", deleted.status().message()));
+    }
+  });
   insights::InsightRules insight_rules(db->get(), &log_store, &clock, config->insights);
   if (Status s = insight_rules.Start(); !s.ok()) return Fail(s);
   logs::LogWriter log_writer(&log_store);
@@ -396,8 +415,13 @@ int Serve(const ServeOptions& options) {
   rollouts.SetPackageIndex(&packages);
   invoker.SetInvocationObserver(rollouts.health());
   // CloudWatch's Lambda metrics (and the Prometheus counters), from every invocation here.
-  metrics::LambdaMetrics lambda_metrics(&clock, catalog->get());
+  metrics::LambdaMetrics lambda_metrics(db->get(), &clock, catalog->get());
   invoker.SetMetricsSink(&lambda_metrics);
+  Periodic metrics_flush(std::chrono::milliseconds(config->metrics_flush_ms), [&lambda_metrics] {
+    if (Status s = lambda_metrics.Flush(); !s.ok()) {
+      log::Warning("metrics", fmt::format("flush failed (retrying): {}", s.message()));
+    }
+  });
   // This process's node id: its Event leases and its row among the nodes sharing the store
   // (this one alone on SQLite); its address is known once listening.
   const std::string node_id = RandomUuid();
@@ -617,6 +641,7 @@ int Serve(const ServeOptions& options) {
   events.Start();
   rollouts.Start();
   retention.Start();
+  metrics_flush.Start();
   http.Run(/*handle_signals=*/true);
   nodes.Stop();
   retention.Stop();
@@ -624,6 +649,7 @@ int Serve(const ServeOptions& options) {
   events.Stop();
   invoker.TerminateAll();
   log_writer.Flush();
+  metrics_flush.Stop(/*last_run=*/true);
   ::close(lock_fd);
   Say("lambkin stopped");
   std::fflush(stdout);

@@ -122,7 +122,8 @@ Result<json> ListMetrics(const metrics::LambdaMetrics& m, const functions::Scope
       return Invalid("The parameter NextToken is not valid.");
     }
   }
-  std::vector<metrics::SeriesId> list = m.List(s.account, s.region, ns, metric, filter);
+  LAMBKIN_ASSIGN_OR_RETURN(std::vector<metrics::SeriesId> list,
+                           m.List(s.account, s.region, ns, metric, filter));
   constexpr size_t kPage = 500;
   json out = {{"Metrics", json::array()}};
   for (size_t i = from; i < list.size() && i < from + kPage; ++i) {
@@ -170,9 +171,11 @@ Result<json> GetMetricStatistics(const metrics::LambdaMetrics& m, const function
         "the datapoints requested by increasing Period, or decreasing the time range.",
         asked));
   }
+  LAMBKIN_ASSIGN_OR_RETURN(
+      std::vector<metrics::Datapoint> found,
+      m.Query(s.account, s.region, ns, metric, Exact(dims), w.start_ms, w.end_ms, w.period_s));
   json points = json::array();
-  for (const metrics::Datapoint& p :
-       m.Query(s.account, s.region, ns, metric, Exact(dims), w.start_ms, w.end_ms, w.period_s)) {
+  for (const metrics::Datapoint& p : found) {
     json d = {{"Timestamp", Seconds(p.timestamp_ms)}, {"Unit", UnitOf(metric)}};
     for (const std::string& stat : stats) d[stat] = Statistic(p, stat);
     points.push_back(std::move(d));
@@ -253,9 +256,9 @@ Result<json> GetMetricData(const metrics::LambdaMetrics& m, const functions::Sco
     LAMBKIN_ASSIGN_OR_RETURN(auto dims, DimensionList(metric.value("Dimensions", json(nullptr)),
                                                       at + ".MetricStat.Metric.Dimensions", true));
     std::string metric_name = metric["MetricName"].get<std::string>();
-    std::vector<metrics::Datapoint> points =
-        m.Query(s.account, s.region, metric.value("Namespace", ""), metric_name, Exact(dims),
-                w.start_ms, w.end_ms, w.period_s);
+    LAMBKIN_ASSIGN_OR_RETURN(std::vector<metrics::Datapoint> points,
+                             m.Query(s.account, s.region, metric.value("Namespace", ""),
+                                     metric_name, Exact(dims), w.start_ms, w.end_ms, w.period_s));
     if (scan == "TimestampDescending") std::reverse(points.begin(), points.end());
     if (q.contains("ReturnData") && q["ReturnData"].is_boolean() && !q["ReturnData"].get<bool>()) {
       continue;

@@ -96,10 +96,10 @@ Status NumberGroups(store::Txn& txn) {
       auto last, txn.Prepare("INSERT INTO logs_meta (key, value) VALUES ('last_group_id', ?)"));
   last.Bind(1, id);
   LAMBKIN_RETURN_IF_ERROR(last.Run());
-  LAMBKIN_RETURN_IF_ERROR(txn.Exec(
-      "UPDATE log_streams SET group_id = (SELECT g.id FROM log_groups g WHERE g.account = "
-      "log_streams.account AND g.region = log_streams.region AND g.name = "
-      "log_streams.group_name)"));
+  LAMBKIN_RETURN_IF_ERROR(
+      txn.Exec("UPDATE log_streams SET group_id = (SELECT g.id FROM log_groups g WHERE g.account = "
+               "log_streams.account AND g.region = log_streams.region AND g.name = "
+               "log_streams.group_name)"));
   LAMBKIN_RETURN_IF_ERROR(
       txn.Exec("UPDATE log_events SET group_id = (SELECT s.group_id FROM log_streams s WHERE "
                "s.id = log_events.stream_id)"));
@@ -261,8 +261,8 @@ struct StreamKey {
   int64_t group_id = 0;
 };
 
-Result<std::optional<StreamKey>> FindStream(Txn& txn, const Scope& scope,
-                                            const std::string& group, const std::string& stream) {
+Result<std::optional<StreamKey>> FindStream(Txn& txn, const Scope& scope, const std::string& group,
+                                            const std::string& stream) {
   LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT id, group_id FROM log_streams WHERE "
                                                 "account = ? AND region = ? AND group_name = ? "
                                                 "AND name = ?"));
@@ -635,7 +635,7 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
                     "e.timestamp < ? AND substr(s.name, 1, length(CAST(? AS TEXT))) = ? "
                     "ORDER BY e.timestamp, e.seq LIMIT ?"));
     int64_t read_ts = after_ts, read_seq = after_seq;  // the last event read
-    int64_t last_seq = 0, last_ts = 0;                  // the last event returned
+    int64_t last_seq = 0, last_ts = 0;                 // the last event returned
     int64_t batch = std::clamp<int64_t>(int64_t{limit} + 1, 64, 1024);
     while (true) {
       st.Bind(1, group_id).Bind(2, read_ts).Bind(3, read_seq).Bind(4, start);
@@ -650,8 +650,7 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
         read_seq = st.ColumnInt(0);
         read_ts = st.ColumnInt(1);
         std::string name = st.ColumnText(4);
-        if (!streams.empty() &&
-            std::find(streams.begin(), streams.end(), name) == streams.end()) {
+        if (!streams.empty() && std::find(streams.begin(), streams.end(), name) == streams.end()) {
           continue;
         }
         std::string message = st.ColumnText(3);

@@ -4,7 +4,8 @@
 // never changed once stored; each gets an ingestion time from the injected clock. They go when
 // their stream or group is deleted, or when they are older (by event timestamp, against the
 // clock) than their group's retention: reads never return such events, and DeleteExpired() (run
-// periodically by RetentionSweeper on every node) removes them. Reads page with opaque tokens.
+// periodically by every node's retention sweep, cli/serve.cc) removes them. Reads page with
+// opaque tokens.
 // Thread-safe (the store serialises writers, so several nodes may sweep one store).
 #pragma once
 

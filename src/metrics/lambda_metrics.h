@@ -1,8 +1,8 @@
 // LambdaMetrics: the figures CloudWatch publishes for Lambda (namespace AWS/Lambda:
 // Invocations, Errors, Throttles, Duration, ConcurrentExecutions), counted from every
-// invocation this node runs, in one-minute buckets by the server's clock (a simulated clock
-// included), for GetMetricStatistics, GetMetricData and ListMetrics; and the same figures as
-// Prometheus counters since the server started.
+// invocation, in one-minute buckets by the server's clock (a simulated clock included), for
+// GetMetricStatistics, GetMetricData and ListMetrics; and the same figures as Prometheus counters
+// since this server started.
 //
 // Dimensions, as AWS publishes them: none (the account and region), FunctionName,
 // FunctionName+Resource (the name as invoked, "fn" or "fn:alias"), and for a qualified
@@ -10,7 +10,12 @@
 // charted per runtime version during a rollout: RuntimeVersion, FunctionName+RuntimeVersion
 // (the runtime version's name, "python:3.11.v2").
 //
-// Kept in memory for kRetentionMs (the node's own invocations: a node answers for what it ran).
+// Kept in the store (metrics_minutes, one row per series and minute, kept kRetentionMs), so that
+// every node sharing a store answers with the figures of every node, and a restart loses
+// nothing flushed: each node counts its invocations in memory and adds them to the store's rows
+// every few seconds (Flush; and at a graceful stop). Reads add what this node has not flushed
+// yet. ConcurrentExecutions is each node's own count of environments busy at the time of each
+// invocation; with several nodes, its Maximum is the busiest node's.
 // Thread-safe.
 #pragma once
 
@@ -18,20 +23,29 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
+#include "common/status.h"
 #include "exec/invoker.h"
+#include "store/database.h"
 
 namespace lambkin::metrics {
 
 inline constexpr std::string_view kLambdaNamespace = "AWS/Lambda";
 inline constexpr int64_t kRetentionMs = int64_t{15} * 24 * 3600 * 1000;
-// Beyond this many series (account, region, metric, dimensions), the oldest idle one goes.
+// Beyond this many series (account, region, metric, dimensions) waiting for a flush (the store
+// unreachable for long), the oldest idle one goes.
 inline constexpr size_t kMaxSeries = 200000;
+// ListMetrics lists the series with a datapoint in the last two weeks, as CloudWatch does.
+inline constexpr int64_t kListWindowMs = int64_t{14} * 24 * 3600 * 1000;
+
+// The tables (subsystem "metrics").
+const store::Migrations& Schema();
 
 using Dimensions = std::vector<std::pair<std::string, std::string>>;  // sorted by name
 
@@ -49,23 +63,28 @@ struct Datapoint {
 
 class LambdaMetrics : public exec::InvocationMetricsSink {
  public:
-  LambdaMetrics(const Clock* clock, const catalog::Catalog* catalog)
-      : clock_(clock), catalog_(catalog) {}
+  LambdaMetrics(store::Database* db, const Clock* clock, const catalog::Catalog* catalog)
+      : db_(db), clock_(clock), catalog_(catalog) {}
 
   void OnInvocationSample(const exec::InvocationSample& record) override;
 
+  // Adds what this node counted since the last flush to the store, and deletes the minutes past
+  // retention (at most once an hour of the clock). On failure what was counted stays to be
+  // flushed again.
+  Status Flush();
+
   // The series of `account`/`region` in `ns` (only AWS/Lambda has any) named `metric` (any when
   // empty) having every dimension of `filter` (with that value when one is given).
-  std::vector<SeriesId> List(
+  Result<std::vector<SeriesId>> List(
       const std::string& account, const std::string& region, const std::string& ns,
       const std::string& metric,
       const std::vector<std::pair<std::string, std::optional<std::string>>>& filter) const;
   // The buckets of `period_s` seconds (aligned to it since the epoch) in [start_ms, end_ms) of
   // the series with exactly `dimensions`, oldest first; empty buckets are left out.
-  std::vector<Datapoint> Query(const std::string& account, const std::string& region,
-                               const std::string& ns, const std::string& metric,
-                               Dimensions dimensions, int64_t start_ms, int64_t end_ms,
-                               int64_t period_s) const;
+  Result<std::vector<Datapoint>> Query(const std::string& account, const std::string& region,
+                                       const std::string& ns, const std::string& metric,
+                                       Dimensions dimensions, int64_t start_ms, int64_t end_ms,
+                                       int64_t period_s) const;
 
   // Counters since the server started, for the Prometheus endpoint.
   struct Counter {
@@ -78,6 +97,7 @@ class LambdaMetrics : public exec::InvocationMetricsSink {
  private:
   struct Bucket {
     double sum = 0, count = 0, min = 0, max = 0;
+    void Add(const Bucket& b);
   };
   struct Series {
     SeriesId id;
@@ -87,12 +107,20 @@ class LambdaMetrics : public exec::InvocationMetricsSink {
   void AddLocked(const std::string& account, const std::string& region, const char* metric,
                  const char* unit, const Dimensions& dimensions, int64_t minute, double value);
 
+  // Puts `batch` back into pending_ (a flush that failed).
+  void RestoreLocked(std::map<std::string, Series>& batch);
+
+  store::Database* db_;
   const Clock* clock_;
   const catalog::Catalog* catalog_;
+  // Held shared by reads and exclusively by a flush: a read sees a flush's buckets either in the
+  // store or in memory, never in both or neither.
+  mutable std::shared_mutex flush_mu_;
   mutable std::mutex mu_;
-  std::map<std::string, Series> series_;  // by account|region|metric|dimensions
+  std::map<std::string, Series> pending_;  // not yet in the store, by account|region|metric|dims
   std::map<std::string, Counter> counters_;
   int64_t last_trim_ms_ = 0;
+  int64_t last_sweep_ms_ = 0;
 };
 
 }  // namespace lambkin::metrics

@@ -4,16 +4,33 @@
 // figures on a Prometheus endpoint of its own.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   CreateAliasCommand, CreateFunctionCommand, InvokeCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
 } from '@aws-sdk/client-lambda';
 import {
   CloudWatchClient, GetMetricDataCommand, GetMetricStatisticsCommand, ListMetricsCommand,
 } from '@aws-sdk/client-cloudwatch';
-import { startServer, role, makeZip, shellBootstrap, devCredentials, awsError, runtimeVersions } from './helpers.mjs';
+import {
+  startServer, role, makeZip, shellBootstrap, devCredentials, awsError, runtimeVersions, storeKind, dropStore, withConfig, waitFor,
+} from './helpers.mjs';
 
 const servers = [];
 after(async () => { for (const s of servers) await s.stop(); });
+
+const cloudwatch = (server) => new CloudWatchClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: devCredentials, maxAttempts: 1 });
+// The Sum of `metric` for FunctionName `name` over the last ten minutes, as `server` answers.
+async function functionSum(server, metric, name) {
+  const now = Date.now();
+  const r = await cloudwatch(server).send(new GetMetricStatisticsCommand({ Namespace: 'AWS/Lambda', MetricName: metric,
+    Dimensions: [{ Name: 'FunctionName', Value: name }], Statistics: ['Sum'],
+    StartTime: new Date(now - 10 * 60e3), EndTime: new Date(now + 60e3), Period: 60 }));
+  return r.Datapoints.reduce((a, p) => a + p.Sum, 0);
+}
+const createEcho = (lambda, name) => lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'provided.al2023',
+  Handler: 'h', Role: role, Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({ handle: 'echo 1' }) }) } }));
 
 test('invocations, errors, throttles and durations as CloudWatch and Prometheus report them', async () => {
   const server = await startServer({ args: ['--metrics-listen', '127.0.0.1:0'] });
@@ -104,4 +121,62 @@ test('invocations, errors, throttles and durations as CloudWatch and Prometheus 
   assert.match(text, /lambkin_store_up 1\n/);
   assert.match(text, /# TYPE lambkin_invocations_total counter\n/);
   assert.equal((await fetch(`http://127.0.0.1:${port}/2015-03-31/functions`)).status, 404, 'the metrics listener serves nothing else');
+});
+
+test('the figures survive a restart: a graceful stop flushes what the node counted', async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'lambkin-metrics-'));
+  try {
+    // A flush interval longer than the test: only the stop's flush can have stored them.
+    const config = withConfig({ metrics: { flush_interval: '1m' } });
+    let server = await startServer({ dataDir, args: ['--config', config.file] });
+    const lambda = server.client();
+    await createEcho(lambda, 'kept');
+    for (let i = 0; i < 3; i++) await lambda.send(new InvokeCommand({ FunctionName: 'kept' }));
+    assert.equal(await functionSum(server, 'Invocations', 'kept'), 3);
+    await server.stop();
+    server = await startServer({ dataDir, args: ['--config', config.file] });
+    try {
+      assert.equal(await functionSum(server, 'Invocations', 'kept'), 3);
+      await server.client().send(new InvokeCommand({ FunctionName: 'kept' }));
+      assert.equal(await functionSum(server, 'Invocations', 'kept'), 4, 'stored and new figures add up');
+      const listed = await cloudwatch(server).send(new ListMetricsCommand({ Namespace: 'AWS/Lambda', MetricName: 'Duration',
+        Dimensions: [{ Name: 'FunctionName', Value: 'kept' }] }));
+      assert.ok(listed.Metrics.length >= 2);
+    } finally {
+      await server.stop();
+      config.cleanup();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    dropStore(dataDir);
+  }
+});
+
+test('several nodes on one PostgreSQL store: every node answers with the invocations of all', {
+  skip: storeKind !== 'postgres' && 'needs the suite on PostgreSQL (LAMBKIN_TEST_POSTGRES)',
+}, async () => {
+  const config = withConfig({ metrics: { flush_interval: '200ms' } });
+  const first = await startServer({ args: ['--config', config.file] });
+  servers.push(first);
+  const store = first.child.spawnargs[first.child.spawnargs.indexOf('--store') + 1];
+  const second = await startServer({ args: ['--store', store, '--config', config.file] });
+  try {
+    await createEcho(first.client(), 'shared');
+    await createEcho(first.client(), 'other');
+    // Invokes run on each function's home node, whichever node is asked.
+    for (const node of [first, second]) {
+      for (let i = 0; i < 2; i++) await node.client().send(new InvokeCommand({ FunctionName: 'shared' }));
+      await node.client().send(new InvokeCommand({ FunctionName: 'other' }));
+    }
+    for (const node of [first, second]) {
+      await waitFor('every node\'s figures', async () => (await functionSum(node, 'Invocations', 'shared')) === 4, 10000, 200);
+      await waitFor('every node\'s figures', async () => (await functionSum(node, 'Invocations', 'other')) === 2, 10000, 200);
+    }
+    // Flushed rows are added, never counted twice.
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const node of [first, second]) assert.equal(await functionSum(node, 'Invocations', 'shared'), 4);
+  } finally {
+    await second.stop();
+    config.cleanup();
+  }
 });
