@@ -39,6 +39,9 @@ Status Authorize(const Snapshot& snapshot, const Caller& caller, RequestContext&
   request.Set("aws:principalarn", {caller.principal_arn});
   request.Set("aws:principalaccount", {caller.account});
   const Snapshot::Account* account = snapshot.FindAccount(caller.account);
+  if (account != nullptr && !account->organization_id.empty()) {
+    request.Set("aws:principalorgid", {account->organization_id});
+  }
   bool scps_apply = account != nullptr && account->in_organization && !account->management;
 
   // Each policy is evaluated once, also when attached at several levels (FullAWSAccess is at

@@ -15,10 +15,11 @@ import {
   GetFunctionCommand, InvokeCommand, PublishVersionCommand, CreateAliasCommand, GetAliasCommand,
   DeleteFunctionCommand,
 } from '@aws-sdk/client-lambda';
-import { startServer, makeZip, account, role, awsError, shellBootstrap } from './helpers.mjs';
+import { startServer, makeZip, account, role, awsError, shellBootstrap, storeQuery } from './helpers.mjs';
 
 const other = '444455556666';
 const fenced = '555566667777';
+const outsider = '777788889999';  // not in the organization
 const lambdaAll = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'lambda:*', Resource: '*' }] };
 const key = (id) => ({ id, secret: `${id.toLowerCase()}-secret` });
 const creds = (id) => ({ accessKeyId: id, secretAccessKey: `${id.toLowerCase()}-secret` });
@@ -52,6 +53,7 @@ const declaration = {
       },
     },
     [fenced]: { users: { dave: { policies: { Lambda: lambdaAll }, access_keys: [key('AKIADAVE00000000001')] } } },
+    [outsider]: { users: { frank: { policies: { Lambda: lambdaAll }, access_keys: [key('AKIAFRANK0000000001')] } } },
     [account]: { users: { erin: { access_keys: [key('AKIAERIN00000000001')] } } },
   },
 };
@@ -238,6 +240,24 @@ test('Another account invokes only when the function policy allows it, and a den
   await create('shared');
   e = await awsError(dev.send(new GetPolicyCommand({ FunctionName: 'shared' })));
   assert.equal(e.name, 'ResourceNotFoundException');
+});
+
+test('Principal * with PrincipalOrgID grants every account of the organization and no other', async () => {
+  await create('org-wide');
+  const orgId = storeQuery(server.dataDir, 'SELECT id FROM iam_organization');
+  assert.match(orgId, /^o-[a-z0-9]{10}$/);
+  await dev.send(new AddPermissionCommand({ FunctionName: 'org-wide', StatementId: 'org', Action: 'lambda:InvokeFunction',
+    Principal: '*', PrincipalOrgID: orgId }));
+  const invoke = (id) => as(id).send(new InvokeCommand({ FunctionName: fnArn('org-wide'), Payload: '{}' }));
+  assert.deepEqual(decode((await invoke('AKIABOB000000000001')).Payload), { hello: 'cross' });
+  const e = await awsError(invoke('AKIAFRANK0000000001'));
+  assert.equal(e.name, 'AccessDeniedException');
+  assert.match(e.message, /^User: arn:aws:iam::777788889999:user\/frank is not authorized .* because no resource-based policy allows/);
+  // Another organization's id grants nobody here.
+  await dev.send(new AddPermissionCommand({ FunctionName: 'org-wide', StatementId: 'elsewhere', Action: 'lambda:GetFunction',
+    Principal: '*', PrincipalOrgID: 'o-0000000000' }));
+  assert.equal((await awsError(as('AKIABOB000000000001').send(new GetFunctionCommand({ FunctionName: fnArn('org-wide') })))).name,
+    'AccessDeniedException');
 });
 
 test('boto3 (Debian) adds, reads and removes permissions', async () => {
