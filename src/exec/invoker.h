@@ -3,8 +3,9 @@
 //
 // For each function version it keeps the environments that are warm and idle. An invocation
 // goes to an idle environment of that version whose configuration and runtime version are
-// still current (environments of an outdated revision or runtime version are shut down
-// instead: the next one starts on the new runtime version and logs a new INIT_START); if there
+// still current (environments of an outdated configuration — what the environment is built
+// from, not RevisionId — or runtime version are shut down instead: the next one starts on the
+// new runtime version and logs a new INIT_START); if there
 // is none, a new environment starts, unless the function is at its reserved concurrency or the
 // server at its environment limit, in which case the invocation is throttled. Idle environments
 // are reaped after a while. Thread-safe.

@@ -11,6 +11,7 @@
 
 #include "catalog/regions.h"
 #include "common/crypto.h"
+#include "common/utf8.h"
 #include "iam/authenticator.h"
 #include "insightsapi/metric_operations.h"
 #include "server/json_input.h"
@@ -314,6 +315,11 @@ Result<json> FormToJson(const std::string& body, std::string& action) {
     size_t eq = pair.find('=');
     std::string key = FormDecode(pair.substr(0, eq));
     std::string value = eq == std::string_view::npos ? "" : FormDecode(pair.substr(eq + 1));
+    // Parameters are text: bytes that are not UTF-8 (which no JSON request can carry) are
+    // refused here rather than reaching a document or the store.
+    if (!IsStoreText(key) || !IsStoreText(value)) {
+      return Invalid("The request contains a parameter that is not valid UTF-8 text.");
+    }
     if (key == "Action") {
       action = value;
       continue;

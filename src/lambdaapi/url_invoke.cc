@@ -185,9 +185,16 @@ bool LambdaApi::HandleFunctionUrl(const server::HttpRequest& request,
       }
     }
     event.account_id = caller.account;
-    event.iam = nlohmann::json{{"accessKey", access_key},          {"accountId", caller.account},
-                               {"callerId", caller.principal_arn}, {"cognitoIdentity", nullptr},
-                               {"principalOrgId", nullptr},        {"userArn", caller.arn},
+    // The caller's organization, as authorisation saw it (aws:PrincipalOrgID).
+    const std::vector<std::string>* org = asked.Find("aws:principalorgid");
+    nlohmann::json org_id =
+        org != nullptr && !org->empty() ? nlohmann::json(org->front()) : nlohmann::json(nullptr);
+    event.iam = nlohmann::json{{"accessKey", access_key},
+                               {"accountId", caller.account},
+                               {"callerId", caller.principal_arn},
+                               {"cognitoIdentity", nullptr},
+                               {"principalOrgId", std::move(org_id)},
+                               {"userArn", caller.arn},
                                {"userId", caller.principal_arn}};
   } else {
     if (ctx_.policies == nullptr || !iam::AuthorizeAnonymous(asked, policy).ok()) {

@@ -1,11 +1,13 @@
 #include "logs/log_store.h"
 
+#include "common/utf8.h"
 #include "logs/clf.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -134,37 +136,13 @@ const store::Migrations& Schema() {
 
 namespace {
 
-// The length of the valid UTF-8 sequence at the start of `s` (0 when it is not one). NUL is not
-// text to PostgreSQL, so it counts as invalid too.
-size_t Utf8Sequence(std::string_view s) {
-  auto c = static_cast<unsigned char>(s[0]);
-  if (c == 0) return 0;
-  if (c < 0x80) return 1;
-  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-  if (n == 0 || s.size() < n) return 0;
-  auto b1 = static_cast<unsigned char>(s[1]);
-  // No overlong forms, no surrogates, nothing above U+10FFFF.
-  if ((c == 0xE0 && b1 < 0xA0) || (c == 0xED && b1 > 0x9F) || (c == 0xF0 && b1 < 0x90) ||
-      (c == 0xF4 && b1 > 0x8F)) {
-    return 0;
-  }
-  for (size_t i = 1; i < n; ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) return 0;
-  }
-  return n;
-}
-
 // A message as the store keeps it: bytes that are not UTF-8 (and NUL) become U+FFFD, as
 // CloudWatch Logs shows them. Returns nullopt when the message is valid already.
 std::optional<std::string> ValidUtf8(std::string_view message) {
+  if (IsStoreText(message)) return std::nullopt;
+  std::string out;
+  out.reserve(message.size() + 8);
   size_t i = 0;
-  while (i < message.size()) {
-    size_t n = Utf8Sequence(message.substr(i));
-    if (n == 0) break;
-    i += n;
-  }
-  if (i == message.size()) return std::nullopt;
-  std::string out(message.substr(0, i));
   while (i < message.size()) {
     size_t n = Utf8Sequence(message.substr(i));
     if (n == 0) {
@@ -287,6 +265,14 @@ Result<int64_t> GroupId(Txn& txn, const Scope& scope, const std::string& group) 
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
   LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return GroupNotFound();
+  // Every group this release (or its migration) made has one; a node of an earlier release
+  // writing to a store this one migrated would make groups without (docs/multi-node.md).
+  if (st.ColumnIsNull(0)) {
+    return Internal(
+        fmt::format("store: log group {} has no number: a node of an earlier "
+                    "release created it; upgrade every node sharing the store",
+                    group));
+  }
   return st.ColumnInt(0);
 }
 
@@ -624,23 +610,40 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
     LAMBKIN_ASSIGN_OR_RETURN(int64_t kept_since, KeptSince(txn, scope, group, now));
     LAMBKIN_ASSIGN_OR_RETURN(int64_t group_id, GroupId(txn, scope, group));
     start = std::max(start, kept_since);
-    // The group's events in order from log_events_by_group, a batch at a time (PostgreSQL hands
-    // over a whole result at once): the page ends after `limit` matches, not after every event
-    // of the group was read. A pattern that matches rarely reads on with bigger batches.
+    // The group's streams this call reads, by id: those named (when names are given) and
+    // starting with the prefix. Events of any other stream are skipped.
+    std::unordered_map<int64_t, std::string> wanted;
+    {
+      LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT id, name FROM log_streams WHERE "
+                                                    "account = ? AND region = ? AND "
+                                                    "group_name = ?"));
+      st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
+      while (true) {
+        LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        std::string name = st.ColumnText(1);
+        if (!name.starts_with(stream_prefix)) continue;
+        if (!streams.empty() && std::find(streams.begin(), streams.end(), name) == streams.end()) {
+          continue;
+        }
+        wanted.emplace(st.ColumnInt(0), std::move(name));
+      }
+    }
+    if (wanted.empty()) return Status::Ok();
+    // The group's events in order, from log_events_by_group alone (one table, so that neither
+    // engine plans a sort of the whole group instead), a batch at a time (PostgreSQL hands over
+    // a whole result at once): the page ends after `limit` matches, not after every event of the
+    // group was read. A pattern that matches rarely reads on with bigger batches.
     LAMBKIN_ASSIGN_OR_RETURN(
-        auto st,
-        txn.Prepare("SELECT e.seq, e.timestamp, e.ingestion_time, e.message, s.name "
-                    "FROM log_events e JOIN log_streams s ON e.stream_id = s.id WHERE "
-                    "e.group_id = ? AND (e.timestamp, e.seq) > (?, ?) AND e.timestamp >= ? AND "
-                    "e.timestamp < ? AND substr(s.name, 1, length(CAST(? AS TEXT))) = ? "
-                    "ORDER BY e.timestamp, e.seq LIMIT ?"));
+        auto st, txn.Prepare("SELECT seq, timestamp, ingestion_time, message, stream_id FROM "
+                             "log_events WHERE group_id = ? AND (timestamp, seq) > (?, ?) AND "
+                             "timestamp >= ? AND timestamp < ? ORDER BY timestamp, seq LIMIT ?"));
     int64_t read_ts = after_ts, read_seq = after_seq;  // the last event read
     int64_t last_seq = 0, last_ts = 0;                 // the last event returned
     int64_t batch = std::clamp<int64_t>(int64_t{limit} + 1, 64, 1024);
     while (true) {
       st.Bind(1, group_id).Bind(2, read_ts).Bind(3, read_seq).Bind(4, start);
-      st.Bind(5, end > 0 ? end : INT64_MAX).Bind(6, stream_prefix).Bind(7, stream_prefix);
-      st.Bind(8, batch);
+      st.Bind(5, end > 0 ? end : INT64_MAX).Bind(6, batch);
       int64_t rows = 0;
       bool full = false;
       while (true) {
@@ -649,10 +652,8 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
         ++rows;
         read_seq = st.ColumnInt(0);
         read_ts = st.ColumnInt(1);
-        std::string name = st.ColumnText(4);
-        if (!streams.empty() && std::find(streams.begin(), streams.end(), name) == streams.end()) {
-          continue;
-        }
+        auto stream = wanted.find(st.ColumnInt(4));
+        if (stream == wanted.end()) continue;
         std::string message = st.ColumnText(3);
         if (!matcher.Matches(message)) continue;
         if (static_cast<int>(page.events.size()) == limit) {
@@ -665,7 +666,7 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
         e.timestamp = read_ts;
         e.ingestion_time = st.ColumnInt(2);
         e.message = std::move(message);
-        e.stream = std::move(name);
+        e.stream = stream->second;
         last_seq = e.seq;
         last_ts = e.timestamp;
         page.events.push_back(std::move(e));

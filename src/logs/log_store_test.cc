@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <stdexcept>
 
 #include "common/crypto.h"
 #include "logs/clf.h"
@@ -250,6 +251,73 @@ TEST_P(LogStoreTest, FilterMergesTheGroupsStreamsInTimeOrderPageByPage) {
   EXPECT_EQ(gone->events[0].message, "RARE again");
   EXPECT_EQ(store_->Filter(scope_, "/none", {}, "", "", 0, 0, "", 10).status().code(),
             StatusCode::kResourceNotFound);
+}
+
+// The store under the log store: code that throws inside a transaction gets an error back, the
+// transaction is rolled back and its connection returns to the pool (on PostgreSQL, a connection
+// left in its transaction would hold it open for ever); the store goes on.
+TEST_P(LogStoreTest, AnExceptionInsideATransactionRollsItBack) {
+  for (int i = 0; i < 20; ++i) {
+    Status s = db_->Transact([](store::Txn& txn) -> Status {
+      LAMBKIN_RETURN_IF_ERROR(txn.Exec(
+          "INSERT INTO log_groups (account, region, name, created_at) VALUES ('a', 'r', 'g', 0)"));
+      throw std::runtime_error("thrown");
+    });
+    EXPECT_EQ(s.code(), StatusCode::kInternal);
+    EXPECT_NE(s.message().find("thrown"), std::string::npos);
+    Status read = db_->Read([](store::Txn&) -> Status { throw std::out_of_range("read"); });
+    EXPECT_EQ(read.code(), StatusCode::kInternal);
+  }
+  EXPECT_TRUE(store_->DescribeGroups({"a", "r"}, "", "", 10)->empty());
+  ASSERT_TRUE(store_->Append(scope_, "/g", "s", {{1, "after"}}, /*create=*/true).ok());
+  EXPECT_EQ(store_->Filter(scope_, "/g", {}, "", "", 0, 0, "", 10)->events.size(), 1u);
+}
+
+// A store of the release before logs migration 3 (groups without numbers): opening it numbers
+// every group and its streams' events, and FilterLogEvents reads them in order.
+TEST_P(LogStoreTest, MigrationThreeNumbersTheGroupsOfAnOlderStore) {
+  std::string dir = ::testing::TempDir() + "/logs-old-" + RandomUuid();
+  std::filesystem::create_directories(dir);
+  std::unique_ptr<store::testing::TestPostgresDatabase> pg;
+  auto location = store::testing::StoreLocation(GetParam(), dir + "/db", &pg);
+  ASSERT_TRUE(location.ok());
+  store::Migrations before(Schema().begin(), Schema().begin() + 2);
+  {
+    auto old = std::move(store::Database::Open(*location, before)).value();
+    ASSERT_TRUE(old->Transact([](store::Txn& txn) -> Status {
+                     for (const char* sql :
+                          {"INSERT INTO log_groups (account, region, name, created_at) VALUES "
+                           "('123456789012', 'us-east-1', '/a', 0), ('123456789012', "
+                           "'us-east-1', '/b', 0)",
+                           "INSERT INTO log_streams (id, account, region, group_name, name, "
+                           "created_at) VALUES (7, '123456789012', 'us-east-1', '/a', 'x', 0), "
+                           "(8, '123456789012', 'us-east-1', '/a', 'y', 0), (9, "
+                           "'123456789012', 'us-east-1', '/b', 'x', 0)",
+                           "INSERT INTO log_events (stream_id, timestamp, ingestion_time, "
+                           "message) VALUES (8, 2, 0, 'a2'), (7, 1, 0, 'a1'), (9, 1, 0, 'b1'), "
+                           "(7, 3, 0, 'a3')"}) {
+                       LAMBKIN_RETURN_IF_ERROR(txn.Exec(sql));
+                     }
+                     return Status::Ok();
+                   })
+                    .ok());
+  }
+  auto db = std::move(store::Database::Open(*location, Schema())).value();
+  LogStore logs(db.get(), &clock_);
+  auto a = logs.Filter(scope_, "/a", {}, "", "", 0, 0, "", 10);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  std::vector<std::string> got;
+  for (const auto& e : a->events) got.push_back(e.stream + ":" + e.message);
+  EXPECT_EQ(got, (std::vector<std::string>{"x:a1", "y:a2", "x:a3"}));
+  auto b = logs.Filter(scope_, "/b", {}, "", "", 0, 0, "", 10);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->events.size(), 1u);
+  EXPECT_EQ(b->events[0].message, "b1");
+  // Groups made after the migration take the next numbers; old streams take new events.
+  ASSERT_TRUE(logs.Append(scope_, "/c", "z", {{5, "c5"}}, /*create=*/true).ok());
+  ASSERT_TRUE(logs.Append(scope_, "/a", "y", {{4, "a4"}}, /*create=*/false).ok());
+  EXPECT_EQ(logs.Filter(scope_, "/a", {}, "", "", 0, 0, "", 10)->events.back().message, "a4");
+  EXPECT_EQ(logs.Filter(scope_, "/c", {}, "", "", 0, 0, "", 10)->events.size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, LogStoreTest,

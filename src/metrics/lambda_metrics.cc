@@ -36,7 +36,14 @@ CREATE TABLE IF NOT EXISTS metrics_minutes (
   PRIMARY KEY (account, region, namespace, metric, dimensions, minute)
 );
 CREATE INDEX IF NOT EXISTS metrics_minutes_by_minute ON metrics_minutes (minute);
-CREATE INDEX IF NOT EXISTS metrics_pending_by_last_minute ON metrics_series (last_minute);
+CREATE INDEX IF NOT EXISTS metrics_series_by_last_minute ON metrics_series (last_minute);
+-- Each node's last flush (its number), so that a flush whose outcome is unknown (the connection
+-- lost at COMMIT) is neither lost nor counted twice.
+CREATE TABLE IF NOT EXISTS metrics_flushes (
+  node TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  at INTEGER NOT NULL
+);
 )sql";
 
 std::string SeriesKey(const std::string& account, const std::string& region,
@@ -54,7 +61,7 @@ Dimensions Sorted(Dimensions d) {
 std::string EncodeDimensions(const Dimensions& d) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [name, value] : d) out.push_back({name, value});
-  return out.dump();
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Dimensions DecodeDimensions(std::string_view text) {
@@ -166,24 +173,51 @@ void LambdaMetrics::OnInvocationSample(const exec::InvocationSample& r) {
   }
 }
 
-void LambdaMetrics::RestoreLocked(std::map<std::string, Series>& batch) {
-  for (auto& [key, series] : batch) {
-    auto [it, added] = pending_.try_emplace(key, std::move(series));
+void LambdaMetrics::Merge(std::map<std::string, Series>& into,
+                          std::map<std::string, Series>& from) {
+  for (auto& [key, series] : from) {
+    auto [it, added] = into.try_emplace(key, std::move(series));
     if (added) continue;
     for (const auto& [minute, bucket] : series.minutes) it->second.minutes[minute].Add(bucket);
   }
+  from.clear();
+}
+
+Result<bool> LambdaMetrics::FlushCommitted(int64_t seq) const {
+  bool committed = false;
+  LAMBKIN_RETURN_IF_ERROR(db_->Read([&](store::Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto st,
+                             txn.Prepare("SELECT seq FROM metrics_flushes WHERE node = ?"));
+    st.Bind(1, node_);
+    LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+    committed = row && st.ColumnInt(0) >= seq;
+    return Status::Ok();
+  }));
+  return committed;
 }
 
 Status LambdaMetrics::Flush() {
-  std::unique_lock flush(flush_mu_);
+  std::lock_guard flush(flush_mu_);
   std::map<std::string, Series> batch;
   {
     std::lock_guard lock(mu_);
     batch.swap(pending_);
   }
+  // A failed flush may have committed all the same: its number says whether it did.
+  if (uncertain_) {
+    Result<bool> committed = FlushCommitted(uncertain_->seq);
+    if (!committed.ok()) {
+      std::lock_guard lock(mu_);
+      Merge(pending_, batch);
+      return committed.status();
+    }
+    if (!*committed) Merge(batch, uncertain_->batch);
+    uncertain_.reset();
+  }
   int64_t now = clock_->NowMillis();
   bool sweep = now - last_sweep_ms_ >= kHourMs || now < last_sweep_ms_;
   if (batch.empty() && !sweep) return Status::Ok();
+  const int64_t seq = ++flush_seq_;
   Status s = db_->Transact([&](store::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto minutes,
@@ -220,21 +254,25 @@ Status LambdaMetrics::Flush() {
       LAMBKIN_RETURN_IF_ERROR(series.Run());
       LAMBKIN_RETURN_IF_ERROR(series.Reset());
     }
+    LAMBKIN_ASSIGN_OR_RETURN(
+        auto mark, txn.Prepare("INSERT INTO metrics_flushes (node, seq, at) VALUES (?,?,?) ON "
+                               "CONFLICT (node) DO UPDATE SET seq = excluded.seq, at = "
+                               "excluded.at"));
+    mark.Bind(1, node_).Bind(2, seq).Bind(3, now);
+    LAMBKIN_RETURN_IF_ERROR(mark.Run());
     if (sweep) {
-      LAMBKIN_ASSIGN_OR_RETURN(auto old,
-                               txn.Prepare("DELETE FROM metrics_minutes WHERE minute < ?"));
-      old.Bind(1, now - kRetentionMs);
-      LAMBKIN_RETURN_IF_ERROR(old.Run());
-      LAMBKIN_ASSIGN_OR_RETURN(auto idle,
-                               txn.Prepare("DELETE FROM metrics_series WHERE last_minute < ?"));
-      idle.Bind(1, now - kRetentionMs);
-      LAMBKIN_RETURN_IF_ERROR(idle.Run());
+      for (const char* sql : {"DELETE FROM metrics_minutes WHERE minute < ?",
+                              "DELETE FROM metrics_series WHERE last_minute < ?",
+                              "DELETE FROM metrics_flushes WHERE at < ?"}) {
+        LAMBKIN_ASSIGN_OR_RETURN(auto old, txn.Prepare(sql));
+        old.Bind(1, now - kRetentionMs);
+        LAMBKIN_RETURN_IF_ERROR(old.Run());
+      }
     }
     return Status::Ok();
   });
   if (!s.ok()) {
-    std::lock_guard lock(mu_);
-    RestoreLocked(batch);
+    uncertain_ = Uncertain{seq, std::move(batch)};
     return s;
   }
   if (sweep) last_sweep_ms_ = now;
@@ -248,7 +286,7 @@ Result<std::vector<SeriesId>> LambdaMetrics::List(
   std::vector<SeriesId> out;
   if (!ns.empty() && ns != kLambdaNamespace) return out;
   std::map<std::string, SeriesId> found;  // by key: sorted, each once
-  std::shared_lock flush(flush_mu_);
+  std::lock_guard flush(flush_mu_);
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](store::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("SELECT metric, dimensions, unit FROM metrics_series WHERE "
@@ -295,7 +333,7 @@ Result<std::vector<Datapoint>> LambdaMetrics::Query(const std::string& account,
   int64_t period_ms = period_s * 1000;
   dimensions = Sorted(std::move(dimensions));
   std::map<int64_t, Bucket> minutes;
-  std::shared_lock flush(flush_mu_);
+  std::lock_guard flush(flush_mu_);
   LAMBKIN_RETURN_IF_ERROR(db_->Read([&](store::Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st, txn.Prepare("SELECT minute, value_sum, value_count, value_min, value_max FROM "

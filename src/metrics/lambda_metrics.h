@@ -23,13 +23,13 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/status.h"
 #include "exec/invoker.h"
 #include "store/database.h"
@@ -64,13 +64,15 @@ struct Datapoint {
 class LambdaMetrics : public exec::InvocationMetricsSink {
  public:
   LambdaMetrics(store::Database* db, const Clock* clock, const catalog::Catalog* catalog)
-      : db_(db), clock_(clock), catalog_(catalog) {}
+      : db_(db), clock_(clock), catalog_(catalog), node_(RandomUuid()) {}
 
   void OnInvocationSample(const exec::InvocationSample& record) override;
 
   // Adds what this node counted since the last flush to the store, and deletes the minutes past
-  // retention (at most once an hour of the clock). On failure what was counted stays to be
-  // flushed again.
+  // retention (at most once an hour of the clock). A flush that fails may still have committed
+  // (the connection lost at COMMIT): the next one reads whether it did (its number, in
+  // metrics_flushes) and flushes its figures again only if not — never lost, never twice.
+  // Until then, reads leave them out.
   Status Flush();
 
   // The series of `account`/`region` in `ns` (only AWS/Lambda has any) named `metric` (any when
@@ -107,15 +109,24 @@ class LambdaMetrics : public exec::InvocationMetricsSink {
   void AddLocked(const std::string& account, const std::string& region, const char* metric,
                  const char* unit, const Dimensions& dimensions, int64_t minute, double value);
 
-  // Puts `batch` back into pending_ (a flush that failed).
-  void RestoreLocked(std::map<std::string, Series>& batch);
+  // Adds every bucket of `from` to `into`, and empties `from`.
+  static void Merge(std::map<std::string, Series>& into, std::map<std::string, Series>& from);
+  // Whether this node's flush number `seq` committed.
+  Result<bool> FlushCommitted(int64_t seq) const;
+  struct Uncertain {
+    int64_t seq = 0;
+    std::map<std::string, Series> batch;
+  };
 
   store::Database* db_;
   const Clock* clock_;
   const catalog::Catalog* catalog_;
-  // Held shared by reads and exclusively by a flush: a read sees a flush's buckets either in the
-  // store or in memory, never in both or neither.
-  mutable std::shared_mutex flush_mu_;
+  const std::string node_;  // this process, in metrics_flushes
+  // Held by reads and by a flush: a read sees a flush's buckets either in the store or in
+  // memory, never in both or neither.
+  mutable std::mutex flush_mu_;
+  int64_t flush_seq_ = 0;               // the last flush's number (under flush_mu_)
+  std::optional<Uncertain> uncertain_;  // a failed flush that may have committed (flush_mu_)
   mutable std::mutex mu_;
   std::map<std::string, Series> pending_;  // not yet in the store, by account|region|metric|dims
   std::map<std::string, Counter> counters_;

@@ -1,6 +1,7 @@
 #include "store/database.h"
 
 #include <chrono>
+#include <exception>
 #include <regex>
 
 #include <fmt/format.h>
@@ -182,7 +183,13 @@ Status Database::Run(Connection::Begin kind, const std::function<Status(Txn&)>& 
   Status s = conn->BeginTransaction(kind);
   if (s.ok()) {
     Txn txn(conn, engine_);
-    s = fn(txn);
+    // An exception out of `fn` must not leave the connection in its transaction and out of the
+    // pool: it is rolled back and reported like any failure.
+    try {
+      s = fn(txn);
+    } catch (const std::exception& ex) {
+      s = Internal(fmt::format("store: {}", ex.what()));
+    }
     if (s.ok()) s = conn->Commit();
     if (!s.ok()) conn->Rollback();
   }

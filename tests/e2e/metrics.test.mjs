@@ -14,7 +14,7 @@ import {
   CloudWatchClient, GetMetricDataCommand, GetMetricStatisticsCommand, ListMetricsCommand,
 } from '@aws-sdk/client-cloudwatch';
 import {
-  startServer, role, makeZip, shellBootstrap, devCredentials, awsError, runtimeVersions, storeKind, dropStore, withConfig, waitFor,
+  startServer, role, makeZip, shellBootstrap, devCredentials, awsError, runtimeVersions, storeKind, dropStore, withConfig, waitFor, signedFetch,
 } from './helpers.mjs';
 
 const servers = [];
@@ -179,4 +179,20 @@ test('several nodes on one PostgreSQL store: every node answers with the invocat
     await second.stop();
     config.cleanup();
   }
+});
+
+test('the Query protocol refuses a parameter that is not UTF-8 with CloudWatch\'s error, and nothing is left behind', async () => {
+  const server = await startServer();
+  servers.push(server);
+  const form = ['Action=GetMetricStatistics', 'Version=2010-08-01', 'Namespace=AWS%2FLambda', 'MetricName=Invocations',
+    'Statistics.member.1=Sum', 'Period=60', 'StartTime=2026-01-01T00%3A00%3A00Z', 'EndTime=2026-01-01T01%3A00%3A00Z',
+    'Dimensions.member.1.Name=FunctionName', 'Dimensions.member.1.Value=%FF'].join('&');
+  for (let i = 0; i < 40; i++) {
+    const r = await signedFetch(server.endpoint, { method: 'POST', path: '/', body: form, service: 'monitoring',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' } });
+    assert.equal(r.status, 400);
+    assert.match(await r.text(), /<Code>InvalidParameterValue<\/Code>/);
+  }
+  // The store is still answering (a request that failed inside a transaction gave its connection back).
+  assert.equal(await functionSum(server, 'Invocations', 'nothing'), 0);
 });
