@@ -610,10 +610,12 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
     LAMBKIN_ASSIGN_OR_RETURN(int64_t kept_since, KeptSince(txn, scope, group, now));
     LAMBKIN_ASSIGN_OR_RETURN(int64_t group_id, GroupId(txn, scope, group));
     start = std::max(start, kept_since);
-    // The group's streams this call reads, by id: those named (when names are given) and
-    // starting with the prefix. Events of any other stream are skipped.
-    std::unordered_map<int64_t, std::string> wanted;
-    {
+    // The streams this call reads, by id (nullopt: a stream of the group it skips). Without a
+    // stream name or prefix every stream of the group is read: their names are looked up as
+    // their events come, so the cost follows the page, not how many streams the group has.
+    std::unordered_map<int64_t, std::optional<std::string>> wanted;
+    const bool restricted = !streams.empty() || !stream_prefix.empty();
+    if (restricted) {
       LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT id, name FROM log_streams WHERE "
                                                     "account = ? AND region = ? AND "
                                                     "group_name = ?"));
@@ -628,8 +630,25 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
         }
         wanted.emplace(st.ColumnInt(0), std::move(name));
       }
+      if (wanted.empty()) return Status::Ok();
     }
-    if (wanted.empty()) return Status::Ok();
+    LAMBKIN_ASSIGN_OR_RETURN(auto stream_name,
+                             txn.Prepare("SELECT name FROM log_streams WHERE id = ? AND account = "
+                                         "? AND region = ? AND group_name = ?"));
+    // The name of stream `id` when this call reads it, else nullptr.
+    auto read_stream = [&](int64_t id) -> Result<const std::string*> {
+      auto it = wanted.find(id);
+      if (it == wanted.end()) {
+        if (restricted) return nullptr;
+        stream_name.Bind(1, id).Bind(2, scope.account).Bind(3, scope.region).Bind(4, group);
+        LAMBKIN_ASSIGN_OR_RETURN(bool row, stream_name.Step());
+        std::optional<std::string> name;
+        if (row) name = stream_name.ColumnText(0);
+        LAMBKIN_RETURN_IF_ERROR(stream_name.Reset());
+        it = wanted.emplace(id, std::move(name)).first;
+      }
+      return it->second ? &*it->second : nullptr;
+    };
     // The group's events in order, from log_events_by_group alone (one table, so that neither
     // engine plans a sort of the whole group instead), a batch at a time (PostgreSQL hands over
     // a whole result at once): the page ends after `limit` matches, not after every event of the
@@ -652,8 +671,8 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
         ++rows;
         read_seq = st.ColumnInt(0);
         read_ts = st.ColumnInt(1);
-        auto stream = wanted.find(st.ColumnInt(4));
-        if (stream == wanted.end()) continue;
+        LAMBKIN_ASSIGN_OR_RETURN(const std::string* stream, read_stream(st.ColumnInt(4)));
+        if (stream == nullptr) continue;
         std::string message = st.ColumnText(3);
         if (!matcher.Matches(message)) continue;
         if (static_cast<int>(page.events.size()) == limit) {
@@ -666,7 +685,7 @@ Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group
         e.timestamp = read_ts;
         e.ingestion_time = st.ColumnInt(2);
         e.message = std::move(message);
-        e.stream = stream->second;
+        e.stream = *stream;
         last_seq = e.seq;
         last_ts = e.timestamp;
         page.events.push_back(std::move(e));
