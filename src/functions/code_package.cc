@@ -138,7 +138,8 @@ Result<CodePackageInfo> InspectZip(std::string_view zip) {
       if (n == 0) break;
       if (n < 0) return InvalidParameter(kCouldNotUnzip);
       info.unzipped_size += n;
-      if (info.unzipped_size > kMaxUnzippedBytes) {
+      // "smaller than": the limit itself is refused too, as on AWS.
+      if (info.unzipped_size >= kMaxUnzippedBytes) {
         return InvalidParameter(
             fmt::format("Unzipped size must be smaller than {} bytes", kMaxUnzippedBytes));
       }

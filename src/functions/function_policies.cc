@@ -40,12 +40,10 @@ bool AliasName(std::string_view s) {
   });
 }
 
-// What a policy is attached to: the version (number; 0 is $LATEST) or the alias, with its
-// current RevisionId.
+// What a policy is attached to: the version (number; 0 is $LATEST) or the alias.
 struct Target {
   bool alias = false;
   int64_t version = 0;
-  std::string revision_id;
 };
 
 Result<bool> FunctionExists(Txn& txn, const Scope& scope, const std::string& name) {
@@ -71,9 +69,9 @@ Result<std::optional<Target>> FindTarget(Txn& txn, const Scope& scope, const std
   }
   LAMBKIN_ASSIGN_OR_RETURN(
       store::Statement st,
-      txn.Prepare(t.alias ? "SELECT revision_id FROM aliases WHERE account = ? AND region = ? "
+      txn.Prepare(t.alias ? "SELECT 1 FROM aliases WHERE account = ? AND region = ? "
                             "AND name = ? AND alias = ?"
-                          : "SELECT revision_id FROM function_versions WHERE account = ? AND "
+                          : "SELECT 1 FROM function_versions WHERE account = ? AND "
                             "region = ? AND name = ? AND version = ?"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
   if (t.alias) {
@@ -83,8 +81,7 @@ Result<std::optional<Target>> FindTarget(Txn& txn, const Scope& scope, const std
   }
   LAMBKIN_ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) return std::optional<Target>();
-  t.revision_id = st.ColumnText(0);
-  return std::optional<Target>(std::move(t));
+  return std::optional<Target>(t);
 }
 
 Status MissingTarget(const Scope& scope, const std::string& name, const std::string& qualifier) {
@@ -94,46 +91,76 @@ Status MissingTarget(const Scope& scope, const std::string& name, const std::str
   return NotFound(fmt::format("Function not found: {}", FunctionArn(scope, name, qualifier)));
 }
 
-Status CheckRevision(const Target& t, const std::optional<std::string>& revision_id) {
-  if (!revision_id || *revision_id == t.revision_id) return Status::Ok();
-  return Status(StatusCode::kPreconditionFailed,
-                fmt::format("The Revision Id provided does not match the latest Revision Id. Call "
-                            "the {} API to retrieve the latest Revision Id",
-                            t.alias ? "GetPolicy" : "GetFunction/GetAlias"));
-}
+// A policy's statements (in the order they were added) and its RevisionId: a policy has its own,
+// new at each AddPermission and RemovePermission, kept when the function changes (AWS's
+// recorded answers: publishing a version leaves GetPolicy's RevisionId as it was).
+struct PolicyRows {
+  std::vector<std::string> statements;
+  std::string revision_id;  // empty when there is no statement
+};
 
-// A statement added or removed: the version or alias it belongs to has a new revision.
-Status NewRevision(Txn& txn, const Scope& scope, const std::string& name,
-                   const std::string& qualifier, const Target& t) {
+Result<PolicyRows> Statements(Txn& txn, const Scope& scope, const std::string& name,
+                              const std::string& qualifier) {
   LAMBKIN_ASSIGN_OR_RETURN(
       store::Statement st,
-      txn.Prepare(t.alias ? "UPDATE aliases SET revision_id = ? WHERE account = ? AND region = ? "
-                            "AND name = ? AND alias = ?"
-                          : "UPDATE function_versions SET revision_id = ? WHERE account = ? AND "
-                            "region = ? AND name = ? AND version = ?"));
-  st.Bind(1, RandomUuid()).Bind(2, scope.account).Bind(3, scope.region).Bind(4, name);
-  if (t.alias) {
-    st.Bind(5, qualifier);
-  } else {
-    st.Bind(5, t.version);
-  }
-  return st.Run();
-}
-
-Result<std::vector<std::string>> Statements(Txn& txn, const Scope& scope, const std::string& name,
-                                            const std::string& qualifier) {
-  LAMBKIN_ASSIGN_OR_RETURN(
-      store::Statement st,
-      txn.Prepare("SELECT statement FROM function_policy_statements WHERE account = ? AND "
-                  "region = ? AND name = ? AND qualifier = ? ORDER BY seq"));
+      txn.Prepare("SELECT statement, revision_id FROM function_policy_statements WHERE "
+                  "account = ? AND region = ? AND name = ? AND qualifier = ? ORDER BY seq"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name).Bind(4, qualifier);
-  std::vector<std::string> out;
+  PolicyRows out;
   while (true) {
     LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    out.push_back(st.ColumnText(0));
+    out.statements.push_back(st.ColumnText(0));
+    out.revision_id = st.ColumnText(1);
   }
   return out;
+}
+
+// A RevisionId precondition is checked against the policy's; with no policy, any is stale.
+Status CheckRevision(const PolicyRows& policy, const std::optional<std::string>& revision_id) {
+  if (!revision_id || (!policy.statements.empty() && *revision_id == policy.revision_id)) {
+    return Status::Ok();
+  }
+  return Status(StatusCode::kPreconditionFailed,
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetPolicy API to retrieve the latest Revision Id");
+}
+
+// A statement added or removed: the policy has a new revision.
+Status NewRevision(Txn& txn, const Scope& scope, const std::string& name,
+                   const std::string& qualifier) {
+  LAMBKIN_ASSIGN_OR_RETURN(
+      store::Statement st,
+      txn.Prepare("UPDATE function_policy_statements SET revision_id = ? WHERE account = ? AND "
+                  "region = ? AND name = ? AND qualifier = ?"));
+  st.Bind(1, RandomUuid()).Bind(2, scope.account).Bind(3, scope.region).Bind(4, name);
+  st.Bind(5, qualifier);
+  return st.Run();
+}
+
+// Stores from before policies had their own RevisionId: each policy gets one.
+Status GivePoliciesRevisions(Txn& txn) {
+  LAMBKIN_RETURN_IF_ERROR(
+      store::AddColumnIfMissing(txn, "function_policy_statements", "revision_id", "TEXT"));
+  struct Key {
+    std::string account, region, name, qualifier;
+  };
+  std::vector<Key> policies;
+  {
+    LAMBKIN_ASSIGN_OR_RETURN(
+        store::Statement st,
+        txn.Prepare("SELECT DISTINCT account, region, name, qualifier FROM "
+                    "function_policy_statements WHERE revision_id IS NULL"));
+    while (true) {
+      LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      policies.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)});
+    }
+  }
+  for (const Key& k : policies) {
+    LAMBKIN_RETURN_IF_ERROR(NewRevision(txn, Scope{k.account, k.region}, k.name, k.qualifier));
+  }
+  return Status::Ok();
 }
 
 Status NoSuchResource() { return NotFound("The resource you requested does not exist."); }
@@ -143,6 +170,7 @@ Status NoSuchResource() { return NotFound("The resource you requested does not e
 const store::Migrations& PolicySchema() {
   static const store::Migrations kMigrations = {
       {"function_policies", 1, kPolicyDdl, "", nullptr},
+      {"function_policies", 2, "", "", GivePoliciesRevisions},
   };
   return kMigrations;
 }
@@ -178,7 +206,8 @@ Status FunctionPolicies::Add(const Scope& scope, const std::string& name,
     }
     LAMBKIN_ASSIGN_OR_RETURN(std::optional<Target> target, FindTarget(txn, scope, name, qualifier));
     if (!target) return MissingTarget(scope, name, qualifier);
-    LAMBKIN_RETURN_IF_ERROR(CheckRevision(*target, revision_id));
+    LAMBKIN_ASSIGN_OR_RETURN(PolicyRows before, Statements(txn, scope, name, qualifier));
+    LAMBKIN_RETURN_IF_ERROR(CheckRevision(before, revision_id));
     LAMBKIN_ASSIGN_OR_RETURN(
         store::Statement insert,
         txn.Prepare("INSERT INTO function_policy_statements (account, region, name, qualifier, "
@@ -197,10 +226,9 @@ Status FunctionPolicies::Add(const Scope& scope, const std::string& name,
           sid));
     }
     // Checked with the statement in (rolled back when too large), after the duplicate Sid.
-    LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> statements,
-                             Statements(txn, scope, name, qualifier));
-    LAMBKIN_RETURN_IF_ERROR(CheckPolicyLength(PolicyDocument(statements)));
-    return NewRevision(txn, scope, name, qualifier, *target);
+    LAMBKIN_ASSIGN_OR_RETURN(PolicyRows after, Statements(txn, scope, name, qualifier));
+    LAMBKIN_RETURN_IF_ERROR(CheckPolicyLength(PolicyDocument(after.statements)));
+    return NewRevision(txn, scope, name, qualifier);
   });
 }
 
@@ -215,10 +243,11 @@ Status FunctionPolicies::Remove(const Scope& scope, const std::string& name,
     std::string key = qualifier == "$LATEST" ? "" : qualifier;
     LAMBKIN_ASSIGN_OR_RETURN(std::optional<Target> target, FindTarget(txn, scope, name, key));
     if (!target) return MissingTarget(scope, name, qualifier);
-    LAMBKIN_RETURN_IF_ERROR(CheckRevision(*target, revision_id));
-    LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> statements,
-                             Statements(txn, scope, name, key));
-    if (statements.empty()) return NotFound("No policy is associated with the given resource.");
+    LAMBKIN_ASSIGN_OR_RETURN(PolicyRows policy, Statements(txn, scope, name, key));
+    if (policy.statements.empty()) {
+      return NotFound("No policy is associated with the given resource.");
+    }
+    LAMBKIN_RETURN_IF_ERROR(CheckRevision(policy, revision_id));
     LAMBKIN_ASSIGN_OR_RETURN(
         store::Statement del,
         txn.Prepare("DELETE FROM function_policy_statements WHERE account = ? AND region = ? AND "
@@ -228,7 +257,7 @@ Status FunctionPolicies::Remove(const Scope& scope, const std::string& name,
     if (txn.Changes() == 0) {
       return NotFound(fmt::format("Statement {} is not found in resource policy.", sid));
     }
-    return NewRevision(txn, scope, name, key, *target);
+    return NewRevision(txn, scope, name, key);
   });
 }
 
@@ -239,11 +268,10 @@ Result<FunctionPolicy> FunctionPolicies::Get(const Scope& scope, const std::stri
     std::string key = qualifier == "$LATEST" ? "" : qualifier;
     LAMBKIN_ASSIGN_OR_RETURN(std::optional<Target> target, FindTarget(txn, scope, name, key));
     if (!target) return NoSuchResource();
-    LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> statements,
-                             Statements(txn, scope, name, key));
-    if (statements.empty()) return NoSuchResource();
-    out.document = PolicyDocument(statements);
-    out.revision_id = target->revision_id;
+    LAMBKIN_ASSIGN_OR_RETURN(PolicyRows policy, Statements(txn, scope, name, key));
+    if (policy.statements.empty()) return NoSuchResource();
+    out.document = PolicyDocument(policy.statements);
+    out.revision_id = policy.revision_id;
     return Status::Ok();
   });
   if (!s.ok()) return s;
@@ -253,15 +281,15 @@ Result<FunctionPolicy> FunctionPolicies::Get(const Scope& scope, const std::stri
 Result<std::optional<std::string>> FunctionPolicies::Document(const Scope& scope,
                                                               const std::string& name,
                                                               const std::string& qualifier) {
-  std::vector<std::string> statements;
+  PolicyRows policy;
   Status s = db_->ReadOne([&](Txn& txn) -> Status {
-    LAMBKIN_ASSIGN_OR_RETURN(statements,
+    LAMBKIN_ASSIGN_OR_RETURN(policy,
                              Statements(txn, scope, name, qualifier == "$LATEST" ? "" : qualifier));
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  if (statements.empty()) return std::optional<std::string>();
-  return std::optional<std::string>(PolicyDocument(statements));
+  if (policy.statements.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(PolicyDocument(policy.statements));
 }
 
 }  // namespace lambkin::functions

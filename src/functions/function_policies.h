@@ -31,7 +31,7 @@ const store::Migrations& PolicySchema();
 
 struct FunctionPolicy {
   std::string document;  // the policy's JSON text, as GetPolicy answers it
-  std::string revision_id;
+  std::string revision_id;  // the policy's own, new at each Add and Remove
 };
 
 class FunctionPolicies {
@@ -40,7 +40,8 @@ class FunctionPolicies {
 
   // Adds statement `sid` (its JSON text `statement`) to the policy of `qualifier` (empty: the
   // function). kInvalidParameterValue for $LATEST, kResourceNotFound for a missing function,
-  // version or alias, kPreconditionFailed when `revision_id` is not the current one,
+  // version or alias, kPreconditionFailed when `revision_id` is not the policy's current one
+  // (any is stale while there is no policy),
   // kResourceConflict when `sid` is taken.
   Status Add(const Scope& scope, const std::string& name, const std::string& qualifier,
              const std::string& sid, const std::string& statement,

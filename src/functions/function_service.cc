@@ -627,6 +627,13 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
 
   WriteResult result;
   Status s = db_->Transact([&](Txn& txn) -> Status {
+    // AWS checks the layers before whether the name is taken (its recorded answers: a layer
+    // of another region is refused even when the function exists).
+    if (!image) {
+      LAMBKIN_ASSIGN_OR_RETURN(
+          latest.config.layers,
+          ResolveFunctionLayers(txn, scope, cmd.layer_caller, cmd.layers, info.unzipped_size));
+    }
     LAMBKIN_ASSIGN_OR_RETURN(auto existing, LoadFunction(txn, scope, cmd.name));
     if (existing) return Conflict(fmt::format("Function already exist: {}", cmd.name));
     if (!image) {
@@ -635,9 +642,6 @@ Result<WriteResult> FunctionService::CreateFunction(const Scope& scope, CreateFu
       LAMBKIN_ASSIGN_OR_RETURN(
           latest.runtime_version,
           NewestRuntimeVersion(txn, scope, latest.config.runtime, catalog::ReleaseStage::kPhase1));
-      LAMBKIN_ASSIGN_OR_RETURN(
-          latest.config.layers,
-          ResolveFunctionLayers(txn, scope, cmd.layer_caller, cmd.layers, info.unzipped_size));
       LAMBKIN_RETURN_IF_ERROR(code_->Put(txn, info, cmd.zip));
     }
     LAMBKIN_ASSIGN_OR_RETURN(

@@ -13,6 +13,7 @@
 
 #include "catalog/testing.h"
 #include "common/crypto.h"
+#include "functions/function_policies.h"
 #include "functions/zip_testing.h"
 #include "store/postgres_testing.h"
 
@@ -31,6 +32,7 @@ class FunctionServiceTest : public ::testing::TestWithParam<store::Engine> {
     auto location = store::testing::StoreLocation(GetParam(), dir_ + "/db", &pg_);
     ASSERT_TRUE(location.ok()) << location.status().message();
     if (location->empty()) GTEST_SKIP() << "LAMBKIN_TEST_POSTGRES is not set";
+    location_ = *location;
     auto db = store::Database::Open(*location, catalog::Schema() + Schema());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
@@ -80,6 +82,7 @@ class FunctionServiceTest : public ::testing::TestWithParam<store::Engine> {
   }
 
   std::unique_ptr<store::testing::TestPostgresDatabase> pg_;
+  std::string location_;
   std::string dir_;
   catalog::RegionSet regions_ = catalog::RegionSet::Default();
   ManualClock clock_{1700000000000};
@@ -719,6 +722,61 @@ TEST_P(FunctionServiceTest, ConcurrentReservationsCannotBothPass) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(passed.load(), 2);
   EXPECT_EQ(svc_->GetAccountUsage(scope_)->reserved_concurrency, 300);
+}
+
+// A function policy has a RevisionId of its own (AWS's answers recorded in 2025): new at each
+// AddPermission and RemovePermission, kept when the function changes, and the precondition of
+// both; a store of the release before (policies migration 1 only) gives each policy one.
+TEST_P(FunctionServiceTest, PoliciesHaveTheirOwnRevisionIdsAlsoAfterAnUpgrade) {
+  ASSERT_TRUE(Create("fn").ok());
+  const char* statement = R"({"Sid":"a","Effect":"Allow"})";
+  {
+    store::Migrations before(PolicySchema().begin(), PolicySchema().begin() + 1);
+    auto old = std::move(store::Database::Open(location_, before)).value();
+    ASSERT_TRUE(old->Transact([&](store::Txn& txn) -> Status {
+                     auto st = txn.Prepare(
+                         "INSERT INTO function_policy_statements (account, region, name, "
+                         "qualifier, sid, seq, statement) VALUES (?, ?, 'fn', '', 'a', 1, ?)");
+                     LAMBKIN_RETURN_IF_ERROR(st.status());
+                     st->Bind(1, scope_.account).Bind(2, scope_.region).Bind(3, statement);
+                     return st->Run();
+                   })
+                    .ok());
+  }
+  auto db = std::move(store::Database::Open(location_, PolicySchema())).value();
+  FunctionPolicies policies(db.get());
+  auto migrated = policies.Get(scope_, "fn", "");
+  ASSERT_TRUE(migrated.ok()) << migrated.status().message();
+  EXPECT_EQ(migrated->revision_id.size(), 36u);
+  auto fn = svc_->GetFunctionVersion(scope_, "fn", "");
+  ASSERT_TRUE(fn.ok());
+  EXPECT_NE(migrated->revision_id, fn->revision_id);
+
+  // The function's RevisionId is not the policy's; the policy's is.
+  Status stale = policies.Add(scope_, "fn", "", "b", R"({"Sid":"b"})", fn->revision_id);
+  EXPECT_EQ(stale.code(), StatusCode::kPreconditionFailed);
+  EXPECT_EQ(stale.message(),
+            "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy "
+            "API to retrieve the latest Revision Id");
+  ASSERT_TRUE(policies.Add(scope_, "fn", "", "b", R"({"Sid":"b"})", migrated->revision_id).ok());
+  auto added = policies.Get(scope_, "fn", "");
+  ASSERT_TRUE(added.ok());
+  EXPECT_NE(added->revision_id, migrated->revision_id);
+  EXPECT_EQ(svc_->GetFunctionVersion(scope_, "fn", "")->revision_id, fn->revision_id);
+
+  // Publishing changes $LATEST's RevisionId, not the policy's.
+  ASSERT_TRUE(svc_->PublishVersion(scope_, "fn", {}).ok());
+  EXPECT_EQ(policies.Get(scope_, "fn", "")->revision_id, added->revision_id);
+
+  ASSERT_TRUE(policies.Remove(scope_, "fn", "", "a", added->revision_id).ok());
+  auto removed = policies.Get(scope_, "fn", "");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_NE(removed->revision_id, added->revision_id);
+  ASSERT_TRUE(policies.Remove(scope_, "fn", "", "b", std::nullopt).ok());
+  // No policy: any RevisionId is stale, none is needed.
+  EXPECT_EQ(policies.Add(scope_, "fn", "", "c", R"({"Sid":"c"})", removed->revision_id).code(),
+            StatusCode::kPreconditionFailed);
+  EXPECT_TRUE(policies.Add(scope_, "fn", "", "c", R"({"Sid":"c"})", std::nullopt).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,

@@ -96,7 +96,9 @@ Result<std::optional<catalog::Architecture>> ParseArchitectures(const Body& body
 }
 
 // Environment.Variables: names must match the model pattern; the whole map must fit in 4 KB.
+// `raw` is the request's text: AWS's error quotes the map in the order the request wrote it.
 Result<std::optional<std::map<std::string, std::string>>> ParseEnvironment(const Body& body,
+                                                                           std::string_view raw,
                                                                            Validator& v) {
   using Vars = std::map<std::string, std::string>;
   LAMBKIN_ASSIGN_OR_RETURN(const json* env, body.Object("Environment"));
@@ -119,6 +121,11 @@ Result<std::optional<std::map<std::string, std::string>>> ParseEnvironment(const
     }
     std::string measured = m.dump();
     if (measured.size() > 4096) {
+      // Parsed again, keeping the request's order (the body parsed once already).
+      nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(raw, nullptr, false);
+      if (ordered.is_object() && ordered.contains("Environment")) {
+        measured = ordered["Environment"]["Variables"].dump();
+      }
       return InvalidParameter(fmt::format(
           "Lambda was unable to configure your environment variables because the environment "
           "variables you have provided exceeded the 4KB limit. String measured: {}",
@@ -135,7 +142,7 @@ struct ConfigMembers {
   std::optional<std::map<std::string, std::string>> environment;
 };
 
-Result<ConfigMembers> ParseConfigMembers(const Body& body, Validator& v) {
+Result<ConfigMembers> ParseConfigMembers(const Body& body, std::string_view raw, Validator& v) {
   ConfigMembers m;
   LAMBKIN_ASSIGN_OR_RETURN(m.runtime, body.String("Runtime"));
   LAMBKIN_ASSIGN_OR_RETURN(m.handler, body.String("Handler"));
@@ -165,7 +172,7 @@ Result<ConfigMembers> ParseConfigMembers(const Body& body, Validator& v) {
   if (m.description) v.String("description", *m.description, shapes::kDescription);
   if (m.memory_size) v.Range("memorySize", *m.memory_size, 128, 10240);
   if (m.timeout) v.Range("timeout", *m.timeout, 1, 900);
-  LAMBKIN_ASSIGN_OR_RETURN(m.environment, ParseEnvironment(body, v));
+  LAMBKIN_ASSIGN_OR_RETURN(m.environment, ParseEnvironment(body, raw, v));
   return m;
 }
 
@@ -248,7 +255,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   } else {
     v.String("functionName", *name, shapes::kFunctionName);
   }
-  ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
+  ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, call.request.body, v));
   if (!m.role) v.NotNull("role");
   ASSIGN_OR_ERROR(const json* code, body.Object("Code"));
   if (code == nullptr) v.NotNull("code");
@@ -449,7 +456,7 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(std::string name, UnqualifiedFunctionName(call));
   ASSIGN_OR_ERROR(const Body& body, call.JsonBody());
   Validator v;
-  ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, v));
+  ASSIGN_OR_ERROR(ConfigMembers m, ParseConfigMembers(body, call.request.body, v));
   ASSIGN_OR_ERROR(auto revision, body.String("RevisionId"));
   ASSIGN_OR_ERROR(auto image_config, ParseImageConfigMember(body, v));
   ASSIGN_OR_ERROR(FeatureMembers features, ParseFeatureMembers(body, v));

@@ -238,7 +238,14 @@ Status Authorise(const ApiContext& ctx, const Route& route, const Call& call,
     }
     Result<FunctionRef> ref =
         call.ResolveFunction(*raw, shapes::kNamespacedFunctionName, qualifier);
-    // A name the operation will refuse is still authorised, as written: never a way around a
+    // A name (or qualifier) that fails both of the model's function name patterns fails every
+    // operation's validation, whichever pattern it checks: AWS answers that ValidationException
+    // before looking at the caller's permissions, and nothing is read or changed.
+    if (!ref.ok() && ref.status().code() == StatusCode::kValidation) {
+      Result<FunctionRef> plain = call.ResolveFunction(*raw, shapes::kFunctionName, qualifier);
+      if (!plain.ok() && plain.status().code() == StatusCode::kValidation) return Status::Ok();
+    }
+    // A name the operation may still refuse is authorised, as written: never a way around a
     // policy.
     FunctionRef named = ref.ok() ? *ref : FunctionRef{*raw, ""};
     request.resource = functions::FunctionArn(call.scope, named.name, named.qualifier);

@@ -11,7 +11,7 @@ import {
   UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, PublishVersionCommand,
   DeleteFunctionCommand, InvokeCommand, CreateAliasCommand, UpdateAliasCommand,
   PutFunctionConcurrencyCommand, GetFunctionConcurrencyCommand, TagResourceCommand,
-  UntagResourceCommand, ListVersionsByFunctionCommand,
+  UntagResourceCommand, ListVersionsByFunctionCommand, PublishLayerVersionCommand,
 } from '@aws-sdk/client-lambda';
 import {
   startServer, pythonZip, nodeZip, role, account, awsError, signedFetch,
@@ -258,6 +258,46 @@ test('Names longer than 64 characters: 404 on Get/Delete/Invoke, 400 on Create (
   assert.equal(c.name, 'InvalidParameterValueException');
   assert.equal(c.message, `1 validation error detected: Value '${long}' at 'functionName' failed to `
     + 'satisfy constraint: Member must have length less than or equal to 64');
+});
+
+test('A malformed function name is a ValidationException before any permission check (test_invalid_invoke)', async () => {
+  // The account part is not an account: AWS validates the name first, whoever asks.
+  for (const name of ['arn:aws:lambda:us-east-1:123400000000@function:myfn',
+    'arn:aws:lambda:us-east-1::function:my-function',
+    'arn:aws:lambda:us-east-1:210987654321:function:bad!name']) {
+    for (const command of [new GetFunctionCommand({ FunctionName: name }),
+      new DeleteFunctionCommand({ FunctionName: name }),
+      new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{}') })]) {
+      const e = await awsError(lambda.send(command));
+      assert.equal(e.name, 'ValidationException', `${command.constructor.name} ${name}: ${e.message}`);
+      assert.equal(e.$metadata.httpStatusCode, 400);
+      assert.ok(e.message.startsWith(`1 validation error detected: Value '${name}' at 'functionName' `
+        + 'failed to satisfy constraint: Member must satisfy regular expression pattern: '), e.message);
+    }
+  }
+  // A well-formed name of another account is still a matter of permissions.
+  const other = await awsError(lambda.send(new GetFunctionCommand({
+    FunctionName: 'arn:aws:lambda:us-east-1:210987654321:function:theirs' })));
+  assert.equal(other.name, 'AccessDeniedException');
+});
+
+test('CreateFunction checks its layers before whether the name is taken (test_layer_function_exceptions)', async () => {
+  const west = server.client('eu-west-1');
+  const layer = await west.send(new PublishLayerVersionCommand({
+    LayerName: 'west-layer', Content: { ZipFile: nodeZip() }, CompatibleRuntimes: ['nodejs20.x'] }));
+  await create('layer-order');
+  const e = await awsError(create('layer-order', { Layers: [layer.LayerVersionArn] }));
+  assert.equal(e.name, 'InvalidParameterValueException');
+  assert.equal(e.$metadata.httpStatusCode, 400);
+  assert.equal(e.message, 'Layers are not in the same region as the function. Layers are expected to be in region us-east-1.');
+});
+
+test('The 4 KB environment error quotes the variables in the order the request wrote them (test_large_environment_fails_multiple_keys)', async () => {
+  const variables = { SMALL_VAR: 'ok', LARGE_VAR: 'x'.repeat(4064) };
+  const e = await awsError(create('env-order', { Environment: { Variables: variables } }));
+  assert.equal(e.name, 'InvalidParameterValueException');
+  assert.equal(e.message, 'Lambda was unable to configure your environment variables because the environment '
+    + `variables you have provided exceeded the 4KB limit. String measured: ${JSON.stringify(variables)}`);
 });
 
 test('Tag errors as AWS answers them (test_tag_exceptions)', async () => {

@@ -103,18 +103,33 @@ test('AddPermission answers the statement AWS builds; GetPolicy the policy and i
   assert.equal(doc.Version, '2012-10-17');
   assert.equal(doc.Id, 'default');
   assert.deepEqual(doc.Statement.map((s) => s.Sid), ['s3', 'urlPermission', 'account-id']);
-  // The policy's RevisionId is the function's, which every change of the policy renews.
+  // The policy has a RevisionId of its own (AWS's recordings of 2025): a change of the
+  // function, publishing a version, leaves it as it was, and the function's stays its own.
   const fn = await dev.send(new GetFunctionCommand({ FunctionName: 'pol' }));
-  assert.equal(policy.RevisionId, fn.Configuration.RevisionId);
+  assert.notEqual(policy.RevisionId, fn.Configuration.RevisionId);
+  await dev.send(new PublishVersionCommand({ FunctionName: 'pol' }));
+  assert.equal((await dev.send(new GetPolicyCommand({ FunctionName: 'pol' }))).RevisionId, policy.RevisionId);
 
   const stale = await awsError(dev.send(new AddPermissionCommand({
     FunctionName: 'pol', StatementId: 'x', Action: 'lambda:InvokeFunction', Principal: other, RevisionId: 'wrong' })));
   assert.equal(stale.name, 'PreconditionFailedException');
-  assert.equal(stale.message, 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id');
+  assert.equal(stale.$metadata.httpStatusCode, 412);
+  assert.equal(stale.message, 'The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id');
+  // The function's RevisionId is not the policy's.
+  const latest = (await dev.send(new GetFunctionCommand({ FunctionName: 'pol' }))).Configuration.RevisionId;
+  assert.equal((await awsError(dev.send(new RemovePermissionCommand({
+    FunctionName: 'pol', StatementId: 'urlPermission', RevisionId: latest })))).name, 'PreconditionFailedException');
   await dev.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 'urlPermission', RevisionId: policy.RevisionId }));
   const after = await dev.send(new GetPolicyCommand({ FunctionName: 'pol' }));
   assert.notEqual(after.RevisionId, policy.RevisionId);
   assert.deepEqual(JSON.parse(after.Policy).Statement.map((s) => s.Sid), ['s3', 'account-id']);
+  // Changing the policy leaves the function's RevisionId alone.
+  assert.equal((await dev.send(new GetFunctionCommand({ FunctionName: 'pol' }))).Configuration.RevisionId, latest);
+  // A function without a policy: any RevisionId is stale.
+  await create('pol-none');
+  const none = (await dev.send(new GetFunctionCommand({ FunctionName: 'pol-none' }))).Configuration.RevisionId;
+  assert.equal((await awsError(dev.send(new AddPermissionCommand({ FunctionName: 'pol-none', StatementId: 's',
+    Action: 'lambda:InvokeFunction', Principal: other, RevisionId: none })))).name, 'PreconditionFailedException');
 });
 
 test('Policy errors are AWS\'s', async () => {
@@ -154,7 +169,7 @@ test('Policy errors are AWS\'s', async () => {
   assert.equal(e.message, `Function not found: ${fnArn('errs', '42')}`);
   e = await awsError(dev.send(new RemovePermissionCommand({ FunctionName: 'doesnotexist', StatementId: 's3' })));
   assert.equal(e.message, `No policy found for: ${fnArn('doesnotexist')}`);
-  // Policies per version and alias; an alias's RevisionId moves with its policy.
+  // Policies per version and alias, each with its own RevisionId.
   const v1 = await dev.send(new PublishVersionCommand({ FunctionName: 'errs' }));
   e = await awsError(dev.send(new GetPolicyCommand({ FunctionName: 'errs', Qualifier: v1.Version })));
   assert.equal(e.message, 'The resource you requested does not exist.');
@@ -167,10 +182,14 @@ test('Policy errors are AWS\'s', async () => {
     Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', RevisionId: 'wrong' })));
   assert.equal(e.message, 'The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id');
   await dev.send(new AddPermissionCommand({ FunctionName: 'errs', Qualifier: 'live', StatementId: 's3',
-    Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', RevisionId: alias.RevisionId }));
+    Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com' }));
   const pa = await dev.send(new GetPolicyCommand({ FunctionName: 'errs', Qualifier: 'live' }));
-  assert.equal(pa.RevisionId, (await dev.send(new GetAliasCommand({ FunctionName: 'errs', Name: 'live' }))).RevisionId);
+  assert.equal((await dev.send(new GetAliasCommand({ FunctionName: 'errs', Name: 'live' }))).RevisionId, alias.RevisionId);
   assert.notEqual(pa.RevisionId, alias.RevisionId);
+  assert.notEqual(pa.RevisionId, pv.RevisionId);
+  await dev.send(new AddPermissionCommand({ FunctionName: 'errs', Qualifier: 'live', StatementId: 's3-2',
+    Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', RevisionId: pa.RevisionId }));
+  assert.notEqual((await dev.send(new GetPolicyCommand({ FunctionName: 'errs', Qualifier: 'live' }))).RevisionId, pa.RevisionId);
 });
 
 test('A function policy holds at most 20 KB: the statement that would pass it is refused and nothing changes', async () => {
@@ -192,7 +211,10 @@ test('A function policy holds at most 20 KB: the statement that would pass it is
   assert.match(refused.message, /^The final policy size \(\d+\) is bigger than the limit \(20480\)\.$/);
   assert.ok(Number(refused.message.match(/\((\d+)\)/)[1]) > 20480);
   assert.equal(JSON.parse(policy.Policy).Statement.length, i - 1, 'the refused statement was not kept');
-  assert.equal((await dev.send(new GetFunctionCommand({ FunctionName: 'big' }))).Configuration.RevisionId, policy.RevisionId);
+  // The refused statement left the policy's RevisionId as it was.
+  await dev.send(new AddPermissionCommand({ FunctionName: 'big', StatementId: 's0', Action: 'lambda:InvokeFunction',
+    Principal: 's3.amazonaws.com', RevisionId: policy.RevisionId })).then(
+    () => assert.fail('a duplicate Sid was added'), (e) => assert.equal(e.name, 'ResourceConflictException'));
   // Removing one makes room again.
   await dev.send(new RemovePermissionCommand({ FunctionName: 'big', StatementId: 's0' }));
   await add(i);
@@ -268,7 +290,8 @@ test('boto3 (Debian) adds, reads and removes permissions', async () => {
   assert.equal(out.added.Sid, 'boto');
   assert.deepEqual(out.added.Principal, { AWS: `arn:aws:iam::${other}:root` });
   assert.equal(out.policy.Statement.length, 1);
-  assert.equal(out.revision, out.function_revision);
+  assert.notEqual(out.revision, out.function_revision);
+  assert.deepEqual(out.stale, ['PreconditionFailedException', 412]);
   assert.deepEqual(out.conflict, ['ResourceConflictException', 409]);
   assert.equal(out.removed, 204);
   assert.deepEqual(out.gone, ['ResourceNotFoundException', 404]);

@@ -209,12 +209,16 @@ test('bad input gets the AWS error and changes nothing', async () => {
 });
 
 test('over-size packages are refused with the AWS errors', async () => {
-  // 251 MB of zeros deflates to a small zip.
-  const bomb = makeZip({ 'zeros.bin': Buffer.alloc(251 * 1024 * 1024) });
+  // Zeros deflate to a small zip. "Smaller than": exactly the limit is refused, as on AWS
+  // (its recorded answer for TestLambdaSizeLimits), one byte less is taken.
+  const bomb = makeZip({ 'zeros.bin': Buffer.alloc(262144000) });
   const err = await awsError(lambda.send(new CreateFunctionCommand({
     FunctionName: 'bomb', Runtime: 'provided.al2023', Handler: 'h', Role: role, Code: { ZipFile: bomb } })));
   assert.equal(err.name, 'InvalidParameterValueException');
   assert.equal(err.message, 'Unzipped size must be smaller than 262144000 bytes');
+  await lambda.send(new CreateFunctionCommand({
+    FunctionName: 'just-fits', Runtime: 'provided.al2023', Handler: 'h', Role: role,
+    Code: { ZipFile: makeZip({ 'zeros.bin': Buffer.alloc(262144000 - 1) }) } }));
   const big = await awsError(lambda.send(new UpdateFunctionCodeCommand({
     FunctionName: 'py-fn', ZipFile: Buffer.concat([makeZip({ a: 'b' }), Buffer.alloc(50 * 1024 * 1024)]) })));
   assert.equal(big.name, 'RequestEntityTooLargeException');
