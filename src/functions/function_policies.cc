@@ -40,10 +40,12 @@ bool AliasName(std::string_view s) {
   });
 }
 
-// What a policy is attached to: the version (number; 0 is $LATEST) or the alias.
+// What a policy is attached to: the version (number; 0 is $LATEST) or the alias, with the
+// version's (alias's) current RevisionId.
 struct Target {
   bool alias = false;
   int64_t version = 0;
+  std::string revision_id;
 };
 
 Result<bool> FunctionExists(Txn& txn, const Scope& scope, const std::string& name) {
@@ -69,9 +71,9 @@ Result<std::optional<Target>> FindTarget(Txn& txn, const Scope& scope, const std
   }
   LAMBKIN_ASSIGN_OR_RETURN(
       store::Statement st,
-      txn.Prepare(t.alias ? "SELECT 1 FROM aliases WHERE account = ? AND region = ? "
+      txn.Prepare(t.alias ? "SELECT revision_id FROM aliases WHERE account = ? AND region = ? "
                             "AND name = ? AND alias = ?"
-                          : "SELECT 1 FROM function_versions WHERE account = ? AND "
+                          : "SELECT revision_id FROM function_versions WHERE account = ? AND "
                             "region = ? AND name = ? AND version = ?"));
   st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, name);
   if (t.alias) {
@@ -81,7 +83,8 @@ Result<std::optional<Target>> FindTarget(Txn& txn, const Scope& scope, const std
   }
   LAMBKIN_ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) return std::optional<Target>();
-  return std::optional<Target>(t);
+  t.revision_id = st.ColumnText(0);
+  return std::optional<Target>(std::move(t));
 }
 
 Status MissingTarget(const Scope& scope, const std::string& name, const std::string& qualifier) {
@@ -116,11 +119,14 @@ Result<PolicyRows> Statements(Txn& txn, const Scope& scope, const std::string& n
   return out;
 }
 
-// A RevisionId precondition is checked against the policy's; with no policy, any is stale.
-Status CheckRevision(const PolicyRows& policy, const std::optional<std::string>& revision_id) {
-  if (!revision_id || (!policy.statements.empty() && *revision_id == policy.revision_id)) {
-    return Status::Ok();
-  }
+// A RevisionId precondition is checked against the policy's; while there is no policy, against
+// the version's (alias's) own (AWS's recording: the first AddPermission on an alias with the
+// RevisionId CreateAlias answered succeeds, "wrong" is refused).
+Status CheckRevision(const PolicyRows& policy, const Target& target,
+                     const std::optional<std::string>& revision_id) {
+  const std::string& current =
+      policy.statements.empty() ? target.revision_id : policy.revision_id;
+  if (!revision_id || *revision_id == current) return Status::Ok();
   return Status(StatusCode::kPreconditionFailed,
                 "The Revision Id provided does not match the latest Revision Id. Call the "
                 "GetPolicy API to retrieve the latest Revision Id");
@@ -207,7 +213,7 @@ Status FunctionPolicies::Add(const Scope& scope, const std::string& name,
     LAMBKIN_ASSIGN_OR_RETURN(std::optional<Target> target, FindTarget(txn, scope, name, qualifier));
     if (!target) return MissingTarget(scope, name, qualifier);
     LAMBKIN_ASSIGN_OR_RETURN(PolicyRows before, Statements(txn, scope, name, qualifier));
-    LAMBKIN_RETURN_IF_ERROR(CheckRevision(before, revision_id));
+    LAMBKIN_RETURN_IF_ERROR(CheckRevision(before, *target, revision_id));
     LAMBKIN_ASSIGN_OR_RETURN(
         store::Statement insert,
         txn.Prepare("INSERT INTO function_policy_statements (account, region, name, qualifier, "
@@ -247,7 +253,7 @@ Status FunctionPolicies::Remove(const Scope& scope, const std::string& name,
     if (policy.statements.empty()) {
       return NotFound("No policy is associated with the given resource.");
     }
-    LAMBKIN_RETURN_IF_ERROR(CheckRevision(policy, revision_id));
+    LAMBKIN_RETURN_IF_ERROR(CheckRevision(policy, *target, revision_id));
     LAMBKIN_ASSIGN_OR_RETURN(
         store::Statement del,
         txn.Prepare("DELETE FROM function_policy_statements WHERE account = ? AND region = ? AND "

@@ -41,7 +41,7 @@ class FunctionPolicies {
   // Adds statement `sid` (its JSON text `statement`) to the policy of `qualifier` (empty: the
   // function). kInvalidParameterValue for $LATEST, kResourceNotFound for a missing function,
   // version or alias, kPreconditionFailed when `revision_id` is not the policy's current one
-  // (any is stale while there is no policy),
+  // (while there is no policy: the version's or alias's),
   // kResourceConflict when `sid` is taken.
   Status Add(const Scope& scope, const std::string& name, const std::string& qualifier,
              const std::string& sid, const std::string& statement,

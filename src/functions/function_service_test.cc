@@ -773,10 +773,12 @@ TEST_P(FunctionServiceTest, PoliciesHaveTheirOwnRevisionIdsAlsoAfterAnUpgrade) {
   ASSERT_TRUE(removed.ok());
   EXPECT_NE(removed->revision_id, added->revision_id);
   ASSERT_TRUE(policies.Remove(scope_, "fn", "", "b", std::nullopt).ok());
-  // No policy: any RevisionId is stale, none is needed.
+  // No policy: the policy's last RevisionId is stale, the version's own is current.
   EXPECT_EQ(policies.Add(scope_, "fn", "", "c", R"({"Sid":"c"})", removed->revision_id).code(),
             StatusCode::kPreconditionFailed);
-  EXPECT_TRUE(policies.Add(scope_, "fn", "", "c", R"({"Sid":"c"})", std::nullopt).ok());
+  std::string latest = svc_->GetFunctionVersion(scope_, "fn", "")->revision_id;
+  EXPECT_TRUE(policies.Add(scope_, "fn", "", "c", R"({"Sid":"c"})", latest).ok());
+  EXPECT_NE(policies.Get(scope_, "fn", "")->revision_id, latest);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FunctionServiceTest,

@@ -125,11 +125,18 @@ test('AddPermission answers the statement AWS builds; GetPolicy the policy and i
   assert.deepEqual(JSON.parse(after.Policy).Statement.map((s) => s.Sid), ['s3', 'account-id']);
   // Changing the policy leaves the function's RevisionId alone.
   assert.equal((await dev.send(new GetFunctionCommand({ FunctionName: 'pol' }))).Configuration.RevisionId, latest);
-  // A function without a policy: any RevisionId is stale.
+  // A function without a policy: its own RevisionId is the current one, the policy it had is stale.
   await create('pol-none');
   const none = (await dev.send(new GetFunctionCommand({ FunctionName: 'pol-none' }))).Configuration.RevisionId;
   assert.equal((await awsError(dev.send(new AddPermissionCommand({ FunctionName: 'pol-none', StatementId: 's',
-    Action: 'lambda:InvokeFunction', Principal: other, RevisionId: none })))).name, 'PreconditionFailedException');
+    Action: 'lambda:InvokeFunction', Principal: other, RevisionId: 'wrong' })))).message,
+  'The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id');
+  await dev.send(new AddPermissionCommand({ FunctionName: 'pol-none', StatementId: 's',
+    Action: 'lambda:InvokeFunction', Principal: other, RevisionId: none }));
+  const first = (await dev.send(new GetPolicyCommand({ FunctionName: 'pol-none' }))).RevisionId;
+  await dev.send(new RemovePermissionCommand({ FunctionName: 'pol-none', StatementId: 's', RevisionId: first }));
+  assert.equal((await awsError(dev.send(new AddPermissionCommand({ FunctionName: 'pol-none', StatementId: 's',
+    Action: 'lambda:InvokeFunction', Principal: other, RevisionId: first })))).name, 'PreconditionFailedException');
 });
 
 test('Policy errors are AWS\'s', async () => {
@@ -181,8 +188,10 @@ test('Policy errors are AWS\'s', async () => {
   e = await awsError(dev.send(new AddPermissionCommand({ FunctionName: 'errs', Qualifier: 'live', StatementId: 's3',
     Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', RevisionId: 'wrong' })));
   assert.equal(e.message, 'The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id');
-  await dev.send(new AddPermissionCommand({ FunctionName: 'errs', Qualifier: 'live', StatementId: 's3',
-    Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com' }));
+  // As AWS's recording (test_lambda_permission_fn_versioning): the alias has no policy yet, so
+  // the RevisionId CreateAlias answered is the current one.
+  await dev.send(new AddPermissionCommand({ FunctionName: `errs:live`, Qualifier: 'live', StatementId: 's3',
+    Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', RevisionId: alias.RevisionId }));
   const pa = await dev.send(new GetPolicyCommand({ FunctionName: 'errs', Qualifier: 'live' }));
   assert.equal((await dev.send(new GetAliasCommand({ FunctionName: 'errs', Name: 'live' }))).RevisionId, alias.RevisionId);
   assert.notEqual(pa.RevisionId, alias.RevisionId);
