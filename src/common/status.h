@@ -22,6 +22,8 @@ enum class StatusCode {
   kInvalidParameterValue,       // semantically invalid input
   kBelowAccountMinimum,         // would leave an account quota below its floor (unreserved
                                 // concurrency): AWS's InvalidParameterValue without a Type
+  kServiceValidation,           // a service's own ValidationException, not a model constraint
+                                // (CloudWatch Logs: members that exclude each other)
   kInvalidRequestContent,       // body is not valid JSON / wrong types
   kResourceNotFound,            // the named resource does not exist
   kResourceConflict,            // the resource exists or is in a conflicting state

@@ -10,6 +10,7 @@ constexpr WireError kWireErrors[] = {
     {StatusCode::kValidation, 400, "ValidationException", "", "message"},
     {StatusCode::kInvalidParameterValue, 400, "InvalidParameterValueException", "User", "message"},
     {StatusCode::kBelowAccountMinimum, 400, "InvalidParameterValueException", "", "message"},
+    {StatusCode::kServiceValidation, 400, "ValidationException", "", "message"},
     {StatusCode::kInvalidRequestContent, 400, "InvalidRequestContentException", "User", "message"},
     {StatusCode::kResourceNotFound, 404, "ResourceNotFoundException", "User", "Message"},
     {StatusCode::kResourceConflict, 409, "ResourceConflictException", "User", "message"},

@@ -490,17 +490,23 @@ Result<int64_t> LogStore::DeleteExpired() {
 
 Result<std::vector<LogGroup>> LogStore::DescribeGroups(const Scope& scope,
                                                        const std::string& prefix,
+                                                       const std::string& pattern,
                                                        const std::string& after, int limit) {
   std::vector<LogGroup> out;
   Status s = db_->Read([&](Txn& txn) -> Status {
+    // A case-sensitive substring test on both engines (SQLite's LIKE ignores ASCII case).
+    const char* contains = txn.engine() == store::Engine::kPostgres
+                               ? "strpos(name, CAST(? AS TEXT)) > 0"
+                               : "instr(name, CAST(? AS TEXT)) > 0";
     LAMBKIN_ASSIGN_OR_RETURN(
         auto st,
-        txn.Prepare(
+        txn.Prepare(fmt::format(
             "SELECT name, created_at, stored_bytes, retention_days FROM log_groups WHERE "
             "account = ? AND region = ? AND substr(name, 1, length(CAST(? AS TEXT))) = ? AND "
-            "name > ? ORDER BY name LIMIT ?"));
+            "({} OR length(CAST(? AS TEXT)) = 0) AND name > ? ORDER BY name LIMIT ?",
+            contains)));
     st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, prefix).Bind(4, prefix);
-    st.Bind(5, after).Bind(6, limit);
+    st.Bind(5, pattern).Bind(6, pattern).Bind(7, after).Bind(8, limit);
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;

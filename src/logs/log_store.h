@@ -132,7 +132,10 @@ class LogStore {
   // takes them off the streams' and groups' stored bytes. Returns how many were deleted.
   Result<int64_t> DeleteExpired();
 
+  // The groups after `after` (by name) whose names start with `prefix` and contain `pattern`
+  // (case-sensitive substring; empty: any).
   Result<std::vector<LogGroup>> DescribeGroups(const Scope& scope, const std::string& prefix,
+                                               const std::string& pattern,
                                                const std::string& after, int limit);
   // order_by_last_event: newest activity first when `descending`.
   Result<std::vector<LogStream>> DescribeStreams(const Scope& scope, const std::string& group,

@@ -123,7 +123,7 @@ TEST_P(LogStoreTest, RetentionHidesThenDeletesOldEvents) {
   ASSERT_TRUE(store_->Append(scope_, "/kept", "s", old_and_new, /*create=*/true).ok());
   EXPECT_EQ(store_->PutRetention(scope_, "/none", 1).code(), StatusCode::kResourceNotFound);
   ASSERT_TRUE(store_->PutRetention(scope_, "/g", 1).ok());
-  auto groups = store_->DescribeGroups(scope_, "", "", 10);
+  auto groups = store_->DescribeGroups(scope_, "", "", "", 10);
   ASSERT_TRUE(groups.ok());
   ASSERT_EQ(groups->size(), 2u);
   EXPECT_EQ((*groups)[0].name, "/g");
@@ -143,7 +143,7 @@ TEST_P(LogStoreTest, RetentionHidesThenDeletesOldEvents) {
   ASSERT_TRUE(deleted.ok()) << deleted.status().message();
   EXPECT_EQ(*deleted, 1);
   EXPECT_EQ(*store_->DeleteExpired(), 0);  // a second sweep (another node) finds nothing
-  groups = store_->DescribeGroups(scope_, "", "", 10);
+  groups = store_->DescribeGroups(scope_, "", "", "", 10);
   EXPECT_EQ((*groups)[0].stored_bytes, 3);
   EXPECT_EQ((*groups)[1].stored_bytes, 6);
   auto streams = store_->DescribeStreams(scope_, "/g", "", false, false, 0, 10);
@@ -170,10 +170,10 @@ TEST_P(LogStoreTest, DeletingAGroupOrStreamTakesItsEvents) {
   ASSERT_TRUE(store_->DeleteStream(scope_, "/g", "s1").ok());
   EXPECT_EQ(store_->GetEvents(scope_, "/g", "s1", 0, 0, "", true, 10).status().code(),
             StatusCode::kResourceNotFound);
-  EXPECT_EQ((*store_->DescribeGroups(scope_, "", "", 10))[0].stored_bytes, 3);
+  EXPECT_EQ((*store_->DescribeGroups(scope_, "", "", "", 10))[0].stored_bytes, 3);
   ASSERT_TRUE(store_->DeleteGroup(scope_, "/g").ok());
   EXPECT_EQ(store_->DeleteGroup(scope_, "/g").code(), StatusCode::kResourceNotFound);
-  EXPECT_TRUE(store_->DescribeGroups(scope_, "", "", 10)->empty());
+  EXPECT_TRUE(store_->DescribeGroups(scope_, "", "", "", 10)->empty());
   // The writer's next batch makes the group and stream again, empty but for itself.
   ASSERT_TRUE(store_->Append(scope_, "/g", "s2", {{2000, "again"}}, /*create=*/true).ok());
   auto read = store_->GetEvents(scope_, "/g", "s2", 0, 0, "", true, 10);
@@ -268,7 +268,7 @@ TEST_P(LogStoreTest, AnExceptionInsideATransactionRollsItBack) {
     Status read = db_->Read([](store::Txn&) -> Status { throw std::out_of_range("read"); });
     EXPECT_EQ(read.code(), StatusCode::kInternal);
   }
-  EXPECT_TRUE(store_->DescribeGroups({"a", "r"}, "", "", 10)->empty());
+  EXPECT_TRUE(store_->DescribeGroups({"a", "r"}, "", "", "", 10)->empty());
   ASSERT_TRUE(store_->Append(scope_, "/g", "s", {{1, "after"}}, /*create=*/true).ok());
   EXPECT_EQ(store_->Filter(scope_, "/g", {}, "", "", 0, 0, "", 10)->events.size(), 1u);
 }

@@ -46,6 +46,8 @@ std::string ErrorName(StatusCode code) {
       return "AccessDeniedException";
     case StatusCode::kNotImplemented:
       return "UnknownOperationException";
+    case StatusCode::kServiceValidation:
+      return "ValidationException";
     case StatusCode::kInternal:
     case StatusCode::kUnavailable:
       return "ServiceUnavailableException";
@@ -87,8 +89,14 @@ bool ValidStreamName(const std::string& n) {
          n.find('*') == std::string::npos;
 }
 
+// CloudWatch's answer for a name over 512 characters, group or stream.
+Status TooLong() {
+  return Invalid("Invalid LogGroup or LogStream, both must have length less than or equal to 512.");
+}
+
 Status CheckGroup(const std::string& n) {
   if (ValidGroupName(n)) return Status::Ok();
+  if (n.size() > 512) return TooLong();
   return {StatusCode::kValidation,
           fmt::format("1 validation error detected: Value '{}' at 'logGroupName' failed to "
                       "satisfy constraint: Member must satisfy regular expression pattern: "
@@ -98,6 +106,7 @@ Status CheckGroup(const std::string& n) {
 
 Status CheckStream(const std::string& n) {
   if (ValidStreamName(n)) return Status::Ok();
+  if (n.size() > 512) return TooLong();
   return {StatusCode::kValidation,
           fmt::format("1 validation error detected: Value '{}' at 'logStreamName' failed to "
                       "satisfy constraint: Member must satisfy regular expression pattern: "
@@ -108,7 +117,11 @@ Status CheckStream(const std::string& n) {
 // logGroupName or logGroupIdentifier (a name or an ARN ending in :log-group:<name>[:*]).
 Result<std::string> GroupOf(const JsonInput& in) {
   bool by_name = in.Has("logGroupName"), by_id = in.Has("logGroupIdentifier");
-  if (by_name == by_id) {
+  if (by_name && by_id) {
+    return Status(StatusCode::kServiceValidation,
+                  "LogGroup name and LogGroup ARN are mutually exclusive parameters.");
+  }
+  if (!by_name && !by_id) {
     return Invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.");
   }
   LAMBKIN_ASSIGN_OR_RETURN(std::string g,
@@ -149,10 +162,39 @@ Result<int> Limit(const JsonInput& in, int max, int fallback) {
   return static_cast<int>(limit);
 }
 
+// CreateLogGroup's members Lambkin cannot honour are refused with a 400 naming them, never
+// dropped: there is no AWS KMS, no log group tags, one log group class.
+Status RefuseUnsupportedGroupMembers(const JsonInput& in) {
+  if (in.Has("kmsKeyId")) {
+    return Invalid(
+        "Lambkin does not support kmsKeyId: there is no AWS KMS; log events are kept in "
+        "Lambkin's store");
+  }
+  if (in.Has("tags") && !(in["tags"].is_object() && in["tags"].empty())) {
+    return Invalid("Lambkin does not support tags on log groups");
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::string log_class, in.String("logGroupClass", "STANDARD"));
+  if (log_class != "STANDARD" && log_class != "INFREQUENT_ACCESS" && log_class != "DELIVERY") {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value '{}' at 'logGroupClass' failed "
+                              "to satisfy constraint: Member must satisfy enum value set: "
+                              "[STANDARD, INFREQUENT_ACCESS, DELIVERY]",
+                              log_class));
+  }
+  if (log_class != "STANDARD") {
+    return Invalid(fmt::format(
+        "Lambkin does not support logGroupClass {}: every log group is STANDARD", log_class));
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(bool protect, in.Bool("deletionProtectionEnabled", false));
+  if (protect) return Invalid("Lambkin does not support deletionProtectionEnabled");
+  return Status::Ok();
+}
+
 Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
   LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
   if (group.starts_with("aws/")) return Invalid("Log group names can't start with 'aws/'.");
+  LAMBKIN_RETURN_IF_ERROR(RefuseUnsupportedGroupMembers(in));
   LAMBKIN_RETURN_IF_ERROR(store->CreateGroup(s, group));
   return json::object();
 }
@@ -212,9 +254,25 @@ Result<json> DeleteRetentionPolicy(logs::LogStore* store, const functions::Scope
 Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
                                const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string prefix, in.String("logGroupNamePrefix", ""));
+  LAMBKIN_ASSIGN_OR_RETURN(std::string pattern, in.String("logGroupNamePattern", ""));
   LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));
   LAMBKIN_ASSIGN_OR_RETURN(int limit, Limit(in, 50, 50));
-  LAMBKIN_ASSIGN_OR_RETURN(auto groups, store->DescribeGroups(s, prefix, token, limit + 1));
+  if (in.Has("logGroupNamePrefix") && in.Has("logGroupNamePattern")) {
+    return Invalid(
+        "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.");
+  }
+  if (pattern.size() > 512 || !std::all_of(pattern.begin(), pattern.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
+               c == '.' || c == '#';
+      })) {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value '{}' at 'logGroupNamePattern' "
+                              "failed to satisfy constraint: Member must satisfy regular "
+                              "expression pattern: [\\.\\-_/#A-Za-z0-9]*",
+                              pattern));
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(auto groups,
+                           store->DescribeGroups(s, prefix, pattern, token, limit + 1));
   json out = {{"logGroups", json::array()}};
   for (size_t i = 0; i < groups.size() && static_cast<int>(i) < limit; ++i) {
     const auto& g = groups[i];
@@ -223,8 +281,12 @@ Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
                  {"metricFilterCount", 0},
                  {"arn", GroupArn(s, g.name) + ":*"},
                  {"logGroupArn", GroupArn(s, g.name)},
-                 {"storedBytes", g.stored_bytes},
                  {"logGroupClass", "STANDARD"}};
+    // A pattern search answers fewer members, as CloudWatch's.
+    if (pattern.empty()) {
+      item["storedBytes"] = g.stored_bytes;
+      item["deletionProtectionEnabled"] = false;
+    }
     // Absent while the events never expire, as CloudWatch answers.
     if (g.retention_days) item["retentionInDays"] = *g.retention_days;
     out["logGroups"].push_back(std::move(item));
@@ -268,8 +330,7 @@ Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s
     json j = {{"logStreamName", st.name},
               {"creationTime", st.creation_time},
               {"arn", fmt::format("{}:log-stream:{}", GroupArn(s, group), st.name)},
-              {"storedBytes", st.stored_bytes},
-              {"uploadSequenceToken", "1"}};
+              {"storedBytes", st.stored_bytes}};
     if (st.first_event) j["firstEventTimestamp"] = *st.first_event;
     if (st.last_event) j["lastEventTimestamp"] = *st.last_event;
     if (st.last_ingestion) j["lastIngestionTime"] = *st.last_ingestion;

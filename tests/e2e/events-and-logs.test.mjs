@@ -112,6 +112,51 @@ test('CloudWatch Logs API: groups, streams, PutLogEvents, GetLogEvents paging, e
   }
 });
 
+test('CloudWatch Logs as AWS recorded it: name patterns, exclusive members, refused members, long names', async () => {
+  const server = await startServer();
+  try {
+    const logs = logsClient(server.endpoint);
+    for (const name of ['test-pattern-Abc1', 'other-abc1', 'unrelated']) {
+      await logs.send(new CreateLogGroupCommand({ logGroupName: name }));
+    }
+    // logGroupNamePattern: a case-sensitive substring; fewer members, as CloudWatch answers.
+    const byPattern = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePattern: 'Abc1' }));
+    assert.deepEqual(byPattern.logGroups.map((g) => g.logGroupName), ['test-pattern-Abc1']);
+    assert.deepEqual(Object.keys(byPattern.logGroups[0]).sort(),
+      ['arn', 'creationTime', 'logGroupArn', 'logGroupClass', 'logGroupName', 'metricFilterCount']);
+    const all = await logs.send(new DescribeLogGroupsCommand({}));
+    assert.equal(all.logGroups.length, 3);
+    assert.equal(all.logGroups[0].storedBytes, 0);
+    assert.equal(all.logGroups[0].deletionProtectionEnabled, false);
+    const both = await awsError(logs.send(new DescribeLogGroupsCommand({ logGroupNamePattern: 'abc', logGroupNamePrefix: 'other' })));
+    assert.equal(both.name, 'InvalidParameterException');
+    assert.equal(both.message, 'LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.');
+
+    await logs.send(new CreateLogStreamCommand({ logGroupName: 'unrelated', logStreamName: 's' }));
+    const streams = await logs.send(new DescribeLogStreamsCommand({ logGroupIdentifier: 'unrelated' }));
+    assert.equal(streams.logStreams[0].uploadSequenceToken, undefined, 'sequence tokens are gone from CloudWatch');
+    const exclusive = await awsError(logs.send(new DescribeLogStreamsCommand({ logGroupName: 'unrelated', logGroupIdentifier: 'unrelated' })));
+    assert.equal(exclusive.name, 'ValidationException');
+    assert.equal(exclusive.$metadata.httpStatusCode, 400);
+    assert.equal(exclusive.message, 'LogGroup name and LogGroup ARN are mutually exclusive parameters.');
+
+    const long = await awsError(logs.send(new CreateLogGroupCommand({ logGroupName: 'a'.repeat(513) })));
+    assert.equal(long.name, 'InvalidParameterException');
+    assert.equal(long.message, 'Invalid LogGroup or LogStream, both must have length less than or equal to 512.');
+    // What Lambkin cannot honour is refused, and nothing is created.
+    for (const extra of [{ kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/k' }, { tags: { team: 'a' } },
+      { logGroupClass: 'INFREQUENT_ACCESS' }]) {
+      const e = await awsError(logs.send(new CreateLogGroupCommand({ logGroupName: 'refused', ...extra })));
+      assert.equal(e.name, 'InvalidParameterException');
+      assert.match(e.message, /^Lambkin does not support /);
+    }
+    assert.equal((await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: 'refused' }))).logGroups.length, 0);
+    await logs.send(new CreateLogGroupCommand({ logGroupName: 'standard', logGroupClass: 'STANDARD' }));
+  } finally {
+    await server.stop();
+  }
+});
+
 test('lambkin logs tail prints a function log, and --follow shows new events live', async () => {
   const server = await startServer();
   try {
