@@ -59,10 +59,11 @@ HttpResponse RuntimeError(int status, std::string_view type, std::string_view me
   return RuntimeJson(status, {{"errorMessage", message}, {"errorType", type}});
 }
 
+// errorType before errorMessage, as AWS's recorded answers write them.
 std::string PlatformError(std::string_view type, std::string_view request_id,
                           std::string_view text) {
-  return nlohmann::json{{"errorType", type},
-                        {"errorMessage", fmt::format("RequestId: {} Error: {}", request_id, text)}}
+  return nlohmann::ordered_json{
+      {"errorType", type}, {"errorMessage", fmt::format("RequestId: {} Error: {}", request_id, text)}}
       .dump();
 }
 
@@ -618,12 +619,12 @@ void Environment::OnResult(const HttpRequest& request, const std::string& id, bo
     respond(RuntimeError(
         413, "RequestEntityTooLarge",
         fmt::format("Exceeded maximum allowed payload size ({} bytes).", kMaxResponseBytes)));
+    // AWS's recorded text: no size of the response itself.
     outcome.payload =
         nlohmann::json{{"errorType", "Function.ResponseSizeTooLarge"},
-                       {"errorMessage",
-                        fmt::format("Response payload size ({} bytes) exceeded maximum allowed "
-                                    "payload size ({} bytes).",
-                                    request.body.size(), kMaxResponseBytes)}}
+                       {"errorMessage", fmt::format("Response payload size exceeded maximum allowed "
+                                                    "payload size ({} bytes).",
+                                                    kMaxResponseBytes)}}
             .dump();
     outcome.function_error = "Unhandled";
   } else {

@@ -84,12 +84,17 @@ void Merge(std::optional<std::string>& stored, const std::optional<std::string>&
   stored = given->empty() ? std::nullopt : given;
 }
 
-// A payload as a JSON value: parsed, or the text itself when it is not JSON.
-nlohmann::json PayloadJson(std::string_view payload) {
-  if (payload.empty()) return nullptr;
-  nlohmann::json parsed = nlohmann::json::parse(payload, nullptr, false);
-  if (parsed.is_discarded()) return std::string(payload);
-  return parsed;
+// A payload as JSON text inside a record: its own text when it is JSON (members in the order
+// the function wrote them, numbers as written), a JSON string of it otherwise, null when empty.
+std::string PayloadText(std::string_view payload) {
+  size_t first = payload.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return "null";
+  if (nlohmann::json::accept(payload)) {
+    size_t last = payload.find_last_not_of(" \t\r\n");
+    return std::string(payload.substr(first, last - first + 1));
+  }
+  return nlohmann::json(std::string(payload))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -233,7 +238,12 @@ std::string InvocationRecord(std::string_view request_id, std::string_view funct
                              std::string_view condition, int64_t invoke_count,
                              std::string_view request_payload,
                              const std::optional<InvocationResult>& response, int64_t now_ms) {
-  nlohmann::json record = {
+  // Members in AWS's order (its recorded records): version, timestamp, requestContext,
+  // requestPayload, then responseContext and responsePayload.
+  auto dump = [](const nlohmann::ordered_json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  nlohmann::ordered_json head = {
       {"version", "1.0"},
       {"timestamp", FormatIsoTimestamp(now_ms)},
       {"requestContext",
@@ -241,15 +251,19 @@ std::string InvocationRecord(std::string_view request_id, std::string_view funct
         {"functionArn", function_arn},
         {"condition", condition},
         {"approximateInvokeCount", invoke_count}}},
-      {"requestPayload", PayloadJson(request_payload)},
   };
+  std::string record = dump(head);
+  record.pop_back();  // the closing brace: the payloads follow as their own text
+  record += ",\"requestPayload\":" + PayloadText(request_payload);
   if (response) {
-    nlohmann::json context = {{"statusCode", 200}, {"executedVersion", response->executed_version}};
+    nlohmann::ordered_json context = {{"statusCode", 200},
+                                      {"executedVersion", response->executed_version}};
     if (response->function_error) context["functionError"] = *response->function_error;
-    record["responseContext"] = std::move(context);
-    record["responsePayload"] = PayloadJson(response->payload);
+    record += ",\"responseContext\":" + dump(context);
+    record += ",\"responsePayload\":" + PayloadText(response->payload);
   }
-  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  record += '}';
+  return record;
 }
 
 }  // namespace lambkin::exec

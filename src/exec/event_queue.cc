@@ -191,6 +191,8 @@ AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* ou
                       const AsyncPolicy& policy, const EventQueueOptions& options, int64_t now) {
   bool throttled = outcome != nullptr && !outcome->ok() &&
                    outcome->status().code() == StatusCode::kTooManyRequests;
+  // Reserved concurrency 0: Lambda does not wait for it to change, the event fails at once.
+  bool zero_reserved = throttled && outcome->status().message() == kZeroReservedConcurrency;
   bool gone = outcome != nullptr && !outcome->ok() &&
               outcome->status().code() == StatusCode::kResourceNotFound;
   bool failed = outcome == nullptr || !outcome->ok() || (*outcome)->function_error.has_value();
@@ -204,6 +206,9 @@ AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* ou
   } else if (!failed) {
     end.settlement.state = "succeeded";
     end.condition = "Success";
+  } else if (zero_reserved) {
+    end.settlement.state = "failed";
+    end.condition = "ZeroReservedConcurrency";
   } else if (gone) {
     // The function (or the version) was deleted meanwhile: nothing left to run it on, and its
     // configuration went with it.
@@ -389,8 +394,7 @@ void EventQueue::Run(const ClaimedEvent& event) {
     return Settle(event, &failed, policy);
   }
   if (*reserved && **reserved == 0) {
-    Result<InvokeOutcome> throttled =
-        Status(StatusCode::kTooManyRequests, "ReservedFunctionConcurrentInvocationLimitExceeded");
+    Result<InvokeOutcome> throttled = Status(StatusCode::kTooManyRequests, kZeroReservedConcurrency);
     return Settle(event, &throttled, policy);
   }
   // The lease must outlast the invocation: its timeout plus the margin. The claim's lease

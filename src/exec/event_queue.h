@@ -120,12 +120,17 @@ Result<bool> SettleEvent(store::Database& db, std::string_view id, std::string_v
                          const EventSettlement& settlement,
                          const std::optional<QueuedEvent>& record = std::nullopt);
 
+// The throttle an event meets when its function's reserved concurrency is 0: it fails at once
+// (condition ZeroReservedConcurrency), never retried.
+inline constexpr char kZeroReservedConcurrency[] = "ZeroReservedConcurrency";
+
 // How an attempt ends under `policy`: its settlement, and the invocation record a destination
 // gets (with the event that carries it, homed by `options.home_of`). `outcome` null: the event
 // was not run because it is older than the policy allows.
 struct AttemptEnd {
   EventSettlement settlement;
-  std::string condition;  // Success | RetriesExhausted | EventAgeExceeded, or empty (retried)
+  // Success | RetriesExhausted | EventAgeExceeded | ZeroReservedConcurrency, or empty (retried)
+  std::string condition;
   std::optional<QueuedEvent> record;
 };
 AttemptEnd EndAttempt(const ClaimedEvent& event, const Result<InvokeOutcome>* outcome,

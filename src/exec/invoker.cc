@@ -111,6 +111,7 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
         env = entry.env;
       } else {
         entry.retiring = true;  // configuration or runtime version changed
+        entry.stopping = true;
         outdated.push_back(entry.env);
       }
     }
@@ -207,23 +208,26 @@ void Invoker::StartNew(const functions::Scope& scope, const functions::FunctionV
   if (!config.ok()) return done(config.status());
   auto env =
       std::make_shared<Environment>(ioc_, http_, logs_, clock_, std::move(config).value(), this);
+  std::vector<std::shared_ptr<Environment>> evicted;
   {
     // Limits are checked and the slot taken in one step, so concurrent callers cannot
     // overshoot them.
     std::lock_guard lock(mu_);
     if (shutting_down_) return done(Internal("The server is shutting down"));
     size_t live =
-        std::count_if(all_.begin(), all_.end(), [](const auto& kv) { return !kv.second.retiring; });
+        std::count_if(all_.begin(), all_.end(), [](const auto& kv) { return !kv.second.stopping; });
     if (reserved && static_cast<int64_t>(BusyLocked(fkey)) >= *reserved) {
       return done(Status(StatusCode::kTooManyRequests,
                          "ReservedFunctionConcurrentInvocationLimitExceeded"));
     }
-    if (static_cast<int>(live) >= options_.max_environments) {
+    // Idle environments never keep a caller out: the least recently used one makes room.
+    if (static_cast<int>(live) >= options_.max_environments && !EvictIdleLocked(&evicted)) {
       return done(Status(StatusCode::kTooManyRequests, "ConcurrentInvocationLimitExceeded"));
     }
     all_[env.get()] =
         Entry{env, fkey, vkey, fingerprint, version.runtime_version, credentials_expire_ms};
   }
+  for (auto& e : evicted) e->Shutdown();
   env->Start(std::move(request), finish);
 }
 
@@ -249,11 +253,31 @@ EnvironmentCounts Invoker::Counts() {
 size_t Invoker::BusyLocked(const std::string& function_key) {
   size_t busy = 0;
   for (const auto& [e, entry] : all_) {
-    if (entry.function_key != function_key || entry.retiring) continue;
+    if (entry.function_key != function_key || entry.stopping) continue;
     const auto& idle = idle_[entry.version_key];
     if (std::find(idle.begin(), idle.end(), e) == idle.end()) ++busy;
   }
   return busy;
+}
+
+bool Invoker::EvictIdleLocked(std::vector<std::shared_ptr<Environment>>* stop) {
+  std::vector<Environment*>* oldest_list = nullptr;
+  std::vector<Environment*>::iterator oldest;
+  for (auto& [key, idle] : idle_) {
+    for (auto it = idle.begin(); it != idle.end(); ++it) {
+      if (oldest_list == nullptr || (*it)->last_used_ms() < (*oldest)->last_used_ms()) {
+        oldest_list = &idle;
+        oldest = it;
+      }
+    }
+  }
+  if (oldest_list == nullptr) return false;
+  Entry& entry = all_.at(*oldest);
+  entry.retiring = true;
+  entry.stopping = true;
+  stop->push_back(entry.env);
+  oldest_list->erase(oldest);
+  return true;
 }
 
 void Invoker::OnAvailable(const std::shared_ptr<Environment>& env) {
@@ -265,6 +289,7 @@ void Invoker::OnAvailable(const std::shared_ptr<Environment>& env) {
       idle_[it->second.version_key].push_back(env.get());
       return;
     }
+    it->second.stopping = true;
   }
   env->Shutdown();
 }
@@ -283,6 +308,7 @@ void Invoker::Retire(const functions::Scope& scope, const std::string& function,
       auto it = std::find(idle.begin(), idle.end(), e);
       if (it != idle.end()) {
         idle.erase(it);
+        entry.stopping = true;
         now.push_back(entry.env);
       }
     }
@@ -334,6 +360,7 @@ void Invoker::Reap() {
       auto keep = std::remove_if(idle.begin(), idle.end(), [&](Environment* e) {
         if (now - e->last_used_ms() < options_.idle_timeout.count()) return false;
         all_.at(e).retiring = true;
+        all_.at(e).stopping = true;
         expired.push_back(all_.at(e).env);
         return true;
       });

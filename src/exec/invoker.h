@@ -156,10 +156,18 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
     std::string config;  // functions::ConfigFingerprint of the version it runs
     int64_t runtime_version = 0;
     int64_t credentials_expire_ms = 0;  // wall clock; 0 when it has none
-    bool retiring = false;              // being shut down: no longer counts against the limits
+    // Takes no further invocation: stopped once its invocation (if any) is done. A retiring
+    // environment still running an invocation counts against the limits.
+    bool retiring = false;
+    bool stopping = false;  // being shut down: no longer counts against the limits
   };
-  // Environments of a function that are starting or running an invocation. REQUIRES: mu_.
+  // Environments of a function that are starting or running an invocation (retiring ones
+  // too). REQUIRES: mu_.
   size_t BusyLocked(const std::string& function_key);
+  // Makes room for a new environment when `max_environments` run: the least recently used
+  // idle environment, of any function, is stopped (appended to `stop`, to shut down outside
+  // the lock). False when every environment is busy. REQUIRES: mu_.
+  bool EvictIdleLocked(std::vector<std::shared_ptr<Environment>>* stop);
   // What a new environment of `version` runs: its root filesystem (unpacked, or pulled and
   // unpacked, first when needed: this may take seconds), code, command and variables.
   Result<EnvironmentConfig> NewEnvironmentConfig(const functions::Scope& scope,

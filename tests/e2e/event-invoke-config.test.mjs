@@ -10,7 +10,7 @@ import {
   CreateFunctionCommand, PublishVersionCommand, CreateAliasCommand, DeleteAliasCommand, DeleteFunctionCommand, InvokeCommand,
   InvokeAsyncCommand, PutFunctionEventInvokeConfigCommand, UpdateFunctionEventInvokeConfigCommand,
   GetFunctionEventInvokeConfigCommand, DeleteFunctionEventInvokeConfigCommand,
-  ListFunctionEventInvokeConfigsCommand, UpdateFunctionConfigurationCommand,
+  ListFunctionEventInvokeConfigsCommand, UpdateFunctionConfigurationCommand, PutFunctionConcurrencyCommand,
 } from '@aws-sdk/client-lambda';
 import {
   startServer, makeZip, role, account, awsError, runtimeVersions, shellBootstrap, waitFor, logsClient,
@@ -179,7 +179,7 @@ test('a failing event lands in the OnFailure function with AWS\'s record, a succ
     const logs = logsClient(server.endpoint);
     const py = (await runtimeVersions(server.endpoint)).find((v) => v.Runtime.startsWith('python3.')).Runtime;
     await lambda.send(new CreateFunctionCommand({ FunctionName: 'work', Runtime: py, Handler: 'app.handler', Role: role,
-      Code: { ZipFile: makeZip({ 'app.py': 'def handler(e, c):\n    print("attempt", e["id"])\n    if e.get("fail"): raise RuntimeError("nope " + e["id"])\n    return {"done": e["id"]}\n' }) } }));
+      Code: { ZipFile: makeZip({ 'app.py': 'def handler(e, c):\n    print("attempt", e["id"])\n    if e.get("fail"): raise RuntimeError("nope " + e["id"])\n    return {"done": e["id"], "big": 100000000000000000000001, "a": 1}\n' }) } }));
     await lambda.send(new CreateFunctionCommand({ FunctionName: 'dest', Runtime: py, Handler: 'app.handler', Role: role,
       Code: { ZipFile: makeZip({ 'app.py': 'import json\ndef handler(e, c):\n    print("RECORD " + json.dumps(e))\n' }) } }));
     await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'work',
@@ -207,7 +207,11 @@ test('a failing event lands in the OnFailure function with AWS\'s record, a succ
     assert.equal(success.requestContext.condition, 'Success');
     assert.equal(success.requestContext.approximateInvokeCount, 1);
     assert.deepEqual(success.responseContext, { statusCode: 200, executedVersion: '$LATEST' });
-    assert.deepEqual(success.responsePayload, { done: 's1' });
+    // Members in AWS's order, and the function's answer as it wrote it (order, exact numbers).
+    assert.deepEqual(Object.keys(success), ['version', 'timestamp', 'requestContext', 'requestPayload', 'responseContext', 'responsePayload']);
+    assert.deepEqual(Object.keys(success.requestContext), ['requestId', 'functionArn', 'condition', 'approximateInvokeCount']);
+    const raw = (await messages(logs, 'dest')).find((m) => m.includes('"requestPayload": {"id": "s1"}'));
+    assert.ok(raw.includes('"responsePayload": {"done": "s1", "big": 100000000000000000000001, "a": 1}'), raw);
 
     // MaximumRetryAttempts 0: exactly one attempt before the record.
     await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'work', MaximumRetryAttempts: 0 }));
@@ -218,6 +222,16 @@ test('a failing event lands in the OnFailure function with AWS\'s record, a succ
     await new Promise((r) => setTimeout(r, 700));
     assert.equal((await messages(logs, 'work')).filter((m) => m === 'attempt f0\n').length, 1, 'no retry');
     assert.equal((await records(logs, 'dest')).length, 3, 'one record per event');
+
+    // Reserved concurrency 0: the event fails at once, never run, and says why.
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'work', ReservedConcurrentExecutions: 0 }));
+    await lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: Buffer.from('{"id":"z0"}') }));
+    const zero = await recordOf(logs, 'dest', 'z0');
+    assert.deepEqual({ ...zero, timestamp: undefined, requestContext: { ...zero.requestContext, requestId: undefined } }, {
+      version: '1.0', timestamp: undefined,
+      requestContext: { requestId: undefined, functionArn: `${arn('work')}:$LATEST`, condition: 'ZeroReservedConcurrency', approximateInvokeCount: 0 },
+      requestPayload: { id: 'z0' } });
+    assert.equal((await messages(logs, 'work')).filter((m) => m === 'attempt z0\n').length, 0);
   } finally {
     await server.stop();
     cfg.cleanup();

@@ -49,12 +49,19 @@ test('a queued Event invocation survives a server kill and runs after restart', 
     let server = await startServer({ dataDir });
     let lambda = server.client();
     await lambda.send(new CreateFunctionCommand({ FunctionName: 'later', Runtime: 'provided.al2023', Handler: 'h', Role: role,
-      Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({ handle: 'echo "ran $EVENT" >&2; echo "{}"' }) }) } }));
-    // Reserved concurrency 0 holds the event in the queue.
-    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'later', ReservedConcurrentExecutions: 0 }));
+      Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({
+        handle: 'case "$EVENT" in *hold*) sleep 60;; esac; echo "ran $EVENT" >&2; echo "{}"' }) }) } }));
+    // Reserved concurrency 1, taken by a long synchronous invocation: the event is throttled
+    // and stays in the queue (reserved concurrency 0 would fail it at once, as on AWS).
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'later', ReservedConcurrentExecutions: 1 }));
+    const holding = lambda.send(new InvokeCommand({ FunctionName: 'later', Payload: Buffer.from('{"hold":1}') })).catch(() => {});
+    await new Promise((r) => setTimeout(r, 1000));
     const queued = await lambda.send(new InvokeCommand({ FunctionName: 'later', InvocationType: 'Event', Payload: Buffer.from('{"n":7}') }));
     assert.equal(queued.StatusCode, 202);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(!(await messages(logsClient(server.endpoint), 'later')).includes('ran {"n":7}\n'), 'the event was held');
     await server.kill('SIGKILL');
+    await holding;
     server = await startServer({ dataDir });
     lambda = server.client();
     await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'later' }));

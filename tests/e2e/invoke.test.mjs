@@ -14,7 +14,7 @@ import {
 import {
   CloudWatchLogsClient, GetLogEventsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { startServer, makeZip, role, account, awsError, devCredentials, runtimeVersions, shellBootstrap } from './helpers.mjs';
+import { startServer, makeZip, role, account, awsError, devCredentials, runtimeVersions, shellBootstrap, withConfig } from './helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const decoder = new TextDecoder();
@@ -172,6 +172,37 @@ test('init errors are reported as Lambda reports them', async () => {
   assert.match(body.errorMessage, /^Unable to import module 'missing'/);
   const messages = (await streamEvents('noimport')).flatMap((s) => s.messages);
   assert.ok(messages.some((m) => /^INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError\n$/.test(m)));
+  // An exception the module raises while loading is reported as it is (AWS's recorded
+  // test_lambda_runtime_error), not as an import error; a ValueError is not a bad handler name.
+  await create('startup', pythonRuntime, 'app.handler', { 'app.py': 'raise Exception("Runtime startup fails")\n' });
+  const raised = JSON.parse((await invoke('startup')).body);
+  assert.equal(raised.errorType, 'Exception');
+  assert.equal(raised.errorMessage, 'Runtime startup fails');
+  assert.equal(raised.requestId, '');
+  assert.ok(raised.stackTrace.some((f) => f.includes('app.py')), JSON.stringify(raised.stackTrace));
+  await create('valueerror', pythonRuntime, 'app.handler', { 'app.py': 'int("x")\n' });
+  assert.equal(JSON.parse((await invoke('valueerror')).body).errorType, 'ValueError');
+});
+
+test('AWS_LAMBDA_EXEC_WRAPPER runs a wrapper script before the managed runtime, as on Lambda', async () => {
+  const wrapper = '#!/bin/sh\nexport WRAPPED="yes $#"\nexec "$@"\n';
+  const nodeRuntime = versions.find((v) => v.Runtime.startsWith('nodejs')).Runtime;
+  await create('wrapped-py', pythonRuntime, 'app.handler', {
+    'app.py': 'import os\ndef handler(e, c):\n    return os.environ.get("WRAPPED")\n', 'wrap.sh': wrapper },
+  { Environment: { Variables: { AWS_LAMBDA_EXEC_WRAPPER: '/var/task/wrap.sh' } } });
+  assert.match(JSON.parse((await invoke('wrapped-py')).body), /^yes \d+$/);
+  await create('wrapped-node', nodeRuntime, 'index.handler', {
+    'index.mjs': 'export const handler = async () => process.env.WRAPPED;\n', 'wrap.sh': wrapper },
+  { Environment: { Variables: { AWS_LAMBDA_EXEC_WRAPPER: '/var/task/wrap.sh' } } });
+  assert.match(JSON.parse((await invoke('wrapped-node')).body), /^yes \d+$/);
+  // A wrapper that does not exist: the runtime exits 127 (AWS's recorded answer).
+  await create('wrapper-missing', pythonRuntime, 'app.handler', { 'app.py': 'def handler(e, c):\n    return 1\n' },
+    { Environment: { Variables: { AWS_LAMBDA_EXEC_WRAPPER: '/idontexist.sh' } } });
+  const out = await invoke('wrapper-missing');
+  assert.equal(out.FunctionError, 'Unhandled');
+  const body = JSON.parse(out.body);
+  assert.equal(body.errorType, 'Runtime.ExitError');
+  assert.match(body.errorMessage, /^RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 127$/);
 });
 
 test('qualifiers: versions and aliases report the version that ran; weights split traffic', async () => {
@@ -284,6 +315,12 @@ test('reserved concurrency bounds environments; beyond it callers get TooManyReq
   await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'busy', ReservedConcurrentExecutions: 1 }));
   const lowered = await Promise.allSettled(Array.from({ length: 3 }, () => invoke('busy', { s: 0.5 })));
   assert.equal(lowered.filter((r) => r.status === 'fulfilled').length, 1);
+  // An invocation still running on the configuration before an update still counts.
+  const before = invoke('busy', { s: 1.5 });
+  await new Promise((r) => setTimeout(r, 400));
+  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'busy', Description: 'changed while busy' }));
+  assert.equal((await awsError(invoke('busy'))).Reason, 'ReservedFunctionConcurrentInvocationLimitExceeded');
+  assert.equal((await before).body, '"ok"');
   const qualified = await awsError(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'busy:1', ReservedConcurrentExecutions: 1 })));
   assert.equal(qualified.name, 'InvalidParameterValueException');
 });
@@ -368,4 +405,33 @@ test('no orphan processes after the server stops', async () => {
   await own.stop();
   for (let i = 0; i < 50 && running().length; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(running(), []);
+});
+
+test('idle environments make room for new ones; only busy ones fill execution.max_environments', async () => {
+  const cfg = withConfig({ execution: { max_environments: 2 } });
+  const own = await startServer({ args: ['--config', cfg.file] });
+  try {
+    const client = own.client();
+    const names = ['one', 'two', 'three', 'four'];
+    for (const name of names) {
+      await client.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'provided.al2023', Handler: 'h', Role: role,
+        Code: { ZipFile: makeZip({ bootstrap: shellBootstrap({ handle: 'sleep "$(echo "$EVENT" | tr -dc 0-9)"; echo "{}"' }) }) } }));
+    }
+    // One at a time, more functions than environments: the least recently used idle one goes.
+    for (const name of [...names, ...names]) {
+      const out = await client.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{"s":0}') }));
+      assert.equal(out.FunctionError, undefined, name);
+    }
+    // Two busy environments fill the server: a third caller is throttled, as AWS's account limit.
+    const slow = ['one', 'two'].map((name) => client.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{"s":2}') })));
+    await new Promise((r) => setTimeout(r, 600));
+    const throttled = await awsError(client.send(new InvokeCommand({ FunctionName: 'three', Payload: Buffer.from('{"s":0}') })));
+    assert.equal(throttled.name, 'TooManyRequestsException');
+    assert.equal(throttled.Reason, 'ConcurrentInvocationLimitExceeded');
+    for (const out of await Promise.all(slow)) assert.equal(out.FunctionError, undefined);
+    await client.send(new InvokeCommand({ FunctionName: 'three', Payload: Buffer.from('{"s":0}') }));
+  } finally {
+    await own.stop();
+    cfg.cleanup();
+  }
 });

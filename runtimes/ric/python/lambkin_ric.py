@@ -147,18 +147,21 @@ def log_error(payload):
 def load_handler(client):
     spec = os.environ.get("_HANDLER", "")
     module_name, _, function_name = spec.rpartition(".")
+    if not module_name or not function_name:
+        fail_init(client, None, "Runtime.MalformedHandlerName",
+                  "Bad handler '%s': not enough values to unpack" % spec)
     try:
-        if not module_name or not function_name:
-            raise ValueError("Bad handler '%s': not enough values to unpack" % spec)
         module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as e:
+        fail_init(client, e, "Runtime.ImportModuleError",
+                  "Unable to import module '%s': %s" % (module_name, e))
     except SyntaxError as e:
         fail_init(client, e, "Runtime.UserCodeSyntaxError",
                   "Syntax error in module '%s': %s" % (module_name, e))
-    except ValueError as e:
-        fail_init(client, e, "Runtime.MalformedHandlerName", str(e))
-    except Exception as e:  # ImportError, or anything the module raised while loading
-        fail_init(client, e, "Runtime.ImportModuleError",
-                  "Unable to import module '%s': %s" % (module_name, e))
+    except Exception as e:  # raised by the module itself while loading: reported as it is
+        payload = error_payload(e)
+        payload["requestId"] = ""
+        fail_init(client, e, payload["errorType"], payload["errorMessage"], payload["stackTrace"])
     handler = getattr(module, function_name, None)
     if handler is None:
         fail_init(client, None, "Runtime.HandlerNotFound",
@@ -166,8 +169,9 @@ def load_handler(client):
     return handler
 
 
-def fail_init(client, exc, error_type, message):
-    payload = {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
+def fail_init(client, exc, error_type, message, stack_trace=()):
+    payload = {"errorMessage": message, "errorType": error_type, "requestId": "",
+               "stackTrace": list(stack_trace)}
     log_error(payload)
     client.post("/init/error", payload, {"Lambda-Runtime-Function-Error-Type": error_type})
     sys.exit(1)
