@@ -63,7 +63,8 @@ HttpResponse RuntimeError(int status, std::string_view type, std::string_view me
 std::string PlatformError(std::string_view type, std::string_view request_id,
                           std::string_view text) {
   return nlohmann::ordered_json{
-      {"errorType", type}, {"errorMessage", fmt::format("RequestId: {} Error: {}", request_id, text)}}
+      {"errorType", type},
+      {"errorMessage", fmt::format("RequestId: {} Error: {}", request_id, text)}}
       .dump();
 }
 
@@ -620,12 +621,12 @@ void Environment::OnResult(const HttpRequest& request, const std::string& id, bo
         413, "RequestEntityTooLarge",
         fmt::format("Exceeded maximum allowed payload size ({} bytes).", kMaxResponseBytes)));
     // AWS's recorded text: no size of the response itself.
-    outcome.payload =
-        nlohmann::json{{"errorType", "Function.ResponseSizeTooLarge"},
-                       {"errorMessage", fmt::format("Response payload size exceeded maximum allowed "
-                                                    "payload size ({} bytes).",
-                                                    kMaxResponseBytes)}}
-            .dump();
+    outcome.payload = nlohmann::json{{"errorType", "Function.ResponseSizeTooLarge"},
+                                     {"errorMessage",
+                                      fmt::format("Response payload size exceeded maximum allowed "
+                                                  "payload size ({} bytes).",
+                                                  kMaxResponseBytes)}}
+                          .dump();
     outcome.function_error = "Unhandled";
   } else {
     respond(RuntimeJson(202, {{"status", "OK"}}));

@@ -394,7 +394,8 @@ void EventQueue::Run(const ClaimedEvent& event) {
     return Settle(event, &failed, policy);
   }
   if (*reserved && **reserved == 0) {
-    Result<InvokeOutcome> throttled = Status(StatusCode::kTooManyRequests, kZeroReservedConcurrency);
+    Result<InvokeOutcome> throttled =
+        Status(StatusCode::kTooManyRequests, kZeroReservedConcurrency);
     return Settle(event, &throttled, policy);
   }
   // The lease must outlast the invocation: its timeout plus the margin. The claim's lease

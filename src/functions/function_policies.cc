@@ -124,8 +124,7 @@ Result<PolicyRows> Statements(Txn& txn, const Scope& scope, const std::string& n
 // RevisionId CreateAlias answered succeeds, "wrong" is refused).
 Status CheckRevision(const PolicyRows& policy, const Target& target,
                      const std::optional<std::string>& revision_id) {
-  const std::string& current =
-      policy.statements.empty() ? target.revision_id : policy.revision_id;
+  const std::string& current = policy.statements.empty() ? target.revision_id : policy.revision_id;
   if (!revision_id || *revision_id == current) return Status::Ok();
   return Status(StatusCode::kPreconditionFailed,
                 "The Revision Id provided does not match the latest Revision Id. Call the "
@@ -153,10 +152,9 @@ Status GivePoliciesRevisions(Txn& txn) {
   };
   std::vector<Key> policies;
   {
-    LAMBKIN_ASSIGN_OR_RETURN(
-        store::Statement st,
-        txn.Prepare("SELECT DISTINCT account, region, name, qualifier FROM "
-                    "function_policy_statements WHERE revision_id IS NULL"));
+    LAMBKIN_ASSIGN_OR_RETURN(store::Statement st,
+                             txn.Prepare("SELECT DISTINCT account, region, name, qualifier FROM "
+                                         "function_policy_statements WHERE revision_id IS NULL"));
     while (true) {
       LAMBKIN_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;

@@ -30,7 +30,7 @@ Status CheckPolicyLength(const std::string& document);
 const store::Migrations& PolicySchema();
 
 struct FunctionPolicy {
-  std::string document;  // the policy's JSON text, as GetPolicy answers it
+  std::string document;     // the policy's JSON text, as GetPolicy answers it
   std::string revision_id;  // the policy's own, new at each Add and Remove
 };
 

@@ -135,8 +135,8 @@ class LogStore {
   // The groups after `after` (by name) whose names start with `prefix` and contain `pattern`
   // (case-sensitive substring; empty: any).
   Result<std::vector<LogGroup>> DescribeGroups(const Scope& scope, const std::string& prefix,
-                                               const std::string& pattern,
-                                               const std::string& after, int limit);
+                                               const std::string& pattern, const std::string& after,
+                                               int limit);
   // order_by_last_event: newest activity first when `descending`.
   Result<std::vector<LogStream>> DescribeStreams(const Scope& scope, const std::string& group,
                                                  const std::string& prefix,
