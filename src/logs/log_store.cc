@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace lambkin::logs {
 
@@ -130,6 +131,11 @@ const store::Migrations& Schema() {
       // of sorting every event of the group at each call: each group gets a number, kept on its
       // streams and events. logs_meta's last_group_id is the number the last group took.
       {"logs", 3, "", "", NumberGroups},
+      // Log group tags (CreateLogGroup, TagResource, TagLogGroup): a JSON object, NULL for none.
+      {"logs", 4, "", "",
+       [](store::Txn& txn) -> Status {
+         return store::AddColumnIfMissing(txn, "log_groups", "tags", "TEXT");
+       }},
   };
   return kMigrations;
 }
@@ -324,12 +330,77 @@ Result<std::optional<Token>> ParseToken(const std::string& token) {
 
 }  // namespace
 
-Status LogStore::CreateGroup(const Scope& scope, const std::string& group) {
+namespace {
+
+Status WriteGroupTags(Txn& txn, const Scope& scope, const std::string& group,
+                      const std::map<std::string, std::string>& tags) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("UPDATE log_groups SET tags = ? WHERE account = ? "
+                                                "AND region = ? AND name = ?"));
+  if (tags.empty()) {
+    st.Bind(1, std::optional<std::string>());
+  } else {
+    st.Bind(1, nlohmann::json(tags).dump());
+  }
+  st.Bind(2, scope.account).Bind(3, scope.region).Bind(4, group);
+  return st.Run();
+}
+
+// nullopt without the group.
+Result<std::optional<std::map<std::string, std::string>>> ReadGroupTags(Txn& txn,
+                                                                        const Scope& scope,
+                                                                        const std::string& group) {
+  LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("SELECT tags FROM log_groups WHERE account = ? "
+                                                "AND region = ? AND name = ?"));
+  st.Bind(1, scope.account).Bind(2, scope.region).Bind(3, group);
+  LAMBKIN_ASSIGN_OR_RETURN(bool found, st.Step());
+  if (!found) return std::optional<std::map<std::string, std::string>>();
+  std::map<std::string, std::string> tags;
+  if (std::optional<std::string> text = st.ColumnOptionalText(0)) {
+    nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_object()) return Internal("store: a log group's tags are not a JSON object");
+    for (const auto& [k, v] : j.items()) {
+      if (v.is_string()) tags[k] = v.get<std::string>();
+    }
+  }
+  return std::optional<std::map<std::string, std::string>>(std::move(tags));
+}
+
+}  // namespace
+
+Status LogStore::CreateGroup(const Scope& scope, const std::string& group,
+                             const std::map<std::string, std::string>& tags) {
   int64_t now = clock_->NowMillis();
   return db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
     if (exists) return Conflict("The specified log group already exists");
-    return InsertGroup(txn, scope, group, now);
+    LAMBKIN_RETURN_IF_ERROR(InsertGroup(txn, scope, group, now));
+    return tags.empty() ? Status::Ok() : WriteGroupTags(txn, scope, group, tags);
+  });
+}
+
+Result<std::map<std::string, std::string>> LogStore::GroupTags(const Scope& scope,
+                                                               const std::string& group) {
+  std::optional<std::map<std::string, std::string>> tags;
+  Status s = db_->Read([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(tags, ReadGroupTags(txn, scope, group));
+    return tags ? Status::Ok() : GroupNotFound();
+  });
+  if (!s.ok()) return s;
+  return std::move(*tags);
+}
+
+Status LogStore::TagGroup(const Scope& scope, const std::string& group,
+                          const std::map<std::string, std::string>& add,
+                          const std::vector<std::string>& remove) {
+  return db_->Transact([&](Txn& txn) -> Status {
+    LAMBKIN_ASSIGN_OR_RETURN(auto tags, ReadGroupTags(txn, scope, group));
+    if (!tags) return GroupNotFound();
+    for (const auto& [k, v] : add) (*tags)[k] = v;
+    for (const std::string& k : remove) tags->erase(k);
+    if (tags->size() > kMaxGroupTags) {
+      return InvalidParameter(fmt::format("A log group can have at most {} tags.", kMaxGroupTags));
+    }
+    return WriteGroupTags(txn, scope, group, *tags);
   });
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +105,9 @@ struct ScanStats {
   int64_t bytes = 0;   // their message bytes
 };
 
+// CloudWatch Logs: a log group has at most 50 tags.
+inline constexpr size_t kMaxGroupTags = 50;
+
 class LogStore {
  public:
   LogStore(store::Database* db, const Clock* clock) : db_(db), clock_(clock) {}
@@ -112,8 +116,17 @@ class LogStore {
   // Set before the first Append.
   void SetAppendObserver(AppendObserver* observer) { observer_ = observer; }
 
-  // kResourceConflict if it exists.
-  Status CreateGroup(const Scope& scope, const std::string& group);
+  // kResourceConflict if it exists. REQUIRES: at most kMaxGroupTags tags.
+  Status CreateGroup(const Scope& scope, const std::string& group,
+                     const std::map<std::string, std::string>& tags);
+  // A group's tags; kResourceNotFound without the group.
+  Result<std::map<std::string, std::string>> GroupTags(const Scope& scope,
+                                                       const std::string& group);
+  // Adds or replaces `add`, then removes `remove`, in one transaction; kResourceNotFound without
+  // the group, kInvalidParameterValue when more than kMaxGroupTags would remain.
+  Status TagGroup(const Scope& scope, const std::string& group,
+                  const std::map<std::string, std::string>& add,
+                  const std::vector<std::string>& remove);
   // kResourceNotFound without the group, kResourceConflict if the stream exists.
   Status CreateStream(const Scope& scope, const std::string& group, const std::string& stream);
   // Appends events in order; with `create`, makes the group and stream first if missing.

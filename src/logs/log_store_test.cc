@@ -1,5 +1,6 @@
 #include "logs/log_store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -80,7 +81,7 @@ TEST_P(LogStoreTest, AppendsInOrderAndPagesBothWays) {
   ASSERT_EQ(window->events.size(), 2u);  // end is exclusive
   EXPECT_EQ(store_->Append(scope_, "/none", "s", events, false).code(),
             StatusCode::kResourceNotFound);
-  EXPECT_EQ(store_->CreateGroup(scope_, "/g").code(), StatusCode::kResourceConflict);
+  EXPECT_EQ(store_->CreateGroup(scope_, "/g", {}).code(), StatusCode::kResourceConflict);
 }
 
 // Function output is bytes: what is not UTF-8 (and NUL) is kept as U+FFFD, as CloudWatch Logs
@@ -271,6 +272,29 @@ TEST_P(LogStoreTest, AnExceptionInsideATransactionRollsItBack) {
   EXPECT_TRUE(store_->DescribeGroups({"a", "r"}, "", "", "", 10)->empty());
   ASSERT_TRUE(store_->Append(scope_, "/g", "s", {{1, "after"}}, /*create=*/true).ok());
   EXPECT_EQ(store_->Filter(scope_, "/g", {}, "", "", 0, 0, "", 10)->events.size(), 1u);
+}
+
+// Log group tags: set at creation, added, replaced and removed in one transaction, at most 50,
+// gone with their group.
+TEST_P(LogStoreTest, GroupTagsAreKeptWithTheirGroup) {
+  ASSERT_TRUE(store_->CreateGroup(scope_, "/t", {{"env", "a"}}).ok());
+  EXPECT_EQ(*store_->GroupTags(scope_, "/t"), (std::map<std::string, std::string>{{"env", "a"}}));
+  ASSERT_TRUE(store_->TagGroup(scope_, "/t", {{"env", "b"}, {"x", "1"}}, {"missing"}).ok());
+  EXPECT_EQ(*store_->GroupTags(scope_, "/t"),
+            (std::map<std::string, std::string>{{"env", "b"}, {"x", "1"}}));
+  std::map<std::string, std::string> many;
+  for (int i = 0; i < 49; ++i) many[fmt::format("k{}", i)] = "v";
+  EXPECT_EQ(store_->TagGroup(scope_, "/t", many, {}).code(), StatusCode::kInvalidParameterValue);
+  EXPECT_EQ(store_->GroupTags(scope_, "/t")->size(), 2u);
+  ASSERT_TRUE(store_->TagGroup(scope_, "/t", {}, {"env", "x"}).ok());
+  EXPECT_TRUE(store_->GroupTags(scope_, "/t")->empty());
+  EXPECT_EQ(store_->GroupTags(scope_, "/none").status().code(), StatusCode::kResourceNotFound);
+  EXPECT_EQ(store_->TagGroup(scope_, "/none", {{"a", "b"}}, {}).code(),
+            StatusCode::kResourceNotFound);
+  ASSERT_TRUE(store_->TagGroup(scope_, "/t", {{"a", "b"}}, {}).ok());
+  ASSERT_TRUE(store_->DeleteGroup(scope_, "/t").ok());
+  ASSERT_TRUE(store_->CreateGroup(scope_, "/t", {}).ok());
+  EXPECT_TRUE(store_->GroupTags(scope_, "/t")->empty());
 }
 
 // A store of the release before logs migration 3 (groups without numbers): opening it numbers

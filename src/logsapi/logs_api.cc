@@ -77,6 +77,47 @@ HttpResponse Error(const Status& s) {
 
 Status Invalid(std::string message) { return InvalidParameter(std::move(message)); }
 
+Status TagsConstraint(std::string_view member, std::string_view constraint) {
+  return Status(StatusCode::kValidation,
+                fmt::format("1 validation error detected: Value at '{}' failed to satisfy "
+                            "constraint: {}",
+                            member, constraint));
+}
+
+// A tags map (CreateLogGroup, TagResource, TagLogGroup) as CloudWatch's model constrains it.
+Result<std::map<std::string, std::string>> Tags(const JsonInput& in, const char* member) {
+  std::map<std::string, std::string> tags;
+  if (!in.Has(member)) return tags;
+  if (!in[member].is_object()) {
+    return Status(StatusCode::kInvalidRequestContent,
+                  fmt::format("Unexpected type for member {}", member));
+  }
+  for (const auto& [k, v] : in[member].items()) {
+    if (!v.is_string()) {
+      return Status(StatusCode::kInvalidRequestContent,
+                    fmt::format("Unexpected type for member {}", member));
+    }
+    if (k.empty() || k.size() > 128) {
+      return TagsConstraint(member,
+                            "Map keys must satisfy constraint: [Member must have length less "
+                            "than or equal to 128, Member must have length greater than or "
+                            "equal to 1]");
+    }
+    if (k.starts_with("aws:")) {
+      return TagsConstraint(member,
+                            "Map keys must satisfy constraint: [Member must satisfy regular "
+                            "expression pattern: ^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+$]");
+    }
+    if (v.get_ref<const std::string&>().size() > 256) {
+      return TagsConstraint(member,
+                            "Map value must satisfy constraint: [Member must have length less "
+                            "than or equal to 256]");
+    }
+    tags[k] = v.get<std::string>();
+  }
+  return tags;
+}
+
 bool ValidGroupName(const std::string& n) {
   return !n.empty() && n.size() <= 512 && std::all_of(n.begin(), n.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
@@ -163,15 +204,12 @@ Result<int> Limit(const JsonInput& in, int max, int fallback) {
 }
 
 // CreateLogGroup's members Lambkin cannot honour are refused with a 400 naming them, never
-// dropped: there is no AWS KMS, no log group tags, one log group class.
+// dropped: there is no AWS KMS, one log group class.
 Status RefuseUnsupportedGroupMembers(const JsonInput& in) {
   if (in.Has("kmsKeyId")) {
     return Invalid(
         "Lambkin does not support kmsKeyId: there is no AWS KMS; log events are kept in "
         "Lambkin's store");
-  }
-  if (in.Has("tags") && !(in["tags"].is_object() && in["tags"].empty())) {
-    return Invalid("Lambkin does not support tags on log groups");
   }
   LAMBKIN_ASSIGN_OR_RETURN(std::string log_class, in.String("logGroupClass", "STANDARD"));
   if (log_class != "STANDARD" && log_class != "INFREQUENT_ACCESS" && log_class != "DELIVERY") {
@@ -195,8 +233,77 @@ Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, co
   LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
   if (group.starts_with("aws/")) return Invalid("Log group names can't start with 'aws/'.");
   LAMBKIN_RETURN_IF_ERROR(RefuseUnsupportedGroupMembers(in));
-  LAMBKIN_RETURN_IF_ERROR(store->CreateGroup(s, group));
+  LAMBKIN_ASSIGN_OR_RETURN(auto tags, Tags(in, "tags"));
+  if (tags.size() > logs::kMaxGroupTags) {
+    return Invalid(fmt::format("A log group can have at most {} tags.", logs::kMaxGroupTags));
+  }
+  LAMBKIN_RETURN_IF_ERROR(store->CreateGroup(s, group, tags));
   return json::object();
+}
+
+// The log group a tagging call's resourceArn names: arn:<partition>:logs:<region>:<account>:
+// log-group:<name> (a trailing :* is taken too). Another account's or region's group is one
+// that does not exist here.
+Result<std::string> GroupOfArn(const functions::Scope& s, const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string arn, in.RequiredString("resourceArn"));
+  std::string prefix = fmt::format(":logs:{}:{}:log-group:", s.region, s.account);
+  size_t at = arn.find(":logs:");
+  if (!arn.starts_with("arn:") || at == std::string::npos ||
+      arn.find(":log-group:") == std::string::npos) {
+    return Invalid(fmt::format("Invalid resourceArn: {}", arn));
+  }
+  if (arn.compare(at, prefix.size(), prefix) != 0) {
+    return Status(StatusCode::kResourceNotFound, "The specified log group does not exist.");
+  }
+  std::string group = arn.substr(at + prefix.size());
+  if (group.ends_with(":*")) group.resize(group.size() - 2);
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  return group;
+}
+
+// Tags added, removed or listed; `tags_member` and `keys_member` are where the operation takes
+// them (TagResource's tags and tagKeys, UntagLogGroup's tags as a list of keys).
+Result<json> GroupTagging(logs::LogStore* store, const functions::Scope& s,
+                          const std::string& group, std::string_view op, const JsonInput& in,
+                          const char* keys_member) {
+  if (op.starts_with("ListTags")) {
+    LAMBKIN_ASSIGN_OR_RETURN(auto tags, store->GroupTags(s, group));
+    return json{{"tags", tags}};
+  }
+  if (op.starts_with("Tag")) {
+    if (!in.Has("tags")) {
+      return Status(StatusCode::kValidation,
+                    "1 validation error detected: Value null at 'tags' failed to satisfy "
+                    "constraint: Member must not be null");
+    }
+    LAMBKIN_ASSIGN_OR_RETURN(auto tags, Tags(in, "tags"));
+    LAMBKIN_RETURN_IF_ERROR(store->TagGroup(s, group, tags, {}));
+    return json::object();
+  }
+  if (!in.Has(keys_member)) {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value null at '{}' failed to "
+                              "satisfy constraint: Member must not be null",
+                              keys_member));
+  }
+  LAMBKIN_ASSIGN_OR_RETURN(std::vector<std::string> keys, in.StringList(keys_member));
+  LAMBKIN_RETURN_IF_ERROR(store->TagGroup(s, group, {}, keys));
+  return json::object();
+}
+
+// TagResource, UntagResource, ListTagsForResource: the group named by resourceArn.
+Result<json> TagsByArn(logs::LogStore* store, const functions::Scope& s, std::string_view op,
+                       const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, GroupOfArn(s, in));
+  return GroupTagging(store, s, group, op, in, "tagKeys");
+}
+
+// TagLogGroup, UntagLogGroup, ListTagsLogGroup (deprecated, still answered): by logGroupName.
+Result<json> TagsByName(logs::LogStore* store, const functions::Scope& s, std::string_view op,
+                        const JsonInput& in) {
+  LAMBKIN_ASSIGN_OR_RETURN(std::string group, in.RequiredString("logGroupName"));
+  LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
+  return GroupTagging(store, s, group, op, in, "tags");
 }
 
 Result<json> CreateLogStream(logs::LogStore* store, const functions::Scope& s,
@@ -477,6 +584,11 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
       "arn:{}:logs:{}:{}:log-group:{}:*", catalog::PartitionOf(scope->region), scope->region,
       scope->account,
       group != body.end() && group->is_string() ? group->get<std::string>() : std::string("*"));
+  // The tagging calls name their log group by ARN: the policy sees that group.
+  if (auto arn = body.find("resourceArn"); arn != body.end() && arn->is_string()) {
+    resource = arn->get<std::string>();
+    if (!resource.ends_with(":*")) resource += ":*";
+  }
   if (Status s = identity->Allow("logs:" + op, resource); !s.ok()) return Error(s);
   JsonInput in(std::move(body));
   // Reads see what functions logged; a deletion is not undone by a batch still buffered.
@@ -497,6 +609,12 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
   if (op == "PutLogEvents") out = PutLogEvents(store_, store_->clock(), *scope, in);
   if (op == "GetLogEvents") out = GetLogEvents(store_, *scope, in);
   if (op == "FilterLogEvents") out = FilterLogEvents(store_, *scope, in);
+  if (op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource") {
+    out = TagsByArn(store_, *scope, op, in);
+  }
+  if (op == "TagLogGroup" || op == "UntagLogGroup" || op == "ListTagsLogGroup") {
+    out = TagsByName(store_, *scope, op, in);
+  }
   if (!out.ok()) return Error(out.status());
   return Reply(200, *out);
 }

@@ -11,8 +11,9 @@ import {
   CreateFunctionCommand, InvokeCommand, PutFunctionConcurrencyCommand, DeleteFunctionConcurrencyCommand,
 } from '@aws-sdk/client-lambda';
 import {
-  CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand,
-  GetLogEventsCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
+  CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand, DeleteLogGroupCommand,
+  ListTagsLogGroupCommand, ListTagsForResourceCommand, TagResourceCommand, TagLogGroupCommand,
+  UntagLogGroupCommand, UntagResourceCommand, GetLogEventsCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import {
   startServer, makeZip, role, awsError, lambkinBin, runtimeVersions, shellBootstrap, waitFor, logsClient,
@@ -151,14 +152,41 @@ test('CloudWatch Logs as AWS recorded it: name patterns, exclusive members, refu
     assert.equal(long.name, 'InvalidParameterException');
     assert.equal(long.message, 'Invalid LogGroup or LogStream, both must have length less than or equal to 512.');
     // What Lambkin cannot honour is refused, and nothing is created.
-    for (const extra of [{ kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/k' }, { tags: { team: 'a' } },
-      { logGroupClass: 'INFREQUENT_ACCESS' }]) {
+    for (const extra of [{ kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/k' }, { logGroupClass: 'INFREQUENT_ACCESS' }]) {
       const e = await awsError(logs.send(new CreateLogGroupCommand({ logGroupName: 'refused', ...extra })));
       assert.equal(e.name, 'InvalidParameterException');
       assert.match(e.message, /^Lambkin does not support /);
     }
     assert.equal((await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: 'refused' }))).logGroups.length, 0);
     await logs.send(new CreateLogGroupCommand({ logGroupName: 'standard', logGroupClass: 'STANDARD' }));
+
+    // Tags (test_tag_resource_api): at creation, by ARN and by name, both views the same.
+    await logs.send(new CreateLogGroupCommand({ logGroupName: 'tagged', tags: { env: 'testing1' } }));
+    assert.deepEqual((await logs.send(new ListTagsLogGroupCommand({ logGroupName: 'tagged' }))).tags, { env: 'testing1' });
+    const groupArn = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: 'tagged' }))).logGroups[0].logGroupArn;
+    await logs.send(new TagResourceCommand({ resourceArn: groupArn, tags: { test1: 'val1', test2: 'val2' } }));
+    await logs.send(new TagLogGroupCommand({ logGroupName: 'tagged', tags: { test3: 'val3', env: 'testing2' } }));
+    const tagViews = async () => {
+      const a = (await logs.send(new ListTagsLogGroupCommand({ logGroupName: 'tagged' }))).tags;
+      assert.deepEqual((await logs.send(new ListTagsForResourceCommand({ resourceArn: groupArn }))).tags, a);
+      return a;
+    };
+    assert.deepEqual(await tagViews(), { env: 'testing2', test1: 'val1', test2: 'val2', test3: 'val3' });
+    await logs.send(new UntagLogGroupCommand({ logGroupName: 'tagged', tags: ['test3'] }));
+    await logs.send(new UntagResourceCommand({ resourceArn: groupArn, tagKeys: ['env', 'test1'] }));
+    assert.deepEqual(await tagViews(), { test2: 'val2' });
+    const missingGroup = await awsError(logs.send(new ListTagsForResourceCommand({ resourceArn: `${groupArn}-none` })));
+    assert.equal(missingGroup.name, 'ResourceNotFoundException');
+    const reserved = await awsError(logs.send(new TagResourceCommand({ resourceArn: groupArn, tags: { 'aws:x': 'y' } })));
+    assert.equal(reserved.name, 'InvalidParameterException');
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v']));
+    const tooMany = await awsError(logs.send(new TagResourceCommand({ resourceArn: groupArn, tags: many })));
+    assert.equal(tooMany.name, 'InvalidParameterException');
+    assert.deepEqual(await tagViews(), { test2: 'val2' }, 'a refused call changes nothing');
+    // Tags go with their group.
+    await logs.send(new DeleteLogGroupCommand({ logGroupName: 'tagged' }));
+    await logs.send(new CreateLogGroupCommand({ logGroupName: 'tagged' }));
+    assert.deepEqual(await tagViews(), {});
   } finally {
     await server.stop();
   }
