@@ -183,8 +183,12 @@ Result<EnvironmentConfig> Invoker::NewEnvironmentConfig(const functions::Scope& 
   config.api_handler = api_handler_;
   config.init_timeout = options_.init_timeout;
   if (credentials_) {
-    // Lambda names the role session after the function.
-    if (auto c = credentials_(f.role, version.function_name)) {
+    // Lambda names the role session after the function; a session name takes at least two
+    // characters, so a one-character name gets AWS's suffix.
+    std::string session = version.function_name.size() < 2
+                              ? version.function_name + "@lambda_function"
+                              : version.function_name;
+    if (auto c = credentials_(f.role, session)) {
       config.credentials = {"AWS_ACCESS_KEY_ID=" + c->access_key_id,
                             "AWS_SECRET_ACCESS_KEY=" + c->secret_access_key,
                             "AWS_SESSION_TOKEN=" + c->session_token};

@@ -146,8 +146,11 @@ test('Python and Node.js managed runtimes run handlers with Lambda event, contex
   assert.match(tail, /got 1\n/);
   assert.match(tail, new RegExp(`\\[WARNING\\]\\t\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\t${pyBody.rid}\\twarned\\n`));
   assert.match(tail, /REPORT RequestId: .*\n$/);
-  const pyErr = await invoke('py', { n: 1, fail: true });
+  const pyErr = await invoke('py', { n: 1, fail: true }, { LogType: 'Tail' });
   assert.equal(pyErr.FunctionError, 'Unhandled');
+  // The [ERROR] line, one log event, indents its traceback with no-break spaces, as AWS's runtime.
+  const errorLine = Buffer.from(pyErr.LogResult, 'base64').toString().split('\n').find((l) => l.startsWith('[ERROR]'));
+  assert.match(errorLine, /^\[ERROR\] ValueError: boom\rTraceback \(most recent call last\):\r\u00a0\u00a0File "\/var\/task\/app\.py", line 5, in handler\r\u00a0\u00a0\u00a0\u00a0if event/);
   assert.equal(pyErr.StatusCode, 200);
   const pe = JSON.parse(pyErr.body);
   assert.equal(pe.errorType, 'ValueError');

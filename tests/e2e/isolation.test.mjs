@@ -529,6 +529,13 @@ test('execution role: the function calls Lambkin as assumed-role/<role>/<functio
     assert.equal((await client.send(new GetFunctionCommand({ FunctionName: 'role-probe' }))).Configuration.FunctionName, 'role-probe',
       'the function still exists');
 
+    // A session name takes two characters at least: a one-character function's gets AWS's suffix.
+    await create('q', 'execution_role.handler', { 'execution_role.py': fixture('execution_role.py') },
+      { Role: `arn:aws:iam::${account}:role/fn-reader` }, client);
+    const short = await invoke('q', { calls: ['DeleteFunction'] }, client);
+    assert.match(short.json.DeleteFunction.message,
+      new RegExp(`^User: arn:aws:sts::${account}:assumed-role/fn-reader/q@lambda_function is not authorized`));
+
     // An SCP on the account denying lambda:GetFunction overrides the role's Allow.
     await applyIam(own.endpoint, { organization: { management_account: '999999999999', root: { accounts: [account] },
       policies: { DenyGetFunction: { targets: [account], document: { Version: '2012-10-17',

@@ -135,12 +135,20 @@ def error_payload(exc, error_type=None):
     }
 
 
+def _nbsp_indent(line):
+    # AWS's runtime indents traceback lines with no-break spaces, which log views keep.
+    stripped = line.lstrip(" ")
+    return "\u00a0" * (len(line) - len(stripped)) + stripped
+
+
 def log_error(payload):
     # One log line, as AWS's runtime writes it.
     text = "[ERROR] %s: %s" % (payload["errorType"], payload["errorMessage"])
     if payload["stackTrace"]:
-        text += "\rTraceback (most recent call last):\r" + "".join(payload["stackTrace"]).replace("\n", "\r")
-    sys.stdout.write(text.rstrip("\r") + "\n")
+        lines = "".join(payload["stackTrace"]).splitlines()
+        text += "\rTraceback (most recent call last):\r" + "\r".join(_nbsp_indent(l) for l in lines)
+    sys.stdout.flush()
+    sys.stdout.buffer.write((text.rstrip("\r") + "\n").encode("utf-8", "replace"))
     sys.stdout.flush()
 
 
