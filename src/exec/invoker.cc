@@ -110,8 +110,7 @@ void Invoker::Invoke(const functions::Scope& scope, const functions::FunctionVer
            entry.credentials_expire_ms > credentials_needed_until)) {
         env = entry.env;
       } else {
-        entry.retiring = true;  // configuration or runtime version changed
-        entry.stopping = true;
+        entry.Stop();  // configuration or runtime version changed
         outdated.push_back(entry.env);
       }
     }
@@ -277,8 +276,7 @@ bool Invoker::EvictIdleLocked(std::vector<std::shared_ptr<Environment>>* stop) {
   }
   if (oldest_list == nullptr) return false;
   Entry& entry = all_.at(*oldest);
-  entry.retiring = true;
-  entry.stopping = true;
+  entry.Stop();
   stop->push_back(entry.env);
   oldest_list->erase(oldest);
   return true;
@@ -293,7 +291,7 @@ void Invoker::OnAvailable(const std::shared_ptr<Environment>& env) {
       idle_[it->second.version_key].push_back(env.get());
       return;
     }
-    it->second.stopping = true;
+    it->second.Stop();
   }
   env->Shutdown();
 }
@@ -312,7 +310,7 @@ void Invoker::Retire(const functions::Scope& scope, const std::string& function,
       auto it = std::find(idle.begin(), idle.end(), e);
       if (it != idle.end()) {
         idle.erase(it);
-        entry.stopping = true;
+        entry.Stop();
         now.push_back(entry.env);
       }
     }
@@ -363,8 +361,7 @@ void Invoker::Reap() {
     for (auto& [key, idle] : idle_) {
       auto keep = std::remove_if(idle.begin(), idle.end(), [&](Environment* e) {
         if (now - e->last_used_ms() < options_.idle_timeout.count()) return false;
-        all_.at(e).retiring = true;
-        all_.at(e).stopping = true;
+        all_.at(e).Stop();
         expired.push_back(all_.at(e).env);
         return true;
       });

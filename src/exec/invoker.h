@@ -160,6 +160,11 @@ class Invoker : public EnvironmentObserver, public functions::FunctionObserver {
     // environment still running an invocation counts against the limits.
     bool retiring = false;
     bool stopping = false;  // being shut down: no longer counts against the limits
+    // Marks an idle environment that is about to be shut down.
+    void Stop() {
+      retiring = true;
+      stopping = true;
+    }
   };
   // Environments of a function that are starting or running an invocation (retiring ones
   // too). REQUIRES: mu_.

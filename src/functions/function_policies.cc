@@ -229,9 +229,10 @@ Status FunctionPolicies::Add(const Scope& scope, const std::string& name,
           "remove the existing statement.",
           sid));
     }
-    // Checked with the statement in (rolled back when too large), after the duplicate Sid.
-    LAMBKIN_ASSIGN_OR_RETURN(PolicyRows after, Statements(txn, scope, name, qualifier));
-    LAMBKIN_RETURN_IF_ERROR(CheckPolicyLength(PolicyDocument(after.statements)));
+    // Checked with the statement in (rolled back when too large), after the duplicate Sid: it
+    // was added last.
+    before.statements.push_back(statement);
+    LAMBKIN_RETURN_IF_ERROR(CheckPolicyLength(PolicyDocument(before.statements)));
     return NewRevision(txn, scope, name, qualifier);
   });
 }

@@ -332,6 +332,11 @@ Result<std::optional<Token>> ParseToken(const std::string& token) {
 
 namespace {
 
+Status CheckTagCount(const std::map<std::string, std::string>& tags) {
+  if (tags.size() <= kMaxGroupTags) return Status::Ok();
+  return InvalidParameter(fmt::format("A log group can have at most {} tags.", kMaxGroupTags));
+}
+
 Status WriteGroupTags(Txn& txn, const Scope& scope, const std::string& group,
                       const std::map<std::string, std::string>& tags) {
   LAMBKIN_ASSIGN_OR_RETURN(auto st, txn.Prepare("UPDATE log_groups SET tags = ? WHERE account = ? "
@@ -369,6 +374,7 @@ Result<std::optional<std::map<std::string, std::string>>> ReadGroupTags(Txn& txn
 
 Status LogStore::CreateGroup(const Scope& scope, const std::string& group,
                              const std::map<std::string, std::string>& tags) {
+  LAMBKIN_RETURN_IF_ERROR(CheckTagCount(tags));
   int64_t now = clock_->NowMillis();
   return db_->Transact([&](Txn& txn) -> Status {
     LAMBKIN_ASSIGN_OR_RETURN(bool exists, GroupExists(txn, scope, group));
@@ -397,9 +403,7 @@ Status LogStore::TagGroup(const Scope& scope, const std::string& group,
     if (!tags) return GroupNotFound();
     for (const auto& [k, v] : add) (*tags)[k] = v;
     for (const std::string& k : remove) tags->erase(k);
-    if (tags->size() > kMaxGroupTags) {
-      return InvalidParameter(fmt::format("A log group can have at most {} tags.", kMaxGroupTags));
-    }
+    LAMBKIN_RETURN_IF_ERROR(CheckTagCount(*tags));
     return WriteGroupTags(txn, scope, group, *tags);
   });
 }

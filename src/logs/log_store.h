@@ -116,7 +116,7 @@ class LogStore {
   // Set before the first Append.
   void SetAppendObserver(AppendObserver* observer) { observer_ = observer; }
 
-  // kResourceConflict if it exists. REQUIRES: at most kMaxGroupTags tags.
+  // kResourceConflict if it exists, kInvalidParameterValue with more than kMaxGroupTags tags.
   Status CreateGroup(const Scope& scope, const std::string& group,
                      const std::map<std::string, std::string>& tags);
   // A group's tags; kResourceNotFound without the group.

@@ -118,11 +118,14 @@ Result<std::map<std::string, std::string>> Tags(const JsonInput& in, const char*
   return tags;
 }
 
+// A character of a log group name (and of a name pattern): [\.\-_/#A-Za-z0-9].
+bool GroupNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
+         c == '.' || c == '#';
+}
+
 bool ValidGroupName(const std::string& n) {
-  return !n.empty() && n.size() <= 512 && std::all_of(n.begin(), n.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
-           c == '.' || c == '#';
-  });
+  return !n.empty() && n.size() <= 512 && std::all_of(n.begin(), n.end(), GroupNameChar);
 }
 
 bool ValidStreamName(const std::string& n) {
@@ -234,35 +237,31 @@ Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, co
   if (group.starts_with("aws/")) return Invalid("Log group names can't start with 'aws/'.");
   LAMBKIN_RETURN_IF_ERROR(RefuseUnsupportedGroupMembers(in));
   LAMBKIN_ASSIGN_OR_RETURN(auto tags, Tags(in, "tags"));
-  if (tags.size() > logs::kMaxGroupTags) {
-    return Invalid(fmt::format("A log group can have at most {} tags.", logs::kMaxGroupTags));
-  }
   LAMBKIN_RETURN_IF_ERROR(store->CreateGroup(s, group, tags));
   return json::object();
 }
 
-// The log group a tagging call's resourceArn names: arn:<partition>:logs:<region>:<account>:
-// log-group:<name> (a trailing :* is taken too). Another account's or region's group is one
-// that does not exist here.
+// The log group a tagging call's resourceArn names: exactly GroupArn(s, <name>) (a trailing :*
+// is taken too), so the group acted on is the one authorisation saw. A log group ARN of another
+// account, region or partition names a group that does not exist here.
 Result<std::string> GroupOfArn(const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string arn, in.RequiredString("resourceArn"));
-  std::string prefix = fmt::format(":logs:{}:{}:log-group:", s.region, s.account);
-  size_t at = arn.find(":logs:");
-  if (!arn.starts_with("arn:") || at == std::string::npos ||
+  if (!arn.starts_with("arn:") || arn.find(":logs:") == std::string::npos ||
       arn.find(":log-group:") == std::string::npos) {
     return Invalid(fmt::format("Invalid resourceArn: {}", arn));
   }
-  if (arn.compare(at, prefix.size(), prefix) != 0) {
+  std::string prefix = GroupArn(s, "");
+  if (!arn.starts_with(prefix)) {
     return Status(StatusCode::kResourceNotFound, "The specified log group does not exist.");
   }
-  std::string group = arn.substr(at + prefix.size());
+  std::string group = arn.substr(prefix.size());
   if (group.ends_with(":*")) group.resize(group.size() - 2);
   LAMBKIN_RETURN_IF_ERROR(CheckGroup(group));
   return group;
 }
 
-// Tags added, removed or listed; `tags_member` and `keys_member` are where the operation takes
-// them (TagResource's tags and tagKeys, UntagLogGroup's tags as a list of keys).
+// Tags added, removed or listed; `keys_member` is where an untagging call takes its keys
+// (UntagResource's tagKeys, UntagLogGroup's tags).
 Result<json> GroupTagging(logs::LogStore* store, const functions::Scope& s,
                           const std::string& group, std::string_view op, const JsonInput& in,
                           const char* keys_member) {
@@ -368,10 +367,7 @@ Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
     return Invalid(
         "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.");
   }
-  if (pattern.size() > 512 || !std::all_of(pattern.begin(), pattern.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/' ||
-               c == '.' || c == '#';
-      })) {
+  if (pattern.size() > 512 || !std::all_of(pattern.begin(), pattern.end(), GroupNameChar)) {
     return Status(StatusCode::kValidation,
                   fmt::format("1 validation error detected: Value '{}' at 'logGroupNamePattern' "
                               "failed to satisfy constraint: Member must satisfy regular "
@@ -580,12 +576,15 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
   std::string op = target->substr(kTargetPrefix.size());
   // The resource is the log group named (all of them for an operation that names none).
   auto group = body.find("logGroupName");
-  std::string resource = fmt::format(
-      "arn:{}:logs:{}:{}:log-group:{}:*", catalog::PartitionOf(scope->region), scope->region,
-      scope->account,
-      group != body.end() && group->is_string() ? group->get<std::string>() : std::string("*"));
-  // The tagging calls name their log group by ARN: the policy sees that group.
-  if (auto arn = body.find("resourceArn"); arn != body.end() && arn->is_string()) {
+  std::string resource =
+      GroupArn(*scope, group != body.end() && group->is_string() ? group->get<std::string>()
+                                                                 : std::string("*")) +
+      ":*";
+  // The tagging calls by ARN name their log group there: the policy sees that ARN, which
+  // GroupOfArn then requires to be this account's and region's group (no other operation's
+  // resource is taken from it).
+  const bool by_arn = op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource";
+  if (auto arn = body.find("resourceArn"); by_arn && arn != body.end() && arn->is_string()) {
     resource = arn->get<std::string>();
     if (!resource.ends_with(":*")) resource += ":*";
   }
@@ -609,9 +608,7 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
   if (op == "PutLogEvents") out = PutLogEvents(store_, store_->clock(), *scope, in);
   if (op == "GetLogEvents") out = GetLogEvents(store_, *scope, in);
   if (op == "FilterLogEvents") out = FilterLogEvents(store_, *scope, in);
-  if (op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource") {
-    out = TagsByArn(store_, *scope, op, in);
-  }
+  if (by_arn) out = TagsByArn(store_, *scope, op, in);
   if (op == "TagLogGroup" || op == "UntagLogGroup" || op == "ListTagsLogGroup") {
     out = TagsByName(store_, *scope, op, in);
   }

@@ -13,9 +13,12 @@ import {
   LambdaClient, CreateFunctionCommand, GetRuntimeManagementConfigCommand, PutRuntimeManagementConfigCommand,
   TagResourceCommand, UntagResourceCommand, ListTagsCommand, GetFunctionCommand, ListFunctionsCommand,
 } from '@aws-sdk/client-lambda';
-import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CloudWatchLogsClient, DescribeLogGroupsCommand, CreateLogGroupCommand,
+  TagResourceCommand as TagLogsResourceCommand, ListTagsLogGroupCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
 import { CloudWatchClient, DescribeInsightRulesCommand } from '@aws-sdk/client-cloudwatch';
-import { startServer, providedZip, awsError, runtimeVersions, lambkinBin, devCredentials, adminFetch, denyRuntimePinning } from './helpers.mjs';
+import { startServer, providedZip, awsError, runtimeVersions, lambkinBin, devCredentials, adminFetch, denyRuntimePinning, signedFetch } from './helpers.mjs';
 
 const run = promisify(execFile);
 const member = '111122223333';
@@ -58,6 +61,12 @@ const declaration = {
         reader: {
           policies: { Read: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['lambda:Get*', 'lambda:List*'], Resource: '*' }] } },
           access_keys: [key('AKIAREADER000000001')],
+        },
+        logger: {
+          policies: { LogsExceptTheirs: { Version: '2012-10-17', Statement: [
+            { Effect: 'Allow', Action: 'logs:*', Resource: '*' },
+            { Effect: 'Deny', Action: 'logs:*', Resource: 'arn:aws:logs:*:*:log-group:theirs:*' }] } },
+          access_keys: [key('AKIALOGGER000000001')],
         },
       },
     },
@@ -152,6 +161,36 @@ test('The high-compliance SCP denies runtime pinning except for the break-glass 
     } finally {
       await again.stop();
     }
+  } finally {
+    await server.kill();
+  }
+});
+
+test('CloudWatch Logs authorises the log group a call acts on, whatever else the request names', async () => {
+  const server = await startServer({ args: ['--iam', writeDeclaration(declaration)] });
+  try {
+    const logsAs = (id) => new CloudWatchLogsClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: creds(id) });
+    const admin = logsAs('ASIADEVALICE0000001');
+    const logger = logsAs('AKIALOGGER000000001');
+    await admin.send(new CreateLogGroupCommand({ logGroupName: 'theirs', tags: { owner: 'them' } }));
+    await logger.send(new CreateLogGroupCommand({ logGroupName: 'mine' }));
+    const groupArn = (name, partition = 'aws') => `arn:${partition}:logs:us-east-1:${member}:log-group:${name}`;
+    // A resourceArn added to another operation is not what it is authorised on.
+    const denied = await signedFetch(server.endpoint, { method: 'POST', path: '/', service: 'logs',
+      accessKey: 'AKIALOGGER000000001', secret: creds('AKIALOGGER000000001').secretAccessKey,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Logs_20140328.DeleteLogGroup' },
+      body: JSON.stringify({ logGroupName: 'theirs', resourceArn: groupArn('mine') }) });
+    assert.equal(denied.status, 403);
+    assert.equal((await denied.json()).__type, 'AccessDeniedException');
+    // A tagging call's ARN must be this account's and region's group exactly: another partition
+    // spelled in it names nothing here, and the denied group keeps its tags.
+    const elsewhere = await awsError(logger.send(new TagLogsResourceCommand({ resourceArn: groupArn('theirs', 'aws-cn'), tags: { owner: 'me' } })));
+    assert.equal(elsewhere.name, 'ResourceNotFoundException');
+    assert.equal((await awsError(logger.send(new TagLogsResourceCommand({ resourceArn: groupArn('theirs'), tags: { owner: 'me' } })))).name,
+      'AccessDeniedException');
+    await logger.send(new TagLogsResourceCommand({ resourceArn: groupArn('mine'), tags: { owner: 'me' } }));
+    assert.deepEqual((await admin.send(new ListTagsLogGroupCommand({ logGroupName: 'theirs' }))).tags, { owner: 'them' });
+    assert.deepEqual((await admin.send(new DescribeLogGroupsCommand({}))).logGroups.map((g) => g.logGroupName), ['mine', 'theirs']);
   } finally {
     await server.kill();
   }
