@@ -10,6 +10,7 @@
 
 #include "cli/http_client.h"
 #include "common/clock.h"
+#include "common/uri.h"
 
 namespace lambkin::cli {
 
@@ -22,11 +23,27 @@ Result<ClientResponse> FilterLogEvents(const ApiClient& client, const std::strin
                      {"x-amz-target", "Logs_20140328.FilterLogEvents"}});
 }
 
+// The group the function writes to (its LoggingConfig.LogGroup); a function that is gone
+// (its logs outlive it) or cannot be read is taken to have used its own /aws/lambda/<name>.
+std::string FunctionLogGroup(const ApiClient& client, const std::string& function) {
+  Result<ClientResponse> res = SendSigned(
+      client, "lambda", "GET",
+      fmt::format("/2015-03-31/functions/{}/configuration", UriEncode(function, false)), "");
+  if (res.ok() && res->status == 200) {
+    nlohmann::json config = nlohmann::json::parse(res->body, nullptr, false);
+    if (config.is_object() && config.contains("LoggingConfig") &&
+        config["LoggingConfig"].value("LogGroup", "") != "") {
+      return config["LoggingConfig"]["LogGroup"].get<std::string>();
+    }
+  }
+  return fmt::format("/aws/lambda/{}", function);
+}
+
 }  // namespace
 
 int LogsTail(const LogsTailOptions& o) {
   SystemClock clock;
-  std::string group = fmt::format("/aws/lambda/{}", o.function);
+  std::string group = FunctionLogGroup(o.client, o.function);
   int64_t start = clock.NowMillis() - o.since_ms;
   std::set<std::string> seen;  // event ids printed at the current start time
   while (true) {

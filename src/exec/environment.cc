@@ -21,7 +21,9 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "exec/log_levels.h"
 #include "exec/process.h"
+#include "functions/function_service.h"
 
 namespace lambkin::exec {
 
@@ -46,6 +48,9 @@ int64_t SteadyMillis() {
 double MillisSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
+
+// Milliseconds as the JSON format's metrics write them: at most three decimals.
+double Millis3(double ms) { return std::round(ms * 1000) / 1000; }
 
 HttpResponse RuntimeJson(int status, const nlohmann::json& body) {
   HttpResponse r;
@@ -175,9 +180,17 @@ void ReservedEnvironment(const EnvironmentConfig& c, const std::string& stream,
   set("AWS_LAMBDA_FUNCTION_VERSION", c.version);
   set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(c.function.memory_size));
   set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
-  set("AWS_LAMBDA_LOG_GROUP_NAME", fmt::format("/aws/lambda/{}", c.function_name));
+  set("AWS_LAMBDA_LOG_GROUP_NAME", functions::LogGroupName(c.function, c.function_name));
   set("AWS_LAMBDA_LOG_STREAM_NAME", stream);
-  set("AWS_LAMBDA_LOG_FORMAT", "Text");
+  // Set once a LoggingConfig was given (AWS sets neither for a function that never had one);
+  // Lambda's value replaces one the function sets itself.
+  const functions::LoggingConfig& logging = c.function.logging;
+  auto replace = [&](const std::string& k, const std::string& v) {
+    std::erase_if(env, [&](const std::string& e) { return e.starts_with(k + "="); });
+    set(k, v);
+  };
+  if (!logging.format.empty()) replace("AWS_LAMBDA_LOG_FORMAT", logging.format);
+  if (logging.Json()) replace("AWS_LAMBDA_LOG_LEVEL", logging.application_level);
   set("LAMBDA_TASK_ROOT", "/var/task");
   set("LAMBDA_RUNTIME_DIR", "/var/runtime");
   // Lambkin's own: which runtime version this environment runs (Lambda logs it only in
@@ -276,9 +289,18 @@ Environment::Environment(asio::io_context& ioc, server::HttpServer* http, logs::
   std::time_t secs = static_cast<std::time_t>(clock->NowMillis() / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  log_stream_ = fmt::format("{:04}/{:02}/{:02}/[{}]{}", tm.tm_year + 1900, tm.tm_mon + 1,
-                            tm.tm_mday, config_.version, id_);
-  log_group_ = fmt::format("/aws/lambda/{}", config_.function_name);
+  log_group_ = functions::LogGroupName(config_.function, config_.function_name);
+  // In a group of its own choosing, a stream also names the function (as AWS's do).
+  const bool own_group = log_group_ == fmt::format("/aws/lambda/{}", config_.function_name);
+  log_stream_ =
+      fmt::format("{:04}/{:02}/{:02}/{}[{}]{}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  own_group ? "" : config_.function_name, config_.version, id_);
+  const functions::LoggingConfig& logging = config_.function.logging;
+  json_logs_ = logging.Json();
+  if (json_logs_) {
+    application_level_ = ParseLogLevel(logging.application_level).value_or(LogLevel::kInfo);
+    system_level_ = ParseLogLevel(logging.system_level).value_or(LogLevel::kInfo);
+  }
   last_used_ms_ = SteadyMillis();
 }
 
@@ -334,8 +356,25 @@ void Environment::SetState(EnvState to) {
 void Environment::Log(std::string message) {
   if (message.size() > kMaxEventBytes) message.resize(kMaxEventBytes);
   if (collecting_tail_) tail_ += message;
+  // AWS cannot create a group named aws/... for a function, so its logs go nowhere.
+  if (log_group_.starts_with("aws/")) return;
   logs_->Write(config_.scope, log_group_, log_stream_,
                logs::LogEvent{clock_->NowMillis(), std::move(message)});
+}
+
+void Environment::Platform(std::string_view type, nlohmann::ordered_json record, LogLevel level) {
+  if (level < system_level_) return;
+  std::string time = FormatAwsTimestamp(clock_->NowMillis()).substr(0, 23) + "Z";
+  nlohmann::ordered_json event = {{"time", time}, {"type", type}, {"record", std::move(record)}};
+  Log(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+nlohmann::ordered_json Environment::InitRecord(std::string_view status,
+                                               std::string_view error_type) const {
+  nlohmann::ordered_json r = {{"initializationType", "on-demand"}, {"phase", "init"}};
+  if (!status.empty()) r["status"] = status;
+  if (!error_type.empty()) r["errorType"] = error_type;
+  return r;
 }
 
 void Environment::DoStart(Pending first) {
@@ -370,7 +409,20 @@ void Environment::DoStart(Pending first) {
   // functions: an image recognised as built FROM a runtime version (FunctionConfig::image_base)
   // names that version and its ARN exactly as a zip function does; an image without such a base
   // has no INIT_START line at all, there being no runtime version to name.
-  if (!config_.runtime_version_name.empty()) {
+  if (json_logs_) {
+    // The JSON format's platform.initStart, at DEBUG when there is no runtime version to name.
+    nlohmann::ordered_json record = InitRecord();
+    if (!config_.runtime_version_name.empty()) {
+      record["runtimeVersion"] = config_.runtime_version_name;
+      record["runtimeVersionArn"] = config_.runtime_version_arn;
+    }
+    record["functionName"] = config_.function_name;
+    record["functionVersion"] = config_.version;
+    record["instanceId"] = log_stream_;
+    record["instanceMaxMemory"] = config_.function.memory_size * 1024 * 1024;
+    Platform("platform.initStart", std::move(record),
+             config_.runtime_version_name.empty() ? LogLevel::kDebug : LogLevel::kInfo);
+  } else if (!config_.runtime_version_name.empty()) {
     Log(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: {}\n",
                     config_.runtime_version_name, config_.runtime_version_arn));
   }
@@ -490,14 +542,20 @@ void Environment::TakeOutput(std::string_view data) {
   while (true) {
     size_t nl = partial_line_.find('\n', start);
     if (nl == std::string::npos) break;
-    Log(partial_line_.substr(start, nl - start + 1));
+    LogOutput(partial_line_.substr(start, nl - start + 1));
     start = nl + 1;
   }
   partial_line_.erase(0, start);
   if (partial_line_.size() > kMaxEventBytes) {
-    Log(std::move(partial_line_));
+    LogOutput(std::move(partial_line_));
     partial_line_.clear();
   }
+}
+
+void Environment::LogOutput(std::string line) {
+  // Under the JSON format a line below ApplicationLogLevel is left out (plain text is INFO).
+  if (json_logs_ && OutputLineLevel(line) < application_level_) return;
+  Log(std::move(line));
 }
 
 void Environment::OnRuntimeApi(const HttpRequest& request, Respond respond) {
@@ -540,6 +598,12 @@ void Environment::OnNext(Respond respond) {
       init_duration_ms_ = MillisSince(spawned_at_);
       timer_.cancel();
       SetState(EnvState::kReady);
+      if (json_logs_) {
+        Platform("platform.initRuntimeDone", InitRecord("success"), LogLevel::kDebug);
+        nlohmann::ordered_json report = InitRecord("success");
+        report["metrics"] = {{"durationMs", Millis3(*init_duration_ms_)}};
+        Platform("platform.initReport", std::move(report), LogLevel::kDebug);
+      }
       break;
     case EnvState::kAwaitingNext:
       SetState(EnvState::kReady);
@@ -574,7 +638,15 @@ void Environment::Deliver() {
   const InvokeRequest& r = current_->request;
   last_request_id_ = r.request_id;
   collecting_tail_ = r.tail;
-  Log(fmt::format("START RequestId: {} Version: {}\n", r.request_id, config_.version));
+  if (json_logs_) {
+    Platform("platform.start",
+             {{"requestId", r.request_id},
+              {"functionArn", functions::FunctionArn(config_.scope, config_.function_name)},
+              {"version", config_.version}},
+             LogLevel::kInfo);
+  } else {
+    Log(fmt::format("START RequestId: {} Version: {}\n", r.request_id, config_.version));
+  }
   int64_t timeout_ms = config_.function.timeout * 1000;
   HttpResponse& res = delivered_;
   res = HttpResponse();
@@ -684,10 +756,19 @@ void Environment::OnInitError(const HttpRequest& request, const Respond& respond
 void Environment::InitFailed(std::string_view error_type, std::string_view status,
                              const std::string& payload) {
   DrainOutput();
-  std::string line = fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: {}",
-                                 MillisSince(spawned_at_), status);
-  if (status == "error") line += fmt::format("\tError Type: {}", error_type);
-  Log(line + "\n");
+  double duration = MillisSince(spawned_at_);
+  if (json_logs_) {
+    std::string_view type = status == "error" ? error_type : std::string_view();
+    Platform("platform.initRuntimeDone", InitRecord(status, type), LogLevel::kWarn);
+    nlohmann::ordered_json report = InitRecord(status, type);
+    report["metrics"] = {{"durationMs", Millis3(duration)}};
+    Platform("platform.initReport", std::move(report), LogLevel::kWarn);
+  } else {
+    std::string line = fmt::format("INIT_REPORT Init Duration: {:.2f} ms\tPhase: init\tStatus: {}",
+                                   duration, status);
+    if (status == "error") line += fmt::format("\tError Type: {}", error_type);
+    Log(line + "\n");
+  }
   if (pending_) {
     InvokeOutcome o;
     o.payload = payload;
@@ -767,12 +848,12 @@ void Environment::OnExit() {
                              pending_ ? pending_->request.request_id : std::string(), text));
   } else if (state_ == EnvState::kInvoking && current_) {
     std::string id = current_->request.request_id;
-    Log(fmt::format("RequestId: {} Error: {}\n{}\n", id, text,
-                    oom ? "Runtime.OutOfMemory" : "Runtime.ExitError"));
+    std::string_view type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+    if (!json_logs_) Log(fmt::format("RequestId: {} Error: {}\n{}\n", id, text, type));
     InvokeOutcome o;
-    o.payload = PlatformError(oom ? "Runtime.OutOfMemory" : "Runtime.ExitError", id, text);
+    o.payload = PlatformError(type, id, text);
     o.function_error = "Unhandled";
-    Finish(std::move(o), /*timeout=*/false);
+    Finish(std::move(o), /*timeout=*/false, type);
   }
   FailPending(pending_, "Runtime.ExitError", text);
   Stop();
@@ -785,12 +866,12 @@ void Environment::NotifyStopped() {
   observer_->OnStopped(shared_from_this());
 }
 
-void Environment::Finish(InvokeOutcome outcome, bool timeout) {
+void Environment::Finish(InvokeOutcome outcome, bool timeout, std::string_view error_type) {
   timer_.cancel();
   Pending p = std::move(*current_);
   current_.reset();
   double duration = MillisSince(invoke_started_at_);
-  if (timeout) {
+  if (timeout && !json_logs_) {
     std::string now = FormatAwsTimestamp(clock_->NowMillis());
     Log(fmt::format("{}Z {} Task timed out after {:.2f} seconds\n", now.substr(0, 23),
                     p.request.request_id, duration / 1000.0));
@@ -801,15 +882,31 @@ void Environment::Finish(InvokeOutcome outcome, bool timeout) {
     if (auto peak = sandboxed_->cgroup()->PeakBytes()) used_mb = (*peak + (1 << 20) - 1) >> 20;
   }
   double init = cold_ ? init_duration_ms_.value_or(0) : 0;
-  std::string report = fmt::format(
-      "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} "
-      "MB\tMax Memory Used: {} MB\t",
-      p.request.request_id, duration, static_cast<int64_t>(std::ceil(duration + init)), memory_mb,
-      std::min(used_mb, memory_mb));
-  if (cold_ && init_duration_ms_) report += fmt::format("Init Duration: {:.2f} ms\t", init);
-  if (timeout) report += "Status: timeout\t";
-  Log(fmt::format("END RequestId: {}\n", p.request.request_id));
-  Log(report + "\n");
+  const int64_t billed = static_cast<int64_t>(std::ceil(duration + init));
+  used_mb = std::min(used_mb, memory_mb);
+  if (json_logs_) {
+    // The JSON format's platform.runtimeDone and platform.report: an invocation the function
+    // answered (with an error or not) is a success; a timeout or a crash is not (WARN).
+    std::string_view status = timeout ? "timeout" : (error_type.empty() ? "success" : "error");
+    LogLevel level = status == "success" ? LogLevel::kInfo : LogLevel::kWarn;
+    nlohmann::ordered_json done = {{"requestId", p.request.request_id}, {"status", status}};
+    if (!error_type.empty()) done["errorType"] = error_type;
+    done["metrics"] = {{"durationMs", Millis3(duration)},
+                       {"producedBytes", outcome.payload.size()}};
+    Platform("platform.runtimeDone", std::move(done),
+             status == "success" ? LogLevel::kDebug : LogLevel::kWarn);
+    nlohmann::ordered_json metrics = {{"durationMs", Millis3(duration)},
+                                      {"billedDurationMs", billed},
+                                      {"memorySizeMB", memory_mb},
+                                      {"maxMemoryUsedMB", used_mb}};
+    if (cold_ && init_duration_ms_) metrics["initDurationMs"] = Millis3(init);
+    nlohmann::ordered_json report = {
+        {"requestId", p.request.request_id}, {"metrics", std::move(metrics)}, {"status", status}};
+    if (!error_type.empty()) report["errorType"] = error_type;
+    Platform("platform.report", std::move(report), level);
+  } else {
+    LogReport(p.request.request_id, duration, billed, used_mb, init, timeout);
+  }
   collecting_tail_ = false;
   cold_ = false;
   outcome.executed_version = config_.version;
@@ -819,6 +916,18 @@ void Environment::Finish(InvokeOutcome outcome, bool timeout) {
   tail_.clear();
   last_used_ms_ = SteadyMillis();
   p.done(std::move(outcome));
+}
+
+void Environment::LogReport(const std::string& request_id, double duration, int64_t billed,
+                            int64_t used_mb, double init, bool timeout) {
+  std::string report = fmt::format(
+      "REPORT RequestId: {}\tDuration: {:.2f} ms\tBilled Duration: {} ms\tMemory Size: {} "
+      "MB\tMax Memory Used: {} MB\t",
+      request_id, duration, billed, config_.function.memory_size, used_mb);
+  if (cold_ && init_duration_ms_) report += fmt::format("Init Duration: {:.2f} ms\t", init);
+  if (timeout) report += "Status: timeout\t";
+  Log(fmt::format("END RequestId: {}\n", request_id));
+  Log(report + "\n");
 }
 
 void Environment::FailPending(std::optional<Pending>& p, std::string_view type,

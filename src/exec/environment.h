@@ -34,8 +34,10 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "exec/log_levels.h"
 #include "exec/sandbox.h"
 #include "functions/model.h"
 #include "logs/log_writer.h"
@@ -163,9 +165,20 @@ class Environment : public std::enable_shared_from_this<Environment> {
   bool DrainOutput();
   void TakeOutput(std::string_view data);
   void Log(std::string message);
+  // One line of the function's output (filtered by ApplicationLogLevel under the JSON format).
+  void LogOutput(std::string line);
+  // Under the JSON format, a platform record ({"time","type","record"}) at its system level.
+  void Platform(std::string_view type, nlohmann::ordered_json record, LogLevel level);
+  // The start of the init records: initializationType, phase[, status][, errorType].
+  nlohmann::ordered_json InitRecord(std::string_view status = {},
+                                    std::string_view error_type = {}) const;
+  // The Text format's END and REPORT lines.
+  void LogReport(const std::string& request_id, double duration, int64_t billed, int64_t used_mb,
+                 double init, bool timeout);
   void SetState(EnvState to);
   void Deliver();
-  void Finish(InvokeOutcome outcome, bool timeout);
+  // error_type: the platform error that ended the invocation (a crash), if any.
+  void Finish(InvokeOutcome outcome, bool timeout, std::string_view error_type = {});
   void FailPending(std::optional<Pending>& p, std::string_view type, std::string_view text);
   void InitFailed(std::string_view error_type, std::string_view status, const std::string& payload);
   // Lambda's log line for an image that cannot be started ("IMAGE\tLaunch error: ...").
@@ -206,6 +219,10 @@ class Environment : public std::enable_shared_from_this<Environment> {
   std::chrono::steady_clock::time_point invoke_started_at_;
   std::optional<double> init_duration_ms_;
   bool cold_ = true;
+  // LoggingConfig: JSON platform records and level filtering, or Lambda's text lines.
+  bool json_logs_ = false;
+  LogLevel application_level_ = LogLevel::kTrace;
+  LogLevel system_level_ = LogLevel::kDebug;
   bool collecting_tail_ = false;
   bool stop_notified_ = false;
   std::string last_request_id_;

@@ -196,6 +196,12 @@ nlohmann::json ConfigToJson(const FunctionConfig& c) {
   if (c.environment) j["environment"] = *c.environment;
   if (c.tracing_mode != "PassThrough") j["tracing_mode"] = c.tracing_mode;
   if (c.vpc_config) j["vpc_config"] = true;
+  if (!c.logging.format.empty() || !c.logging.group.empty()) {
+    j["logging"] = {{"format", c.logging.format},
+                    {"application_level", c.logging.application_level},
+                    {"system_level", c.logging.system_level},
+                    {"group", c.logging.group}};
+  }
   if (c.code_unzipped_size != 0) j["code_unzipped_size"] = c.code_unzipped_size;
   if (!c.layers.empty()) {
     nlohmann::json layers = nlohmann::json::array();
@@ -241,6 +247,12 @@ FunctionConfig ConfigFromJson(const std::string& text) {
   }
   c.tracing_mode = j.value("tracing_mode", "PassThrough");
   c.vpc_config = j.value("vpc_config", false);
+  if (auto it = j.find("logging"); it != j.end()) {
+    c.logging.format = it->value("format", "");
+    c.logging.application_level = it->value("application_level", "");
+    c.logging.system_level = it->value("system_level", "");
+    c.logging.group = it->value("group", "");
+  }
   c.code_unzipped_size = j.value("code_unzipped_size", int64_t{0});
   if (auto it = j.find("layers"); it != j.end()) {
     for (const nlohmann::json& l : *it) {
@@ -467,6 +479,11 @@ std::optional<int64_t> VersionNumber(std::string_view q) {
 }
 
 std::string ConfigFingerprint(const FunctionConfig& config) { return ConfigToJson(config).dump(); }
+
+std::string LogGroupName(const FunctionConfig& config, std::string_view function_name) {
+  if (!config.logging.group.empty()) return config.logging.group;
+  return fmt::format("/aws/lambda/{}", function_name);
+}
 
 std::string CodeSha256Hex(const FunctionConfig& config) {
   if (config.package_type == PackageType::kImage) return config.code_sha256;
@@ -989,6 +1006,7 @@ Result<FunctionVersion> FunctionService::UpdateFunctionConfiguration(
     if (cmd.environment) c.environment = *cmd.environment;
     if (cmd.tracing_mode) c.tracing_mode = *cmd.tracing_mode;
     if (cmd.vpc_config) c.vpc_config = true;
+    if (cmd.logging) c.logging = *cmd.logging;
     if (cmd.image_config) {
       c.image_config = cmd.image_config->empty() ? std::nullopt : cmd.image_config;
     }

@@ -88,6 +88,7 @@ struct UpdateConfigurationCommand {
   std::optional<ImageConfigOverrides> image_config;
   std::optional<std::string> tracing_mode;  // TracingConfig.Mode
   bool vpc_config = false;                  // an empty VpcConfig was given
+  std::optional<LoggingConfig> logging;     // replaces the whole LoggingConfig
   // Replaces the layers (an empty list removes them); see CreateFunctionCommand.
   std::optional<std::vector<std::string>> layers;
   LayerCaller layer_caller;

@@ -50,6 +50,17 @@ struct FunctionLayer {
   int64_t unzipped_size = 0;
 };
 
+// LoggingConfig: how and where the function's environments write its logs. A LoggingConfig in
+// a request replaces the whole of it, as AWS's does.
+struct LoggingConfig {
+  // "" (never set: Text, and no AWS_LAMBDA_LOG_FORMAT in the environment), "Text" or "JSON".
+  std::string format;
+  std::string application_level;  // JSON only: TRACE, DEBUG, INFO, WARN, ERROR or FATAL
+  std::string system_level;       // JSON only: DEBUG, INFO or WARN
+  std::string group;              // "" for the function's own /aws/lambda/<name>
+  bool Json() const { return format == "JSON"; }
+};
+
 // The configuration of one function version (everything a user sets, plus the code).
 struct FunctionConfig {
   PackageType package_type = PackageType::kZip;
@@ -75,11 +86,16 @@ struct FunctionConfig {
   // An (empty) VpcConfig was given: echoed as AWS echoes a function without VPC access once
   // configured. Lambkin has no VPCs, so subnets and security groups are refused.
   bool vpc_config = false;
+  LoggingConfig logging;
   // Zip only: the layers extracted in this order into /opt, and the code's unzipped size (for
   // the 250 MB limit of code and layers together; 0 for versions stored before it was kept).
   std::vector<FunctionLayer> layers;
   int64_t code_unzipped_size = 0;
 };
+
+// The log group the function's environments write to: LoggingConfig.LogGroup, or
+// /aws/lambda/<function_name>.
+std::string LogGroupName(const FunctionConfig& config, std::string_view function_name);
 
 // registry/repository@sha256:<hex>: the image a version runs (GetFunction's ResolvedImageUri).
 std::string ResolvedImageUri(const FunctionConfig& config);

@@ -101,28 +101,24 @@ Status ParseLogging(const Body& body, Validator& v, FeatureMembers& out) {
     v.Enum("loggingConfig.systemLogLevel", *system_level, {"DEBUG", "INFO", "WARN"});
   }
   if (group) v.String("loggingConfig.logGroup", *group, shapes::kLogGroup);
-  // The log writer writes plain text lines to the function's own group.
-  if (format == "JSON") {
-    Refuse(out, Unsupported("LoggingConfig.LogFormat JSON", "function logs are written as Text"));
+  // A LoggingConfig replaces the whole of it: what it leaves out takes its default (Text, the
+  // function's own group; INFO for the levels of JSON), as AWS's does.
+  functions::LoggingConfig config;
+  config.format = format.value_or("Text");
+  if (config.Json()) {
+    config.application_level = app_level.value_or("INFO");
+    config.system_level = system_level.value_or("INFO");
   } else if (app_level || system_level) {
-    Refuse(out, Unsupported(app_level ? "LoggingConfig.ApplicationLogLevel"
-                                      : "LoggingConfig.SystemLogLevel",
-                            "log levels need LogFormat JSON, and logs are written as Text"));
+    Refuse(out, InvalidParameter("LogLevel is not supported when LogFormat is set to \"Text\". "
+                                 "Remove LogLevel from your request or change the LogFormat to "
+                                 "\"JSON\" and try again."));
   }
-  out.log_group = group;
+  config.group = group.value_or("");
+  out.logging = std::move(config);
   return Status::Ok();
 }
 
 }  // namespace
-
-Status FeatureMembers::Refused(std::string_view function_name) const {
-  if (!refused.ok()) return refused;
-  std::string own = fmt::format("/aws/lambda/{}", function_name);
-  if (log_group && *log_group != own) {
-    return Unsupported("LoggingConfig.LogGroup", fmt::format("a function's logs go to {}", own));
-  }
-  return Status::Ok();
-}
 
 Result<FeatureMembers> ParseFeatureMembers(const Body& body, Validator& v) {
   FeatureMembers out;

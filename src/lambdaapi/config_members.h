@@ -1,7 +1,7 @@
 // The members of CreateFunction, UpdateFunctionConfiguration, UpdateFunctionCode and
 // PublishVersion that configure AWS features beyond the core configuration. Each is either
-// honoured in Lambkin's terms (TracingConfig stored and echoed; an empty VpcConfig; the default
-// LoggingConfig and SnapStart) or refused with InvalidParameterValueException naming it, so
+// honoured in Lambkin's terms (TracingConfig stored and echoed; an empty VpcConfig; LoggingConfig;
+// the default SnapStart) or refused with InvalidParameterValueException naming it, so
 // nothing a caller sets is silently dropped (docs/behaviour.md lists the decision per member).
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "functions/model.h"
 #include "lambdaapi/body.h"
 #include "lambdaapi/validation.h"
 
@@ -18,14 +19,12 @@ namespace lambkin::lambdaapi {
 struct FeatureMembers {
   std::optional<std::string> tracing_mode;  // TracingConfig.Mode
   bool vpc_config = false;                  // an empty VpcConfig was given
-  std::optional<std::string> log_group;     // LoggingConfig.LogGroup
-  // The first member Lambkin cannot honour, refused once the model constraints (recorded in
-  // the Validator) have passed, as AWS reports validation errors first.
+  // The whole LoggingConfig, when the request has one (it replaces the version's).
+  std::optional<functions::LoggingConfig> logging;
+  // The first member Lambkin cannot honour (or that AWS refuses once it is valid), refused once
+  // the model constraints (recorded in the Validator) have passed, as AWS reports validation
+  // errors first.
   Status refused = Status::Ok();
-
-  // `refused`, or a LogGroup other than the function's own /aws/lambda/<function_name> (the
-  // only group the log writer writes to).
-  Status Refused(std::string_view function_name) const;
 };
 
 // CreateFunction / UpdateFunctionConfiguration.

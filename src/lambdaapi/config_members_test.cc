@@ -7,7 +7,7 @@ namespace {
 
 struct Parsed {
   Status validation;  // the Validator's verdict
-  Status refused;     // FeatureMembers::Refused("fn")
+  Status refused;     // FeatureMembers::refused
   FeatureMembers members;
 };
 
@@ -17,7 +17,7 @@ Parsed Parse(const std::string& json) {
   Validator v;
   auto m = ParseFeatureMembers(*body, v);
   EXPECT_TRUE(m.ok()) << m.status().message();
-  return {v.ToStatus(), m->Refused("fn"), *m};
+  return {v.ToStatus(), m->refused, *m};
 }
 
 TEST(FeatureMembersTest, HonoursWhatLambkinDoes) {
@@ -40,9 +40,6 @@ TEST(FeatureMembersTest, RefusesWhatLambkinCannotDoNamingTheMember) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({"VpcConfig":{"SubnetIds":["subnet-1"]}})", "VpcConfig"},
       {R"({"VpcConfig":{"Ipv6AllowedForDualStack":true}})", "VpcConfig.Ipv6AllowedForDualStack"},
-      {R"({"LoggingConfig":{"LogFormat":"JSON"}})", "LoggingConfig.LogFormat JSON"},
-      {R"({"LoggingConfig":{"ApplicationLogLevel":"INFO"}})", "LoggingConfig.ApplicationLogLevel"},
-      {R"({"LoggingConfig":{"LogGroup":"/other"}})", "LoggingConfig.LogGroup"},
       {R"({"SnapStart":{"ApplyOn":"PublishedVersions"}})", "SnapStart.ApplyOn"},
       {R"({"DeadLetterConfig":{"TargetArn":"arn:aws:sqs:us-east-1:123456789012:q"}})",
        "DeadLetterConfig"},
@@ -59,6 +56,38 @@ TEST(FeatureMembersTest, RefusesWhatLambkinCannotDoNamingTheMember) {
               std::string::npos)
         << p.refused.message();
   }
+}
+
+TEST(FeatureMembersTest, ALoggingConfigIsWholeWithAwsDefaults) {
+  EXPECT_FALSE(Parse("{}").members.logging.has_value());
+  Parsed empty = Parse(R"({"LoggingConfig":{}})");
+  ASSERT_TRUE(empty.members.logging.has_value());
+  EXPECT_EQ(empty.members.logging->format, "Text");
+  EXPECT_EQ(empty.members.logging->group, "");
+  EXPECT_EQ(empty.members.logging->application_level, "");
+  Parsed json = Parse(R"({"LoggingConfig":{"LogFormat":"JSON","SystemLogLevel":"WARN",
+                                           "LogGroup":"/custom/group"}})");
+  ASSERT_TRUE(json.refused.ok()) << json.refused.message();
+  EXPECT_EQ(json.members.logging->format, "JSON");
+  EXPECT_EQ(json.members.logging->application_level, "INFO");
+  EXPECT_EQ(json.members.logging->system_level, "WARN");
+  EXPECT_EQ(json.members.logging->group, "/custom/group");
+  // A level without LogFormat JSON (left out means Text) is AWS's InvalidParameterValue.
+  for (const char* body : {R"({"LoggingConfig":{"ApplicationLogLevel":"ERROR"}})",
+                           R"({"LoggingConfig":{"LogFormat":"Text","SystemLogLevel":"WARN"}})"}) {
+    Parsed p = Parse(body);
+    EXPECT_TRUE(p.validation.ok()) << body;
+    EXPECT_EQ(p.refused.code(), StatusCode::kInvalidParameterValue) << body;
+    EXPECT_EQ(p.refused.message(),
+              "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel from "
+              "your request or change the LogFormat to \"JSON\" and try again.");
+  }
+  Parsed bad = Parse(R"({"LoggingConfig":{"LogFormat":"XML","ApplicationLogLevel":"LOUD"}})");
+  EXPECT_EQ(bad.validation.message(),
+            "2 validation errors detected: Value 'XML' at 'loggingConfig.logFormat' failed to "
+            "satisfy constraint: Member must satisfy enum value set: [JSON, Text]; Value 'LOUD' at "
+            "'loggingConfig.applicationLogLevel' failed to satisfy constraint: Member must "
+            "satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]");
 }
 
 TEST(FeatureMembersTest, ModelConstraintsComeFirstWithAwsText) {

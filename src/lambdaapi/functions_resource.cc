@@ -284,7 +284,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   ASSIGN_OR_ERROR(FunctionRef ref,
                   call.ResolveFunction(*name, shapes::kFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
-  RETURN_ERROR_IF(features.Refused(ref.name));
+  RETURN_ERROR_IF(features.refused);
   functions::CreateFunctionCommand cmd;
   cmd.name = ref.name;
   cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
@@ -325,6 +325,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
   cmd.config.environment = m.environment;
   cmd.config.tracing_mode = features.tracing_mode.value_or("PassThrough");
   cmd.config.vpc_config = features.vpc_config;
+  if (features.logging) cmd.config.logging = *features.logging;
   cmd.publish = publish.value_or(false);
   cmd.layers = std::move(layers);
   cmd.layer_caller = LayerCallerOf(call.identity, call.scope);
@@ -462,7 +463,7 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(FeatureMembers features, ParseFeatureMembers(body, v));
   ASSIGN_OR_ERROR(std::vector<std::string> layers, ParseLayersMember(body, v));
   RETURN_ERROR_IF(v.ToStatus());
-  RETURN_ERROR_IF(features.Refused(name));
+  RETURN_ERROR_IF(features.refused);
   if (body.Has("Layers")) {
     ASSIGN_OR_ERROR(FunctionVersion current,
                     ctx.functions->GetFunctionVersion(call.scope, name, ""));
@@ -475,9 +476,10 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   if (m.runtime) RETURN_ERROR_IF(CheckRuntime(ctx, *m.runtime));
   if (m.role) RETURN_ERROR_IF(CheckRoleAssumable(ctx, call, *m.role));
   functions::UpdateConfigurationCommand cmd{
-      m.runtime,     m.handler,    m.description,         m.role,
-      m.memory_size, m.timeout,    m.ephemeral_storage,   m.environment,
-      revision,      image_config, features.tracing_mode, features.vpc_config};
+      m.runtime,       m.handler,    m.description,         m.role,
+      m.memory_size,   m.timeout,    m.ephemeral_storage,   m.environment,
+      revision,        image_config, features.tracing_mode, features.vpc_config,
+      features.logging};
   if (body.Has("Layers")) {
     cmd.layers = std::move(layers);
     cmd.layer_caller = LayerCallerOf(call.identity, call.scope);

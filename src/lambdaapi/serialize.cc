@@ -48,8 +48,12 @@ nlohmann::json FunctionConfigurationJson(const ApiContext& ctx, const functions:
     }
     j["Layers"] = std::move(layers);
   }
-  j["LoggingConfig"] = {{"LogFormat", "Text"},
-                        {"LogGroup", fmt::format("/aws/lambda/{}", v.function_name)}};
+  j["LoggingConfig"] = {{"LogFormat", c.logging.Json() ? "JSON" : "Text"},
+                        {"LogGroup", functions::LogGroupName(c, v.function_name)}};
+  if (c.logging.Json()) {
+    j["LoggingConfig"]["ApplicationLogLevel"] = c.logging.application_level;
+    j["LoggingConfig"]["SystemLogLevel"] = c.logging.system_level;
+  }
   j["MemorySize"] = c.memory_size;
   j["PackageType"] = functions::PackageTypeName(c.package_type);
   // A write's answer describes the version while the work is in progress. AWS issues a new

@@ -78,7 +78,7 @@ export async function functionPage(main, session, [name], alive) {
 
   renderRuntimePanel(runtimePanel, session, fn, qualifier, alive);
   loadHistory(history, session, name, qualifier, alive);
-  loadInits(inits, session, name, alive);
+  loadInits(inits, session, name, c.LoggingConfig?.LogGroup || `/aws/lambda/${name}`, alive);
   insightsChart(chart, session, alive).catch((e) => { clear(chart, h('p', { class: 'muted' }, describeError(e))); });
 }
 
@@ -213,16 +213,29 @@ async function loadHistory(target, session, name, qualifier, alive) {
   }
 }
 
-async function loadInits(target, session, name, alive) {
+// An environment's start: INIT_START, or under the JSON log format its platform.initStart
+// record, shown as the text line it stands for.
+function initLine(message) {
+  const text = message.trim();
+  if (!text.startsWith('{')) return text;
+  try {
+    const { record } = JSON.parse(text);
+    return `INIT_START Runtime Version: ${record.runtimeVersion}\tRuntime Version ARN: ${record.runtimeVersionArn}`;
+  } catch {
+    return text;
+  }
+}
+
+async function loadInits(target, session, name, group, alive) {
   const { FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
   const refresh = h('button', { type: 'button', class: 'small', id: 'refresh-inits' }, 'Refresh');
-  refresh.addEventListener('click', () => loadInits(target, session, name, alive));
+  refresh.addEventListener('click', () => loadInits(target, session, name, group, alive));
   try {
     const client = await logs(session);
     const events = [];
     let nextToken;
     for (let i = 0; i < 20; i++) {
-      const r = await client.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${name}`, filterPattern: 'INIT_START', nextToken }));
+      const r = await client.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '?INIT_START ?"platform.initStart"', nextToken }));
       events.push(...(r.events || []));
       nextToken = r.nextToken;
       if (!nextToken) break;
@@ -231,7 +244,7 @@ async function loadInits(target, session, name, alive) {
     events.sort((a, b) => a.timestamp - b.timestamp);
     const recent = events.slice(-20).reverse();
     clear(target, refresh, recent.length
-      ? h('ol', { class: 'log-lines', id: 'init-lines' }, recent.map((e) => h('li', {}, h('time', {}, when(e.timestamp)), ' ', h('code', {}, e.message.trim()))))
+      ? h('ol', { class: 'log-lines', id: 'init-lines' }, recent.map((e) => h('li', {}, h('time', {}, when(e.timestamp)), ' ', h('code', {}, initLine(e.message)))))
       : h('p', { class: 'muted', id: 'init-lines' }, 'No environment started yet: invoke the function.'));
   } catch (e) {
     clear(target, refresh, h('p', { class: 'muted' }, e.name === 'ResourceNotFoundException' ? 'No logs yet: invoke the function.' : describeError(e)));

@@ -32,15 +32,55 @@ const post = (urlPath, payload, headers = {}) =>
   call('POST', urlPath, typeof payload === 'string' ? payload : JSON.stringify(payload),
     { 'Content-Type': 'application/json', ...headers });
 
-// console.* writes `<time>\t<request id>\t<LEVEL>\t<message>` as one log line.
+// LoggingConfig: LogFormat JSON writes each console call as a JSON object, and calls below
+// AWS_LAMBDA_LOG_LEVEL are left out (console.fatal never is), as AWS's Node.js runtime does.
+const jsonLogs = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
+const levelRank = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
+const minimumRank = levelRank[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? 1;
+
+function errorObject(err) {
+  return { errorType: err.name || 'Error', errorMessage: err.message, stackTrace: (err.stack || '').split('\n') };
+}
+
+function jsonLine(level, args) {
+  const line = { timestamp: new Date().toISOString(), level, requestId: currentRequestId };
+  if (args.length === 1) {
+    line.message = args[0] instanceof Error ? errorObject(args[0]) : args[0];
+  } else {
+    line.message = format(...args);
+    const err = args.find((a) => a instanceof Error);
+    if (err) Object.assign(line, errorObject(err));
+  }
+  try {
+    return JSON.stringify(line);
+  } catch {
+    return JSON.stringify({ ...line, message: format(...args) });
+  }
+}
+
+// Text: console.* writes `<time>\t<request id>\t<LEVEL>\t<message>` as one log line.
 function patchConsole() {
-  const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' };
+  const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE', fatal: 'FATAL' };
   for (const [fn, level] of Object.entries(levels)) {
+    if (level !== 'FATAL' && levelRank[level] < minimumRank) {
+      console[fn] = () => {};
+      continue;
+    }
     console[fn] = (...args) => {
+      if (jsonLogs) {
+        process.stdout.write(`${jsonLine(level, args)}\n`);
+        return;
+      }
       const text = format(...args).replace(/\n/g, '\r');
       process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${text}\n`);
     };
   }
+}
+
+// An error the runtime reports: `Invoke Error {...}` in Text, the error object in JSON.
+function logError(label, payload, err) {
+  if (jsonLogs) console.error(err instanceof Error ? err : payload);
+  else console.error(label, JSON.stringify(payload));
 }
 
 function errorPayload(err) {
@@ -54,7 +94,11 @@ function errorPayload(err) {
 
 async function failInit(errorType, message, err) {
   const payload = { errorType, errorMessage: message, trace: err ? errorPayload(err).trace : [] };
-  process.stdout.write(`${new Date().toISOString()}\tundefined\tERROR\t${JSON.stringify(payload)}\n`);
+  if (jsonLogs) {
+    process.stdout.write(`${jsonLine('ERROR', [{ errorType, errorMessage: message, stackTrace: payload.trace }])}\n`);
+  } else {
+    process.stdout.write(`${new Date().toISOString()}\tundefined\tERROR\t${JSON.stringify(payload)}\n`);
+  }
   await post('/init/error', payload, { 'Lambda-Runtime-Function-Error-Type': errorType });
   process.exit(129);
 }
@@ -127,7 +171,7 @@ async function main() {
       await post(`/invocation/${encodeURIComponent(requestId)}/response`, JSON.stringify(result ?? null));
     } catch (err) {
       const payload = errorPayload(err);
-      console.error('Invoke Error', JSON.stringify(payload));
+      logError('Invoke Error', payload, err);
       await post(`/invocation/${encodeURIComponent(requestId)}/error`, payload);
     }
   }

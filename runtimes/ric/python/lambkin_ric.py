@@ -15,6 +15,8 @@ import time
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
+# LoggingConfig.LogFormat JSON: logging's records and uncaught errors as JSON lines.
+JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 
 
 class RuntimeClient:
@@ -107,18 +109,57 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# A LogRecord's own attributes; any other is an `extra` and goes into the JSON line.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "aws_request_id"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with the keys (and their order) of AWS's Python runtime."""
+
+    def format(self, record):
+        record.levelno = min(50, max(0, record.levelno)) // 10 * 10
+        record.levelname = logging.getLevelName(record.levelno)
+        result = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        exc = record.exc_info
+        if exc and exc[0] is not None:
+            import traceback
+            result["stackTrace"] = traceback.format_tb(exc[2])
+            result["errorType"] = exc[0].__name__
+            result["errorMessage"] = str(exc[1])
+        result["requestId"] = RequestIdFilter.request_id
+        if exc and exc[0] is not None:
+            result["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key not in result:
+                result[key] = value
+        return json.dumps(result, ensure_ascii=False, default=str) + "\n"
+
+
 def setup_logging():
     handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-        "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
+    if JSON_LOGS:
+        formatter = JsonFormatter()
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S")
+        formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     handler.terminator = ""
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(logging.WARNING)
+    # LoggingConfig.ApplicationLogLevel (JSON only); Python's own WARNING otherwise.
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
+    root.setLevel(logging.getLevelName(level) if level in (
+        "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else logging.WARNING)
 
 
 def _stack(exc):
@@ -143,10 +184,21 @@ def _nbsp_indent(line):
 
 def log_error(payload):
     # One log line, as AWS's runtime writes it.
-    text = "[ERROR] %s: %s" % (payload["errorType"], payload["errorMessage"])
-    if payload["stackTrace"]:
-        lines = "".join(payload["stackTrace"]).splitlines()
-        text += "\rTraceback (most recent call last):\r" + "\r".join(_nbsp_indent(l) for l in lines)
+    if JSON_LOGS:
+        text = json.dumps({
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "log_level": "ERROR",
+            "errorMessage": payload["errorMessage"],
+            "errorType": payload["errorType"],
+            "requestId": payload["requestId"],
+            "stackTrace": payload["stackTrace"],
+        }, ensure_ascii=False)
+    else:
+        text = "[ERROR] %s: %s" % (payload["errorType"], payload["errorMessage"])
+        if payload["stackTrace"]:
+            lines = "".join(payload["stackTrace"]).splitlines()
+            text += ("\rTraceback (most recent call last):\r"
+                     + "\r".join(_nbsp_indent(l) for l in lines))
     sys.stdout.flush()
     sys.stdout.buffer.write((text.rstrip("\r") + "\n").encode("utf-8", "replace"))
     sys.stdout.flush()
