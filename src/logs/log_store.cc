@@ -937,43 +937,4 @@ bool ValidRetentionDays(int64_t days) {
 
 std::string RetentionDaysList() { return fmt::format("{}", fmt::join(kRetentionDays, ", ")); }
 
-Result<FilterPattern> FilterPattern::Parse(const std::string& pattern) {
-  FilterPattern p;
-  size_t i = 0;
-  while (i < pattern.size()) {
-    while (i < pattern.size() && pattern[i] == ' ') ++i;
-    if (i >= pattern.size()) break;
-    char kind = 0;
-    if (pattern[i] == '?' || pattern[i] == '-') kind = pattern[i++];
-    std::string term;
-    if (i < pattern.size() && pattern[i] == '"') {
-      size_t close = pattern.find('"', i + 1);
-      if (close == std::string::npos) return InvalidParameter("Invalid filter pattern");
-      term = pattern.substr(i + 1, close - i - 1);
-      i = close + 1;
-    } else {
-      size_t sp = pattern.find(' ', i);
-      if (sp == std::string::npos) sp = pattern.size();
-      term = pattern.substr(i, sp - i);
-      i = sp;
-    }
-    if (term.empty()) continue;
-    (kind == '?' ? p.any_ : kind == '-' ? p.none_ : p.all_).push_back(std::move(term));
-  }
-  return p;
-}
-
-bool FilterPattern::Matches(std::string_view message) const {
-  for (const auto& t : all_) {
-    if (message.find(t) == std::string_view::npos) return false;
-  }
-  for (const auto& t : none_) {
-    if (message.find(t) != std::string_view::npos) return false;
-  }
-  if (any_.empty()) return true;
-  return std::any_of(any_.begin(), any_.end(), [&](const std::string& t) {
-    return message.find(t) != std::string_view::npos;
-  });
-}
-
 }  // namespace lambkin::logs

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "functions/model.h"
+#include "logs/filter_pattern.h"
 #include "store/database.h"
 
 namespace lambkin::logs {
@@ -180,21 +181,6 @@ class LogStore {
   store::Database* db_;
   const Clock* clock_;
   AppendObserver* observer_ = nullptr;
-};
-
-// CloudWatch's filter pattern for unstructured events: space-separated terms that must all
-// occur in the message (ERROR timeout); "?term" terms of which at least one must occur
-// (?ERROR ?WARN); "-term" terms that must not occur; a term in double quotes may contain
-// spaces; an empty pattern matches everything. Matching is case-sensitive.
-class FilterPattern {
- public:
-  static Result<FilterPattern> Parse(const std::string& pattern);
-  bool Matches(std::string_view message) const;
-
- private:
-  std::vector<std::string> all_;
-  std::vector<std::string> any_;
-  std::vector<std::string> none_;
 };
 
 }  // namespace lambkin::logs

@@ -13,33 +13,6 @@
 namespace lambkin::logs {
 namespace {
 
-TEST(FilterPatternTest, TermsQuotesOptionalAndExcluded) {
-  struct Case {
-    const char* pattern;
-    const char* message;
-    bool match;
-  };
-  const Case cases[] = {
-      {"", "anything", true},
-      {"ERROR", "an ERROR here", true},
-      {"ERROR", "an error here", false},  // case-sensitive
-      {"ERROR timeout", "ERROR: timeout", true},
-      {"ERROR timeout", "ERROR only", false},
-      {"\"Task timed out\"", "x Task timed out after 1.00 seconds", true},
-      {"\"Task timed out\"", "Task out timed", false},
-      {"?WARN ?ERROR", "a WARN", true},
-      {"?WARN ?ERROR", "INFO", false},
-      {"INIT -REPORT", "INIT_START", true},
-      {"INIT -REPORT", "INIT_REPORT", false},
-  };
-  for (const auto& c : cases) {
-    auto p = FilterPattern::Parse(c.pattern);
-    ASSERT_TRUE(p.ok()) << c.pattern;
-    EXPECT_EQ(p->Matches(c.message), c.match) << c.pattern << " / " << c.message;
-  }
-  EXPECT_FALSE(FilterPattern::Parse("\"unterminated").ok());
-}
-
 class LogStoreTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {

@@ -540,6 +540,13 @@ Result<json> FilterLogEvents(logs::LogStore* store, const functions::Scope& s,
     return Invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.");
   }
   LAMBKIN_ASSIGN_OR_RETURN(std::string pattern, in.String("filterPattern", ""));
+  if (pattern.size() > 1024) {
+    return Status(StatusCode::kValidation,
+                  fmt::format("1 validation error detected: Value '{}' at 'filterPattern' failed "
+                              "to satisfy constraint: Member must have length less than or equal "
+                              "to 1024",
+                              pattern));
+  }
   LAMBKIN_ASSIGN_OR_RETURN(int64_t start, in.Int("startTime", 0));
   LAMBKIN_ASSIGN_OR_RETURN(int64_t end, in.Int("endTime", 0));
   LAMBKIN_ASSIGN_OR_RETURN(std::string token, in.String("nextToken", ""));

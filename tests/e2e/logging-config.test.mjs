@@ -201,6 +201,28 @@ test('JSON at INFO: platform.initStart/start/report, Python logging as JSON, lin
   assert.ok(messages.some((m) => m.includes('hand-no-timestamp')), 'no timestamp: INFO');
 });
 
+test('FilterLogEvents takes JSON filter patterns over a JSON function\'s records; a malformed one is AWS\'s error', async () => {
+  const filter = async (filterPattern) => (await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/lc-py', filterPattern })))
+    .events.map((e) => JSON.parse(e.message));
+  const reports = await filter('{ $.type = "platform.report" && $.record.metrics.durationMs >= 0 }');
+  assert.equal(reports.length, 2);
+  assert.ok(reports.every((r) => r.type === 'platform.report'));
+  assert.equal((await filter('{ $.record.metrics.initDurationMs = * }')).length, 1, 'one cold start');
+  const errors = await filter('{ ($.level = "ERROR" || $.level = CRITICAL) && $.logger = app }');
+  assert.deepEqual(errors.map((r) => r.message), ['py-error', 'py-critical', 'py-error', 'py-critical']);
+  assert.equal((await filter('{ $.type = platform.init* && $.record.runtimeVersion = %^python:3% }')).length, 1);
+  for (const [filterPattern, message] of [
+    ['{ $.type = "platform.report"', "If a filter pattern starts with '{' it must end with '}'"],
+    ['{ $.level = "ERROR", $.logger = "app" }', "Invalid filter pattern: Invalid character(s) in term ','"],
+    ['platform.report', "Invalid filter pattern: Invalid character(s) in term 'platform.report'"],
+  ]) {
+    const e = await awsError(logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/lc-py', filterPattern })));
+    assert.equal(e.name, 'InvalidParameterException', filterPattern);
+    assert.equal(e.$metadata.httpStatusCode, 400);
+    assert.equal(e.message, message);
+  }
+});
+
 test('JSON at ERROR/WARN: only errors of the function and failed invocations of the platform', async () => {
   await create('lc-quiet', { LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'ERROR', SystemLogLevel: 'WARN' } });
   const ok = await invoke('lc-quiet');
