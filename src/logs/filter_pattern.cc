@@ -252,24 +252,20 @@ class ConditionParser {
     return true;
   }
 
-  Result<Expr> ParseOr() {
-    Expr e{Expr::Kind::kOr, {}, {}};
+  // Operands of `next` joined by `op` (|| over &&-groups, && over unaries: && binds tighter).
+  Result<Expr> ParseJoined(Expr::Kind kind, std::string_view op,
+                           Result<Expr> (ConditionParser::*next)()) {
+    Expr e{kind, {}, {}};
     do {
-      LAMBKIN_ASSIGN_OR_RETURN(Expr operand, ParseAnd());
+      LAMBKIN_ASSIGN_OR_RETURN(Expr operand, (this->*next)());
       e.operands.push_back(std::move(operand));
-    } while (Eat("||"));
+    } while (Eat(op));
     if (e.operands.size() == 1) return std::move(e.operands.front());
     return e;
   }
-
+  Result<Expr> ParseOr() { return ParseJoined(Expr::Kind::kOr, "||", &ConditionParser::ParseAnd); }
   Result<Expr> ParseAnd() {
-    Expr e{Expr::Kind::kAnd, {}, {}};
-    do {
-      LAMBKIN_ASSIGN_OR_RETURN(Expr operand, ParseUnary());
-      e.operands.push_back(std::move(operand));
-    } while (Eat("&&"));
-    if (e.operands.size() == 1) return std::move(e.operands.front());
-    return e;
+    return ParseJoined(Expr::Kind::kAnd, "&&", &ConditionParser::ParseUnary);
   }
 
   Result<Expr> ParseUnary() {
