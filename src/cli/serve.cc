@@ -55,6 +55,7 @@
 #include "rollout/engine.h"
 #include "server/http_server.h"
 #include "store/database.h"
+#include "stsapi/sts_api.h"
 
 namespace lambkin::cli {
 
@@ -494,6 +495,7 @@ int Serve(const ServeOptions& options) {
   logsapi::LogsApi logs_api(&log_store, &log_writer, &auth);
   insightsapi::InsightsApi insights_api(&insight_rules, &log_writer, &auth);
   insights_api.SetMetrics(&lambda_metrics);
+  stsapi::StsApi sts_api(&auth);
   // Runtime-version images, pulled through the OCI distribution API under /v2/.
   registry::CatalogImages images(catalog->get());
   registry::RegistryApi registry_api(
@@ -507,6 +509,7 @@ int Serve(const ServeOptions& options) {
     if (lambda.Handle(request, respond)) return;
     if (auto r = logs_api.Handle(request)) return respond(std::move(*r));
     if (auto r = insights_api.Handle(request)) return respond(std::move(*r));
+    if (auto r = sts_api.Handle(request)) return respond(std::move(*r));
     if (auto r = admin.Handle(request)) return respond(std::move(*r));
     respond(lambdaapi::ErrorResponse(
         {StatusCode::kNotImplemented,

@@ -15,6 +15,7 @@
 #include "iam/authenticator.h"
 #include "insightsapi/metric_operations.h"
 #include "server/json_input.h"
+#include "server/query_protocol.h"
 
 namespace lambkin::insightsapi {
 
@@ -255,12 +256,6 @@ Result<json> GetInsightRuleReport(insights::InsightRules* rules, const functions
 // structures, ISO 8601 timestamps as epoch seconds, numbers and booleans by member name.
 namespace {
 
-std::string FormDecode(std::string_view text) {
-  std::string plus(text);
-  std::replace(plus.begin(), plus.end(), '+', ' ');
-  return server::PercentDecode(plus).value_or(plus);
-}
-
 std::optional<double> ParseIso8601(const std::string& text) {
   std::tm tm{};
   int frac_start = 0;
@@ -313,8 +308,8 @@ Result<json> FormToJson(const std::string& body, std::string& action) {
     start = amp + 1;
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
-    std::string key = FormDecode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? "" : FormDecode(pair.substr(eq + 1));
+    std::string key = server::FormDecode(pair.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : server::FormDecode(pair.substr(eq + 1));
     // Parameters are text: bytes that are not UTF-8 (which no JSON request can carry) are
     // refused here rather than reaching a document or the store.
     if (!IsStoreText(key) || !IsStoreText(value)) {
@@ -356,32 +351,6 @@ Result<json> FormToJson(const std::string& body, std::string& action) {
   return out;
 }
 
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string IsoTime(double seconds) {
   auto t = static_cast<std::time_t>(seconds);
   std::tm tm{};
@@ -405,7 +374,7 @@ void ToXml(const json& j, const std::string& name, std::string& out) {
       out += "</member>";
     }
   } else if (j.is_string()) {
-    out += XmlEscape(j.get<std::string>());
+    out += server::XmlEscape(j.get<std::string>());
   } else if (j.is_boolean()) {
     out += j.get<bool>() ? "true" : "false";
   } else if (j.is_number() && (name == "Timestamp" || name == "Timestamps")) {
@@ -440,7 +409,7 @@ HttpResponse XmlError(const Status& s) {
       "<ErrorResponse "
       "xmlns=\"{}\"><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error>"
       "<RequestId>{}</RequestId></ErrorResponse>",
-      kXmlNamespace, k.fault, k.query_code, XmlEscape(s.message()), RandomUuid());
+      kXmlNamespace, k.fault, k.query_code, server::XmlEscape(s.message()), RandomUuid());
   return r;
 }
 
