@@ -84,7 +84,7 @@ asan-build:
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
 # A short libFuzzer run of every parser target, seeded from fuzz/corpus/.
-FUZZERS = http_target function_name zip_package lambda_api insight_rule sigv4 policy session_token oci_documents \
+FUZZERS = http_target function_name zip_package lambda_api insight_rule filter_pattern sigv4 policy session_token oci_documents \
   package_metadata
 fuzz-build: asan-build
 

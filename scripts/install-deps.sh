@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ make cmake pkg-config autoconf automake libtool
   libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libssl-dev libarchive-dev
-  libcli11-dev libfmt-dev libgtest-dev libcairo2-dev python3-boto3
+  libcli11-dev libfmt-dev libgtest-dev libcairo2-dev libre2-dev python3-boto3
   bubblewrap slirp4netns nftables libseccomp-dev e2fsprogs ccache python3 nodejs sqlite3 clang-format clang-tidy clang libclang-rt-14-dev
   docker-registry skopeo umoci openssl zstd
   postgresql-15 postgresql-client-15 libpq-dev
