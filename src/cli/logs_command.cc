@@ -44,6 +44,11 @@ std::string FunctionLogGroup(const ApiClient& client, const std::string& functio
 int LogsTail(const LogsTailOptions& o) {
   SystemClock clock;
   std::string group = FunctionLogGroup(o.client, o.function);
+  // A group of the function's choosing may be shared: its streams are named
+  // YYYY/MM/DD/<function>[<version>]<id>, and only this function's are shown.
+  std::string own_streams = group == fmt::format("/aws/lambda/{}", o.function)
+                                ? std::string()
+                                : fmt::format("/{}[", o.function);
   int64_t start = clock.NowMillis() - o.since_ms;
   std::set<std::string> seen;  // event ids printed at the current start time
   while (true) {
@@ -72,6 +77,10 @@ int LogsTail(const LogsTailOptions& o) {
         std::string id = e["eventId"];
         if (seen.contains(id)) continue;
         seen.insert(id);
+        if (!own_streams.empty() &&
+            e["logStreamName"].get<std::string>().find(own_streams) == std::string::npos) {
+          continue;
+        }
         std::string msg = e["message"];
         if (!msg.empty() && msg.back() == '\n') msg.pop_back();
         int64_t ts = e["timestamp"];

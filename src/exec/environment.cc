@@ -815,7 +815,7 @@ void Environment::OnExit() {
   if (status < 0) status = 0;
   pid_ = -1;
   DrainOutput();
-  if (!partial_line_.empty()) Log(std::move(partial_line_) + "\n");
+  if (!partial_line_.empty()) LogOutput(std::move(partial_line_) + "\n");
   partial_line_.clear();
   bool killed = (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
                 (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);

@@ -17,9 +17,10 @@ bool IsRfc3339(std::string_view t) {
     }
     return true;
   };
+  if (t.size() < 20) return false;
   if (!digits(0, 4) || t[4] != '-' || !digits(5, 2) || t[7] != '-' || !digits(8, 2) ||
-      t.size() < 20 || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !digits(11, 2) ||
-      t[13] != ':' || !digits(14, 2) || t[16] != ':' || !digits(17, 2)) {
+      (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !digits(11, 2) || t[13] != ':' ||
+      !digits(14, 2) || t[16] != ':' || !digits(17, 2)) {
     return false;
   }
   size_t i = 19;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "catalog/lifecycle.h"
+#include "catalog/regions.h"
 #include "common/crypto.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/config_members.h"
@@ -19,6 +20,22 @@ using nlohmann::json;
 using server::HttpResponse;
 
 namespace {
+
+// Lambkin writes a function's logs where its LoggingConfig says: whoever points them at a group
+// other than the function's own must be allowed to write there (logs:PutLogEvents on it), so a
+// function cannot be made to write lines into another function's group.
+Status CheckLogGroupAllowed(const Call& call, const FeatureMembers& features,
+                            std::string_view function_name) {
+  if (!features.logging || features.logging->group.empty() ||
+      features.logging->group == fmt::format("/aws/lambda/{}", function_name) ||
+      call.identity == nullptr) {
+    return Status::Ok();
+  }
+  return call.identity->Allow(
+      "logs:PutLogEvents",
+      fmt::format("arn:{}:logs:{}:{}:log-group:{}", catalog::PartitionOf(call.scope.region),
+                  call.scope.region, call.scope.account, features.logging->group));
+}
 
 constexpr int kMaxPageItems = 50;
 constexpr char kUnqualifiedOnly[] =
@@ -285,6 +302,7 @@ HttpResponse CreateFunction(const ApiContext& ctx, const Call& call) {
                   call.ResolveFunction(*name, shapes::kFunctionName, std::nullopt));
   if (!ref.qualifier.empty()) return ErrorResponse(InvalidParameter(kUnqualifiedOnly));
   RETURN_ERROR_IF(features.refused);
+  RETURN_ERROR_IF(CheckLogGroupAllowed(call, features, ref.name));
   functions::CreateFunctionCommand cmd;
   cmd.name = ref.name;
   cmd.config.architecture = arch.value_or(catalog::Architecture::kX86_64);
@@ -464,6 +482,7 @@ HttpResponse UpdateFunctionConfiguration(const ApiContext& ctx, const Call& call
   ASSIGN_OR_ERROR(std::vector<std::string> layers, ParseLayersMember(body, v));
   RETURN_ERROR_IF(v.ToStatus());
   RETURN_ERROR_IF(features.refused);
+  RETURN_ERROR_IF(CheckLogGroupAllowed(call, features, name));
   if (body.Has("Layers")) {
     ASSIGN_OR_ERROR(FunctionVersion current,
                     ctx.functions->GetFunctionVersion(call.scope, name, ""));

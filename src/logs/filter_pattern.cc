@@ -38,16 +38,31 @@ std::optional<double> ParseNumber(std::string_view text) {
 // `%regex%`: AWS's restricted syntax (no groups), searched anywhere in the text. RE2 runs in
 // time linear in the text and without recursion, so no pattern a caller writes can stall or
 // crash the server on a 256 KB event (std::regex overflows its stack on `a.*b` there).
-Result<std::shared_ptr<const RE2>> CompileRegex(std::string_view body) {
+// Its cost per byte of text grows with the compiled program: a few `x{1000}` would make a
+// 1 KB pattern cost ~10^5 steps per byte once RE2's DFA gives up, so the program is bounded.
+constexpr int kMaxRegexProgram = 500;
+constexpr int kMaxRegexes = 2;  // AWS's limit per filter pattern
+
+Result<std::shared_ptr<const RE2>> CompileRegex(std::string_view body, int& count) {
+  // AWS's characters: letters, digits, `: _ # = @ / ; , -` and the operators
+  // `^ $ ? [ ] { } | \ * + .` (no groups, no spaces).
   for (char c : body) {
-    if (c == '(' || c == ')' || static_cast<unsigned char>(c) >= 0x80) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 &&
+        std::string_view(":_#=@/;,-^$?[]{}|\\*+.").find(c) == std::string_view::npos) {
       return InvalidTerm(fmt::format("%{}%", body));
     }
   }
+  if (++count > kMaxRegexes) {
+    return Invalid("A filter pattern may hold at most two regular expressions");
+  }
   RE2::Options options;
   options.set_log_errors(false);
+  options.set_max_mem(int64_t{1} << 20);
   auto re = std::make_shared<const RE2>(re2::StringPiece(body.data(), body.size()), options);
   if (!re->ok()) return InvalidTerm(fmt::format("%{}%", body));
+  if (re->ProgramSize() > kMaxRegexProgram) {
+    return Invalid(fmt::format("The regular expression %{}% is too complex", body));
+  }
   return re;
 }
 
@@ -220,7 +235,9 @@ bool IsNameChar(char c) {
 // selectors) or a space-delimited field's conditions (the subject is the field's own name).
 class ConditionParser {
  public:
-  ConditionParser(std::string_view text, std::string_view field) : s_(text), field_(field) {}
+  // `regexes` counts the pattern's regular expressions (AWS allows two in all).
+  ConditionParser(std::string_view text, std::string_view field, int& regexes)
+      : s_(text), field_(field), regexes_(regexes) {}
 
   Result<Expr> ParseAll() {
     LAMBKIN_ASSIGN_OR_RETURN(Expr e, ParseOr());
@@ -276,8 +293,11 @@ class ConditionParser {
 
   Result<Expr> ParseUnary() {
     if (Eat("(")) {
+      // Nesting is bounded, so no pattern can run the parser (a recursion) out of stack.
+      if (++depth_ > kMaxNesting) return Invalid("Parentheses are nested too deeply");
       LAMBKIN_ASSIGN_OR_RETURN(Expr inner, ParseOr());
       if (!Eat(")")) return Invalid();
+      --depth_;
       return inner;
     }
     Expr e;
@@ -374,7 +394,7 @@ class ConditionParser {
       if (close == std::string_view::npos) return InvalidTerm(s_.substr(i_));
       if (numeric_only) return InvalidTerm(s_.substr(i_, close + 1 - i_));
       v.kind = Value::Kind::kRegex;
-      LAMBKIN_ASSIGN_OR_RETURN(v.regex, CompileRegex(s_.substr(i_ + 1, close - i_ - 1)));
+      LAMBKIN_ASSIGN_OR_RETURN(v.regex, CompileRegex(s_.substr(i_ + 1, close - i_ - 1), regexes_));
       i_ = close + 1;
       return v;
     }
@@ -451,10 +471,13 @@ class ConditionParser {
     return c;
   }
 
+  static constexpr int kMaxNesting = 64;
   std::string_view s_;
   std::string_view field_;
+  int& regexes_;
   size_t i_ = 0;
   int wildcards_ = 0;
+  int depth_ = 0;
 };
 
 // One term of a term pattern: a substring, or a regex.
@@ -579,9 +602,8 @@ struct FilterPattern::Node {
 
 namespace {
 
-Status ParseTerms(std::string_view pattern, FilterPattern::Node& node) {
+Status ParseTerms(std::string_view pattern, FilterPattern::Node& node, int& regexes) {
   size_t i = 0;
-  int regexes = 0;
   while (i < pattern.size()) {
     while (i < pattern.size() && std::isspace(static_cast<unsigned char>(pattern[i])) != 0) ++i;
     if (i >= pattern.size()) break;
@@ -597,8 +619,8 @@ Status ParseTerms(std::string_view pattern, FilterPattern::Node& node) {
     } else if (i < pattern.size() && pattern[i] == '%') {
       size_t close = pattern.find('%', i + 1);
       if (close == std::string_view::npos) return InvalidTerm(pattern.substr(i));
-      LAMBKIN_ASSIGN_OR_RETURN(term.regex, CompileRegex(pattern.substr(i + 1, close - i - 1)));
-      if (++regexes > 2) return Invalid("At most two regular expressions are allowed per pattern");
+      LAMBKIN_ASSIGN_OR_RETURN(term.regex,
+                               CompileRegex(pattern.substr(i + 1, close - i - 1), regexes));
       i = close + 1;
     } else {
       size_t end = i;
@@ -649,7 +671,7 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-Status ParseFields(std::string_view body, FilterPattern::Node& node) {
+Status ParseFields(std::string_view body, FilterPattern::Node& node, int& regexes) {
   bool ellipsis = false;
   for (std::string_view part : SplitCommas(body)) {
     part = Trim(part);
@@ -665,7 +687,7 @@ Status ParseFields(std::string_view body, FilterPattern::Node& node) {
         node.fields.push_back(std::move(field));
         continue;
       }
-      ConditionParser parser(part, part.substr(0, end));
+      ConditionParser parser(part, part.substr(0, end), regexes);
       LAMBKIN_ASSIGN_OR_RETURN(Expr conditions, parser.ParseAll());
       field.conditions = std::move(conditions);
     }
@@ -681,24 +703,25 @@ Result<FilterPattern> FilterPattern::Parse(const std::string& pattern) {
   std::string_view text = Trim(pattern);
   if (text.empty()) return p;
   auto node = std::make_shared<Node>();
-  if (pattern.front() == '{' || pattern.front() == '[') {
-    const bool json_pattern = pattern.front() == '{';
+  int regexes = 0;
+  if (text.front() == '{' || text.front() == '[') {
+    const bool json_pattern = text.front() == '{';
     const char close = json_pattern ? '}' : ']';
-    if (pattern.back() != close) {
+    if (text.back() != close || text.size() < 2) {
       return InvalidParameter(fmt::format(
-          "If a filter pattern starts with '{}' it must end with '{}'", pattern.front(), close));
+          "If a filter pattern starts with '{}' it must end with '{}'", text.front(), close));
     }
-    std::string_view body = std::string_view(pattern).substr(1, pattern.size() - 2);
+    std::string_view body = text.substr(1, text.size() - 2);
     if (json_pattern) {
       node->kind = Node::Kind::kJson;
-      ConditionParser parser(body, {});
+      ConditionParser parser(body, {}, regexes);
       LAMBKIN_ASSIGN_OR_RETURN(node->expr, parser.ParseAll());
     } else {
       node->kind = Node::Kind::kFields;
-      LAMBKIN_RETURN_IF_ERROR(ParseFields(body, *node));
+      LAMBKIN_RETURN_IF_ERROR(ParseFields(body, *node, regexes));
     }
   } else {
-    LAMBKIN_RETURN_IF_ERROR(ParseTerms(text, *node));
+    LAMBKIN_RETURN_IF_ERROR(ParseTerms(text, *node, regexes));
     if (node->all.empty() && node->any.empty() && node->none.empty()) return p;
   }
   p.node_ = std::move(node);

@@ -37,8 +37,8 @@ TEST(FilterPatternTest, TermsQuotesOptionalAndExcluded) {
       // "If you combine ? with other filter patterns, all question mark terms are ignored."
       {"?ERROR ?ARGUMENTS REQUEST", "[INFO] REQUEST FAILED", true},
       {"%AUTHORIZED%", "[ERROR 401] UNAUTHORIZED REQUEST", true},
-      {"%^\\[SUCCESS \\d+\\]%", "[SUCCESS 200] AUTHORIZED REQUEST", true},
-      {"%^\\[SUCCESS \\d+\\]%", "[ERROR 401] UNAUTHORIZED REQUEST", false},
+      {"%^\\[SUCCESS\\s\\d+\\]%", "[SUCCESS 200] AUTHORIZED REQUEST", true},
+      {"%^\\[SUCCESS\\s\\d+\\]%", "[ERROR 401] UNAUTHORIZED REQUEST", false},
   });
 }
 
@@ -94,6 +94,7 @@ TEST(FilterPatternTest, JsonValuesWildcardsNumbersAndKeywords) {
       {"{ $.detail-type = D }", event, true},
       {"{$.level=\"ERROR\"&&$.someInt>1}", event, true},
       {"{ $.level = \"ERROR\" }", "not JSON at all", false},
+      {"  { $.level = ERROR }\n", event, true},  // blanks around a pattern are not part of it
       {"{ $.level = \"ERROR\" }", "[ERROR] plain text\n", false},
   });
 }
@@ -149,7 +150,19 @@ TEST(FilterPatternTest, MalformedPatternsAreAwsErrors) {
        "Invalid filter pattern: Only one wildcard is allowed per property selector"},
       {"[a, ..., b, ...]", "Invalid filter pattern: Duplicate field '...'"},
       {"%a(b)%", "Invalid filter pattern: Invalid character(s) in term '%a(b)%'"},
+      {"%something!%", "Invalid filter pattern: Invalid character(s) in term '%something!%'"},
+      {"{ $.a = %x% || $.b = %y% || $.c = %z% }",
+       "Invalid filter pattern: A filter pattern may hold at most two regular expressions"},
+      {"%[a-z]{400}[a-z]{400}Z%",
+       "Invalid filter pattern: The regular expression %[a-z]{400}[a-z]{400}Z% is too complex"},
   };
+  std::string deep = "{ " + std::string(65, '(') + "$.a = 1" + std::string(65, ')') + " }";
+  EXPECT_EQ(FilterPattern::Parse(deep).status().message(),
+            "Invalid filter pattern: Parentheses are nested too deeply");
+  auto nested =
+      FilterPattern::Parse("{ " + std::string(64, '(') + "$.a = 1" + std::string(64, ')') + " }");
+  ASSERT_TRUE(nested.ok()) << nested.status().message();
+  EXPECT_TRUE(nested->Matches(R"({"a":1})"));
   for (const auto& [pattern, message] : cases) {
     auto p = FilterPattern::Parse(pattern);
     ASSERT_FALSE(p.ok()) << pattern;

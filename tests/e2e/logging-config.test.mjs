@@ -6,14 +6,20 @@
 // write with the stream naming the function, and the variables the runtime is given.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
-  CreateFunctionCommand, UpdateFunctionConfigurationCommand, GetFunctionConfigurationCommand,
+  LambdaClient, CreateFunctionCommand, UpdateFunctionConfigurationCommand, GetFunctionConfigurationCommand,
   PublishVersionCommand, InvokeCommand,
 } from '@aws-sdk/client-lambda';
 import { DescribeLogStreamsCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CloudWatchClient, PutInsightRuleCommand, GetInsightRuleReportCommand } from '@aws-sdk/client-cloudwatch';
 import {
   startServer, makeZip, role, account, awsError, runtimeVersions, logsClient, functionLogMessages, waitFor, devCredentials,
+  lambkinBin,
 } from './helpers.mjs';
 
 let server;
@@ -297,4 +303,35 @@ test('a Contributor Insights rule over platform.initStart counts JSON functions 
   assert.equal(report.Contributors.length, 1);
   assert.equal(report.Contributors[0].Keys[1], arn);
   assert.match(report.Contributors[0].Keys[0], /^python:3\.\d+\.v\d+$/);
+});
+
+test('pointing a function\'s logs at a group other than its own needs logs:PutLogEvents on that group', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-lc-'));
+  const file = path.join(dir, 'iam.json');
+  const allow = (Action, Resource) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action, Resource }] });
+  writeFileSync(file, JSON.stringify({ accounts: { [account]: { users: { 'fn-owner': { policies: {
+    Lambda: allow('lambda:*', `arn:aws:lambda:us-east-1:${account}:function:lc-owned*`),
+    Logs: allow('logs:PutLogEvents', `arn:aws:logs:us-east-1:${account}:log-group:/team/owned`),
+  } } } } } }));
+  const env = { ...process.env, LAMBKIN_ENDPOINT: server.endpoint };
+  await promisify(execFile)(lambkinBin, ['iam', 'apply', file], { env });
+  const key = JSON.parse((await promisify(execFile)(lambkinBin, ['iam', 'create-access-key', '--user', 'fn-owner', '--json'], { env })).stdout);
+  const owner = new LambdaClient({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1,
+    credentials: { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey } });
+  await owner.send(new CreateFunctionCommand({ FunctionName: 'lc-owned', Runtime: py, Handler: 'app.handler', Role: role,
+    Code: { ZipFile: pyCode }, LoggingConfig: { LogFormat: 'JSON', LogGroup: '/aws/lambda/lc-owned' } }));
+  const before = await config('lc-owned');
+  for (const LogGroup of ['/aws/lambda/lc-py', '/team/other']) {
+    const e = await awsError(owner.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'lc-owned', LoggingConfig: { LogGroup } })));
+    assert.equal(e.name, 'AccessDeniedException', LogGroup);
+    assert.equal(e.$metadata.httpStatusCode, 403);
+    assert.equal(e.message, `User: arn:aws:iam::${account}:user/fn-owner is not authorized to perform: logs:PutLogEvents on resource: `
+      + `arn:aws:logs:us-east-1:${account}:log-group:${LogGroup} because no identity-based policy allows the logs:PutLogEvents action`);
+    const c = await awsError(owner.send(new CreateFunctionCommand({ FunctionName: 'lc-owned-2', Runtime: py, Handler: 'app.handler', Role: role,
+      Code: { ZipFile: pyCode }, LoggingConfig: { LogGroup } })));
+    assert.equal(c.name, 'AccessDeniedException');
+  }
+  assert.equal((await config('lc-owned')).RevisionId, before.RevisionId, 'nothing changed');
+  const moved = await owner.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'lc-owned', LoggingConfig: { LogGroup: '/team/owned' } }));
+  assert.equal(moved.LoggingConfig.LogGroup, '/team/owned');
 });

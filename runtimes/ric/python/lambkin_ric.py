@@ -118,11 +118,10 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record, with the keys (and their order) of AWS's Python runtime."""
 
     def format(self, record):
-        record.levelno = min(50, max(0, record.levelno)) // 10 * 10
-        record.levelname = logging.getLevelName(record.levelno)
+        level = logging.getLevelName(min(50, max(0, record.levelno)) // 10 * 10)
         result = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
-            "level": record.levelname,
+            "level": level,
             "message": record.getMessage(),
             "logger": record.name,
         }
@@ -135,10 +134,13 @@ class JsonFormatter(logging.Formatter):
         result["requestId"] = RequestIdFilter.request_id
         if exc and exc[0] is not None:
             result["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
-        for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and key not in result:
-                result[key] = value
-        return json.dumps(result, ensure_ascii=False, default=str) + "\n"
+        extras = {k: v for k, v in vars(record).items()
+                  if k not in _RECORD_FIELDS and k not in result}
+        try:
+            return json.dumps({**result, **extras}, ensure_ascii=False, default=str) + "\n"
+        except (TypeError, ValueError):  # keys JSON cannot have, a value that refers to itself
+            extras = {str(k): str(v) for k, v in extras.items()}
+            return json.dumps({**result, **extras}, ensure_ascii=False, default=str) + "\n"
 
 
 def setup_logging():
