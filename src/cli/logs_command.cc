@@ -11,6 +11,7 @@
 #include "cli/http_client.h"
 #include "common/clock.h"
 #include "common/uri.h"
+#include "functions/model.h"
 
 namespace lambkin::cli {
 
@@ -36,7 +37,7 @@ std::string FunctionLogGroup(const ApiClient& client, const std::string& functio
       return config["LoggingConfig"]["LogGroup"].get<std::string>();
     }
   }
-  return fmt::format("/aws/lambda/{}", function);
+  return functions::DefaultLogGroupName(function);
 }
 
 }  // namespace
@@ -46,7 +47,7 @@ int LogsTail(const LogsTailOptions& o) {
   std::string group = FunctionLogGroup(o.client, o.function);
   // A group of the function's choosing may be shared: its streams are named
   // YYYY/MM/DD/<function>[<version>]<id>, and only this function's are shown.
-  std::string own_streams = group == fmt::format("/aws/lambda/{}", o.function)
+  std::string own_streams = group == functions::DefaultLogGroupName(o.function)
                                 ? std::string()
                                 : fmt::format("/{}[", o.function);
   int64_t start = clock.NowMillis() - o.since_ms;

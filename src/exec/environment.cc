@@ -49,6 +49,14 @@ double MillisSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The start of the JSON format's init records: initializationType, phase[, status][, errorType].
+nlohmann::ordered_json InitRecord(std::string_view status = {}, std::string_view error_type = {}) {
+  nlohmann::ordered_json r = {{"initializationType", "on-demand"}, {"phase", "init"}};
+  if (!status.empty()) r["status"] = status;
+  if (!error_type.empty()) r["errorType"] = error_type;
+  return r;
+}
+
 // Milliseconds as the JSON format's metrics write them: at most three decimals.
 double Millis3(double ms) { return std::round(ms * 1000) / 1000; }
 
@@ -291,10 +299,12 @@ Environment::Environment(asio::io_context& ioc, server::HttpServer* http, logs::
   gmtime_r(&secs, &tm);
   log_group_ = functions::LogGroupName(config_.function, config_.function_name);
   // In a group of its own choosing, a stream also names the function (as AWS's do).
-  const bool own_group = log_group_ == fmt::format("/aws/lambda/{}", config_.function_name);
+  const bool own_group = log_group_ == functions::DefaultLogGroupName(config_.function_name);
   log_stream_ =
       fmt::format("{:04}/{:02}/{:02}/{}[{}]{}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                   own_group ? "" : config_.function_name, config_.version, id_);
+  // AWS cannot create a group named aws/... for a function, so its logs go nowhere.
+  deliver_logs_ = !log_group_.starts_with("aws/");
   const functions::LoggingConfig& logging = config_.function.logging;
   json_logs_ = logging.Json();
   if (json_logs_) {
@@ -356,8 +366,7 @@ void Environment::SetState(EnvState to) {
 void Environment::Log(std::string message) {
   if (message.size() > kMaxEventBytes) message.resize(kMaxEventBytes);
   if (collecting_tail_) tail_ += message;
-  // AWS cannot create a group named aws/... for a function, so its logs go nowhere.
-  if (log_group_.starts_with("aws/")) return;
+  if (!deliver_logs_) return;
   logs_->Write(config_.scope, log_group_, log_stream_,
                logs::LogEvent{clock_->NowMillis(), std::move(message)});
 }
@@ -367,14 +376,6 @@ void Environment::Platform(std::string_view type, nlohmann::ordered_json record,
   std::string time = FormatAwsTimestamp(clock_->NowMillis()).substr(0, 23) + "Z";
   nlohmann::ordered_json event = {{"time", time}, {"type", type}, {"record", std::move(record)}};
   Log(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
-
-nlohmann::ordered_json Environment::InitRecord(std::string_view status,
-                                               std::string_view error_type) const {
-  nlohmann::ordered_json r = {{"initializationType", "on-demand"}, {"phase", "init"}};
-  if (!status.empty()) r["status"] = status;
-  if (!error_type.empty()) r["errorType"] = error_type;
-  return r;
 }
 
 void Environment::DoStart(Pending first) {

@@ -169,9 +169,6 @@ class Environment : public std::enable_shared_from_this<Environment> {
   void LogOutput(std::string line);
   // Under the JSON format, a platform record ({"time","type","record"}) at its system level.
   void Platform(std::string_view type, nlohmann::ordered_json record, LogLevel level);
-  // The start of the init records: initializationType, phase[, status][, errorType].
-  nlohmann::ordered_json InitRecord(std::string_view status = {},
-                                    std::string_view error_type = {}) const;
   // The Text format's END and REPORT lines.
   void LogReport(const std::string& request_id, double duration, int64_t billed, int64_t used_mb,
                  double init, bool timeout);
@@ -221,6 +218,7 @@ class Environment : public std::enable_shared_from_this<Environment> {
   bool cold_ = true;
   // LoggingConfig: JSON platform records and level filtering, or Lambda's text lines.
   bool json_logs_ = false;
+  bool deliver_logs_ = true;  // false for a group AWS could not create (aws/...)
   LogLevel application_level_ = LogLevel::kTrace;
   LogLevel system_level_ = LogLevel::kDebug;
   bool collecting_tail_ = false;

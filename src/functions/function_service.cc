@@ -480,9 +480,13 @@ std::optional<int64_t> VersionNumber(std::string_view q) {
 
 std::string ConfigFingerprint(const FunctionConfig& config) { return ConfigToJson(config).dump(); }
 
+std::string DefaultLogGroupName(std::string_view function_name) {
+  return fmt::format("/aws/lambda/{}", function_name);
+}
+
 std::string LogGroupName(const FunctionConfig& config, std::string_view function_name) {
   if (!config.logging.group.empty()) return config.logging.group;
-  return fmt::format("/aws/lambda/{}", function_name);
+  return DefaultLogGroupName(function_name);
 }
 
 std::string CodeSha256Hex(const FunctionConfig& config) {

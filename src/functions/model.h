@@ -93,8 +93,10 @@ struct FunctionConfig {
   int64_t code_unzipped_size = 0;
 };
 
-// The log group the function's environments write to: LoggingConfig.LogGroup, or
-// /aws/lambda/<function_name>.
+// A function's own log group, /aws/lambda/<function_name>.
+std::string DefaultLogGroupName(std::string_view function_name);
+
+// The log group the function's environments write to: LoggingConfig.LogGroup, or its own.
 std::string LogGroupName(const FunctionConfig& config, std::string_view function_name);
 
 // registry/repository@sha256:<hex>: the image a version runs (GetFunction's ResolvedImageUri).

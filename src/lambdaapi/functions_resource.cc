@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "catalog/lifecycle.h"
-#include "catalog/regions.h"
 #include "common/crypto.h"
 #include "lambdaapi/api.h"
 #include "lambdaapi/config_members.h"
@@ -12,6 +11,7 @@
 #include "lambdaapi/names.h"
 #include "lambdaapi/serialize.h"
 #include "lambdaapi/validation.h"
+#include "logs/log_store.h"
 
 namespace lambkin::lambdaapi {
 
@@ -27,14 +27,12 @@ namespace {
 Status CheckLogGroupAllowed(const Call& call, const FeatureMembers& features,
                             std::string_view function_name) {
   if (!features.logging || features.logging->group.empty() ||
-      features.logging->group == fmt::format("/aws/lambda/{}", function_name) ||
+      features.logging->group == functions::DefaultLogGroupName(function_name) ||
       call.identity == nullptr) {
     return Status::Ok();
   }
-  return call.identity->Allow(
-      "logs:PutLogEvents",
-      fmt::format("arn:{}:logs:{}:{}:log-group:{}", catalog::PartitionOf(call.scope.region),
-                  call.scope.region, call.scope.account, features.logging->group));
+  return call.identity->Allow("logs:PutLogEvents",
+                              logs::LogGroupArn(call.scope, features.logging->group));
 }
 
 constexpr int kMaxPageItems = 50;

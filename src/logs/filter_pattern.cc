@@ -246,8 +246,6 @@ class ConditionParser {
     return e;
   }
 
-  int wildcards() const { return wildcards_; }
-
  private:
   void Skip() {
     while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_])) != 0) ++i_;

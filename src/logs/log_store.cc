@@ -1,5 +1,6 @@
 #include "logs/log_store.h"
 
+#include "catalog/regions.h"
 #include "common/utf8.h"
 #include "logs/clf.h"
 
@@ -670,6 +671,11 @@ Result<EventsPage> LogStore::GetEvents(const Scope& scope, const std::string& gr
     page.next_backward_token = fmt::format("b/{}", INT64_MAX);
   }
   return page;
+}
+
+std::string LogGroupArn(const functions::Scope& scope, std::string_view group) {
+  return fmt::format("arn:{}:logs:{}:{}:log-group:{}", catalog::PartitionOf(scope.region),
+                     scope.region, scope.account, group);
 }
 
 Result<FilterPage> LogStore::Filter(const Scope& scope, const std::string& group,

@@ -106,6 +106,9 @@ struct ScanStats {
   int64_t bytes = 0;   // their message bytes
 };
 
+// arn:<partition>:logs:<region>:<account>:log-group:<group>, what IAM authorises logs calls on.
+std::string LogGroupArn(const functions::Scope& scope, std::string_view group);
+
 // CloudWatch Logs: a log group has at most 50 tags.
 inline constexpr size_t kMaxGroupTags = 50;
 

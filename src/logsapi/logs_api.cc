@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "catalog/regions.h"
 #include "iam/authenticator.h"
 #include "server/json_input.h"
 
@@ -188,11 +187,6 @@ Result<std::pair<std::string, std::string>> NamedStream(const JsonInput& in) {
   return std::make_pair(std::move(group), std::move(stream));
 }
 
-std::string GroupArn(const functions::Scope& s, const std::string& group) {
-  return fmt::format("arn:{}:logs:{}:{}:log-group:{}", catalog::PartitionOf(s.region), s.region,
-                     s.account, group);
-}
-
 Result<int> Limit(const JsonInput& in, int max, int fallback) {
   LAMBKIN_ASSIGN_OR_RETURN(int64_t limit, in.Int("limit", fallback));
   if (limit < 1 || limit > max) {
@@ -241,16 +235,16 @@ Result<json> CreateLogGroup(logs::LogStore* store, const functions::Scope& s, co
   return json::object();
 }
 
-// The log group a tagging call's resourceArn names: exactly GroupArn(s, <name>) (a trailing :*
-// is taken too), so the group acted on is the one authorisation saw. A log group ARN of another
-// account, region or partition names a group that does not exist here.
+// The log group a tagging call's resourceArn names: exactly logs::LogGroupArn(s, <name>) (a
+// trailing :* is taken too), so the group acted on is the one authorisation saw. A log group ARN of
+// another account, region or partition names a group that does not exist here.
 Result<std::string> GroupOfArn(const functions::Scope& s, const JsonInput& in) {
   LAMBKIN_ASSIGN_OR_RETURN(std::string arn, in.RequiredString("resourceArn"));
   if (!arn.starts_with("arn:") || arn.find(":logs:") == std::string::npos ||
       arn.find(":log-group:") == std::string::npos) {
     return Invalid(fmt::format("Invalid resourceArn: {}", arn));
   }
-  std::string prefix = GroupArn(s, "");
+  std::string prefix = logs::LogGroupArn(s, "");
   if (!arn.starts_with(prefix)) {
     return Status(StatusCode::kResourceNotFound, "The specified log group does not exist.");
   }
@@ -382,8 +376,8 @@ Result<json> DescribeLogGroups(logs::LogStore* store, const functions::Scope& s,
     json item = {{"logGroupName", g.name},
                  {"creationTime", g.creation_time},
                  {"metricFilterCount", 0},
-                 {"arn", GroupArn(s, g.name) + ":*"},
-                 {"logGroupArn", GroupArn(s, g.name)},
+                 {"arn", logs::LogGroupArn(s, g.name) + ":*"},
+                 {"logGroupArn", logs::LogGroupArn(s, g.name)},
                  {"logGroupClass", "STANDARD"}};
     // A pattern search answers fewer members, as CloudWatch's.
     if (pattern.empty()) {
@@ -432,7 +426,7 @@ Result<json> DescribeLogStreams(logs::LogStore* store, const functions::Scope& s
     const auto& st = streams[i];
     json j = {{"logStreamName", st.name},
               {"creationTime", st.creation_time},
-              {"arn", fmt::format("{}:log-stream:{}", GroupArn(s, group), st.name)},
+              {"arn", fmt::format("{}:log-stream:{}", logs::LogGroupArn(s, group), st.name)},
               {"storedBytes", st.stored_bytes}};
     if (st.first_event) j["firstEventTimestamp"] = *st.first_event;
     if (st.last_event) j["lastEventTimestamp"] = *st.last_event;
@@ -583,10 +577,10 @@ std::optional<HttpResponse> LogsApi::Handle(const server::HttpRequest& request) 
   std::string op = target->substr(kTargetPrefix.size());
   // The resource is the log group named (all of them for an operation that names none).
   auto group = body.find("logGroupName");
-  std::string resource =
-      GroupArn(*scope, group != body.end() && group->is_string() ? group->get<std::string>()
-                                                                 : std::string("*")) +
-      ":*";
+  std::string resource = logs::LogGroupArn(*scope, group != body.end() && group->is_string()
+                                                       ? group->get<std::string>()
+                                                       : std::string("*")) +
+                         ":*";
   // The tagging calls by ARN name their log group there: the policy sees that ARN, which
   // GroupOfArn then requires to be this account's and region's group (no other operation's
   // resource is taken from it).
